@@ -1,0 +1,155 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every option lives in this one table: its flag, env var, unit, default and schema. The CLI's --help
+ * and the README's option list are read off it, and nothing after start-up reads process.env.
+ */
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.preprocess((v) => (typeof v === 'string' ? !/^(0|false|no|off|)$/i.test(v.trim()) : v), z.boolean());
+const list = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
+  z.array(z.string()),
+);
+
+export const PROVIDERS = ['local', 'docker', 'e2b', 'daytona'] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+interface OptionSpec {
+  env?: string;
+  flag?: string;
+  unit?: string;
+  describe: string;
+  schema: z.ZodType;
+  /** Shown in help when the default is computed at start-up. */
+  defaultText?: string;
+}
+
+export const OPTIONS = {
+  port: { flag: '--port', env: 'SANDBOX_MCP_PORT', unit: 'port', describe: 'Serve streamable HTTP on this port (0 = any free port); without it the server speaks stdio', schema: int(0, 65535).optional() },
+  host: { flag: '--host', env: 'SANDBOX_MCP_HOST', describe: 'Address the HTTP server binds; anything but loopback requires an auth token', schema: z.string().min(1).default('127.0.0.1') },
+  authToken: { flag: '--auth-token', env: 'SANDBOX_MCP_AUTH_TOKEN', describe: 'Bearer token HTTP clients must send (Authorization: Bearer <token>)', schema: z.string().min(16, 'must be at least 16 characters').optional() },
+  allowedHosts: { flag: '--allowed-hosts', env: 'SANDBOX_ALLOWED_HOSTS', unit: 'comma list', describe: 'Extra Host header names accepted besides localhost/127.0.0.1/[::1] (DNS-rebinding guard)', schema: list.default([]) },
+  allowedOrigins: { flag: '--allowed-origins', env: 'SANDBOX_ALLOWED_ORIGINS', unit: 'comma list', describe: 'Extra browser Origins accepted besides loopback ones', schema: list.default([]) },
+  maxBodyBytes: { flag: '--max-body', env: 'SANDBOX_MAX_BODY', unit: 'bytes', describe: 'Largest HTTP request body accepted', schema: int(1024, 1 << 30).default(32 * 1024 * 1024) },
+  provider: { flag: '--provider', env: 'SANDBOX_PROVIDER', describe: `Sandbox provider: ${PROVIDERS.join(' | ')}; unset: e2b if E2B_API_KEY is set, else daytona if DAYTONA_API_KEY is set, else local`, schema: z.enum(PROVIDERS).optional() },
+  stateDir: { flag: '--state-dir', env: 'SANDBOX_STATE_DIR', unit: 'path', describe: 'Folder for workspaces and server state', schema: z.string().min(1), defaultText: '$XDG_STATE_HOME/sandbox-mcp (~/.local/state/sandbox-mcp)' },
+  idleTimeoutS: { flag: '--idle-timeout', env: 'SANDBOX_IDLE_TIMEOUT', unit: 's', describe: 'A sandbox unused this long is killed; the next call gets a fresh one', schema: int(1, 7 * 86400).default(900) },
+  isolation: { flag: '--isolation', env: 'SANDBOX_ISOLATION', describe: 'Local isolation: auto (bwrap, else unshare) | bwrap | unshare | none (no isolation: only for trusted use)', schema: z.enum(['auto', 'bwrap', 'unshare', 'none']).default('auto') },
+  network: { flag: '--network', env: 'SANDBOX_NETWORK', describe: 'Local sandbox network: none (own loopback only) | host (shares the host network, host loopback included)', schema: z.enum(['none', 'host']).default('none') },
+  execTimeoutS: { flag: '--exec-timeout', env: 'SANDBOX_EXEC_TIMEOUT', unit: 's', describe: 'Default shell_exec timeout (a call may ask for up to --max-exec-timeout)', schema: int(1, 86400).default(120) },
+  maxExecTimeoutS: { flag: '--max-exec-timeout', env: 'SANDBOX_MAX_EXEC_TIMEOUT', unit: 's', describe: 'Largest timeout_s a shell_exec call may ask for', schema: int(1, 86400).default(3600) },
+  maxOutputBytes: { flag: '--max-output', env: 'SANDBOX_MAX_OUTPUT', unit: 'bytes', describe: 'Output returned per call (head and tail kept, the middle dropped and counted)', schema: int(1024, 64 << 20).default(1 << 20) },
+  memoryMb: { flag: '--memory', env: 'SANDBOX_MEMORY_MB', unit: 'MiB', describe: 'Memory limit per sandbox (enforced through cgroups where the server may create them)', schema: int(16, 1 << 20).default(2048) },
+  pidsMax: { flag: '--pids', env: 'SANDBOX_PIDS_MAX', describe: 'Process limit per sandbox', schema: int(8, 1 << 22).default(512) },
+  fileSizeMb: { flag: '--file-size', env: 'SANDBOX_FILE_SIZE_MB', unit: 'MiB', describe: 'Largest file a sandbox process may write', schema: int(1, 1 << 20).default(1024) },
+  maxSandboxes: { flag: '--max-sandboxes', env: 'SANDBOX_MAX_SANDBOXES', describe: 'Sandboxes alive at once across all sessions', schema: int(1, 10000).default(64) },
+  warmPool: { flag: '--warm-pool', env: 'SANDBOX_WARM_POOL', describe: 'Local sandboxes kept started ahead of demand, so a first call does not wait for one (0 disables)', schema: int(0, 16).default(1) },
+  logLevel: { flag: '--log-level', env: 'LOG_LEVEL', describe: 'trace | debug | info | warn | error | fatal | silent', schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') },
+  e2bApiKey: { env: 'E2B_API_KEY', describe: 'E2B API key (selects the e2b provider when SANDBOX_PROVIDER is unset)', schema: z.string().min(1).optional() },
+  daytonaApiKey: { env: 'DAYTONA_API_KEY', describe: 'Daytona API key (selects daytona when SANDBOX_PROVIDER and E2B_API_KEY are unset)', schema: z.string().min(1).optional() },
+} satisfies Record<string, OptionSpec>;
+
+type Options = typeof OPTIONS;
+type OptionValues = { [K in keyof Options]: z.output<Options[K]['schema']> };
+
+export type Config = Omit<OptionValues, 'provider'> & {
+  provider: ProviderName;
+  /** Why this provider was chosen, for logs and sandbox_info. */
+  providerReason: string;
+  transport: 'stdio' | 'http';
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Flags as `--name value` or `--name=value`; returns the command word (serve | doctor | bench) too. */
+export function parseArgv(argv: string[]): { command: string; flags: Record<string, string>; help: boolean } {
+  const flags: Record<string, string> = {};
+  const byFlag = new Map(Object.entries(OPTIONS).flatMap(([k, o]) => ('flag' in o && o.flag ? [[o.flag, k]] : [])));
+  let command = 'serve';
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') { help = true; continue; }
+    if (!arg.startsWith('-')) {
+      if (i === 0 && ['serve', 'doctor', 'bench'].includes(arg)) { command = arg; continue; }
+      throw new ConfigError(`unexpected argument "${arg}"; run sandbox-mcp --help for the options`);
+    }
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const key = byFlag.get(name);
+    if (!key) throw new ConfigError(`unknown option ${name}; run sandbox-mcp --help for the options`);
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new ConfigError(`option ${name} needs a value`);
+    flags[key] = value;
+  }
+  return { command, flags, help };
+}
+
+function defaultStateDir(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_STATE_HOME || path.join(env.HOME || os.homedir(), '.local', 'state');
+  return path.join(base, 'sandbox-mcp');
+}
+
+/** Defaults < env < flags, validated once. Throws ConfigError naming the option at fault. */
+export function loadConfig(flags: Record<string, string>, env: NodeJS.ProcessEnv): Config {
+  const values: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(OPTIONS) as [keyof Options, OptionSpec][]) {
+    const fromFlag = flags[key];
+    const fromEnv = spec.env ? env[spec.env] : undefined;
+    const raw = fromFlag ?? (fromEnv === '' ? undefined : fromEnv);
+    const parsed = spec.schema.safeParse(raw);
+    if (!parsed.success) {
+      const where = fromFlag !== undefined ? spec.flag : spec.env;
+      const issue = parsed.error.issues[0]?.message ?? 'invalid value';
+      throw new ConfigError(`invalid ${where} (${spec.describe.split(';')[0]}): ${JSON.stringify(raw)}: ${issue}`);
+    }
+    values[key] = parsed.data;
+  }
+  values.stateDir = path.resolve((values.stateDir as string | undefined) ?? defaultStateDir(env));
+  const v = values as OptionValues;
+  const { provider, providerReason } = chooseProvider(v);
+  if (v.port !== undefined && !isLoopback(v.host) && !v.authToken) {
+    throw new ConfigError(`refusing to bind ${v.host} without an auth token: set SANDBOX_MCP_AUTH_TOKEN or --auth-token, or bind 127.0.0.1`);
+  }
+  if (v.execTimeoutS > v.maxExecTimeoutS) {
+    throw new ConfigError(`SANDBOX_EXEC_TIMEOUT (${v.execTimeoutS}) is larger than SANDBOX_MAX_EXEC_TIMEOUT (${v.maxExecTimeoutS})`);
+  }
+  return { ...v, provider, providerReason, transport: v.port === undefined ? 'stdio' : 'http' };
+}
+
+function chooseProvider(v: OptionValues): { provider: ProviderName; providerReason: string } {
+  if (v.provider) return { provider: v.provider, providerReason: 'SANDBOX_PROVIDER is set' };
+  if (v.e2bApiKey) return { provider: 'e2b', providerReason: 'E2B_API_KEY is set' };
+  if (v.daytonaApiKey) return { provider: 'daytona', providerReason: 'DAYTONA_API_KEY is set' };
+  return { provider: 'local', providerReason: 'no SANDBOX_PROVIDER and no cloud API key: the local default' };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export function helpText(): string {
+  const rows = Object.values(OPTIONS as Record<string, OptionSpec>).map((o) => {
+    const def = o.defaultText ?? defaultOf(o.schema);
+    const name = [o.flag, o.env].filter(Boolean).join(', ');
+    return `  ${name}\n      ${o.describe}${o.unit ? ` [${o.unit}]` : ''}${def !== undefined ? ` (default: ${def})` : ''}`;
+  });
+  return [
+    'Usage: sandbox-mcp [serve] [options]   MCP server over stdio, or streamable HTTP with --port',
+    '       sandbox-mcp doctor [options]    validate the configuration end to end',
+    '       sandbox-mcp bench [options]     measure the configured provider',
+    '',
+    'Options (flag, env var). Precedence: defaults < env < flags.',
+    ...rows,
+  ].join('\n');
+}
+
+function defaultOf(schema: z.ZodType): string | undefined {
+  const r = schema.safeParse(undefined);
+  if (!r.success || r.data === undefined) return undefined;
+  return Array.isArray(r.data) ? (r.data.length ? r.data.join(',') : 'none') : String(r.data);
+}

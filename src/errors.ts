@@ -1,0 +1,45 @@
+/**
+ * The project's error vocabulary. Providers translate vendor failures into these codes in one place;
+ * tools turn them into `isError` results whose text says how to recover.
+ */
+export type SandboxErrorCode =
+  | 'INVALID_ARGUMENT' // the caller can fix the input
+  | 'NOT_FOUND' // a path, process or sandbox that does not exist
+  | 'ALREADY_EXISTS'
+  | 'PERMISSION_DENIED' // outside the sandbox, read-only, or refused by policy
+  | 'TIMEOUT'
+  | 'LIMIT_EXCEEDED' // quota, size or count caps
+  | 'UNAVAILABLE' // transient: retry may help
+  | 'AUTH' // bad or missing credentials
+  | 'SANDBOX_GONE' // the sandbox died or was reaped
+  | 'UNSUPPORTED'
+  | 'INTERNAL';
+
+export class SandboxError extends Error {
+  readonly code: SandboxErrorCode;
+  /** What the caller should do next; appended to the message shown to the model. */
+  readonly hint?: string;
+
+  constructor(code: SandboxErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'SandboxError';
+    this.code = code;
+    this.hint = options.hint;
+  }
+
+  /** Text for a tool result: what went wrong, then how to recover. */
+  describe(): string {
+    return this.hint ? `${this.message}. ${this.hint}` : this.message;
+  }
+}
+
+export function isSandboxError(err: unknown): err is SandboxError {
+  return err instanceof SandboxError;
+}
+
+/** Any thrown value as a SandboxError, keeping the original as `cause`. */
+export function toSandboxError(err: unknown): SandboxError {
+  if (err instanceof SandboxError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new SandboxError('INTERNAL', message, { cause: err });
+}

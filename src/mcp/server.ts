@@ -1,0 +1,68 @@
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Config } from '../config.js';
+import { isSandboxError, toSandboxError } from '../errors.js';
+import type { Session } from '../sessions/session.js';
+import { fail, type ToolContext, type ToolDefinition, type ToolResult } from './tool.js';
+
+export const SERVER_NAME = 'sandbox-mcp';
+export const SERVER_VERSION = '0.1.0';
+
+const INSTRUCTIONS = `This server gives you a private Linux sandbox: a shell, files and (where enabled) a browser, dev servers and deploys.
+The sandbox starts at your first call and keeps its files and processes between calls; the workdir is /workspace.
+Run short commands with shell_exec; start servers and long jobs with shell_start, then follow them with shell_read.
+Network access from the sandbox may be off (sandbox_info tells). Idle sandboxes are deleted after a while: keep results you need in files you read back, not in memory.`;
+
+/**
+ * One McpServer per MCP session, with every tool bound to that session. `sessionOf` is called at each
+ * tool call: over HTTP the session id exists only once initialize has been answered.
+ */
+export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, config: Config): McpServer {
+  const server = new McpServer(
+    { name: SERVER_NAME, version: SERVER_VERSION },
+    { capabilities: { tools: {}, logging: {} }, instructions: INSTRUCTIONS },
+  );
+  for (const tool of tools) {
+    server.registerTool(
+      tool.name,
+      {
+        title: tool.title,
+        description: tool.description,
+        inputSchema: tool.inputSchema,
+        outputSchema: tool.outputSchema,
+        annotations: { title: tool.title, ...tool.annotations },
+      },
+      async (args: Record<string, unknown>, extra) => {
+        const session = sessionOf();
+        const log = session.log.child({ tool: tool.name });
+        const progressToken = extra._meta?.progressToken;
+        const ctx: ToolContext = {
+          session,
+          log,
+          config,
+          signal: extra.signal,
+          progress: (p) => {
+            if (progressToken === undefined) return;
+            void extra.sendNotification({ method: 'notifications/progress', params: { progressToken, ...p } }).catch(() => undefined);
+          },
+        };
+        const started = performance.now();
+        session.beginCall();
+        let result: ToolResult;
+        try {
+          result = await tool.handler(ctx, args as never);
+        } catch (err) {
+          const e = toSandboxError(err);
+          if (!isSandboxError(err) || e.code === 'INTERNAL') log.error({ err }, 'tool failed');
+          result = fail(`${tool.name} failed: ${e.describe()}`);
+        } finally {
+          session.endCall();
+        }
+        const notes = session.takeNotes();
+        if (notes.length) result.content = [{ type: 'text', text: notes.join('\n') }, ...(result.content ?? [])];
+        log.debug({ ms: Math.round(performance.now() - started), isError: !!result.isError }, 'tool call');
+        return result;
+      },
+    );
+  }
+  return server;
+}

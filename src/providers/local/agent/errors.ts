@@ -1,0 +1,55 @@
+import type { AgentErrorBody } from './protocol.js';
+
+/** An error the agent reports with one of the project's SandboxError codes. */
+export class AgentError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+const ERRNO_CODES: Record<string, string> = {
+  ENOENT: 'NOT_FOUND',
+  ENOTDIR: 'INVALID_ARGUMENT',
+  EISDIR: 'INVALID_ARGUMENT',
+  ENOTEMPTY: 'INVALID_ARGUMENT',
+  EINVAL: 'INVALID_ARGUMENT',
+  ENAMETOOLONG: 'INVALID_ARGUMENT',
+  ELOOP: 'INVALID_ARGUMENT',
+  EEXIST: 'ALREADY_EXISTS',
+  EACCES: 'PERMISSION_DENIED',
+  EPERM: 'PERMISSION_DENIED',
+  EROFS: 'PERMISSION_DENIED',
+  EXDEV: 'UNSUPPORTED',
+  EFBIG: 'LIMIT_EXCEEDED',
+  ENOSPC: 'LIMIT_EXCEEDED',
+  EDQUOT: 'LIMIT_EXCEEDED',
+  EMFILE: 'LIMIT_EXCEEDED',
+};
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'a parent is not a directory',
+  EISDIR: 'is a directory',
+  ENOTEMPTY: 'directory not empty',
+  EEXIST: 'already exists',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system (only /workspace, /tmp and the home folder are writable)',
+  EFBIG: 'file too large for the sandbox file size limit',
+  ENOSPC: 'no space left',
+  ELOOP: 'too many levels of symbolic links',
+};
+
+export function toErrorBody(err: unknown): AgentErrorBody {
+  if (err instanceof AgentError) return { code: err.code, message: err.message, hint: err.hint };
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e.code === 'string' && e.code in ERRNO_CODES) {
+    const where = e.path ? `${e.path}: ` : '';
+    return { code: ERRNO_CODES[e.code]!, message: `${where}${ERRNO_TEXT[e.code] ?? e.code}` };
+  }
+  return { code: 'INTERNAL', message: e instanceof Error ? e.message : String(err) };
+}

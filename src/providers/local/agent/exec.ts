@@ -1,0 +1,113 @@
+import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { HeadTailCapture } from './capture.js';
+import { AgentError } from './errors.js';
+
+export interface ExecArgs {
+  command: string;
+  cwd: string;
+  env: Record<string, string>;
+  timeoutMs: number;
+  stdin?: string;
+  maxOutputBytes: number;
+}
+
+export interface ExecOutcome {
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+  cancelled: boolean;
+  truncated: boolean;
+  droppedBytes: number;
+}
+
+/** After the shell exits, wait this long for its pipes to drain before answering. */
+const DRAIN_MS = 100;
+
+/** Kill a whole process group; commands run in their own session so the group is their tree. */
+export function killGroup(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try { process.kill(pid, signal); } catch { /* already gone */ }
+  }
+}
+
+export interface RunningExec {
+  done: Promise<ExecOutcome>;
+  cancel(): void;
+}
+
+/** A clear error for a cwd that is missing or not a folder, before spawn reports a vague ENOENT. */
+export function checkCwd(cwd: string): void {
+  let isDir = false;
+  try { isDir = statSync(cwd).isDirectory(); } catch { /* reported below */ }
+  if (!isDir) {
+    throw new AgentError('INVALID_ARGUMENT', `cwd ${cwd} is not an existing directory`, 'pass an existing directory (relative paths start at the workdir), or create it first with mkdir -p');
+  }
+}
+
+export function runCommand(args: ExecArgs, onOutput?: (stream: 'stdout' | 'stderr', data: string) => void): RunningExec {
+  checkCwd(args.cwd);
+  const started = performance.now();
+  const child = spawn('/bin/bash', ['-c', args.command], {
+    cwd: args.cwd,
+    env: args.env,
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const budget = Math.max(512, Math.floor(args.maxOutputBytes / 2));
+  const out = new HeadTailCapture(budget);
+  const err = new HeadTailCapture(budget);
+  let timedOut = false;
+  let cancelled = false;
+
+  child.stdout.on('data', (c: Buffer) => { out.push(c); onOutput?.('stdout', c.toString('utf8')); });
+  child.stderr.on('data', (c: Buffer) => { err.push(c); onOutput?.('stderr', c.toString('utf8')); });
+  child.stdin.on('error', () => { /* the command may not read its stdin */ });
+  if (args.stdin !== undefined) child.stdin.end(args.stdin);
+  else child.stdin.end();
+
+  const timer = setTimeout(() => {
+    timedOut = true;
+    if (child.pid) killGroup(child.pid);
+  }, args.timeoutMs);
+
+  const done = new Promise<ExecOutcome>((resolve, reject) => {
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      const finish = () => {
+        resolve({
+          exitCode: code,
+          signal,
+          stdout: out.text(),
+          stderr: err.text(),
+          durationMs: Math.round((performance.now() - started) * 100) / 100,
+          timedOut,
+          cancelled,
+          truncated: out.dropped + err.dropped > 0,
+          droppedBytes: out.dropped + err.dropped,
+        });
+      };
+      // Background children may keep the pipes open: answer after a short drain, and keep reading
+      // (and discarding) so they do not die of SIGPIPE.
+      let closed = false;
+      child.once('close', () => { if (!closed) { closed = true; finish(); } });
+      setTimeout(() => { if (!closed) { closed = true; finish(); } }, DRAIN_MS).unref();
+    });
+  });
+  return {
+    done,
+    cancel() {
+      cancelled = true;
+      if (child.pid) killGroup(child.pid);
+    },
+  };
+}

@@ -1,0 +1,148 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { AgentError } from './errors.js';
+import { checkCwd, killGroup } from './exec.js';
+
+/** Output kept per background process; older output scrolls out and is reported as dropped. */
+const RETAIN_BYTES = 4 * 1024 * 1024;
+/** Finished processes kept for shell_read/shell_list before the oldest are forgotten. */
+const KEEP_EXITED = 64;
+
+interface Proc {
+  processId: string;
+  name?: string;
+  command: string;
+  child: ChildProcessWithoutNullStreams;
+  startedAt: string;
+  chunks: Buffer[];
+  /** Absolute offset of chunks[0] in the process's whole output. */
+  start: number;
+  total: number;
+  exitCode: number | null;
+  signal: string | null;
+  running: boolean;
+  waiters: Set<() => void>;
+}
+
+export class ProcessTable {
+  private procs = new Map<string, Proc>();
+  private next = 1;
+
+  spawn(a: { command: string; cwd: string; env: Record<string, string>; name?: string }) {
+    checkCwd(a.cwd);
+    if (a.name && [...this.procs.values()].some((p) => p.running && p.name === a.name)) {
+      throw new AgentError('ALREADY_EXISTS', `a running process is already named "${a.name}"`, 'pick another name, or shell_kill the running one first');
+    }
+    const child = spawn('/bin/bash', ['-c', a.command], { cwd: a.cwd, env: a.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p: Proc = {
+      processId: `proc-${this.next++}`, name: a.name, command: a.command, child,
+      startedAt: new Date().toISOString(), chunks: [], start: 0, total: 0,
+      exitCode: null, signal: null, running: true, waiters: new Set(),
+    };
+    const onData = (c: Buffer) => {
+      p.chunks.push(c);
+      p.total += c.length;
+      let retained = p.total - p.start;
+      while (retained > RETAIN_BYTES && p.chunks.length > 1) {
+        const dropped = p.chunks.shift()!;
+        p.start += dropped.length;
+        retained -= dropped.length;
+      }
+      this.wake(p);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.stdin.on('error', () => { /* the process closed its stdin */ });
+    child.on('error', (e) => { onData(Buffer.from(`[spawn failed: ${e.message}]\n`)); });
+    child.on('exit', (code, signal) => {
+      p.running = false;
+      p.exitCode = code;
+      p.signal = signal;
+      this.wake(p);
+      this.forgetOldExited();
+    });
+    this.procs.set(p.processId, p);
+    return this.info(p);
+  }
+
+  async read(a: { processId: string; cursor?: number; waitMs?: number; until?: string; maxBytes: number }) {
+    const p = this.get(a.processId);
+    let cursor = a.cursor ?? p.start;
+    if (cursor > p.total) cursor = p.total;
+    let until: RegExp | undefined;
+    if (a.until) {
+      try { until = new RegExp(a.until, 'm'); } catch (e) {
+        throw new AgentError('INVALID_ARGUMENT', `invalid until regex: ${(e as Error).message}`, 'pass a JavaScript regular expression, e.g. "listening on"');
+      }
+    }
+    const deadline = Date.now() + (a.waitMs ?? 0);
+    const matched = () => (until ? until.test(this.slice(p, cursor, a.maxBytes).text) : this.slice(p, cursor, a.maxBytes).text.length > 0);
+    while (p.running && Date.now() < deadline && !matched()) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, deadline - Date.now());
+        function done() { clearTimeout(t); resolve(); }
+        p.waiters.add(done);
+      });
+    }
+    const s = this.slice(p, cursor, a.maxBytes);
+    return {
+      output: s.text, cursor: s.end, running: p.running, exitCode: p.exitCode, signal: p.signal,
+      droppedBytes: s.dropped, matched: until ? until.test(s.text) : false,
+    };
+  }
+
+  write(a: { processId: string; input: string; close: boolean }) {
+    const p = this.get(a.processId);
+    if (!p.running) throw new AgentError('INVALID_ARGUMENT', `${p.processId} has exited (code ${p.exitCode ?? p.signal})`, 'start it again with shell_start');
+    if (p.child.stdin.writableEnded) throw new AgentError('INVALID_ARGUMENT', `stdin of ${p.processId} was already closed`, 'start a new process to send more input');
+    if (a.input) p.child.stdin.write(a.input);
+    if (a.close) p.child.stdin.end();
+  }
+
+  kill(a: { processId: string; signal: string }) {
+    const p = this.get(a.processId);
+    if (p.running && p.child.pid) killGroup(p.child.pid, a.signal as NodeJS.Signals);
+    return this.info(p);
+  }
+
+  list() {
+    return [...this.procs.values()].map((p) => this.info(p));
+  }
+
+  killAll() {
+    for (const p of this.procs.values()) if (p.running && p.child.pid) killGroup(p.child.pid);
+  }
+
+  private get(idOrName: string): Proc {
+    const p = this.procs.get(idOrName) ?? [...this.procs.values()].reverse().find((q) => q.name === idOrName);
+    if (!p) {
+      const known = [...this.procs.keys()].join(', ') || 'none';
+      throw new AgentError('NOT_FOUND', `no process "${idOrName}" (known: ${known})`, 'use shell_list to see processes, or shell_start to start one');
+    }
+    return p;
+  }
+
+  private slice(p: Proc, cursor: number, maxBytes: number) {
+    const dropped = cursor < p.start ? p.start - cursor : 0;
+    const from = Math.max(cursor, p.start) - p.start;
+    const all = Buffer.concat(p.chunks);
+    const piece = all.subarray(from, from + maxBytes);
+    return { text: piece.toString('utf8'), end: p.start + from + piece.length, dropped };
+  }
+
+  private wake(p: Proc) {
+    for (const w of p.waiters) w();
+    p.waiters.clear();
+  }
+
+  private forgetOldExited() {
+    const exited = [...this.procs.values()].filter((p) => !p.running);
+    for (const p of exited.slice(0, Math.max(0, exited.length - KEEP_EXITED))) this.procs.delete(p.processId);
+  }
+
+  private info(p: Proc) {
+    return {
+      processId: p.processId, name: p.name, command: p.command, pid: p.child.pid ?? -1,
+      running: p.running, exitCode: p.exitCode, signal: p.signal, startedAt: p.startedAt, outputBytes: p.total,
+    };
+  }
+}

@@ -1,0 +1,79 @@
+import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AGENT_MOUNT } from './agent/protocol.js';
+
+/** The agent's compiled folder on the host, mounted read-only into every sandbox. */
+export const AGENT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'agent');
+
+export const SANDBOX_UID = 1000;
+export const WORKDIR = '/workspace';
+export const HOME = '/home/user';
+
+/** Host folders of one sandbox, all under the state dir and removed with it. */
+export function sandboxPaths(stateDir: string, id: string) {
+  const root = path.join(stateDir, 'sandboxes', id);
+  return { root, meta: path.join(root, 'meta.json'), workspace: path.join(root, 'workspace'), home: path.join(root, 'home'), tmp: path.join(root, 'tmp'), etc: path.join(root, 'etc') };
+}
+
+/** Only what programs need of /etc; never the host's passwd, shadow or anything with secrets. */
+export const HOST_ETC = ['ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'alternatives', 'ssl', 'ca-certificates', 'ca-certificates.conf', 'localtime', 'fonts', 'mime.types', 'bash.bashrc', 'inputrc', 'terminfo', 'gai.conf', 'protocols', 'services', 'chromium', 'chromium.d'];
+
+export async function writeEtc(etcDir: string): Promise<void> {
+  await fs.mkdir(etcDir, { recursive: true });
+  const resolv = existsSync('/etc/resolv.conf') ? readFileSync('/etc/resolv.conf', 'utf8') : '';
+  await Promise.all([
+    fs.writeFile(path.join(etcDir, 'passwd'), `root:x:0:0:root:/root:/bin/bash\nuser:x:${SANDBOX_UID}:${SANDBOX_UID}:sandbox user:${HOME}:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`),
+    fs.writeFile(path.join(etcDir, 'group'), `root:x:0:\nuser:x:${SANDBOX_UID}:\nnogroup:x:65534:\n`),
+    fs.writeFile(path.join(etcDir, 'hosts'), '127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n'),
+    fs.writeFile(path.join(etcDir, 'hostname'), 'sandbox\n'),
+    fs.writeFile(path.join(etcDir, 'nsswitch.conf'), 'passwd: files\ngroup: files\nhosts: files dns\n'),
+    fs.writeFile(path.join(etcDir, 'resolv.conf'), resolv),
+  ]);
+}
+
+export interface BwrapOptions {
+  paths: ReturnType<typeof sandboxPaths>;
+  runtimeDir: string;
+  nodePath: string;
+  network: 'none' | 'host';
+  env: Record<string, string>;
+  asRoot: boolean;
+}
+
+/** bwrap argv: fresh namespaces, a read-only root built from the host's /usr, writable workspace, tmp and home. */
+export function bwrapArgs(o: BwrapOptions): string[] {
+  const a = ['--die-with-parent', '--new-session', '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try'];
+  if (o.network === 'none') a.push('--unshare-net');
+  if (o.asRoot) a.push('--cap-drop', 'ALL');
+  a.push('--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID), '--hostname', 'sandbox');
+  a.push('--ro-bind', '/usr', '/usr');
+  for (const top of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
+    const st = lstatSafe(top);
+    if (!st) continue;
+    if (st.isSymbolicLink()) a.push('--symlink', readlinkSync(top), top);
+    else if (st.isDirectory()) a.push('--ro-bind', top, top);
+  }
+  a.push('--proc', '/proc', '--dev', '/dev');
+  a.push('--bind', o.paths.tmp, '/tmp', '--bind', o.paths.workspace, WORKDIR, '--bind', o.paths.home, HOME);
+  a.push('--dir', '/etc');
+  for (const f of ['passwd', 'group', 'hosts', 'hostname', 'nsswitch.conf', 'resolv.conf']) a.push('--ro-bind', path.join(o.paths.etc, f), `/etc/${f}`);
+  for (const f of HOST_ETC) if (existsSync(`/etc/${f}`)) a.push('--ro-bind', `/etc/${f}`, `/etc/${f}`);
+  a.push('--ro-bind', AGENT_DIR, `${AGENT_MOUNT}/agent`, '--ro-bind', path.join(o.runtimeDir, 'package.json'), `${AGENT_MOUNT}/package.json`);
+  a.push('--ro-bind', o.nodePath, `${AGENT_MOUNT}/node`);
+  a.push('--remount-ro', '/', '--chdir', WORKDIR, '--clearenv');
+  for (const [k, v] of Object.entries(o.env)) a.push('--setenv', k, v);
+  a.push('--', `${AGENT_MOUNT}/node`, `${AGENT_MOUNT}/agent/main.js`);
+  return a;
+}
+
+function lstatSafe(p: string) {
+  try { return lstatSync(p); } catch { return undefined; }
+}
+
+/** The agent needs a package.json saying "module" beside it, as its mount has no parent package. */
+export async function writeRuntime(runtimeDir: string): Promise<void> {
+  await fs.mkdir(runtimeDir, { recursive: true });
+  await fs.writeFile(path.join(runtimeDir, 'package.json'), '{"type":"module"}\n');
+}

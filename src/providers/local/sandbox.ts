@@ -1,0 +1,84 @@
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { SandboxError } from '../../errors.js';
+import type {
+  DirEntry, ExecOptions, ExecResult, FilesApi, FileStat, ProcessApi, ProcessInfo, ReadResult, Sandbox,
+} from '../types.js';
+import type { AgentConnection } from './agent-client.js';
+
+/** A local sandbox: namespaces held open by its agent, which runs every command and file operation. */
+export class LocalSandbox implements Sandbox {
+  readonly provider = 'local' as const;
+  readonly createdAt = new Date();
+  private killed?: Promise<void>;
+
+  constructor(
+    readonly id: string,
+    readonly workdir: string,
+    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly agent: AgentConnection,
+    private readonly cleanup: () => Promise<void>,
+    private readonly maxOutputBytes: number,
+  ) {}
+
+  isAlive(): boolean {
+    return this.agent.alive && !this.killed;
+  }
+
+  async exec(command: string, opts: ExecOptions): Promise<ExecResult> {
+    const onEvent = opts.onOutput ? (stream: 'stdout' | 'stderr', data: string) => opts.onOutput!({ stream, data }) : undefined;
+    const { id, result } = this.agent.request<ExecResult>('exec', {
+      command, cwd: opts.cwd, env: opts.env, timeoutMs: opts.timeoutMs, stdin: opts.stdin, maxOutputBytes: this.maxOutputBytes,
+    }, onEvent);
+    const onAbort = () => { void this.agent.call('cancel', { target: id }).catch(() => undefined); };
+    if (opts.signal?.aborted) onAbort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await result;
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  readonly processes: ProcessApi = {
+    spawn: (command, opts) => this.agent.call<ProcessInfo>('spawn', { command, cwd: opts.cwd, env: opts.env, name: opts.name }),
+    read: (processId, opts) => this.agent.call<ReadResult>('read', { processId, ...opts }),
+    write: async (processId, input, close) => { await this.agent.call('write', { processId, input, close }); },
+    kill: (processId, signal) => this.agent.call<ProcessInfo>('kill', { processId, signal }),
+    list: () => this.agent.call<ProcessInfo[]>('list'),
+  };
+
+  readonly files: FilesApi = {
+    read: async (path, opts) => {
+      const r = await this.agent.call<{ data: string; size: number }>('fs.read', { path, ...opts });
+      return { data: Buffer.from(r.data, 'base64'), size: r.size };
+    },
+    write: (path, data, opts) => this.agent.call<FileStat>('fs.write', { path, data: data.toString('base64'), mode: opts?.mode }),
+    stat: (path) => this.agent.call<FileStat>('fs.stat', { path }),
+    list: (path) => this.agent.call<DirEntry[]>('fs.list', { path }),
+    mkdir: async (path) => { await this.agent.call('fs.mkdir', { path }); },
+    remove: async (path, opts) => { await this.agent.call('fs.remove', { path, recursive: opts?.recursive }); },
+    rename: async (from, to, opts) => { await this.agent.call('fs.rename', { from, to, overwrite: opts?.overwrite }); },
+  };
+
+  async portUrl(): Promise<{ url: string }> {
+    throw new SandboxError('UNSUPPORTED', 'preview URLs for local sandboxes are not available yet');
+  }
+
+  async keepAlive(): Promise<void> {
+    // Local sandboxes have no vendor-side lifetime; idle time is tracked by the session manager.
+  }
+
+  /** Kills every process of the sandbox (the pid namespace dies with its init) and removes its files. */
+  kill(): Promise<void> {
+    this.killed ??= (async () => {
+      this.agent.close();
+      if (this.child.exitCode === null && this.child.signalCode === null) {
+        const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
+        this.child.kill('SIGKILL');
+        await exited;
+      }
+      await this.cleanup();
+    })();
+    return this.killed;
+  }
+}

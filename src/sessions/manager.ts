@@ -1,0 +1,52 @@
+import type { Config } from '../config.js';
+import { SandboxError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { SandboxProvider } from '../providers/types.js';
+import { Session } from './session.js';
+
+/** MCP session id -> Session. Each tool call reaches only the sandbox of its own session. */
+export class SessionManager {
+  private readonly sessions = new Map<string, Session>();
+  private sandboxes = 0;
+
+  constructor(
+    readonly provider: SandboxProvider,
+    private readonly config: Config,
+    private readonly log: Logger,
+  ) {}
+
+  open(id: string): Session {
+    const existing = this.sessions.get(id);
+    if (existing) return existing;
+    const session = new Session(id, this.log.child({ sessionId: id }), this.provider, this.config, {
+      acquire: () => {
+        if (this.sandboxes >= this.config.maxSandboxes) {
+          throw new SandboxError('LIMIT_EXCEEDED', `this server already runs ${this.sandboxes} sandboxes, its limit`, { hint: 'end idle sessions, or raise SANDBOX_MAX_SANDBOXES' });
+        }
+        this.sandboxes++;
+      },
+      release: () => { this.sandboxes--; },
+    });
+    this.sessions.set(id, session);
+    return session;
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  get activeSandboxes(): number {
+    return this.sandboxes;
+  }
+
+  async close(id: string): Promise<void> {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    this.sessions.delete(id);
+    await s.close();
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.sessions.keys()].map((id) => this.close(id)));
+  }
+}

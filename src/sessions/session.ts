@@ -1,0 +1,126 @@
+import type { Config } from '../config.js';
+import { SandboxError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Sandbox, SandboxProvider } from '../providers/types.js';
+
+export interface SessionLimits {
+  /** Asks for a slot before a sandbox is created; throws when the server is at its cap. */
+  acquire(): void;
+  release(): void;
+}
+
+/**
+ * One MCP session's lease on a sandbox: created at the first call that needs it, replaced (with a
+ * note to the model) after an idle timeout or a crash, killed when the session ends.
+ */
+export class Session {
+  private current?: Sandbox;
+  private creating?: Promise<Sandbox>;
+  private inFlight = 0;
+  private idleTimer?: NodeJS.Timeout;
+  private lastActivity = Date.now();
+  private pendingNotes: string[] = [];
+  private closed = false;
+
+  constructor(
+    readonly id: string,
+    readonly log: Logger,
+    readonly provider: SandboxProvider,
+    private readonly config: Config,
+    private readonly limits: SessionLimits,
+  ) {}
+
+  /** The session's sandbox, created on first use. */
+  async sandbox(): Promise<Sandbox> {
+    if (this.closed) throw new SandboxError('SANDBOX_GONE', 'this session has ended', { hint: 'start a new MCP session' });
+    if (this.current?.isAlive()) return this.current;
+    if (this.current) {
+      this.pendingNotes.push('Note: the previous sandbox of this session ended unexpectedly; this is a fresh sandbox, and files and processes of the old one are gone.');
+      this.dropSandbox();
+    }
+    this.creating ??= this.createSandbox().finally(() => { this.creating = undefined; });
+    return this.creating;
+  }
+
+  private async createSandbox(): Promise<Sandbox> {
+    this.limits.acquire();
+    const started = performance.now();
+    try {
+      const sb = await this.provider.create({ labels: { session: this.id }, timeoutMs: this.config.idleTimeoutS * 1000 });
+      if (this.closed) {
+        await sb.kill();
+        throw new SandboxError('SANDBOX_GONE', 'this session ended while its sandbox was being created');
+      }
+      this.current = sb;
+      this.log.info({ sandboxId: sb.id, ms: Math.round(performance.now() - started) }, 'sandbox created');
+      return sb;
+    } catch (e) {
+      this.limits.release();
+      throw e;
+    }
+  }
+
+  get sandboxIfStarted(): Sandbox | undefined {
+    return this.current?.isAlive() ? this.current : undefined;
+  }
+
+  /** When the sandbox will be reaped if nothing happens, or undefined while a call runs. */
+  get expiresAt(): Date | undefined {
+    return this.inFlight > 0 ? undefined : new Date(this.lastActivity + this.config.idleTimeoutS * 1000);
+  }
+
+  /** Notes for the model about what happened since its last call (fresh sandbox, ...). */
+  takeNotes(): string[] {
+    return this.pendingNotes.splice(0);
+  }
+
+  beginCall(): void {
+    this.inFlight++;
+    this.lastActivity = Date.now();
+    clearTimeout(this.idleTimer);
+  }
+
+  endCall(): void {
+    this.inFlight--;
+    this.lastActivity = Date.now();
+    if (this.inFlight === 0 && !this.closed) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = setTimeout(() => void this.reapIdle(), this.config.idleTimeoutS * 1000);
+      this.idleTimer.unref();
+    }
+  }
+
+  private async reapIdle(): Promise<void> {
+    if (this.inFlight > 0 || !this.current) return;
+    const id = this.current.id;
+    this.log.info({ sandboxId: id, idleS: this.config.idleTimeoutS }, 'idle sandbox reaped');
+    this.pendingNotes.push(`Note: the previous sandbox was idle for more than ${this.config.idleTimeoutS} s and was deleted with its files and processes; this is a fresh sandbox.`);
+    const sb = this.current;
+    this.dropSandbox();
+    await sb.kill().catch((e) => this.log.warn({ err: (e as Error).message }, 'killing idle sandbox failed'));
+  }
+
+  private dropSandbox(): void {
+    if (!this.current) return;
+    const sb = this.current;
+    this.current = undefined;
+    this.limits.release();
+    if (sb.isAlive()) void sb.kill().catch(() => undefined);
+  }
+
+  /** Kills the sandbox's processes and removes its workspace. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.idleTimer);
+    const pending = this.creating?.catch(() => undefined);
+    await pending;
+    const sb = this.current;
+    if (sb) {
+      this.current = undefined;
+      this.limits.release();
+      await sb.kill().catch((e) => this.log.warn({ err: (e as Error).message }, 'killing sandbox failed'));
+      this.log.info({ sandboxId: sb.id }, 'session closed, sandbox removed');
+    }
+  }
+}

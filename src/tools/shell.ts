@@ -1,0 +1,218 @@
+import { z } from 'zod';
+import { SandboxError } from '../errors.js';
+import { defineTool, ok } from '../mcp/tool.js';
+import type { ProcessInfo } from '../providers/types.js';
+
+const envSchema = z.record(z.string(), z.string()).optional().describe('Extra environment variables for this command, e.g. {"NODE_ENV": "test"}');
+
+/** Zod's record-key errors do not carry a custom message, so names are checked here. */
+function checkEnv(env: Record<string, string> | undefined): void {
+  for (const name of Object.keys(env ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      throw new SandboxError('INVALID_ARGUMENT', `env: ${JSON.stringify(name)} is not a valid variable name`, { hint: 'variable names are letters, digits and _, not starting with a digit' });
+    }
+  }
+}
+const cwdSchema = z.string().min(1).optional().describe('Working directory: relative to the workdir (/workspace) or absolute inside the sandbox');
+const processIdSchema = z.string().min(1).describe('processId returned by shell_start (or its name)');
+const SIGNALS = ['SIGTERM', 'SIGKILL', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGSTOP', 'SIGCONT'] as const;
+
+const processShape = {
+  processId: z.string(),
+  name: z.string().optional(),
+  command: z.string(),
+  pid: z.number(),
+  running: z.boolean(),
+  exitCode: z.number().nullable(),
+  signal: z.string().nullable(),
+  startedAt: z.string(),
+  outputBytes: z.number(),
+};
+
+function describeProcess(p: ProcessInfo): string {
+  const state = p.running ? 'running' : p.signal ? `killed by ${p.signal}` : `exited with code ${p.exitCode}`;
+  return `${p.processId}${p.name ? ` (${p.name})` : ''} pid ${p.pid}, ${state}: ${p.command.length > 80 ? `${p.command.slice(0, 77)}...` : p.command}`;
+}
+
+/** Lines for the model: stdout and stderr, then what to do about a timeout or truncation. */
+function renderExec(r: { exitCode: number | null; signal: string | null; stdout: string; stderr: string; durationMs: number; timedOut: boolean; truncated: boolean; cancelled: boolean }, timeoutS: number, maxTimeoutS: number): string {
+  const status = r.timedOut
+    ? `timed out after ${timeoutS} s: the command and all its child processes were killed. Raise timeout_s (up to ${maxTimeoutS}) or run it in the background with shell_start and follow it with shell_read.`
+    : r.cancelled
+      ? 'cancelled: the command and its child processes were killed.'
+      : r.signal
+        ? `killed by ${r.signal}${r.signal === 'SIGKILL' ? ' (possibly the sandbox memory limit)' : ''}`
+        : `exit code ${r.exitCode}`;
+  const parts = [`${status} (${Math.round(r.durationMs)} ms)`];
+  if (r.stdout) parts.push(`--- stdout ---\n${r.stdout}`);
+  if (r.stderr) parts.push(`--- stderr ---\n${r.stderr}`);
+  if (!r.stdout && !r.stderr) parts.push('(no output)');
+  if (r.truncated) parts.push('Output was truncated (the middle was dropped). Redirect output to a file and read parts of it, or filter it (grep, head, tail).');
+  return parts.join('\n');
+}
+
+export const shellTools = [
+  defineTool({
+    name: 'shell_exec',
+    title: 'Run a shell command',
+    description:
+      'Run a bash command in the sandbox and wait for it to finish; returns exit code, stdout and stderr. A non-zero exit code is a normal result, not an error. ' +
+      'State persists between calls (files, installed packages), but each call starts a fresh shell in the workdir: use cwd, or chain with &&. ' +
+      'For servers, watchers or anything that runs longer than a minute, use shell_start instead. Huge output is truncated in the middle: redirect it to a file.',
+    inputSchema: {
+      command: z.string().min(1, 'command must not be empty').max(1 << 20).describe('Bash command line, e.g. "ls -la && npm test"'),
+      cwd: cwdSchema,
+      env: envSchema,
+      timeout_s: z.number().positive('timeout_s must be more than 0').optional().describe('Seconds before the command and its children are killed (default from the server, usually 120)'),
+      stdin: z.string().optional().describe('Text written to the command\'s standard input, which is then closed'),
+    },
+    outputSchema: {
+      exitCode: z.number().nullable(),
+      signal: z.string().nullable(),
+      stdout: z.string(),
+      stderr: z.string(),
+      durationMs: z.number(),
+      timedOut: z.boolean(),
+      truncated: z.boolean(),
+      droppedBytes: z.number(),
+    },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+    async handler(ctx, args) {
+      const timeoutS = args.timeout_s ?? ctx.config.execTimeoutS;
+      if (timeoutS > ctx.config.maxExecTimeoutS) {
+        throw new SandboxError('INVALID_ARGUMENT', `timeout_s ${timeoutS} is above the server's maximum of ${ctx.config.maxExecTimeoutS} s`, { hint: 'pass a smaller timeout_s, or use shell_start for long-running work' });
+      }
+      checkEnv(args.env);
+      const sb = await ctx.session.sandbox();
+      const started = Date.now();
+      let lastProgress = 0;
+      const r = await sb.exec(args.command, {
+        cwd: args.cwd, env: args.env, stdin: args.stdin, timeoutMs: Math.round(timeoutS * 1000), signal: ctx.signal,
+        onOutput: ({ data }) => {
+          const now = Date.now();
+          if (now - lastProgress < 250) return;
+          lastProgress = now;
+          const lastLine = data.trimEnd().split('\n').pop()?.slice(0, 200);
+          ctx.progress({ progress: Math.round((now - started) / 100) / 10, total: timeoutS, message: lastLine });
+        },
+      });
+      const structured = {
+        exitCode: r.exitCode, signal: r.signal, stdout: r.stdout, stderr: r.stderr, durationMs: r.durationMs,
+        timedOut: r.timedOut, truncated: r.truncated, droppedBytes: r.droppedBytes,
+      };
+      return ok(structured, renderExec(r, timeoutS, ctx.config.maxExecTimeoutS));
+    },
+  }),
+
+  defineTool({
+    name: 'shell_start',
+    title: 'Start a background process',
+    description:
+      'Start a long-running bash command in the background (dev server, watcher, build, REPL) and return its processId at once. ' +
+      'Follow it with shell_read (use until to wait for e.g. "listening"), send input with shell_write, stop it with shell_kill. It keeps running between calls.',
+    inputSchema: {
+      command: z.string().min(1, 'command must not be empty').max(1 << 20).describe('Bash command line, e.g. "npm run dev"'),
+      cwd: cwdSchema,
+      env: envSchema,
+      name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'name: letters, digits, . _ - (up to 64)').optional().describe('A name to find the process by, e.g. "dev-server"'),
+    },
+    outputSchema: processShape,
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    async handler(ctx, args) {
+      checkEnv(args.env);
+      const sb = await ctx.session.sandbox();
+      const p = await sb.processes.spawn(args.command, { cwd: args.cwd, env: args.env, name: args.name });
+      return ok({ ...p }, `Started ${describeProcess(p)}\nRead its output with shell_read {"processId": "${p.processId}"} (add "until": "<regex>" and "wait_s" to wait for a line).`);
+    },
+  }),
+
+  defineTool({
+    name: 'shell_read',
+    title: 'Read background process output',
+    description:
+      'Read output (stdout and stderr interleaved) of a process started with shell_start, from a cursor. Pass back the returned cursor to get only new output. ' +
+      'wait_s waits for new output (or for the until regex to match, or for exit), so you need not poll in a loop.',
+    inputSchema: {
+      processId: processIdSchema,
+      cursor: z.number().int().min(0).optional().describe('Byte offset from a previous shell_read; omit to read all retained output'),
+      wait_s: z.number().min(0).max(300, 'wait_s is at most 300').optional().describe('Wait up to this many seconds for new output (or for until to match)'),
+      until: z.string().max(1000).optional().describe('Regex: with wait_s, return as soon as the new output matches, e.g. "listening on|ready"'),
+      max_bytes: z.number().int().min(1).max(1 << 22).optional().describe('Most output bytes to return (default: the server output cap)'),
+    },
+    outputSchema: {
+      output: z.string(),
+      cursor: z.number(),
+      running: z.boolean(),
+      exitCode: z.number().nullable(),
+      signal: z.string().nullable(),
+      droppedBytes: z.number(),
+      matched: z.boolean(),
+    },
+    annotations: { readOnlyHint: true, idempotentHint: false, openWorldHint: false },
+    async handler(ctx, args) {
+      const sb = await ctx.session.sandbox();
+      const r = await sb.processes.read(args.processId, {
+        cursor: args.cursor, waitMs: Math.round((args.wait_s ?? 0) * 1000), until: args.until, maxBytes: args.max_bytes ?? ctx.config.maxOutputBytes,
+      });
+      const state = r.running ? 'running' : r.signal ? `killed by ${r.signal}` : `exited with code ${r.exitCode}`;
+      const lines = [`${args.processId}: ${state}; next cursor ${r.cursor}${args.until ? (r.matched ? '; until matched' : '; until did not match yet') : ''}`];
+      if (r.droppedBytes) lines.push(`(${r.droppedBytes} older bytes scrolled out of the buffer before they were read)`);
+      lines.push(r.output ? r.output : '(no new output)');
+      return ok({ ...r }, lines.join('\n'));
+    },
+  }),
+
+  defineTool({
+    name: 'shell_write',
+    title: 'Write to a background process',
+    description: 'Send text to the standard input of a process started with shell_start (include "\\n" to submit a line). close: true closes its stdin (sends EOF).',
+    inputSchema: {
+      processId: processIdSchema,
+      input: z.string().describe('Text to write, e.g. "yes\\n"'),
+      close: z.boolean().optional().describe('Close stdin after writing'),
+    },
+    outputSchema: { processId: z.string(), bytes: z.number(), closed: z.boolean() },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+    async handler(ctx, args) {
+      const sb = await ctx.session.sandbox();
+      await sb.processes.write(args.processId, args.input, !!args.close);
+      const bytes = Buffer.byteLength(args.input);
+      return ok({ processId: args.processId, bytes, closed: !!args.close }, `Wrote ${bytes} bytes to ${args.processId}${args.close ? ' and closed its stdin' : ''}. Use shell_read to see its response.`);
+    },
+  }),
+
+  defineTool({
+    name: 'shell_kill',
+    title: 'Signal a background process',
+    description: 'Send a signal (default SIGTERM) to a background process and all its children, then report whether it stopped. Use SIGKILL if SIGTERM is ignored.',
+    inputSchema: { processId: processIdSchema, signal: z.enum(SIGNALS).optional().describe('Signal to send (default SIGTERM)') },
+    outputSchema: processShape,
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    async handler(ctx, args) {
+      const sb = await ctx.session.sandbox();
+      const signal = args.signal ?? 'SIGTERM';
+      await sb.processes.kill(args.processId, signal);
+      // Give it a moment to exit so the answer says whether the signal worked.
+      const stop = signal === 'SIGSTOP' || signal === 'SIGCONT';
+      const r = stop ? undefined : await sb.processes.read(args.processId, { waitMs: 2000, until: '(?!)', maxBytes: 0 });
+      const p = (await sb.processes.list()).find((q) => q.processId === args.processId || q.name === args.processId);
+      if (!p) return ok({ processId: args.processId, command: '', pid: -1, running: !!r?.running, exitCode: r?.exitCode ?? null, signal: r?.signal ?? null, startedAt: '', outputBytes: 0 }, `Sent ${signal}.`);
+      const hint = p.running && !stop ? ' It is still running: send SIGKILL to force it.' : '';
+      return ok({ ...p }, `Sent ${signal}: ${describeProcess(p)}.${hint}`);
+    },
+  }),
+
+  defineTool({
+    name: 'shell_list',
+    title: 'List background processes',
+    description: 'List processes started with shell_start in this sandbox: id, name, command, running or exit code, bytes of output.',
+    inputSchema: {},
+    outputSchema: { processes: z.array(z.object(processShape)) },
+    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+    async handler(ctx) {
+      const sb = await ctx.session.sandbox();
+      const processes = await sb.processes.list();
+      return ok({ processes }, processes.length ? processes.map(describeProcess).join('\n') : 'No background processes. Start one with shell_start.');
+    },
+  }),
+];
