@@ -34,7 +34,7 @@ export const OPTIONS = {
   allowedOrigins: { flag: '--allowed-origins', env: 'SANDBOX_ALLOWED_ORIGINS', unit: 'comma list', describe: 'Extra browser Origins accepted besides loopback ones', schema: list.default([]) },
   maxBodyBytes: { flag: '--max-body', env: 'SANDBOX_MAX_BODY', unit: 'bytes', describe: 'Largest HTTP request body accepted', schema: int(1024, 1 << 30).default(32 * 1024 * 1024) },
   provider: { flag: '--provider', env: 'SANDBOX_PROVIDER', describe: `Sandbox provider: ${PROVIDERS.join(' | ')}; unset: e2b if E2B_API_KEY is set, else daytona if DAYTONA_API_KEY is set, else local`, schema: z.enum(PROVIDERS).optional() },
-  stateDir: { flag: '--state-dir', env: 'SANDBOX_STATE_DIR', unit: 'path', describe: 'Folder for workspaces and server state', schema: z.string().min(1), defaultText: '$XDG_STATE_HOME/sandbox-mcp (~/.local/state/sandbox-mcp)' },
+  stateDir: { flag: '--state-dir', env: 'SANDBOX_STATE_DIR', unit: 'path', describe: 'Folder for workspaces and server state', schema: z.string().min(1).optional(), defaultText: '$XDG_STATE_HOME/sandbox-mcp (~/.local/state/sandbox-mcp)' },
   idleTimeoutS: { flag: '--idle-timeout', env: 'SANDBOX_IDLE_TIMEOUT', unit: 's', describe: 'A sandbox unused this long is killed; the next call gets a fresh one', schema: int(1, 7 * 86400).default(900) },
   isolation: { flag: '--isolation', env: 'SANDBOX_ISOLATION', describe: 'Local isolation: auto (bwrap, else unshare) | bwrap | unshare | none (no isolation: only for trusted use)', schema: z.enum(['auto', 'bwrap', 'unshare', 'none']).default('auto') },
   network: { flag: '--network', env: 'SANDBOX_NETWORK', describe: 'Local sandbox network: none (own loopback only) | host (shares the host network, host loopback included)', schema: z.enum(['none', 'host']).default('none') },
@@ -54,8 +54,9 @@ export const OPTIONS = {
 type Options = typeof OPTIONS;
 type OptionValues = { [K in keyof Options]: z.output<Options[K]['schema']> };
 
-export type Config = Omit<OptionValues, 'provider'> & {
+export type Config = Omit<OptionValues, 'provider' | 'stateDir'> & {
   provider: ProviderName;
+  stateDir: string;
   /** Why this provider was chosen, for logs and sandbox_info. */
   providerReason: string;
   transport: 'stdio' | 'http';
@@ -109,8 +110,8 @@ export function loadConfig(flags: Record<string, string>, env: NodeJS.ProcessEnv
     }
     values[key] = parsed.data;
   }
-  values.stateDir = path.resolve((values.stateDir as string | undefined) ?? defaultStateDir(env));
   const v = values as OptionValues;
+  const stateDir = path.resolve(v.stateDir ?? defaultStateDir(env));
   const { provider, providerReason } = chooseProvider(v);
   if (v.port !== undefined && !isLoopback(v.host) && !v.authToken) {
     throw new ConfigError(`refusing to bind ${v.host} without an auth token: set SANDBOX_MCP_AUTH_TOKEN or --auth-token, or bind 127.0.0.1`);
@@ -118,7 +119,7 @@ export function loadConfig(flags: Record<string, string>, env: NodeJS.ProcessEnv
   if (v.execTimeoutS > v.maxExecTimeoutS) {
     throw new ConfigError(`SANDBOX_EXEC_TIMEOUT (${v.execTimeoutS}) is larger than SANDBOX_MAX_EXEC_TIMEOUT (${v.maxExecTimeoutS})`);
   }
-  return { ...v, provider, providerReason, transport: v.port === undefined ? 'stdio' : 'http' };
+  return { ...v, stateDir, provider, providerReason, transport: v.port === undefined ? 'stdio' : 'http' };
 }
 
 function chooseProvider(v: OptionValues): { provider: ProviderName; providerReason: string } {
