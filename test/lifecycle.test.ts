@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { call, CLI, hostProcessesWith, sh, startHttpServer, stdioClient, tempDir, text, waitFor } from './helpers.js';
+import { call, CLI, hostProcessesWith, isolationSkipReason, sh, startHttpServer, stdioClient, tempDir, text, waitFor } from './helpers.js';
 
 const sandboxDirs = (state: string) => (existsSync(path.join(state, 'sandboxes')) ? readdirSync(path.join(state, 'sandboxes')) : []);
 
@@ -39,7 +39,7 @@ describe('lifecycle', () => {
     state.cleanup();
   });
 
-  it.each(['bwrap', 'unshare'])('after SIGKILL, the next start reaps the orphaned sandboxes (%s)', async (isolation) => {
+  for (const isolation of ['bwrap', 'unshare'] as const) it.skipIf(!!isolationSkipReason(isolation))(`after SIGKILL, the next start reaps the orphaned sandboxes (${isolation})`, async () => {
     const state = tempDir();
     const env = { SANDBOX_STATE_DIR: state.dir, SANDBOX_ISOLATION: isolation };
     const first = await startHttpServer(env);

@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sh, stdioClient, tempDir } from './helpers.js';
+import { isolationSkipReason, sh, stdioClient, tempDir } from './helpers.js';
 
 /** What a naive "run bash in a temp dir" server would fail: the sandbox must not reach the host. */
-describe.each(['bwrap', 'unshare'])('isolation (%s)', (isolation) => {
+for (const isolation of ['bwrap', 'unshare'] as const) describe.skipIf(!!isolationSkipReason(isolation))(`isolation (${isolation})`, () => {
   let client: Client;
   let state: ReturnType<typeof tempDir>;
   let hostSecrets: ReturnType<typeof tempDir>;
