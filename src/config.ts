@@ -46,6 +46,7 @@ export const OPTIONS = {
   fileSizeMb: { flag: '--file-size', env: 'SANDBOX_FILE_SIZE_MB', unit: 'MiB', describe: 'Largest file a sandbox process may write', schema: int(1, 1 << 20).default(1024) },
   maxSandboxes: { flag: '--max-sandboxes', env: 'SANDBOX_MAX_SANDBOXES', describe: 'Sandboxes alive at once across all sessions', schema: int(1, 10000).default(64) },
   warmPool: { flag: '--warm-pool', env: 'SANDBOX_WARM_POOL', describe: 'Local sandboxes kept started ahead of demand, so a first call does not wait for one (0 disables)', schema: int(0, 16).default(1) },
+  shutdownGraceS: { flag: '--shutdown-grace', env: 'SANDBOX_SHUTDOWN_GRACE', unit: 's', describe: 'On SIGINT/SIGTERM, how long running tool calls may finish before their sandboxes are killed (the process exits within 10 s regardless)', schema: int(0, 8).default(5) },
   logLevel: { flag: '--log-level', env: 'LOG_LEVEL', describe: 'trace | debug | info | warn | error | fatal | silent', schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') },
   e2bApiKey: { env: 'E2B_API_KEY', describe: 'E2B API key (selects the e2b provider when SANDBOX_PROVIDER is unset)', schema: z.string().min(1).optional() },
   daytonaApiKey: { env: 'DAYTONA_API_KEY', describe: 'Daytona API key (selects daytona when SANDBOX_PROVIDER and E2B_API_KEY are unset)', schema: z.string().min(1).optional() },
@@ -66,17 +67,36 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+export interface ParsedArgs {
+  command: 'serve' | 'doctor' | 'bench';
+  flags: Record<string, string>;
+  help: boolean;
+  /** doctor/bench: print JSON instead of a table. */
+  json: boolean;
+  /** bench: samples per measurement. */
+  iterations?: number;
+}
+
 /** Flags as `--name value` or `--name=value`; returns the command word (serve | doctor | bench) too. */
-export function parseArgv(argv: string[]): { command: string; flags: Record<string, string>; help: boolean } {
+export function parseArgv(argv: string[]): ParsedArgs {
   const flags: Record<string, string> = {};
+  let json = false;
+  let iterations: number | undefined;
   const byFlag = new Map(Object.entries(OPTIONS).flatMap(([k, o]) => ('flag' in o && o.flag ? [[o.flag, k]] : [])));
-  let command = 'serve';
+  let command: ParsedArgs['command'] = 'serve';
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') { help = true; continue; }
+    if (arg === '--json' && command !== 'serve') { json = true; continue; }
+    if (arg.startsWith('--iterations') && command === 'bench') {
+      const v = arg.includes('=') ? arg.split('=')[1] : argv[++i];
+      iterations = Number(v);
+      if (!Number.isInteger(iterations) || iterations < 1 || iterations > 10_000) throw new ConfigError(`--iterations must be a whole number from 1 to 10000, got ${JSON.stringify(v)}`);
+      continue;
+    }
     if (!arg.startsWith('-')) {
-      if (i === 0 && ['serve', 'doctor', 'bench'].includes(arg)) { command = arg; continue; }
+      if (i === 0 && (arg === 'serve' || arg === 'doctor' || arg === 'bench')) { command = arg; continue; }
       throw new ConfigError(`unexpected argument "${arg}"; run sandbox-mcp --help for the options`);
     }
     const eq = arg.indexOf('=');
@@ -87,7 +107,7 @@ export function parseArgv(argv: string[]): { command: string; flags: Record<stri
     if (value === undefined) throw new ConfigError(`option ${name} needs a value`);
     flags[key] = value;
   }
-  return { command, flags, help };
+  return { command, flags, help, json, iterations };
 }
 
 function defaultStateDir(env: NodeJS.ProcessEnv): string {
@@ -141,8 +161,8 @@ export function helpText(): string {
   });
   return [
     'Usage: sandbox-mcp [serve] [options]   MCP server over stdio, or streamable HTTP with --port',
-    '       sandbox-mcp doctor [options]    validate the configuration end to end',
-    '       sandbox-mcp bench [options]     measure the configured provider',
+    '       sandbox-mcp doctor [--json] [options]                 validate the configuration end to end',
+    '       sandbox-mcp bench [--json] [--iterations N] [options] measure the configured provider',
     '',
     'Options (flag, env var). Precedence: defaults < env < flags.',
     ...rows,

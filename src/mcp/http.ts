@@ -6,7 +6,7 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { SessionManager } from '../sessions/manager.js';
-import { buildServer } from './server.js';
+import { buildServer, type ServerDeps } from './server.js';
 import type { ToolDefinition } from './tool.js';
 
 export interface HttpServerHandle {
@@ -48,8 +48,10 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | '
 }
 
 /** Streamable HTTP at /mcp, one MCP session per Mcp-Session-Id, guarded by Host/Origin checks and a token. */
-export async function serveHttp(o: {
-  config: Config; log: Logger; sessions: SessionManager; tools: ToolDefinition[]; routes?: RouteHandler[];
+export async function serveHttp(o: ServerDeps & {
+  log: Logger; sessions: SessionManager; tools: ToolDefinition[];
+  /** Served before /mcp; `authenticated` routes need the bearer token like /mcp does. */
+  routes?: { path: string; authenticated: boolean; handle: RouteHandler }[];
 }): Promise<HttpServerHandle> {
   const { config, log, sessions } = o;
   const transports = new Map<string, StreamableHTTPServerTransport>();
@@ -107,7 +109,7 @@ export async function serveHttp(o: {
       transports.delete(id);
       void sessions.close(id);
     };
-    const server = buildServer(o.tools, () => sessions.open(transport.sessionId!), config);
+    const server = buildServer(o.tools, () => sessions.open(transport.sessionId!), o);
     await server.connect(transport);
     await transport.handleRequest(req, res, body);
   }
@@ -116,8 +118,12 @@ export async function serveHttp(o: {
     void (async () => {
       if (!hostAllowed(req)) return rpcError(res, 403, `Host header ${JSON.stringify(req.headers.host ?? '')} is not allowed; add it with SANDBOX_ALLOWED_HOSTS`);
       if (!originAllowed(req)) return rpcError(res, 403, `Origin ${req.headers.origin} is not allowed; add it with SANDBOX_ALLOWED_ORIGINS`);
-      for (const route of o.routes ?? []) if (await route(req, res)) return;
       const url = new URL(req.url ?? '/', 'http://localhost');
+      const route = o.routes?.find((r) => r.path === url.pathname);
+      if (route) {
+        if (route.authenticated && !authorized(req)) return rpcError(res, 401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' });
+        if (await route.handle(req, res)) return;
+      }
       if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok', provider: config.provider, sessions: sessions.size, sandboxes: sessions.activeSandboxes });
       if (url.pathname !== '/mcp') return sendJson(res, 404, { error: 'not found: the MCP endpoint is /mcp' });
       if (!authorized(req)) return rpcError(res, 401, 'missing or wrong bearer token: send Authorization: Bearer <SANDBOX_MCP_AUTH_TOKEN>', { 'www-authenticate': 'Bearer' });
