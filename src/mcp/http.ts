@@ -124,7 +124,11 @@ export async function serveHttp(o: ServerDeps & {
         if (route.authenticated && !authorized(req)) return rpcError(res, 401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' });
         if (await route.handle(req, res)) return;
       }
-      if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok', provider: config.provider, sessions: sessions.size, sandboxes: sessions.activeSandboxes });
+      if (url.pathname === '/healthz') {
+        // Liveness is answering at all; readiness is whether the provider can create sandboxes now.
+        const health = (await sessions.provider.health?.().catch((e: Error) => ({ ready: false, detail: e.message }))) ?? { ready: true };
+        return sendJson(res, health.ready ? 200 : 503, { status: health.ready ? 'ok' : 'unready', ...health, provider: config.provider, sessions: sessions.size, sandboxes: sessions.activeSandboxes });
+      }
       if (url.pathname !== '/mcp') return sendJson(res, 404, { error: 'not found: the MCP endpoint is /mcp' });
       if (!authorized(req)) return rpcError(res, 401, 'missing or wrong bearer token: send Authorization: Bearer <SANDBOX_MCP_AUTH_TOKEN>', { 'www-authenticate': 'Bearer' });
       await handleMcp(req, res);

@@ -11,6 +11,8 @@ export interface SandboxProvider {
   list(labels: Record<string, string>): Promise<SandboxSummary[]>;
   /** Kill sandboxes whose owning server is gone; returns the ids reaped. */
   reapOrphans(): Promise<string[]>;
+  /** Readiness for /healthz: whether new sandboxes can be created now. Omitted: always ready once started. */
+  health?(): Promise<{ ready: boolean; detail?: string }>;
   /** Start work ahead of demand (a warm pool), once the server is serving. */
   warmUp?(): void;
   /** Kill everything this provider started (server shutdown). */
