@@ -19,10 +19,15 @@ async function main(): Promise<void> {
   try {
     if (args.command === 'serve') {
       await (await import('./serve.js')).serve(config, log);
-    } else if (args.command === 'doctor') {
-      process.exitCode = await (await import('./ops/doctor.js')).doctor(config, log, { json: args.json });
     } else {
-      process.exitCode = await (await import('./ops/perf.js')).perf(config, log, { json: args.json, iterations: args.iterations ?? 10 });
+      // doctor and bench print their report on stdout: they are commands for people and scripts.
+      const progress = process.stderr.isTTY ? (line: string) => process.stderr.write(`\r${line}`) : undefined;
+      const { exitCode, report } = args.command === 'doctor'
+        ? await (await import('./ops/doctor.js')).doctor(config, log, { json: args.json })
+        : await (await import('./ops/perf.js')).perf(config, log, { json: args.json, iterations: args.iterations ?? 10, progress });
+      if (progress) process.stderr.write('\n');
+      process.stdout.write(`${report}\n`);
+      process.exitCode = exitCode;
     }
   } catch (e) {
     const msg = isSandboxError(e) ? e.describe() : (e as Error).message;

@@ -19,7 +19,7 @@ const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '
  * The seed's deployment validation: shows the configuration in force, then creates a sandbox, runs
  * commands, round-trips a file and destroys it, timing each step. Exit code 1 if any step failed.
  */
-export async function doctor(config: Config, log: Logger, opts: { json: boolean }): Promise<number> {
+export async function doctor(config: Config, log: Logger, opts: { json: boolean }): Promise<{ exitCode: number; report: string }> {
   const steps: Step[] = [];
   let provider: SandboxProvider | undefined;
   let sandbox: Sandbox | undefined;
@@ -79,10 +79,8 @@ export async function doctor(config: Config, log: Logger, opts: { json: boolean 
   await provider?.shutdown().catch(() => undefined);
   const ok = steps.every((s) => s.ok);
 
-  if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ ok, config: summary, steps }, null, 2)}\n`);
-  } else {
-    const lines = [
+  if (opts.json) return { exitCode: ok ? 0 : 1, report: JSON.stringify({ ok, config: summary, steps }, null, 2) };
+  const lines = [
       `provider   ${summary.provider} (${summary.reason})`,
       `isolation  ${summary.isolation ?? 'unknown'}`,
       `network    ${summary.network ?? 'unknown'}`,
@@ -94,8 +92,6 @@ export async function doctor(config: Config, log: Logger, opts: { json: boolean 
       ...steps.map((s) => `${s.ok ? '✔' : '✘'} ${s.name.padEnd(32)} ${String(s.ms).padStart(6)} ms${s.detail ? `  ${s.detail}` : ''}`),
       '',
       ok ? 'All checks passed.' : 'Some checks failed: see the ✘ lines above.',
-    ];
-    process.stdout.write(`${lines.join('\n')}\n`);
-  }
-  return ok ? 0 : 1;
+  ];
+  return { exitCode: ok ? 0 : 1, report: lines.join('\n') };
 }

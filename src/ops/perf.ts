@@ -16,12 +16,11 @@ interface OpResult {
  * file write/read round trip, each with min/median/p95/max/stdev and a success rate. The seed's
  * targets (creation < 30 s, command < 5 s, success > 95 %) are checked and reported.
  */
-export async function perf(config: Config, log: Logger, opts: { json: boolean; iterations: number }): Promise<number> {
+export async function perf(config: Config, log: Logger, opts: { json: boolean; iterations: number; progress?: (line: string) => void }): Promise<{ exitCode: number; report: string }> {
   const provider = await createProvider({ ...config, warmPool: 0 }, log);
   const samples: Record<'create' | 'exec' | 'file', number[]> = { create: [], exec: [], file: [] };
   const attempts = { create: 0, exec: 0, file: 0 };
   const errors: string[] = [];
-  const tty = process.stderr.isTTY;
   const payload = randomBytes(64 * 1024);
   const timed = async (op: keyof typeof samples, fn: () => Promise<void>) => {
     attempts[op]++;
@@ -36,7 +35,7 @@ export async function perf(config: Config, log: Logger, opts: { json: boolean; i
     }
   };
   for (let i = 0; i < opts.iterations; i++) {
-    if (tty) process.stderr.write(`\rbench ${i + 1}/${opts.iterations}`);
+    opts.progress?.(`bench ${i + 1}/${opts.iterations}`);
     let sb: Awaited<ReturnType<typeof provider.create>> | undefined;
     if (!(await timed('create', async () => { sb = await provider.create({ labels: { purpose: 'bench' }, timeoutMs: 120_000 }); }))) continue;
     await timed('exec', async () => {
@@ -50,7 +49,6 @@ export async function perf(config: Config, log: Logger, opts: { json: boolean; i
     });
     await sb!.kill().catch(() => undefined);
   }
-  if (tty) process.stderr.write('\n');
   await provider.shutdown();
   const result = (op: keyof typeof samples): OpResult => ({
     stats: summarize(samples[op]), attempts: attempts[op], successes: samples[op].length,
@@ -65,17 +63,15 @@ export async function perf(config: Config, log: Logger, opts: { json: boolean; i
     { name: 'success rate > 95 %', pass: overall > 0.95 },
   ];
   const out = { provider: config.provider, iterations: opts.iterations, operations: ops, successRate: overall, targets, errors: errors.slice(0, 20) };
-  if (opts.json) {
-    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-  } else {
-    const row = (name: string, o: OpResult) => `${name.padEnd(22)} min ${o.stats.min}  p50 ${o.stats.p50}  p95 ${o.stats.p95}  max ${o.stats.max}  sd ${o.stats.stdev}  ok ${o.successes}/${o.attempts}`;
-    process.stdout.write([
-      `provider ${config.provider}, ${opts.iterations} iterations (ms)`,
-      row('sandbox creation', ops.create), row('command (echo)', ops.exec), row('file write+read 64 KiB', ops.file),
-      `success rate ${(overall * 100).toFixed(1)} %`,
-      ...targets.map((t) => `${t.pass ? '✔' : '✘'} ${t.name}`),
-      ...errors.slice(0, 5).map((e) => `error: ${e}`),
-    ].join('\n') + '\n');
-  }
-  return targets.every((t) => t.pass) ? 0 : 1;
+  const exitCode = targets.every((t) => t.pass) ? 0 : 1;
+  if (opts.json) return { exitCode, report: JSON.stringify(out, null, 2) };
+  const row = (name: string, o: OpResult) => `${name.padEnd(22)} min ${o.stats.min}  p50 ${o.stats.p50}  p95 ${o.stats.p95}  max ${o.stats.max}  sd ${o.stats.stdev}  ok ${o.successes}/${o.attempts}`;
+  const report = [
+    `provider ${config.provider}, ${opts.iterations} iterations (ms)`,
+    row('sandbox creation', ops.create), row('command (echo)', ops.exec), row('file write+read 64 KiB', ops.file),
+    `success rate ${(overall * 100).toFixed(1)} %`,
+    ...targets.map((t) => `${t.pass ? '✔' : '✘'} ${t.name}`),
+    ...errors.slice(0, 5).map((e) => `error: ${e}`),
+  ].join('\n');
+  return { exitCode, report };
 }

@@ -17,6 +17,7 @@ const files = new Files(workdir);
 const processes = new ProcessTable();
 const running = new Map<number, RunningExec>();
 
+/** stdout is the agent's channel to the server (inside the sandbox; not the MCP stdio channel). */
 function send(msg: AgentMessage): void {
   process.stdout.write(JSON.stringify(msg) + '\n');
 }
