@@ -97,7 +97,7 @@ describe('streamable HTTP', () => {
     expect(new Set(results.map((r) => r.id)).size).toBe(20);
     await Promise.all(clients.map(async (c) => { await c.transport.terminateSession(); await c.client.close(); }));
     await waitFor(() => readdirSync(path.join(state.dir, 'sandboxes')).length === 0, 20_000);
-  }, 120_000);
+  });
 });
 
 describe('bearer token', () => {
@@ -114,6 +114,24 @@ describe('bearer token', () => {
       const { client } = await httpClient(server.url, { Authorization: `Bearer ${token}` });
       expect((await sh(client, 'echo authed')).stdout).toBe('authed\n');
       await client.close();
+    } finally {
+      await server.stop();
+      state.cleanup();
+    }
+  });
+});
+
+describe('session expiry', () => {
+  it('closes an HTTP session after SANDBOX_SESSION_TTL without requests, killing its sandbox', async () => {
+    const state = tempDir();
+    const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_SESSION_TTL: '2' });
+    try {
+      const { client } = await httpClient(server.url);
+      await sh(client, 'true');
+      expect(readdirSync(path.join(state.dir, 'sandboxes'))).toHaveLength(1);
+      await waitFor(() => server.logs.some((l) => l.includes('session expired')), 10_000, 200);
+      await waitFor(() => readdirSync(path.join(state.dir, 'sandboxes')).length === 0, 10_000);
+      await expect(client.callTool({ name: 'shell_exec', arguments: { command: 'true' } })).rejects.toThrow(/404|session/i);
     } finally {
       await server.stop();
       state.cleanup();

@@ -55,6 +55,18 @@ export async function serveHttp(o: ServerDeps & {
 }): Promise<HttpServerHandle> {
   const { config, log, sessions } = o;
   const transports = new Map<string, StreamableHTTPServerTransport>();
+  const lastSeen = new Map<string, number>();
+  // Clients that vanish without DELETE would otherwise keep their session objects forever.
+  const sweeper = setInterval(() => {
+    const cutoff = Date.now() - config.sessionTtlS * 1000;
+    for (const [id, seen] of lastSeen) {
+      if (seen < cutoff) {
+        log.info({ sessionId: id }, 'session expired after SANDBOX_SESSION_TTL without requests');
+        void transports.get(id)?.close();
+      }
+    }
+  }, Math.min(60_000, config.sessionTtlS * 250));
+  sweeper.unref();
   const allowedHosts = new Set([...LOOPBACK_NAMES, config.host.toLowerCase(), ...config.allowedHosts.map((h) => h.toLowerCase())]);
   const token = config.authToken ? Buffer.from(`Bearer ${config.authToken}`) : undefined;
 
@@ -90,6 +102,7 @@ export async function serveHttp(o: ServerDeps & {
     if (typeof sessionId === 'string') {
       const transport = transports.get(sessionId);
       if (!transport) return rpcError(res, 404, 'unknown or expired session: start a new one with initialize');
+      lastSeen.set(sessionId, Date.now());
       return transport.handleRequest(req, res, body);
     }
     if (req.method !== 'POST' || !isInitializeRequest(body)) {
@@ -99,6 +112,7 @@ export async function serveHttp(o: ServerDeps & {
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         transports.set(id, transport);
+        lastSeen.set(id, Date.now());
         log.info({ sessionId: id, sessions: transports.size }, 'session started');
       },
       onsessionclosed: (id) => { log.info({ sessionId: id }, 'session deleted by client'); },
@@ -107,6 +121,7 @@ export async function serveHttp(o: ServerDeps & {
       const id = transport.sessionId;
       if (!id) return;
       transports.delete(id);
+      lastSeen.delete(id);
       void sessions.close(id);
     };
     const server = buildServer(o.tools, () => sessions.open(transport.sessionId!), o);
@@ -151,6 +166,7 @@ export async function serveHttp(o: ServerDeps & {
     url,
     port,
     close: async () => {
+      clearInterval(sweeper);
       await Promise.all([...transports.values()].map((t) => t.close().catch(() => undefined)));
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
     },
