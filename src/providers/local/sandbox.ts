@@ -1,7 +1,7 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { SandboxError } from '../../errors.js';
 import type {
-  DirEntry, ExecOptions, ExecResult, FilesApi, FileStat, ProcessApi, ProcessInfo, ReadResult, Sandbox,
+  DirEntry, ExecOptions, ExecResult, FilesApi, FileStat, ProcessApi, ProcessInfo, ReadResult, ReadTextResult, Sandbox, SearchResult, TreeResult,
 } from '../types.js';
 import type { AgentConnection } from './agent-client.js';
 
@@ -52,12 +52,18 @@ export class LocalSandbox implements Sandbox {
       const r = await this.agent.call<{ data: string; size: number }>('fs.read', { path, ...opts });
       return { data: Buffer.from(r.data, 'base64'), size: r.size };
     },
-    write: (path, data, opts) => this.agent.call<FileStat>('fs.write', { path, data: data.toString('base64'), mode: opts?.mode }),
+    // Text travels as a JSON string: no base64 inflation on the agent channel.
+    write: (path, data, opts) => this.agent.call<FileStat>('fs.write', typeof data === 'string'
+      ? { path, text: data, mode: opts?.mode }
+      : { path, data: data.toString('base64'), mode: opts?.mode }),
     stat: (path) => this.agent.call<FileStat>('fs.stat', { path }),
     list: (path) => this.agent.call<DirEntry[]>('fs.list', { path }),
     mkdir: async (path) => { await this.agent.call('fs.mkdir', { path }); },
     remove: async (path, opts) => { await this.agent.call('fs.remove', { path, recursive: opts?.recursive }); },
     rename: async (from, to, opts) => { await this.agent.call('fs.rename', { from, to, overwrite: opts?.overwrite }); },
+    readText: (path, opts) => this.agent.call<ReadTextResult>('fs.readText', { path, ...opts }),
+    tree: (path, opts) => this.agent.call<TreeResult>('fs.tree', { path, ...opts }),
+    search: (pattern, opts) => this.agent.call<SearchResult>('fs.search', { pattern, ...opts }),
   };
 
   async portUrl(): Promise<{ url: string }> {

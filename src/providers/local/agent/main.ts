@@ -13,7 +13,7 @@ import type { AgentMessage, AgentRequest } from './protocol.js';
 const workdir = process.env.SANDBOX_WORKDIR ?? '/workspace';
 /** The environment commands start from; the agent's own variables stay out of it. */
 const baseEnv: Record<string, string> = JSON.parse(process.env.SANDBOX_BASE_ENV ?? '{}');
-const files = new Files(workdir);
+const files = new Files(workdir, process.env.HOME);
 const processes = new ProcessTable();
 const running = new Map<number, RunningExec>();
 
@@ -53,6 +53,9 @@ const handlers: Record<string, Handler> = {
   'fs.mkdir': (r) => files.mkdir(r as never),
   'fs.remove': (r) => files.remove(r as never),
   'fs.rename': (r) => files.rename(r as never),
+  'fs.readText': (r) => files.readText(r as never),
+  'fs.tree': (r) => files.tree(r as never),
+  'fs.search': (r) => files.search(r as never),
 };
 
 async function handle(req: AgentRequest): Promise<void> {
