@@ -48,20 +48,19 @@ export class LocalSandbox implements Sandbox {
   };
 
   readonly files: FilesApi = {
-    read: async (path, opts) => {
-      const r = await this.agent.call<{ data: string; size: number }>('fs.read', { path, ...opts });
-      return { data: Buffer.from(r.data, 'base64'), size: r.size };
-    },
-    // Text travels as a JSON string: no base64 inflation on the agent channel.
-    write: (path, data, opts) => this.agent.call<FileStat>('fs.write', typeof data === 'string'
-      ? { path, text: data, mode: opts?.mode }
-      : { path, data: data.toString('base64'), mode: opts?.mode }),
+    // Contents travel as raw bytes beside the JSON line: no base64, no JSON escaping.
+    read: (path, opts) => this.agent.call<{ data: Buffer; size: number }>('fs.read', { path, ...opts }),
+    write: (path, data, opts) => this.agent.call<FileStat>('fs.write', { path, mode: opts?.mode },
+      { field: 'data', data: typeof data === 'string' ? Buffer.from(data) : data }),
     stat: (path) => this.agent.call<FileStat>('fs.stat', { path }),
     list: (path) => this.agent.call<DirEntry[]>('fs.list', { path }),
     mkdir: async (path) => { await this.agent.call('fs.mkdir', { path }); },
     remove: async (path, opts) => { await this.agent.call('fs.remove', { path, recursive: opts?.recursive }); },
     rename: async (from, to, opts) => { await this.agent.call('fs.rename', { from, to, overwrite: opts?.overwrite }); },
-    readText: (path, opts) => this.agent.call<ReadTextResult>('fs.readText', { path, ...opts }),
+    readText: async (path, opts) => {
+      const r = await this.agent.call<Omit<ReadTextResult, 'text'> & { text: Buffer }>('fs.readText', { path, ...opts });
+      return { ...r, text: r.text.toString('utf8') };
+    },
     tree: (path, opts) => this.agent.call<TreeResult>('fs.tree', { path, ...opts }),
     search: (pattern, opts) => this.agent.call<SearchResult>('fs.search', { pattern, ...opts }),
   };

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { AgentError } from './errors.js';
+import { WithBytes } from './frames.js';
 import { globMatcher } from './glob.js';
 import { compilePattern, displayPath, runSearch } from './search.js';
 import { sniff, SNIFF_BYTES } from './sniff.js';
@@ -44,7 +45,7 @@ export class Files {
         if (bytesRead === 0) break;
         got += bytesRead;
       }
-      return { data: buf.subarray(0, got).toString('base64'), size: st.size };
+      return new WithBytes({ size: st.size }, 'data', buf.subarray(0, got));
     } finally {
       await fh.close();
     }
@@ -56,7 +57,8 @@ export class Files {
     try {
       const st = await fh.stat();
       if (st.isDirectory()) throw isDir(file);
-      return { path: file, size: st.size, ...(await readTextRange(fh, st.size, a)) };
+      const { bytes, ...range } = await readTextRange(fh, st.size, a);
+      return new WithBytes({ path: file, size: st.size, ...range }, 'text', bytes);
     } finally {
       await fh.close();
     }
@@ -66,7 +68,8 @@ export class Files {
    * Atomic: a temporary file beside the target, then rename, so readers never see half a file. A
    * symlink is followed to its target first (as editors do), resolved inside the sandbox like any path.
    */
-  async write(a: { path: string; data?: string; text?: string; mode?: number }) {
+  /** `data` arrives as raw bytes (a framed Buffer), or as base64 from older callers; `text` as UTF-8. */
+  async write(a: { path: string; data?: Buffer | string; text?: string; mode?: number }) {
     const file = await followLinks(this.resolve(a.path));
     const dir = path.dirname(file);
     await fs.mkdir(dir, { recursive: true });
@@ -75,7 +78,8 @@ export class Files {
     const mode = a.mode ?? (existing ? existing.mode & 0o7777 : 0o644);
     const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
     try {
-      await fs.writeFile(tmp, a.text ?? Buffer.from(a.data ?? '', 'base64'), { mode, flag: 'wx' });
+      const body = a.text ?? (typeof a.data === 'string' ? Buffer.from(a.data, 'base64') : a.data ?? Buffer.alloc(0));
+      await fs.writeFile(tmp, body, { mode, flag: 'wx' });
       await fs.chmod(tmp, mode);
       await fs.rename(tmp, file);
     } catch (e) {

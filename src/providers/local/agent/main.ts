@@ -3,10 +3,10 @@
  * sandbox's first process, it runs commands and file operations from inside the sandbox's namespaces.
  * It imports nothing but Node built-ins and its own folder, which is all that is mounted inside.
  */
-import readline from 'node:readline';
 import { toErrorBody } from './errors.js';
 import { runCommand, type RunningExec } from './exec.js';
 import { Files } from './files.js';
+import { FrameReader, frameHeader, WithBytes, type Binary } from './frames.js';
 import { ProcessTable } from './processes.js';
 import type { AgentMessage, AgentRequest } from './protocol.js';
 
@@ -18,8 +18,9 @@ const processes = new ProcessTable();
 const running = new Map<number, RunningExec>();
 
 /** stdout is the agent's channel to the server (inside the sandbox; not the MCP stdio channel). */
-function send(msg: AgentMessage): void {
-  process.stdout.write(JSON.stringify(msg) + '\n');
+function send(msg: AgentMessage, bin?: Binary): void {
+  process.stdout.write(frameHeader(msg, bin));
+  if (bin) process.stdout.write(bin.data);
 }
 
 function envFor(extra: unknown): Record<string, string> {
@@ -63,26 +64,20 @@ async function handle(req: AgentRequest): Promise<void> {
     const handler = handlers[req.op];
     if (!handler) throw new Error(`unknown op ${req.op}`);
     const result = await handler(req);
-    send({ id: req.id, ok: true, result: result ?? {} });
+    if (result instanceof WithBytes) send({ id: req.id, ok: true, result: result.value }, { field: `result.${result.field}`, data: result.data });
+    else send({ id: req.id, ok: true, result: result ?? {} });
   } catch (err) {
     send({ id: req.id, ok: false, error: toErrorBody(err) });
   }
 }
 
-const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-lines.on('line', (line) => {
-  if (!line) return;
-  let req: AgentRequest;
-  try {
-    req = JSON.parse(line) as AgentRequest;
-  } catch {
-    process.stderr.write(`agent: unparsable request ignored\n`);
-    return;
-  }
-  void handle(req);
-});
+const reader = new FrameReader(
+  (req) => { void handle(req as AgentRequest); },
+  () => process.stderr.write('agent: unparsable request ignored\n'),
+);
+process.stdin.on('data', (chunk: Buffer) => reader.push(chunk));
 // The server closing our stdin means the sandbox is over.
-lines.on('close', () => {
+process.stdin.on('end', () => {
   processes.killAll();
   process.exit(0);
 });

@@ -1,7 +1,8 @@
 /**
  * Wire format between the server and the agent that runs inside each local sandbox: one JSON object
- * per line on the agent's stdin (requests) and stdout (responses, events). Binary data travels as
- * base64. The agent announces itself with a `ready` line before reading any request.
+ * per line on the agent's stdin (requests) and stdout (responses, events); file contents follow a
+ * line as raw bytes (see frames.ts). The agent announces itself with a `ready` line before reading
+ * any request.
  */
 export interface AgentRequest {
   id: number;

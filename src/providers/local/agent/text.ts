@@ -7,7 +7,8 @@ const CHUNK = 1 << 20;
 export interface TextRange {
   kind: 'text' | 'image' | 'binary';
   mimeType?: string;
-  text: string;
+  /** UTF-8 bytes of the lines asked for. */
+  bytes: Buffer;
   startLine: number;
   endLine: number;
   totalLines: number;
@@ -27,7 +28,7 @@ export async function readTextRange(fh: FileHandle, size: number, a: { offset?: 
   const head = Buffer.alloc(Math.min(SNIFF_BYTES, size));
   if (head.length) await fh.read(head, 0, head.length, 0);
   const kind = sniff(head);
-  if (kind.kind !== 'text') return { ...kind, text: '', startLine: start, endLine: start - 1, totalLines: 0, truncated: false };
+  if (kind.kind !== 'text') return { ...kind, bytes: Buffer.alloc(0), startLine: start, endLine: start - 1, totalLines: 0, truncated: false };
 
   let line = 1; // the line the next byte belongs to
   let startByte = start === 1 ? 0 : -1;
@@ -59,7 +60,7 @@ export async function readTextRange(fh: FileHandle, size: number, a: { offset?: 
   const tail = size > 0 && !(await endsWithNewline(fh, size));
   if (tail) lineEnded(size);
   const totalLines = tail ? line : line - 1;
-  if (startByte < 0 || start > totalLines) return { kind: 'text', text: '', startLine: start, endLine: start - 1, totalLines, truncated: false };
+  if (startByte < 0 || start > totalLines) return { kind: 'text', bytes: Buffer.alloc(0), startLine: start, endLine: start - 1, totalLines, truncated: false };
   let truncated = capped;
   if (endByte < 0) {
     // The first line alone is over the cap: return its head, cut on a UTF-8 boundary.
@@ -74,7 +75,7 @@ export async function readTextRange(fh: FileHandle, size: number, a: { offset?: 
     if (bytesRead === 0) break;
     got += bytesRead;
   }
-  return { kind: 'text', text: out.subarray(0, got).toString('utf8'), startLine: start, endLine, totalLines, truncated };
+  return { kind: 'text', bytes: out.subarray(0, got), startLine: start, endLine, totalLines, truncated };
 }
 
 async function endsWithNewline(fh: FileHandle, size: number): Promise<boolean> {
