@@ -43,6 +43,7 @@ export const OPTIONS = {
   maxExecTimeoutS: { flag: '--max-exec-timeout', env: 'SANDBOX_MAX_EXEC_TIMEOUT', unit: 's', describe: 'Largest timeout_s a shell_exec call may ask for', schema: int(1, 86400).default(3600) },
   maxOutputBytes: { flag: '--max-output', env: 'SANDBOX_MAX_OUTPUT', unit: 'bytes', describe: 'Output returned per call (head and tail kept, the middle dropped and counted)', schema: int(1024, 64 << 20).default(1 << 20) },
   maxReadBytes: { flag: '--max-read', env: 'SANDBOX_MAX_READ', unit: 'bytes', describe: 'Most file content file_read returns per call (the rest is paged with offset/limit)', schema: int(1024, 64 << 20).default(256 * 1024) },
+  searchTimeoutS: { flag: '--search-timeout', env: 'SANDBOX_SEARCH_TIMEOUT', unit: 's', describe: 'file_search stops after this long and returns what it found (a runaway regex is killed)', schema: int(1, 3600).default(30) },
   memoryMb: { flag: '--memory', env: 'SANDBOX_MEMORY_MB', unit: 'MiB', describe: 'Memory limit per sandbox (enforced through cgroups where the server may create them)', schema: int(16, 1 << 20).default(2048) },
   pidsMax: { flag: '--pids', env: 'SANDBOX_PIDS_MAX', describe: 'Process limit per sandbox', schema: int(8, 1 << 22).default(512) },
   fileSizeMb: { flag: '--file-size', env: 'SANDBOX_FILE_SIZE_MB', unit: 'MiB', describe: 'Largest file a sandbox process may write', schema: int(1, 1 << 20).default(1024) },

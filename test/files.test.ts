@@ -26,7 +26,7 @@ describe('file tools over stdio', () => {
 
   beforeAll(async () => {
     state = tempDir();
-    ({ client } = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_MAX_READ: String(READ_CAP) }));
+    ({ client } = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_MAX_READ: String(READ_CAP), SANDBOX_SEARCH_TIMEOUT: '3' }));
   });
   afterAll(async () => {
     await client?.close();
@@ -250,6 +250,21 @@ describe('file tools over stdio', () => {
     expect(text(capped)).toMatch(/stopped at 5 matches.*max_results/);
     const none = await call(client, 'file_search', { pattern: 'nothing-here', path: 's' });
     expect(text(none)).toMatch(/No matches/);
+  });
+
+  it('a runaway regex is stopped at the search time limit with its partial results, and the sandbox keeps answering', async () => {
+    await sh(client, `mkdir -p redos && echo aaaa > redos/a-early.txt && printf '${'a'.repeat(40)}!\\n' > redos/b-slow.txt`);
+    const started = Date.now();
+    const search = call(client, 'file_search', { pattern: '^(a+)+$', path: 'redos' });
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = Date.now();
+    expect((await sh(client, 'echo alive')).stdout).toBe('alive\n');
+    expect(Date.now() - t0).toBeLessThan(2000);
+    const r = await search;
+    expect(r.isError).toBeFalsy();
+    expect(structured(r)).toMatchObject({ timedOut: true, matches: [{ path: 'redos/a-early.txt', line: 1, text: 'aaaa' }] });
+    expect(text(r)).toMatch(/stopped after 3 s: results are partial.*simplify the pattern/);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('file_move, file_delete and file_info', async () => {

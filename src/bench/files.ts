@@ -90,7 +90,7 @@ export const filesBench: BenchRunner = async ({ iterations, stateDir, log }) => 
     metrics: m,
     comparisons: [compare('1 MB write + read round trip p50', o, '@modelcontextprotocol/server-filesystem p50', b, 'ours <= 1.2x reference', o <= 1.2 * b)],
     notes: [
-      `payload ${text.length} bytes; ours runs in a sandbox (agent channel) and returns line numbers in its text; SANDBOX_MAX_READ raised to 4 MiB for the run`,
+      `payload ${Buffer.byteLength(text)} bytes; ours runs in a sandbox (agent channel) and returns line numbers in its text; SANDBOX_MAX_READ raised to 4 MiB for the run`,
       `round-trip p95: ours ${m['ours: 1 MB file_write + file_read'].p95} ms, reference ${m['reference: 1 MB write_file + read_text_file'].p95} ms`,
     ],
   };

@@ -4,7 +4,6 @@ import type { TreeEntry } from '../providers/types.js';
 import { fmtBytes, fmtMode, fmtTime, pathSchema } from './files-common.js';
 
 const MAX_DEPTH = 32;
-const SEARCH_TIMEOUT_MS = 30_000;
 const globSchema = z.string().min(1, 'glob must not be empty').max(1000).optional();
 const hiddenSchema = z.boolean().optional().describe('Include names starting with "." (default false)');
 
@@ -74,12 +73,12 @@ export const manageFileTools = [
       const sb = await ctx.session.sandbox();
       const maxResults = args.max_results ?? 100;
       const r = await sb.files.search(args.pattern, {
-        path: args.path, glob: args.glob, maxResults, caseSensitive: args.case_sensitive ?? true, includeHidden: args.include_hidden, timeoutMs: SEARCH_TIMEOUT_MS,
+        path: args.path, glob: args.glob, maxResults, caseSensitive: args.case_sensitive ?? true, includeHidden: args.include_hidden, timeoutMs: ctx.config.searchTimeoutS * 1000,
       });
       const lines = r.matches.map((m) => `${m.path}:${m.line}: ${m.text}`);
       if (!lines.length) lines.push(`No matches for /${args.pattern}/ in ${r.filesSearched} file${r.filesSearched === 1 ? '' : 's'}.`);
       if (r.truncated) lines.push(`[stopped at ${maxResults} matches: narrow path or glob, or raise max_results (up to 1000)]`);
-      if (r.timedOut) lines.push(`[stopped after ${SEARCH_TIMEOUT_MS / 1000} s: results are partial. Narrow path or glob]`);
+      if (r.timedOut) lines.push(`[stopped after ${ctx.config.searchTimeoutS} s: results are partial. Narrow path or glob, or simplify the pattern (nested quantifiers like (a+)+ can run for ever)]`);
       const skipped = [r.binarySkipped && `${r.binarySkipped} binary`, r.largeSkipped && `${r.largeSkipped} over 32 MB`].filter(Boolean);
       if (skipped.length) lines.push(`[skipped ${skipped.join(' and ')} file(s)]`);
       return ok({ ...r }, lines.join('\n'));

@@ -51,8 +51,11 @@ export function displayPath(workdir: string, abs: string): string {
   return rel.startsWith('..') || path.isAbsolute(rel) ? abs : rel;
 }
 
-/** Runs in a worker thread (see runSearch): a catastrophic pattern can only stall its own thread. */
-export async function searchFiles(job: SearchJob): Promise<SearchOutcome> {
+/**
+ * Runs in a worker thread (see runSearch): a catastrophic pattern can only stall its own thread.
+ * `progress` gets the outcome so far now and then, so a killed search still returns its matches.
+ */
+export async function searchFiles(job: SearchJob, progress?: (o: SearchOutcome) => void): Promise<SearchOutcome> {
   const re = new RegExp(job.pattern, job.flags);
   const keep = globMatcher(job.glob);
   const out: SearchOutcome = { matches: [], truncated: false, filesSearched: 0, binarySkipped: 0, largeSkipped: 0, timedOut: false };
@@ -61,10 +64,15 @@ export async function searchFiles(job: SearchJob): Promise<SearchOutcome> {
   const items: AsyncIterable<Pick<WalkItem, 'abs' | 'rel'> & { file: boolean }> = st.isDirectory()
     ? (async function* () { for await (const i of walk(job.root, { depth: SEARCH_DEPTH, includeHidden: job.includeHidden }, stats)) yield { abs: i.abs, rel: i.rel, file: i.dirent.isFile() }; })()
     : (async function* () { yield { abs: job.root, rel: path.basename(job.root), file: st.isFile() }; })();
+  let reported = 0;
   for await (const item of items) {
     if (!item.file || (keep && !keep(item.rel))) continue;
     if (Date.now() > job.deadline) { out.timedOut = true; break; }
     if (!(await searchOne(item.abs, re, job, out))) break;
+    if (progress && (out.matches.length > reported || out.filesSearched % 200 === 0)) {
+      reported = out.matches.length;
+      progress(out);
+    }
   }
   return out;
 }
@@ -109,20 +117,24 @@ function shorten(line: string, col: number): string {
   return `${from > 0 ? '…' : ''}${line.slice(from, from + MAX_LINE_CHARS)}${from + MAX_LINE_CHARS < line.length ? '…' : ''}`;
 }
 
-/** Searches in a worker thread, killed if it overruns the deadline (e.g. a pattern that backtracks forever). */
+/**
+ * Searches in a worker thread. Past the deadline (plus a grace period) the worker is killed, e.g. a
+ * pattern that backtracks for minutes on one line, and the matches reported so far are returned.
+ */
 export function runSearch(job: SearchJob): Promise<SearchOutcome> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./search-worker.js', import.meta.url), { workerData: job, resourceLimits: { maxOldGenerationSizeMb: 512 } });
-    const graceMs = 2000;
+    let partial: SearchOutcome = { matches: [], truncated: false, filesSearched: 0, binarySkipped: 0, largeSkipped: 0, timedOut: false };
     const timer = setTimeout(() => {
       void worker.terminate();
-      reject(new AgentError('TIMEOUT', 'search was stopped: it ran over its time limit inside one file (a pattern that backtracks badly on a long line?)',
-        'simplify the pattern (avoid nested quantifiers like (a+)+), or narrow path or glob'));
-    }, Math.max(0, job.deadline - Date.now()) + graceMs);
+      resolve({ ...partial, timedOut: true });
+    }, Math.max(0, job.deadline - Date.now()) + 1000);
     const settle = () => { clearTimeout(timer); void worker.terminate(); };
-    worker.once('message', (m: { ok: true; result: SearchOutcome } | { ok: false; error: AgentErrorBody }) => {
+    type Msg = { type: 'progress'; outcome: SearchOutcome } | { type: 'done'; outcome: SearchOutcome } | { type: 'error'; error: AgentErrorBody };
+    worker.on('message', (m: Msg) => {
+      if (m.type === 'progress') { partial = m.outcome; return; }
       settle();
-      if (m.ok) resolve(m.result);
+      if (m.type === 'done') resolve(m.outcome);
       else reject(new AgentError(m.error.code, m.error.message, m.error.hint));
     });
     worker.once('error', (e) => {
