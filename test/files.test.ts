@@ -267,6 +267,17 @@ describe('file tools over stdio', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
+  it('refuses FIFOs and devices instead of hanging on them', async () => {
+    await sh(client, 'mkfifo pipe');
+    for (const p of ['pipe', '/dev/zero']) {
+      const r = await call(client, 'file_read', { path: p });
+      expect(text(r)).toMatch(/not a regular file.*shell_exec/);
+    }
+    expect(text(await call(client, 'file_edit', { path: 'pipe', edits: [{ old_text: 'a', new_text: 'b' }] }))).toMatch(/not a regular file/);
+    expect(structured(await call(client, 'file_info', { path: 'pipe' }))).toMatchObject({ type: 'other' });
+    expect((await sh(client, 'echo responsive')).stdout).toBe('responsive\n');
+  });
+
   it('file_move, file_delete and file_info', async () => {
     await write('m/one.txt', '1');
     await write('m/two.txt', '2');

@@ -31,7 +31,7 @@ export class Files {
   }
 
   async read(a: { path: string; offset?: number; length?: number }) {
-    const file = this.resolve(a.path);
+    const file = await regularFile(this.resolve(a.path));
     const fh = await fs.open(file, 'r');
     try {
       const st = await fh.stat();
@@ -52,7 +52,7 @@ export class Files {
   }
 
   async readText(a: { path: string; offset?: number; limit?: number; maxBytes: number }) {
-    const file = this.resolve(a.path);
+    const file = await regularFile(this.resolve(a.path));
     const fh = await fs.open(file, 'r');
     try {
       const st = await fh.stat();
@@ -76,7 +76,7 @@ export class Files {
     const existing = await fs.stat(file).catch(() => undefined);
     if (existing?.isDirectory()) throw new AgentError('INVALID_ARGUMENT', `${file} is a directory`, 'write to a file path inside it');
     const mode = a.mode ?? (existing ? existing.mode & 0o7777 : 0o644);
-    const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+    const tmp = path.join(dir, `.${path.basename(file).slice(0, 200)}.${randomBytes(6).toString('hex')}.tmp`);
     try {
       const body = a.text ?? (typeof a.data === 'string' ? Buffer.from(a.data, 'base64') : a.data ?? Buffer.alloc(0));
       await fs.writeFile(tmp, body, { mode, flag: 'wx' });
@@ -205,6 +205,14 @@ export class Files {
       await fs.rm(from, { recursive: true });
     }
   }
+}
+
+/** Opening a FIFO or a device would block or never end: only regular files (through links) are read. */
+async function regularFile(file: string): Promise<string> {
+  const st = await fs.stat(file);
+  if (st.isDirectory()) throw isDir(file);
+  if (!st.isFile()) throw new AgentError('INVALID_ARGUMENT', `${file} is not a regular file (a device, FIFO or socket)`, 'read it with shell_exec instead, e.g. head -c 1000');
+  return file;
 }
 
 function isDir(file: string): AgentError {
