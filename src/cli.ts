@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { ConfigError, helpText, loadConfig, parseArgv, type Config } from './config.js';
 import { isSandboxError } from './errors.js';
+import { siteStore } from './deploy/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { serveHttp } from './mcp/http.js';
 import { serveStdio } from './mcp/stdio.js';
+import { webHost } from './preview/web-host.js';
 import { createProvider } from './providers/index.js';
 import { SessionManager } from './sessions/manager.js';
 import { allTools } from './tools/index.js';
@@ -39,9 +41,13 @@ async function serve(config: Config, log: Logger): Promise<void> {
   const reaped = await provider.reapOrphans();
   if (reaped.length) log.info({ count: reaped.length, ids: reaped }, 'reaped sandboxes left by a server that died');
   const sessions = new SessionManager(provider, config, log);
+  // Previews reach only sandboxes held by this server's sessions; sites are read from the state dir.
+  webHost.configure({ config, log, lookup: (id) => sessions.findSandbox(id), sites: siteStore(config.stateDir).serve });
+  provider.usePreviewUrls?.((id, port) => webHost.previewUrl(id, port));
   let closeHttp: (() => Promise<void>) | undefined;
   const shutdown = installShutdown(log, async () => {
     await closeHttp?.();
+    await webHost.close();
     await sessions.closeAll();
     await provider.shutdown();
   });
@@ -49,7 +55,8 @@ async function serve(config: Config, log: Logger): Promise<void> {
   if (config.transport === 'stdio') {
     await serveStdio({ config, log, sessions, tools: allTools, onEnd: shutdown });
   } else {
-    const http = await serveHttp({ config, log, sessions, tools: allTools });
+    const http = await serveHttp({ config, log, sessions, tools: allTools, routes: [webHost.handleRequest], upgrades: [webHost.handleUpgrade] });
+    webHost.attachMain(http.port);
     closeHttp = http.close;
     log.info({ url: http.url, port: http.port, clientConfig: JSON.parse(clientConfig(config, http.url)) }, 'listening');
     if (process.stderr.isTTY) {

@@ -1,6 +1,7 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Config } from '../config.js';
@@ -17,6 +18,8 @@ export interface HttpServerHandle {
 
 /** Extra routes (health, metrics, previews) that other layers mount on the same listener. */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+/** Protocol upgrades (WebSockets to previews); returns true when it took the socket. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean | Promise<boolean>;
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
 
@@ -49,7 +52,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | '
 
 /** Streamable HTTP at /mcp, one MCP session per Mcp-Session-Id, guarded by Host/Origin checks and a token. */
 export async function serveHttp(o: {
-  config: Config; log: Logger; sessions: SessionManager; tools: ToolDefinition[]; routes?: RouteHandler[];
+  config: Config; log: Logger; sessions: SessionManager; tools: ToolDefinition[]; routes?: RouteHandler[]; upgrades?: UpgradeHandler[];
 }): Promise<HttpServerHandle> {
   const { config, log, sessions } = o;
   const transports = new Map<string, StreamableHTTPServerTransport>();
@@ -115,8 +118,10 @@ export async function serveHttp(o: {
   const server = http.createServer((req, res) => {
     void (async () => {
       if (!hostAllowed(req)) return rpcError(res, 403, `Host header ${JSON.stringify(req.headers.host ?? '')} is not allowed; add it with SANDBOX_ALLOWED_HOSTS`);
-      if (!originAllowed(req)) return rpcError(res, 403, `Origin ${req.headers.origin} is not allowed; add it with SANDBOX_ALLOWED_ORIGINS`);
+      // Routes (previews, sites) claim requests by Host before the Origin check, which guards the
+      // MCP endpoint: a preview's own pages legitimately send their preview origin.
       for (const route of o.routes ?? []) if (await route(req, res)) return;
+      if (!originAllowed(req)) return rpcError(res, 403, `Origin ${req.headers.origin} is not allowed; add it with SANDBOX_ALLOWED_ORIGINS`);
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok', provider: config.provider, sessions: sessions.size, sandboxes: sessions.activeSandboxes });
       if (url.pathname !== '/mcp') return sendJson(res, 404, { error: 'not found: the MCP endpoint is /mcp' });
@@ -129,6 +134,13 @@ export async function serveHttp(o: {
     });
   });
   server.requestTimeout = 0; // long tool calls stream over SSE
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    void (async () => {
+      socket.on('error', () => socket.destroy());
+      if (hostAllowed(req)) for (const handler of o.upgrades ?? []) if (await handler(req, socket, head)) return;
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+    })().catch((err) => { log.error({ err }, 'upgrade failed'); socket.destroy(); });
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import { SandboxError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { SandboxProvider } from '../providers/types.js';
+import type { Sandbox, SandboxProvider } from '../providers/types.js';
 import { Session } from './session.js';
 
 /** MCP session id -> Session. Each tool call reaches only the sandbox of its own session. */
@@ -29,6 +29,15 @@ export class SessionManager {
     });
     this.sessions.set(id, session);
     return session;
+  }
+
+  /** The live sandbox with this id, if a session of this server holds it (preview routing). */
+  findSandbox(id: string): Sandbox | undefined {
+    for (const s of this.sessions.values()) {
+      const sb = s.sandboxIfStarted;
+      if (sb && sb.id === id) return sb;
+    }
+    return undefined;
   }
 
   get size(): number {
