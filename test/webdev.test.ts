@@ -163,3 +163,27 @@ describe('webdev tools and preview URLs over HTTP', () => {
     expect(r.status).toBe(403);
   });
 });
+
+describe('previews with the unshare fallback isolation', () => {
+  it('static project preview answers through the port bridge', async () => {
+    const state = tempDir('sbx-webdev-u-');
+    const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_ISOLATION: 'unshare' });
+    const { client } = await httpClient(server.url);
+    try {
+      expect((await call(client, 'webdev_create', { name: 'u', template: 'static' })).isError).toBeFalsy();
+      const started = await call(client, 'webdev_start', { name: 'u', port: 8123 });
+      expect(started.isError, text(started)).toBeFalsy();
+      const { port, host } = hostOf(started.structuredContent!.url as string);
+      expect((await fetchHost(port, host)).body).toContain('Hello from a static site');
+      await sh(client, `cat > ws.js <<'JS'\n${WS_ECHO_SERVER}\nJS`);
+      await call(client, 'shell_start', { command: 'PORT=9001 node ws.js' });
+      const exposed = await call(client, 'expose_port', { port: 9001 });
+      const ws = hostOf(exposed.structuredContent!.url as string);
+      expect((await wsRoundTrip(ws.port, ws.host, 'hi')).reply).toBe('echo:hi');
+    } finally {
+      await client.close();
+      await server.stop();
+      state.cleanup();
+    }
+  });
+});
