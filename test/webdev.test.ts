@@ -137,7 +137,8 @@ describe('webdev tools and preview URLs over HTTP', () => {
       `7778-${a[2]}.localhost:${server.port}`,
       `99999-${a[2]}.localhost:${server.port}`,
       `7777-${a[2]}-${b[2]}.localhost:${server.port}`,
-      `nope.localhost:${server.port}`,
+      `7777-.localhost:${server.port}`,
+      `x.site.localhost:${server.port}`,
     ];
     for (const host of forged) {
       const r = await fetchHost(server.port, host);

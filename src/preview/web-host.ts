@@ -75,7 +75,8 @@ export class WebHost {
       await this.sites(site[1]!, req, res);
       return true;
     }
-    if (name.endsWith('.localhost') && name !== 'localhost') {
+    // Malformed preview or site names still get a 404 here; other *.localhost names may reach /mcp.
+    if (name.endsWith('.site.localhost') || /^\d+-[^.]*\.localhost$/.test(name)) {
       notFound(res, 'no preview or site at this address');
       return true;
     }
