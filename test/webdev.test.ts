@@ -188,3 +188,27 @@ describe('previews with the unshare fallback isolation', () => {
     }
   });
 });
+
+describe('preview traffic and the idle timeout', () => {
+  it('a preview in use keeps its sandbox alive; once unused, it is reaped and 404s', async () => {
+    const state = tempDir('sbx-webdev-idle-');
+    const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_IDLE_TIMEOUT: '3' });
+    const { client } = await httpClient(server.url);
+    try {
+      await call(client, 'shell_start', { command: `node -e "require('http').createServer((q,s)=>s.end('alive')).listen(6060)"` });
+      const r = await waitFor(async () => { const x = await call(client, 'expose_port', { port: 6060 }); return x.isError ? false : x; }, 20_000, 300);
+      const { port, host } = hostOf(r.structuredContent!.url as string);
+      for (let i = 0; i < 6; i++) {
+        expect((await fetchHost(port, host)).body).toBe('alive');
+        await new Promise((res) => setTimeout(res, 1000));
+      }
+      // Any request would count as use, so just wait past the idle timeout.
+      await new Promise((res) => setTimeout(res, 5000));
+      expect((await fetchHost(port, host)).status).toBe(404);
+    } finally {
+      await client.close();
+      await server.stop();
+      state.cleanup();
+    }
+  });
+});

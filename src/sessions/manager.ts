@@ -31,11 +31,17 @@ export class SessionManager {
     return session;
   }
 
-  /** The live sandbox with this id, if a session of this server holds it (preview routing). */
+  /**
+   * The live sandbox with this id, if a session of this server holds it (preview routing). Counts as
+   * activity of that session, so a preview in use is not reaped as idle.
+   */
   findSandbox(id: string): Sandbox | undefined {
     for (const s of this.sessions.values()) {
       const sb = s.sandboxIfStarted;
-      if (sb && sb.id === id) return sb;
+      if (sb && sb.id === id) {
+        s.touch();
+        return sb;
+      }
     }
     return undefined;
   }
