@@ -58,10 +58,16 @@ export class LocalSiteStore implements DeployTarget {
     return this.exclusive(async () => {
       const entries: Manifest['files'] = {};
       let totalBytes = 0;
-      for (const f of files) {
-        const { sha256, size } = await this.putBlob(f);
-        entries[f.path] = { sha256, size };
-        totalBytes += size;
+      try {
+        for (const f of files) {
+          const { sha256, size } = await this.putBlob(f);
+          entries[f.path] = { sha256, size };
+          totalBytes += size;
+        }
+      } catch (e) {
+        // Nothing half-written: blobs only this failed version would have used go again.
+        await this.sweepBlobs().catch(() => undefined);
+        throw e;
       }
       const versionsDir = path.join(this.siteDir(site), 'versions');
       await fs.mkdir(versionsDir, { recursive: true });
