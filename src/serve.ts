@@ -1,7 +1,9 @@
 import type { Config } from './config.js';
+import { siteStore } from './deploy/index.js';
 import type { Logger } from './logger.js';
 import { serveHttp } from './mcp/http.js';
 import { serveStdio } from './mcp/stdio.js';
+import { webHost } from './preview/web-host.js';
 import { createProvider } from './providers/index.js';
 import { SessionManager } from './sessions/manager.js';
 import { noTelemetry, type Telemetry } from './telemetry.js';
@@ -49,9 +51,13 @@ export async function serve(config: Config, log: Logger): Promise<void> {
     log.info({ count: reaped.length, ids: reaped }, 'reaped sandboxes left by a server that died');
   }
   const sessions = new SessionManager(provider, config, log, telemetry);
+  // Previews reach only sandboxes held by this server's sessions; sites are read from the state dir.
+  webHost.configure({ config, log, lookup: (id) => sessions.findSandbox(id), sites: siteStore(config.stateDir).serve });
+  provider.usePreviewUrls?.((id, port) => webHost.previewUrl(id, port));
   let closeHttp: (() => Promise<void>) | undefined;
   const shutdown = installShutdown(log, async () => {
     await closeHttp?.();
+    await webHost.close();
     await sessions.drain(config.shutdownGraceS * 1000);
     await sessions.closeAll();
     await provider.shutdown();
@@ -62,6 +68,8 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   } else {
     const http = await serveHttp({
       config, telemetry, log, sessions, tools: allTools,
+      hostRoutes: [webHost.handleRequest],
+      upgrades: [webHost.handleUpgrade],
       routes: metrics ? [{
         path: '/metrics',
         authenticated: true,
@@ -72,6 +80,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
         },
       }] : [],
     });
+    webHost.attachMain(http.port);
     closeHttp = http.close;
     log.info({ url: http.url, port: http.port, clientConfig: JSON.parse(clientConfig(config, http.url)) }, 'listening');
     if (process.stderr.isTTY) {

@@ -186,6 +186,22 @@ export function providerContract(name: string, makeProvider: () => Promise<Sandb
       }
     });
 
+    it('connectPort (where offered): a byte stream to a sandbox port; a closed port is NOT_FOUND', async (ctx) => {
+      if (!sb.connectPort) { ctx.skip(); return; }
+      const p = await sb.processes.spawn(`node -e "require('http').createServer((q,s)=>s.end('port says '+q.url)).listen(4811,()=>console.log('up'))"`, {});
+      await sb.processes.read(p.processId, { waitMs: 15_000, until: 'up', maxBytes: 100 });
+      const stream = await sb.connectPort(4811);
+      let got = '';
+      stream.on('data', (d: Buffer) => { got += d.toString(); });
+      const ended = new Promise((r) => stream.once('end', r));
+      stream.write('GET /via-bridge HTTP/1.0\r\n\r\n');
+      await ended;
+      stream.destroy();
+      expect(got).toMatch(/^HTTP\/1\.1 200.*port says \/via-bridge$/s);
+      await expect(sb.connectPort(4812)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await sb.processes.kill(p.processId, 'SIGKILL');
+    });
+
     it('list finds the sandbox by its labels', async () => {
       const found = await provider.list({ session: labels.session });
       expect(found.map((s) => s.id)).toContain(sb.id);

@@ -2,6 +2,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { filesBench } from './files.js';
+import { previewBench } from './preview.js';
 import { shellBench } from './shell.js';
 import type { BenchRunner, BenchSection } from './stats.js';
 
@@ -13,6 +14,7 @@ import type { BenchRunner, BenchSection } from './stats.js';
 const SECTIONS: Record<string, BenchRunner> = {
   shell: shellBench,
   files: filesBench,
+  preview: previewBench,
 };
 
 function flag(name: string): string | undefined {

@@ -1,9 +1,9 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { SessionManager } from '../sessions/manager.js';
 import { buildServer, type ServerDeps } from './server.js';
@@ -17,6 +17,8 @@ export interface HttpServerHandle {
 
 /** Extra routes (health, metrics, previews) that other layers mount on the same listener. */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+/** Protocol upgrades (WebSockets to previews); returns true when it took the socket. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean | Promise<boolean>;
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
 
@@ -50,8 +52,11 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | '
 /** Streamable HTTP at /mcp, one MCP session per Mcp-Session-Id, guarded by Host/Origin checks and a token. */
 export async function serveHttp(o: ServerDeps & {
   log: Logger; sessions: SessionManager; tools: ToolDefinition[];
-  /** Served before /mcp; `authenticated` routes need the bearer token like /mcp does. */
+  /** Claim requests by Host (previews, sites) before the Origin check and without the token. */
+  hostRoutes?: RouteHandler[];
+  /** Served by path before /mcp; `authenticated` routes need the bearer token like /mcp does. */
   routes?: { path: string; authenticated: boolean; handle: RouteHandler }[];
+  upgrades?: UpgradeHandler[];
 }): Promise<HttpServerHandle> {
   const { config, log, sessions } = o;
   const transports = new Map<string, StreamableHTTPServerTransport>();
@@ -132,6 +137,9 @@ export async function serveHttp(o: ServerDeps & {
   const server = http.createServer((req, res) => {
     void (async () => {
       if (!hostAllowed(req)) return rpcError(res, 403, `Host header ${JSON.stringify(req.headers.host ?? '')} is not allowed; add it with SANDBOX_ALLOWED_HOSTS`);
+      // Previews and sites claim requests by Host before the Origin check, which guards the MCP
+      // endpoint: a preview's own pages legitimately send their preview origin.
+      for (const route of o.hostRoutes ?? []) if (await route(req, res)) return;
       if (!originAllowed(req)) return rpcError(res, 403, `Origin ${req.headers.origin} is not allowed; add it with SANDBOX_ALLOWED_ORIGINS`);
       const url = new URL(req.url ?? '/', 'http://localhost');
       const route = o.routes?.find((r) => r.path === url.pathname);
@@ -154,6 +162,13 @@ export async function serveHttp(o: ServerDeps & {
     });
   });
   server.requestTimeout = 0; // long tool calls stream over SSE
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    void (async () => {
+      socket.on('error', () => socket.destroy());
+      if (hostAllowed(req)) for (const handler of o.upgrades ?? []) if (await handler(req, socket, head)) return;
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+    })().catch((err) => { log.error({ err }, 'upgrade failed'); socket.destroy(); });
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { ProviderName } from '../config.js';
 
 /** The seam every provider implements; tools and sessions see nothing vendor-specific. */
@@ -17,7 +18,15 @@ export interface SandboxProvider {
   warmUp?(): void;
   /** Kill everything this provider started (server shutdown). */
   shutdown(): Promise<void>;
+  /**
+   * For providers whose previews go through this server's own listener (those with connectPort):
+   * how to build a sandbox port's public URL. Set once at start-up by the CLI.
+   */
+  usePreviewUrls?(urlFor: PreviewUrlBuilder): void;
 }
+
+/** Builds the URL of a sandbox port served by this server's preview proxy (opens it on demand). */
+export type PreviewUrlBuilder = (sandboxId: string, port: number) => Promise<string>;
 
 export interface ProviderDescription {
   provider: ProviderName;
@@ -293,6 +302,12 @@ export interface Sandbox {
   readonly processes: ProcessApi;
   readonly files: FilesApi;
   portUrl(port: number): Promise<{ url: string; headers?: Record<string, string> }>;
+  /**
+   * A byte stream to 127.0.0.1:<port> inside the sandbox, for providers whose sandboxes have no
+   * route from the host (the preview proxy pipes HTTP and WebSockets through it). Rejects with
+   * NOT_FOUND when nothing listens on that port.
+   */
+  connectPort?(port: number): Promise<Duplex>;
   keepAlive(ms: number): Promise<void>;
   /** False once the sandbox died (killed, crashed, reaped). */
   isAlive(): boolean;

@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import { SandboxError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { SandboxProvider } from '../providers/types.js';
+import type { Sandbox, SandboxProvider } from '../providers/types.js';
 import { noTelemetry, type Telemetry } from '../telemetry.js';
 import { Session } from './session.js';
 
@@ -32,6 +32,21 @@ export class SessionManager {
     const session = new Session(id, this.log.child({ sessionId: id }), { provider: this.provider, config: this.config, limits, telemetry: this.telemetry });
     this.sessions.set(id, session);
     return session;
+  }
+
+  /**
+   * The live sandbox with this id, if a session of this server holds it (preview routing). Counts as
+   * activity of that session, so a preview in use is not reaped as idle.
+   */
+  findSandbox(id: string): Sandbox | undefined {
+    for (const s of this.sessions.values()) {
+      const sb = s.sandboxIfStarted;
+      if (sb && sb.id === id) {
+        s.touch();
+        return sb;
+      }
+    }
+    return undefined;
   }
 
   get size(): number {

@@ -110,6 +110,17 @@ export class Session {
   endCall(): void {
     this.inFlight--;
     this.lastActivity = Date.now();
+    this.armIdle();
+  }
+
+  /** Traffic outside tool calls (a preview being browsed) keeps the sandbox from idling out too. */
+  touch(): void {
+    if (Date.now() - this.lastActivity < 1000) return;
+    this.lastActivity = Date.now();
+    this.armIdle();
+  }
+
+  private armIdle(): void {
     if (this.inFlight === 0 && !this.closed) {
       clearTimeout(this.idleTimer);
       this.idleTimer = setTimeout(() => void this.reapIdle(), this.config.idleTimeoutS * 1000);

@@ -7,12 +7,14 @@ import { toErrorBody } from './errors.js';
 import { runCommand, type RunningExec } from './exec.js';
 import { Files } from './files.js';
 import { FrameReader, frameHeader, WithBytes, type Binary } from './frames.js';
+import { openPort } from './ports.js';
 import { ProcessTable } from './processes.js';
 import type { AgentMessage, AgentRequest } from './protocol.js';
 
 const workdir = process.env.SANDBOX_WORKDIR ?? '/workspace';
 /** The environment commands start from; the agent's own variables stay out of it. */
 const baseEnv: Record<string, string> = JSON.parse(process.env.SANDBOX_BASE_ENV ?? '{}');
+const bridgePath = process.env.SANDBOX_BRIDGE || undefined;
 const files = new Files(workdir, process.env.HOME);
 const processes = new ProcessTable();
 const running = new Map<number, RunningExec>();
@@ -47,6 +49,7 @@ const handlers: Record<string, Handler> = {
   write: (r) => processes.write(r as never),
   kill: (r) => processes.kill(r as never),
   list: () => processes.list(),
+  'port.open': (r) => openPort(r as never, bridgePath),
   'fs.read': (r) => files.read(r as never),
   'fs.write': (r) => files.write(r as never),
   'fs.stat': (r) => files.stat(r as never),

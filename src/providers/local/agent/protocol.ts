@@ -24,3 +24,10 @@ export type AgentMessage =
 
 /** Where the server mounts the agent and its runtime inside the sandbox. */
 export const AGENT_MOUNT = '/.sandbox-mcp';
+
+/**
+ * The port bridge: the server listens on a Unix socket in the sandbox's `run` folder, mounted
+ * read-only here (Unix sockets cross network namespaces; read-only so the sandbox cannot swap it).
+ */
+export const RUN_MOUNT = `${AGENT_MOUNT}/run`;
+export const BRIDGE_SOCKET = 'bridge.sock';
