@@ -10,9 +10,17 @@ export async function createProvider(config: Config, log: Logger): Promise<Sandb
       const { LocalProvider } = await import('./local/provider.js');
       return LocalProvider.start(config, log);
     }
+    case 'e2b': {
+      const { E2BProvider } = await import('./e2b/provider.js');
+      return E2BProvider.start(config, log);
+    }
+    case 'daytona': {
+      const { DaytonaProvider } = await import('./daytona/provider.js');
+      return DaytonaProvider.start(config, log);
+    }
     default:
       throw new SandboxError('UNSUPPORTED', `provider "${config.provider}" (${config.providerReason}) is not available in this version`, {
-        hint: 'set SANDBOX_PROVIDER=local to use the local isolated sandboxes',
+        hint: 'set SANDBOX_PROVIDER=local, e2b or daytona',
       });
   }
 }

@@ -1,0 +1,1 @@
+export class DaytonaProvider { static async start(): Promise<never> { throw new Error("todo"); } }
