@@ -147,7 +147,7 @@ export function signalNumber(signal: string): number {
  * they started, and grandchildren (a dev server under npm under bash) would survive. Every process of
  * the tree is stopped first so none can fork a child we would miss, then signalled, then continued.
  */
-export function treeSignalScript(pid: number, sig: number): string {
+export function treeSignalScript(pid: number | string, sig: number): string {
   return [
     'kids() { cat /proc/$1/task/*/children 2>/dev/null || pgrep -P $1 2>/dev/null; }',
     'walk() { kill -STOP $1 2>/dev/null; echo $1; for c in $(kids $1); do walk $c; done; }',
