@@ -2,6 +2,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { shellBench } from './shell.js';
+import { startupBench } from './startup.js';
 import type { BenchRunner, BenchSection } from './stats.js';
 
 /**
@@ -11,6 +12,7 @@ import type { BenchRunner, BenchSection } from './stats.js';
  */
 const SECTIONS: Record<string, BenchRunner> = {
   shell: shellBench,
+  startup: startupBench,
 };
 
 function flag(name: string): string | undefined {
