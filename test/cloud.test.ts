@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { FakeDaytona } from './fakes/daytona.js';
 import { FakeE2B } from './fakes/e2b.js';
-import { call, sh, stdioClient, tempDir, text } from './helpers.js';
+import { call, sh, stdioClient, tempDir, text, waitFor } from './helpers.js';
 
 /**
  * The built CLI with a cloud provider, driven by the MCP SDK client over stdio, against the local
@@ -95,12 +95,15 @@ describe('e2b provider end to end (built CLI, MCP client, fake E2B)', () => {
     const { client } = await serve({ ...e2bEnv(), E2B_API_KEY: 'e2b_wrong' });
     const creates = () => e2b.http.seen.filter((s) => s === 'POST /v2/sandboxes').length;
     const before = creates();
-    const t0 = Date.now();
     const r = await call(client, 'shell_exec', { command: 'true' });
     expect(r.isError).toBe(true);
     expect(text(r)).toMatch(/E2B.*credentials/);
     expect(text(r)).toContain('check E2B_API_KEY');
     expect(creates() - before).toBe(1);
+    // Once the SDK is loaded, the refusal comes back as fast as one request: no backoff.
+    const t0 = Date.now();
+    expect((await call(client, 'shell_exec', { command: 'true' })).isError).toBe(true);
+    expect(creates() - before).toBe(2);
     expect(Date.now() - t0).toBeLessThan(5000);
   });
 
@@ -138,9 +141,10 @@ describe('e2b provider end to end (built CLI, MCP client, fake E2B)', () => {
     const orphan = await e2bCreate({ ...labels, 'sandbox-mcp-server': 'dead0000dead0000', session: 'old' });
     const foreign = await e2bCreate({ ...labels, 'sandbox-mcp-state': 'otherstate00', 'sandbox-mcp-server': 'dead0000dead0000', session: 'old' });
     const { stderr } = await stdioClient({ ...e2bEnv(), SANDBOX_STATE_DIR: state.dir }).then((c) => { clients.push(c.client); return c; });
+    // Reaping runs in the background after start-up, so a sick vendor never delays initialize.
+    await waitFor(() => stderr.join('').includes('reaped orphaned E2B sandbox'), 15_000);
     expect(e2b.sandboxes.get(orphan)?.alive).toBe(false);
     expect(e2b.sandboxes.get(foreign)?.alive).toBe(true);
-    expect(stderr.join('')).toContain('reaped orphaned E2B sandbox');
   });
 });
 
@@ -190,5 +194,19 @@ describe('provider selection (the seed rules)', () => {
   it('the server logs which provider it chose and why', async () => {
     const { stderr } = await serve({ E2B_API_KEY: e2b.apiKey, E2B_API_URL: e2b.url, E2B_SANDBOX_URL: e2b.url, DAYTONA_API_KEY: 'd' });
     expect(chosen(stderr)).toMatchObject({ provider: 'e2b', reason: 'E2B_API_KEY is set' });
+  });
+});
+
+describe('an unreachable Daytona', () => {
+  it('fails the call within a bounded time with a clear message, and the server keeps serving', async () => {
+    const port = await closedPort();
+    const { client } = await serve({ SANDBOX_PROVIDER: 'daytona', DAYTONA_API_KEY: 'k', DAYTONA_SERVER_URL: `http://127.0.0.1:${port}/api` });
+    const t0 = Date.now();
+    const r = await call(client, 'shell_exec', { command: 'true' });
+    expect(r.isError).toBe(true);
+    expect(text(r)).toMatch(/cannot reach Daytona/);
+    expect(text(r)).toContain('DAYTONA_SERVER_URL');
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
   });
 });

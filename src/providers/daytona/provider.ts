@@ -5,6 +5,7 @@ import type { Logger } from '../../logger.js';
 import { LABEL_APP, LABEL_SERVER, Ownership, reapSafely } from '../owner.js';
 import { withRetry } from '../retry.js';
 import type { CreateOptions, ProviderDescription, Sandbox, SandboxProvider, SandboxSummary } from '../types.js';
+import { describeDaytona } from './describe.js';
 import { isTransient, translate } from './errors.js';
 import type { Call } from './processes.js';
 import { DaytonaSandbox } from './sandbox.js';
@@ -48,22 +49,9 @@ export class DaytonaProvider implements SandboxProvider {
     });
 
   describe(): ProviderDescription {
-    const c = this.config;
-    return {
-      provider: 'daytona',
-      isolation: `Daytona sandbox (target ${c.daytonaTarget}${c.daytonaSnapshot ? `, snapshot ${c.daytonaSnapshot}` : ''})`,
-      network: 'set by your Daytona organisation; ports reachable through Daytona preview links (token header)',
-      limits: {
-        autoStopMin: c.daytonaAutoStopMin || 'off',
-        maxOutputBytes: c.maxOutputBytes,
-        defaultExecTimeoutS: c.execTimeoutS,
-        maxExecTimeoutS: c.maxExecTimeoutS,
-        idleTimeoutS: c.idleTimeoutS,
-        memoryAndCpu: 'set by the Daytona snapshot and organisation',
-      },
-      warnings: ['closing the stdin of a background process (shell_write close) is not supported on Daytona'],
-    };
+    return describeDaytona(this.config);
   }
+
 
   async create(opts: CreateOptions): Promise<Sandbox> {
     if (this.closing) throw new SandboxError('UNAVAILABLE', 'the server is shutting down');

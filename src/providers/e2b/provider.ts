@@ -5,6 +5,7 @@ import type { Logger } from '../../logger.js';
 import { LABEL_APP, Ownership, reapSafely } from '../owner.js';
 import { withRetry } from '../retry.js';
 import type { CreateOptions, ProviderDescription, Sandbox, SandboxProvider, SandboxSummary } from '../types.js';
+import { describeE2B } from './describe.js';
 import { isTransient, translate } from './errors.js';
 import { E2BSandbox } from './sandbox.js';
 
@@ -47,22 +48,9 @@ export class E2BProvider implements SandboxProvider {
     });
 
   describe(): ProviderDescription {
-    const c = this.config;
-    return {
-      provider: 'e2b',
-      isolation: `E2B sandbox (Firecracker microVM), template ${c.e2bTemplate}`,
-      network: 'internet access (E2B default); ports reachable through E2B preview URLs',
-      limits: {
-        lifetimeS: `${c.e2bTimeoutS} (renewed on activity)`,
-        maxOutputBytes: c.maxOutputBytes,
-        defaultExecTimeoutS: c.execTimeoutS,
-        maxExecTimeoutS: c.maxExecTimeoutS,
-        idleTimeoutS: c.idleTimeoutS,
-        memoryAndCpu: 'set by the E2B template',
-      },
-      warnings: [],
-    };
+    return describeE2B(this.config);
   }
+
 
   async create(opts: CreateOptions): Promise<Sandbox> {
     if (this.closing) throw new SandboxError('UNAVAILABLE', 'the server is shutting down');
