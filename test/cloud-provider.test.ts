@@ -86,6 +86,27 @@ describe('e2b adapter details', () => {
   });
 });
 
+describe('e2b lifetime (E2B_TIMEOUT renewed on activity)', () => {
+  let fake: FakeE2B;
+  let provider: SandboxProvider;
+  beforeAll(async () => {
+    fake = await new FakeE2B().start();
+    provider = await E2BProvider.start(config({ SANDBOX_PROVIDER: 'e2b', E2B_API_KEY: fake.apiKey, E2B_API_URL: fake.url, E2B_SANDBOX_URL: fake.url, E2B_TIMEOUT: '10' }), createLogger('silent'));
+  });
+  afterAll(async () => { await provider?.shutdown(); await fake?.stop(); });
+
+  it('a command longer than the lifetime keeps its sandbox alive; an idle sandbox expires and says so', async () => {
+    const sb = await provider.create({ labels: { session: 'life' }, timeoutMs: 60_000 });
+    expect(fake.sandboxes.get(sb.id)!.timeoutS).toBe(10);
+    const r = await sb.exec('sleep 13; echo still', { timeoutMs: 30_000 });
+    expect(r.stdout).toBe('still\n');
+    expect((await sb.exec('echo next', { timeoutMs: 10_000 })).stdout).toBe('next\n');
+    // Idle: nothing renews it, E2B (the fake) ends it, and the adapter knows without asking.
+    await waitFor(() => !sb.isAlive(), 20_000, 250);
+    await expect(sb.exec('true', { timeoutMs: 5000 })).rejects.toMatchObject({ code: 'SANDBOX_GONE' });
+  }, 60_000);
+});
+
 describe('daytona adapter details', () => {
   let fake: FakeDaytona;
   let env: Record<string, string>;

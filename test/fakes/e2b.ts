@@ -20,6 +20,8 @@ interface FakeSandbox {
   envs: Record<string, string>;
   startedAt: Date;
   timeoutS: number;
+  /** Like E2B, the sandbox ends at its timeout unless renewed. */
+  endAt: number;
   alive: boolean;
   procs: Map<number, FakeProc>;
 }
@@ -50,6 +52,7 @@ export class FakeE2B {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+    for (const s of this.sandboxes.values()) if (s.alive && Date.now() > s.endAt) this.killSandbox(s);
     const url = new URL(req.url ?? '/', 'http://x');
     const sandboxId = req.headers['e2b-sandbox-id'];
     if (typeof sandboxId === 'string') return this.envd(sandboxId, url, req, res, body);
@@ -61,7 +64,7 @@ export class FakeE2B {
       const id = `i${randomBytes(10).toString('hex')}`;
       const home = path.join(this.root, id);
       mkdirSync(home, { recursive: true });
-      const s: FakeSandbox = { id, home, metadata: b.metadata ?? {}, envs: b.envVars ?? {}, startedAt: new Date(), timeoutS: b.timeout ?? 15, alive: true, procs: new Map() };
+      const s: FakeSandbox = { id, home, metadata: b.metadata ?? {}, envs: b.envVars ?? {}, startedAt: new Date(), timeoutS: b.timeout ?? 15, endAt: Date.now() + (b.timeout ?? 15) * 1000, alive: true, procs: new Map() };
       this.sandboxes.set(id, s);
       return json(res, 201, this.describe(s));
     }
@@ -79,6 +82,7 @@ export class FakeE2B {
       const s = this.sandboxes.get(g[1]!);
       if (!s?.alive) return json(res, 404, { code: 404, message: `sandbox ${g[1]} not found` });
       s.timeoutS = (JSON.parse(body.toString() || '{}') as { timeout?: number }).timeout ?? s.timeoutS;
+      s.endAt = Date.now() + s.timeoutS * 1000;
       res.writeHead(204).end();
       return;
     }

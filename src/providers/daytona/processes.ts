@@ -123,6 +123,10 @@ export class DaytonaProcesses implements ProcessApi {
     return this.table.all().map((p) => p.info());
   }
 
+  anyRunning(): boolean {
+    return this.table.all().some((p) => p.running);
+  }
+
   /** The sandbox is going away: nothing more will be read. */
   detachAll(): void {
     for (const dp of this.procs.values()) dp.proc.end(dp.proc.exitCode, dp.proc.signal ?? (dp.proc.running ? 'SIGKILL' : null));

@@ -73,10 +73,9 @@ export class DaytonaProvider implements SandboxProvider {
 
   private async adopt(vendor: Vendor): Promise<DaytonaSandbox> {
     const workdir = (await this.call('find workdir', () => vendor.getWorkDir(), { scope: 'toolbox' })) || '/home/daytona';
-    const renewEveryMs = Math.max(60_000, (this.config.daytonaAutoStopMin * 60_000) / 3);
     const sb = new DaytonaSandbox(vendor, workdir, vendor.createdAt ? new Date(vendor.createdAt) : new Date(), {
       daytona: this.daytona, call: this.call, log: this.log.child({ sandboxId: vendor.id }),
-      maxOutputBytes: this.config.maxOutputBytes, renewEveryMs, onKilled: (id) => this.live.delete(id),
+      maxOutputBytes: this.config.maxOutputBytes, autoStopMs: this.config.daytonaAutoStopMin * 60_000, onKilled: (id) => this.live.delete(id),
     });
     this.live.set(sb.id, sb);
     return sb;

@@ -3,6 +3,7 @@ import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { resolvePath } from '../e2b/files.js';
 import { HeadTailCapture } from '../local/agent/capture.js';
+import { Renewal } from '../renewal.js';
 import type { ExecOptions, ExecResult, Sandbox } from '../types.js';
 import { DaytonaFiles } from './files.js';
 import { DaytonaProcesses, NO_CWD, signalTree, tmpName, wrapCommand, type Call } from './processes.js';
@@ -13,8 +14,8 @@ export interface DaytonaSandboxDeps {
   call: Call;
   log: Logger;
   maxOutputBytes: number;
-  /** Renew activity at most this often (Daytona auto-stops an idle sandbox). */
-  renewEveryMs: number;
+  /** Daytona's auto-stop interval (0: off): activity must be refreshed within it. */
+  autoStopMs: number;
   onKilled: (id: string) => void;
 }
 
@@ -26,7 +27,7 @@ export class DaytonaSandbox implements Sandbox {
   readonly processes: DaytonaProcesses;
   private alive = true;
   private killed?: Promise<void>;
-  private lastRenewal = Date.now();
+  private readonly renewal?: Renewal;
   /** Idle exec sessions: a command blocks its session, so concurrent execs each get their own. */
   private freeSessions: string[] = [];
   private nextSession = 1;
@@ -36,28 +37,26 @@ export class DaytonaSandbox implements Sandbox {
     const call: Call = (what, fn, opts) => this.guard(what, fn, opts);
     this.files = new DaytonaFiles(vendor, workdir, call);
     this.processes = new DaytonaProcesses(vendor, (cwd) => this.checkCwd(cwd), call);
+    if (deps.autoStopMs > 0) {
+      this.renewal = new Renewal(deps.autoStopMs, () => this.vendor.refreshActivity(), () => this.processes.anyRunning(),
+        (e) => deps.log.warn({ sandboxId: this.id, err: e.message }, 'could not refresh Daytona sandbox activity'));
+    }
   }
 
+  /** False once deleted, found gone, or idle past Daytona's auto-stop (then Daytona has stopped it). */
   isAlive(): boolean {
-    return this.alive;
+    return this.alive && (!this.renewal || Date.now() < this.renewal.expiresAt - 1000);
   }
 
   private async guard<T>(what: string, fn: () => Promise<T>, opts?: Parameters<Call>[2]): Promise<T> {
-    if (!this.alive) throw new SandboxError('SANDBOX_GONE', `Daytona sandbox ${this.id} has ended`, { hint: 'the next call starts a fresh sandbox' });
+    if (!this.isAlive()) throw new SandboxError('SANDBOX_GONE', `Daytona sandbox ${this.id} has ended`, { hint: 'the next call starts a fresh sandbox' });
     try {
-      const r = await this.deps.call(what, fn, opts);
-      this.renew();
-      return r;
+      const run = () => this.deps.call(what, fn, opts);
+      return await (this.renewal ? this.renewal.track(run) : run());
     } catch (e) {
       if ((e as SandboxError).code === 'SANDBOX_GONE') this.alive = false;
       throw e;
     }
-  }
-
-  private renew(): void {
-    if (Date.now() - this.lastRenewal < this.deps.renewEveryMs) return;
-    this.lastRenewal = Date.now();
-    void this.keepAlive().catch((e: Error) => this.deps.log.warn({ sandboxId: this.id, err: e.message }, 'could not refresh Daytona sandbox activity'));
   }
 
   private async checkCwd(cwd: string | undefined): Promise<string> {
@@ -76,7 +75,12 @@ export class DaytonaSandbox implements Sandbox {
     return id;
   }
 
-  async exec(command: string, opts: ExecOptions): Promise<ExecResult> {
+  exec(command: string, opts: ExecOptions): Promise<ExecResult> {
+    const run = () => this.run(command, opts);
+    return this.renewal ? this.renewal.track(run) : run();
+  }
+
+  private async run(command: string, opts: ExecOptions): Promise<ExecResult> {
     const cwd = resolvePath(this.workdir, opts.cwd ?? '.');
     const pidFile = tmpName('pid');
     let stdinFile: string | null = null;
@@ -137,10 +141,12 @@ export class DaytonaSandbox implements Sandbox {
   /** Daytona's lifetime is an idle auto-stop: activity resets it. */
   async keepAlive(): Promise<void> {
     await this.guard('refresh activity', () => this.vendor.refreshActivity());
+    this.renewal?.renewed(this.deps.autoStopMs);
   }
 
   kill(): Promise<void> {
     this.killed ??= (async () => {
+      this.renewal?.stop();
       this.processes.detachAll();
       const wasAlive = this.alive;
       this.alive = false;

@@ -82,6 +82,10 @@ export class E2BProcesses implements ProcessApi {
     return this.table.all().map((p) => p.info());
   }
 
+  anyRunning(): boolean {
+    return this.table.all().some((p) => p.running);
+  }
+
   /** Stops streaming (the sandbox is going away). */
   detachAll(): void {
     for (const h of this.handles.values()) void h.disconnect().catch(() => undefined);

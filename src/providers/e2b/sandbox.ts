@@ -2,6 +2,7 @@ import { CommandExitError, type CommandHandle, type Sandbox as Vendor } from 'e2
 import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { HeadTailCapture } from '../local/agent/capture.js';
+import { Renewal } from '../renewal.js';
 import type { ExecOptions, ExecResult, Sandbox } from '../types.js';
 import { translate } from './errors.js';
 import { E2BFiles, resolvePath } from './files.js';
@@ -26,37 +27,31 @@ export class E2BSandbox implements Sandbox {
   readonly processes: E2BProcesses;
   private alive = true;
   private killed?: Promise<void>;
-  private lastRenewal = Date.now();
+  private readonly renewal: Renewal;
 
   constructor(private readonly vendor: Vendor, readonly workdir: string, readonly createdAt: Date, private readonly deps: E2BSandboxDeps) {
     this.id = vendor.sandboxId;
     const call: Call = (what, fn, opts) => this.guard(what, fn, opts);
     this.files = new E2BFiles(vendor, workdir, call);
     this.processes = new E2BProcesses(vendor, (cwd) => this.prepareCwd(cwd), call, deps.log);
+    this.renewal = new Renewal(deps.lifetimeMs, () => this.vendor.setTimeout(deps.lifetimeMs), () => this.processes.anyRunning(),
+      (e) => deps.log.warn({ sandboxId: this.id, err: e.message }, 'could not renew the E2B sandbox timeout'));
   }
 
+  /** False once killed, found dead, or past the E2B timeout we last set (then E2B has ended it). */
   isAlive(): boolean {
-    return this.alive;
+    return this.alive && Date.now() < this.renewal.expiresAt - 1000;
   }
 
   /** Every vendor call: refused once the sandbox is known dead, marks it dead on SANDBOX_GONE, renews its lifetime. */
   private async guard<T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean }): Promise<T> {
-    if (!this.alive) throw new SandboxError('SANDBOX_GONE', `E2B sandbox ${this.id} has ended`, { hint: 'the next call starts a fresh sandbox' });
+    if (!this.isAlive()) throw new SandboxError('SANDBOX_GONE', `E2B sandbox ${this.id} has ended`, { hint: 'the next call starts a fresh sandbox' });
     try {
-      const r = await this.deps.call(what, fn, opts);
-      this.renew();
-      return r;
+      return await this.renewal.track(() => this.deps.call(what, fn, opts));
     } catch (e) {
       if ((e as SandboxError).code === 'SANDBOX_GONE') this.alive = false;
       throw e;
     }
-  }
-
-  /** E2B kills a sandbox when its timeout runs out: push it back while the sandbox is in use. */
-  private renew(): void {
-    if (Date.now() - this.lastRenewal < this.deps.lifetimeMs / 3) return;
-    this.lastRenewal = Date.now();
-    void this.keepAlive(this.deps.lifetimeMs).catch((e: Error) => this.deps.log.warn({ sandboxId: this.id, err: e.message }, 'could not renew the E2B sandbox timeout'));
   }
 
   /** Resolves a cwd and checks it is an existing directory, for the clear error the local provider gives. */
@@ -70,7 +65,12 @@ export class E2BSandbox implements Sandbox {
     return dir;
   }
 
-  async exec(command: string, opts: ExecOptions): Promise<ExecResult> {
+  exec(command: string, opts: ExecOptions): Promise<ExecResult> {
+    // Tracked as a whole: a long build is activity, and the sandbox's timeout is renewed under it.
+    return this.renewal.track(() => this.run(command, opts));
+  }
+
+  private async run(command: string, opts: ExecOptions): Promise<ExecResult> {
     const cwd = await this.prepareCwd(opts.cwd);
     const budget = Math.max(512, Math.floor(this.deps.maxOutputBytes / 2));
     const out = new HeadTailCapture(budget);
@@ -127,10 +127,12 @@ export class E2BSandbox implements Sandbox {
 
   async keepAlive(ms: number): Promise<void> {
     await this.guard('renew timeout', () => this.vendor.setTimeout(ms));
+    this.renewal.renewed(ms);
   }
 
   kill(): Promise<void> {
     this.killed ??= (async () => {
+      this.renewal.stop();
       this.processes.detachAll();
       const wasAlive = this.alive;
       this.alive = false;
