@@ -133,6 +133,23 @@ describe('e2b provider end to end (built CLI, MCP client, fake E2B)', () => {
     expect((await call(client, 'sandbox_info')).isError).toBe(true);
   });
 
+  it('an E2B that accepts connections but never answers is bounded by SANDBOX_CLOUD_REQUEST_TIMEOUT', async () => {
+    const hang = createServer(() => undefined);
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (hang.address() as { port: number }).port;
+      const { client } = await serve({ ...e2bEnv(), E2B_API_URL: `http://127.0.0.1:${port}`, SANDBOX_CLOUD_REQUEST_TIMEOUT: '2' });
+      const t0 = Date.now();
+      const r = await call(client, 'shell_exec', { command: 'true' });
+      expect(r.isError).toBe(true);
+      expect(text(r)).toMatch(/E2B create sandbox: (E2B did not answer in time|cannot reach E2B)/);
+      expect(Date.now() - t0).toBeLessThan(30_000);
+      expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+    } finally {
+      hang.close();
+    }
+  });
+
   it('reaps, at start, sandboxes left by a server of this host and state dir that is gone', async () => {
     const state = tempDir('sbx-cloud-reap-');
     states.push(state);

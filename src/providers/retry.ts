@@ -25,7 +25,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function withRetry<T>(what: string, fn: () => Promise<T>, o: RetryOptions): Promise<T> {
   const started = Date.now();
-  const deadline = o.deadlineMs ?? 40_000;
+  const deadline = o.deadlineMs ?? 25_000;
   const base = o.baseDelayMs ?? 250;
   const cap = o.maxDelayMs ?? 4000;
   for (let attempt = 0; ; attempt++) {

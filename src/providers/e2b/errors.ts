@@ -46,6 +46,10 @@ export function translate(err: unknown, context = 'E2B'): SandboxError {
     if (status === 404) return new SandboxError('SANDBOX_GONE', `${context}: the E2B sandbox is gone`, { ...cause, hint: 'the next call starts a fresh sandbox' });
     if (status !== undefined && status >= 500) return new SandboxError('UNAVAILABLE', `${context}: E2B server error (${status})`, { ...cause, hint: 'retry in a minute' });
   }
+  if (err instanceof Error && (err.name === 'TimeoutError' || /aborted due to timeout/i.test(msg))) {
+    // The request timeout (SANDBOX_CLOUD_REQUEST_TIMEOUT) fired: AbortSignal.timeout's DOMException.
+    return new SandboxError('TIMEOUT', `${context}: E2B did not answer in time`, { ...cause, hint: 'check the network and E2B_DOMAIN / E2B_API_URL, or raise SANDBOX_CLOUD_REQUEST_TIMEOUT; the server keeps running' });
+  }
   if (isNetworkError(err) || (err instanceof Error && err.name === 'AbortError')) {
     return new SandboxError('UNAVAILABLE', `${context}: cannot reach E2B (${networkDetail(err)})`, { ...cause, hint: 'check the network and E2B_DOMAIN / E2B_API_URL; the server keeps running and later calls try again' });
   }
