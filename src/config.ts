@@ -57,6 +57,18 @@ export const OPTIONS = {
   logLevel: { flag: '--log-level', env: 'LOG_LEVEL', describe: 'trace | debug | info | warn | error | fatal | silent', schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') },
   e2bApiKey: { env: 'E2B_API_KEY', describe: 'E2B API key (selects the e2b provider when SANDBOX_PROVIDER is unset)', schema: z.string().min(1).optional() },
   daytonaApiKey: { env: 'DAYTONA_API_KEY', describe: 'Daytona API key (selects daytona when SANDBOX_PROVIDER and E2B_API_KEY are unset)', schema: z.string().min(1).optional() },
+  e2bTimeoutS: { env: 'E2B_TIMEOUT', unit: 's', describe: 'E2B sandbox lifetime, renewed on activity (E2B kills a sandbox when it runs out)', schema: int(10, 86400).default(300) },
+  e2bMaxRetries: { env: 'E2B_MAX_RETRIES', describe: 'Retries after the first attempt for transient E2B failures (429, 503, connection resets), with exponential backoff and jitter', schema: int(0, 10).default(3) },
+  e2bTemplate: { env: 'E2B_TEMPLATE', describe: 'E2B template (name or id) new sandboxes start from', schema: z.string().min(1).default('base') },
+  e2bDomain: { env: 'E2B_DOMAIN', describe: 'E2B domain (self-hosted or regional deployments); unset: the SDK default, e2b.app', schema: z.string().min(1).optional() },
+  e2bApiUrl: { env: 'E2B_API_URL', unit: 'URL', describe: 'E2B API base URL override (self-hosting, tests); unset: https://api.<E2B_DOMAIN>', schema: z.url().optional() },
+  e2bSandboxUrl: { env: 'E2B_SANDBOX_URL', unit: 'URL', describe: 'E2B in-sandbox daemon (envd) URL override for every sandbox (self-hosting, tests); unset: derived from the sandbox id and domain', schema: z.url().optional() },
+  daytonaApiUrl: { env: 'DAYTONA_SERVER_URL', unit: 'URL', describe: 'Daytona API URL (DAYTONA_API_URL is accepted as an alias); unset: the SDK default, https://app.daytona.io/api', schema: z.url().optional() },
+  daytonaTarget: { env: 'DAYTONA_TARGET', describe: 'Daytona target region: us | eu | asia (or any target your organisation has)', schema: z.string().min(1).default('us') },
+  daytonaSnapshot: { env: 'DAYTONA_SNAPSHOT', describe: 'Daytona snapshot new sandboxes start from; unset: the organisation default', schema: z.string().min(1).optional() },
+  daytonaAutoStopMin: { env: 'DAYTONA_AUTO_STOP', unit: 'min', describe: 'Daytona stops a sandbox idle this long (0 disables; the server still kills idle sandboxes itself)', schema: int(0, 7 * 24 * 60).default(15) },
+  daytonaMaxRetries: { env: 'DAYTONA_MAX_RETRIES', describe: 'Retries after the first attempt for transient Daytona failures (429, 5xx, connection resets), with exponential backoff and jitter', schema: int(0, 10).default(3) },
+  cloudRequestTimeoutS: { env: 'SANDBOX_CLOUD_REQUEST_TIMEOUT', unit: 's', describe: 'Longest a single E2B/Daytona API request may take before it counts as failed (bounds how long an unreachable provider can hold a tool call)', schema: int(1, 600).default(15) },
 } satisfies Record<string, OptionSpec>;
 
 type Options = typeof OPTIONS;
@@ -117,6 +129,13 @@ export function parseArgv(argv: string[]): ParsedArgs {
   return { command, flags, help, json, iterations };
 }
 
+/** Alternative env names accepted for an option (the seed's and the vendor SDKs' spellings). */
+const ENV_ALIASES: Record<string, string[]> = { DAYTONA_SERVER_URL: ['DAYTONA_API_URL'] };
+
+function aliasOf(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  return ENV_ALIASES[name]?.map((a) => env[a]).find((v) => v);
+}
+
 function defaultStateDir(env: NodeJS.ProcessEnv): string {
   const base = env.XDG_STATE_HOME || path.join(env.HOME || os.homedir(), '.local', 'state');
   return path.join(base, 'sandbox-mcp');
@@ -127,7 +146,7 @@ export function loadConfig(flags: Record<string, string>, env: NodeJS.ProcessEnv
   const values: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(OPTIONS) as [keyof Options, OptionSpec][]) {
     const fromFlag = flags[key];
-    const fromEnv = spec.env ? env[spec.env] : undefined;
+    const fromEnv = spec.env ? (env[spec.env] || aliasOf(spec.env, env)) : undefined;
     const raw = fromFlag ?? (fromEnv === '' ? undefined : fromEnv);
     const parsed = spec.schema.safeParse(raw);
     if (!parsed.success) {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { filesBench } from './files.js';
 import { previewBench } from './preview.js';
 import { shellBench } from './shell.js';
+import { startupBench } from './startup.js';
 import type { BenchRunner, BenchSection } from './stats.js';
 
 /**
@@ -15,6 +16,7 @@ const SECTIONS: Record<string, BenchRunner> = {
   shell: shellBench,
   files: filesBench,
   preview: previewBench,
+  startup: startupBench,
 };
 
 function flag(name: string): string | undefined {

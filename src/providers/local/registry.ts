@@ -69,7 +69,8 @@ export class ServerRegistry {
     return metas;
   }
 
-  private async liveServers(): Promise<Set<string>> {
+  /** Instance ids of servers (this one included) still running with this state dir. */
+  async liveServers(): Promise<Set<string>> {
     const live = new Set<string>([this.instanceId]);
     for (const f of await fs.readdir(this.serversDir()).catch(() => [] as string[])) {
       const file = path.join(this.serversDir(), f);

@@ -87,17 +87,24 @@ async function searchOne(abs: string, re: RegExp, job: SearchJob, out: SearchOut
   } catch {
     return true; // vanished or unreadable: not worth failing the whole search
   }
+  return searchBuffer(buf, displayPath(job.workdir, abs), re, job.maxResults, out);
+}
+
+/**
+ * One file's content: skipped if binary, else one match per line added to `out`. Returns false once
+ * maxResults is passed. Shared with providers that fetch file contents over a vendor API.
+ */
+export function searchBuffer(buf: Buffer, shown: string, re: RegExp, maxResults: number, out: SearchOutcome): boolean {
   if (sniff(buf.subarray(0, SNIFF_BYTES)).kind !== 'text') { out.binarySkipped++; return true; }
   out.filesSearched++;
   const content = buf.toString('utf8');
-  const shown = displayPath(job.workdir, abs);
   re.lastIndex = 0;
   let lineNo = 1;
   let pos = 0;
   for (let m = re.exec(content); m; m = re.exec(content)) {
     const at = m.index;
     for (let i = content.indexOf('\n', pos); i !== -1 && i < at; i = content.indexOf('\n', i + 1)) lineNo++;
-    if (out.matches.length >= job.maxResults) { out.truncated = true; return false; }
+    if (out.matches.length >= maxResults) { out.truncated = true; return false; }
     const lineStart = content.lastIndexOf('\n', at - 1) + 1;
     let lineEnd = content.indexOf('\n', at);
     if (lineEnd < 0) lineEnd = content.length;

@@ -1,0 +1,20 @@
+import type { Config } from '../../config.js';
+import type { ProviderDescription } from '../types.js';
+
+/** For sandbox_info and doctor; kept apart from the SDK so it is available before the SDK loads. */
+export function describeDaytona(c: Config): ProviderDescription {
+  return {
+    provider: 'daytona',
+    isolation: `Daytona sandbox (target ${c.daytonaTarget}${c.daytonaSnapshot ? `, snapshot ${c.daytonaSnapshot}` : ''})`,
+    network: 'set by your Daytona organisation; ports reachable through Daytona preview links (token header)',
+    limits: {
+      autoStopMin: c.daytonaAutoStopMin || 'off',
+      maxOutputBytes: c.maxOutputBytes,
+      defaultExecTimeoutS: c.execTimeoutS,
+      maxExecTimeoutS: c.maxExecTimeoutS,
+      idleTimeoutS: c.idleTimeoutS,
+      memoryAndCpu: 'set by the Daytona snapshot and organisation',
+    },
+    warnings: ['closing the stdin of a background process (shell_write close) is not supported on Daytona'],
+  };
+}

@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { FileInfo, Sandbox as Vendor } from '@daytonaio/sdk';
+import { SandboxError } from '../../errors.js';
+import { resolvePath } from '../e2b/files.js';
+import { shellQuote as q } from '../remote-processes.js';
+import type { DirEntry, FilesApi, FileStat, ReadTextOptions, ReadTextResult, SearchOptions, SearchResult, TreeOptions, TreeResult } from '../types.js';
+import type { Call } from './processes.js';
+import { extendFiles } from '../files-extended.js';
+
+/** Daytona reports permissions as octal text ("0644") and mode as "-rw-r--r--"; either gives the bits. */
+function modeOf(f: FileInfo): number {
+  if (/^0?[0-7]{3,4}$/.test(f.permissions ?? '')) return parseInt(f.permissions, 8);
+  const m = /^[-dlcbps]?([-r][-w][-xsS][-r][-w][-xsS][-r][-w][-xtT])$/.exec(f.mode ?? '');
+  if (!m) return 0;
+  return [...m[1]!].reduce((acc, ch) => (acc << 1) | (ch === '-' || ch === 'S' || ch === 'T' ? 0 : 1), 0);
+}
+
+function toStat(file: string, f: FileInfo): FileStat {
+  const t = new Date(f.modifiedAt || f.modTime || 0);
+  const mtime = Number.isNaN(t.getTime()) ? new Date(0).toISOString() : t.toISOString();
+  // Daytona reports only the modification time; the others are filled with it rather than left empty.
+  return { path: file, type: f.isDir ? 'directory' : 'file', size: f.size, mode: modeOf(f), mtime, atime: mtime, ctime: mtime, birthtime: mtime };
+}
+
+/**
+ * FilesApi over Daytona's toolbox file endpoints. Contents go up as a Buffer (a string source would
+ * be read as a LOCAL path by the SDK) and are moved into place with `mv -f`, because Daytona's own
+ * move never overwrites: the write stays atomic.
+ */
+export class DaytonaFiles implements FilesApi {
+  constructor(private readonly vendor: Vendor, private readonly workdir: string, private readonly call: Call) {}
+
+  private abs(p: string): string {
+    return resolvePath(this.workdir, p);
+  }
+
+  private details(file: string): Promise<FileInfo> {
+    return this.call(`stat ${file}`, () => this.vendor.fs.getFileDetails(file), { scope: 'toolbox' });
+  }
+
+  private async detailsIfAny(file: string): Promise<FileInfo | undefined> {
+    return this.details(file).catch((e: SandboxError) => { if (e.code === 'NOT_FOUND') return undefined; throw e; });
+  }
+
+  private async sh(what: string, script: string): Promise<void> {
+    const r = await this.call(what, () => this.vendor.process.executeCommand(`bash -c ${q(script)}`, undefined, undefined, 60), { retry: false, scope: 'toolbox' });
+    if (r.exitCode !== 0) throw new SandboxError('INTERNAL', `Daytona ${what} failed: ${r.result.trim().slice(0, 300)}`);
+  }
+
+  async read(p: string, opts?: { offset?: number; length?: number }): Promise<{ data: Buffer; size: number }> {
+    const file = this.abs(p);
+    const info = await this.details(file);
+    if (info.isDir) throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'use file_list to see its entries' });
+    const all = await this.call(`read ${file}`, () => this.vendor.fs.downloadFile(file), { scope: 'toolbox' });
+    const offset = Math.min(opts?.offset ?? 0, all.length);
+    const length = Math.min(opts?.length ?? all.length - offset, all.length - offset);
+    return { data: all.subarray(offset, offset + length), size: all.length };
+  }
+
+  async write(p: string, content: Buffer | string, opts?: { mode?: number }): Promise<FileStat> {
+    const data = typeof content === 'string' ? Buffer.from(content) : content;
+    const file = await this.extended.followLinks(p);
+    const existing = await this.detailsIfAny(file);
+    if (existing?.isDir) throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'write to a file path inside it' });
+    const mode = opts?.mode ?? (existing ? modeOf(existing) : 0o644);
+    const tmp = path.posix.join(path.posix.dirname(file), `.${path.posix.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+    await this.call(`write ${file}`, () => this.vendor.fs.uploadFile(Buffer.from(data), tmp), { retry: false, scope: 'toolbox' });
+    try {
+      await this.sh(`write ${file}`, `chmod ${mode.toString(8)} ${q(tmp)} && mv -f ${q(tmp)} ${q(file)}`);
+    } catch (e) {
+      await this.vendor.fs.deleteFile(tmp).catch(() => undefined);
+      throw e;
+    }
+    return toStat(file, await this.details(file));
+  }
+
+  private extendedApi?: ReturnType<typeof extendFiles>;
+  private get extended() {
+    return (this.extendedApi ??= extendFiles({ read: (p, o) => this.read(p, o), list: (p) => this.list(p), stat: (p) => this.rawStat(p) }, this.workdir));
+  }
+
+  readText(p: string, opts: ReadTextOptions): Promise<ReadTextResult> {
+    return this.extended.readText(p, opts);
+  }
+
+  tree(p: string, opts: TreeOptions): Promise<TreeResult> {
+    return this.extended.tree(p, opts);
+  }
+
+  search(pattern: string, opts: SearchOptions): Promise<SearchResult> {
+    return this.extended.search(pattern, opts);
+  }
+
+  /** The vendor's stat, without sniffing the content (walks call it for every entry). */
+  async rawStat(p: string): Promise<FileStat> {
+    const file = this.abs(p);
+    return toStat(file, await this.details(file));
+  }
+
+  stat(p: string): Promise<FileStat> {
+    return this.extended.stat(p);
+  }
+
+  async list(p: string): Promise<DirEntry[]> {
+    const dir = this.abs(p);
+    const info = await this.details(dir);
+    if (!info.isDir) throw new SandboxError('INVALID_ARGUMENT', `${dir}: a parent is not a directory`, { hint: 'pass a directory' });
+    const entries = await this.call(`list ${dir}`, () => this.vendor.fs.listFiles(dir), { scope: 'toolbox' });
+    return entries.map((e) => {
+      const s = toStat(path.posix.join(dir, e.name), e);
+      return { name: e.name, type: s.type, size: s.size, mtime: s.mtime };
+    });
+  }
+
+  async mkdir(p: string): Promise<void> {
+    const dir = this.abs(p);
+    await this.call(`mkdir ${dir}`, () => this.vendor.fs.createFolder(dir, '755'), { scope: 'toolbox' });
+  }
+
+  async remove(p: string, opts?: { recursive?: boolean }): Promise<void> {
+    const file = this.abs(p);
+    const info = await this.details(file);
+    if (info.isDir && !opts?.recursive) {
+      throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'pass recursive: true to delete it with its contents' });
+    }
+    await this.call(`remove ${file}`, () => this.vendor.fs.deleteFile(file, info.isDir), { retry: false, scope: 'toolbox' });
+  }
+
+  async rename(fromP: string, toP: string, opts?: { overwrite?: boolean }): Promise<void> {
+    const from = this.abs(fromP);
+    const to = this.abs(toP);
+    await this.details(from);
+    const target = await this.detailsIfAny(to);
+    if (target && !opts?.overwrite) throw new SandboxError('ALREADY_EXISTS', `${to} already exists`, { hint: 'pass overwrite: true to replace it, or pick another destination' });
+    if (target) return this.sh(`rename ${from}`, `mv -f -T ${q(from)} ${q(to)}`);
+    await this.sh(`rename ${from}`, `mkdir -p ${q(path.posix.dirname(to))}`);
+    await this.call(`rename ${from}`, () => this.vendor.fs.moveFiles(from, to), { retry: false, scope: 'toolbox' });
+  }
+}

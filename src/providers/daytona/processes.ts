@@ -1,0 +1,145 @@
+import { randomBytes } from 'node:crypto';
+import type { Sandbox as Vendor } from '@daytonaio/sdk';
+import { SandboxError } from '../../errors.js';
+import { RemoteProcess, RemoteProcessTable, shellQuote as q, signalNumber, treeSignalScript } from '../remote-processes.js';
+import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
+
+export type Call = <T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean; scope?: 'api' | 'toolbox' }) => Promise<T>;
+
+/** What the wrapper prints (exit 97) when the cwd does not exist: one round trip instead of two. */
+export const NO_CWD = 'sandbox-mcp: no such working directory';
+const POLL_MS = 250;
+
+export function tmpName(kind: string): string {
+  return `/tmp/.sandbox-mcp-${randomBytes(8).toString('hex')}.${kind}`;
+}
+
+/**
+ * Every command runs as `bash -c '<wrapper>'`, never sourced into the session's own shell: there an
+ * `exit` would kill the session, a bare `wait` would hang and an async command would block the next.
+ * The wrapper records its pid (for killing the tree later), checks the cwd, sets the env, and runs
+ * the user's command as a child so it can clean up after it.
+ */
+export function wrapCommand(command: string, o: { cwd: string; env?: Record<string, string>; pidFile: string; stdinFile?: string | null }): string {
+  const exports = Object.entries(o.env ?? {}).map(([k, v]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new SandboxError('INVALID_ARGUMENT', `invalid environment variable name ${JSON.stringify(k)}`, { hint: 'use letters, digits and underscores, not starting with a digit' });
+    return `export ${k}=${q(v)}`;
+  });
+  const stdin = o.stdinFile === undefined ? '' : ` < ${o.stdinFile === null ? '/dev/null' : q(o.stdinFile)}`;
+  const cleanup = [o.pidFile, ...(o.stdinFile ? [o.stdinFile] : [])].map(q).join(' ');
+  const script = [
+    `echo $$ > ${q(o.pidFile)}`,
+    `cd -- ${q(o.cwd)} 2>/dev/null || { echo ${q(NO_CWD)} >&2; rm -f ${cleanup}; exit 97; }`,
+    ...exports,
+    `bash -c ${q(command)}${stdin}`,
+    'rc=$?',
+    `rm -f ${cleanup}`,
+    'exit $rc',
+  ].join('\n');
+  return `bash -c ${q(script)}`;
+}
+
+interface DaytonaProc { proc: RemoteProcess; sessionId: string; cmdId: string; pidFile: string; seen: number }
+
+/**
+ * Background processes on Daytona: one session each, the command started async; output and exit
+ * status are fetched from the session logs when someone reads (Daytona streams logs only over a
+ * WebSocket; polling keeps the adapter to plain HTTP).
+ */
+export class DaytonaProcesses implements ProcessApi {
+  private readonly table = new RemoteProcessTable();
+  private readonly procs = new Map<string, DaytonaProc>();
+
+  constructor(private readonly vendor: Vendor, private readonly prepare: (cwd: string | undefined) => Promise<string>, private readonly call: Call) {}
+
+  async spawn(command: string, opts: SpawnOptions): Promise<ProcessInfo> {
+    this.table.checkName(opts.name);
+    const cwd = await this.prepare(opts.cwd);
+    const id = this.table.newId();
+    const sessionId = `sandbox-mcp-${id}-${randomBytes(4).toString('hex')}`;
+    const pidFile = tmpName('pid');
+    const wrapped = wrapCommand(command, { cwd, env: opts.env, pidFile });
+    await this.call('create session', () => this.vendor.process.createSession(sessionId), { retry: false, scope: 'toolbox' });
+    const r = await this.call('start process', () => this.vendor.process.executeSessionCommand(sessionId, { command: wrapped, runAsync: true, suppressInputEcho: true }), { retry: false, scope: 'toolbox' });
+    const proc = new RemoteProcess(id, command, -1, opts.name);
+    this.table.add(proc);
+    const dp: DaytonaProc = { proc, sessionId, cmdId: r.cmdId, pidFile, seen: 0 };
+    this.procs.set(id, dp);
+    return proc.info();
+  }
+
+  /** Fetches new output and the exit status from Daytona. */
+  private async sync(dp: DaytonaProc): Promise<void> {
+    if (!dp.proc.running) return;
+    const [cmd, logs] = await Promise.all([
+      this.call('process status', () => this.vendor.process.getSessionCommand(dp.sessionId, dp.cmdId), { scope: 'toolbox' }),
+      this.call('process output', () => this.vendor.process.getSessionCommandLogs(dp.sessionId, dp.cmdId), { scope: 'toolbox' }),
+    ]);
+    const all = Buffer.from(logs.output || (logs.stdout ?? '') + (logs.stderr ?? ''));
+    if (all.length > dp.seen) {
+      dp.proc.append(all.subarray(dp.seen));
+      dp.seen = all.length;
+    }
+    if (cmd.exitCode !== undefined && cmd.exitCode !== null) {
+      // bash reports a death by signal N as 128+N.
+      const code = cmd.exitCode;
+      dp.proc.end(code > 128 && code < 160 ? null : code, code > 128 && code < 160 ? signalName(code - 128) : null);
+    }
+  }
+
+  async read(processId: string, opts: ReadOptions): Promise<ReadResult> {
+    const p = this.table.get(processId);
+    const dp = this.procs.get(p.processId)!;
+    const deadline = Date.now() + (opts.waitMs ?? 0);
+    for (;;) {
+      await this.sync(dp);
+      const r = await p.read({ ...opts, waitMs: 0 });
+      const done = opts.until ? r.matched : r.output.length > 0;
+      if (done || !r.running || Date.now() + POLL_MS > deadline) return r;
+      await new Promise((res) => setTimeout(res, POLL_MS));
+    }
+  }
+
+  async write(processId: string, input: string, close: boolean): Promise<void> {
+    const p = this.table.get(processId);
+    const dp = this.procs.get(p.processId)!;
+    await this.sync(dp).catch(() => undefined);
+    this.table.checkWritable(p);
+    if (close) {
+      throw new SandboxError('UNSUPPORTED', 'Daytona cannot close the stdin of a running command', { hint: 'send the input without close, or have the program stop on its own input (e.g. a "quit" line)' });
+    }
+    if (input) await this.call('send input', () => this.vendor.process.sendSessionCommandInput(dp.sessionId, dp.cmdId, input), { retry: false, scope: 'toolbox' });
+  }
+
+  async kill(processId: string, signal: string): Promise<ProcessInfo> {
+    const p = this.table.get(processId);
+    const dp = this.procs.get(p.processId)!;
+    if (p.running) await signalTree(this.vendor, this.call, `$(cat ${q(dp.pidFile)} 2>/dev/null)`, signalNumber(signal));
+    return p.info();
+  }
+
+  async list(): Promise<ProcessInfo[]> {
+    await Promise.all([...this.procs.values()].map((dp) => this.sync(dp).catch(() => undefined)));
+    return this.table.all().map((p) => p.info());
+  }
+
+  anyRunning(): boolean {
+    return this.table.all().some((p) => p.running);
+  }
+
+  /** The sandbox is going away: nothing more will be read. */
+  detachAll(): void {
+    for (const dp of this.procs.values()) dp.proc.end(dp.proc.exitCode, dp.proc.signal ?? (dp.proc.running ? 'SIGKILL' : null));
+  }
+}
+
+/** Daytona signals nothing but whole sessions; this reaches a process and all its descendants. */
+export async function signalTree(vendor: Vendor, call: Call, pidExpr: string, sig: number): Promise<void> {
+  const script = `pid=${pidExpr}; [ -n "$pid" ] || exit 0\n${treeSignalScript('$pid', sig)}`;
+  await call('signal process', () => vendor.process.executeCommand(`bash -c ${q(script)}`, undefined, undefined, 15), { retry: false, scope: 'toolbox' }).catch(() => undefined);
+}
+
+function signalName(n: number): string {
+  const names: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 9: 'SIGKILL', 15: 'SIGTERM' };
+  return names[n] ?? `SIG${n}`;
+}

@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { EntryInfo, Sandbox as Vendor } from 'e2b';
+import { SandboxError } from '../../errors.js';
+import type { DirEntry, FilesApi, FileStat, ReadTextOptions, ReadTextResult, SearchOptions, SearchResult, TreeOptions, TreeResult } from '../types.js';
+import { extendFiles } from '../files-extended.js';
+
+type Call = <T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean }) => Promise<T>;
+
+/** Paths as the sandbox sees them: absolute, or relative to the workdir (same rule as local). */
+export function resolvePath(workdir: string, p: unknown): string {
+  if (typeof p !== 'string' || p.length === 0) throw new SandboxError('INVALID_ARGUMENT', 'path must be a non-empty string', { hint: 'pass a path relative to the workdir or an absolute one' });
+  if (p.includes('\0')) throw new SandboxError('INVALID_ARGUMENT', 'path contains a NUL byte', { hint: 'remove it' });
+  return path.posix.resolve(workdir, p);
+}
+
+function toStat(e: EntryInfo): FileStat {
+  const mtime = (e.modifiedTime ?? new Date(0)).toISOString();
+  const type = e.type === 'dir' ? 'directory' : e.type === 'file' ? 'file' : e.type === 'symlink' ? 'symlink' : 'other';
+  // envd reports only the modification time; the others are filled with it rather than left empty.
+  return { path: e.path, type, size: e.size, mode: e.mode & 0o7777, mtime, atime: mtime, ctime: mtime, birthtime: mtime, linkTarget: e.symlinkTarget };
+}
+
+/**
+ * FilesApi over envd: contents through its HTTP /files endpoint, metadata through its filesystem
+ * RPC. The local provider's semantics are kept by checking before acting: a directory is not removed
+ * without `recursive`, a rename does not overwrite without `overwrite`, a write is atomic.
+ */
+export class E2BFiles implements FilesApi {
+  constructor(private readonly vendor: Vendor, private readonly workdir: string, private readonly call: Call) {}
+
+  private abs(p: string): string {
+    return resolvePath(this.workdir, p);
+  }
+
+  private async entry(file: string): Promise<EntryInfo> {
+    return this.call(`stat ${file}`, () => this.vendor.files.getInfo(file));
+  }
+
+  async read(p: string, opts?: { offset?: number; length?: number }): Promise<{ data: Buffer; size: number }> {
+    const file = this.abs(p);
+    const info = await this.entry(file);
+    if (info.type === 'dir') throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'use file_list to see its entries' });
+    const bytes = await this.call(`read ${file}`, () => this.vendor.files.read(file, { format: 'bytes' }));
+    const all = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const offset = Math.min(opts?.offset ?? 0, all.length);
+    const length = Math.min(opts?.length ?? all.length - offset, all.length - offset);
+    return { data: all.subarray(offset, offset + length), size: all.length };
+  }
+
+  async write(p: string, content: Buffer | string, opts?: { mode?: number }): Promise<FileStat> {
+    const data = typeof content === 'string' ? Buffer.from(content) : content;
+    const file = await this.extended.followLinks(p);
+    const existing = await this.entry(file).catch((e: SandboxError) => { if (e.code === 'NOT_FOUND') return undefined; throw e; });
+    if (existing?.type === 'dir') throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'write to a file path inside it' });
+    const mode = opts?.mode ?? (existing ? existing.mode & 0o7777 : undefined);
+    // A temporary file beside the target, then a rename: readers never see half a file.
+    const tmp = path.posix.join(path.posix.dirname(file), `.${path.posix.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+    const body = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+    await this.call(`write ${file}`, () => this.vendor.files.write(tmp, body), { retry: false });
+    try {
+      if (mode !== undefined) {
+        await this.call(`chmod ${file}`, () => this.vendor.commands.run(`chmod ${mode.toString(8)} '${tmp.replace(/'/g, `'\\''`)}'`), { retry: false });
+      }
+      return toStat(await this.call(`rename ${tmp}`, () => this.vendor.files.rename(tmp, file), { retry: false }));
+    } catch (e) {
+      await this.vendor.files.remove(tmp).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private extendedApi?: ReturnType<typeof extendFiles>;
+  private get extended() {
+    return (this.extendedApi ??= extendFiles({ read: (p, o) => this.read(p, o), list: (p) => this.list(p), stat: (p) => this.rawStat(p) }, this.workdir));
+  }
+
+  readText(p: string, opts: ReadTextOptions): Promise<ReadTextResult> {
+    return this.extended.readText(p, opts);
+  }
+
+  tree(p: string, opts: TreeOptions): Promise<TreeResult> {
+    return this.extended.tree(p, opts);
+  }
+
+  search(pattern: string, opts: SearchOptions): Promise<SearchResult> {
+    return this.extended.search(pattern, opts);
+  }
+
+  /** The vendor's stat, without sniffing the content (walks call it for every entry). */
+  async rawStat(p: string): Promise<FileStat> {
+    return toStat(await this.entry(this.abs(p)));
+  }
+
+  stat(p: string): Promise<FileStat> {
+    return this.extended.stat(p);
+  }
+
+  async list(p: string): Promise<DirEntry[]> {
+    const dir = this.abs(p);
+    const info = await this.entry(dir);
+    if (info.type !== 'dir') throw new SandboxError('INVALID_ARGUMENT', `${dir}: a parent is not a directory`, { hint: 'pass a directory' });
+    const entries = await this.call(`list ${dir}`, () => this.vendor.files.list(dir, { depth: 1 }));
+    return entries.map((e) => {
+      const s = toStat(e);
+      return { name: e.name, type: s.type, size: s.size, mtime: s.mtime };
+    });
+  }
+
+  async mkdir(p: string): Promise<void> {
+    const dir = this.abs(p);
+    await this.call(`mkdir ${dir}`, () => this.vendor.files.makeDir(dir));
+  }
+
+  async remove(p: string, opts?: { recursive?: boolean }): Promise<void> {
+    const file = this.abs(p);
+    const info = await this.entry(file);
+    if (info.type === 'dir' && !opts?.recursive) {
+      throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'pass recursive: true to delete it with its contents' });
+    }
+    await this.call(`remove ${file}`, () => this.vendor.files.remove(file), { retry: false });
+  }
+
+  async rename(fromP: string, toP: string, opts?: { overwrite?: boolean }): Promise<void> {
+    const from = this.abs(fromP);
+    const to = this.abs(toP);
+    await this.entry(from);
+    if (!opts?.overwrite) {
+      const target = await this.entry(to).catch((e: SandboxError) => { if (e.code === 'NOT_FOUND') return undefined; throw e; });
+      if (target) throw new SandboxError('ALREADY_EXISTS', `${to} already exists`, { hint: 'pass overwrite: true to replace it, or pick another destination' });
+    }
+    await this.call(`rename ${from}`, () => this.vendor.files.rename(from, to), { retry: false });
+  }
+}

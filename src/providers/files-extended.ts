@@ -1,0 +1,155 @@
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { SandboxError, type SandboxErrorCode } from '../errors.js';
+import { AgentError } from './local/agent/errors.js';
+import { globMatcher } from './local/agent/glob.js';
+import { compilePattern, displayPath, MAX_SEARCH_FILE_BYTES, searchBuffer, type SearchOutcome } from './local/agent/search.js';
+import { sniff, SNIFF_BYTES } from './local/agent/sniff.js';
+import { readTextRange } from './local/agent/text.js';
+import { IGNORED_DIRS, MAX_SCANNED } from './local/agent/walk.js';
+import type { DirEntry, FilesApi, FileStat, ReadTextOptions, ReadTextResult, SearchOptions, SearchResult, TreeOptions, TreeResult } from './types.js';
+
+/**
+ * readText, tree and search for providers whose vendor API only offers primitive file operations
+ * (E2B, Daytona): the same semantics as the local agent's, computed on the server over list/stat/read.
+ * The pure helpers are the local agent's own (they import nothing but Node built-ins), so every
+ * provider pages, sniffs, globs and matches the same way. Costs one vendor call per folder and file.
+ */
+export type PrimitiveFiles = Pick<FilesApi, 'read' | 'stat' | 'list'>;
+
+const MAX_DEPTH = 64;
+
+/** The helpers throw AgentError (the local agent's wire error); providers speak SandboxError. */
+async function translated<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof AgentError) throw new SandboxError(e.code as SandboxErrorCode, e.message, { hint: e.hint });
+    throw e;
+  }
+}
+
+function intArg(name: string, v: number, min: number, max: number): number {
+  if (!Number.isInteger(v) || v < min || v > max) throw new SandboxError('INVALID_ARGUMENT', `${name} must be a whole number from ${min} to ${max}`);
+  return v;
+}
+
+/** A read-only FileHandle over a Buffer: readTextRange only ever calls read(). */
+function bufferHandle(data: Buffer): FileHandle {
+  return {
+    read: async (buffer: Buffer, offset: number, length: number, position: number) => ({ bytesRead: data.copy(buffer, offset, position, position + length), buffer }),
+  } as unknown as FileHandle;
+}
+
+interface Walked { abs: string; rel: string; entry: DirEntry; skipped: boolean }
+
+/** Breadth-first, names sorted, symlinks never followed: the local walk's order and rules. */
+async function* walk(files: PrimitiveFiles, root: string, o: { depth: number; includeHidden?: boolean; includeIgnored?: boolean }, stats: { hidden: number; scanned: number; exhausted: boolean }): AsyncGenerator<Walked> {
+  let level = [{ abs: root, rel: '' }];
+  for (let depth = 1; depth <= o.depth && level.length; depth++) {
+    const next: typeof level = [];
+    for (const dir of level) {
+      const entries = await files.list(dir.abs).catch(() => [] as DirEntry[]);
+      entries.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+      for (const entry of entries) {
+        if (++stats.scanned > MAX_SCANNED) { stats.exhausted = true; return; }
+        if (!o.includeHidden && entry.name.startsWith('.')) { stats.hidden++; continue; }
+        const rel = dir.rel ? `${dir.rel}/${entry.name}` : entry.name;
+        const abs = path.posix.join(dir.abs, entry.name);
+        const skipped = entry.type === 'directory' && !o.includeIgnored && IGNORED_DIRS.has(entry.name);
+        yield { abs, rel, entry, skipped };
+        if (entry.type === 'directory' && !skipped) next.push({ abs, rel });
+      }
+    }
+    level = next;
+  }
+}
+
+export interface ExtendedFiles extends Pick<FilesApi, 'readText' | 'tree' | 'search' | 'stat'> {
+  /** The path a write lands on: the final symlink followed the sandbox's way (as the local agent does). */
+  followLinks(p: string): Promise<string>;
+}
+
+/** `files.stat` is the vendor's raw stat; the returned `stat` adds the file's kind, as local does. */
+export function extendFiles(files: PrimitiveFiles, workdir: string): ExtendedFiles {
+  const resolve = (p: string) => path.posix.resolve(workdir, p);
+  return {
+    stat: async (p: string): Promise<FileStat> => {
+      const st = await files.stat(p);
+      if (st.type !== 'file') return st;
+      const head = await files.read(p, { length: SNIFF_BYTES }).then((r) => r.data, () => undefined);
+      return head ? { ...st, ...sniff(head) } : st;
+    },
+
+    followLinks: async (p: string): Promise<string> => {
+      let file = resolve(p);
+      for (let hops = 0; hops < 40; hops++) {
+        const st = await files.stat(file).catch(() => undefined);
+        if (st?.type !== 'symlink' || !st.linkTarget) return file;
+        file = path.posix.resolve(path.posix.dirname(file), st.linkTarget);
+      }
+      throw new SandboxError('INVALID_ARGUMENT', `${file}: too many levels of symbolic links`);
+    },
+
+    readText: (p: string, opts: ReadTextOptions): Promise<ReadTextResult> => translated(async () => {
+      const file = resolve(p);
+      const st = await files.stat(file);
+      if (st.type === 'directory') throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'use file_list to see its entries' });
+      const { data } = await files.read(file);
+      const { bytes, ...range } = await readTextRange(bufferHandle(data), data.length, opts);
+      return { path: file, size: data.length, ...range, text: bytes.toString('utf8') };
+    }),
+
+    tree: (p: string, opts: TreeOptions): Promise<TreeResult> => translated(async () => {
+      const root = resolve(p);
+      const depth = intArg('depth', opts.depth, 1, MAX_DEPTH);
+      const maxEntries = intArg('maxEntries', opts.maxEntries, 1, 1_000_000);
+      const keep = globMatcher(opts.glob);
+      if ((await files.stat(root)).type !== 'directory') throw new SandboxError('INVALID_ARGUMENT', `${root} is a file, not a folder`, { hint: 'use file_info or file_read for a file' });
+      const stats = { hidden: 0, scanned: 0, exhausted: false };
+      const found: (Walked & { key: string[] })[] = [];
+      let truncated = false;
+      for await (const item of walk(files, root, { depth, includeHidden: opts.includeHidden, includeIgnored: opts.includeIgnored }, stats)) {
+        if (keep && !keep(item.rel)) continue;
+        if (found.length >= maxEntries) { truncated = true; break; }
+        found.push({ ...item, key: item.rel.split('/') });
+      }
+      found.sort((x, y) => comparePaths(x.key, y.key));
+      const entries = await Promise.all(found.map(async (f) => ({
+        path: displayPath(workdir, f.abs), type: f.entry.type, size: f.entry.size, mtime: f.entry.mtime,
+        linkTarget: f.entry.type === 'symlink' ? (await files.stat(f.abs).catch(() => undefined))?.linkTarget : undefined,
+        skipped: f.skipped || undefined,
+      })));
+      return { root, entries, truncated: truncated || stats.exhausted, hiddenCount: stats.hidden };
+    }),
+
+    search: (pattern: string, opts: SearchOptions): Promise<SearchResult> => translated(async () => {
+      if (!pattern) throw new SandboxError('INVALID_ARGUMENT', 'pattern must be a non-empty regex', { hint: 'e.g. "TODO|FIXME"' });
+      const re = new RegExp(pattern, compilePattern(pattern, opts.caseSensitive !== false).flags);
+      const keep = globMatcher(opts.glob);
+      const root = resolve(opts.path ?? workdir);
+      const st = await files.stat(root);
+      const deadline = Date.now() + opts.timeoutMs;
+      const out: SearchOutcome = { matches: [], truncated: false, filesSearched: 0, binarySkipped: 0, largeSkipped: 0, timedOut: false };
+      const stats = { hidden: 0, scanned: 0, exhausted: false };
+      const candidates = st.type === 'directory'
+        ? walk(files, root, { depth: MAX_DEPTH, includeHidden: opts.includeHidden }, stats)
+        : (async function* () { yield { abs: root, rel: path.posix.basename(root), entry: { name: path.posix.basename(root), type: st.type, size: st.size, mtime: st.mtime }, skipped: false }; })();
+      for await (const item of candidates) {
+        if (item.entry.type !== 'file' || (keep && !keep(item.rel))) continue;
+        if (Date.now() > deadline) { out.timedOut = true; break; }
+        if (item.entry.size > MAX_SEARCH_FILE_BYTES) { out.largeSkipped++; continue; }
+        const data = await files.read(item.abs).then((r) => r.data, () => undefined);
+        if (data && !searchBuffer(data, displayPath(workdir, item.abs), re, opts.maxResults, out)) break;
+      }
+      return out;
+    }),
+  };
+}
+
+function comparePaths(a: string[], b: string[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
+  }
+  return a.length - b.length;
+}

@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { ServerRegistry } from './local/registry.js';
+
+/** Label keys every cloud sandbox carries (E2B metadata, Daytona labels). */
+export const LABEL_APP = 'sandbox-mcp';
+export const LABEL_SERVER = 'sandbox-mcp-server';
+export const LABEL_HOST = 'sandbox-mcp-host';
+export const LABEL_STATE = 'sandbox-mcp-state';
+
+/**
+ * Who owns a cloud sandbox: this server instance, on this host, with this state dir. Cloud sandboxes
+ * outlive a crashed server; the next server started with the same state dir finds them by these
+ * labels and reaps those whose server is no longer running. Sandboxes of other hosts or state dirs
+ * (other replicas) are never touched.
+ */
+export class Ownership {
+  readonly registry: ServerRegistry;
+  readonly host = os.hostname();
+  readonly stateKey: string;
+
+  constructor(private readonly config: Config) {
+    this.registry = new ServerRegistry(config.stateDir);
+    this.stateKey = createHash('sha256').update(config.stateDir).digest('hex').slice(0, 12);
+  }
+
+  get instanceId(): string {
+    return this.registry.instanceId;
+  }
+
+  async register(): Promise<void> {
+    await this.registry.register();
+  }
+
+  async unregister(): Promise<void> {
+    await this.registry.unregister();
+  }
+
+  labels(callerLabels: Record<string, string>): Record<string, string> {
+    return { ...callerLabels, [LABEL_APP]: '1', [LABEL_SERVER]: this.instanceId, [LABEL_HOST]: this.host, [LABEL_STATE]: this.stateKey };
+  }
+
+  /** Our kind of sandbox, from this host and state dir, whose server is gone. */
+  async isOrphan(labels: Record<string, string>, live?: Set<string>): Promise<boolean> {
+    if (labels[LABEL_APP] !== '1' || labels[LABEL_HOST] !== this.host || labels[LABEL_STATE] !== this.stateKey) return false;
+    const servers = live ?? (await this.registry.liveServers());
+    return !servers.has(labels[LABEL_SERVER] ?? '');
+  }
+
+  /** The labels to list candidates by. */
+  get reapSelector(): Record<string, string> {
+    return { [LABEL_APP]: '1', [LABEL_HOST]: this.host, [LABEL_STATE]: this.stateKey };
+  }
+}
+
+/** Runs orphan reaping without ever failing or stalling server start-up on a sick provider. */
+export async function reapSafely(provider: string, log: Logger, timeoutMs: number, reap: () => Promise<string[]>): Promise<string[]> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      reap(),
+      new Promise<string[]>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs); }),
+    ]);
+  } catch (e) {
+    log.warn({ provider, err: (e as Error).message }, 'could not look for orphaned sandboxes; will try at the next start');
+    return [];
+  } finally {
+    clearTimeout(timer);
+  }
+}

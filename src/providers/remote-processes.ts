@@ -1,0 +1,164 @@
+import { SandboxError } from '../errors.js';
+import type { ProcessInfo, ReadOptions, ReadResult } from './types.js';
+
+/** Output kept per background process; older output scrolls out and is reported as dropped. */
+const RETAIN_BYTES = 4 * 1024 * 1024;
+/** Finished processes kept for shell_read/shell_list before the oldest are forgotten. */
+const KEEP_EXITED = 64;
+
+/**
+ * A background process of a cloud sandbox as the server sees it: the vendor streams its output to us
+ * and we keep it here with absolute byte cursors, exactly like the local agent's process table, so
+ * shell_read behaves the same on every provider.
+ */
+export class RemoteProcess {
+  private chunks: Buffer[] = [];
+  /** Absolute offset of chunks[0] in the process's whole output. */
+  private start = 0;
+  total = 0;
+  running = true;
+  exitCode: number | null = null;
+  signal: string | null = null;
+  stdinClosed = false;
+  readonly startedAt = new Date().toISOString();
+  private waiters = new Set<() => void>();
+
+  constructor(readonly processId: string, readonly command: string, readonly pid: number, readonly name?: string) {}
+
+  append(data: string | Buffer): void {
+    const c = typeof data === 'string' ? Buffer.from(data) : data;
+    if (c.length === 0) return;
+    this.chunks.push(c);
+    this.total += c.length;
+    let retained = this.total - this.start;
+    while (retained > RETAIN_BYTES && this.chunks.length > 1) {
+      const dropped = this.chunks.shift()!;
+      this.start += dropped.length;
+      retained -= dropped.length;
+    }
+    this.wake();
+  }
+
+  end(exitCode: number | null, signal: string | null): void {
+    if (!this.running) return;
+    this.running = false;
+    this.exitCode = exitCode;
+    this.signal = signal;
+    this.wake();
+  }
+
+  async read(o: ReadOptions): Promise<ReadResult> {
+    let cursor = o.cursor ?? this.start;
+    if (cursor > this.total) cursor = this.total;
+    let until: RegExp | undefined;
+    if (o.until) {
+      try { until = new RegExp(o.until, 'm'); } catch (e) {
+        throw new SandboxError('INVALID_ARGUMENT', `invalid until regex: ${(e as Error).message}`, { hint: 'pass a JavaScript regular expression, e.g. "listening on"' });
+      }
+    }
+    const deadline = Date.now() + (o.waitMs ?? 0);
+    const matched = () => (until ? until.test(this.slice(cursor, o.maxBytes).text) : this.slice(cursor, o.maxBytes).text.length > 0);
+    while (this.running && Date.now() < deadline && !matched()) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, deadline - Date.now());
+        const waiters = this.waiters;
+        function done() { clearTimeout(t); waiters.delete(done); resolve(); }
+        waiters.add(done);
+      });
+    }
+    const s = this.slice(cursor, o.maxBytes);
+    return {
+      output: s.text, cursor: s.end, running: this.running, exitCode: this.exitCode, signal: this.signal,
+      droppedBytes: s.dropped, matched: until ? until.test(s.text) : false,
+    };
+  }
+
+  info(): ProcessInfo {
+    return {
+      processId: this.processId, name: this.name, command: this.command, pid: this.pid,
+      running: this.running, exitCode: this.exitCode, signal: this.signal, startedAt: this.startedAt, outputBytes: this.total,
+    };
+  }
+
+  private slice(cursor: number, maxBytes: number) {
+    const dropped = cursor < this.start ? this.start - cursor : 0;
+    const from = Math.max(cursor, this.start) - this.start;
+    const piece = Buffer.concat(this.chunks).subarray(from, from + maxBytes);
+    return { text: piece.toString('utf8'), end: this.start + from + piece.length, dropped };
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+    this.waiters.clear();
+  }
+}
+
+export class RemoteProcessTable {
+  private procs = new Map<string, RemoteProcess>();
+  private next = 1;
+
+  newId(): string {
+    return `proc-${this.next++}`;
+  }
+
+  /** Refuses a second running process with the same name, like the local provider. */
+  checkName(name: string | undefined): void {
+    if (name && [...this.procs.values()].some((p) => p.running && p.name === name)) {
+      throw new SandboxError('ALREADY_EXISTS', `a running process is already named "${name}"`, { hint: 'pick another name, or shell_kill the running one first' });
+    }
+  }
+
+  add(p: RemoteProcess): void {
+    this.procs.set(p.processId, p);
+    const exited = [...this.procs.values()].filter((q) => !q.running);
+    for (const q of exited.slice(0, Math.max(0, exited.length - KEEP_EXITED))) this.procs.delete(q.processId);
+  }
+
+  get(idOrName: string): RemoteProcess {
+    const p = this.procs.get(idOrName) ?? [...this.procs.values()].reverse().find((q) => q.name === idOrName);
+    if (!p) {
+      const known = [...this.procs.keys()].join(', ') || 'none';
+      throw new SandboxError('NOT_FOUND', `no process "${idOrName}" (known: ${known})`, { hint: 'use shell_list to see processes, or shell_start to start one' });
+    }
+    return p;
+  }
+
+  all(): RemoteProcess[] {
+    return [...this.procs.values()];
+  }
+
+  /** Checks before writing to a process's stdin, with the local provider's messages. */
+  checkWritable(p: RemoteProcess): void {
+    if (!p.running) throw new SandboxError('INVALID_ARGUMENT', `${p.processId} has exited (code ${p.exitCode ?? p.signal})`, { hint: 'start it again with shell_start' });
+    if (p.stdinClosed) throw new SandboxError('INVALID_ARGUMENT', `stdin of ${p.processId} was already closed`, { hint: 'start a new process to send more input' });
+  }
+}
+
+/** Signal names the tools accept, as numbers for a shell `kill -N`. */
+export function signalNumber(signal: string): number {
+  const table: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGCONT: 18, SIGSTOP: 19 };
+  const n = table[signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`];
+  if (!n) throw new SandboxError('INVALID_ARGUMENT', `unknown signal ${signal}`, { hint: `use one of ${Object.keys(table).join(', ')}` });
+  return n;
+}
+
+/**
+ * A bash snippet that signals a process and all its descendants: vendors' kill reaches only the pid
+ * they started, and grandchildren (a dev server under npm under bash) would survive. Every process of
+ * the tree is stopped first so none can fork a child we would miss, then signalled, then continued.
+ */
+export function treeSignalScript(pid: number | string, sig: number): string {
+  return [
+    'kids() { cat /proc/$1/task/*/children 2>/dev/null || pgrep -P $1 2>/dev/null; }',
+    'walk() { kill -STOP $1 2>/dev/null; echo $1; for c in $(kids $1); do walk $c; done; }',
+    `all=$(walk ${pid})`,
+    `kill -${sig} $all 2>/dev/null`,
+    'kill -CONT $all 2>/dev/null',
+    'true',
+  ].join('\n');
+}
+
+/** Quotes a string for bash: the vendors run our commands through a shell. */
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,102 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * Pieces shared by the vendor fakes: an HTTP server on 127.0.0.1 only, fault injection (answer the
+ * next N matching requests with a status), and real processes run on this machine in a temporary
+ * folder standing in for the sandbox.
+ */
+export interface Fault { method: string; path: RegExp; status: number; remaining: number; body?: unknown }
+
+export class FakeHttp {
+  server!: Server;
+  url = '';
+  readonly faults: Fault[] = [];
+  /** Every request seen, "METHOD /path", for assertions. */
+  readonly seen: string[] = [];
+
+  async listen(handler: (req: IncomingMessage, res: ServerResponse, body: Buffer) => Promise<void> | void): Promise<string> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const pathname = new URL(req.url ?? '/', 'http://x').pathname;
+        this.seen.push(`${req.method} ${pathname}`);
+        const fault = this.faults.find((f) => f.remaining > 0 && f.method === req.method && f.path.test(pathname));
+        if (fault) {
+          fault.remaining--;
+          return json(res, fault.status, fault.body ?? { code: fault.status, message: `injected ${fault.status}` });
+        }
+        Promise.resolve(handler(req, res, Buffer.concat(chunks))).catch((e: Error) => {
+          if (!res.headersSent) json(res, 500, { code: 500, message: e.message });
+          else res.end();
+        });
+      });
+    });
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.url;
+  }
+
+  /** The next `count` requests matching method and path get `status`. */
+  fail(method: string, path: RegExp, status: number, count = 1, body?: unknown): void {
+    this.faults.push({ method, path, status, remaining: count, body });
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+export function json(res: ServerResponse, status: number, body: unknown): void {
+  const data = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': data.length });
+  res.end(data);
+}
+
+export type OutputEvent = { stream: 'stdout' | 'stderr'; data: Buffer } | { end: true; code: number | null; signal: NodeJS.Signals | null };
+
+/** A real process standing in for one started inside a vendor sandbox. */
+export class FakeProc {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly events: OutputEvent[] = [];
+  private listeners = new Set<(e: OutputEvent) => void>();
+  exit?: { code: number | null; signal: NodeJS.Signals | null };
+
+  constructor(readonly cmd: string, readonly args: string[], readonly cwd: string, env: Record<string, string>) {
+    this.child = spawn(cmd, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdin.on('error', () => undefined);
+    const push = (e: OutputEvent) => { this.events.push(e); for (const l of this.listeners) l(e); };
+    this.child.stdout.on('data', (d: Buffer) => push({ stream: 'stdout', data: d }));
+    this.child.stderr.on('data', (d: Buffer) => push({ stream: 'stderr', data: d }));
+    this.child.on('error', (e) => push({ stream: 'stderr', data: Buffer.from(`${e.message}\n`) }));
+    // Like a vendor daemon: the end comes when the process exits, after a short drain of its pipes
+    // (a background grandchild may hold them open for ever).
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (this.exit) return;
+      this.exit = { code, signal };
+      push({ end: true, code, signal });
+    };
+    this.child.on('exit', (code, signal) => setTimeout(() => finish(code, signal), 100));
+    this.child.on('close', (code, signal) => finish(code, signal));
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  /** Replays past events, then follows new ones until the end. */
+  follow(fn: (e: OutputEvent) => void): () => void {
+    for (const e of this.events) fn(e);
+    if (this.exit) return () => undefined;
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+}
+
+/** The environment a fake sandbox's commands get: a clean one, with HOME as the sandbox folder. */
+export function sandboxEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, USER: 'user', LANG: 'C.UTF-8', TERM: 'dumb', ...extra };
+}
