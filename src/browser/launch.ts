@@ -5,7 +5,7 @@ import type { BrowserEndpoint } from '../providers/types.js';
 /** Flags that let Chromium run headless as any user in a namespace without its own sandbox or a GPU, and stay quiet on the network. */
 export const CHROMIUM_FLAGS = [
   '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', '--disable-default-apps',
+  '--disable-component-update', '--disable-sync', '--disable-default-apps',
   '--no-default-browser-check', '--password-store=basic', '--use-mock-keychain', '--mute-audio',
 ];
 

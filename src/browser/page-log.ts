@@ -24,6 +24,8 @@ export class PageLog {
   constructor(page: Page, note: (n: string) => void) {
     page.on('console', (m) => {
       const loc = m.location();
+      // Every dev server without a favicon logs this; it is noise to a model.
+      if (/\/favicon\.ico$/.test(loc.url) && m.type() === 'error') return;
       this.push({ type: m.type(), text: m.text(), location: loc.url ? `${loc.url}:${loc.lineNumber + 1}` : undefined });
     });
     page.on('pageerror', (e) => this.push({ type: 'pageerror', text: e.stack ?? e.message }));

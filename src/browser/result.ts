@@ -108,6 +108,7 @@ export function navigationError(e: unknown, url: string, timeoutS: number): Sand
   if (/ERR_FILE_NOT_FOUND|ERR_ACCESS_DENIED/.test(msg)) return new SandboxError('NOT_FOUND', `${url}: no such file inside the sandbox`, { hint: 'file:// URLs show the sandbox\'s files (e.g. file:///workspace/index.html), never the host\'s' });
   if (/ERR_UNSAFE_PORT/.test(msg)) return new SandboxError('INVALID_ARGUMENT', `Chromium refuses to open ${url}: that port is blocked as unsafe`, { hint: 'serve the page on another port, e.g. 3000 or 8080' });
   if (/interrupted by another navigation to "chrome-error/.test(msg)) return new SandboxError('UNAVAILABLE', `Chromium could not open ${url} and showed its error page instead`, { hint: 'for files, check the path exists inside the sandbox and is readable; for servers, check they answer (curl in shell_exec)' });
+  if (/Target (page, context or browser )?(has been )?closed|Browser has been closed/i.test(msg)) return new SandboxError('UNAVAILABLE', `navigating to ${url} failed: the tab or browser closed meanwhile (it may have crashed)`, { hint: 'call browser_navigate again: a fresh browser is started when needed' });
   if (/invalid URL|ERR_INVALID_URL/i.test(msg)) return new SandboxError('INVALID_ARGUMENT', `${url} is not a valid URL`, { hint: 'use a full URL such as http://localhost:3000/ or file:///workspace/index.html' });
   return new SandboxError('UNAVAILABLE', `navigating to ${url} failed: ${msg}`);
 }

@@ -82,7 +82,10 @@ export class BrowserService implements SessionService {
     const endpoint = sandbox.browserEndpoint.bind(sandbox);
     this.starting = (async () => {
       const started = performance.now();
-      const browser = await openBrowser(await endpoint({ chromiumPath: this.config.chromiumPath }));
+      const ep = await endpoint({ chromiumPath: this.config.chromiumPath });
+      const endpointMs = Math.round(performance.now() - started);
+      const browser = await openBrowser(ep);
+      const launchMs = Math.round(performance.now() - started) - endpointMs;
       try {
         const context = await browser.newContext({ viewport: VIEWPORT, acceptDownloads: false });
         context.setDefaultTimeout(this.config.browserActionTimeoutS * 1000);
@@ -95,7 +98,7 @@ export class BrowserService implements SessionService {
         if (this.closed) throw new SandboxError('SANDBOX_GONE', 'this session ended while its browser was starting');
         this.live = live;
         this.everStarted = true;
-        this.log.info({ sandboxId: sandbox.id, ms: Math.round(performance.now() - started) }, 'browser started');
+        this.log.info({ sandboxId: sandbox.id, ms: Math.round(performance.now() - started), endpointMs, launchMs }, 'browser started');
         return live;
       } catch (e) {
         await browser.close().catch(() => undefined);

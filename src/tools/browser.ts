@@ -35,7 +35,11 @@ export const browserTools = [
       const url = normalizeUrl(args.url);
       const { svc, page } = await withPage(ctx);
       try {
-        await page.goto(url, { waitUntil: 'domcontentloaded' });
+        await page.goto(url, { waitUntil: 'domcontentloaded' }).catch((e: unknown) => {
+          // The error page of an earlier failed navigation can land late and interrupt this one: once more.
+          if (/interrupted by another navigation to "(?!chrome-error)/.test(String(e))) return page.goto(url, { waitUntil: 'domcontentloaded' });
+          throw e;
+        });
       } catch (e) {
         throw navigationError(e, url, ctx.config.browserNavTimeoutS);
       }
