@@ -190,7 +190,7 @@ describe.skipIf(!!skip)('browser tools over stdio (Chromium inside the sandbox)'
     expect(again.isError).toBeFalsy();
     expect(text(again)).toContain('fresh browser');
     expect(again.structuredContent!.title).toBe('Signup');
-  });
+  }, 120_000);
 
   it('relaunches after Chromium dies, with a note, keeping one browser per session', async () => {
     for (const pid of await chromiumPids(id)) { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } }
@@ -201,7 +201,33 @@ describe.skipIf(!!skip)('browser tools over stdio (Chromium inside the sandbox)'
     // Exactly one browser for the session: one Chromium main process (helpers carry --type=).
     const mains = (await hostProcessesWith(`--sandbox-mcp-id=${id}`)).filter((l) => !l.includes('--type=') && !/^\d+: nsenter /.test(l));
     expect(mains).toHaveLength(1);
-  });
+  }, 120_000);
+});
+
+describe.skipIf(!!skip)('browser in an unshare sandbox (no bubblewrap)', () => {
+  it('runs inside the sandbox there too: its loopback, not the host\'s, and no capabilities', async () => {
+    const state = tempDir();
+    const { client } = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_ISOLATION: 'unshare' });
+    const host = http.createServer((_q, s) => s.end('host page'));
+    await new Promise<void>((r) => host.listen(0, '127.0.0.1', () => r()));
+    try {
+      await serveInSandbox(client, 8080, { 'index.html': FORM });
+      const nav = await call(client, 'browser_navigate', { url: 'http://127.0.0.1:8080/' });
+      expect(snapshotOf(nav)).toMatch(/textbox "Name"/);
+      const viaHost = await call(client, 'browser_navigate', { url: `http://127.0.0.1:${(host.address() as AddressInfo).port}/` });
+      expect(viaHost.isError).toBe(true);
+      const id = await sandboxId(client);
+      const main = (await hostProcessesWith(`--sandbox-mcp-id=${id}`)).find((l) => !l.includes('--type=') && !/^\d+: nsenter /.test(l))!;
+      const { readFileSync } = await import('node:fs');
+      const status = readFileSync(`/proc/${main.split(':')[0]}/status`, 'utf8');
+      expect(status).toMatch(/CapEff:\s+0+\n/);
+      expect(status).toMatch(/NoNewPrivs:\s+1/);
+    } finally {
+      host.close();
+      await client.close();
+      state.cleanup();
+    }
+  }, 120_000);
 });
 
 describe('browser tools without Chromium', () => {
