@@ -44,9 +44,9 @@ function cap(text: string): string {
  * sends only what changed when the page stayed the same document and the change is small.
  */
 export async function pageState(svc: BrowserService, page: Page, mode: 'full' | 'auto', lead: string[] = []): Promise<ToolResult> {
-  const { text, previous } = await svc.snapshot(page);
+  // Title alongside the snapshot: one round trip to Chromium fewer on every result.
+  const [{ text, previous }, title] = await Promise.all([svc.snapshot(page), page.title().catch(() => '')]);
   const url = page.url();
-  const title = await page.title().catch(() => '');
   let kind: 'full' | 'diff' | 'unchanged' = 'full';
   let body = text;
   if (mode === 'auto' && previous && previous.url === url) {
