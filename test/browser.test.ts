@@ -193,10 +193,13 @@ describe.skipIf(!!skip)('browser tools over stdio (Chromium inside the sandbox)'
   }, 120_000);
 
   it('relaunches after Chromium dies, with a note, keeping one browser per session', async () => {
-    for (const pid of await chromiumPids(id)) { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } }
+    expect((await call(client, 'browser_navigate', { url: 'http://localhost:8080/' })).isError).toBeFalsy();
+    const pids = await chromiumPids(id);
+    expect(pids.length).toBeGreaterThan(0);
+    for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } }
     await waitNoChromium(id);
     const r = await call(client, 'browser_navigate', { url: 'http://localhost:8080/two.html' });
-    expect(r.isError).toBeFalsy();
+    expect(r.isError, text(r)).toBeFalsy();
     expect(text(r)).toMatch(/previous browser stopped/);
     // Exactly one browser for the session: one Chromium main process (helpers carry --type=).
     const mains = (await hostProcessesWith(`--sandbox-mcp-id=${id}`)).filter((l) => !l.includes('--type=') && !/^\d+: nsenter /.test(l));

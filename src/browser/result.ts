@@ -99,6 +99,11 @@ export async function settle(page: Page, action: () => Promise<unknown>, navTime
 
 /** A Playwright navigation failure in words a model can act on. */
 export function navigationError(e: unknown, url: string, timeoutS: number): SandboxError {
+  const err = describeNavigationError(e, url, timeoutS);
+  return new SandboxError(err.code, err.message, { hint: err.hint, cause: e });
+}
+
+function describeNavigationError(e: unknown, url: string, timeoutS: number): SandboxError {
   const msg = firstLine(e);
   const inSandbox = 'The browser runs inside this sandbox: start the server there (shell_start) and open http://localhost:PORT; services on the host machine are not reachable';
   if (/Timeout \d+ms exceeded/.test(msg)) return new SandboxError('TIMEOUT', `${url} did not finish loading within ${timeoutS} s`, { hint: 'the page may still be usable: call browser_snapshot; a slow server may need more time (SANDBOX_BROWSER_NAV_TIMEOUT)' });
@@ -116,6 +121,11 @@ export function navigationError(e: unknown, url: string, timeoutS: number): Sand
 /** A failed click, type or select in words a model can act on. */
 export function actionError(e: unknown, what: string, timeoutS: number): SandboxError {
   if (e instanceof SandboxError) return e;
+  const err = describeActionError(e, what, timeoutS);
+  return new SandboxError(err.code, err.message, { hint: err.hint, cause: e });
+}
+
+function describeActionError(e: unknown, what: string, timeoutS: number): SandboxError {
   const msg = firstLine(e);
   if (/Timeout \d+ms exceeded/.test(msg)) {
     return new SandboxError('TIMEOUT', `${what} did not succeed within ${timeoutS} s: the element stayed hidden, disabled, covered or moving`, { hint: 'take a new snapshot with browser_snapshot; scroll or close whatever covers it, or wait with browser_wait_for' });

@@ -12,6 +12,16 @@ interface Live {
   browser: Browser;
   context: BrowserContext;
   sandboxId: string;
+  /** Set when a call found Chromium gone before Playwright noticed the pipe closing. */
+  dead?: boolean;
+}
+
+const CLOSED = /Target (page, context or browser )?(has been )?closed|Browser has been closed|browser has disconnected/i;
+
+/** Whether an error (or its cause) says the browser or tab went away under the call. */
+export function isClosedError(e: unknown): boolean {
+  for (let x: unknown = e; x instanceof Error; x = x.cause) if (CLOSED.test(x.message)) return true;
+  return false;
 }
 
 const SNAPSHOT_HINT = 'take a new snapshot with browser_snapshot and use a ref from it';
@@ -65,7 +75,7 @@ export class BrowserService implements SessionService {
   private async ensure(): Promise<Live> {
     if (this.closed) throw new SandboxError('SANDBOX_GONE', 'this session has ended');
     const sandbox = await this.session.sandbox();
-    if (this.live && this.live.browser.isConnected() && this.live.sandboxId === sandbox.id) return this.live;
+    if (this.live && !this.live.dead && this.live.browser.isConnected() && this.live.sandboxId === sandbox.id) return this.live;
     if (this.starting) return this.starting;
     if (this.live) {
       const why = this.live.sandboxId !== sandbox.id ? 'the sandbox it lived in was replaced' : 'it crashed or exited';
@@ -173,6 +183,23 @@ export class BrowserService implements SessionService {
     this.lastSnapshot.set(page, { url: page.url(), text });
     this.refs.set(page, new Set([...text.matchAll(/\[ref=([A-Za-z0-9_]+)\]/g)].map((m) => m[1]!)));
     return { text, previous };
+  }
+
+  /**
+   * After a call failed because the browser went away: whether that was Chromium dying (then the
+   * next call starts a fresh one, with a note) rather than just this tab closing.
+   */
+  async checkCrashed(e: unknown): Promise<boolean> {
+    const live = this.live;
+    if (!live || !isClosedError(e)) return false;
+    const alive = live.browser.isConnected() && await Promise.race([
+      live.browser.newBrowserCDPSession().then((s) => s.detach().then(() => true), () => false),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 2000)),
+    ]);
+    if (alive) return false;
+    live.dead = true;
+    void live.browser.close().catch(() => undefined);
+    return true;
   }
 
   /** Closes the browser; the next browser call starts a fresh one. Returns whether one was running. */

@@ -2,17 +2,14 @@ import { z } from 'zod';
 import { firstLine } from '../browser/launch.js';
 import { formatEntry } from '../browser/page-log.js';
 import { navigationError, pageState, pageStateShape } from '../browser/result.js';
+import { browserCall } from '../browser/call.js';
 import { BrowserService } from '../browser/service.js';
 import { SandboxError } from '../errors.js';
-import { defineTool, ok, type ToolContext } from '../mcp/tool.js';
+import { defineTool, ok } from '../mcp/tool.js';
 
 const MAX_EXTRACT_CHARS = 100_000;
 const MAX_FULL_PAGE_PX = 16_000;
 
-async function withPage(ctx: ToolContext) {
-  const svc = BrowserService.of(ctx.session, ctx.config);
-  return { svc, page: await svc.page() };
-}
 
 const tabShape = z.object({ index: z.number(), url: z.string(), title: z.string(), active: z.boolean() });
 
@@ -24,23 +21,24 @@ export const browserPageTools = [
     inputSchema: { full_page: z.boolean().optional().describe('Capture the whole scrollable page (capped at 16000 px tall)') },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: true },
     async handler(ctx, args) {
-      const { svc, page } = await withPage(ctx);
-      let clip: { x: number; y: number; width: number; height: number } | undefined;
-      if (args.full_page) {
-        const size = await page.evaluate<{ w: number; h: number }>('({ w: document.documentElement.scrollWidth, h: document.documentElement.scrollHeight })').catch(() => undefined);
-        if (size && size.h > MAX_FULL_PAGE_PX) clip = { x: 0, y: 0, width: size.w, height: MAX_FULL_PAGE_PX };
-      }
-      let png: Buffer;
-      try {
-        png = await page.screenshot({ type: 'png', fullPage: !!args.full_page, clip, timeout: ctx.config.browserNavTimeoutS * 1000 });
-      } catch (e) {
-        throw new SandboxError('UNAVAILABLE', `the screenshot failed: ${firstLine(e)}`, { hint: 'try again without full_page, or use browser_snapshot' });
-      }
-      const width = png.readUInt32BE(16);
-      const height = png.readUInt32BE(20);
-      const notes = svc.takeNotes();
-      const text = [...notes, `Screenshot of ${page.url()} (${width}x${height} PNG${clip ? `, cut at ${MAX_FULL_PAGE_PX} px` : ''}).`].join('\n');
-      return { content: [{ type: 'text', text }, { type: 'image', data: png.toString('base64'), mimeType: 'image/png' }] };
+      return browserCall(ctx, true, async (svc, page) => {
+        let clip: { x: number; y: number; width: number; height: number } | undefined;
+        if (args.full_page) {
+          const size = await page.evaluate<{ w: number; h: number }>('({ w: document.documentElement.scrollWidth, h: document.documentElement.scrollHeight })').catch(() => undefined);
+          if (size && size.h > MAX_FULL_PAGE_PX) clip = { x: 0, y: 0, width: size.w, height: MAX_FULL_PAGE_PX };
+        }
+        let png: Buffer;
+        try {
+          png = await page.screenshot({ type: 'png', fullPage: !!args.full_page, clip, timeout: ctx.config.browserNavTimeoutS * 1000 });
+        } catch (e) {
+          throw new SandboxError('UNAVAILABLE', `the screenshot failed: ${firstLine(e)}`, { hint: 'try again without full_page, or use browser_snapshot' });
+        }
+        const width = png.readUInt32BE(16);
+        const height = png.readUInt32BE(20);
+        const notes = svc.takeNotes();
+        const text = [...notes, `Screenshot of ${page.url()} (${width}x${height} PNG${clip ? `, cut at ${MAX_FULL_PAGE_PX} px` : ''}).`].join('\n');
+        return { content: [{ type: 'text', text }, { type: 'image', data: png.toString('base64'), mimeType: 'image/png' }] };
+      });
     },
   }),
   defineTool({
@@ -51,18 +49,19 @@ export const browserPageTools = [
     outputSchema: { url: z.string(), title: z.string(), text: z.string(), truncated: z.boolean() },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: true },
     async handler(ctx) {
-      const { svc, page } = await withPage(ctx);
-      let text: string;
-      try {
-        text = await page.locator('body').innerText({ timeout: ctx.config.browserActionTimeoutS * 1000 });
-      } catch (e) {
-        throw new SandboxError('UNAVAILABLE', `reading the page text failed: ${firstLine(e)}`, { hint: 'the page may have no body yet: wait with browser_wait_for or take a browser_snapshot' });
-      }
-      text = text.replace(/\n{3,}/g, '\n\n').trim();
-      const truncated = text.length > MAX_EXTRACT_CHARS;
-      if (truncated) text = `${text.slice(0, MAX_EXTRACT_CHARS)}\n... (truncated)`;
-      const title = await page.title().catch(() => '');
-      return ok({ url: page.url(), title, text, truncated }, [...svc.takeNotes(), `Page: ${page.url()}`, `Title: ${title}`, '', text || '(no visible text)'].join('\n'));
+      return browserCall(ctx, true, async (svc, page) => {
+        let text: string;
+        try {
+          text = await page.locator('body').innerText({ timeout: ctx.config.browserActionTimeoutS * 1000 });
+        } catch (e) {
+          throw new SandboxError('UNAVAILABLE', `reading the page text failed: ${firstLine(e)}`, { hint: 'the page may have no body yet: wait with browser_wait_for or take a browser_snapshot' });
+        }
+        text = text.replace(/\n{3,}/g, '\n\n').trim();
+        const truncated = text.length > MAX_EXTRACT_CHARS;
+        if (truncated) text = `${text.slice(0, MAX_EXTRACT_CHARS)}\n... (truncated)`;
+        const title = await page.title().catch(() => '');
+        return ok({ url: page.url(), title, text, truncated }, [...svc.takeNotes(), `Page: ${page.url()}`, `Title: ${title}`, '', text || '(no visible text)'].join('\n'));
+      });
     },
   }),
   defineTool({
@@ -111,16 +110,17 @@ export const browserPageTools = [
     outputSchema: pageStateShape,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async handler(ctx) {
-      const { svc, page } = await withPage(ctx);
-      let response;
-      const before = page.url();
-      try {
-        response = await page.goBack({ waitUntil: 'domcontentloaded' });
-      } catch (e) {
-        throw navigationError(e, 'the previous page', ctx.config.browserNavTimeoutS);
-      }
-      const lead = response === null && page.url() === before ? ['There is no previous page in this tab\'s history; nothing changed.'] : ['Went back.'];
-      return pageState(svc, page, 'full', lead);
+      return browserCall(ctx, false, async (svc, page) => {
+        let response;
+        const before = page.url();
+        try {
+          response = await page.goBack({ waitUntil: 'domcontentloaded' });
+        } catch (e) {
+          throw navigationError(e, 'the previous page', ctx.config.browserNavTimeoutS);
+        }
+        const lead = response === null && page.url() === before ? ['There is no previous page in this tab\'s history; nothing changed.'] : ['Went back.'];
+        return pageState(svc, page, 'full', lead);
+      });
     },
   }),
   defineTool({
@@ -131,13 +131,14 @@ export const browserPageTools = [
     outputSchema: { messages: z.array(z.object({ type: z.string(), text: z.string(), location: z.string().optional(), at: z.string() })), dropped: z.number() },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {
-      const { svc, page } = await withPage(ctx);
-      const log = svc.pageLog(page);
-      log?.takeNew();
-      const messages = (log?.entries ?? []).filter((m) => !args.only_errors || m.type === 'error' || m.type === 'pageerror');
-      const dropped = log?.droppedCount ?? 0;
-      const text = messages.length ? messages.map(formatEntry).join('\n') : '(no console messages)';
-      return ok({ messages, dropped }, [...svc.takeNotes(), `Console of ${page.url()}${dropped ? ` (${dropped} older messages dropped)` : ''}:`, text].join('\n'));
+      return browserCall(ctx, true, async (svc, page) => {
+        const log = svc.pageLog(page);
+        log?.takeNew();
+        const messages = (log?.entries ?? []).filter((m) => !args.only_errors || m.type === 'error' || m.type === 'pageerror');
+        const dropped = log?.droppedCount ?? 0;
+        const text = messages.length ? messages.map(formatEntry).join('\n') : '(no console messages)';
+        return ok({ messages, dropped }, [...svc.takeNotes(), `Console of ${page.url()}${dropped ? ` (${dropped} older messages dropped)` : ''}:`, text].join('\n'));
+      });
     },
   }),
   defineTool({

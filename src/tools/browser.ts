@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { actionError, navigationError, pageState, pageStateShape, settle } from '../browser/result.js';
-import { BrowserService } from '../browser/service.js';
+import { browserCall } from '../browser/call.js';
 import { SandboxError } from '../errors.js';
-import { defineTool, type ToolContext } from '../mcp/tool.js';
+import { defineTool } from '../mcp/tool.js';
 import { browserPageTools } from './browser-page.js';
 
 const refSchema = z.string().regex(/^[A-Za-z0-9_]+$/, 'ref looks like e12: copy it from [ref=e12] in the latest snapshot').describe('Element ref from the latest browser_snapshot, e.g. "e12"');
@@ -16,10 +16,6 @@ export function normalizeUrl(raw: string): string {
   return /^[\w-]+(\.[\w-]+)+(:\d+)?(\/|$)/.test(url) ? `https://${url}` : url;
 }
 
-async function withPage(ctx: ToolContext) {
-  const svc = BrowserService.of(ctx.session, ctx.config);
-  return { svc, page: await svc.page() };
-}
 
 export const browserTools = [
   defineTool({
@@ -33,19 +29,20 @@ export const browserTools = [
     annotations: { ...act, destructiveHint: false },
     async handler(ctx, args) {
       const url = normalizeUrl(args.url);
-      const { svc, page } = await withPage(ctx);
-      try {
-        await page.goto(url, { waitUntil: 'domcontentloaded' }).catch((e: unknown) => {
-          // The error page of an earlier failed navigation can land late and interrupt this one: once more.
-          if (/interrupted by another navigation to "(?!chrome-error)/.test(String(e))) return page.goto(url, { waitUntil: 'domcontentloaded' });
-          throw e;
-        });
-      } catch (e) {
-        throw navigationError(e, url, ctx.config.browserNavTimeoutS);
-      }
-      // A short grace for the load event (images, late scripts) without holding fast pages back.
-      await page.waitForLoadState('load', { timeout: 3000 }).catch(() => undefined);
-      return pageState(svc, page, 'full');
+      return browserCall(ctx, true, async (svc, page) => {
+        try {
+          await page.goto(url, { waitUntil: 'domcontentloaded' }).catch((e: unknown) => {
+            // The error page of an earlier failed navigation can land late and interrupt this one: once more.
+            if (/interrupted by another navigation to "(?!chrome-error)/.test(String(e))) return page.goto(url, { waitUntil: 'domcontentloaded' });
+            throw e;
+          });
+        } catch (e) {
+          throw navigationError(e, url, ctx.config.browserNavTimeoutS);
+        }
+        // A short grace for the load event (images, late scripts) without holding fast pages back.
+        await page.waitForLoadState('load', { timeout: 3000 }).catch(() => undefined);
+        return pageState(svc, page, 'full');
+      });
     },
   }),
   defineTool({
@@ -58,8 +55,9 @@ export const browserTools = [
     outputSchema: pageStateShape,
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: true },
     async handler(ctx) {
-      const { svc, page } = await withPage(ctx);
-      return pageState(svc, page, 'full');
+      return browserCall(ctx, true, async (svc, page) => {
+        return pageState(svc, page, 'full');
+      });
     },
   }),
   defineTool({
@@ -70,14 +68,15 @@ export const browserTools = [
     outputSchema: pageStateShape,
     annotations: act,
     async handler(ctx, args) {
-      const { svc, page } = await withPage(ctx);
-      const loc = await svc.locate(page, args.ref);
-      try {
-        await settle(page, () => (args.double ? loc.dblclick() : loc.click()), ctx.config.browserNavTimeoutS * 1000);
-      } catch (e) {
-        throw actionError(e, `clicking ${args.ref}`, ctx.config.browserActionTimeoutS);
-      }
-      return pageState(svc, await svc.page(), 'auto', [`Clicked ${args.ref}.`]);
+      return browserCall(ctx, false, async (svc, page) => {
+        const loc = await svc.locate(page, args.ref);
+        try {
+          await settle(page, () => (args.double ? loc.dblclick() : loc.click()), ctx.config.browserNavTimeoutS * 1000);
+        } catch (e) {
+          throw actionError(e, `clicking ${args.ref}`, ctx.config.browserActionTimeoutS);
+        }
+        return pageState(svc, await svc.page(), 'auto', [`Clicked ${args.ref}.`]);
+      });
     },
   }),
   defineTool({
@@ -92,17 +91,18 @@ export const browserTools = [
     outputSchema: pageStateShape,
     annotations: act,
     async handler(ctx, args) {
-      const { svc, page } = await withPage(ctx);
-      const loc = await svc.locate(page, args.ref);
-      try {
-        await settle(page, async () => {
-          await loc.fill(args.text);
-          if (args.submit) await loc.press('Enter');
-        }, ctx.config.browserNavTimeoutS * 1000);
-      } catch (e) {
-        throw actionError(e, `typing into ${args.ref}`, ctx.config.browserActionTimeoutS);
-      }
-      return pageState(svc, await svc.page(), 'auto', [`Typed ${args.text.length} characters into ${args.ref}${args.submit ? ' and pressed Enter' : ''}.`]);
+      return browserCall(ctx, false, async (svc, page) => {
+        const loc = await svc.locate(page, args.ref);
+        try {
+          await settle(page, async () => {
+            await loc.fill(args.text);
+            if (args.submit) await loc.press('Enter');
+          }, ctx.config.browserNavTimeoutS * 1000);
+        } catch (e) {
+          throw actionError(e, `typing into ${args.ref}`, ctx.config.browserActionTimeoutS);
+        }
+        return pageState(svc, await svc.page(), 'auto', [`Typed ${args.text.length} characters into ${args.ref}${args.submit ? ' and pressed Enter' : ''}.`]);
+      });
     },
   }),
   defineTool({
@@ -113,14 +113,15 @@ export const browserTools = [
     outputSchema: pageStateShape,
     annotations: act,
     async handler(ctx, args) {
-      const { svc, page } = await withPage(ctx);
-      try {
-        await settle(page, () => page.keyboard.press(args.key), ctx.config.browserNavTimeoutS * 1000);
-      } catch (e) {
-        if (/Unknown key/i.test(String(e))) throw new SandboxError('INVALID_ARGUMENT', `unknown key ${JSON.stringify(args.key)}`, { hint: 'use names like Enter, Escape, Tab, ArrowDown, Backspace, PageDown, or chords like Control+a' });
-        throw actionError(e, `pressing ${args.key}`, ctx.config.browserActionTimeoutS);
-      }
-      return pageState(svc, await svc.page(), 'auto', [`Pressed ${args.key}.`]);
+      return browserCall(ctx, false, async (svc, page) => {
+        try {
+          await settle(page, () => page.keyboard.press(args.key), ctx.config.browserNavTimeoutS * 1000);
+        } catch (e) {
+          if (/Unknown key/i.test(String(e))) throw new SandboxError('INVALID_ARGUMENT', `unknown key ${JSON.stringify(args.key)}`, { hint: 'use names like Enter, Escape, Tab, ArrowDown, Backspace, PageDown, or chords like Control+a' });
+          throw actionError(e, `pressing ${args.key}`, ctx.config.browserActionTimeoutS);
+        }
+        return pageState(svc, await svc.page(), 'auto', [`Pressed ${args.key}.`]);
+      });
     },
   }),
   defineTool({
@@ -134,15 +135,16 @@ export const browserTools = [
     outputSchema: pageStateShape,
     annotations: act,
     async handler(ctx, args) {
-      const { svc, page } = await withPage(ctx);
-      const loc = await svc.locate(page, args.ref);
-      let chosen: string[] = [];
-      try {
-        await settle(page, async () => { chosen = await loc.selectOption(args.values); }, ctx.config.browserNavTimeoutS * 1000);
-      } catch (e) {
-        throw actionError(e, `selecting ${JSON.stringify(args.values)} in ${args.ref}`, ctx.config.browserActionTimeoutS);
-      }
-      return pageState(svc, await svc.page(), 'auto', [`Selected ${JSON.stringify(chosen)} in ${args.ref}.`]);
+      return browserCall(ctx, false, async (svc, page) => {
+        const loc = await svc.locate(page, args.ref);
+        let chosen: string[] = [];
+        try {
+          await settle(page, async () => { chosen = await loc.selectOption(args.values); }, ctx.config.browserNavTimeoutS * 1000);
+        } catch (e) {
+          throw actionError(e, `selecting ${JSON.stringify(args.values)} in ${args.ref}`, ctx.config.browserActionTimeoutS);
+        }
+        return pageState(svc, await svc.page(), 'auto', [`Selected ${JSON.stringify(chosen)} in ${args.ref}.`]);
+      });
     },
   }),
   defineTool({
@@ -156,16 +158,17 @@ export const browserTools = [
     outputSchema: pageStateShape,
     annotations: { ...act, idempotentHint: false },
     async handler(ctx, args) {
-      const { svc, page } = await withPage(ctx);
-      try {
-        if (args.ref) await (await svc.locate(page, args.ref)).scrollIntoViewIfNeeded();
-        else await page.mouse.wheel(0, args.dy ?? Math.round((page.viewportSize()?.height ?? 720) * 0.8));
-        await page.waitForTimeout(50);
-      } catch (e) {
-        throw actionError(e, args.ref ? `scrolling to ${args.ref}` : 'scrolling', ctx.config.browserActionTimeoutS);
-      }
-      const y = await page.evaluate<string>('`${Math.round(window.scrollY)} of ${Math.max(0, document.documentElement.scrollHeight - window.innerHeight)}`').catch(() => '?');
-      return pageState(svc, page, 'auto', [`Scrolled; vertical position ${y} px.`]);
+      return browserCall(ctx, false, async (svc, page) => {
+        try {
+          if (args.ref) await (await svc.locate(page, args.ref)).scrollIntoViewIfNeeded();
+          else await page.mouse.wheel(0, args.dy ?? Math.round((page.viewportSize()?.height ?? 720) * 0.8));
+          await page.waitForTimeout(50);
+        } catch (e) {
+          throw actionError(e, args.ref ? `scrolling to ${args.ref}` : 'scrolling', ctx.config.browserActionTimeoutS);
+        }
+        const y = await page.evaluate<string>('`${Math.round(window.scrollY)} of ${Math.max(0, document.documentElement.scrollHeight - window.innerHeight)}`').catch(() => '?');
+        return pageState(svc, page, 'auto', [`Scrolled; vertical position ${y} px.`]);
+      });
     },
   }),
   defineTool({
@@ -181,22 +184,23 @@ export const browserTools = [
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: true },
     async handler(ctx, args) {
       if (!args.text && !args.text_gone && !args.time_s) throw new SandboxError('INVALID_ARGUMENT', 'give text, text_gone or time_s', { hint: 'e.g. {"text": "Saved"} waits until "Saved" shows' });
-      const { svc, page } = await withPage(ctx);
-      const limit = (args.time_s ?? 10) * 1000;
-      const started = Date.now();
-      try {
-        if (args.text) await page.getByText(args.text).first().waitFor({ state: 'visible', timeout: limit });
-        if (args.text_gone) await page.getByText(args.text_gone).first().waitFor({ state: 'hidden', timeout: Math.max(1, limit - (Date.now() - started)) });
-        if (!args.text && !args.text_gone) await page.waitForTimeout(limit);
-      } catch (e) {
-        if (/Timeout \d+ms exceeded/.test(String(e))) {
-          const what = args.text && !args.text_gone ? `text ${JSON.stringify(args.text)} did not appear` : args.text_gone ? `text ${JSON.stringify(args.text_gone)} did not disappear` : 'waiting failed';
-          throw new SandboxError('TIMEOUT', `${what} within ${limit / 1000} s`, { hint: 'check the page with browser_snapshot; wait longer with time_s (up to 60)' });
+      return browserCall(ctx, false, async (svc, page) => {
+        const limit = (args.time_s ?? 10) * 1000;
+        const started = Date.now();
+        try {
+          if (args.text) await page.getByText(args.text).first().waitFor({ state: 'visible', timeout: limit });
+          if (args.text_gone) await page.getByText(args.text_gone).first().waitFor({ state: 'hidden', timeout: Math.max(1, limit - (Date.now() - started)) });
+          if (!args.text && !args.text_gone) await page.waitForTimeout(limit);
+        } catch (e) {
+          if (/Timeout \d+ms exceeded/.test(String(e))) {
+            const what = args.text && !args.text_gone ? `text ${JSON.stringify(args.text)} did not appear` : args.text_gone ? `text ${JSON.stringify(args.text_gone)} did not disappear` : 'waiting failed';
+            throw new SandboxError('TIMEOUT', `${what} within ${limit / 1000} s`, { hint: 'check the page with browser_snapshot; wait longer with time_s (up to 60)' });
+          }
+          throw actionError(e, 'waiting', limit / 1000);
         }
-        throw actionError(e, 'waiting', limit / 1000);
-      }
-      const waited = ((Date.now() - started) / 1000).toFixed(1);
-      return pageState(svc, page, 'auto', [`Waited ${waited} s${args.text ? `: ${JSON.stringify(args.text)} is visible` : ''}${args.text_gone ? `: ${JSON.stringify(args.text_gone)} is gone` : ''}.`]);
+        const waited = ((Date.now() - started) / 1000).toFixed(1);
+        return pageState(svc, page, 'auto', [`Waited ${waited} s${args.text ? `: ${JSON.stringify(args.text)} is visible` : ''}${args.text_gone ? `: ${JSON.stringify(args.text_gone)} is gone` : ''}.`]);
+      });
     },
   }),
   ...browserPageTools,
