@@ -42,7 +42,6 @@ export class BrowserService implements SessionService {
   /** Latest snapshot per page, for "what changed" after an action. */
   private readonly lastSnapshot = new WeakMap<Page, { url: string; text: string }>();
   private readonly notes: string[] = [];
-  private everStarted = false;
   private closedByTool = false;
   private closed = false;
 
@@ -59,10 +58,6 @@ export class BrowserService implements SessionService {
   /** Things the model should hear about (relaunches, dialogs, crashes), once. */
   takeNotes(): string[] {
     return this.notes.splice(0);
-  }
-
-  get running(): boolean {
-    return !!this.live?.browser.isConnected();
   }
 
   /** The active tab, starting the browser (and a first tab) when needed. */
@@ -107,7 +102,6 @@ export class BrowserService implements SessionService {
         });
         if (this.closed) throw new SandboxError('SANDBOX_GONE', 'this session ended while its browser was starting');
         this.live = live;
-        this.everStarted = true;
         this.log.info({ sandboxId: sandbox.id, ms: Math.round(performance.now() - started), endpointMs, launchMs }, 'browser started');
         return live;
       } catch (e) {
@@ -217,10 +211,6 @@ export class BrowserService implements SessionService {
     this.live = undefined;
     this.pages.splice(0);
     this.active = 0;
-  }
-
-  get started(): boolean {
-    return this.everStarted;
   }
 
   async close(): Promise<void> {
