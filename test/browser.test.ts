@@ -164,9 +164,12 @@ describe.skipIf(!!skip)('browser tools over stdio (Chromium inside the sandbox)'
       const file = await call(client, 'browser_navigate', { url: `file://${hostFile}` });
       expect(text(file)).not.toContain(marker);
       expect(file.isError).toBe(true);
+      const bare = await call(client, 'browser_navigate', { url: hostFile }); // a bare path means file://
+      expect(bare.isError).toBe(true);
+      expect(text(bare)).not.toContain(marker);
       // The sandbox's own files do open, so the refusal above is about the host, not file:// itself.
       await sh(client, `echo '<h1>${marker}-inside</h1>' > /workspace/inside.html`);
-      const inside = await call(client, 'browser_navigate', { url: 'file:///workspace/inside.html' });
+      const inside = await call(client, 'browser_navigate', { url: '/workspace/inside.html' });
       expect(text(inside)).toContain(`${marker}-inside`);
     } finally {
       host.close();

@@ -1,3 +1,4 @@
+import type { Page } from 'playwright-core';
 import { z } from 'zod';
 import { actionError, navigationError, pageState, pageStateShape, settle } from '../browser/result.js';
 import { browserCall } from '../browser/call.js';
@@ -8,14 +9,36 @@ import { browserPageTools } from './browser-page.js';
 const refSchema = z.string().regex(/^[A-Za-z0-9_]+$/, 'ref looks like e12: copy it from [ref=e12] in the latest snapshot').describe('Element ref from the latest browser_snapshot, e.g. "e12"');
 const act = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true } as const;
 
-/** "localhost:3000/x" and "example.com" mean http(s) pages, as in an address bar. */
+/** "localhost:3000/x" and "example.com" mean http(s) pages, as in an address bar; "/workspace/x.html" a file. */
 export function normalizeUrl(raw: string): string {
   const url = raw.trim();
+  if (url.startsWith('/')) return `file://${url}`;
   if (/^[a-z][a-z0-9+.-]*:/i.test(url) && !/^(localhost|[\w.-]+):\d+/i.test(url)) return url;
   if (/^(localhost|127\.|\[::1\]|0\.0\.0\.0)/i.test(url)) return `http://${url}`;
   return /^[\w-]+(\.[\w-]+)+(:\d+)?(\/|$)/.test(url) ? `https://${url}` : url;
 }
 
+
+/**
+ * page.goto, coping with Chromium's habit around error pages: leaving one restarts the navigation
+ * in a fresh renderer ("interrupted by another navigation" to the same URL: wait for that one), and
+ * an earlier failure's error page can land late and interrupt this navigation (try again).
+ */
+async function gotoSettled(page: Page, url: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await page.goto(url, { waitUntil: 'domcontentloaded' });
+      return;
+    } catch (e) {
+      const other = /interrupted by another navigation to "([^"]*)"/.exec(e instanceof Error ? e.message : '')?.[1];
+      if (other === undefined || attempt >= 2) throw e;
+      if (other === page.url() && !other.startsWith('chrome-error:')) {
+        await page.waitForLoadState('domcontentloaded');
+        return;
+      }
+    }
+  }
+}
 
 export const browserTools = [
   defineTool({
@@ -31,11 +54,7 @@ export const browserTools = [
       const url = normalizeUrl(args.url);
       return browserCall(ctx, true, async (svc, page) => {
         try {
-          await page.goto(url, { waitUntil: 'domcontentloaded' }).catch((e: unknown) => {
-            // The error page of an earlier failed navigation can land late and interrupt this one: once more.
-            if (/interrupted by another navigation to "(?!chrome-error)/.test(String(e))) return page.goto(url, { waitUntil: 'domcontentloaded' });
-            throw e;
-          });
+          await gotoSettled(page, url);
         } catch (e) {
           throw navigationError(e, url, ctx.config.browserNavTimeoutS);
         }
