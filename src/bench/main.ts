@@ -1,6 +1,7 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { browserBench } from './browser.js';
 import { filesBench } from './files.js';
 import { previewBench } from './preview.js';
 import { shellBench } from './shell.js';
@@ -17,6 +18,7 @@ const SECTIONS: Record<string, BenchRunner> = {
   files: filesBench,
   preview: previewBench,
   startup: startupBench,
+  browser: browserBench,
 };
 
 function flag(name: string): string | undefined {

@@ -293,6 +293,16 @@ export interface FilesApi {
   search(pattern: string, opts: SearchOptions): Promise<SearchResult>;
 }
 
+/**
+ * How the browser service reaches a Chromium that lives in the sandbox (its network, its files).
+ * `launch`: Playwright starts `executablePath` (a launcher that enters the sandbox) and speaks CDP over
+ * its pipe; `cdp`: a Chromium already listening in the sandbox, reached through a URL (cloud and docker
+ * providers, through their port URLs).
+ */
+export type BrowserEndpoint =
+  | { kind: 'launch'; executablePath: string; env: Record<string, string>; args: string[] }
+  | { kind: 'cdp'; url: string; headers?: Record<string, string> };
+
 export interface Sandbox {
   readonly id: string;
   readonly workdir: string;
@@ -309,6 +319,8 @@ export interface Sandbox {
    */
   connectPort?(port: number): Promise<Duplex>;
   keepAlive(ms: number): Promise<void>;
+  /** Where a Chromium inside this sandbox can be started or reached; absent: no browser for this provider. */
+  browserEndpoint?(opts: { chromiumPath: string }): Promise<BrowserEndpoint>;
   /** False once the sandbox died (killed, crashed, reaped). */
   isAlive(): boolean;
   kill(): Promise<void>;

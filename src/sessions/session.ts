@@ -19,6 +19,11 @@ export interface SessionDeps {
   telemetry: Telemetry;
 }
 
+/** Something a session owns besides its sandbox (the browser, ...), closed before the sandbox is killed. */
+export interface SessionService {
+  close(): Promise<void>;
+}
+
 /**
  * One MCP session's lease on a sandbox: created at the first call that needs it, replaced (with a
  * note to the model) after an idle timeout or a crash, killed when the session ends.
@@ -37,6 +42,7 @@ export class Session {
   private readonly config: Config;
   private readonly limits: SessionLimits;
   private readonly telemetry: Telemetry;
+  private readonly services = new Map<string, SessionService>();
 
   constructor(readonly id: string, readonly log: Logger, deps: SessionDeps) {
     ({ provider: this.provider, config: this.config, limits: this.limits, telemetry: this.telemetry } = deps);
@@ -85,6 +91,16 @@ export class Session {
       this.warn(`sandbox creation failed: ${(e as Error).message}`);
       throw e;
     }
+  }
+
+  /** The session's service under `key`, made by `make` at first use. */
+  service<T extends SessionService>(key: string, make: () => T): T {
+    let s = this.services.get(key) as T | undefined;
+    if (!s) {
+      s = make();
+      this.services.set(key, s);
+    }
+    return s;
   }
 
   get sandboxIfStarted(): Sandbox | undefined {
@@ -154,6 +170,7 @@ export class Session {
     clearTimeout(this.idleTimer);
     const pending = this.creating?.catch(() => undefined);
     await pending;
+    await Promise.all([...this.services.values()].map((s) => s.close().catch((e) => this.log.warn({ err: (e as Error).message }, 'closing a session service failed'))));
     const sb = this.current;
     if (sb) {
       this.current = undefined;

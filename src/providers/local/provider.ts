@@ -10,6 +10,7 @@ import type { CreateOptions, PreviewUrlBuilder, ProviderDescription, Sandbox, Sa
 import { AgentConnection } from './agent-client.js';
 import { BRIDGE_SOCKET, RUN_MOUNT } from './agent/protocol.js';
 import { PortBridge } from './bridge.js';
+import { writeLauncher } from './browser.js';
 import { Cgroups, removeCgroup, type SandboxCgroup } from './cgroups.js';
 import { chooseIsolation, type IsolationMethod } from './isolation.js';
 import { AGENT_DIR, bwrapArgs, HOME, sandboxPaths, WORKDIR, writeEtc, writeRuntime } from './layout.js';
@@ -48,6 +49,7 @@ export class LocalProvider implements SandboxProvider {
     if (isolation === 'none') log.warn('SANDBOX_ISOLATION=none: commands run on this machine WITHOUT isolation; use only with trusted agents');
     const cgroups = isolation === 'none' ? undefined : await Cgroups.detect();
     await writeRuntime(path.join(config.stateDir, 'runtime'));
+    await writeLauncher(path.join(config.stateDir, 'runtime'));
     const p = new LocalProvider(config, log, isolation, cgroups, registry);
     log.info({ isolation, cgroups: !!cgroups }, 'local provider ready');
     return p;
@@ -165,7 +167,10 @@ export class LocalProvider implements SandboxProvider {
     } finally {
       clearTimeout(timer);
     }
-    sandbox = new LocalSandbox(id, workdir, child, agent, cleanup, this.config.maxOutputBytes, bridge, () => this.previewUrls);
+    sandbox = new LocalSandbox(id, workdir, child, agent, cleanup, this.config.maxOutputBytes, bridge, () => this.previewUrls, {
+      runtimeDir: path.join(this.config.stateDir, 'runtime'), isolation: this.isolation, launcherPid: child.pid ?? -1,
+      cgroupProcs: cgroup?.procsFiles ?? [], tmpDir: paths.tmp, homeDir: paths.home, sandboxId: id,
+    });
     this.live.set(id, sandbox);
     log.debug('sandbox started');
     return sandbox;

@@ -2,10 +2,11 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { SandboxError } from '../../errors.js';
 import type {
-  DirEntry, ExecOptions, ExecResult, FilesApi, FileStat, PreviewUrlBuilder, ProcessApi, ProcessInfo, ReadResult, ReadTextResult, Sandbox, SearchResult, TreeResult,
+  BrowserEndpoint, DirEntry, ExecOptions, ExecResult, FilesApi, FileStat, PreviewUrlBuilder, ProcessApi, ProcessInfo, ReadResult, ReadTextResult, Sandbox, SearchResult, TreeResult,
 } from '../types.js';
 import type { AgentConnection } from './agent-client.js';
 import type { PortBridge } from './bridge.js';
+import { localBrowserEndpoint, type LocalBrowserInfo } from './browser.js';
 
 const PORT_OPEN_TIMEOUT_MS = 10_000;
 
@@ -24,6 +25,7 @@ export class LocalSandbox implements Sandbox {
     private readonly maxOutputBytes: number,
     private readonly bridge: PortBridge | undefined,
     private readonly previewUrls: () => PreviewUrlBuilder | undefined,
+    private readonly browser: LocalBrowserInfo,
   ) {}
 
   isAlive(): boolean {
@@ -89,6 +91,12 @@ export class LocalSandbox implements Sandbox {
       throw e;
     }
     return pending.socket;
+  }
+
+  browserEndpoint(opts: { chromiumPath: string }): Promise<BrowserEndpoint> {
+    if (!this.isAlive()) throw new SandboxError('SANDBOX_GONE', `sandbox ${this.id} has ended`);
+    const exists = (p: string) => this.files.stat(p).then(() => true, () => false);
+    return localBrowserEndpoint(this.browser, opts.chromiumPath, exists);
   }
 
   async keepAlive(): Promise<void> {

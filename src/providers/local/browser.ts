@@ -1,0 +1,114 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { SandboxError } from '../../errors.js';
+import type { BrowserEndpoint } from '../types.js';
+import { AGENT_MOUNT } from './agent/protocol.js';
+import { HOME } from './layout.js';
+
+/**
+ * Chromium for a local sandbox runs INSIDE it: Playwright starts this launcher as if it were Chromium,
+ * with the CDP pipe on fds 3 and 4; the launcher joins the sandbox's cgroup, enters all its namespaces
+ * (user, mount, pid, net, ipc, uts, root, cwd) through its agent process, drops what privileges are
+ * left and execs Chromium there, fds untouched. So the browser sees the sandbox's loopback and files,
+ * and dies with the sandbox's pid namespace. The profile Playwright made on the host is replaced by
+ * one in the sandbox's /tmp: the host path does not exist in there.
+ */
+const LAUNCHER = `#!/bin/bash
+set -u
+args=()
+for a in "$@"; do
+  case "$a" in --user-data-dir=*) args+=("--user-data-dir=$SANDBOX_BROWSER_PROFILE") ;; *) args+=("$a") ;; esac
+done
+for f in $SANDBOX_BROWSER_CGROUP; do echo $$ > "$f" || exit 70; done
+chromium="$SANDBOX_BROWSER_CHROMIUM"; profile="$SANDBOX_BROWSER_PROFILE"; target="$SANDBOX_BROWSER_TARGET"
+caps=(--no-new-privs)
+if [ "$SANDBOX_BROWSER_DROP_CAPS" = 1 ]; then caps+=(--inh-caps=-all --bounding-set=-all); fi
+unset SANDBOX_BROWSER_PROFILE SANDBOX_BROWSER_CGROUP SANDBOX_BROWSER_CHROMIUM SANDBOX_BROWSER_TARGET SANDBOX_BROWSER_DROP_CAPS
+if [ -z "$target" ]; then exec "$chromium" "\${args[@]}"; fi
+exec nsenter --target "$target" --user --mount --pid --net --ipc --uts --root --wd --preserve-credentials -- \\
+  setpriv "\${caps[@]}" -- /bin/sh -c 'rm -rf "$0"; exec "$@"' "$profile" "$chromium" "\${args[@]}"
+`;
+
+export function launcherPath(runtimeDir: string): string {
+  return path.join(runtimeDir, 'chromium-in-sandbox.sh');
+}
+
+export async function writeLauncher(runtimeDir: string): Promise<void> {
+  const file = launcherPath(runtimeDir);
+  await fs.writeFile(`${file}.tmp`, LAUNCHER, { mode: 0o755 });
+  await fs.rename(`${file}.tmp`, file);
+}
+
+/** The host pid of the sandbox's agent: the process whose namespaces, root and cwd Chromium joins. */
+export function findAgentPid(launcherPid: number): number | undefined {
+  const marker = `${AGENT_MOUNT}/agent/main.js`;
+  const queue = [launcherPid];
+  for (let depth = 0; queue.length && depth < 200; depth++) {
+    const pid = queue.shift()!;
+    if (pid !== launcherPid && cmdline(pid).includes(marker)) return pid;
+    queue.push(...children(pid));
+  }
+  return undefined;
+}
+
+function cmdline(pid: number): string {
+  try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { return ''; }
+}
+
+function children(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    // Kernels without CONFIG_PROC_CHILDREN: scan every process for its parent.
+    const found: number[] = [];
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(d));
+      } catch { /* exited */ }
+    }
+    return found;
+  }
+}
+
+export interface LocalBrowserInfo {
+  runtimeDir: string;
+  isolation: 'bwrap' | 'unshare' | 'none';
+  launcherPid: number;
+  cgroupProcs: string[];
+  /** Host folder of the sandbox's /tmp (isolation none: the profile lives there directly). */
+  tmpDir: string;
+  homeDir: string;
+  sandboxId: string;
+}
+
+export const CHROMIUM_HINT = 'install Chromium (Debian/Ubuntu: apt-get install -y chromium; Fedora: dnf install chromium) or point SANDBOX_CHROMIUM_PATH / --chromium-path at a Chromium or Chrome binary under /usr (the part of the host a local sandbox sees)';
+
+export async function localBrowserEndpoint(info: LocalBrowserInfo, chromiumPath: string, existsInSandbox: (p: string) => Promise<boolean>): Promise<BrowserEndpoint> {
+  if (!(await existsInSandbox(chromiumPath))) {
+    throw new SandboxError('UNSUPPORTED', `no Chromium at ${chromiumPath} inside the sandbox, so the browser tools are unavailable`, { hint: CHROMIUM_HINT });
+  }
+  const none = info.isolation === 'none';
+  const target = none ? undefined : findAgentPid(info.launcherPid);
+  if (!none && !target) throw new SandboxError('SANDBOX_GONE', 'the sandbox\'s agent process is gone, so no browser can start in it', { hint: 'call the tool again: a fresh sandbox will be created' });
+  return {
+    kind: 'launch',
+    executablePath: launcherPath(info.runtimeDir),
+    // The server's environment stays out of the sandbox: Chromium gets only these.
+    env: {
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      HOME: none ? info.homeDir : HOME,
+      TMPDIR: none ? info.tmpDir : '/tmp',
+      LANG: 'C.UTF-8',
+      SANDBOX_BROWSER_PROFILE: path.join(none ? info.tmpDir : '/tmp', '.sandbox-mcp-browser-profile'),
+      SANDBOX_BROWSER_CGROUP: info.cgroupProcs.join(' '),
+      SANDBOX_BROWSER_CHROMIUM: chromiumPath,
+      SANDBOX_BROWSER_TARGET: target ? String(target) : '',
+      SANDBOX_BROWSER_DROP_CAPS: info.isolation === 'unshare' ? '1' : '0',
+    },
+    // Names the sandbox on the Chromium command line, so its processes can be told apart.
+    args: [`--sandbox-mcp-id=${info.sandboxId}`],
+  };
+}

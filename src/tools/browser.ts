@@ -1,0 +1,226 @@
+import type { Page } from 'playwright-core';
+import { z } from 'zod';
+import { actionError, navigationError, pageState, pageStateShape, settle } from '../browser/result.js';
+import { browserCall } from '../browser/call.js';
+import { SandboxError } from '../errors.js';
+import { defineTool } from '../mcp/tool.js';
+import { browserPageTools } from './browser-page.js';
+
+const refSchema = z.string().regex(/^[A-Za-z0-9_]+$/, 'ref looks like e12: copy it from [ref=e12] in the latest snapshot').describe('Element ref from the latest browser_snapshot, e.g. "e12"');
+const act = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true } as const;
+
+/** "localhost:3000/x" and "example.com" mean http(s) pages, as in an address bar; "/workspace/x.html" a file. */
+export function normalizeUrl(raw: string): string {
+  const url = raw.trim();
+  if (url.startsWith('/')) return `file://${url}`;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(url) && !/^(localhost|[\w.-]+):\d+/i.test(url)) return url;
+  if (/^(localhost|127\.|\[::1\]|0\.0\.0\.0)/i.test(url)) return `http://${url}`;
+  return /^[\w-]+(\.[\w-]+)+(:\d+)?(\/|$)/.test(url) ? `https://${url}` : url;
+}
+
+
+/**
+ * page.goto, coping with Chromium's habit around error pages: leaving one restarts the navigation
+ * in a fresh renderer ("interrupted by another navigation" to the same URL: wait for that one), and
+ * an earlier failure's error page can land late and interrupt this navigation (try again).
+ */
+async function gotoSettled(page: Page, url: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await page.goto(url, { waitUntil: 'domcontentloaded' });
+      return;
+    } catch (e) {
+      const other = /interrupted by another navigation to "([^"]*)"/.exec(e instanceof Error ? e.message : '')?.[1];
+      if (other === undefined || attempt >= 2) throw e;
+      if (other === page.url() && !other.startsWith('chrome-error:')) {
+        await page.waitForLoadState('domcontentloaded');
+        return;
+      }
+    }
+  }
+}
+
+export const browserTools = [
+  defineTool({
+    name: 'browser_navigate',
+    title: 'Open a URL in the browser',
+    description:
+      'Open a URL in the active tab of this session\'s browser and return the page\'s accessibility snapshot (elements tagged [ref=eN] for the other browser tools). ' +
+      'The browser runs inside the sandbox: http://localhost:PORT reaches servers you started there (shell_start), file:///workspace/... its files. Starts the browser on first use.',
+    inputSchema: { url: z.string().min(1, 'url must not be empty').describe('e.g. "http://localhost:3000/" or "file:///workspace/index.html"') },
+    outputSchema: pageStateShape,
+    annotations: { ...act, destructiveHint: false },
+    async handler(ctx, args) {
+      const url = normalizeUrl(args.url);
+      return browserCall(ctx, true, async (svc, page) => {
+        try {
+          await gotoSettled(page, url);
+        } catch (e) {
+          throw navigationError(e, url, ctx.config.browserNavTimeoutS);
+        }
+        // A short grace for the load event (images, late scripts) without holding fast pages back.
+        await page.waitForLoadState('load', { timeout: 3000 }).catch(() => undefined);
+        return pageState(svc, page, 'full');
+      });
+    },
+  }),
+  defineTool({
+    name: 'browser_snapshot',
+    title: 'Accessibility snapshot of the page',
+    description:
+      'The active tab\'s accessibility tree as indented YAML-like text: roles, names, values and states, each interactive element tagged [ref=eN]. ' +
+      'Use the refs with browser_click, browser_type, browser_select_option and browser_scroll. Prefer this to screenshots for acting on a page.',
+    inputSchema: {},
+    outputSchema: pageStateShape,
+    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: true },
+    async handler(ctx) {
+      return browserCall(ctx, true, async (svc, page) => {
+        return pageState(svc, page, 'full');
+      });
+    },
+  }),
+  defineTool({
+    name: 'browser_click',
+    title: 'Click an element',
+    description: 'Click the element with this ref (from the latest snapshot), wait for what it triggers to settle, and return what changed on the page.',
+    inputSchema: { ref: refSchema, double: z.boolean().optional().describe('Double-click instead') },
+    outputSchema: pageStateShape,
+    annotations: act,
+    async handler(ctx, args) {
+      return browserCall(ctx, false, async (svc, page) => {
+        const loc = await svc.locate(page, args.ref);
+        try {
+          await settle(page, () => (args.double ? loc.dblclick() : loc.click()), ctx.config.browserNavTimeoutS * 1000);
+        } catch (e) {
+          throw actionError(e, `clicking ${args.ref}`, ctx.config.browserActionTimeoutS);
+        }
+        return pageState(svc, await svc.page(), 'auto', [`Clicked ${args.ref}.`]);
+      });
+    },
+  }),
+  defineTool({
+    name: 'browser_type',
+    title: 'Type into a field',
+    description: 'Replace the text of an input, textarea or contenteditable (by ref) with `text`; submit: true presses Enter afterwards. Returns what changed.',
+    inputSchema: {
+      ref: refSchema,
+      text: z.string().describe('The new content of the field'),
+      submit: z.boolean().optional().describe('Press Enter after typing (submits most forms)'),
+    },
+    outputSchema: pageStateShape,
+    annotations: act,
+    async handler(ctx, args) {
+      return browserCall(ctx, false, async (svc, page) => {
+        const loc = await svc.locate(page, args.ref);
+        try {
+          await settle(page, async () => {
+            await loc.fill(args.text);
+            if (args.submit) await loc.press('Enter');
+          }, ctx.config.browserNavTimeoutS * 1000);
+        } catch (e) {
+          throw actionError(e, `typing into ${args.ref}`, ctx.config.browserActionTimeoutS);
+        }
+        return pageState(svc, await svc.page(), 'auto', [`Typed ${args.text.length} characters into ${args.ref}${args.submit ? ' and pressed Enter' : ''}.`]);
+      });
+    },
+  }),
+  defineTool({
+    name: 'browser_press_key',
+    title: 'Press a key',
+    description: 'Press a key or chord in the focused element of the active tab: "Enter", "Escape", "Tab", "ArrowDown", "Control+a", a single character, ...',
+    inputSchema: { key: z.string().min(1).describe('Key name as in Playwright / KeyboardEvent.key, e.g. "Enter" or "Shift+Tab"') },
+    outputSchema: pageStateShape,
+    annotations: act,
+    async handler(ctx, args) {
+      return browserCall(ctx, false, async (svc, page) => {
+        try {
+          await settle(page, () => page.keyboard.press(args.key), ctx.config.browserNavTimeoutS * 1000);
+        } catch (e) {
+          if (/Unknown key/i.test(String(e))) throw new SandboxError('INVALID_ARGUMENT', `unknown key ${JSON.stringify(args.key)}`, { hint: 'use names like Enter, Escape, Tab, ArrowDown, Backspace, PageDown, or chords like Control+a' });
+          throw actionError(e, `pressing ${args.key}`, ctx.config.browserActionTimeoutS);
+        }
+        return pageState(svc, await svc.page(), 'auto', [`Pressed ${args.key}.`]);
+      });
+    },
+  }),
+  defineTool({
+    name: 'browser_select_option',
+    title: 'Choose options in a select',
+    description: 'Select one or more options (by value or visible label) in the <select> with this ref; returns what changed.',
+    inputSchema: {
+      ref: refSchema,
+      values: z.array(z.string()).min(1, 'give at least one value').describe('Option values or labels, e.g. ["blue"]'),
+    },
+    outputSchema: pageStateShape,
+    annotations: act,
+    async handler(ctx, args) {
+      return browserCall(ctx, false, async (svc, page) => {
+        const loc = await svc.locate(page, args.ref);
+        let chosen: string[] = [];
+        try {
+          await settle(page, async () => { chosen = await loc.selectOption(args.values); }, ctx.config.browserNavTimeoutS * 1000);
+        } catch (e) {
+          throw actionError(e, `selecting ${JSON.stringify(args.values)} in ${args.ref}`, ctx.config.browserActionTimeoutS);
+        }
+        return pageState(svc, await svc.page(), 'auto', [`Selected ${JSON.stringify(chosen)} in ${args.ref}.`]);
+      });
+    },
+  }),
+  defineTool({
+    name: 'browser_scroll',
+    title: 'Scroll the page',
+    description: 'Scroll the element with this ref into view, or scroll the page by dy pixels (negative: up; default: most of a screen down). Returns the new snapshot or what changed.',
+    inputSchema: {
+      ref: refSchema.optional(),
+      dy: z.number().optional().describe('Pixels to scroll vertically when no ref is given'),
+    },
+    outputSchema: pageStateShape,
+    annotations: { ...act, idempotentHint: false },
+    async handler(ctx, args) {
+      return browserCall(ctx, false, async (svc, page) => {
+        try {
+          if (args.ref) await (await svc.locate(page, args.ref)).scrollIntoViewIfNeeded();
+          else await page.mouse.wheel(0, args.dy ?? Math.round((page.viewportSize()?.height ?? 720) * 0.8));
+          await page.waitForTimeout(50);
+        } catch (e) {
+          throw actionError(e, args.ref ? `scrolling to ${args.ref}` : 'scrolling', ctx.config.browserActionTimeoutS);
+        }
+        const y = await page.evaluate<string>('`${Math.round(window.scrollY)} of ${Math.max(0, document.documentElement.scrollHeight - window.innerHeight)}`').catch(() => '?');
+        return pageState(svc, page, 'auto', [`Scrolled; vertical position ${y} px.`]);
+      });
+    },
+  }),
+  defineTool({
+    name: 'browser_wait_for',
+    title: 'Wait for text or time',
+    description: 'Wait until `text` appears, or `text_gone` disappears, in the active tab (up to time_s, default 10 s); with only time_s, just wait that long (max 60 s). Returns the page afterwards.',
+    inputSchema: {
+      text: z.string().min(1).optional().describe('Wait until this text is visible'),
+      text_gone: z.string().min(1).optional().describe('Wait until this text is no longer visible'),
+      time_s: z.number().positive().max(60, 'time_s is at most 60').optional().describe('Seconds to wait, or the most to wait for text'),
+    },
+    outputSchema: pageStateShape,
+    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: true },
+    async handler(ctx, args) {
+      if (!args.text && !args.text_gone && !args.time_s) throw new SandboxError('INVALID_ARGUMENT', 'give text, text_gone or time_s', { hint: 'e.g. {"text": "Saved"} waits until "Saved" shows' });
+      return browserCall(ctx, false, async (svc, page) => {
+        const limit = (args.time_s ?? 10) * 1000;
+        const started = Date.now();
+        try {
+          if (args.text) await page.getByText(args.text).first().waitFor({ state: 'visible', timeout: limit });
+          if (args.text_gone) await page.getByText(args.text_gone).first().waitFor({ state: 'hidden', timeout: Math.max(1, limit - (Date.now() - started)) });
+          if (!args.text && !args.text_gone) await page.waitForTimeout(limit);
+        } catch (e) {
+          if (/Timeout \d+ms exceeded/.test(String(e))) {
+            const what = args.text && !args.text_gone ? `text ${JSON.stringify(args.text)} did not appear` : args.text_gone ? `text ${JSON.stringify(args.text_gone)} did not disappear` : 'waiting failed';
+            throw new SandboxError('TIMEOUT', `${what} within ${limit / 1000} s`, { hint: 'check the page with browser_snapshot; wait longer with time_s (up to 60)' });
+          }
+          throw actionError(e, 'waiting', limit / 1000);
+        }
+        const waited = ((Date.now() - started) / 1000).toFixed(1);
+        return pageState(svc, page, 'auto', [`Waited ${waited} s${args.text ? `: ${JSON.stringify(args.text)} is visible` : ''}${args.text_gone ? `: ${JSON.stringify(args.text_gone)} is gone` : ''}.`]);
+      });
+    },
+  }),
+  ...browserPageTools,
+];
