@@ -10,6 +10,10 @@ export async function createProvider(config: Config, log: Logger): Promise<Sandb
       const { LocalProvider } = await import('./local/provider.js');
       return LocalProvider.start(config, log);
     }
+    case 'docker': {
+      const { DockerProvider } = await import('./docker/provider.js');
+      return DockerProvider.start(config, log);
+    }
     default:
       throw new SandboxError('UNSUPPORTED', `provider "${config.provider}" (${config.providerReason}) is not available in this version`, {
         hint: 'set SANDBOX_PROVIDER=local to use the local isolated sandboxes',

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { ProviderName } from '../config.js';
 
 /** The seam every provider implements; tools and sessions see nothing vendor-specific. */
@@ -147,6 +148,13 @@ export interface Sandbox {
   readonly processes: ProcessApi;
   readonly files: FilesApi;
   portUrl(port: number): Promise<{ url: string; headers?: Record<string, string> }>;
+  /**
+   * Optional: a raw TCP byte stream to `port` on the sandbox's own loopback, opened through the
+   * provider (docker: an exec'd bridge; never a container or bridge IP). For the server's preview
+   * proxy and browser when the provider has no URL of its own. Rejects with UNAVAILABLE when nothing
+   * listens there. Ending the stream half-closes the sending side; destroying it closes the connection.
+   */
+  connectPort?(port: number): Promise<Duplex>;
   keepAlive(ms: number): Promise<void>;
   /** False once the sandbox died (killed, crashed, reaped). */
   isAlive(): boolean;

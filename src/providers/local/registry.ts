@@ -69,7 +69,8 @@ export class ServerRegistry {
     return metas;
   }
 
-  private async liveServers(): Promise<Set<string>> {
+  /** Instance ids of the servers alive on this machine with this state dir (this one included). */
+  async liveServers(): Promise<Set<string>> {
     const live = new Set<string>([this.instanceId]);
     for (const f of await fs.readdir(this.serversDir()).catch(() => [] as string[])) {
       const file = path.join(this.serversDir(), f);
