@@ -105,3 +105,14 @@ export function helperError(stderr: string, exitCode: number | null, path: strin
   }
   return new SandboxError('INTERNAL', `${path}: file operation failed (exit ${exitCode}): ${stderr.trim().slice(0, 500) || 'no message'}`);
 }
+
+/** The engine could not start a process in the container (runc's message is the only output). */
+export function execStartFailed(output: string): SandboxError {
+  const detail = output.trim().slice(0, 300) || 'no output';
+  const pids = /init-p|resource temporarily unavailable|fork|pids/i.test(detail);
+  return new SandboxError(pids ? 'LIMIT_EXCEEDED' : 'UNAVAILABLE', `the sandbox could not start the command: ${detail}`, {
+    hint: pids
+      ? 'the sandbox has probably used up its process limit (SANDBOX_PIDS_MAX): stop background processes with shell_kill, or wait for them to end'
+      : 'the image must provide /bin/bash; if this persists, the sandbox is broken and ending the session gives a fresh one',
+  });
+}

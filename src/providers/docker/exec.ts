@@ -5,8 +5,9 @@ import type Dockerode from 'dockerode';
 import { SandboxError } from '../../errors.js';
 import { HeadTailCapture } from '../local/agent/capture.js';
 import type { ExecOptions, ExecResult } from '../types.js';
-import { translateDockerError, type ErrorContext } from './errors.js';
-import { KILL_SCRIPT, MARKER_ENV, StderrFramer, WRAPPER, type FrameHeader } from './framing.js';
+import { Controller } from './control.js';
+import { execStartFailed, translateDockerError, type ErrorContext } from './errors.js';
+import { KILL_SCRIPT, MARKER_ENV, StderrFramer, TOKEN_ENV, WRAPPER, type FrameHeader } from './framing.js';
 
 /** After the command exits, wait this long for output still in flight before answering. */
 const DRAIN_MS = 50;
@@ -39,6 +40,8 @@ export function sink(fn: (chunk: Buffer) => void): Writable {
  * (exec and background processes), small helper scripts (files, kills) and their exit codes.
  */
 export class ContainerExec {
+  private readonly controller = new Controller();
+
   constructor(
     private readonly docker: Dockerode,
     readonly container: Dockerode.Container,
@@ -109,8 +112,18 @@ export class ContainerExec {
     return { stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString(), exitCode: await this.exitCode(exec) };
   }
 
-  /** Signals every process of the command that carries `token` (a second exec, so it works while the first blocks). */
+  /** Starts the kill controller; done once, right after the container starts, while it has processes to spare. */
+  startController(): Promise<void> {
+    return this.controller.start(this);
+  }
+
+  stopController(): void {
+    this.controller.stop();
+  }
+
+  /** Signals every process of the command that carries `token`: through the controller, else a fresh exec. */
   async kill(token: string, signal: string): Promise<void> {
+    if (await this.controller.kill(token, signal)) return;
     const { stream } = await this.start(['/bin/bash', '-c', KILL_SCRIPT, 'sandbox-mcp-kill', token, signal], { stdin: false });
     await this.demux(stream, () => undefined, () => undefined);
   }
@@ -120,7 +133,7 @@ export class ContainerExec {
     const token = newToken();
     const started = performance.now();
     const { exec, stream } = await this.start(['/bin/bash', '-c', WRAPPER, 'sandbox-mcp', opts.cwd ?? this.workdir, command], {
-      env: { ...opts.env, [MARKER_ENV]: token }, stdin: opts.stdin !== undefined,
+      env: { ...opts.env, [TOKEN_ENV]: token }, stdin: opts.stdin !== undefined,
     });
     const budget = Math.max(512, Math.floor(opts.maxOutputBytes / 2));
     const out = new HeadTailCapture(budget);
@@ -142,6 +155,10 @@ export class ContainerExec {
         opts.signal?.removeEventListener('abort', onAbort);
         if (header === 'nocwd') {
           reject(new SandboxError('INVALID_ARGUMENT', `cwd ${opts.cwd} is not an existing directory`, { hint: 'pass an existing directory (relative paths start at the workdir), or create it first with mkdir -p' }));
+          return;
+        }
+        if (header === undefined && trailerCode === undefined && !killedWith) {
+          reject(execStartFailed(out.text() + err.text()));
           return;
         }
         let exitCode: number | null = trailerCode ?? null;

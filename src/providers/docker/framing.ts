@@ -9,16 +9,18 @@
 /** Names every process of one command (inherited through the environment), so a kill finds them all. */
 export const MARKER_ENV = 'SANDBOX_MCP_EXEC';
 
+/** The wrapper's own copy of the token: not MARKER_ENV, so a kill of the command spares the wrapper. */
+export const TOKEN_ENV = 'SANDBOX_MCP_TOKEN';
+
 /**
- * $1 = cwd, $2 = command. The exec process is a session and group leader already (the engine starts
- * it with setsid), so its process group is the command's tree.
+ * $1 = cwd, $2 = command. The command runs in its own session (setsid), marked with MARKER_ENV; the
+ * wrapper outside it survives a kill of the command's tree and reports the status at once.
  */
 export const WRAPPER = [
-  `cd -- "$1" 2>/dev/null || { printf '%s:nocwd\\n' "$${MARKER_ENV}" >&2; exit 1; }`,
-  `printf '%s:pid:%s\\n' "$${MARKER_ENV}" "$$" >&2`,
-  '/bin/bash -c "$2"',
+  `cd -- "$1" 2>/dev/null || { printf '%s:nocwd\\n' "$${TOKEN_ENV}" >&2; exit 1; }`,
+  `${MARKER_ENV}=$${TOKEN_ENV} setsid -w /bin/bash -c 'printf "%s:pid:%s\\n" "$${MARKER_ENV}" "$$" >&2; exec /bin/bash -c "$1"' sandbox-mcp "$2"`,
   's=$?',
-  `printf '\\n%s:exit:%s\\n' "$${MARKER_ENV}" "$s" >&2`,
+  `printf '\\n%s:exit:%s\\n' "$${TOKEN_ENV}" "$s" >&2`,
   'exit "$s"',
 ].join('\n');
 
@@ -37,6 +39,31 @@ export const KILL_SCRIPT = [
   '  kill -s "$2" "$p" 2>/dev/null',
   'done',
   'exit 0',
+].join('\n');
+
+/**
+ * The same kill as a long-lived controller (one per container, started with it) that reads
+ * "kill TOKEN SIGNAL" lines and answers "done TOKEN". It uses bash builtins only, never forks, so it
+ * still works when the sandbox has used up its process limit (a fork bomb), when no new exec can start.
+ */
+export const CONTROLLER_SCRIPT = [
+  'killmarked() {',
+  '  local d p e st f g hit',
+  '  for d in /proc/[0-9]*; do',
+  '    p=${d#/proc/}; [ "$p" = "$$" ] && continue',
+  '    hit=',
+  `    while IFS= read -r -d '' e; do [ "$e" = "${MARKER_ENV}=$1" ] && { hit=1; break; }; done < "$d/environ" 2>/dev/null`,
+  '    [ -n "$hit" ] || continue',
+  '    read -r st < "$d/stat" 2>/dev/null || continue',
+  '    f=(${st##*) }); g=${f[2]}',
+  '    [ "$g" -gt 1 ] 2>/dev/null && kill -s "$2" -- "-$g" 2>/dev/null',
+  '    kill -s "$2" "$p" 2>/dev/null',
+  '  done',
+  '}',
+  'while read -r cmd a b; do',
+  '  [ "$cmd" = kill ] && killmarked "$a" "$b"',
+  '  printf "done %s\\n" "$a"',
+  'done',
 ].join('\n');
 
 export type FrameHeader = { pid: number } | 'nocwd';

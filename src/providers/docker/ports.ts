@@ -11,9 +11,12 @@ import { MARKER_ENV } from './framing.js';
 const BRIDGE = [
   '{ exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || { exec 3<>"/dev/tcp/::1/$1"; } 2>/dev/null || exit 7',
   "printf 'ok\\n' >&2",
-  'cat <&3 &',
-  'cat >&3',
-  'wait',
+  // Background jobs get /dev/null as stdin, so the writer reads a saved copy (fd 4). The reader runs in
+  // the foreground: when the server closes the connection, the writer is stopped and the exec ends.
+  'exec 4<&0',
+  'cat <&4 >&3 &',
+  'cat <&3',
+  'kill $! 2>/dev/null',
 ].join('\n');
 
 const CONNECT_TIMEOUT_MS = 10_000;

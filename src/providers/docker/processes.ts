@@ -2,8 +2,9 @@ import type { Duplex } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { SandboxError } from '../../errors.js';
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
+import { execStartFailed } from './errors.js';
 import { newToken, signalFromStatus, type ContainerExec } from './exec.js';
-import { MARKER_ENV, StderrFramer, WRAPPER, type FrameHeader } from './framing.js';
+import { StderrFramer, TOKEN_ENV, WRAPPER, type FrameHeader } from './framing.js';
 
 /** Output kept per background process; older output scrolls out and is reported as dropped. */
 const RETAIN_BYTES = 4 * 1024 * 1024;
@@ -49,7 +50,7 @@ export class DockerProcesses implements ProcessApi {
     }
     const token = newToken();
     const { exec, stream } = await this.runner.start(['/bin/bash', '-c', WRAPPER, 'sandbox-mcp', opts.cwd ?? this.runner.workdir, command], {
-      env: { ...opts.env, [MARKER_ENV]: token }, stdin: true,
+      env: { ...opts.env, [TOKEN_ENV]: token }, stdin: true,
     });
     const p: Proc = {
       processId: `proc-${this.next++}`, name: opts.name, command, token, pid: -1, exec, stream,
@@ -73,7 +74,11 @@ export class DockerProcesses implements ProcessApi {
     if (h === 'nocwd') {
       throw new SandboxError('INVALID_ARGUMENT', `cwd ${opts.cwd} is not an existing directory`, { hint: 'pass an existing directory (relative paths start at the workdir), or create it first with mkdir -p' });
     }
-    if (h) p.pid = h.pid;
+    if (!h) {
+      stream.destroy();
+      throw execStartFailed(Buffer.concat(p.chunks).toString());
+    }
+    p.pid = h.pid;
     this.procs.set(p.processId, p);
     return this.info(p);
   }

@@ -10,7 +10,7 @@ import { newSandboxId } from '../local/provider.js';
 import { ServerRegistry } from '../local/registry.js';
 import type { CreateOptions, ProviderDescription, Sandbox, SandboxProvider, SandboxSummary } from '../types.js';
 import { engineUnreachable, translateDockerError } from './errors.js';
-import { ContainerExec } from './exec.js';
+import type { ContainerExec } from './exec.js';
 import { DockerSandbox } from './sandbox.js';
 
 const WORKDIR = '/workspace';
@@ -170,7 +170,7 @@ export class DockerProvider implements SandboxProvider {
     const sandbox = this.adopt(id, container, new Date());
     try {
       await container.start().catch((e: unknown) => { throw translateDockerError(e, this.errCtx('starting the sandbox container')); });
-      if (!this.imageProbed) await this.probeImage(container);
+      await Promise.all([sandbox.started(), this.imageProbed ? undefined : this.probeImage(sandbox.runner)]);
     } catch (e) {
       await sandbox.kill().catch(() => undefined);
       throw e;
@@ -180,9 +180,8 @@ export class DockerProvider implements SandboxProvider {
   }
 
   /** Once per server: does the image give the sandbox user what the tools need? Clear words if not. */
-  private async probeImage(container: Dockerode.Container): Promise<void> {
-    const runner = new ContainerExec(this.docker, container, WORKDIR, this.errCtx(''), () => undefined);
-    const r = await runner.helper('for t in stat find grep mktemp; do command -v $t >/dev/null || { echo "missing $t"; exit 2; }; done; test -w /workspace || { echo "/workspace is not writable by uid 1000"; exit 2; }', []);
+  private async probeImage(runner: ContainerExec): Promise<void> {
+    const r = await runner.helper('for t in setsid stat find grep mktemp; do command -v $t >/dev/null || { echo "missing $t"; exit 2; }; done; test -w /workspace || { echo "/workspace is not writable by uid 1000"; exit 2; }', []);
     if (r.exitCode !== 0) {
       const why = r.exitCode === 2 ? r.stdout.toString().trim() : `bash did not run (exit ${r.exitCode}): ${(r.stdout.toString() + r.stderr).trim().slice(0, 300)}`;
       throw new SandboxError('UNAVAILABLE', `the image ${this.config.dockerImage} cannot host sandboxes: ${why}`, {
@@ -226,7 +225,9 @@ export class DockerProvider implements SandboxProvider {
     if (!info || info.State !== 'running') {
       throw new SandboxError('NOT_FOUND', `no running docker sandbox ${id}`, { hint: 'it was removed or its container stopped; a new call creates a fresh one' });
     }
-    return this.adopt(id, this.docker.getContainer(info.Id), new Date(info.Labels[L.created] ?? info.Created * 1000));
+    const sandbox = this.adopt(id, this.docker.getContainer(info.Id), new Date(info.Labels[L.created] ?? info.Created * 1000));
+    await sandbox.started();
+    return sandbox;
   }
 
   async list(labels: Record<string, string>): Promise<SandboxSummary[]> {

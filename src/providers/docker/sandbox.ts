@@ -12,7 +12,7 @@ const gone = () => new SandboxError('SANDBOX_GONE', 'this sandbox has ended (its
 /** One container: commands, background processes and files all go through the engine's exec API. */
 export class DockerSandbox implements Sandbox {
   readonly provider = 'docker' as const;
-  private readonly runner: ContainerExec;
+  readonly runner: ContainerExec;
   private readonly procs: DockerProcesses;
   private readonly fileApi: DockerFiles;
   private alive = true;
@@ -31,6 +31,11 @@ export class DockerSandbox implements Sandbox {
     this.runner = new ContainerExec(docker, container, workdir, errorContext, () => { this.alive = false; });
     this.procs = new DockerProcesses(this.runner);
     this.fileApi = new DockerFiles(this.runner);
+  }
+
+  /** After the container started: the kill controller must exist before the sandbox can run out of processes. */
+  async started(): Promise<void> {
+    await this.runner.startController();
   }
 
   isAlive(): boolean {
@@ -86,6 +91,7 @@ export class DockerSandbox implements Sandbox {
     this.killed ??= (async () => {
       this.alive = false;
       this.procs.closeAll();
+      this.runner.stopController();
       await this.remove();
     })();
     return this.killed;
