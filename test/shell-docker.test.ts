@@ -52,6 +52,8 @@ describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
   it('returns exit code and streams separately; honours cwd, env and stdin', async () => {
     const r = await call(client, 'shell_exec', { command: 'echo out; echo err >&2; exit 3' });
     expect(r.structuredContent).toMatchObject({ exitCode: 3, stdout: 'out\n', stderr: 'err\n', timedOut: false, truncated: false });
+    const raw = await sh(client, `printf 'no newline'; printf 'a\\0b' >&2`);
+    expect(raw).toMatchObject({ stdout: 'no newline', stderr: 'a\0b', exitCode: 0 });
     expect((await sh(client, 'pwd')).stdout).toBe('/workspace\n');
     await sh(client, 'mkdir -p sub/dir');
     expect((await sh(client, 'pwd', { cwd: 'sub/dir' })).stdout).toBe('/workspace/sub/dir\n');

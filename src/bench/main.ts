@@ -1,6 +1,7 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { dockerBench } from './docker.js';
 import { shellBench } from './shell.js';
 import type { BenchRunner, BenchSection } from './stats.js';
 
@@ -11,6 +12,7 @@ import type { BenchRunner, BenchSection } from './stats.js';
  */
 const SECTIONS: Record<string, BenchRunner> = {
   shell: shellBench,
+  docker: dockerBench,
 };
 
 function flag(name: string): string | undefined {

@@ -7,10 +7,10 @@ import { HeadTailCapture } from '../local/agent/capture.js';
 import type { ExecOptions, ExecResult } from '../types.js';
 import { Controller } from './control.js';
 import { execStartFailed, translateDockerError, type ErrorContext } from './errors.js';
-import { KILL_SCRIPT, MARKER_ENV, StderrFramer, TOKEN_ENV, WRAPPER, type FrameHeader } from './framing.js';
+import { KILL_SCRIPT, MARKER_ENV, StderrFramer, TOKEN_ENV, TrailerScanner, WRAPPER, type FrameHeader } from './framing.js';
 
-/** After the command exits, wait this long for output still in flight before answering. */
-const DRAIN_MS = 50;
+/** After the exit line, wait at most this long for stdout's end line (it normally comes first). */
+const DRAIN_MS = 200;
 /** After a kill, answer at the latest this long later even if the engine keeps the stream open. */
 const KILL_GRACE_MS = 5000;
 const SANDBOX_USER = '1000:1000';
@@ -183,13 +183,22 @@ export class ContainerExec {
         timers.push(setTimeout(() => { stream.destroy(); void finish(); }, KILL_GRACE_MS));
       };
       const onAbort = () => { if (!answered) { cancelled = true; killAll(); } };
+      let stdoutDone = false;
       const framer = new StderrFramer(token, {
         header: (h) => { header = h; if (h === 'nocwd') void finish(); },
         data: (b) => { err.push(b); emit('stderr', b); },
-        exit: (code) => { trailerCode = code; timers.push(setTimeout(() => void finish(), DRAIN_MS)); },
+        exit: (code) => {
+          trailerCode = code;
+          if (stdoutDone) void finish();
+          else timers.push(setTimeout(() => void finish(), DRAIN_MS));
+        },
       });
-      this.demux(stream, (b) => { out.push(b); emit('stdout', b); }, (b) => framer.push(b))
-        .then(() => { framer.flush(); return finish(); })
+      const stdout = new TrailerScanner(token, 'out', {
+        data: (b) => { out.push(b); emit('stdout', b); },
+        trailer: () => { stdoutDone = true; if (trailerCode !== undefined) void finish(); },
+      });
+      this.demux(stream, (b) => stdout.push(b), (b) => framer.push(b))
+        .then(() => { stdout.flush(); framer.flush(); return finish(); })
         .catch(reject);
       if (opts.stdin !== undefined) stream.end(opts.stdin);
       timers.push(setTimeout(() => { if (!answered) { timedOut = true; killAll(); } }, opts.timeoutMs));

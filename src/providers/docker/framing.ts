@@ -20,7 +20,9 @@ export const WRAPPER = [
   `cd -- "$1" 2>/dev/null || { printf '%s:nocwd\\n' "$${TOKEN_ENV}" >&2; exit 1; }`,
   `${MARKER_ENV}=$${TOKEN_ENV} setsid -w /bin/bash -c 'printf "%s:pid:%s\\n" "$${MARKER_ENV}" "$$" >&2; exec /bin/bash -c "$1"' sandbox-mcp "$2"`,
   's=$?',
-  `printf '\\n%s:exit:%s\\n' "$${TOKEN_ENV}" "$s" >&2`,
+  // stdout's trailer first: once both arrived, all the command's output has (pipes keep order per stream).
+  `printf '\\0\\033%s:out:\\n' "$${TOKEN_ENV}"`,
+  `printf '\\0\\033%s:exit:%s\\n' "$${TOKEN_ENV}" "$s" >&2`,
   'exit "$s"',
 ].join('\n');
 
@@ -68,76 +70,96 @@ export const CONTROLLER_SCRIPT = [
 
 export type FrameHeader = { pid: number } | 'nocwd';
 
-/** Splits a framed stderr stream into the header, the command's own stderr and the exit status. */
-export class StderrFramer {
-  private phase: 'head' | 'body' | 'after' = 'head';
+/**
+ * Passes a stream through until the wrapper's trailer (`NUL ESC <token>:<kind>:<value>\n`), which it
+ * removes and reports. Bytes that could start a trailer split across chunks are held back: only a
+ * trailing NUL can, so streamed text is never delayed.
+ */
+export class TrailerScanner {
   private held: Buffer = Buffer.alloc(0);
-  private readonly trailer: Buffer;
+  private done = false;
+  private readonly prefix: Buffer;
 
-  constructor(
-    private readonly token: string,
-    private readonly on: {
-      header(h: FrameHeader | undefined): void;
-      data(chunk: Buffer): void;
-      exit(code: number): void;
-    },
-  ) {
-    this.trailer = Buffer.from(`\n${token}:exit:`);
+  constructor(token: string, kind: 'exit' | 'out', private readonly on: { data(chunk: Buffer): void; trailer(value: string): void }) {
+    this.prefix = Buffer.from(`\0\x1b${token}:${kind}:`);
   }
 
   push(chunk: Buffer): void {
-    if (this.phase === 'after') { this.on.data(chunk); return; }
+    if (this.done) { this.on.data(chunk); return; }
     this.held = this.held.length ? Buffer.concat([this.held, chunk]) : chunk;
-    if (this.phase === 'head') {
-      const nl = this.held.indexOf(10);
-      if (nl < 0) {
-        if (this.held.length > 4096) this.endHead(undefined, 0);
-        return;
-      }
-      const line = this.held.subarray(0, nl).toString();
-      if (line === `${this.token}:nocwd`) this.endHead('nocwd', nl + 1);
-      else if (line.startsWith(`${this.token}:pid:`)) this.endHead({ pid: Number(line.slice(this.token.length + 5)) }, nl + 1);
-      // Not our header: the wrapper did not run (no bash in the image, ...); the engine's text stays visible.
-      else this.endHead(undefined, 0);
-      if (this.held.length === 0) return;
-    }
-    this.scanBody();
-  }
-
-  /** At end of stream: whatever is held back is output. */
-  flush(): void {
-    if (this.phase === 'head' && this.held.length) this.on.header(undefined);
-    if (this.held.length) this.on.data(this.held);
-    this.held = Buffer.alloc(0);
-    this.phase = 'after';
-  }
-
-  private endHead(h: FrameHeader | undefined, consumed: number): void {
-    this.phase = 'body';
-    this.held = this.held.subarray(consumed);
-    this.on.header(h);
-  }
-
-  private scanBody(): void {
-    const at = this.held.indexOf(this.trailer);
+    const at = this.held.indexOf(this.prefix);
     if (at >= 0) {
-      const nl = this.held.indexOf(10, at + this.trailer.length);
+      const nl = this.held.indexOf(10, at + this.prefix.length);
       if (at > 0) this.on.data(this.held.subarray(0, at));
       if (nl < 0) { this.held = this.held.subarray(at); return; }
-      const code = Number(this.held.subarray(at + this.trailer.length, nl).toString());
+      const value = this.held.subarray(at + this.prefix.length, nl).toString();
       const rest = this.held.subarray(nl + 1);
       this.held = Buffer.alloc(0);
-      this.phase = 'after';
-      this.on.exit(Number.isFinite(code) ? code : 1);
+      this.done = true;
+      this.on.trailer(value);
       if (rest.length) this.on.data(rest);
       return;
     }
-    // Hold back what could be the start of a trailer split across chunks.
-    const keep = Math.min(this.held.length, this.trailer.length - 1);
-    const emit = this.held.length - keep;
+    const emit = this.held.length - this.partialTrailerLength();
     if (emit > 0) {
       this.on.data(this.held.subarray(0, emit));
       this.held = this.held.subarray(emit);
     }
+  }
+
+  /** At end of stream: whatever is held back is output. */
+  flush(): void {
+    if (this.held.length) this.on.data(this.held);
+    this.held = Buffer.alloc(0);
+    this.done = true;
+  }
+
+  /** How many final bytes could start a trailer; the trailer starts with NUL, so text is never held. */
+  private partialTrailerLength(): number {
+    const from = Math.max(0, this.held.length - this.prefix.length + 1);
+    for (let i = this.held.indexOf(0, from); i >= 0; i = this.held.indexOf(0, i + 1)) {
+      const tail = this.held.subarray(i);
+      if (this.prefix.subarray(0, tail.length).equals(tail)) return tail.length;
+    }
+    return 0;
+  }
+}
+
+/** Splits a framed stderr stream into the header, the command's own stderr and the exit status. */
+export class StderrFramer {
+  private head: Buffer | undefined = Buffer.alloc(0);
+  private readonly body: TrailerScanner;
+
+  constructor(
+    private readonly token: string,
+    private readonly on: { header(h: FrameHeader | undefined): void; data(chunk: Buffer): void; exit(code: number): void },
+  ) {
+    this.body = new TrailerScanner(token, 'exit', { data: on.data, trailer: (v) => on.exit(Number.isFinite(Number(v)) ? Number(v) : 1) });
+  }
+
+  push(chunk: Buffer): void {
+    if (!this.head) { this.body.push(chunk); return; }
+    const buf = Buffer.concat([this.head, chunk]);
+    const nl = buf.indexOf(10);
+    if (nl < 0 && buf.length <= 4096) { this.head = buf; return; }
+    this.head = undefined;
+    const line = nl < 0 ? '' : buf.subarray(0, nl).toString();
+    let header: FrameHeader | undefined;
+    if (line === `${this.token}:nocwd`) header = 'nocwd';
+    else if (line.startsWith(`${this.token}:pid:`)) header = { pid: Number(line.slice(this.token.length + 5)) };
+    this.on.header(header);
+    // Not our header: the wrapper did not run (no bash in the image, ...); the engine's text stays visible.
+    const rest = header ? buf.subarray(nl + 1) : buf;
+    if (rest.length) this.body.push(rest);
+  }
+
+  flush(): void {
+    if (this.head) {
+      const pending = this.head;
+      this.head = undefined;
+      this.on.header(undefined);
+      if (pending.length) this.body.push(pending);
+    }
+    this.body.flush();
   }
 }

@@ -4,7 +4,7 @@ import { SandboxError } from '../../errors.js';
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
 import { execStartFailed } from './errors.js';
 import { newToken, signalFromStatus, type ContainerExec } from './exec.js';
-import { StderrFramer, TOKEN_ENV, WRAPPER, type FrameHeader } from './framing.js';
+import { StderrFramer, TOKEN_ENV, TrailerScanner, WRAPPER, type FrameHeader } from './framing.js';
 
 /** Output kept per background process; older output scrolls out and is reported as dropped. */
 const RETAIN_BYTES = 4 * 1024 * 1024;
@@ -63,7 +63,9 @@ export class DockerProcesses implements ProcessApi {
         data: (b) => this.onData(p, b),
         exit: (code) => this.onExit(p, code),
       });
-      this.runner.demux(stream, (b) => this.onData(p, b), (b) => framer.push(b)).then(async () => {
+      const stdout = new TrailerScanner(token, 'out', { data: (b) => this.onData(p, b), trailer: () => undefined });
+      this.runner.demux(stream, (b) => stdout.push(b), (b) => framer.push(b)).then(async () => {
+        stdout.flush();
         framer.flush();
         resolve(undefined);
         if (p.running) this.onExit(p, await this.runner.exitCode(exec).catch(() => null), true);

@@ -101,6 +101,16 @@ export class DockerProvider implements SandboxProvider {
     return this.ready;
   }
 
+  /** Readiness (for /healthz): the engine answers and the image is there. */
+  async health(): Promise<{ ready: boolean; detail?: string }> {
+    try {
+      await this.ensureReady();
+      return { ready: true };
+    } catch (e) {
+      return { ready: false, detail: (e as SandboxError).describe() };
+    }
+  }
+
   describe(): ProviderDescription {
     const c = this.config;
     return {
