@@ -94,10 +94,12 @@ export const dockerBench: BenchRunner = async ({ iterations, stateDir, log }) =>
     comparisons: [
       compare('docker sandbox creation p50', dc, 'local creation p50', lc, 'reported (containers cost more than namespaces)', true),
       compare('docker warm shell_exec p50', dw, 'local warm shell_exec p50', lw, 'reported', true),
-      compare('docker warm shell_exec p50', dw, 'bare engine exec p50', rw, 'ours <= bare exec + 50 ms (wrapper, framing, MCP)', dw - rw <= 50),
+      // Ours = the engine's exec + bash + the MCP round trip; local's warm call is that last part, so
+      // what is left is the wrapper (bash + setsid) and the framing.
+      compare('docker warm shell_exec p50', dw, 'bare engine exec + local warm shell_exec p50', rw + lw, 'ours <= bare exec + local warm + 25 ms', dw <= rw + lw + 25),
     ],
     notes: [
-      `docker warm shell_exec overhead over a bare engine exec: ${(dw - rw).toFixed(1)} ms at p50`,
+      `docker warm shell_exec overhead over a bare engine exec: ${(dw - rw).toFixed(1)} ms at p50 (local's whole warm round trip: ${lw.toFixed(1)} ms)`,
       `image ${config.dockerImage}, engine ${config.dockerHost}`,
     ],
   };

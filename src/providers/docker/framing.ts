@@ -18,7 +18,8 @@ export const TOKEN_ENV = 'SANDBOX_MCP_TOKEN';
  */
 export const WRAPPER = [
   `cd -- "$1" 2>/dev/null || { printf '%s:nocwd\\n' "$${TOKEN_ENV}" >&2; exit 1; }`,
-  `${MARKER_ENV}=$${TOKEN_ENV} setsid -w /bin/bash -c 'printf "%s:pid:%s\\n" "$${MARKER_ENV}" "$$" >&2; exec /bin/bash -c "$1"' sandbox-mcp "$2"`,
+  // bash runs -c text line by line: the header line runs before the command is even parsed.
+  `${MARKER_ENV}=$${TOKEN_ENV} setsid -w /bin/bash -c 'printf "%s:pid:%s\\n" "$${MARKER_ENV}" "$$" >&2'$'\\n'"$2"`,
   's=$?',
   // stdout's trailer first: once both arrived, all the command's output has (pipes keep order per stream).
   `printf '\\0\\033%s:out:\\n' "$${TOKEN_ENV}"`,
