@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,6 +97,14 @@ describe.skipIf(!!dockerSkip)('docker provider specifics', () => {
     expect(names.map((e) => `${e.name}:${e.type}`).sort()).toEqual(['run.sh:file', 'sub:directory']);
     await expect(sb.files.write('big.bin', Buffer.alloc(9 * 1024 * 1024))).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
     expect(await run('ls -a | grep -c "big.bin" || true')).toBe('0\n');
+  });
+
+  it('a container removed behind the server\'s back makes the sandbox report SANDBOX_GONE', async () => {
+    const other = await provider.create({ labels: { session: `removed-${Date.now()}` }, timeoutMs: 60_000 });
+    execFileSync('docker', ['rm', '-f', `sandbox-mcp-${other.id}`], { stdio: 'ignore' });
+    await expect(other.exec('true', { timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'SANDBOX_GONE' });
+    expect(other.isAlive()).toBe(false);
+    await other.kill();
   });
 
   it('another provider instance (a replica, or the server after a restart) reattaches by id', async () => {

@@ -101,7 +101,8 @@ export class ContainerExec {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      void this.kill(token, 'SIGKILL');
+      void this.kill(token, 'SIGKILL').catch(() => undefined);
+      setTimeout(() => stream.destroy(), KILL_GRACE_MS).unref();
     }, opts.timeoutMs ?? 60_000);
     try {
       await ended;
