@@ -7,7 +7,7 @@
 # `--network none` anyway. Each step has its own `|| exit 1` because `set -e` is ignored in a subshell
 # followed by `||`; `flock` makes parallel jobs build once; the build folder is under /var/tmp because
 # /tmp may be `nodev`.
-export SANDBOX_DOCKER_IMAGE=${SANDBOX_DOCKER_IMAGE:-sandbox-mcp-test:bookworm-v1}  # bump the tag when the image changes
+export SANDBOX_DOCKER_IMAGE=${SANDBOX_DOCKER_IMAGE:-sandbox-mcp-test:bookworm-v2}  # bump the tag when the image changes
 command -v docker >/dev/null && command -v dockerd >/dev/null && command -v debootstrap >/dev/null ||
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io debootstrap >/dev/null; } || exit 1
 if ! docker info >/dev/null 2>&1; then
@@ -20,7 +20,7 @@ docker image inspect "$SANDBOX_DOCKER_IMAGE" >/dev/null 2>&1 || (
   exec 9>/var/tmp/ci-sandbox-image.lock && flock 9 || exit 1
   docker image inspect "$SANDBOX_DOCKER_IMAGE" >/dev/null 2>&1 && exit 0
   d=$(mktemp -d /var/tmp/ci-rootfs.XXXXXX) || exit 1; trap 'rm -rf "$d" "$d.log"' EXIT
-  debootstrap --variant=minbase --include=python3,procps bookworm "$d" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$d.log" 2>&1 || { tail -20 "$d.log"; exit 1; }
+  debootstrap --variant=minbase --include=python3,procps,nodejs bookworm "$d" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$d.log" 2>&1 || { tail -20 "$d.log"; exit 1; }
   # What the provider expects of an image (README): a non-root user 1000 and a /workspace it owns.
   chroot "$d" /usr/sbin/useradd --uid 1000 --user-group --create-home --shell /bin/bash user || exit 1
   install -d -o 1000 -g 1000 -m 0755 "$d/workspace" || exit 1

@@ -1,79 +1,34 @@
 #!/usr/bin/env node
-import { ConfigError, helpText, loadConfig, parseArgv, type Config } from './config.js';
+import { ConfigError, helpText, loadConfig, parseArgv, type Config, type ParsedArgs } from './config.js';
 import { isSandboxError } from './errors.js';
-import { createLogger, type Logger } from './logger.js';
-import { serveHttp } from './mcp/http.js';
-import { serveStdio } from './mcp/stdio.js';
-import { createProvider } from './providers/index.js';
-import { SessionManager } from './sessions/manager.js';
-import { allTools } from './tools/index.js';
-
-/** Ends the process on SIGINT/SIGTERM/stdin close: sandboxes first, with a hard-exit backstop. */
-function installShutdown(log: Logger, stop: () => Promise<void>): (reason: string) => void {
-  let stopping = false;
-  const shutdown = (reason: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ reason }, 'shutting down');
-    setTimeout(() => { log.error('shutdown took over 10 s: exiting anyway'); process.exit(1); }, 10_000).unref();
-    stop().then(() => process.exit(0), (err) => { log.error({ err }, 'shutdown failed'); process.exit(1); });
-  };
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(sig, () => {
-      if (stopping) { log.warn({ signal: sig }, 'second signal: exiting now'); process.exit(130); }
-      shutdown(sig);
-    });
-  }
-  process.on('SIGHUP', () => shutdown('SIGHUP'));
-  return shutdown;
-}
-
-function clientConfig(config: Config, url: string): string {
-  const headers = config.authToken ? { Authorization: 'Bearer <SANDBOX_MCP_AUTH_TOKEN>' } : undefined;
-  return JSON.stringify({ mcpServers: { sandbox: { type: 'http', url, ...(headers ? { headers } : {}) } } }, null, 2);
-}
-
-async function serve(config: Config, log: Logger): Promise<void> {
-  log.info({ provider: config.provider, reason: config.providerReason, stateDir: config.stateDir }, 'provider chosen');
-  const provider = await createProvider(config, log);
-  const reaped = await provider.reapOrphans();
-  if (reaped.length) log.info({ count: reaped.length, ids: reaped }, 'reaped sandboxes left by a server that died');
-  const sessions = new SessionManager(provider, config, log);
-  let closeHttp: (() => Promise<void>) | undefined;
-  const shutdown = installShutdown(log, async () => {
-    await closeHttp?.();
-    await sessions.closeAll();
-    await provider.shutdown();
-  });
-
-  if (config.transport === 'stdio') {
-    await serveStdio({ config, log, sessions, tools: allTools, onEnd: shutdown });
-  } else {
-    const http = await serveHttp({ config, log, sessions, tools: allTools });
-    closeHttp = http.close;
-    log.info({ url: http.url, port: http.port, clientConfig: JSON.parse(clientConfig(config, http.url)) }, 'listening');
-    if (process.stderr.isTTY) {
-      process.stderr.write(`\nsandbox-mcp is listening on ${http.url}\nPaste into your MCP client config:\n${clientConfig(config, http.url)}\n\n`);
-    }
-  }
-  provider.warmUp?.();
-}
+import { createLogger } from './logger.js';
 
 async function main(): Promise<void> {
-  let parsed;
+  let args: ParsedArgs;
   let config: Config;
   try {
-    parsed = parseArgv(process.argv.slice(2));
-    if (parsed.help) { process.stderr.write(`${helpText()}\n`); return; }
-    config = loadConfig(parsed.flags, process.env);
+    args = parseArgv(process.argv.slice(2));
+    if (args.help) { process.stderr.write(`${helpText()}\n`); return; }
+    config = loadConfig(args.flags, process.env);
   } catch (e) {
     if (e instanceof ConfigError) { process.stderr.write(`sandbox-mcp: ${e.message}\n`); process.exit(2); }
     throw e;
   }
-  const log = createLogger(config.logLevel);
+  // doctor and bench talk to a person: only warnings and worse go to the JSON log.
+  const log = createLogger(args.command === 'serve' ? config.logLevel : 'warn');
   try {
-    if (parsed.command === 'serve') await serve(config, log);
-    else throw new ConfigError(`"${parsed.command}" is not available in this version; run sandbox-mcp --help`);
+    if (args.command === 'serve') {
+      await (await import('./serve.js')).serve(config, log);
+    } else {
+      // doctor and bench print their report on stdout: they are commands for people and scripts.
+      const progress = process.stderr.isTTY ? (line: string) => process.stderr.write(`\r${line}`) : undefined;
+      const { exitCode, report } = args.command === 'doctor'
+        ? await (await import('./ops/doctor.js')).doctor(config, log, { json: args.json })
+        : await (await import('./ops/perf.js')).perf(config, log, { json: args.json, iterations: args.iterations ?? 10, progress });
+      if (progress) process.stderr.write('\n');
+      process.stdout.write(`${report}\n`);
+      process.exitCode = exitCode;
+    }
   } catch (e) {
     const msg = isSandboxError(e) ? e.describe() : (e as Error).message;
     log.fatal({ err: e }, `cannot start: ${msg}`);

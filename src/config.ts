@@ -34,13 +34,16 @@ export const OPTIONS = {
   allowedOrigins: { flag: '--allowed-origins', env: 'SANDBOX_ALLOWED_ORIGINS', unit: 'comma list', describe: 'Extra browser Origins accepted besides loopback ones', schema: list.default([]) },
   maxBodyBytes: { flag: '--max-body', env: 'SANDBOX_MAX_BODY', unit: 'bytes', describe: 'Largest HTTP request body accepted', schema: int(1024, 1 << 30).default(32 * 1024 * 1024) },
   provider: { flag: '--provider', env: 'SANDBOX_PROVIDER', describe: `Sandbox provider: ${PROVIDERS.join(' | ')}; unset: e2b if E2B_API_KEY is set, else daytona if DAYTONA_API_KEY is set, else local`, schema: z.enum(PROVIDERS).optional() },
-  stateDir: { flag: '--state-dir', env: 'SANDBOX_STATE_DIR', unit: 'path', describe: 'Folder for workspaces and server state', schema: z.string().min(1), defaultText: '$XDG_STATE_HOME/sandbox-mcp (~/.local/state/sandbox-mcp)' },
+  stateDir: { flag: '--state-dir', env: 'SANDBOX_STATE_DIR', unit: 'path', describe: 'Folder for workspaces and server state', schema: z.string().min(1).optional(), defaultText: '$XDG_STATE_HOME/sandbox-mcp (~/.local/state/sandbox-mcp)' },
   idleTimeoutS: { flag: '--idle-timeout', env: 'SANDBOX_IDLE_TIMEOUT', unit: 's', describe: 'A sandbox unused this long is killed; the next call gets a fresh one', schema: int(1, 7 * 86400).default(900) },
+  sessionTtlS: { flag: '--session-ttl', env: 'SANDBOX_SESSION_TTL', unit: 's', describe: 'An HTTP session with no request for this long is closed (its client must initialize again)', schema: int(1, 30 * 86400).default(86400) },
   isolation: { flag: '--isolation', env: 'SANDBOX_ISOLATION', describe: 'Local isolation: auto (bwrap, else unshare) | bwrap | unshare | none (no isolation: only for trusted use)', schema: z.enum(['auto', 'bwrap', 'unshare', 'none']).default('auto') },
   network: { flag: '--network', env: 'SANDBOX_NETWORK', describe: 'Sandbox network (local and docker): none (own loopback only) | host (shares the host network, host loopback included)', schema: z.enum(['none', 'host']).default('none') },
   execTimeoutS: { flag: '--exec-timeout', env: 'SANDBOX_EXEC_TIMEOUT', unit: 's', describe: 'Default shell_exec timeout (a call may ask for up to --max-exec-timeout)', schema: int(1, 86400).default(120) },
   maxExecTimeoutS: { flag: '--max-exec-timeout', env: 'SANDBOX_MAX_EXEC_TIMEOUT', unit: 's', describe: 'Largest timeout_s a shell_exec call may ask for', schema: int(1, 86400).default(3600) },
   maxOutputBytes: { flag: '--max-output', env: 'SANDBOX_MAX_OUTPUT', unit: 'bytes', describe: 'Output returned per call (head and tail kept, the middle dropped and counted)', schema: int(1024, 64 << 20).default(1 << 20) },
+  maxReadBytes: { flag: '--max-read', env: 'SANDBOX_MAX_READ', unit: 'bytes', describe: 'Most file content file_read returns per call (the rest is paged with offset/limit)', schema: int(1024, 64 << 20).default(256 * 1024) },
+  searchTimeoutS: { flag: '--search-timeout', env: 'SANDBOX_SEARCH_TIMEOUT', unit: 's', describe: 'file_search stops after this long and returns what it found (a runaway regex is killed)', schema: int(1, 3600).default(30) },
   memoryMb: { flag: '--memory', env: 'SANDBOX_MEMORY_MB', unit: 'MiB', describe: 'Memory limit per sandbox (local: through cgroups where the server may create them; docker: the container limit, swap included)', schema: int(16, 1 << 20).default(2048) },
   pidsMax: { flag: '--pids', env: 'SANDBOX_PIDS_MAX', describe: 'Process limit per sandbox', schema: int(8, 1 << 22).default(512) },
   fileSizeMb: { flag: '--file-size', env: 'SANDBOX_FILE_SIZE_MB', unit: 'MiB', describe: 'Largest file a sandbox process may write', schema: int(1, 1 << 20).default(1024) },
@@ -50,6 +53,11 @@ export const OPTIONS = {
   dockerHost: { flag: '--docker-host', env: 'DOCKER_HOST', describe: 'Docker engine the docker provider uses: unix:///path/docker.sock, tcp://host:port (https with --docker-cert-path or port 2376) or ssh://user@host', schema: z.string().regex(/^(unix|tcp|http|https|ssh|npipe):\/\/./, 'must look like unix:///var/run/docker.sock or tcp://host:2375').default('unix:///var/run/docker.sock') },
   dockerCertPath: { flag: '--docker-cert-path', env: 'DOCKER_CERT_PATH', unit: 'path', describe: 'Folder with ca.pem, cert.pem and key.pem for a TLS Docker engine (docker provider)', schema: z.string().min(1).optional() },
   dockerImage: { flag: '--docker-image', env: 'SANDBOX_DOCKER_IMAGE', describe: 'Image for docker sandboxes: needs bash, coreutils, findutils and grep, and a /workspace owned by uid 1000 (README: building a sandbox image)', schema: z.string().min(1).default('sandbox-mcp:latest') },
+  shutdownGraceS: { flag: '--shutdown-grace', env: 'SANDBOX_SHUTDOWN_GRACE', unit: 's', describe: 'On SIGINT/SIGTERM, how long running tool calls may finish before their sandboxes are killed (the process exits within 10 s regardless)', schema: int(0, 8).default(5) },
+  webPort: { flag: '--web-port', env: 'SANDBOX_WEB_PORT', unit: 'port', describe: 'In stdio mode, the loopback port for preview URLs and deployed sites, opened at the first one handed out (0 = any free port; over HTTP they share the MCP port)', schema: int(0, 65535).default(0) },
+  webdevStartTimeoutS: { flag: '--webdev-start-timeout', env: 'SANDBOX_WEBDEV_START_TIMEOUT', unit: 's', describe: 'How long webdev_start waits for a dev server\'s port to answer', schema: int(1, 3600).default(60) },
+  deployMaxMb: { flag: '--deploy-max-size', env: 'SANDBOX_DEPLOY_MAX_MB', unit: 'MiB', describe: 'Largest total size of one deployed site version', schema: int(1, 1 << 20).default(100) },
+  deployMaxFiles: { flag: '--deploy-max-files', env: 'SANDBOX_DEPLOY_MAX_FILES', describe: 'Most files in one deployed site version', schema: int(1, 1_000_000).default(10_000) },
   logLevel: { flag: '--log-level', env: 'LOG_LEVEL', describe: 'trace | debug | info | warn | error | fatal | silent', schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') },
   e2bApiKey: { env: 'E2B_API_KEY', describe: 'E2B API key (selects the e2b provider when SANDBOX_PROVIDER is unset)', schema: z.string().min(1).optional() },
   daytonaApiKey: { env: 'DAYTONA_API_KEY', describe: 'Daytona API key (selects daytona when SANDBOX_PROVIDER and E2B_API_KEY are unset)', schema: z.string().min(1).optional() },
@@ -58,8 +66,9 @@ export const OPTIONS = {
 type Options = typeof OPTIONS;
 type OptionValues = { [K in keyof Options]: z.output<Options[K]['schema']> };
 
-export type Config = Omit<OptionValues, 'provider'> & {
+export type Config = Omit<OptionValues, 'provider' | 'stateDir'> & {
   provider: ProviderName;
+  stateDir: string;
   /** Why this provider was chosen, for logs and sandbox_info. */
   providerReason: string;
   transport: 'stdio' | 'http';
@@ -69,17 +78,36 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+export interface ParsedArgs {
+  command: 'serve' | 'doctor' | 'bench';
+  flags: Record<string, string>;
+  help: boolean;
+  /** doctor/bench: print JSON instead of a table. */
+  json: boolean;
+  /** bench: samples per measurement. */
+  iterations?: number;
+}
+
 /** Flags as `--name value` or `--name=value`; returns the command word (serve | doctor | bench) too. */
-export function parseArgv(argv: string[]): { command: string; flags: Record<string, string>; help: boolean } {
+export function parseArgv(argv: string[]): ParsedArgs {
   const flags: Record<string, string> = {};
+  let json = false;
+  let iterations: number | undefined;
   const byFlag = new Map(Object.entries(OPTIONS).flatMap(([k, o]) => ('flag' in o && o.flag ? [[o.flag, k]] : [])));
-  let command = 'serve';
+  let command: ParsedArgs['command'] = 'serve';
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') { help = true; continue; }
+    if (arg === '--json' && command !== 'serve') { json = true; continue; }
+    if (arg.startsWith('--iterations') && command === 'bench') {
+      const v = arg.includes('=') ? arg.split('=')[1] : argv[++i];
+      iterations = Number(v);
+      if (!Number.isInteger(iterations) || iterations < 1 || iterations > 10_000) throw new ConfigError(`--iterations must be a whole number from 1 to 10000, got ${JSON.stringify(v)}`);
+      continue;
+    }
     if (!arg.startsWith('-')) {
-      if (i === 0 && ['serve', 'doctor', 'bench'].includes(arg)) { command = arg; continue; }
+      if (i === 0 && (arg === 'serve' || arg === 'doctor' || arg === 'bench')) { command = arg; continue; }
       throw new ConfigError(`unexpected argument "${arg}"; run sandbox-mcp --help for the options`);
     }
     const eq = arg.indexOf('=');
@@ -90,7 +118,7 @@ export function parseArgv(argv: string[]): { command: string; flags: Record<stri
     if (value === undefined) throw new ConfigError(`option ${name} needs a value`);
     flags[key] = value;
   }
-  return { command, flags, help };
+  return { command, flags, help, json, iterations };
 }
 
 function defaultStateDir(env: NodeJS.ProcessEnv): string {
@@ -113,8 +141,8 @@ export function loadConfig(flags: Record<string, string>, env: NodeJS.ProcessEnv
     }
     values[key] = parsed.data;
   }
-  values.stateDir = path.resolve((values.stateDir as string | undefined) ?? defaultStateDir(env));
   const v = values as OptionValues;
+  const stateDir = path.resolve(v.stateDir ?? defaultStateDir(env));
   const { provider, providerReason } = chooseProvider(v);
   if (v.port !== undefined && !isLoopback(v.host) && !v.authToken) {
     throw new ConfigError(`refusing to bind ${v.host} without an auth token: set SANDBOX_MCP_AUTH_TOKEN or --auth-token, or bind 127.0.0.1`);
@@ -122,7 +150,7 @@ export function loadConfig(flags: Record<string, string>, env: NodeJS.ProcessEnv
   if (v.execTimeoutS > v.maxExecTimeoutS) {
     throw new ConfigError(`SANDBOX_EXEC_TIMEOUT (${v.execTimeoutS}) is larger than SANDBOX_MAX_EXEC_TIMEOUT (${v.maxExecTimeoutS})`);
   }
-  return { ...v, provider, providerReason, transport: v.port === undefined ? 'stdio' : 'http' };
+  return { ...v, stateDir, provider, providerReason, transport: v.port === undefined ? 'stdio' : 'http' };
 }
 
 function chooseProvider(v: OptionValues): { provider: ProviderName; providerReason: string } {
@@ -144,8 +172,8 @@ export function helpText(): string {
   });
   return [
     'Usage: sandbox-mcp [serve] [options]   MCP server over stdio, or streamable HTTP with --port',
-    '       sandbox-mcp doctor [options]    validate the configuration end to end',
-    '       sandbox-mcp bench [options]     measure the configured provider',
+    '       sandbox-mcp doctor [--json] [options]                 validate the configuration end to end',
+    '       sandbox-mcp bench [--json] [--iterations N] [options] measure the configured provider',
     '',
     'Options (flag, env var). Precedence: defaults < env < flags.',
     ...rows,

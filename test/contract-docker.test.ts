@@ -67,7 +67,7 @@ describe.skipIf(!!dockerSkip)('docker provider specifics', () => {
     expect(Number(await run('pgrep -fc sandbox-mcp-por[t] || true'))).toBe(1);
     idle.destroy();
     await waitFor(async () => Number(await run('pgrep -fc sandbox-mcp-por[t] || true')) === 0, 10_000);
-    await expect(sb.connectPort!(8001)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(sb.connectPort!(8001)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await sb.processes.kill(p.processId, 'SIGKILL');
   });
 

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -109,4 +109,15 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | false> | T | 
     if (Date.now() > deadline) throw new Error('waitFor timed out');
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/** Whether this machine can isolate with `method`; tests needing it skip (with a printed reason) if not. */
+export function isolationSkipReason(method: 'bwrap' | 'unshare'): string | undefined {
+  const probe = method === 'bwrap'
+    ? spawnSync('bwrap', ['--unshare-all', '--die-with-parent', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', 'true'], { stdio: 'ignore' })
+    : spawnSync('unshare', ['--user', '--map-root-user', '--mount', '--pid', '--fork', '--net', 'true'], { stdio: 'ignore' });
+  if (probe.status === 0) return undefined;
+  const reason = `${method} cannot create namespaces on this machine (${method === 'bwrap' ? 'apt-get install bubblewrap' : 'enable unprivileged user namespaces'})`;
+  console.warn(`skipped: ${reason}`);
+  return reason;
 }

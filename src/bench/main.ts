@@ -2,6 +2,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { dockerBench } from './docker.js';
+import { filesBench } from './files.js';
+import { previewBench } from './preview.js';
 import { shellBench } from './shell.js';
 import type { BenchRunner, BenchSection } from './stats.js';
 
@@ -13,6 +15,8 @@ import type { BenchRunner, BenchSection } from './stats.js';
 const SECTIONS: Record<string, BenchRunner> = {
   shell: shellBench,
   docker: dockerBench,
+  files: filesBench,
+  preview: previewBench,
 };
 
 function flag(name: string): string | undefined {

@@ -1,12 +1,12 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { SessionManager } from '../sessions/manager.js';
-import { buildServer } from './server.js';
+import { buildServer, type ServerDeps } from './server.js';
 import type { ToolDefinition } from './tool.js';
 
 export interface HttpServerHandle {
@@ -17,6 +17,8 @@ export interface HttpServerHandle {
 
 /** Extra routes (health, metrics, previews) that other layers mount on the same listener. */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+/** Protocol upgrades (WebSockets to previews); returns true when it took the socket. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean | Promise<boolean>;
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
 
@@ -48,11 +50,28 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | '
 }
 
 /** Streamable HTTP at /mcp, one MCP session per Mcp-Session-Id, guarded by Host/Origin checks and a token. */
-export async function serveHttp(o: {
-  config: Config; log: Logger; sessions: SessionManager; tools: ToolDefinition[]; routes?: RouteHandler[];
+export async function serveHttp(o: ServerDeps & {
+  log: Logger; sessions: SessionManager; tools: ToolDefinition[];
+  /** Claim requests by Host (previews, sites) before the Origin check and without the token. */
+  hostRoutes?: RouteHandler[];
+  /** Served by path before /mcp; `authenticated` routes need the bearer token like /mcp does. */
+  routes?: { path: string; authenticated: boolean; handle: RouteHandler }[];
+  upgrades?: UpgradeHandler[];
 }): Promise<HttpServerHandle> {
   const { config, log, sessions } = o;
   const transports = new Map<string, StreamableHTTPServerTransport>();
+  const lastSeen = new Map<string, number>();
+  // Clients that vanish without DELETE would otherwise keep their session objects forever.
+  const sweeper = setInterval(() => {
+    const cutoff = Date.now() - config.sessionTtlS * 1000;
+    for (const [id, seen] of lastSeen) {
+      if (seen < cutoff) {
+        log.info({ sessionId: id }, 'session expired after SANDBOX_SESSION_TTL without requests');
+        void transports.get(id)?.close();
+      }
+    }
+  }, Math.min(60_000, config.sessionTtlS * 250));
+  sweeper.unref();
   const allowedHosts = new Set([...LOOPBACK_NAMES, config.host.toLowerCase(), ...config.allowedHosts.map((h) => h.toLowerCase())]);
   const token = config.authToken ? Buffer.from(`Bearer ${config.authToken}`) : undefined;
 
@@ -88,6 +107,7 @@ export async function serveHttp(o: {
     if (typeof sessionId === 'string') {
       const transport = transports.get(sessionId);
       if (!transport) return rpcError(res, 404, 'unknown or expired session: start a new one with initialize');
+      lastSeen.set(sessionId, Date.now());
       return transport.handleRequest(req, res, body);
     }
     if (req.method !== 'POST' || !isInitializeRequest(body)) {
@@ -97,6 +117,7 @@ export async function serveHttp(o: {
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         transports.set(id, transport);
+        lastSeen.set(id, Date.now());
         log.info({ sessionId: id, sessions: transports.size }, 'session started');
       },
       onsessionclosed: (id) => { log.info({ sessionId: id }, 'session deleted by client'); },
@@ -105,9 +126,10 @@ export async function serveHttp(o: {
       const id = transport.sessionId;
       if (!id) return;
       transports.delete(id);
+      lastSeen.delete(id);
       void sessions.close(id);
     };
-    const server = buildServer(o.tools, () => sessions.open(transport.sessionId!), config);
+    const server = buildServer(o.tools, () => sessions.open(transport.sessionId!), o);
     await server.connect(transport);
     await transport.handleRequest(req, res, body);
   }
@@ -115,10 +137,21 @@ export async function serveHttp(o: {
   const server = http.createServer((req, res) => {
     void (async () => {
       if (!hostAllowed(req)) return rpcError(res, 403, `Host header ${JSON.stringify(req.headers.host ?? '')} is not allowed; add it with SANDBOX_ALLOWED_HOSTS`);
+      // Previews and sites claim requests by Host before the Origin check, which guards the MCP
+      // endpoint: a preview's own pages legitimately send their preview origin.
+      for (const route of o.hostRoutes ?? []) if (await route(req, res)) return;
       if (!originAllowed(req)) return rpcError(res, 403, `Origin ${req.headers.origin} is not allowed; add it with SANDBOX_ALLOWED_ORIGINS`);
-      for (const route of o.routes ?? []) if (await route(req, res)) return;
       const url = new URL(req.url ?? '/', 'http://localhost');
-      if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok', provider: config.provider, sessions: sessions.size, sandboxes: sessions.activeSandboxes });
+      const route = o.routes?.find((r) => r.path === url.pathname);
+      if (route) {
+        if (route.authenticated && !authorized(req)) return rpcError(res, 401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' });
+        if (await route.handle(req, res)) return;
+      }
+      if (url.pathname === '/healthz') {
+        // Liveness is answering at all; readiness is whether the provider can create sandboxes now.
+        const health = (await sessions.provider.health?.().catch((e: Error) => ({ ready: false, detail: e.message }))) ?? { ready: true };
+        return sendJson(res, health.ready ? 200 : 503, { status: health.ready ? 'ok' : 'unready', ...health, provider: config.provider, sessions: sessions.size, sandboxes: sessions.activeSandboxes });
+      }
       if (url.pathname !== '/mcp') return sendJson(res, 404, { error: 'not found: the MCP endpoint is /mcp' });
       if (!authorized(req)) return rpcError(res, 401, 'missing or wrong bearer token: send Authorization: Bearer <SANDBOX_MCP_AUTH_TOKEN>', { 'www-authenticate': 'Bearer' });
       await handleMcp(req, res);
@@ -129,6 +162,13 @@ export async function serveHttp(o: {
     });
   });
   server.requestTimeout = 0; // long tool calls stream over SSE
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    void (async () => {
+      socket.on('error', () => socket.destroy());
+      if (hostAllowed(req)) for (const handler of o.upgrades ?? []) if (await handler(req, socket, head)) return;
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+    })().catch((err) => { log.error({ err }, 'upgrade failed'); socket.destroy(); });
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -141,6 +181,7 @@ export async function serveHttp(o: {
     url,
     port,
     close: async () => {
+      clearInterval(sweeper);
       await Promise.all([...transports.values()].map((t) => t.close().catch(() => undefined)));
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
     },

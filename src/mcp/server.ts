@@ -2,6 +2,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Config } from '../config.js';
 import { isSandboxError, toSandboxError } from '../errors.js';
 import type { Session } from '../sessions/session.js';
+import type { Telemetry } from '../telemetry.js';
 import { fail, type ToolContext, type ToolDefinition, type ToolResult } from './tool.js';
 
 export const SERVER_NAME = 'sandbox-mcp';
@@ -16,7 +17,13 @@ Network access from the sandbox may be off (sandbox_info tells). Idle sandboxes 
  * One McpServer per MCP session, with every tool bound to that session. `sessionOf` is called at each
  * tool call: over HTTP the session id exists only once initialize has been answered.
  */
-export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, config: Config): McpServer {
+export interface ServerDeps {
+  config: Config;
+  telemetry: Telemetry;
+}
+
+export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, deps: ServerDeps): McpServer {
+  const { config, telemetry } = deps;
   const server = new McpServer(
     { name: SERVER_NAME, version: SERVER_VERSION },
     { capabilities: { tools: {}, logging: {} }, instructions: INSTRUCTIONS },
@@ -33,12 +40,17 @@ export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, c
       },
       async (args: Record<string, unknown>, extra) => {
         const session = sessionOf();
+        // Warnings and errors also reach the client through MCP logging (when it enabled it).
+        session.clientLog ??= (level, message) => {
+          void server.server.sendLoggingMessage({ level, logger: SERVER_NAME, data: message }).catch(() => undefined);
+        };
         const log = session.log.child({ tool: tool.name });
         const progressToken = extra._meta?.progressToken;
         const ctx: ToolContext = {
           session,
           log,
           config,
+          telemetry,
           signal: extra.signal,
           progress: (p) => {
             if (progressToken === undefined) return;
@@ -52,14 +64,19 @@ export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, c
           result = await tool.handler(ctx, args as never);
         } catch (err) {
           const e = toSandboxError(err);
-          if (!isSandboxError(err) || e.code === 'INTERNAL') log.error({ err }, 'tool failed');
+          if (!isSandboxError(err) || e.code === 'INTERNAL') {
+            log.error({ err }, 'tool failed');
+            session.clientLog?.('error', `${tool.name} failed unexpectedly: ${e.message}`);
+          }
           result = fail(`${tool.name} failed: ${e.describe()}`);
         } finally {
           session.endCall();
         }
         const notes = session.takeNotes();
         if (notes.length) result.content = [{ type: 'text', text: notes.join('\n') }, ...(result.content ?? [])];
-        log.debug({ ms: Math.round(performance.now() - started), isError: !!result.isError }, 'tool call');
+        const ms = performance.now() - started;
+        telemetry.toolCall(tool.name, ms, !result.isError);
+        log.debug({ ms: Math.round(ms), isError: !!result.isError }, 'tool call');
         return result;
       },
     );

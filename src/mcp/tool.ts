@@ -3,12 +3,14 @@ import type { z, ZodRawShape } from 'zod';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Session } from '../sessions/session.js';
+import type { Telemetry } from '../telemetry.js';
 
 /** What a handler sees: its session (and through it the sandbox), a logger, the config. Never an SDK. */
 export interface ToolContext {
   session: Session;
   log: Logger;
   config: Config;
+  telemetry: Telemetry;
   /** Aborted when the client cancels the call. */
   signal: AbortSignal;
   /** Sends a progress notification when the client asked for them; a no-op otherwise. */

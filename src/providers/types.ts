@@ -12,11 +12,21 @@ export interface SandboxProvider {
   list(labels: Record<string, string>): Promise<SandboxSummary[]>;
   /** Kill sandboxes whose owning server is gone; returns the ids reaped. */
   reapOrphans(): Promise<string[]>;
+  /** Readiness for /healthz: whether new sandboxes can be created now. Omitted: always ready once started. */
+  health?(): Promise<{ ready: boolean; detail?: string }>;
   /** Start work ahead of demand (a warm pool), once the server is serving. */
   warmUp?(): void;
   /** Kill everything this provider started (server shutdown). */
   shutdown(): Promise<void>;
+  /**
+   * For providers whose previews go through this server's own listener (those with connectPort):
+   * how to build a sandbox port's public URL. Set once at start-up by the CLI.
+   */
+  usePreviewUrls?(urlFor: PreviewUrlBuilder): void;
 }
+
+/** Builds the URL of a sandbox port served by this server's preview proxy (opens it on demand). */
+export type PreviewUrlBuilder = (sandboxId: string, port: number) => Promise<string>;
 
 export interface ProviderDescription {
   provider: ProviderName;
@@ -109,16 +119,26 @@ export interface ProcessApi {
   list(): Promise<ProcessInfo[]>;
 }
 
+/** What a file holds, judged from its first bytes: UTF-8 text, an image MCP clients can show, or other binary. */
+export type FileKind = 'text' | 'image' | 'binary';
+
 export interface FileStat {
+  /** Absolute path inside the sandbox. */
   path: string;
+  /** lstat semantics: a symlink is reported as 'symlink', with its target text in linkTarget. */
   type: 'file' | 'directory' | 'symlink' | 'other';
   size: number;
+  /** Permission bits (mode & 0o7777). */
   mode: number;
   mtime: string;
   atime: string;
   ctime: string;
   birthtime: string;
   linkTarget?: string;
+  /** Regular files only, when the provider can sniff the first bytes cheaply. */
+  kind?: FileKind;
+  /** For kind 'image': image/png, image/jpeg, image/gif or image/webp. */
+  mimeType?: string;
 }
 
 export interface DirEntry {
@@ -128,15 +148,149 @@ export interface DirEntry {
   mtime: string;
 }
 
-/** Paths are as the sandbox sees them: absolute, or relative to the workdir. */
+export interface ReadTextOptions {
+  /** First line to return, 1-based (default 1). */
+  offset?: number;
+  /** Most lines to return (default: to the end of the file). */
+  limit?: number;
+  /**
+   * Most bytes of text to return. Whole lines only, except when the first line alone is longer:
+   * then its first maxBytes bytes (cut on a UTF-8 boundary) are returned.
+   */
+  maxBytes: number;
+}
+
+export interface ReadTextResult {
+  /** Absolute path inside the sandbox. */
+  path: string;
+  size: number;
+  kind: FileKind;
+  /** Set for kind 'image'. */
+  mimeType?: string;
+  /** The lines asked for, raw (newlines kept, no numbering); '' unless kind is 'text'. */
+  text: string;
+  startLine: number;
+  /** Last line (partly) included; startLine - 1 when none. */
+  endLine: number;
+  /** Lines in the whole file (a last line without a newline counts). */
+  totalLines: number;
+  /** maxBytes stopped the text before `limit` lines or the end of the file. */
+  truncated: boolean;
+}
+
+export interface TreeOptions {
+  /** 1 = the folder's own entries; 2 = also their children; ... */
+  depth: number;
+  /** Keep entries whose path matches (see FilesApi.tree); folders are still walked. */
+  glob?: string;
+  /** Include names starting with '.' (default false: counted in hiddenCount instead). */
+  includeHidden?: boolean;
+  /** Descend into node_modules, .git, __pycache__ and .venv (default false: listed with skipped: true). */
+  includeIgnored?: boolean;
+  maxEntries: number;
+}
+
+export interface TreeEntry {
+  /** Relative to the workdir when inside it, else absolute; folders end without '/'. */
+  path: string;
+  type: FileStat['type'];
+  size: number;
+  mtime: string;
+  linkTarget?: string;
+  /** An ignored folder (node_modules, .git, ...) that was not walked. */
+  skipped?: boolean;
+}
+
+export interface TreeResult {
+  /** The listed folder, absolute. */
+  root: string;
+  /** Sorted by path; parents before children. */
+  entries: TreeEntry[];
+  /** maxEntries (or the provider's scan cap) stopped the walk early. */
+  truncated: boolean;
+  /** Hidden entries left out (includeHidden false). */
+  hiddenCount: number;
+}
+
+export interface SearchOptions {
+  /** Folder (or single file) to search; default the workdir. */
+  path?: string;
+  /** Only files whose path matches (same rules as tree). */
+  glob?: string;
+  maxResults: number;
+  caseSensitive: boolean;
+  includeHidden?: boolean;
+  /** Stop (with timedOut and the matches so far) after this long. */
+  timeoutMs: number;
+}
+
+export interface SearchMatch {
+  /** Relative to the workdir when inside it, else absolute. */
+  path: string;
+  line: number;
+  /** The matching line, without its newline, shortened if very long. */
+  text: string;
+}
+
+export interface SearchResult {
+  matches: SearchMatch[];
+  /** maxResults was reached: more matches exist. */
+  truncated: boolean;
+  filesSearched: number;
+  binarySkipped: number;
+  /** Files over the provider's per-file size cap, not searched. */
+  largeSkipped: number;
+  timedOut: boolean;
+}
+
+/**
+ * File operations as the sandbox sees them. Paths are absolute inside the sandbox or relative to the
+ * workdir; symlinks and `..` must resolve the sandbox's way, so no path ever reaches a host file.
+ * Failures are SandboxErrors: NOT_FOUND, ALREADY_EXISTS, INVALID_ARGUMENT (with a hint), PERMISSION_DENIED.
+ */
 export interface FilesApi {
+  /** Raw bytes: `length` bytes from byte `offset` (default the whole file); `size` is the file's size. */
   read(path: string, opts?: { offset?: number; length?: number }): Promise<{ data: Buffer; size: number }>;
-  write(path: string, data: Buffer, opts?: { mode?: number }): Promise<FileStat>;
+  /**
+   * Atomic replace (a temporary file beside the target, then rename: a reader sees the old or the new
+   * content, never a mix). A string is written as UTF-8. Creates parent folders. A symlink at `path`
+   * is followed (its target is written). Keeps an existing file's mode unless `mode` is given; new
+   * files get 0644.
+   */
+  write(path: string, data: Buffer | string, opts?: { mode?: number }): Promise<FileStat>;
+  /** lstat: a symlink is described, not followed. */
   stat(path: string): Promise<FileStat>;
+  /** One folder's entries, unsorted. */
   list(path: string): Promise<DirEntry[]>;
   mkdir(path: string): Promise<void>;
+  /**
+   * Deletes a file, symlink (not its target) or, with `recursive`, a folder and its contents.
+   * A folder without `recursive` is INVALID_ARGUMENT; the workdir, /, /tmp and home are refused.
+   */
   remove(path: string, opts?: { recursive?: boolean }): Promise<void>;
+  /**
+   * Moves a file or folder, across mounts too (copy then delete). An existing destination is
+   * ALREADY_EXISTS unless `overwrite` (a non-empty folder is never overwritten). Creates parents.
+   */
   rename(from: string, to: string, opts?: { overwrite?: boolean }): Promise<void>;
+  /**
+   * Text by lines, computed where the file lives so a range of a huge file does not travel whole.
+   * Sniffs the first bytes: for kind 'image' or 'binary' it returns no text (read() the bytes).
+   * A folder is INVALID_ARGUMENT.
+   */
+  readText(path: string, opts: ReadTextOptions): Promise<ReadTextResult>;
+  /**
+   * Walks a folder breadth-first to `depth`, without following symlinks. Globs: `*` and `?` stay
+   * within a name, `**` spans folders, `[abc]`, `{a,b}`; a glob without '/' matches the base name,
+   * one with '/' the path relative to the listed folder. A file path is INVALID_ARGUMENT.
+   */
+  tree(path: string, opts: TreeOptions): Promise<TreeResult>;
+  /**
+   * Regex search (JavaScript syntax, multiline mode: ^ and $ match at line ends) over text files,
+   * one match per line, skipping binary files and the same ignored folders as tree. An invalid
+   * pattern or glob is INVALID_ARGUMENT.
+   */
+  search(pattern: string, opts: SearchOptions): Promise<SearchResult>;
 }
 
 export interface Sandbox {
@@ -149,10 +303,9 @@ export interface Sandbox {
   readonly files: FilesApi;
   portUrl(port: number): Promise<{ url: string; headers?: Record<string, string> }>;
   /**
-   * Optional: a raw TCP byte stream to `port` on the sandbox's own loopback, opened through the
-   * provider (docker: an exec'd bridge; never a container or bridge IP). For the server's preview
-   * proxy and browser when the provider has no URL of its own. Rejects with UNAVAILABLE when nothing
-   * listens there. Ending the stream half-closes the sending side; destroying it closes the connection.
+   * A byte stream to 127.0.0.1:<port> inside the sandbox, for providers whose sandboxes have no
+   * route from the host (the preview proxy pipes HTTP and WebSockets through it). Rejects with
+   * NOT_FOUND when nothing listens on that port.
    */
   connectPort?(port: number): Promise<Duplex>;
   keepAlive(ms: number): Promise<void>;

@@ -1,7 +1,8 @@
 import type { Config } from '../config.js';
 import { SandboxError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { SandboxProvider } from '../providers/types.js';
+import type { Sandbox, SandboxProvider } from '../providers/types.js';
+import { noTelemetry, type Telemetry } from '../telemetry.js';
 import { Session } from './session.js';
 
 /** MCP session id -> Session. Each tool call reaches only the sandbox of its own session. */
@@ -13,22 +14,39 @@ export class SessionManager {
     readonly provider: SandboxProvider,
     private readonly config: Config,
     private readonly log: Logger,
+    private readonly telemetry: Telemetry = noTelemetry,
   ) {}
 
   open(id: string): Session {
     const existing = this.sessions.get(id);
     if (existing) return existing;
-    const session = new Session(id, this.log.child({ sessionId: id }), this.provider, this.config, {
+    const limits = {
       acquire: () => {
         if (this.sandboxes >= this.config.maxSandboxes) {
           throw new SandboxError('LIMIT_EXCEEDED', `this server already runs ${this.sandboxes} sandboxes, its limit`, { hint: 'end idle sessions, or raise SANDBOX_MAX_SANDBOXES' });
         }
-        this.sandboxes++;
+        this.telemetry.sandboxesActive(++this.sandboxes);
       },
-      release: () => { this.sandboxes--; },
-    });
+      release: () => { this.telemetry.sandboxesActive(--this.sandboxes); },
+    };
+    const session = new Session(id, this.log.child({ sessionId: id }), { provider: this.provider, config: this.config, limits, telemetry: this.telemetry });
     this.sessions.set(id, session);
     return session;
+  }
+
+  /**
+   * The live sandbox with this id, if a session of this server holds it (preview routing). Counts as
+   * activity of that session, so a preview in use is not reaped as idle.
+   */
+  findSandbox(id: string): Sandbox | undefined {
+    for (const s of this.sessions.values()) {
+      const sb = s.sandboxIfStarted;
+      if (sb && sb.id === id) {
+        s.touch();
+        return sb;
+      }
+    }
+    return undefined;
   }
 
   get size(): number {
@@ -44,6 +62,14 @@ export class SessionManager {
     if (!s) return;
     this.sessions.delete(id);
     await s.close();
+  }
+
+  /** Waits up to `graceMs` for in-flight tool calls to finish (graceful shutdown). */
+  async drain(graceMs: number): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && [...this.sessions.values()].some((s) => s.busy)) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   async closeAll(): Promise<void> {

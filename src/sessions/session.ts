@@ -2,11 +2,21 @@ import type { Config } from '../config.js';
 import { SandboxError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Sandbox, SandboxProvider } from '../providers/types.js';
+import type { Telemetry } from '../telemetry.js';
+
+export type ClientLogLevel = 'warning' | 'error';
 
 export interface SessionLimits {
   /** Asks for a slot before a sandbox is created; throws when the server is at its cap. */
   acquire(): void;
   release(): void;
+}
+
+export interface SessionDeps {
+  provider: SandboxProvider;
+  config: Config;
+  limits: SessionLimits;
+  telemetry: Telemetry;
 }
 
 /**
@@ -21,14 +31,25 @@ export class Session {
   private lastActivity = Date.now();
   private pendingNotes: string[] = [];
   private closed = false;
+  /** Set by the MCP layer: forwards warnings and errors to the client (MCP logging). */
+  clientLog?: (level: ClientLogLevel, message: string) => void;
+  readonly provider: SandboxProvider;
+  private readonly config: Config;
+  private readonly limits: SessionLimits;
+  private readonly telemetry: Telemetry;
 
-  constructor(
-    readonly id: string,
-    readonly log: Logger,
-    readonly provider: SandboxProvider,
-    private readonly config: Config,
-    private readonly limits: SessionLimits,
-  ) {}
+  constructor(readonly id: string, readonly log: Logger, deps: SessionDeps) {
+    ({ provider: this.provider, config: this.config, limits: this.limits, telemetry: this.telemetry } = deps);
+  }
+
+  get busy(): boolean {
+    return this.inFlight > 0;
+  }
+
+  private warn(message: string, fields: Record<string, unknown> = {}): void {
+    this.log.warn(fields, message);
+    this.clientLog?.('warning', message);
+  }
 
   /** The session's sandbox, created on first use. */
   async sandbox(): Promise<Sandbox> {
@@ -36,6 +57,8 @@ export class Session {
     if (this.current?.isAlive()) return this.current;
     if (this.current) {
       this.pendingNotes.push('Note: the previous sandbox of this session ended unexpectedly; this is a fresh sandbox, and files and processes of the old one are gone.');
+      this.warn('sandbox ended unexpectedly; a fresh one is being created', { sandboxId: this.current.id });
+      this.telemetry.sandboxEnded('crashed');
       this.dropSandbox();
     }
     this.creating ??= this.createSandbox().finally(() => { this.creating = undefined; });
@@ -52,10 +75,14 @@ export class Session {
         throw new SandboxError('SANDBOX_GONE', 'this session ended while its sandbox was being created');
       }
       this.current = sb;
-      this.log.info({ sandboxId: sb.id, ms: Math.round(performance.now() - started) }, 'sandbox created');
+      const ms = performance.now() - started;
+      this.telemetry.sandboxCreated(ms, true);
+      this.log.info({ sandboxId: sb.id, ms: Math.round(ms) }, 'sandbox created');
       return sb;
     } catch (e) {
       this.limits.release();
+      this.telemetry.sandboxCreated(performance.now() - started, false);
+      this.warn(`sandbox creation failed: ${(e as Error).message}`);
       throw e;
     }
   }
@@ -83,6 +110,17 @@ export class Session {
   endCall(): void {
     this.inFlight--;
     this.lastActivity = Date.now();
+    this.armIdle();
+  }
+
+  /** Traffic outside tool calls (a preview being browsed) keeps the sandbox from idling out too. */
+  touch(): void {
+    if (Date.now() - this.lastActivity < 1000) return;
+    this.lastActivity = Date.now();
+    this.armIdle();
+  }
+
+  private armIdle(): void {
     if (this.inFlight === 0 && !this.closed) {
       clearTimeout(this.idleTimer);
       this.idleTimer = setTimeout(() => void this.reapIdle(), this.config.idleTimeoutS * 1000);
@@ -94,6 +132,7 @@ export class Session {
     if (this.inFlight > 0 || !this.current) return;
     const id = this.current.id;
     this.log.info({ sandboxId: id, idleS: this.config.idleTimeoutS }, 'idle sandbox reaped');
+    this.telemetry.sandboxEnded('idle');
     this.pendingNotes.push(`Note: the previous sandbox was idle for more than ${this.config.idleTimeoutS} s and was deleted with its files and processes; this is a fresh sandbox.`);
     const sb = this.current;
     this.dropSandbox();
@@ -120,6 +159,7 @@ export class Session {
       this.current = undefined;
       this.limits.release();
       await sb.kill().catch((e) => this.log.warn({ err: (e as Error).message }, 'killing sandbox failed'));
+      this.telemetry.sandboxEnded('session-closed');
       this.log.info({ sandboxId: sb.id }, 'session closed, sandbox removed');
     }
   }

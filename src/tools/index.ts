@@ -1,6 +1,9 @@
 import type { ToolDefinition } from '../mcp/tool.js';
+import { fileTools } from './files.js';
+import { deployTools } from './deploy.js';
 import { sandboxTools } from './sandbox.js';
 import { shellTools } from './shell.js';
+import { webdevTools } from './webdev.js';
 
 /** Every tool the server offers, in the order clients list them. */
-export const allTools: ToolDefinition[] = [...sandboxTools, ...shellTools];
+export const allTools: ToolDefinition[] = [...sandboxTools, ...shellTools, ...fileTools, ...webdevTools, ...deployTools];

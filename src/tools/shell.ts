@@ -96,6 +96,7 @@ export const shellTools = [
           ctx.progress({ progress: Math.round((now - started) / 100) / 10, total: timeoutS, message: lastLine });
         },
       });
+      ctx.telemetry.commandRun(r.durationMs, r.exitCode, r.timedOut);
       const structured = {
         exitCode: r.exitCode, signal: r.signal, stdout: r.stdout, stderr: r.stderr, durationMs: r.durationMs,
         timedOut: r.timedOut, truncated: r.truncated, droppedBytes: r.droppedBytes,

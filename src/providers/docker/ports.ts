@@ -51,7 +51,7 @@ export async function connectPort(runner: ContainerExec, port: number): Promise<
       if (connected) { duplex.push(null); killed = true; return; }
       const code = await runner.exitCode(exec).catch(() => null);
       reject(code === 7
-        ? new SandboxError('UNAVAILABLE', `nothing is listening on port ${port} inside the sandbox`, { hint: 'start the server first (shell_start) and wait until it prints that it listens' })
+        ? new SandboxError('NOT_FOUND', `nothing is listening on port ${port} inside the sandbox`, { hint: 'start the server first (shell_start) and wait until it prints that it listens' })
         : new SandboxError('INTERNAL', `port bridge to ${port} ended with exit code ${code}`));
     }, reject);
   });

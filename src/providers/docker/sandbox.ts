@@ -68,6 +68,9 @@ export class DockerSandbox implements Sandbox {
     mkdir: async (p) => { this.check(); return this.fileApi.mkdir(p); },
     remove: async (p, o) => { this.check(); return this.fileApi.remove(p, o); },
     rename: async (a, b, o) => { this.check(); return this.fileApi.rename(a, b, o); },
+    readText: async (p, o) => { this.check(); return this.fileApi.readText(p, o); },
+    tree: async (p, o) => { this.check(); return this.fileApi.tree(p, o); },
+    search: async (pat, o) => { this.check(); return this.fileApi.search(pat, o); },
   };
 
   /** A TCP connection to `port` on the container's loopback (see ports.ts); the preview proxy pipes to it. */

@@ -2,6 +2,7 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import readline from 'node:readline';
 import { SandboxError, type SandboxErrorCode } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import { FrameReader, frameHeader, type Binary } from './agent/frames.js';
 import type { AgentMessage } from './agent/protocol.js';
 
 interface Pending {
@@ -18,6 +19,7 @@ export class AgentConnection {
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private deadReason?: string;
+  private markReady!: (pid: number) => void;
   readonly ready: Promise<number>;
 
   constructor(
@@ -25,9 +27,8 @@ export class AgentConnection {
     private readonly log: Logger,
     private readonly onExit: (reason: string) => void,
   ) {
-    let markReady!: (pid: number) => void;
     let failReady!: (e: Error) => void;
-    this.ready = new Promise<number>((res, rej) => { markReady = res; failReady = rej; });
+    this.ready = new Promise<number>((res, rej) => { this.markReady = res; failReady = rej; });
     this.ready.catch(() => undefined);
     const stderrTail: string[] = [];
     readline.createInterface({ input: child.stderr }).on('line', (line) => {
@@ -35,17 +36,11 @@ export class AgentConnection {
       if (stderrTail.length > 20) stderrTail.shift();
       log.debug({ agentStderr: line }, 'agent stderr');
     });
-    readline.createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
-      let msg: AgentMessage;
-      try { msg = JSON.parse(line) as AgentMessage; } catch { log.warn({ line: line.slice(0, 200) }, 'unparsable agent line'); return; }
-      if ('ready' in msg) { markReady(msg.pid); return; }
-      const p = this.pending.get(msg.id);
-      if (!p) return;
-      if ('event' in msg) { p.onEvent?.(msg.stream, msg.data); return; }
-      this.pending.delete(msg.id);
-      if (msg.ok) p.resolve(msg.result);
-      else p.reject(new SandboxError(msg.error.code as SandboxErrorCode, msg.error.message, { hint: msg.error.hint }));
-    });
+    const reader = new FrameReader(
+      (m) => this.dispatch(m as unknown as AgentMessage),
+      (line) => log.warn({ line: line.slice(0, 200) }, 'unparsable agent line'),
+    );
+    child.stdout.on('data', (chunk: Buffer) => reader.push(chunk));
     child.stdin.on('error', () => { /* reported through exit */ });
     child.on('exit', (code, signal) => {
       const detail = stderrTail.join('\n').trim();
@@ -57,6 +52,16 @@ export class AgentConnection {
     });
   }
 
+  private dispatch(msg: AgentMessage): void {
+    if ('ready' in msg) { this.markReady(msg.pid); return; }
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    if ('event' in msg) { p.onEvent?.(msg.stream, msg.data); return; }
+    this.pending.delete(msg.id);
+    if (msg.ok) p.resolve(msg.result);
+    else p.reject(new SandboxError(msg.error.code as SandboxErrorCode, msg.error.message, { hint: msg.error.hint }));
+  }
+
   get alive(): boolean {
     return this.deadReason === undefined;
   }
@@ -65,19 +70,23 @@ export class AgentConnection {
     return new SandboxError('SANDBOX_GONE', `the sandbox is gone: ${this.deadReason}`, { hint: 'call again: a fresh sandbox will be created' });
   }
 
-  /** Sends one request; `onEvent` receives streamed output for exec. Returns the request id too. */
-  request<T>(op: string, args: Record<string, unknown>, onEvent?: Pending['onEvent']): { id: number; result: Promise<T> } {
+  /**
+   * Sends one request; `onEvent` receives streamed output for exec; `bin` travels as raw bytes after
+   * the request line (see agent/frames.ts). Returns the request id too.
+   */
+  request<T>(op: string, args: Record<string, unknown>, onEvent?: Pending['onEvent'], bin?: Binary): { id: number; result: Promise<T> } {
     const id = this.nextId++;
     if (!this.alive) return { id, result: Promise.reject(this.goneError()) };
     const result = new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent });
     });
-    this.child.stdin.write(JSON.stringify({ ...args, id, op, stream: onEvent ? true : undefined }) + '\n');
+    this.child.stdin.write(frameHeader({ ...args, id, op, stream: onEvent ? true : undefined }, bin));
+    if (bin) this.child.stdin.write(bin.data);
     return { id, result };
   }
 
-  call<T>(op: string, args: Record<string, unknown> = {}): Promise<T> {
-    return this.request<T>(op, args).result;
+  call<T>(op: string, args: Record<string, unknown> = {}, bin?: Binary): Promise<T> {
+    return this.request<T>(op, args, undefined, bin).result;
   }
 
   /** Closing stdin tells the agent to stop; the caller kills the process tree as a backstop. */

@@ -2,7 +2,7 @@ import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AGENT_MOUNT } from './agent/protocol.js';
+import { AGENT_MOUNT, RUN_MOUNT } from './agent/protocol.js';
 
 /** The agent's compiled folder on the host, mounted read-only into every sandbox. */
 export const AGENT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'agent');
@@ -14,7 +14,7 @@ export const HOME = '/home/user';
 /** Host folders of one sandbox, all under the state dir and removed with it. */
 export function sandboxPaths(stateDir: string, id: string) {
   const root = path.join(stateDir, 'sandboxes', id);
-  return { root, meta: path.join(root, 'meta.json'), workspace: path.join(root, 'workspace'), home: path.join(root, 'home'), tmp: path.join(root, 'tmp'), etc: path.join(root, 'etc') };
+  return { root, meta: path.join(root, 'meta.json'), workspace: path.join(root, 'workspace'), home: path.join(root, 'home'), tmp: path.join(root, 'tmp'), etc: path.join(root, 'etc'), run: path.join(root, 'run') };
 }
 
 /** Only what programs need of /etc; never the host's passwd, shadow or anything with secrets. */
@@ -61,7 +61,7 @@ export function bwrapArgs(o: BwrapOptions): string[] {
   for (const f of ['passwd', 'group', 'hosts', 'hostname', 'nsswitch.conf', 'resolv.conf']) a.push('--ro-bind', path.join(o.paths.etc, f), `/etc/${f}`);
   for (const f of HOST_ETC) if (existsSync(`/etc/${f}`)) a.push('--ro-bind', `/etc/${f}`, `/etc/${f}`);
   a.push('--ro-bind', AGENT_DIR, `${AGENT_MOUNT}/agent`, '--ro-bind', path.join(o.runtimeDir, 'package.json'), `${AGENT_MOUNT}/package.json`);
-  a.push('--ro-bind', o.nodePath, `${AGENT_MOUNT}/node`);
+  a.push('--ro-bind', o.nodePath, `${AGENT_MOUNT}/node`, '--ro-bind', o.paths.run, RUN_MOUNT);
   a.push('--remount-ro', '/', '--chdir', WORKDIR, '--clearenv');
   for (const [k, v] of Object.entries(o.env)) a.push('--setenv', k, v);
   a.push('--', `${AGENT_MOUNT}/node`, `${AGENT_MOUNT}/agent/main.js`);

@@ -6,8 +6,10 @@ import path from 'node:path';
 import type { Config } from '../../config.js';
 import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { CreateOptions, ProviderDescription, Sandbox, SandboxProvider, SandboxSummary } from '../types.js';
+import type { CreateOptions, PreviewUrlBuilder, ProviderDescription, Sandbox, SandboxProvider, SandboxSummary } from '../types.js';
 import { AgentConnection } from './agent-client.js';
+import { BRIDGE_SOCKET, RUN_MOUNT } from './agent/protocol.js';
+import { PortBridge } from './bridge.js';
 import { Cgroups, removeCgroup, type SandboxCgroup } from './cgroups.js';
 import { chooseIsolation, type IsolationMethod } from './isolation.js';
 import { AGENT_DIR, bwrapArgs, HOME, sandboxPaths, WORKDIR, writeEtc, writeRuntime } from './layout.js';
@@ -29,6 +31,7 @@ export class LocalProvider implements SandboxProvider {
   private readonly live = new Map<string, LocalSandbox>();
   private readonly pool: Promise<LocalSandbox>[] = [];
   private closing = false;
+  private previewUrls?: PreviewUrlBuilder;
 
   private constructor(
     private readonly config: Config,
@@ -48,6 +51,10 @@ export class LocalProvider implements SandboxProvider {
     const p = new LocalProvider(config, log, isolation, cgroups, registry);
     log.info({ isolation, cgroups: !!cgroups }, 'local provider ready');
     return p;
+  }
+
+  usePreviewUrls(urlFor: PreviewUrlBuilder): void {
+    this.previewUrls = urlFor;
   }
 
   describe(): ProviderDescription {
@@ -98,8 +105,14 @@ export class LocalProvider implements SandboxProvider {
     const id = newSandboxId();
     const paths = sandboxPaths(this.config.stateDir, id);
     await fs.mkdir(paths.workspace, { recursive: true });
-    await Promise.all([fs.mkdir(paths.home), fs.mkdir(paths.tmp, { mode: 0o1777 }), writeEtc(paths.etc)]);
+    await Promise.all([fs.mkdir(paths.home), fs.mkdir(paths.tmp, { mode: 0o1777 }), fs.mkdir(paths.run, { mode: 0o755 }), writeEtc(paths.etc)]);
     await fs.chmod(paths.tmp, 0o1777);
+    const bridgeHostPath = path.join(paths.run, BRIDGE_SOCKET);
+    const bridge = await PortBridge.listen(bridgeHostPath).catch((e) => {
+      this.log.warn({ err: (e as Error).message }, 'port bridge unavailable: no preview URLs for this sandbox');
+      return undefined;
+    });
+    if (!bridge) this.log.warn({ path: bridgeHostPath }, 'state dir path too long for the port bridge socket: no preview URLs');
     const workdir = this.isolation === 'none' ? paths.workspace : WORKDIR;
     const env: Record<string, string> = {
       PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -107,7 +120,10 @@ export class LocalProvider implements SandboxProvider {
       USER: 'user', LOGNAME: 'user', SHELL: '/bin/bash', LANG: 'C.UTF-8', TERM: 'dumb',
       ...envs,
     };
-    const agentEnv = { ...env, SANDBOX_WORKDIR: workdir, SANDBOX_BASE_ENV: JSON.stringify(env) };
+    const agentEnv = {
+      ...env, SANDBOX_WORKDIR: workdir, SANDBOX_BASE_ENV: JSON.stringify(env),
+      SANDBOX_BRIDGE: !bridge ? '' : this.isolation === 'none' ? bridgeHostPath : `${RUN_MOUNT}/${BRIDGE_SOCKET}`,
+    };
     let cgroup: SandboxCgroup | undefined;
     if (this.cgroups) {
       cgroup = await this.cgroups.create(id, { memoryBytes: this.config.memoryMb * 1024 * 1024, pidsMax: this.config.pidsMax })
@@ -136,6 +152,7 @@ export class LocalProvider implements SandboxProvider {
     });
     const cleanup = async () => {
       this.live.delete(id);
+      bridge?.close();
       await cgroup?.remove();
       await removeTree(paths.root);
     };
@@ -148,7 +165,7 @@ export class LocalProvider implements SandboxProvider {
     } finally {
       clearTimeout(timer);
     }
-    sandbox = new LocalSandbox(id, workdir, child, agent, cleanup, this.config.maxOutputBytes);
+    sandbox = new LocalSandbox(id, workdir, child, agent, cleanup, this.config.maxOutputBytes, bridge, () => this.previewUrls);
     this.live.set(id, sandbox);
     log.debug('sandbox started');
     return sandbox;

@@ -1,9 +1,13 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { Duplex } from 'node:stream';
 import { SandboxError } from '../../errors.js';
 import type {
-  DirEntry, ExecOptions, ExecResult, FilesApi, FileStat, ProcessApi, ProcessInfo, ReadResult, Sandbox,
+  DirEntry, ExecOptions, ExecResult, FilesApi, FileStat, PreviewUrlBuilder, ProcessApi, ProcessInfo, ReadResult, ReadTextResult, Sandbox, SearchResult, TreeResult,
 } from '../types.js';
 import type { AgentConnection } from './agent-client.js';
+import type { PortBridge } from './bridge.js';
+
+const PORT_OPEN_TIMEOUT_MS = 10_000;
 
 /** A local sandbox: namespaces held open by its agent, which runs every command and file operation. */
 export class LocalSandbox implements Sandbox {
@@ -18,6 +22,8 @@ export class LocalSandbox implements Sandbox {
     private readonly agent: AgentConnection,
     private readonly cleanup: () => Promise<void>,
     private readonly maxOutputBytes: number,
+    private readonly bridge: PortBridge | undefined,
+    private readonly previewUrls: () => PreviewUrlBuilder | undefined,
   ) {}
 
   isAlive(): boolean {
@@ -48,20 +54,41 @@ export class LocalSandbox implements Sandbox {
   };
 
   readonly files: FilesApi = {
-    read: async (path, opts) => {
-      const r = await this.agent.call<{ data: string; size: number }>('fs.read', { path, ...opts });
-      return { data: Buffer.from(r.data, 'base64'), size: r.size };
-    },
-    write: (path, data, opts) => this.agent.call<FileStat>('fs.write', { path, data: data.toString('base64'), mode: opts?.mode }),
+    // Contents travel as raw bytes beside the JSON line: no base64, no JSON escaping.
+    read: (path, opts) => this.agent.call<{ data: Buffer; size: number }>('fs.read', { path, ...opts }),
+    write: (path, data, opts) => this.agent.call<FileStat>('fs.write', { path, mode: opts?.mode },
+      { field: 'data', data: typeof data === 'string' ? Buffer.from(data) : data }),
     stat: (path) => this.agent.call<FileStat>('fs.stat', { path }),
     list: (path) => this.agent.call<DirEntry[]>('fs.list', { path }),
     mkdir: async (path) => { await this.agent.call('fs.mkdir', { path }); },
     remove: async (path, opts) => { await this.agent.call('fs.remove', { path, recursive: opts?.recursive }); },
     rename: async (from, to, opts) => { await this.agent.call('fs.rename', { from, to, overwrite: opts?.overwrite }); },
+    readText: async (path, opts) => {
+      const r = await this.agent.call<Omit<ReadTextResult, 'text'> & { text: Buffer }>('fs.readText', { path, ...opts });
+      return { ...r, text: r.text.toString('utf8') };
+    },
+    tree: (path, opts) => this.agent.call<TreeResult>('fs.tree', { path, ...opts }),
+    search: (pattern, opts) => this.agent.call<SearchResult>('fs.search', { pattern, ...opts }),
   };
 
-  async portUrl(): Promise<{ url: string }> {
-    throw new SandboxError('UNSUPPORTED', 'preview URLs for local sandboxes are not available yet');
+  /** Served by this server's preview proxy, which reaches the port through connectPort. */
+  async portUrl(port: number): Promise<{ url: string }> {
+    const urlFor = this.previewUrls();
+    if (!urlFor || !this.bridge) throw new SandboxError('UNSUPPORTED', 'preview URLs are not available for this sandbox', { hint: this.bridge ? 'the server was started without its preview listener' : 'the state dir path is too long for a Unix socket; use a shorter SANDBOX_STATE_DIR' });
+    return { url: await urlFor(this.id, port) };
+  }
+
+  async connectPort(port: number): Promise<Duplex> {
+    if (!this.bridge) throw new SandboxError('UNSUPPORTED', 'this sandbox has no port bridge', { hint: 'the state dir path is too long for a Unix socket; use a shorter SANDBOX_STATE_DIR' });
+    if (!this.isAlive()) throw new SandboxError('SANDBOX_GONE', 'the sandbox is gone');
+    const pending = this.bridge.expect(PORT_OPEN_TIMEOUT_MS);
+    try {
+      await this.agent.call('port.open', { port, token: pending.token });
+    } catch (e) {
+      pending.cancel();
+      throw e;
+    }
+    return pending.socket;
   }
 
   async keepAlive(): Promise<void> {
@@ -72,6 +99,7 @@ export class LocalSandbox implements Sandbox {
   kill(): Promise<void> {
     this.killed ??= (async () => {
       this.agent.close();
+      this.bridge?.close();
       if (this.child.exitCode === null && this.child.signalCode === null) {
         const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
         this.child.kill('SIGKILL');

@@ -1,6 +1,6 @@
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
-import { AGENT_MOUNT } from './agent/protocol.js';
+import { AGENT_MOUNT, RUN_MOUNT } from './agent/protocol.js';
 import { HOME, HOST_ETC, WORKDIR, type BwrapOptions } from './layout.js';
 
 /**
@@ -37,6 +37,7 @@ for f in $SANDBOX_HOSTETC; do bind "/etc/$f" "/etc/$f" ro; done
 bind "$SANDBOX_AGENT" ${AGENT_MOUNT}/agent ro
 bind "$SANDBOX_RUNTIME/package.json" ${AGENT_MOUNT}/package.json ro
 bind "$SANDBOX_NODE" ${AGENT_MOUNT}/node ro
+bind "$SANDBOX_DIR/run" ${RUN_MOUNT} ro
 mount -o remount,bind,ro "$R"
 cd "$R"
 pivot_root . .old

@@ -28,6 +28,7 @@ const ERRNO_CODES: Record<string, string> = {
   ENOSPC: 'LIMIT_EXCEEDED',
   EDQUOT: 'LIMIT_EXCEEDED',
   EMFILE: 'LIMIT_EXCEEDED',
+  EBUSY: 'PERMISSION_DENIED',
 };
 
 const ERRNO_TEXT: Record<string, string> = {
@@ -42,6 +43,13 @@ const ERRNO_TEXT: Record<string, string> = {
   EFBIG: 'file too large for the sandbox file size limit',
   ENOSPC: 'no space left',
   ELOOP: 'too many levels of symbolic links',
+  EBUSY: 'busy (a mount point)',
+};
+
+const ERRNO_HINTS: Record<string, string> = {
+  ENOENT: 'check the path (relative paths start at the workdir); file_list shows what exists',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EROFS: 'write under /workspace, /tmp or the home folder',
 };
 
 export function toErrorBody(err: unknown): AgentErrorBody {
@@ -49,7 +57,7 @@ export function toErrorBody(err: unknown): AgentErrorBody {
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e.code === 'string' && e.code in ERRNO_CODES) {
     const where = e.path ? `${e.path}: ` : '';
-    return { code: ERRNO_CODES[e.code]!, message: `${where}${ERRNO_TEXT[e.code] ?? e.code}` };
+    return { code: ERRNO_CODES[e.code]!, message: `${where}${ERRNO_TEXT[e.code] ?? e.code}`, hint: ERRNO_HINTS[e.code] };
   }
   return { code: 'INTERNAL', message: e instanceof Error ? e.message : String(err) };
 }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { HeadTailCapture } from './capture.js';
 import { AgentError } from './errors.js';
 
@@ -41,6 +42,14 @@ export interface RunningExec {
   cancel(): void;
 }
 
+/**
+ * Marks a command as the OOM killer's preferred victim, so that a memory hog dies before the agent
+ * (which holds the sandbox together). Raising one's own processes' score needs no privilege.
+ */
+export function preferOomKill(pid: number | undefined): void {
+  if (pid) writeFile(`/proc/${pid}/oom_score_adj`, '500').catch(() => undefined);
+}
+
 /** A clear error for a cwd that is missing or not a folder, before spawn reports a vague ENOENT. */
 export function checkCwd(cwd: string): void {
   let isDir = false;
@@ -59,6 +68,7 @@ export function runCommand(args: ExecArgs, onOutput?: (stream: 'stdout' | 'stder
     detached: true,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  preferOomKill(child.pid);
   const budget = Math.max(512, Math.floor(args.maxOutputBytes / 2));
   const out = new HeadTailCapture(budget);
   const err = new HeadTailCapture(budget);

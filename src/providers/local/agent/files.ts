@@ -2,26 +2,40 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { AgentError } from './errors.js';
+import { WithBytes } from './frames.js';
+import { globMatcher } from './glob.js';
+import { compilePattern, displayPath, runSearch } from './search.js';
+import { sniff, SNIFF_BYTES } from './sniff.js';
+import { readTextRange } from './text.js';
+import { typeOf, walk, type WalkStats } from './walk.js';
+
+const MAX_DEPTH = 64;
 
 /**
  * File operations, run by the agent inside the sandbox's mount namespace: every path, `..` and
  * symlink resolves the way the sandbox sees it, so nothing of the host is reachable by construction.
  */
 export class Files {
-  constructor(private readonly workdir: string) {}
+  /** Mount points: deleting one would empty it and then fail, so it is refused up front. */
+  private readonly guarded: Set<string>;
+
+  constructor(private readonly workdir: string, private readonly home?: string) {
+    this.guarded = new Set(['/', workdir, '/tmp', ...(home ? [home] : [])]);
+  }
 
   resolve(p: unknown): string {
     if (typeof p !== 'string' || p.length === 0) throw new AgentError('INVALID_ARGUMENT', 'path must be a non-empty string', 'pass a path relative to the workdir or an absolute one');
     if (p.includes('\0')) throw new AgentError('INVALID_ARGUMENT', 'path contains a NUL byte', 'remove it');
+    if (this.home && (p === '~' || p.startsWith('~/'))) return path.join(this.home, p.slice(1));
     return path.resolve(this.workdir, p);
   }
 
   async read(a: { path: string; offset?: number; length?: number }) {
-    const file = this.resolve(a.path);
+    const file = await regularFile(this.resolve(a.path));
     const fh = await fs.open(file, 'r');
     try {
       const st = await fh.stat();
-      if (st.isDirectory()) throw new AgentError('INVALID_ARGUMENT', `${file} is a directory`, 'use file_list to see its entries');
+      if (st.isDirectory()) throw isDir(file);
       const offset = Math.min(a.offset ?? 0, st.size);
       const length = Math.min(a.length ?? st.size - offset, st.size - offset);
       const buf = Buffer.alloc(length);
@@ -31,26 +45,41 @@ export class Files {
         if (bytesRead === 0) break;
         got += bytesRead;
       }
-      return { data: buf.subarray(0, got).toString('base64'), size: st.size };
+      return new WithBytes({ size: st.size }, 'data', buf.subarray(0, got));
     } finally {
       await fh.close();
     }
   }
 
-  /** Atomic: a temporary file beside the target, then rename, so readers never see half a file. */
-  async write(a: { path: string; data: string; mode?: number }) {
-    const file = this.resolve(a.path);
+  async readText(a: { path: string; offset?: number; limit?: number; maxBytes: number }) {
+    const file = await regularFile(this.resolve(a.path));
+    const fh = await fs.open(file, 'r');
+    try {
+      const st = await fh.stat();
+      if (st.isDirectory()) throw isDir(file);
+      const { bytes, ...range } = await readTextRange(fh, st.size, a);
+      return new WithBytes({ path: file, size: st.size, ...range }, 'text', bytes);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * Atomic: a temporary file beside the target, then rename, so readers never see half a file. A
+   * symlink is followed to its target first (as editors do), resolved inside the sandbox like any path.
+   */
+  /** `data` arrives as raw bytes (a framed Buffer), or as base64 from older callers; `text` as UTF-8. */
+  async write(a: { path: string; data?: Buffer | string; text?: string; mode?: number }) {
+    const file = await followLinks(this.resolve(a.path));
     const dir = path.dirname(file);
     await fs.mkdir(dir, { recursive: true });
-    let mode = a.mode;
-    if (mode === undefined) {
-      const existing = await fs.stat(file).catch(() => undefined);
-      if (existing?.isDirectory()) throw new AgentError('INVALID_ARGUMENT', `${file} is a directory`, 'write to a file path inside it');
-      mode = existing ? existing.mode & 0o7777 : 0o644;
-    }
-    const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+    const existing = await fs.stat(file).catch(() => undefined);
+    if (existing?.isDirectory()) throw new AgentError('INVALID_ARGUMENT', `${file} is a directory`, 'write to a file path inside it');
+    const mode = a.mode ?? (existing ? existing.mode & 0o7777 : 0o644);
+    const tmp = path.join(dir, `.${path.basename(file).slice(0, 200)}.${randomBytes(6).toString('hex')}.tmp`);
     try {
-      await fs.writeFile(tmp, Buffer.from(a.data, 'base64'), { mode, flag: 'wx' });
+      const body = a.text ?? (typeof a.data === 'string' ? Buffer.from(a.data, 'base64') : a.data ?? Buffer.alloc(0));
+      await fs.writeFile(tmp, body, { mode, flag: 'wx' });
       await fs.chmod(tmp, mode);
       await fs.rename(tmp, file);
     } catch (e) {
@@ -63,11 +92,25 @@ export class Files {
   async stat(a: { path: string }) {
     const file = this.resolve(a.path);
     const st = await fs.lstat(file);
-    const type = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'directory' : st.isFile() ? 'file' : 'other';
+    const type = typeOf(st);
+    let kind: { kind: string; mimeType?: string } | undefined;
+    if (type === 'file') {
+      const fh = await fs.open(file, 'r').catch(() => undefined);
+      if (fh) {
+        try {
+          const head = Buffer.alloc(Math.min(SNIFF_BYTES, st.size));
+          const { bytesRead } = await fh.read(head, 0, head.length, 0);
+          kind = sniff(head.subarray(0, bytesRead));
+        } finally {
+          await fh.close();
+        }
+      }
+    }
     return {
       path: file, type, size: st.size, mode: st.mode & 0o7777,
       mtime: st.mtime.toISOString(), atime: st.atime.toISOString(), ctime: st.ctime.toISOString(), birthtime: st.birthtime.toISOString(),
       linkTarget: type === 'symlink' ? await fs.readlink(file) : undefined,
+      ...kind,
     };
   }
 
@@ -76,9 +119,48 @@ export class Files {
     const entries = await fs.readdir(dir, { withFileTypes: true });
     return Promise.all(entries.map(async (e) => {
       const st = await fs.lstat(path.join(dir, e.name)).catch(() => undefined);
-      const type = e.isSymbolicLink() ? 'symlink' : e.isDirectory() ? 'directory' : e.isFile() ? 'file' : 'other';
-      return { name: e.name, type, size: st?.size ?? 0, mtime: st?.mtime.toISOString() ?? '' };
+      return { name: e.name, type: typeOf(e), size: st?.size ?? 0, mtime: st?.mtime.toISOString() ?? '' };
     }));
+  }
+
+  async tree(a: { path: string; depth: number; glob?: string; includeHidden?: boolean; includeIgnored?: boolean; maxEntries: number }) {
+    const root = this.resolve(a.path);
+    const depth = intArg('depth', a.depth, 1, MAX_DEPTH);
+    const maxEntries = intArg('maxEntries', a.maxEntries, 1, 1_000_000);
+    const keep = globMatcher(a.glob);
+    if (!(await fs.stat(root)).isDirectory()) throw new AgentError('INVALID_ARGUMENT', `${root} is a file, not a folder`, 'use file_info or file_read for a file');
+    const stats: WalkStats = { hidden: 0, scanned: 0, exhausted: false, unreadable: 0 };
+    const found: { rel: string; abs: string; skipped: boolean }[] = [];
+    let truncated = false;
+    for await (const item of walk(root, { depth, includeHidden: a.includeHidden, includeIgnored: a.includeIgnored }, stats)) {
+      if (keep && !keep(item.rel)) continue;
+      if (found.length >= maxEntries) { truncated = true; break; }
+      found.push({ rel: item.rel, abs: item.abs, skipped: item.skipped });
+    }
+    const entries = await Promise.all(found.map(async (f) => {
+      const st = await fs.lstat(f.abs).catch(() => undefined);
+      const type = st ? typeOf(st) : 'other';
+      return {
+        path: displayPath(this.workdir, f.abs), type, size: st?.size ?? 0, mtime: st?.mtime.toISOString() ?? '',
+        linkTarget: type === 'symlink' ? await fs.readlink(f.abs).catch(() => undefined) : undefined,
+        skipped: f.skipped || undefined,
+        key: f.rel.split('/'),
+      };
+    }));
+    entries.sort((x, y) => comparePaths(x.key, y.key));
+    return { root, entries: entries.map(({ key: _key, ...e }) => e), truncated: truncated || stats.exhausted, hiddenCount: stats.hidden };
+  }
+
+  async search(a: { pattern: string; path?: string; glob?: string; maxResults: number; caseSensitive: boolean; includeHidden?: boolean; timeoutMs: number }) {
+    if (typeof a.pattern !== 'string' || !a.pattern) throw new AgentError('INVALID_ARGUMENT', 'pattern must be a non-empty regex', 'e.g. "TODO|FIXME"');
+    const { flags } = compilePattern(a.pattern, a.caseSensitive !== false);
+    globMatcher(a.glob); // fail fast on a bad glob, before starting a worker
+    const root = this.resolve(a.path ?? this.workdir);
+    await fs.stat(root);
+    return runSearch({
+      root, workdir: this.workdir, pattern: a.pattern, flags, glob: a.glob, includeHidden: a.includeHidden,
+      maxResults: intArg('maxResults', a.maxResults, 1, 100_000), deadline: Date.now() + intArg('timeoutMs', a.timeoutMs, 1, 3_600_000),
+    });
   }
 
   async mkdir(a: { path: string }) {
@@ -87,6 +169,9 @@ export class Files {
 
   async remove(a: { path: string; recursive?: boolean }) {
     const file = this.resolve(a.path);
+    if (this.guarded.has(file)) {
+      throw new AgentError('PERMISSION_DENIED', `${file} is a mount point of the sandbox and cannot be deleted`, 'delete the entries inside it instead');
+    }
     const st = await fs.lstat(file);
     if (st.isDirectory() && !a.recursive) {
       throw new AgentError('INVALID_ARGUMENT', `${file} is a directory`, 'pass recursive: true to delete it with its contents');
@@ -94,14 +179,64 @@ export class Files {
     await fs.rm(file, { recursive: !!a.recursive });
   }
 
+  /** rename(2) where it can; across mounts (e.g. /workspace to /tmp) a copy, then the source is removed. */
   async rename(a: { from: string; to: string; overwrite?: boolean }) {
     const from = this.resolve(a.from);
     const to = this.resolve(a.to);
-    await fs.lstat(from);
-    if (!a.overwrite && (await fs.lstat(to).catch(() => undefined))) {
-      throw new AgentError('ALREADY_EXISTS', `${to} already exists`, 'pass overwrite: true to replace it, or pick another destination');
+    const src = await fs.lstat(from);
+    if (from === to) return;
+    if (this.guarded.has(from)) throw new AgentError('PERMISSION_DENIED', `${from} is a mount point of the sandbox and cannot be moved`, 'move the entries inside it instead');
+    if (src.isDirectory() && to.startsWith(`${from}/`)) throw new AgentError('INVALID_ARGUMENT', `cannot move the folder ${from} into itself (${to})`, 'pick a destination outside it');
+    const dst = await fs.lstat(to).catch(() => undefined);
+    if (dst) {
+      if (!a.overwrite) throw new AgentError('ALREADY_EXISTS', `${to} already exists`, 'pass overwrite: true to replace it, or give the full new path (to move into a folder, end "to" with the file name)');
+      if (dst.isDirectory() && !src.isDirectory()) throw new AgentError('INVALID_ARGUMENT', `${to} is a folder and cannot be replaced by a file`, 'give the full new path inside it, e.g. "folder/name"');
     }
     await fs.mkdir(path.dirname(to), { recursive: true });
-    await fs.rename(from, to);
+    try {
+      await fs.rename(from, to);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new AgentError('ALREADY_EXISTS', `${to} is a folder that is not empty`, 'delete it first or pick another destination');
+      if (code !== 'EXDEV') throw e;
+      if (dst?.isDirectory() && (await fs.readdir(to)).length > 0) throw new AgentError('ALREADY_EXISTS', `${to} is a folder that is not empty`, 'delete it first or pick another destination');
+      if (dst) await fs.rm(to, { recursive: true });
+      await fs.cp(from, to, { recursive: true, errorOnExist: true, force: false, verbatimSymlinks: true, preserveTimestamps: true });
+      await fs.rm(from, { recursive: true });
+    }
   }
+}
+
+/** Opening a FIFO or a device would block or never end: only regular files (through links) are read. */
+async function regularFile(file: string): Promise<string> {
+  const st = await fs.stat(file);
+  if (st.isDirectory()) throw isDir(file);
+  if (!st.isFile()) throw new AgentError('INVALID_ARGUMENT', `${file} is not a regular file (a device, FIFO or socket)`, 'read it with shell_exec instead, e.g. head -c 1000');
+  return file;
+}
+
+function isDir(file: string): AgentError {
+  return new AgentError('INVALID_ARGUMENT', `${file} is a directory`, 'use file_list to see its entries');
+}
+
+function intArg(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new AgentError('INVALID_ARGUMENT', `${name} must be a whole number from ${min} to ${max}`);
+  return v;
+}
+
+function comparePaths(a: string[], b: string[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
+  }
+  return a.length - b.length;
+}
+
+/** The final component's symlinks, followed the sandbox's way; a dangling link yields its target path. */
+async function followLinks(file: string): Promise<string> {
+  for (let hops = 0; hops < 40; hops++) {
+    const st = await fs.lstat(file).catch(() => undefined);
+    if (!st?.isSymbolicLink()) return file;
+    file = path.resolve(path.dirname(file), await fs.readlink(file));
+  }
+  throw new AgentError('INVALID_ARGUMENT', `${file}: too many levels of symbolic links`);
 }

@@ -3,22 +3,26 @@
  * sandbox's first process, it runs commands and file operations from inside the sandbox's namespaces.
  * It imports nothing but Node built-ins and its own folder, which is all that is mounted inside.
  */
-import readline from 'node:readline';
 import { toErrorBody } from './errors.js';
 import { runCommand, type RunningExec } from './exec.js';
 import { Files } from './files.js';
+import { FrameReader, frameHeader, WithBytes, type Binary } from './frames.js';
+import { openPort } from './ports.js';
 import { ProcessTable } from './processes.js';
 import type { AgentMessage, AgentRequest } from './protocol.js';
 
 const workdir = process.env.SANDBOX_WORKDIR ?? '/workspace';
 /** The environment commands start from; the agent's own variables stay out of it. */
 const baseEnv: Record<string, string> = JSON.parse(process.env.SANDBOX_BASE_ENV ?? '{}');
-const files = new Files(workdir);
+const bridgePath = process.env.SANDBOX_BRIDGE || undefined;
+const files = new Files(workdir, process.env.HOME);
 const processes = new ProcessTable();
 const running = new Map<number, RunningExec>();
 
-function send(msg: AgentMessage): void {
-  process.stdout.write(JSON.stringify(msg) + '\n');
+/** stdout is the agent's channel to the server (inside the sandbox; not the MCP stdio channel). */
+function send(msg: AgentMessage, bin?: Binary): void {
+  process.stdout.write(frameHeader(msg, bin));
+  if (bin) process.stdout.write(bin.data);
 }
 
 function envFor(extra: unknown): Record<string, string> {
@@ -45,6 +49,7 @@ const handlers: Record<string, Handler> = {
   write: (r) => processes.write(r as never),
   kill: (r) => processes.kill(r as never),
   list: () => processes.list(),
+  'port.open': (r) => openPort(r as never, bridgePath),
   'fs.read': (r) => files.read(r as never),
   'fs.write': (r) => files.write(r as never),
   'fs.stat': (r) => files.stat(r as never),
@@ -52,6 +57,9 @@ const handlers: Record<string, Handler> = {
   'fs.mkdir': (r) => files.mkdir(r as never),
   'fs.remove': (r) => files.remove(r as never),
   'fs.rename': (r) => files.rename(r as never),
+  'fs.readText': (r) => files.readText(r as never),
+  'fs.tree': (r) => files.tree(r as never),
+  'fs.search': (r) => files.search(r as never),
 };
 
 async function handle(req: AgentRequest): Promise<void> {
@@ -59,26 +67,20 @@ async function handle(req: AgentRequest): Promise<void> {
     const handler = handlers[req.op];
     if (!handler) throw new Error(`unknown op ${req.op}`);
     const result = await handler(req);
-    send({ id: req.id, ok: true, result: result ?? {} });
+    if (result instanceof WithBytes) send({ id: req.id, ok: true, result: result.value }, { field: `result.${result.field}`, data: result.data });
+    else send({ id: req.id, ok: true, result: result ?? {} });
   } catch (err) {
     send({ id: req.id, ok: false, error: toErrorBody(err) });
   }
 }
 
-const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-lines.on('line', (line) => {
-  if (!line) return;
-  let req: AgentRequest;
-  try {
-    req = JSON.parse(line) as AgentRequest;
-  } catch {
-    process.stderr.write(`agent: unparsable request ignored\n`);
-    return;
-  }
-  void handle(req);
-});
+const reader = new FrameReader(
+  (req) => { void handle(req as AgentRequest); },
+  () => process.stderr.write('agent: unparsable request ignored\n'),
+);
+process.stdin.on('data', (chunk: Buffer) => reader.push(chunk));
 // The server closing our stdin means the sandbox is over.
-lines.on('close', () => {
+process.stdin.on('end', () => {
   processes.killAll();
   process.exit(0);
 });

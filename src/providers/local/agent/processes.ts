@@ -1,6 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { AgentError } from './errors.js';
-import { checkCwd, killGroup } from './exec.js';
+import { checkCwd, killGroup, preferOomKill } from './exec.js';
 
 /** Output kept per background process; older output scrolls out and is reported as dropped. */
 const RETAIN_BYTES = 4 * 1024 * 1024;
@@ -33,6 +33,7 @@ export class ProcessTable {
       throw new AgentError('ALREADY_EXISTS', `a running process is already named "${a.name}"`, 'pick another name, or shell_kill the running one first');
     }
     const child = spawn('/bin/bash', ['-c', a.command], { cwd: a.cwd, env: a.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    preferOomKill(child.pid);
     const p: Proc = {
       processId: `proc-${this.next++}`, name: a.name, command: a.command, child,
       startedAt: new Date().toISOString(), chunks: [], start: 0, total: 0,

@@ -1,7 +1,8 @@
 /**
  * Wire format between the server and the agent that runs inside each local sandbox: one JSON object
- * per line on the agent's stdin (requests) and stdout (responses, events). Binary data travels as
- * base64. The agent announces itself with a `ready` line before reading any request.
+ * per line on the agent's stdin (requests) and stdout (responses, events); file contents follow a
+ * line as raw bytes (see frames.ts). The agent announces itself with a `ready` line before reading
+ * any request.
  */
 export interface AgentRequest {
   id: number;
@@ -23,3 +24,10 @@ export type AgentMessage =
 
 /** Where the server mounts the agent and its runtime inside the sandbox. */
 export const AGENT_MOUNT = '/.sandbox-mcp';
+
+/**
+ * The port bridge: the server listens on a Unix socket in the sandbox's `run` folder, mounted
+ * read-only here (Unix sockets cross network namespaces; read-only so the sandbox cannot swap it).
+ */
+export const RUN_MOUNT = `${AGENT_MOUNT}/run`;
+export const BRIDGE_SOCKET = 'bridge.sock';

@@ -1,0 +1,131 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { notFound, parsePreviewHost, proxyRequest, proxyUpgrade, type SandboxLookup } from './proxy.js';
+
+/** Serves one deployed site's request; set by the deploy layer. */
+export type SiteHandler = (site: string, req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+const SITE_HOST = /^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.site\.localhost$/;
+
+function hostName(hostHeader: string | undefined): string | undefined {
+  if (!hostHeader) return undefined;
+  const m = /^(\[[^\]]+\]|[^:]+)(?::\d+)?$/.exec(hostHeader.trim().toLowerCase());
+  return m?.[1];
+}
+
+/**
+ * The preview proxy and site host: requests whose Host is `<port>-<sandboxId>.localhost` go to that
+ * sandbox port, `<site>.site.localhost` to a deployed site. Over HTTP it rides on the MCP listener
+ * (attachMain); over stdio it opens its own loopback listener at the first URL it hands out.
+ */
+export class WebHost {
+  private mainPort?: number;
+  private own?: Promise<{ server: http.Server; port: number }>;
+  private lookup: SandboxLookup = () => undefined;
+  private sites?: SiteHandler;
+  private log?: Logger;
+  private config?: Config;
+
+  configure(o: { config: Config; log: Logger; lookup: SandboxLookup; sites?: SiteHandler }): void {
+    this.config = o.config;
+    this.log = o.log.child({ component: 'web' });
+    this.lookup = o.lookup;
+    this.sites = o.sites;
+  }
+
+  /** HTTP mode: previews and sites are served by the MCP listener on this port. */
+  attachMain(port: number): void {
+    this.mainPort = port;
+  }
+
+  /** The port previews and sites answer on, opening the stdio-mode listener if needed. */
+  async port(): Promise<number> {
+    if (this.mainPort !== undefined) return this.mainPort;
+    if (!this.own) {
+      this.own = this.listen();
+      this.own.catch(() => { this.own = undefined; });
+    }
+    return (await this.own).port;
+  }
+
+  async previewUrl(sandboxId: string, port: number): Promise<string> {
+    return `http://${port}-${sandboxId}.localhost:${await this.port()}/`;
+  }
+
+  async siteUrl(site: string): Promise<string> {
+    return `http://${site}.site.localhost:${await this.port()}/`;
+  }
+
+  /** Route hook: claims requests for preview and site hosts; false leaves them to the next route. */
+  handleRequest = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    const name = hostName(req.headers.host);
+    if (!name) return false;
+    const preview = parsePreviewHost(name);
+    if (preview) {
+      const sb = this.lookup(preview.sandboxId);
+      if (!sb || !sb.isAlive()) notFound(res, 'no preview at this address: the sandbox does not exist or has ended');
+      else await proxyRequest(req, res, sb, preview.port, this.log!);
+      return true;
+    }
+    const site = SITE_HOST.exec(name);
+    if (site && this.sites) {
+      await this.sites(site[1]!, req, res);
+      return true;
+    }
+    // Malformed preview or site names still get a 404 here; other *.localhost names may reach /mcp.
+    if (name.endsWith('.site.localhost') || /^\d+-[^.]*\.localhost$/.test(name)) {
+      notFound(res, 'no preview or site at this address');
+      return true;
+    }
+    return false;
+  };
+
+  /** Upgrade hook (WebSockets): only previews upgrade. */
+  handleUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<boolean> => {
+    const name = hostName(req.headers.host);
+    const preview = name ? parsePreviewHost(name) : undefined;
+    if (!preview) return false;
+    const sb = this.lookup(preview.sandboxId);
+    if (!sb || !sb.isAlive()) {
+      socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nno preview at this address\n');
+      return true;
+    }
+    await proxyUpgrade(req, socket, head, sb, preview.port);
+    return true;
+  };
+
+  private async listen(): Promise<{ server: http.Server; port: number }> {
+    const server = http.createServer((req, res) => {
+      this.handleRequest(req, res).then((claimed) => {
+        if (!claimed) notFound(res, 'this listener serves only preview (<port>-<sandboxId>.localhost) and site (<name>.site.localhost) addresses');
+      }, (err) => {
+        this.log?.error({ err }, 'web request failed');
+        if (!res.headersSent) res.writeHead(500).end('internal error\n');
+        else res.destroy();
+      });
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.handleUpgrade(req, socket, head).then((claimed) => { if (!claimed) socket.destroy(); }, () => socket.destroy());
+    });
+    const wanted = this.config?.webPort ?? 0;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(wanted, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+    });
+    server.unref();
+    const port = (server.address() as AddressInfo).port;
+    this.log?.info({ port }, 'preview and site listener opened on loopback');
+    return { server, port };
+  }
+
+  async close(): Promise<void> {
+    const own = await this.own?.catch(() => undefined);
+    if (own) await new Promise<void>((resolve) => { own.server.close(() => resolve()); own.server.closeAllConnections(); });
+  }
+}
+
+/** One per server process: tools ask it for URLs, the CLI wires it to the listener and lookups. */
+export const webHost = new WebHost();

@@ -1,0 +1,91 @@
+import type { Config } from './config.js';
+import { siteStore } from './deploy/index.js';
+import type { Logger } from './logger.js';
+import { serveHttp } from './mcp/http.js';
+import { serveStdio } from './mcp/stdio.js';
+import { webHost } from './preview/web-host.js';
+import { createProvider } from './providers/index.js';
+import { SessionManager } from './sessions/manager.js';
+import { noTelemetry, type Telemetry } from './telemetry.js';
+import { allTools } from './tools/index.js';
+
+const HARD_EXIT_MS = 10_000;
+
+/**
+ * Ends the process on SIGINT/SIGTERM/stdin close: stop accepting, let running calls finish within the
+ * grace period, kill the sandboxes, exit; a hard exit after 10 s whatever happens; a second signal exits at once.
+ */
+function installShutdown(log: Logger, stop: () => Promise<void>): (reason: string) => void {
+  let stopping = false;
+  const shutdown = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ reason }, 'shutting down');
+    setTimeout(() => { log.error('shutdown took over 10 s: exiting anyway'); process.exit(1); }, HARD_EXIT_MS).unref();
+    stop().then(() => process.exit(0), (err) => { log.error({ err }, 'shutdown failed'); process.exit(1); });
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (stopping) { log.warn({ signal: sig }, 'second signal: exiting now'); process.exit(130); }
+      shutdown(sig);
+    });
+  }
+  process.on('SIGHUP', () => shutdown('SIGHUP'));
+  return shutdown;
+}
+
+function clientConfig(config: Config, url: string): string {
+  const headers = config.authToken ? { Authorization: 'Bearer <SANDBOX_MCP_AUTH_TOKEN>' } : undefined;
+  return JSON.stringify({ mcpServers: { sandbox: { type: 'http', url, ...(headers ? { headers } : {}) } } }, null, 2);
+}
+
+export async function serve(config: Config, log: Logger): Promise<void> {
+  log.info({ provider: config.provider, reason: config.providerReason, stateDir: config.stateDir }, 'provider chosen');
+  // Metrics are only served over HTTP, so a stdio server does not load prom-client at all.
+  const metrics = config.transport === 'http' ? new (await import('./ops/metrics.js')).Metrics() : undefined;
+  const telemetry: Telemetry = metrics ?? noTelemetry;
+  const provider = await createProvider(config, log);
+  const reaped = await provider.reapOrphans();
+  if (reaped.length) {
+    telemetry.orphansReaped(reaped.length);
+    log.info({ count: reaped.length, ids: reaped }, 'reaped sandboxes left by a server that died');
+  }
+  const sessions = new SessionManager(provider, config, log, telemetry);
+  // Previews reach only sandboxes held by this server's sessions; sites are read from the state dir.
+  webHost.configure({ config, log, lookup: (id) => sessions.findSandbox(id), sites: siteStore(config.stateDir).serve });
+  provider.usePreviewUrls?.((id, port) => webHost.previewUrl(id, port));
+  let closeHttp: (() => Promise<void>) | undefined;
+  const shutdown = installShutdown(log, async () => {
+    await closeHttp?.();
+    await webHost.close();
+    await sessions.drain(config.shutdownGraceS * 1000);
+    await sessions.closeAll();
+    await provider.shutdown();
+  });
+
+  if (config.transport === 'stdio') {
+    await serveStdio({ config, telemetry, log, sessions, tools: allTools, onEnd: shutdown });
+  } else {
+    const http = await serveHttp({
+      config, telemetry, log, sessions, tools: allTools,
+      hostRoutes: [webHost.handleRequest],
+      upgrades: [webHost.handleUpgrade],
+      routes: metrics ? [{
+        path: '/metrics',
+        authenticated: true,
+        handle: async (_req, res) => {
+          const { contentType, body } = await metrics.render();
+          res.writeHead(200, { 'content-type': contentType }).end(body);
+          return true;
+        },
+      }] : [],
+    });
+    webHost.attachMain(http.port);
+    closeHttp = http.close;
+    log.info({ url: http.url, port: http.port, clientConfig: JSON.parse(clientConfig(config, http.url)) }, 'listening');
+    if (process.stderr.isTTY) {
+      process.stderr.write(`\nsandbox-mcp is listening on ${http.url}\nPaste into your MCP client config:\n${clientConfig(config, http.url)}\n\n`);
+    }
+  }
+  provider.warmUp?.();
+}

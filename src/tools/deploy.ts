@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { collectFolder } from '../deploy/collect.js';
+import { siteStore } from '../deploy/index.js';
+import { checkSiteName } from '../deploy/store.js';
+import { defineTool, ok } from '../mcp/tool.js';
+
+const siteName = z.string().min(1).max(63).describe('Site name, a DNS label: lowercase letters, digits, hyphens, e.g. "my-blog"; the site is served at http://<name>.site.localhost:<port>/');
+const versionShape = { version: z.string(), createdAt: z.string(), fileCount: z.number(), totalBytes: z.number(), live: z.boolean(), source: z.string() };
+
+const kb = (n: number) => (n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);
+
+export const deployTools = [
+  defineTool({
+    name: 'deploy_site',
+    title: 'Publish a static site',
+    description: 'Publish a folder of the sandbox (a build output holding index.html, e.g. from webdev_build) as a site with a durable URL. ' +
+      'Each call makes a new immutable version and makes it live; earlier versions stay available for deploy_rollback. The site outlives this session and sandbox.',
+    inputSchema: {
+      path: z.string().min(1).describe('Folder to publish: relative to the workdir or absolute inside the sandbox, e.g. "my-app/dist"'),
+      name: siteName,
+    },
+    outputSchema: { name: z.string(), url: z.string(), version: z.string(), fileCount: z.number(), totalBytes: z.number(), skipped: z.array(z.string()), hasIndex: z.boolean() },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    async handler(ctx, args) {
+      checkSiteName(args.name);
+      const sb = await ctx.session.sandbox();
+      const c = await collectFolder(sb, args.path, { maxBytes: ctx.config.deployMaxMb * 1048576, maxFiles: ctx.config.deployMaxFiles });
+      const store = siteStore(ctx.config.stateDir);
+      const v = await store.publish(args.name, c.files, `${sb.id}:${c.root}`);
+      const url = await store.url(args.name);
+      const hasIndex = c.files.some((f) => f.path === 'index.html');
+      const notes = [
+        `Published ${c.root} as ${args.name} ${v.version} (${v.fileCount} files, ${kb(v.totalBytes)}), now live at ${url}`,
+        ...(hasIndex ? [] : ['Warning: no index.html at the top of the folder, so the site root shows a 404 page.']),
+        ...(c.skipped.length ? [`Skipped ${c.skipped.length}: ${c.skipped.slice(0, 10).join('; ')}`] : []),
+        'deploy_list shows versions; deploy_rollback switches the live one.',
+      ];
+      return ok({ name: args.name, url, version: v.version, fileCount: v.fileCount, totalBytes: v.totalBytes, skipped: c.skipped, hasIndex }, notes.join('\n'));
+    },
+  }),
+
+  defineTool({
+    name: 'deploy_list',
+    title: 'List deployed sites',
+    description: 'List deployed sites (or one site) with their URL, versions, sizes, times and which version is live.',
+    inputSchema: { name: siteName.optional() },
+    outputSchema: { sites: z.array(z.object({ name: z.string(), url: z.string(), live: z.string().nullable(), versions: z.array(z.object(versionShape)) })) },
+    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+    async handler(ctx, args) {
+      const sites = await siteStore(ctx.config.stateDir).list(args.name);
+      const text = sites.length
+        ? sites.map((s) => [`${s.name}: ${s.url} (live ${s.live})`, ...s.versions.map((v) => `  ${v.version}${v.live ? ' [live]' : ''} ${v.createdAt} ${v.fileCount} files ${kb(v.totalBytes)}`)].join('\n')).join('\n')
+        : 'No sites deployed yet. Publish a folder with deploy_site.';
+      return ok({ sites }, text);
+    },
+  }),
+
+  defineTool({
+    name: 'deploy_rollback',
+    title: 'Switch the live version of a site',
+    description: 'Make an earlier (or any) version of a site live again; nothing is deleted. deploy_list shows the versions.',
+    inputSchema: { name: siteName, version: z.string().min(1).describe('Version id from deploy_list or deploy_site, e.g. "v2"') },
+    outputSchema: { name: z.string(), url: z.string(), ...versionShape },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    async handler(ctx, args) {
+      const store = siteStore(ctx.config.stateDir);
+      const v = await store.rollback(args.name, args.version);
+      const url = await store.url(args.name);
+      return ok({ name: args.name, url, ...v }, `${args.name} now serves ${v.version} (${v.createdAt}) at ${url}`);
+    },
+  }),
+
+  defineTool({
+    name: 'deploy_delete',
+    title: 'Delete a deployed site',
+    description: 'Delete a site with all its versions; its URL then answers 404. This cannot be undone.',
+    inputSchema: { name: siteName },
+    outputSchema: { name: z.string(), deletedVersions: z.number() },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+    async handler(ctx, args) {
+      const r = await siteStore(ctx.config.stateDir).remove(args.name);
+      return ok({ name: args.name, deletedVersions: r.versions }, `Deleted site ${args.name} (${r.versions} versions).`);
+    },
+  }),
+];
