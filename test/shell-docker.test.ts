@@ -4,6 +4,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCKER_IMAGE, dockerSkip, managedContainers } from './docker-env.js';
 import { call, hostProcessesWith, sh, stdioClient, tempDir, text, waitFor } from './helpers.js';
+import { fetchHost, hostOf } from './web-helpers.js';
 
 /** The shell tools end to end over stdio with SANDBOX_PROVIDER=docker: the built CLI, a real engine. */
 if (dockerSkip) console.warn(`[shell-docker] skipped: ${dockerSkip}`);
@@ -131,6 +132,15 @@ describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
     expect(got.stdout).toContain('200 OK');
     expect(got.stdout).toContain('dir/');
     await call(client, 'shell_kill', { processId: 'web', signal: 'SIGKILL' });
+  });
+
+  it('a preview URL reaches a container port through the server (exec bridge, network none)', async () => {
+    await sh(client, 'mkdir -p pv && echo "previewed from docker" > pv/index.html');
+    await call(client, 'shell_start', { command: 'exec python3 -u -m http.server 8777 --bind 127.0.0.1', cwd: 'pv', name: 'pv' });
+    const r = await waitFor(async () => { const x = await call(client, 'expose_port', { port: 8777 }); return x.isError ? false : x; }, 20_000, 300);
+    const { port, host } = hostOf(r.structuredContent!.url as string);
+    expect((await fetchHost(port, host, '/index.html')).body).toBe('previewed from docker\n');
+    await call(client, 'shell_kill', { processId: 'pv', signal: 'SIGKILL' });
   });
 
   it('kills the whole process tree on timeout', async () => {

@@ -8,7 +8,7 @@ import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { newSandboxId } from '../local/provider.js';
 import { ServerRegistry } from '../local/registry.js';
-import type { CreateOptions, ProviderDescription, Sandbox, SandboxProvider, SandboxSummary } from '../types.js';
+import type { CreateOptions, PreviewUrlBuilder, ProviderDescription, Sandbox, SandboxProvider, SandboxSummary } from '../types.js';
 import { engineUnreachable, translateDockerError } from './errors.js';
 import type { ContainerExec } from './exec.js';
 import { DockerSandbox } from './sandbox.js';
@@ -52,6 +52,7 @@ export class DockerProvider implements SandboxProvider {
   private ready?: Promise<void>;
   private imageProbed = false;
   private closing = false;
+  private previewUrls?: PreviewUrlBuilder;
 
   private constructor(
     private readonly config: Config,
@@ -99,6 +100,10 @@ export class DockerProvider implements SandboxProvider {
     })();
     this.ready.catch(() => { this.ready = undefined; });
     return this.ready;
+  }
+
+  usePreviewUrls(urlFor: PreviewUrlBuilder): void {
+    this.previewUrls = urlFor;
   }
 
   /** Readiness (for /healthz): the engine answers and the image is there. */
@@ -205,7 +210,7 @@ export class DockerProvider implements SandboxProvider {
     const sandbox = new DockerSandbox(id, WORKDIR, createdAt, this.docker, container, { dockerHost: this.config.dockerHost }, this.config.maxOutputBytes, async () => {
       this.live.delete(id);
       await this.removeContainer(container);
-    });
+    }, () => this.previewUrls);
     this.live.set(id, sandbox);
     return sandbox;
   }

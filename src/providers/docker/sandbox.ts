@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { SandboxError } from '../../errors.js';
-import type { ExecOptions, ExecResult, FilesApi, ProcessApi, Sandbox } from '../types.js';
+import type { ExecOptions, ExecResult, FilesApi, PreviewUrlBuilder, ProcessApi, Sandbox } from '../types.js';
 import { ContainerExec } from './exec.js';
 import { DockerFiles } from './files.js';
 import { connectPort } from './ports.js';
@@ -27,6 +27,8 @@ export class DockerSandbox implements Sandbox {
     errorContext: { dockerHost: string },
     private readonly maxOutputBytes: number,
     private readonly remove: () => Promise<void>,
+    /** The server's preview URL builder, once the CLI has set it (see SandboxProvider.usePreviewUrls). */
+    private readonly previewUrls: () => PreviewUrlBuilder | undefined,
   ) {
     this.runner = new ContainerExec(docker, container, workdir, errorContext, () => { this.alive = false; });
     this.procs = new DockerProcesses(this.runner);
@@ -79,10 +81,12 @@ export class DockerSandbox implements Sandbox {
     return connectPort(this.runner, port);
   }
 
-  async portUrl(): Promise<{ url: string }> {
-    throw new SandboxError('UNSUPPORTED', 'this sandbox has no URL of its own: its ports are reached through the server\'s preview proxy', {
-      hint: 'serve over HTTP (--port) and use the preview URL the webdev tools return',
-    });
+  /** Previews go through the server's own listener, which reaches the port with connectPort. */
+  async portUrl(port: number): Promise<{ url: string }> {
+    this.check();
+    const urlFor = this.previewUrls();
+    if (!urlFor) throw new SandboxError('UNSUPPORTED', 'preview URLs are not available: the server was started without its preview listener');
+    return { url: await urlFor(this.id, port) };
   }
 
   async keepAlive(): Promise<void> {
