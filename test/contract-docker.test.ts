@@ -10,6 +10,8 @@ import { DOCKER_IMAGE, dockerSkip, managedContainers } from './docker-env.js';
 import { tempDir, waitFor } from './helpers.js';
 
 const state = tempDir('sbx-contract-docker-');
+const danglingVolumes = () => (dockerSkip ? [] : execFileSync('docker', ['volume', 'ls', '-q', '--filter', 'dangling=true'], { encoding: 'utf8' }).split('\n').filter(Boolean));
+const volumesBefore = danglingVolumes();
 const stateLabel = `sandbox-mcp.state=${createHash('sha256').update(state.dir).digest('hex').slice(0, 16)}`;
 
 async function dockerProvider(): Promise<SandboxProvider> {
@@ -21,8 +23,9 @@ async function dockerProvider(): Promise<SandboxProvider> {
 providerContract('docker', dockerProvider, { skip: dockerSkip });
 
 afterAll(() => {
-  // Every container the suite created is gone once the provider shut down.
+  // Every container the suite created is gone once the provider shut down, its /workspace volume too.
   if (!dockerSkip) expect(managedContainers(stateLabel)).toEqual([]);
+  if (!dockerSkip) expect(danglingVolumes().filter((v) => !volumesBefore.includes(v))).toEqual([]);
   rmSync(state.dir, { recursive: true, force: true });
 });
 
@@ -101,7 +104,7 @@ describe.skipIf(!!dockerSkip)('docker provider specifics', () => {
 
   it('a container removed behind the server\'s back makes the sandbox report SANDBOX_GONE', async () => {
     const other = await provider.create({ labels: { session: `removed-${Date.now()}` }, timeoutMs: 60_000 });
-    execFileSync('docker', ['rm', '-f', `sandbox-mcp-${other.id}`], { stdio: 'ignore' });
+    execFileSync('docker', ['rm', '-f', '-v', `sandbox-mcp-${other.id}`], { stdio: 'ignore' });
     await expect(other.exec('true', { timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'SANDBOX_GONE' });
     expect(other.isAlive()).toBe(false);
     await other.kill();
