@@ -2,6 +2,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { browserBench } from './browser.js';
+import { dockerBench } from './docker.js';
 import { filesBench } from './files.js';
 import { previewBench } from './preview.js';
 import { shellBench } from './shell.js';
@@ -19,6 +20,7 @@ const SECTIONS: Record<string, BenchRunner> = {
   preview: previewBench,
   startup: startupBench,
   browser: browserBench,
+  docker: dockerBench,
 };
 
 function flag(name: string): string | undefined {

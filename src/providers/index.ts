@@ -16,6 +16,10 @@ export async function createProvider(config: Config, log: Logger): Promise<Sandb
       const { LocalProvider } = await import('./local/provider.js');
       return LocalProvider.start(config, log);
     }
+    case 'docker': {
+      const { DockerProvider } = await import('./docker/provider.js');
+      return DockerProvider.start(config, log);
+    }
     case 'e2b':
       if (!config.e2bApiKey) {
         throw new SandboxError('AUTH', 'the e2b provider needs an API key', { hint: 'set E2B_API_KEY (from https://e2b.dev/dashboard?tab=keys), or choose another provider with SANDBOX_PROVIDER' });

@@ -1,0 +1,28 @@
+# shellcheck shell=bash
+# Docker engine and an offline test image for the Docker provider (Debian bookworm, as root).
+# Source it (`. scripts/docker-test-image.sh`): `exit` then stops the calling job, and SANDBOX_DOCKER_IMAGE
+# stays exported. Images cannot be pulled here, so the image is built from Debian's packages with
+# debootstrap and `docker import`; the first run takes about a minute, a rerun well under a second.
+# `--bridge=none --iptables=false` keep dockerd off the host's network setup: sandbox containers run with
+# `--network none` anyway. Each step has its own `|| exit 1` because `set -e` is ignored in a subshell
+# followed by `||`; `flock` makes parallel jobs build once; the build folder is under /var/tmp because
+# /tmp may be `nodev`.
+export SANDBOX_DOCKER_IMAGE=${SANDBOX_DOCKER_IMAGE:-sandbox-mcp-test:bookworm-v2}  # bump the tag when the image changes
+command -v docker >/dev/null && command -v dockerd >/dev/null && command -v debootstrap >/dev/null ||
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io debootstrap >/dev/null; } || exit 1
+if ! docker info >/dev/null 2>&1; then
+  { [ -s /var/run/docker.pid ] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; } ||
+    setsid -f dockerd --iptables=false --bridge=none >/var/log/ci-dockerd.log 2>&1 </dev/null
+  for _ in $(seq 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || { tail -20 /var/log/ci-dockerd.log; exit 1; }
+fi
+docker image inspect "$SANDBOX_DOCKER_IMAGE" >/dev/null 2>&1 || (
+  exec 9>/var/tmp/ci-sandbox-image.lock && flock 9 || exit 1
+  docker image inspect "$SANDBOX_DOCKER_IMAGE" >/dev/null 2>&1 && exit 0
+  d=$(mktemp -d /var/tmp/ci-rootfs.XXXXXX) || exit 1; trap 'rm -rf "$d" "$d.log"' EXIT
+  debootstrap --variant=minbase --include=python3,procps,nodejs bookworm "$d" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$d.log" 2>&1 || { tail -20 "$d.log"; exit 1; }
+  # What the provider expects of an image (README): a non-root user 1000 and a /workspace it owns.
+  chroot "$d" /usr/sbin/useradd --uid 1000 --user-group --create-home --shell /bin/bash user || exit 1
+  install -d -o 1000 -g 1000 -m 0755 "$d/workspace" || exit 1
+  set -o pipefail; tar -C "$d" -c . | docker import -c 'USER 1000:1000' -c 'WORKDIR /workspace' -c 'CMD ["/bin/bash"]' - "$SANDBOX_DOCKER_IMAGE" >/dev/null
+) && docker image inspect "$SANDBOX_DOCKER_IMAGE" >/dev/null 2>&1 || { echo "test image missing"; exit 1; }

@@ -1,0 +1,53 @@
+import type { Duplex } from 'node:stream';
+import { CONTROLLER_SCRIPT } from './framing.js';
+
+export interface ExecStarter {
+  start(cmd: string[], opts: { env?: Record<string, string>; stdin: boolean }): Promise<{ stream: Duplex }>;
+  demux(stream: Duplex, onStdout: (b: Buffer) => void, onStderr: (b: Buffer) => void): Promise<void>;
+}
+
+const ANSWER_TIMEOUT_MS = 5000;
+
+/**
+ * The container's kill controller (see CONTROLLER_SCRIPT): started once with the container, kept on an
+ * open exec stream. kill() resolves false when the controller is gone or does not answer, so the caller
+ * can fall back to a fresh exec.
+ */
+export class Controller {
+  private stream?: Duplex;
+  private alive = false;
+  private pending = new Map<string, (ok: boolean) => void>();
+  private buffered = '';
+
+  async start(runner: ExecStarter): Promise<void> {
+    const { stream } = await runner.start(['/bin/bash', '-c', CONTROLLER_SCRIPT, 'sandbox-mcp-control'], { stdin: true });
+    this.stream = stream;
+    this.alive = true;
+    void runner.demux(stream, (b) => this.onAnswer(b), () => undefined).then(() => this.stop());
+  }
+
+  private onAnswer(b: Buffer): void {
+    this.buffered += b.toString();
+    let nl: number;
+    while ((nl = this.buffered.indexOf('\n')) >= 0) {
+      const [word, token] = this.buffered.slice(0, nl).split(' ');
+      this.buffered = this.buffered.slice(nl + 1);
+      if (word === 'done' && token) this.pending.get(token)?.(true);
+    }
+  }
+
+  async kill(token: string, signal: string): Promise<boolean> {
+    if (!this.alive || !this.stream) return false;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => { this.pending.delete(token); resolve(false); }, ANSWER_TIMEOUT_MS);
+      this.pending.set(token, (ok) => { clearTimeout(timer); this.pending.delete(token); resolve(ok); });
+      this.stream!.write(`kill ${token} ${signal}\n`);
+    });
+  }
+
+  stop(): void {
+    this.alive = false;
+    this.stream?.destroy();
+    for (const done of [...this.pending.values()]) done(false);
+  }
+}

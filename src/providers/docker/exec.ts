@@ -1,0 +1,210 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:os';
+import { Writable, type Duplex } from 'node:stream';
+import type Dockerode from 'dockerode';
+import { SandboxError } from '../../errors.js';
+import { HeadTailCapture } from '../local/agent/capture.js';
+import type { ExecOptions, ExecResult } from '../types.js';
+import { Controller } from './control.js';
+import { execStartFailed, translateDockerError, type ErrorContext } from './errors.js';
+import { KILL_SCRIPT, MARKER_ENV, StderrFramer, TOKEN_ENV, TrailerScanner, WRAPPER, type FrameHeader } from './framing.js';
+
+/** After the exit line, wait at most this long for stdout's end line (it normally comes first). */
+const DRAIN_MS = 200;
+/** After a kill, answer at the latest this long later even if the engine keeps the stream open. */
+const KILL_GRACE_MS = 5000;
+const SANDBOX_USER = '1000:1000';
+
+export function newToken(): string {
+  return randomBytes(12).toString('hex');
+}
+
+export interface StartedExec {
+  exec: Dockerode.Exec;
+  stream: Duplex;
+}
+
+/** Signal name for a 128+n status, if n is the signal we sent. */
+export function signalFromStatus(status: number | null, sent: string | undefined): string | null {
+  if (status === null || !sent || status <= 128) return null;
+  return constants.signals[sent as NodeJS.Signals] === status - 128 ? sent : null;
+}
+
+/** Writable that hands every chunk to a function (the demuxer needs two writables). */
+export function sink(fn: (chunk: Buffer) => void): Writable {
+  return new Writable({ write(chunk: Buffer, _enc, cb) { fn(chunk); cb(); } });
+}
+
+/**
+ * Runs processes in one container through the engine's exec API, as the sandbox user: framed commands
+ * (exec and background processes), small helper scripts (files, kills) and their exit codes.
+ */
+export class ContainerExec {
+  private readonly controller = new Controller();
+
+  constructor(
+    private readonly docker: Dockerode,
+    readonly container: Dockerode.Container,
+    readonly workdir: string,
+    private readonly errorContext: ErrorContext,
+    /** Called when the engine says the container is gone, so the sandbox reports SANDBOX_GONE from then on. */
+    private readonly onGone: () => void,
+  ) {}
+
+  translate(err: unknown, doing: string): SandboxError {
+    const e = translateDockerError(err, { ...this.errorContext, doing });
+    if (e.code === 'SANDBOX_GONE') this.onGone();
+    return e;
+  }
+
+  async start(cmd: string[], opts: { env?: Record<string, string>; stdin: boolean }): Promise<StartedExec> {
+    try {
+      const exec = await this.container.exec({
+        Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: opts.stdin, Tty: false,
+        Env: Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`), User: SANDBOX_USER, WorkingDir: this.workdir, Privileged: false,
+      });
+      const stream = await exec.start({ hijack: true, stdin: opts.stdin });
+      stream.on('error', () => { /* reported through end/close; EPIPE when a command ignores its stdin */ });
+      return { exec, stream };
+    } catch (e) {
+      throw this.translate(e, 'starting a command in the sandbox');
+    }
+  }
+
+  /** Feeds the exec's stream to stdout/stderr callbacks; resolves when the engine closes it. */
+  demux(stream: Duplex, onStdout: (b: Buffer) => void, onStderr: (b: Buffer) => void): Promise<void> {
+    const ended = new Promise<void>((resolve) => { stream.once('end', resolve); stream.once('close', resolve); });
+    this.docker.modem.demuxStream(stream, sink(onStdout), sink(onStderr));
+    return ended;
+  }
+
+  /** The exit code the engine recorded; it may lag the stream's end by a moment. */
+  async exitCode(exec: Dockerode.Exec): Promise<number | null> {
+    for (let i = 0; i < 50; i++) {
+      const info = await exec.inspect().catch((e: unknown) => { throw this.translate(e, 'reading an exit code'); });
+      if (!info.Running) return info.ExitCode;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return null;
+  }
+
+  /** A helper script (bash) with args; stdout as bytes, stderr as text, exit code from exec inspect. */
+  async helper(script: string, args: string[], opts: { stdin?: Buffer; timeoutMs?: number } = {}): Promise<{ stdout: Buffer; stderr: string; exitCode: number | null }> {
+    const token = newToken();
+    const { exec, stream } = await this.start(['/bin/bash', '-c', script, 'sandbox-mcp', ...args], {
+      env: { [MARKER_ENV]: token, TZ: 'UTC', LC_ALL: 'C.UTF-8' }, stdin: opts.stdin !== undefined,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const ended = this.demux(stream, (b) => out.push(b), (b) => err.push(b));
+    if (opts.stdin !== undefined) stream.end(opts.stdin);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      void this.kill(token, 'SIGKILL').catch(() => undefined);
+      setTimeout(() => stream.destroy(), KILL_GRACE_MS).unref();
+    }, opts.timeoutMs ?? 60_000);
+    try {
+      await ended;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (timedOut) throw new SandboxError('TIMEOUT', `a file operation took longer than ${Math.round((opts.timeoutMs ?? 60_000) / 1000)} s and was stopped`, { hint: 'the path may be a slow or blocking file; try a shell command instead' });
+    return { stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString(), exitCode: await this.exitCode(exec) };
+  }
+
+  /** Starts the kill controller; done once, right after the container starts, while it has processes to spare. */
+  startController(): Promise<void> {
+    return this.controller.start(this);
+  }
+
+  stopController(): void {
+    this.controller.stop();
+  }
+
+  /** Signals every process of the command that carries `token`: through the controller, else a fresh exec. */
+  async kill(token: string, signal: string): Promise<void> {
+    if (await this.controller.kill(token, signal)) return;
+    const { stream } = await this.start(['/bin/bash', '-c', KILL_SCRIPT, 'sandbox-mcp-kill', token, signal], { stdin: false });
+    await this.demux(stream, () => undefined, () => undefined);
+  }
+
+  /** shell_exec: runs `command` to completion with head+tail output capture, a timeout and cancellation. */
+  async run(command: string, opts: ExecOptions & { maxOutputBytes: number }): Promise<ExecResult> {
+    const token = newToken();
+    const started = performance.now();
+    const { exec, stream } = await this.start(['/bin/bash', '-c', WRAPPER, 'sandbox-mcp', opts.cwd ?? this.workdir, command], {
+      env: { ...opts.env, [TOKEN_ENV]: token }, stdin: opts.stdin !== undefined,
+    });
+    const budget = Math.max(512, Math.floor(opts.maxOutputBytes / 2));
+    const out = new HeadTailCapture(budget);
+    const err = new HeadTailCapture(budget);
+    let header: FrameHeader | undefined;
+    let trailerCode: number | undefined;
+    let killedWith: string | undefined;
+    let timedOut = false;
+    let cancelled = false;
+    let answered = false;
+    const emit = (s: 'stdout' | 'stderr', b: Buffer) => { if (!answered) opts.onOutput?.({ stream: s, data: b.toString('utf8') }); };
+
+    return new Promise<ExecResult>((resolve, reject) => {
+      const timers: NodeJS.Timeout[] = [];
+      const finish = async () => {
+        if (answered) return;
+        answered = true;
+        timers.forEach(clearTimeout);
+        opts.signal?.removeEventListener('abort', onAbort);
+        if (header === 'nocwd') {
+          reject(new SandboxError('INVALID_ARGUMENT', `cwd ${opts.cwd} is not an existing directory`, { hint: 'pass an existing directory (relative paths start at the workdir), or create it first with mkdir -p' }));
+          return;
+        }
+        if (header === undefined && trailerCode === undefined && !killedWith) {
+          reject(execStartFailed(out.text() + err.text()));
+          return;
+        }
+        let exitCode: number | null = trailerCode ?? null;
+        let signal: string | null = null;
+        if (trailerCode === undefined) {
+          // The wrapper died with the command (our kill, or the sandbox's memory limit): ask the engine.
+          exitCode = await this.exitCode(exec).catch(() => null);
+          if (killedWith) { signal = killedWith; exitCode = null; }
+        } else {
+          signal = signalFromStatus(trailerCode, killedWith);
+          if (signal) exitCode = null;
+        }
+        resolve({
+          exitCode, signal, stdout: out.text(), stderr: err.text(),
+          durationMs: Math.round((performance.now() - started) * 100) / 100,
+          timedOut, cancelled, truncated: out.dropped + err.dropped > 0, droppedBytes: out.dropped + err.dropped,
+        });
+      };
+      const killAll = () => {
+        killedWith = 'SIGKILL';
+        this.kill(token, 'SIGKILL').catch(() => undefined);
+        timers.push(setTimeout(() => { stream.destroy(); void finish(); }, KILL_GRACE_MS));
+      };
+      const onAbort = () => { if (!answered) { cancelled = true; killAll(); } };
+      let stdoutDone = false;
+      const framer = new StderrFramer(token, {
+        header: (h) => { header = h; if (h === 'nocwd') void finish(); },
+        data: (b) => { err.push(b); emit('stderr', b); },
+        exit: (code) => {
+          trailerCode = code;
+          if (stdoutDone) void finish();
+          else timers.push(setTimeout(() => void finish(), DRAIN_MS));
+        },
+      });
+      const stdout = new TrailerScanner(token, 'out', {
+        data: (b) => { out.push(b); emit('stdout', b); },
+        trailer: () => { stdoutDone = true; if (trailerCode !== undefined) void finish(); },
+      });
+      this.demux(stream, (b) => stdout.push(b), (b) => framer.push(b))
+        .then(() => { stdout.flush(); framer.flush(); return finish(); })
+        .catch(reject);
+      if (opts.stdin !== undefined) stream.end(opts.stdin);
+      timers.push(setTimeout(() => { if (!answered) { timedOut = true; killAll(); } }, opts.timeoutMs));
+      if (opts.signal?.aborted) onAbort();
+      else opts.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}

@@ -1,0 +1,106 @@
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { SandboxError, type SandboxErrorCode } from '../../errors.js';
+import { globMatcher } from '../local/agent/glob.js';
+import { compilePattern, displayPath } from '../local/agent/search.js';
+import { readTextRange } from '../local/agent/text.js';
+import { IGNORED_DIRS, MAX_SCANNED } from '../local/agent/walk.js';
+import type { FileStat, ReadTextOptions, ReadTextResult, SearchOptions, SearchResult, TreeEntry, TreeOptions, TreeResult } from '../types.js';
+
+/**
+ * readText, tree and search for docker sandboxes. The walking and searching happen in the container
+ * (find, grep) as the sandbox user; glob matching, sorting and text slicing reuse the local agent's
+ * own modules here, so both providers answer alike.
+ */
+export const READ_TEXT_MAX_BYTES = 64 << 20;
+const SEARCH_FILE_MAX_BYTES = 32 << 20;
+const SEARCH_DEPTH = 64;
+
+/** The local agent's modules throw AgentError (code, message, hint); the project speaks SandboxError. */
+function agentCall<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    const a = e as { code?: string; message: string; hint?: string };
+    if (a instanceof SandboxError || !a.code) throw e;
+    throw new SandboxError(a.code as SandboxErrorCode, a.message, { hint: a.hint });
+  }
+}
+
+/** find's expression: hidden names counted and pruned, ignored folders reported and pruned. */
+export function walkArgs(root: string, depth: number, o: { includeHidden?: boolean; includeIgnored?: boolean }, filesOnly = false): string[] {
+  const args = [root, '-mindepth', '1', '-maxdepth', String(depth)];
+  if (!o.includeHidden) args.push('(', '-name', '.*', '-printf', 'H\\0', '-prune', ')', '-o');
+  if (!o.includeIgnored) {
+    const names = [...IGNORED_DIRS].flatMap((n, i) => (i ? ['-o', '-name', n] : ['-name', n]));
+    args.push('(', '-type', 'd', '(', ...names, ')', ...(filesOnly ? [] : ['-printf', 'S%y\\t%s\\t%T@\\t%P\\t%l\\0']), '-prune', ')', '-o');
+  }
+  if (filesOnly) args.push('-type', 'f', '-size', `-${SEARCH_FILE_MAX_BYTES + 1}c`, '-printf', 'F%s\\t%P\\0');
+  else args.push('-printf', 'E%y\\t%s\\t%T@\\t%P\\t%l\\0');
+  return args;
+}
+
+const FIND_TYPES: Record<string, FileStat['type']> = { f: 'file', d: 'directory', l: 'symlink' };
+
+export function parseTree(root: string, workdir: string, out: string, o: TreeOptions): TreeResult {
+  const keep = agentCall(() => globMatcher(o.glob));
+  const found: (TreeEntry & { key: string[] })[] = [];
+  let hidden = 0;
+  let scanned = 0;
+  for (const rec of out.split('\0')) {
+    if (!rec) continue;
+    if (++scanned > MAX_SCANNED) break;
+    if (rec === 'H') { hidden++; continue; }
+    const [t = '', size, mtime, rel = '', link] = rec.slice(1).split('\t');
+    if (keep && !keep(rel)) continue;
+    const type = FIND_TYPES[t] ?? 'other';
+    found.push({
+      path: displayPath(workdir, path.posix.join(root, rel)), type, size: Number(size), mtime: new Date(Number(mtime) * 1000).toISOString(),
+      linkTarget: type === 'symlink' ? link : undefined, skipped: rec[0] === 'S' || undefined, key: rel.split('/'),
+    });
+  }
+  found.sort((x, y) => comparePaths(x.key, y.key));
+  const truncated = found.length > o.maxEntries || scanned > MAX_SCANNED;
+  return { root, entries: found.slice(0, o.maxEntries).map(({ key: _key, ...e }) => e), truncated, hiddenCount: hidden };
+}
+
+/** Parents before children, names in byte order within a folder (as the local walk). */
+function comparePaths(a: string[], b: string[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
+  }
+  return a.length - b.length;
+}
+
+/** Lines of a file fetched whole (up to READ_TEXT_MAX_BYTES), sliced by the local agent's text module. */
+export async function textOf(file: string, data: Buffer, size: number, o: ReadTextOptions): Promise<ReadTextResult> {
+  const fh = {
+    read: async (buf: Buffer, off: number, len: number, pos: number) => ({ bytesRead: data.copy(buf, off, pos, Math.min(data.length, pos + len)), buffer: buf }),
+  } as unknown as FileHandle;
+  const { bytes, ...range } = await agentCall(() => readTextRange(fh, size, o));
+  return { path: file, size, ...range, text: range.kind === 'text' ? bytes.toString('utf8') : '' };
+}
+
+/** Validates like the local provider; the grep in the container then uses PCRE, JavaScript's close kin. */
+export function searchArgs(pattern: string, o: SearchOptions): { flags: string } {
+  if (!pattern) throw new SandboxError('INVALID_ARGUMENT', 'pattern must be a non-empty regex', { hint: 'e.g. "TODO|FIXME"' });
+  agentCall(() => globMatcher(o.glob));
+  return agentCall(() => compilePattern(pattern, o.caseSensitive !== false));
+}
+
+export const SEARCH_DEPTH_MAX = SEARCH_DEPTH;
+
+/** grep -Z output: "file\0line:text\n" per matching line. */
+export function parseSearch(root: string, workdir: string, out: Buffer, candidates: number, maxResults: number): SearchResult {
+  const matches: SearchResult['matches'] = [];
+  let truncated = false;
+  for (const line of out.toString('utf8').split('\n')) {
+    const z = line.indexOf('\0');
+    if (z < 0) continue;
+    const colon = line.indexOf(':', z + 1);
+    if (matches.length >= maxResults) { truncated = true; break; }
+    const text = line.slice(colon + 1).replace(/\r$/, '');
+    matches.push({ path: displayPath(workdir, path.posix.resolve(root, line.slice(0, z))), line: Number(line.slice(z + 1, colon)), text: text.length > 300 ? `${text.slice(0, 300)}…` : text });
+  }
+  return { matches, truncated, filesSearched: candidates, binarySkipped: 0, largeSkipped: 0, timedOut: false };
+}

@@ -1,0 +1,209 @@
+import path from 'node:path';
+import { SandboxError } from '../../errors.js';
+import type { DirEntry, FilesApi, FileStat, ReadTextOptions, ReadTextResult, SearchOptions, SearchResult, TreeOptions, TreeResult } from '../types.js';
+import { sniff } from '../local/agent/sniff.js';
+import { helperError } from './errors.js';
+import type { ContainerExec } from './exec.js';
+import { parseSearch, parseTree, READ_TEXT_MAX_BYTES, SEARCH_DEPTH_MAX, searchArgs, textOf, walkArgs } from './files-walk.js';
+
+/**
+ * File operations as small bash + coreutils scripts exec'd in the container as the sandbox user, not
+ * through the engine's archive API: every path, `..` and symlink resolves the way the sandbox sees it
+ * (a symlink to / reaches the container's own root, never the host's), permissions are the sandbox
+ * user's, and the read-only root and the tmpfs mounts behave as they do for commands. (putArchive would
+ * write as root, bypass those permissions and cannot write into tmpfs mounts.)
+ */
+const FAIL = `fail() { printf 'E\\t%s\\t%s\\t%s\\n' "$1" "$2" "\${3:-}" >&2; exit 3; }`;
+const EXISTS = (v: string) => `[ -e "${v}" ] || [ -L "${v}" ] || fail NOT_FOUND "${v}: no such file or directory" "check the path with file_list"`;
+/** Mount points of the container: deleting or moving one fails half-way, so it is refused up front. */
+const GUARD = (v: string, what: string, hint: string) =>
+  `case ${v} in /|/workspace|/tmp|/home/user) fail PERMISSION_DENIED "${v} is a mount point of the sandbox and cannot be ${what}" "${hint}";; esac`;
+/** lstat fields: raw mode (hex), size, then atime, mtime, ctime, birth as "YYYY-MM-DD hh:mm:ss.n +0000". */
+const STAT_FORMAT = '%f\\t%s\\t%x\\t%y\\t%z\\t%w\\n';
+
+const SCRIPTS = {
+  read: [FAIL, 'p=$1; off=$2; len=$3', EXISTS('$p'),
+    '[ -d "$p" ] && fail INVALID_ARGUMENT "$p is a directory" "use file_list to see its entries"',
+    '[ -f "$p" ] || fail INVALID_ARGUMENT "$p is not a regular file" "only regular files can be read"',
+    '[ -r "$p" ] || fail PERMISSION_DENIED "$p: permission denied"',
+    'exec 3<"$p" || exit 1',
+    'size=$(stat -Lc %s -- "$p") || exit 1',
+    'printf "%s\\n" "$size"',
+    'if [ -z "$len" ]; then tail -c "+$((off + 1))" <&3; else tail -c "+$((off + 1))" <&3 | head -c "$len"; fi'],
+  write: [FAIL, 'p=$1; mode=$2',
+    // A final symlink is followed, as editors do; inside the container, so it can only lead to its own files.
+    'n=0; while [ -L "$p" ] && [ $n -lt 40 ]; do l=$(readlink -- "$p"); case $l in /*) p=$l;; *) p=$(dirname -- "$p")/$l;; esac; n=$((n + 1)); done',
+    '[ -d "$p" ] && fail INVALID_ARGUMENT "$p is a directory" "write to a file path inside it"',
+    'd=$(dirname -- "$p"); b=$(basename -- "$p")',
+    'mkdir -p -- "$d" || exit 1',
+    'if [ -z "$mode" ]; then if [ -e "$p" ]; then mode=$(stat -Lc %a -- "$p") || exit 1; else mode=644; fi; fi',
+    'tmp=$(mktemp -- "$d/.$b.XXXXXX.tmp") || exit 1',
+    'if cat >"$tmp" && chmod -- "$mode" "$tmp" && mv -fT -- "$tmp" "$p"; then :; else s=$?; rm -f -- "$tmp"; exit "$s"; fi',
+    `stat --printf '${STAT_FORMAT}' -- "$p"; echo; head -c 8192 -- "$p"`],
+  // stat line, link target line (empty unless a symlink), then the first bytes of a regular file for sniffing.
+  stat: [FAIL, 'p=$1', EXISTS('$p'), `stat --printf '${STAT_FORMAT}' -- "$p" || exit 1`, 'if [ -L "$p" ]; then readlink -- "$p"; else echo; fi',
+    '[ -f "$p" ] && [ ! -L "$p" ] && [ -r "$p" ] && head -c 8192 -- "$p"', 'exit 0'],
+  list: [FAIL, 'p=$1', EXISTS('$p'),
+    '[ -d "$p" ] || fail INVALID_ARGUMENT "$p is not a directory" "use file_info or file_read for a file"',
+    'cd -- "$p" || exit 1',
+    "find . -mindepth 1 -maxdepth 1 -printf '%y\\t%s\\t%T@\\t%P\\0'"],
+  mkdir: [FAIL, 'p=$1', '[ -e "$p" ] && [ ! -d "$p" ] && fail ALREADY_EXISTS "$p already exists and is not a directory"', 'mkdir -p -- "$p"'],
+  remove: [FAIL, 'p=$1; r=$2', EXISTS('$p'), GUARD('$p', 'deleted', 'delete the entries inside it instead'),
+    'if [ -d "$p" ] && [ ! -L "$p" ]; then',
+    '  [ "$r" = 1 ] || fail INVALID_ARGUMENT "$p is a directory" "pass recursive: true to delete it with its contents"',
+    '  rm -rf -- "$p"',
+    'else rm -f -- "$p"; fi'],
+  rename: [FAIL, 'f=$1; t=$2; o=$3', EXISTS('$f'), '[ "$f" = "$t" ] && exit 0', GUARD('$f', 'moved', 'move the entries inside it instead'),
+    'case $t in "$f"/*) [ -d "$f" ] && fail INVALID_ARGUMENT "cannot move the folder $f into itself ($t)" "pick a destination outside it";; esac',
+    'if [ "$o" != 1 ] && { [ -e "$t" ] || [ -L "$t" ]; }; then fail ALREADY_EXISTS "$t already exists" "pass overwrite: true to replace it, or give the full new path (to move into a folder, end \\"to\\" with the file name)"; fi',
+    '[ -d "$t" ] && [ ! -L "$t" ] && [ ! -d "$f" ] && fail INVALID_ARGUMENT "$t is a folder and cannot be replaced by a file" "give the full new path inside it, e.g. \\"folder/name\\""',
+    'mkdir -p -- "$(dirname -- "$t")" && mv -fT -- "$f" "$t"'],
+  tree: [FAIL, 'p=$1', EXISTS('$p'),
+    '[ -d "$p" ] || fail INVALID_ARGUMENT "$p is a file, not a folder" "use file_info or file_read for a file"',
+    'shift; find "$@" 2>/dev/null; exit 0'],
+  // $1 root, $2 timeout (s), $3 max lines, $4 grep flags, $5 pattern; stdin: NUL-separated files under root.
+  search: [FAIL, 'p=$1', EXISTS('$p'),
+    'printf "" | grep $4 -e "$5" >/dev/null 2>&1; [ $? -ge 2 ] && fail INVALID_ARGUMENT "invalid regex for grep -P: $5" "the docker provider searches with PCRE, close to JavaScript regex: simplify the pattern"',
+    'list=$(mktemp) && cat >"$list" || exit 1',
+    'if [ -d "$p" ]; then cd -- "$p" || exit 1; timeout -s KILL "$2" xargs -0 -r grep -nHIZ $4 -e "$5" -- <"$list" | head -n "$3"; s=${PIPESTATUS[0]}',
+    'else timeout -s KILL "$2" grep -nHIZ $4 -e "$5" -- "$p" | head -n "$3"; s=${PIPESTATUS[0]}; fi',
+    '[ "$s" = 137 ] && printf "\\ntimedout\\n"',
+    // Binary files (grep -I skips them): non-empty, and no line of them matches the empty pattern.
+    'if [ -d "$p" ]; then printf "\\n\\0BINARY\\0"; xargs -0 -r grep -ILZ -e "" -- <"$list" 2>/dev/null; fi',
+    'rm -f -- "$list"; exit 0'],
+} satisfies Record<string, string[]>;
+
+const TYPES: Record<number, FileStat['type']> = { 0o100000: 'file', 0o040000: 'directory', 0o120000: 'symlink' };
+const FIND_TYPES: Record<string, FileStat['type']> = { f: 'file', d: 'directory', l: 'symlink' };
+
+/** "2026-11-29 01:12:00.123456789 +0000" (TZ=UTC) -> ISO; "-" (unknown birth time) -> undefined. */
+function isoTime(s: string | undefined): string | undefined {
+  const m = s?.match(/^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(\.\d+)? ([+-]\d{4})$/);
+  if (!m) return undefined;
+  return new Date(`${m[1]}T${m[2]}${(m[3] ?? '.0').slice(0, 4)}${m[4]!.slice(0, 3)}:${m[4]!.slice(3)}`).toISOString();
+}
+
+function parseStat(file: string, raw: Buffer): FileStat {
+  const nl1 = raw.indexOf(10);
+  const nl2 = raw.indexOf(10, nl1 + 1);
+  const line = raw.subarray(0, nl1).toString();
+  const link = nl2 > nl1 ? raw.subarray(nl1 + 1, nl2).toString() : '';
+  const head = nl2 > 0 ? raw.subarray(nl2 + 1) : Buffer.alloc(0);
+  const [rawMode, size, atime, mtime, ctime, birth] = line.split('\t');
+  const mode = parseInt(rawMode ?? '0', 16);
+  const type = TYPES[mode & 0o170000] ?? 'other';
+  const mt = isoTime(mtime) ?? new Date(0).toISOString();
+  return {
+    path: file, type, size: Number(size), mode: mode & 0o7777,
+    mtime: mt, atime: isoTime(atime) ?? mt, ctime: isoTime(ctime) ?? mt, birthtime: isoTime(birth) ?? isoTime(ctime) ?? mt,
+    linkTarget: type === 'symlink' ? link : undefined,
+    ...(type === 'file' ? sniff(head) : {}),
+  };
+}
+
+export class DockerFiles implements FilesApi {
+  constructor(private readonly runner: ContainerExec) {}
+
+  private resolve(p: unknown): string {
+    if (typeof p !== 'string' || p.length === 0) throw new SandboxError('INVALID_ARGUMENT', 'path must be a non-empty string', { hint: 'pass a path relative to the workdir or an absolute one' });
+    if (p.includes('\0')) throw new SandboxError('INVALID_ARGUMENT', 'path contains a NUL byte', { hint: 'remove it' });
+    return path.posix.resolve(this.runner.workdir, p);
+  }
+
+  private async run(script: keyof typeof SCRIPTS, file: string, args: string[], stdin?: Buffer) {
+    const r = await this.runner.helper(SCRIPTS[script].join('\n'), args, { stdin });
+    if (r.exitCode !== 0) throw helperError(r.stderr, r.exitCode, file);
+    return r.stdout;
+  }
+
+  async read(p: string, opts: { offset?: number; length?: number } = {}): Promise<{ data: Buffer; size: number }> {
+    const file = this.resolve(p);
+    const out = await this.run('read', file, [file, String(Math.max(0, opts.offset ?? 0)), opts.length === undefined ? '' : String(Math.max(0, opts.length))]);
+    const nl = out.indexOf(10);
+    return { size: Number(out.subarray(0, nl).toString()), data: out.subarray(nl + 1) };
+  }
+
+  async write(p: string, data: Buffer | string, opts: { mode?: number } = {}): Promise<FileStat> {
+    const file = this.resolve(p);
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    const out = await this.run('write', file, [file, opts.mode === undefined ? '' : (opts.mode & 0o7777).toString(8)], bytes);
+    return parseStat(file, out);
+  }
+
+  async stat(p: string): Promise<FileStat> {
+    const file = this.resolve(p);
+    return parseStat(file, await this.run('stat', file, [file]));
+  }
+
+  async list(p: string): Promise<DirEntry[]> {
+    const dir = this.resolve(p);
+    const out = (await this.run('list', dir, [dir])).toString();
+    return out.split('\0').filter(Boolean).map((rec) => {
+      const [t = '', size, mtime, ...name] = rec.split('\t');
+      return { name: name.join('\t'), type: FIND_TYPES[t] ?? 'other', size: Number(size), mtime: new Date(Number(mtime) * 1000).toISOString() };
+    });
+  }
+
+  async readText(p: string, o: ReadTextOptions): Promise<ReadTextResult> {
+    const file = this.resolve(p);
+    const { data, size } = await this.read(file, { length: READ_TEXT_MAX_BYTES });
+    if (size > READ_TEXT_MAX_BYTES) {
+      throw new SandboxError('LIMIT_EXCEEDED', `${file} is ${size} bytes, more than the ${READ_TEXT_MAX_BYTES} the docker provider reads as text`, { hint: 'read parts of it with a shell command, e.g. sed -n "100,200p" FILE' });
+    }
+    return textOf(file, data, size, o);
+  }
+
+  async tree(p: string, o: TreeOptions): Promise<TreeResult> {
+    const root = this.resolve(p);
+    const depth = Math.max(1, Math.min(SEARCH_DEPTH_MAX, Math.floor(o.depth)));
+    const out = await this.run('tree', root, [root, ...walkArgs(root, depth, o)]);
+    return parseTree(root, this.runner.workdir, out.toString(), o);
+  }
+
+  async search(pattern: string, o: SearchOptions): Promise<SearchResult> {
+    searchArgs(pattern, o);
+    const root = this.resolve(o.path ?? this.runner.workdir);
+    const st = await this.stat(root);
+    let list = Buffer.alloc(0);
+    let candidates = 1;
+    let empty = new Set<string>();
+    if (st.type === 'directory') {
+      const found = await this.run('tree', root, [root, ...walkArgs(root, SEARCH_DEPTH_MAX, { includeHidden: o.includeHidden }, true)]);
+      const { globMatcher } = await import('../local/agent/glob.js');
+      const keep = globMatcher(o.glob);
+      // Breadth-first, names sorted, like the local walk: matches come out in the same order.
+      const records = found.toString().split('\0').filter((r) => r.startsWith('F')).map((r) => r.slice(1).split('\t'));
+      empty = new Set(records.filter(([size]) => size === '0').map(([, f]) => f));
+      const files = records.map(([, f = '']) => f).filter((f) => !keep || keep(f))
+        .map((f) => ({ f, key: f.split('/') }))
+        .sort((a, b) => a.key.length - b.key.length || (a.f < b.f ? -1 : a.f > b.f ? 1 : 0))
+        .map((x) => x.f);
+      candidates = files.length;
+      if (!files.length) return { matches: [], truncated: false, filesSearched: 0, binarySkipped: 0, largeSkipped: 0, timedOut: false };
+      list = Buffer.from(files.map((f) => `${f}\0`).join(''));
+    }
+    const secs = String(Math.max(1, Math.ceil(o.timeoutMs / 1000)));
+    const flags = o.caseSensitive === false ? '-Pi' : '-P';
+    const out = await this.run('search', root, [root, secs, String(o.maxResults + 1), flags, pattern], list);
+    const marker = out.indexOf('\n\0BINARY\0');
+    const binary = marker < 0 ? 0 : out.subarray(marker + 9).toString().split('\0').filter((f) => f && !empty.has(f)).length;
+    const r = parseSearch(st.type === 'directory' ? root : path.posix.dirname(root), this.runner.workdir, marker < 0 ? out : out.subarray(0, marker), candidates - binary, o.maxResults);
+    return { ...r, binarySkipped: binary, timedOut: out.includes('\ntimedout\n') };
+  }
+
+  async mkdir(p: string): Promise<void> {
+    const dir = this.resolve(p);
+    await this.run('mkdir', dir, [dir]);
+  }
+
+  async remove(p: string, opts: { recursive?: boolean } = {}): Promise<void> {
+    const file = this.resolve(p);
+    await this.run('remove', file, [file, opts.recursive ? '1' : '']);
+  }
+
+  async rename(from: string, to: string, opts: { overwrite?: boolean } = {}): Promise<void> {
+    const a = this.resolve(from);
+    const b = this.resolve(to);
+    await this.run('rename', a, [a, b, opts.overwrite ? '1' : '']);
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Commands run under a small bash wrapper (below) that frames the command's stderr: a first line with
+ * the command's pid inside the container (or "nocwd"), and a last line with its exit status. The exec
+ * API alone cannot tell when the command itself ended: its stream stays open while any background
+ * child holds the pipes, and the engine then waits about 2 s before closing it. The frame lines carry a
+ * per-command random token, so a command's own output cannot forge them.
+ */
+
+/** Names every process of one command (inherited through the environment), so a kill finds them all. */
+export const MARKER_ENV = 'SANDBOX_MCP_EXEC';
+
+/** The wrapper's own copy of the token: not MARKER_ENV, so a kill of the command spares the wrapper. */
+export const TOKEN_ENV = 'SANDBOX_MCP_TOKEN';
+
+/**
+ * $1 = cwd, $2 = command. The command runs in its own session (setsid), marked with MARKER_ENV; the
+ * wrapper outside it survives a kill of the command's tree and reports the status at once.
+ */
+export const WRAPPER = [
+  `cd -- "$1" 2>/dev/null || { printf '%s:nocwd\\n' "$${TOKEN_ENV}" >&2; exit 1; }`,
+  // bash runs -c text line by line: the header line runs before the command is even parsed.
+  `${MARKER_ENV}=$${TOKEN_ENV} setsid -w /bin/bash -c 'printf "%s:pid:%s\\n" "$${MARKER_ENV}" "$$" >&2'$'\\n'"$2"`,
+  's=$?',
+  // stdout's trailer first: once both arrived, all the command's output has (pipes keep order per stream).
+  `printf '\\0\\033%s:out:\\n' "$${TOKEN_ENV}"`,
+  `printf '\\0\\033%s:exit:%s\\n' "$${TOKEN_ENV}" "$s" >&2`,
+  'exit "$s"',
+].join('\n');
+
+/**
+ * $1 = token, $2 = signal. Signals every process carrying the token in its environment and the process
+ * groups they lead or belong to, so children that moved to their own group or session die too.
+ */
+export const KILL_SCRIPT = [
+  'me=$$',
+  'for d in /proc/[0-9]*; do',
+  '  p=${d#/proc/}; [ "$p" = "$me" ] && continue',
+  `  grep -qzxF "${MARKER_ENV}=$1" "$d/environ" 2>/dev/null || continue`,
+  '  read -r st < "$d/stat" 2>/dev/null || continue',
+  '  f=(${st##*) }); g=${f[2]}',
+  '  [ "$g" -gt 1 ] 2>/dev/null && kill -s "$2" -- "-$g" 2>/dev/null',
+  '  kill -s "$2" "$p" 2>/dev/null',
+  'done',
+  'exit 0',
+].join('\n');
+
+/**
+ * The same kill as a long-lived controller (one per container, started with it) that reads
+ * "kill TOKEN SIGNAL" lines and answers "done TOKEN". It uses bash builtins only, never forks, so it
+ * still works when the sandbox has used up its process limit (a fork bomb), when no new exec can start.
+ */
+export const CONTROLLER_SCRIPT = [
+  'killmarked() {',
+  '  local d p e st f g hit',
+  '  for d in /proc/[0-9]*; do',
+  '    p=${d#/proc/}; [ "$p" = "$$" ] && continue',
+  '    hit=',
+  `    while IFS= read -r -d '' e; do [ "$e" = "${MARKER_ENV}=$1" ] && { hit=1; break; }; done < "$d/environ" 2>/dev/null`,
+  '    [ -n "$hit" ] || continue',
+  '    read -r st < "$d/stat" 2>/dev/null || continue',
+  '    f=(${st##*) }); g=${f[2]}',
+  '    [ "$g" -gt 1 ] 2>/dev/null && kill -s "$2" -- "-$g" 2>/dev/null',
+  '    kill -s "$2" "$p" 2>/dev/null',
+  '  done',
+  '}',
+  'while read -r cmd a b; do',
+  '  [ "$cmd" = kill ] && killmarked "$a" "$b"',
+  '  printf "done %s\\n" "$a"',
+  'done',
+].join('\n');
+
+export type FrameHeader = { pid: number } | 'nocwd';
+
+/**
+ * Passes a stream through until the wrapper's trailer (`NUL ESC <token>:<kind>:<value>\n`), which it
+ * removes and reports. Bytes that could start a trailer split across chunks are held back: only a
+ * trailing NUL can, so streamed text is never delayed.
+ */
+export class TrailerScanner {
+  private held: Buffer = Buffer.alloc(0);
+  private done = false;
+  private readonly prefix: Buffer;
+
+  constructor(token: string, kind: 'exit' | 'out', private readonly on: { data(chunk: Buffer): void; trailer(value: string): void }) {
+    this.prefix = Buffer.from(`\0\x1b${token}:${kind}:`);
+  }
+
+  push(chunk: Buffer): void {
+    if (this.done) { this.on.data(chunk); return; }
+    this.held = this.held.length ? Buffer.concat([this.held, chunk]) : chunk;
+    const at = this.held.indexOf(this.prefix);
+    if (at >= 0) {
+      const nl = this.held.indexOf(10, at + this.prefix.length);
+      if (at > 0) this.on.data(this.held.subarray(0, at));
+      if (nl < 0) { this.held = this.held.subarray(at); return; }
+      const value = this.held.subarray(at + this.prefix.length, nl).toString();
+      const rest = this.held.subarray(nl + 1);
+      this.held = Buffer.alloc(0);
+      this.done = true;
+      this.on.trailer(value);
+      if (rest.length) this.on.data(rest);
+      return;
+    }
+    const emit = this.held.length - this.partialTrailerLength();
+    if (emit > 0) {
+      this.on.data(this.held.subarray(0, emit));
+      this.held = this.held.subarray(emit);
+    }
+  }
+
+  /** At end of stream: whatever is held back is output. */
+  flush(): void {
+    if (this.held.length) this.on.data(this.held);
+    this.held = Buffer.alloc(0);
+    this.done = true;
+  }
+
+  /** How many final bytes could start a trailer; the trailer starts with NUL, so text is never held. */
+  private partialTrailerLength(): number {
+    const from = Math.max(0, this.held.length - this.prefix.length + 1);
+    for (let i = this.held.indexOf(0, from); i >= 0; i = this.held.indexOf(0, i + 1)) {
+      const tail = this.held.subarray(i);
+      if (this.prefix.subarray(0, tail.length).equals(tail)) return tail.length;
+    }
+    return 0;
+  }
+}
+
+/** Splits a framed stderr stream into the header, the command's own stderr and the exit status. */
+export class StderrFramer {
+  private head: Buffer | undefined = Buffer.alloc(0);
+  private readonly body: TrailerScanner;
+
+  constructor(
+    private readonly token: string,
+    private readonly on: { header(h: FrameHeader | undefined): void; data(chunk: Buffer): void; exit(code: number): void },
+  ) {
+    this.body = new TrailerScanner(token, 'exit', { data: on.data, trailer: (v) => on.exit(Number.isFinite(Number(v)) ? Number(v) : 1) });
+  }
+
+  push(chunk: Buffer): void {
+    if (!this.head) { this.body.push(chunk); return; }
+    const buf = Buffer.concat([this.head, chunk]);
+    const nl = buf.indexOf(10);
+    if (nl < 0 && buf.length <= 4096) { this.head = buf; return; }
+    this.head = undefined;
+    const line = nl < 0 ? '' : buf.subarray(0, nl).toString();
+    let header: FrameHeader | undefined;
+    if (line === `${this.token}:nocwd`) header = 'nocwd';
+    else if (line.startsWith(`${this.token}:pid:`)) header = { pid: Number(line.slice(this.token.length + 5)) };
+    this.on.header(header);
+    // Not our header: the wrapper did not run (no bash in the image, ...); the engine's text stays visible.
+    const rest = header ? buf.subarray(nl + 1) : buf;
+    if (rest.length) this.body.push(rest);
+  }
+
+  flush(): void {
+    if (this.head) {
+      const pending = this.head;
+      this.head = undefined;
+      this.on.header(undefined);
+      if (pending.length) this.body.push(pending);
+    }
+    this.body.flush();
+  }
+}

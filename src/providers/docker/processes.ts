@@ -1,0 +1,199 @@
+import type { Duplex } from 'node:stream';
+import type Dockerode from 'dockerode';
+import { SandboxError } from '../../errors.js';
+import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
+import { execStartFailed } from './errors.js';
+import { newToken, signalFromStatus, type ContainerExec } from './exec.js';
+import { StderrFramer, TOKEN_ENV, TrailerScanner, WRAPPER, type FrameHeader } from './framing.js';
+
+/** Output kept per background process; older output scrolls out and is reported as dropped. */
+const RETAIN_BYTES = 4 * 1024 * 1024;
+/** Finished processes kept for shell_read/shell_list before the oldest are forgotten. */
+const KEEP_EXITED = 64;
+const HEADER_TIMEOUT_MS = 30_000;
+
+interface Proc {
+  processId: string;
+  name?: string;
+  command: string;
+  token: string;
+  pid: number;
+  exec: Dockerode.Exec;
+  stream: Duplex;
+  startedAt: string;
+  chunks: Buffer[];
+  /** Absolute offset of chunks[0] in the process's whole output. */
+  start: number;
+  total: number;
+  exitCode: number | null;
+  signal: string | null;
+  running: boolean;
+  stdinClosed: boolean;
+  lastSignal?: string;
+  waiters: Set<() => void>;
+}
+
+/**
+ * Background processes of one container. Each is an exec whose hijacked stream the server keeps: its
+ * stdin is the stream's write side, its output (stdout and stderr interleaved) is buffered here with
+ * byte cursors, like the local agent's process table.
+ */
+export class DockerProcesses implements ProcessApi {
+  private procs = new Map<string, Proc>();
+  private next = 1;
+
+  constructor(private readonly runner: ContainerExec) {}
+
+  async spawn(command: string, opts: SpawnOptions): Promise<ProcessInfo> {
+    if (opts.name && [...this.procs.values()].some((p) => p.running && p.name === opts.name)) {
+      throw new SandboxError('ALREADY_EXISTS', `a running process is already named "${opts.name}"`, { hint: 'pick another name, or shell_kill the running one first' });
+    }
+    const token = newToken();
+    const { exec, stream } = await this.runner.start(['/bin/bash', '-c', WRAPPER, 'sandbox-mcp', opts.cwd ?? this.runner.workdir, command], {
+      env: { ...opts.env, [TOKEN_ENV]: token }, stdin: true,
+    });
+    const p: Proc = {
+      processId: `proc-${this.next++}`, name: opts.name, command, token, pid: -1, exec, stream,
+      startedAt: new Date().toISOString(), chunks: [], start: 0, total: 0,
+      exitCode: null, signal: null, running: true, stdinClosed: false, waiters: new Set(),
+    };
+    const header = new Promise<FrameHeader | undefined>((resolve) => {
+      const framer = new StderrFramer(token, {
+        header: resolve,
+        data: (b) => this.onData(p, b),
+        exit: (code) => this.onExit(p, code),
+      });
+      const stdout = new TrailerScanner(token, 'out', { data: (b) => this.onData(p, b), trailer: () => undefined });
+      this.runner.demux(stream, (b) => stdout.push(b), (b) => framer.push(b)).then(async () => {
+        stdout.flush();
+        framer.flush();
+        resolve(undefined);
+        if (p.running) this.onExit(p, await this.runner.exitCode(exec).catch(() => null), true);
+      }, () => undefined);
+      setTimeout(() => resolve(undefined), HEADER_TIMEOUT_MS).unref();
+    });
+    const h = await header;
+    if (h === 'nocwd') {
+      throw new SandboxError('INVALID_ARGUMENT', `cwd ${opts.cwd} is not an existing directory`, { hint: 'pass an existing directory (relative paths start at the workdir), or create it first with mkdir -p' });
+    }
+    if (!h) {
+      stream.destroy();
+      throw execStartFailed(Buffer.concat(p.chunks).toString());
+    }
+    p.pid = h.pid;
+    this.procs.set(p.processId, p);
+    return this.info(p);
+  }
+
+  private onData(p: Proc, c: Buffer): void {
+    p.chunks.push(c);
+    p.total += c.length;
+    let retained = p.total - p.start;
+    while (retained > RETAIN_BYTES && p.chunks.length > 1) {
+      const dropped = p.chunks.shift()!;
+      p.start += dropped.length;
+      retained -= dropped.length;
+    }
+    this.wake(p);
+  }
+
+  /** `wrapperDied`: no exit line came, so the status is the engine's (128+n after our signal). */
+  private onExit(p: Proc, status: number | null, wrapperDied = false): void {
+    if (!p.running) return;
+    p.running = false;
+    const signal = signalFromStatus(status, p.lastSignal) ?? (wrapperDied && p.lastSignal ? p.lastSignal : null);
+    p.signal = signal;
+    p.exitCode = signal ? null : status;
+    this.wake(p);
+    this.forgetOldExited();
+  }
+
+  async read(processId: string, a: ReadOptions): Promise<ReadResult> {
+    const p = this.get(processId);
+    let cursor = a.cursor ?? p.start;
+    if (cursor > p.total) cursor = p.total;
+    let until: RegExp | undefined;
+    if (a.until) {
+      try { until = new RegExp(a.until, 'm'); } catch (e) {
+        throw new SandboxError('INVALID_ARGUMENT', `invalid until regex: ${(e as Error).message}`, { hint: 'pass a JavaScript regular expression, e.g. "listening on"' });
+      }
+    }
+    const deadline = Date.now() + (a.waitMs ?? 0);
+    const matched = () => (until ? until.test(this.slice(p, cursor, a.maxBytes).text) : this.slice(p, cursor, a.maxBytes).text.length > 0);
+    while (p.running && Date.now() < deadline && !matched()) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, deadline - Date.now());
+        function done() { clearTimeout(t); resolve(); }
+        p.waiters.add(done);
+      });
+    }
+    const s = this.slice(p, cursor, a.maxBytes);
+    return { output: s.text, cursor: s.end, running: p.running, exitCode: p.exitCode, signal: p.signal, droppedBytes: s.dropped, matched: until ? until.test(s.text) : false };
+  }
+
+  async write(processId: string, input: string, close: boolean): Promise<void> {
+    const p = this.get(processId);
+    if (!p.running) throw new SandboxError('INVALID_ARGUMENT', `${p.processId} has exited (code ${p.exitCode ?? p.signal})`, { hint: 'start it again with shell_start' });
+    if (p.stdinClosed) throw new SandboxError('INVALID_ARGUMENT', `stdin of ${p.processId} was already closed`, { hint: 'start a new process to send more input' });
+    if (input) p.stream.write(input);
+    if (close) { p.stdinClosed = true; p.stream.end(); }
+  }
+
+  async kill(processId: string, signal: string): Promise<ProcessInfo> {
+    const p = this.get(processId);
+    if (p.running) {
+      p.lastSignal = signal;
+      await this.runner.kill(p.token, signal);
+    }
+    return this.info(p);
+  }
+
+  async list(): Promise<ProcessInfo[]> {
+    return [...this.procs.values()].map((p) => this.info(p));
+  }
+
+  /** The container is going away: drop the streams (its processes die with it). */
+  closeAll(): void {
+    for (const p of this.procs.values()) {
+      p.stream.destroy();
+      if (p.running) { p.running = false; p.signal = 'SIGKILL'; this.wake(p); }
+    }
+  }
+
+  private get(idOrName: string): Proc {
+    const p = this.procs.get(idOrName) ?? [...this.procs.values()].reverse().find((q) => q.name === idOrName);
+    if (!p) {
+      const known = [...this.procs.keys()].join(', ') || 'none';
+      throw new SandboxError('NOT_FOUND', `no process "${idOrName}" (known: ${known})`, { hint: 'use shell_list to see processes, or shell_start to start one' });
+    }
+    return p;
+  }
+
+  private slice(p: Proc, cursor: number, maxBytes: number) {
+    const dropped = cursor < p.start ? p.start - cursor : 0;
+    const from = Math.max(cursor, p.start) - p.start;
+    const all = Buffer.concat(p.chunks);
+    const piece = all.subarray(from, from + maxBytes);
+    return { text: piece.toString('utf8'), end: p.start + from + piece.length, dropped };
+  }
+
+  private wake(p: Proc): void {
+    for (const w of p.waiters) w();
+    p.waiters.clear();
+  }
+
+  private forgetOldExited(): void {
+    const exited = [...this.procs.values()].filter((q) => !q.running);
+    for (const q of exited.slice(0, Math.max(0, exited.length - KEEP_EXITED))) {
+      q.stream.destroy();
+      this.procs.delete(q.processId);
+    }
+  }
+
+  private info(p: Proc): ProcessInfo {
+    return {
+      processId: p.processId, name: p.name, command: p.command, pid: p.pid,
+      running: p.running, exitCode: p.exitCode, signal: p.signal, startedAt: p.startedAt, outputBytes: p.total,
+    };
+  }
+}

@@ -1,0 +1,288 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type Dockerode from 'dockerode';
+import type { Config } from '../../config.js';
+import { SandboxError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { newSandboxId } from '../local/provider.js';
+import { ServerRegistry } from '../local/registry.js';
+import type { CreateOptions, PreviewUrlBuilder, ProviderDescription, Sandbox, SandboxProvider, SandboxSummary } from '../types.js';
+import { engineUnreachable, translateDockerError } from './errors.js';
+import type { ContainerExec } from './exec.js';
+import { DockerSandbox } from './sandbox.js';
+
+const WORKDIR = '/workspace';
+const HOME = '/home/user';
+const PING_TIMEOUT_MS = 5000;
+/** Container labels: what list() filters on and what orphan reaping reads. */
+const L = {
+  managed: 'sandbox-mcp.managed',
+  id: 'sandbox-mcp.id',
+  instance: 'sandbox-mcp.instance',
+  host: 'sandbox-mcp.host',
+  state: 'sandbox-mcp.state',
+  created: 'sandbox-mcp.created',
+  userPrefix: 'sandbox-mcp.label.',
+} as const;
+
+/** dockerode's options from DOCKER_HOST (parsed here, so the engine is the configured one and no other). */
+export function engineOptions(dockerHost: string, certPath?: string): Dockerode.DockerOptions {
+  const u = new URL(dockerHost);
+  if (u.protocol === 'unix:') return { socketPath: u.pathname || '/var/run/docker.sock' };
+  if (u.protocol === 'npipe:') return { socketPath: dockerHost.slice('npipe://'.length) };
+  if (u.protocol === 'ssh:') return { protocol: 'ssh', host: u.hostname, port: u.port || 22, username: u.username || undefined };
+  const tls = !!certPath || u.protocol === 'https:' || u.port === '2376';
+  const certs = certPath
+    ? { ca: readFileSync(path.join(certPath, 'ca.pem')), cert: readFileSync(path.join(certPath, 'cert.pem')), key: readFileSync(path.join(certPath, 'key.pem')) }
+    : {};
+  return { protocol: tls ? 'https' : 'http', host: u.hostname, port: Number(u.port || (tls ? 2376 : 2375)), ...certs };
+}
+
+/**
+ * Sandboxes as containers of one image: created lazily, one per session, removed with the session, on
+ * idle timeout and, when their server died, by the next server that shares the state dir and host.
+ */
+export class DockerProvider implements SandboxProvider {
+  readonly name = 'docker' as const;
+  private readonly live = new Map<string, DockerSandbox>();
+  private readonly stateLabel: string;
+  private readonly host = os.hostname();
+  private ready?: Promise<void>;
+  private imageProbed = false;
+  private closing = false;
+  private previewUrls?: PreviewUrlBuilder;
+
+  private constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly docker: Dockerode,
+    private readonly registry: ServerRegistry,
+  ) {
+    this.stateLabel = createHash('sha256').update(config.stateDir).digest('hex').slice(0, 16);
+  }
+
+  static async start(config: Config, log: Logger): Promise<DockerProvider> {
+    const { default: Docker } = await import('dockerode');
+    const docker = new Docker(engineOptions(config.dockerHost, config.dockerCertPath));
+    const registry = new ServerRegistry(config.stateDir);
+    await registry.register();
+    const p = new DockerProvider(config, log, docker, registry);
+    // The server starts without a reachable engine: tool calls then say what is wrong and how to fix it.
+    await p.ensureReady().then(
+      () => log.info({ dockerHost: config.dockerHost, image: config.dockerImage }, 'docker provider ready'),
+      (e: SandboxError) => log.warn({ dockerHost: config.dockerHost }, `docker provider not ready: ${e.describe()}`),
+    );
+    return p;
+  }
+
+  private errCtx(doing: string) {
+    return { dockerHost: this.config.dockerHost, image: this.config.dockerImage, doing };
+  }
+
+  /** Engine reachable and image present; remembered once true, retried on the next call while false. */
+  private ensureReady(): Promise<void> {
+    this.ready ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(engineUnreachable(this.config.dockerHost, `no answer in ${PING_TIMEOUT_MS / 1000} s`)), PING_TIMEOUT_MS);
+      });
+      try {
+        await Promise.race([this.docker.ping(), timeout]);
+      } catch (e) {
+        throw translateDockerError(e, this.errCtx('contacting the engine'));
+      } finally {
+        clearTimeout(timer);
+      }
+      // A missing image is a 404 "No such image", which the translation turns into how to build one.
+      await this.docker.getImage(this.config.dockerImage).inspect().catch((e: unknown) => { throw translateDockerError(e, this.errCtx('looking up the image')); });
+    })();
+    this.ready.catch(() => { this.ready = undefined; });
+    return this.ready;
+  }
+
+  usePreviewUrls(urlFor: PreviewUrlBuilder): void {
+    this.previewUrls = urlFor;
+  }
+
+  /** Readiness (for /healthz): the engine answers and the image is there. */
+  async health(): Promise<{ ready: boolean; detail?: string }> {
+    try {
+      await this.ensureReady();
+      return { ready: true };
+    } catch (e) {
+      return { ready: false, detail: (e as SandboxError).describe() };
+    }
+  }
+
+  describe(): ProviderDescription {
+    const c = this.config;
+    return {
+      provider: 'docker',
+      isolation: `docker container of ${c.dockerImage} (own pid, mount, ipc, uts${c.network === 'none' ? ', net' : ''} namespaces; uid 1000, all capabilities dropped, no-new-privileges, read-only root)`,
+      network: c.network === 'host' ? 'host network (host loopback included)' : 'none (container loopback only)',
+      limits: {
+        memoryMb: c.memoryMb, cpus: c.cpus, pidsMax: c.pidsMax, fileSizeMb: c.fileSizeMb,
+        maxOutputBytes: c.maxOutputBytes, defaultExecTimeoutS: c.execTimeoutS, maxExecTimeoutS: c.maxExecTimeoutS, idleTimeoutS: c.idleTimeoutS,
+      },
+      warnings: c.network === 'host' ? ['SANDBOX_NETWORK=host: sandboxes share the host network, host loopback services included'] : [],
+    };
+  }
+
+  private containerSpec(id: string, labels: Record<string, string>, envs: Record<string, string>): Dockerode.ContainerCreateOptions {
+    const c = this.config;
+    const mem = c.memoryMb * 1024 * 1024;
+    const env = {
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      HOME, USER: 'user', LOGNAME: 'user', SHELL: '/bin/bash', LANG: 'C.UTF-8', TERM: 'dumb', ...envs,
+    };
+    return {
+      name: `sandbox-mcp-${id}`,
+      Image: c.dockerImage,
+      // The image's entrypoint is not ours to run; the container idles and commands arrive through exec.
+      Entrypoint: ['sleep'], Cmd: ['infinity'],
+      User: '1000:1000', WorkingDir: WORKDIR, Hostname: 'sandbox',
+      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      Labels: {
+        [L.managed]: '1', [L.id]: id, [L.instance]: this.registry.instanceId, [L.host]: this.host, [L.state]: this.stateLabel,
+        [L.created]: new Date().toISOString(),
+        ...Object.fromEntries(Object.entries(labels).map(([k, v]) => [`${L.userPrefix}${k}`, v])),
+      },
+      // An anonymous volume: writable under the read-only root, starts with the image's /workspace
+      // (owner included) and goes with `remove({ v: true })`.
+      Volumes: { [WORKDIR]: {} },
+      HostConfig: {
+        NetworkMode: c.network === 'host' ? 'host' : 'none',
+        Init: true, // reaps orphans of exec'd commands, so killed trees leave no zombies against the pids limit
+        Memory: mem, MemorySwap: mem,
+        NanoCpus: Math.round(c.cpus * 1e9),
+        PidsLimit: c.pidsMax,
+        Ulimits: [{ Name: 'fsize', Soft: c.fileSizeMb * 1024 * 1024, Hard: c.fileSizeMb * 1024 * 1024 }],
+        Privileged: false,
+        CapDrop: ['ALL'],
+        SecurityOpt: ['no-new-privileges:true'],
+        ReadonlyRootfs: true,
+        IpcMode: 'private',
+        Tmpfs: {
+          '/tmp': `rw,nosuid,nodev,size=${c.memoryMb}m,mode=1777`,
+          [HOME]: `rw,nosuid,nodev,size=${c.memoryMb}m,uid=1000,gid=1000,mode=0755`,
+        },
+      },
+    };
+  }
+
+  async create(opts: CreateOptions): Promise<Sandbox> {
+    if (this.closing) throw new SandboxError('UNAVAILABLE', 'the server is shutting down');
+    await this.ensureReady();
+    const id = newSandboxId();
+    let container: Dockerode.Container;
+    try {
+      container = await this.docker.createContainer(this.containerSpec(id, opts.labels, opts.envs ?? {}));
+    } catch (e) {
+      throw translateDockerError(e, this.errCtx('creating the sandbox container'));
+    }
+    const sandbox = this.adopt(id, container, new Date());
+    try {
+      await container.start().catch((e: unknown) => { throw translateDockerError(e, this.errCtx('starting the sandbox container')); });
+      await Promise.all([sandbox.started(), this.imageProbed ? undefined : this.probeImage(sandbox.runner)]);
+    } catch (e) {
+      await sandbox.kill().catch(() => undefined);
+      throw e;
+    }
+    this.log.debug({ sandboxId: id }, 'container started');
+    return sandbox;
+  }
+
+  /** Once per server: does the image give the sandbox user what the tools need? Clear words if not. */
+  private async probeImage(runner: ContainerExec): Promise<void> {
+    const r = await runner.helper('for t in setsid stat find grep mktemp; do command -v $t >/dev/null || { echo "missing $t"; exit 2; }; done; test -w /workspace || { echo "/workspace is not writable by uid 1000"; exit 2; }', []);
+    if (r.exitCode !== 0) {
+      const why = r.exitCode === 2 ? r.stdout.toString().trim() : `bash did not run (exit ${r.exitCode}): ${(r.stdout.toString() + r.stderr).trim().slice(0, 300)}`;
+      throw new SandboxError('UNAVAILABLE', `the image ${this.config.dockerImage} cannot host sandboxes: ${why}`, {
+        hint: 'it needs bash, coreutils, findutils and grep, and a /workspace owned by uid 1000 (README: "Docker provider: building a sandbox image")',
+      });
+    }
+    this.imageProbed = true;
+  }
+
+  private adopt(id: string, container: Dockerode.Container, createdAt: Date): DockerSandbox {
+    const sandbox = new DockerSandbox(id, WORKDIR, createdAt, this.docker, container, { dockerHost: this.config.dockerHost }, this.config.maxOutputBytes, async () => {
+      this.live.delete(id);
+      await this.removeContainer(container);
+    }, () => this.previewUrls);
+    this.live.set(id, sandbox);
+    return sandbox;
+  }
+
+  private async removeContainer(container: Dockerode.Container): Promise<void> {
+    try {
+      await container.remove({ force: true, v: true });
+    } catch (e) {
+      const err = translateDockerError(e, this.errCtx('removing the sandbox container'));
+      // Already gone, or being removed by a concurrent call: either way it ends.
+      if (err.code !== 'SANDBOX_GONE' && !/already in progress/i.test(err.message)) throw err;
+    }
+  }
+
+  private async containers(labels: string[]): Promise<Dockerode.ContainerInfo[]> {
+    try {
+      return await this.docker.listContainers({ all: true, filters: { label: [`${L.managed}=1`, ...labels] } });
+    } catch (e) {
+      throw translateDockerError(e, this.errCtx('listing sandbox containers'));
+    }
+  }
+
+  async connect(id: string): Promise<Sandbox> {
+    const s = this.live.get(id);
+    if (s?.isAlive()) return s;
+    const [info] = await this.containers([`${L.id}=${id}`]);
+    if (!info || info.State !== 'running') {
+      throw new SandboxError('NOT_FOUND', `no running docker sandbox ${id}`, { hint: 'it was removed or its container stopped; a new call creates a fresh one' });
+    }
+    const sandbox = this.adopt(id, this.docker.getContainer(info.Id), new Date(info.Labels[L.created] ?? info.Created * 1000));
+    await sandbox.started();
+    return sandbox;
+  }
+
+  async list(labels: Record<string, string>): Promise<SandboxSummary[]> {
+    const found = await this.containers(Object.entries(labels).map(([k, v]) => `${L.userPrefix}${k}=${v}`));
+    return found.map((c) => ({
+      id: c.Labels[L.id] ?? c.Id,
+      labels: Object.fromEntries(Object.entries(c.Labels).filter(([k]) => k.startsWith(L.userPrefix)).map(([k, v]) => [k.slice(L.userPrefix.length), v])),
+      createdAt: c.Labels[L.created] ?? new Date(c.Created * 1000).toISOString(),
+      alive: c.State === 'running',
+    }));
+  }
+
+  /**
+   * Removes containers whose server is gone: same host and state dir (so liveness is knowable from the
+   * state dir's server records), owned by an instance that no longer runs.
+   */
+  async reapOrphans(): Promise<string[]> {
+    let found: Dockerode.ContainerInfo[];
+    try {
+      found = await this.containers([`${L.host}=${this.host}`, `${L.state}=${this.stateLabel}`]);
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'orphan reaping skipped: the Docker engine is not reachable');
+      return [];
+    }
+    const live = await this.registry.liveServers();
+    const reaped: string[] = [];
+    for (const c of found) {
+      const owner = c.Labels[L.instance] ?? 'unknown';
+      if (live.has(owner)) continue;
+      await this.removeContainer(this.docker.getContainer(c.Id)).then(
+        () => { reaped.push(c.Labels[L.id] ?? c.Id); this.log.info({ sandboxId: c.Labels[L.id], deadServer: owner }, 'reaped orphaned sandbox container'); },
+        (e: Error) => this.log.warn({ err: e.message, container: c.Id }, 'could not remove an orphaned sandbox container'),
+      );
+    }
+    return reaped;
+  }
+
+  async shutdown(): Promise<void> {
+    this.closing = true;
+    await Promise.all([...this.live.values()].map((s) => s.kill().catch((e: Error) => this.log.warn({ err: e.message, sandboxId: s.id }, 'removing a sandbox container failed'))));
+    await this.registry.unregister();
+  }
+}

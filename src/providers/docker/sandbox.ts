@@ -1,0 +1,106 @@
+import type { Duplex } from 'node:stream';
+import type Dockerode from 'dockerode';
+import { SandboxError } from '../../errors.js';
+import type { ExecOptions, ExecResult, FilesApi, PreviewUrlBuilder, ProcessApi, Sandbox } from '../types.js';
+import { ContainerExec } from './exec.js';
+import { DockerFiles } from './files.js';
+import { connectPort } from './ports.js';
+import { DockerProcesses } from './processes.js';
+
+const gone = () => new SandboxError('SANDBOX_GONE', 'this sandbox has ended (its container was removed)', { hint: 'the next call starts a fresh sandbox' });
+
+/** One container: commands, background processes and files all go through the engine's exec API. */
+export class DockerSandbox implements Sandbox {
+  readonly provider = 'docker' as const;
+  readonly runner: ContainerExec;
+  private readonly procs: DockerProcesses;
+  private readonly fileApi: DockerFiles;
+  private alive = true;
+  private killed?: Promise<void>;
+
+  constructor(
+    readonly id: string,
+    readonly workdir: string,
+    readonly createdAt: Date,
+    docker: Dockerode,
+    readonly container: Dockerode.Container,
+    errorContext: { dockerHost: string },
+    private readonly maxOutputBytes: number,
+    private readonly remove: () => Promise<void>,
+    /** The server's preview URL builder, once the CLI has set it (see SandboxProvider.usePreviewUrls). */
+    private readonly previewUrls: () => PreviewUrlBuilder | undefined,
+  ) {
+    this.runner = new ContainerExec(docker, container, workdir, errorContext, () => { this.alive = false; });
+    this.procs = new DockerProcesses(this.runner);
+    this.fileApi = new DockerFiles(this.runner);
+  }
+
+  /** After the container started: the kill controller must exist before the sandbox can run out of processes. */
+  async started(): Promise<void> {
+    await this.runner.startController();
+  }
+
+  isAlive(): boolean {
+    return this.alive && !this.killed;
+  }
+
+  private check(): void {
+    if (!this.isAlive()) throw gone();
+  }
+
+  async exec(command: string, opts: ExecOptions): Promise<ExecResult> {
+    this.check();
+    return this.runner.run(command, { ...opts, maxOutputBytes: this.maxOutputBytes });
+  }
+
+  /** Each method checks liveness first, so a killed sandbox answers SANDBOX_GONE without asking the engine. */
+  readonly processes: ProcessApi = {
+    spawn: async (c, o) => { this.check(); return this.procs.spawn(c, o); },
+    read: async (id, o) => { this.check(); return this.procs.read(id, o); },
+    write: async (id, i, c) => { this.check(); return this.procs.write(id, i, c); },
+    kill: async (id, s) => { this.check(); return this.procs.kill(id, s); },
+    list: async () => { this.check(); return this.procs.list(); },
+  };
+
+  readonly files: FilesApi = {
+    read: async (p, o) => { this.check(); return this.fileApi.read(p, o); },
+    write: async (p, d, o) => { this.check(); return this.fileApi.write(p, d, o); },
+    stat: async (p) => { this.check(); return this.fileApi.stat(p); },
+    list: async (p) => { this.check(); return this.fileApi.list(p); },
+    mkdir: async (p) => { this.check(); return this.fileApi.mkdir(p); },
+    remove: async (p, o) => { this.check(); return this.fileApi.remove(p, o); },
+    rename: async (a, b, o) => { this.check(); return this.fileApi.rename(a, b, o); },
+    readText: async (p, o) => { this.check(); return this.fileApi.readText(p, o); },
+    tree: async (p, o) => { this.check(); return this.fileApi.tree(p, o); },
+    search: async (pat, o) => { this.check(); return this.fileApi.search(pat, o); },
+  };
+
+  /** A TCP connection to `port` on the container's loopback (see ports.ts); the preview proxy pipes to it. */
+  async connectPort(port: number): Promise<Duplex> {
+    this.check();
+    return connectPort(this.runner, port);
+  }
+
+  /** Previews go through the server's own listener, which reaches the port with connectPort. */
+  async portUrl(port: number): Promise<{ url: string }> {
+    this.check();
+    const urlFor = this.previewUrls();
+    if (!urlFor) throw new SandboxError('UNSUPPORTED', 'preview URLs are not available: the server was started without its preview listener');
+    return { url: await urlFor(this.id, port) };
+  }
+
+  async keepAlive(): Promise<void> {
+    // Containers have no engine-side lifetime; idle time is tracked by the session manager.
+  }
+
+  /** Removes the container with its processes and its /workspace volume. */
+  kill(): Promise<void> {
+    this.killed ??= (async () => {
+      this.alive = false;
+      this.procs.closeAll();
+      this.runner.stopController();
+      await this.remove();
+    })();
+    return this.killed;
+  }
+}
