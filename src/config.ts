@@ -87,6 +87,8 @@ export type Config = Omit<OptionValues, 'provider' | 'stateDir'> & {
   /** Why this provider was chosen, for logs and sandbox_info. */
   providerReason: string;
   transport: 'stdio' | 'http';
+  /** The server's PATH at start-up: where sandbox launchers (bwrap, unshare, nsenter) are found. */
+  hostPath: string;
 };
 
 export class ConfigError extends Error {
@@ -172,7 +174,7 @@ export function loadConfig(flags: Record<string, string>, env: NodeJS.ProcessEnv
   if (v.execTimeoutS > v.maxExecTimeoutS) {
     throw new ConfigError(`SANDBOX_EXEC_TIMEOUT (${v.execTimeoutS}) is larger than SANDBOX_MAX_EXEC_TIMEOUT (${v.maxExecTimeoutS})`);
   }
-  return { ...v, stateDir, provider, providerReason, transport: v.port === undefined ? 'stdio' : 'http' };
+  return { ...v, stateDir, hostPath: env.PATH || '/usr/local/bin:/usr/bin:/bin', provider, providerReason, transport: v.port === undefined ? 'stdio' : 'http' };
 }
 
 function chooseProvider(v: OptionValues): { provider: ProviderName; providerReason: string } {

@@ -139,7 +139,7 @@ export class LocalProvider implements SandboxProvider {
       stdio: ['pipe', 'pipe', 'pipe'],
       cwd: paths.workspace,
       env: {
-        ...(this.isolation === 'none' ? agentEnv : { PATH: process.env.PATH ?? '/usr/bin:/bin' }),
+        ...(this.isolation === 'none' ? agentEnv : { PATH: this.config.hostPath }),
         SANDBOX_CGROUP_PROCS: cgroup?.procsFiles.join(' ') ?? '',
         SANDBOX_FSIZE_KB: String(this.config.fileSizeMb * 1024),
       },
