@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { SandboxError, type SandboxErrorCode } from '../errors.js';
-import { AgentError } from './local/agent/errors.js';
+import { SandboxError } from '../errors.js';
+import { toSandboxError } from './agent-errors.js';
 import { globMatcher } from './local/agent/glob.js';
 import { compilePattern, displayPath, MAX_SEARCH_FILE_BYTES, searchBuffer, type SearchOutcome } from './local/agent/search.js';
 import { sniff, SNIFF_BYTES } from './local/agent/sniff.js';
@@ -24,8 +24,7 @@ async function translated<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof AgentError) throw new SandboxError(e.code as SandboxErrorCode, e.message, { hint: e.hint });
-    throw e;
+    throw toSandboxError(e);
   }
 }
 

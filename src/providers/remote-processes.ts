@@ -1,8 +1,8 @@
 import { SandboxError } from '../errors.js';
+import { toSandboxError } from './agent-errors.js';
+import { OutputLog } from './local/agent/output-log.js';
 import type { ProcessInfo, ReadOptions, ReadResult } from './types.js';
 
-/** Output kept per background process; older output scrolls out and is reported as dropped. */
-const RETAIN_BYTES = 4 * 1024 * 1024;
 /** Finished processes kept for shell_read/shell_list before the oldest are forgotten. */
 const KEEP_EXITED = 64;
 
@@ -12,31 +12,17 @@ const KEEP_EXITED = 64;
  * shell_read behaves the same on every provider.
  */
 export class RemoteProcess {
-  private chunks: Buffer[] = [];
-  /** Absolute offset of chunks[0] in the process's whole output. */
-  private start = 0;
-  total = 0;
+  private readonly log = new OutputLog();
   running = true;
   exitCode: number | null = null;
   signal: string | null = null;
   stdinClosed = false;
   readonly startedAt = new Date().toISOString();
-  private waiters = new Set<() => void>();
 
   constructor(readonly processId: string, readonly command: string, readonly pid: number, readonly name?: string) {}
 
   append(data: string | Buffer): void {
-    const c = typeof data === 'string' ? Buffer.from(data) : data;
-    if (c.length === 0) return;
-    this.chunks.push(c);
-    this.total += c.length;
-    let retained = this.total - this.start;
-    while (retained > RETAIN_BYTES && this.chunks.length > 1) {
-      const dropped = this.chunks.shift()!;
-      this.start += dropped.length;
-      retained -= dropped.length;
-    }
-    this.wake();
+    this.log.append(data);
   }
 
   end(exitCode: number | null, signal: string | null): void {
@@ -44,52 +30,22 @@ export class RemoteProcess {
     this.running = false;
     this.exitCode = exitCode;
     this.signal = signal;
-    this.wake();
+    this.log.close();
   }
 
   async read(o: ReadOptions): Promise<ReadResult> {
-    let cursor = o.cursor ?? this.start;
-    if (cursor > this.total) cursor = this.total;
-    let until: RegExp | undefined;
-    if (o.until) {
-      try { until = new RegExp(o.until, 'm'); } catch (e) {
-        throw new SandboxError('INVALID_ARGUMENT', `invalid until regex: ${(e as Error).message}`, { hint: 'pass a JavaScript regular expression, e.g. "listening on"' });
-      }
-    }
-    const deadline = Date.now() + (o.waitMs ?? 0);
-    const matched = () => (until ? until.test(this.slice(cursor, o.maxBytes).text) : this.slice(cursor, o.maxBytes).text.length > 0);
-    while (this.running && Date.now() < deadline && !matched()) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(done, deadline - Date.now());
-        const waiters = this.waiters;
-        function done() { clearTimeout(t); waiters.delete(done); resolve(); }
-        waiters.add(done);
-      });
-    }
-    const s = this.slice(cursor, o.maxBytes);
+    const r = await this.log.read(o).catch((e: unknown) => { throw toSandboxError(e); });
     return {
-      output: s.text, cursor: s.end, running: this.running, exitCode: this.exitCode, signal: this.signal,
-      droppedBytes: s.dropped, matched: until ? until.test(s.text) : false,
+      output: r.output, cursor: r.cursor, running: this.running, exitCode: this.exitCode, signal: this.signal,
+      droppedBytes: r.droppedBytes, matched: r.matched,
     };
   }
 
   info(): ProcessInfo {
     return {
       processId: this.processId, name: this.name, command: this.command, pid: this.pid,
-      running: this.running, exitCode: this.exitCode, signal: this.signal, startedAt: this.startedAt, outputBytes: this.total,
+      running: this.running, exitCode: this.exitCode, signal: this.signal, startedAt: this.startedAt, outputBytes: this.log.total,
     };
-  }
-
-  private slice(cursor: number, maxBytes: number) {
-    const dropped = cursor < this.start ? this.start - cursor : 0;
-    const from = Math.max(cursor, this.start) - this.start;
-    const piece = Buffer.concat(this.chunks).subarray(from, from + maxBytes);
-    return { text: piece.toString('utf8'), end: this.start + from + piece.length, dropped };
-  }
-
-  private wake(): void {
-    for (const w of [...this.waiters]) w();
-    this.waiters.clear();
   }
 }
 

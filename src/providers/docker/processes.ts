@@ -1,13 +1,13 @@
 import type { Duplex } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { SandboxError } from '../../errors.js';
+import { toSandboxError } from '../agent-errors.js';
+import { OutputLog } from '../local/agent/output-log.js';
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
 import { execStartFailed } from './errors.js';
 import { newToken, signalFromStatus, type ContainerExec } from './exec.js';
 import { StderrFramer, TOKEN_ENV, TrailerScanner, WRAPPER, type FrameHeader } from './framing.js';
 
-/** Output kept per background process; older output scrolls out and is reported as dropped. */
-const RETAIN_BYTES = 4 * 1024 * 1024;
 /** Finished processes kept for shell_read/shell_list before the oldest are forgotten. */
 const KEEP_EXITED = 64;
 const HEADER_TIMEOUT_MS = 30_000;
@@ -21,16 +21,12 @@ interface Proc {
   exec: Dockerode.Exec;
   stream: Duplex;
   startedAt: string;
-  chunks: Buffer[];
-  /** Absolute offset of chunks[0] in the process's whole output. */
-  start: number;
-  total: number;
+  log: OutputLog;
   exitCode: number | null;
   signal: string | null;
   running: boolean;
   stdinClosed: boolean;
   lastSignal?: string;
-  waiters: Set<() => void>;
 }
 
 /**
@@ -54,16 +50,16 @@ export class DockerProcesses implements ProcessApi {
     });
     const p: Proc = {
       processId: `proc-${this.next++}`, name: opts.name, command, token, pid: -1, exec, stream,
-      startedAt: new Date().toISOString(), chunks: [], start: 0, total: 0,
-      exitCode: null, signal: null, running: true, stdinClosed: false, waiters: new Set(),
+      startedAt: new Date().toISOString(), log: new OutputLog(),
+      exitCode: null, signal: null, running: true, stdinClosed: false,
     };
     const header = new Promise<FrameHeader | undefined>((resolve) => {
       const framer = new StderrFramer(token, {
         header: resolve,
-        data: (b) => this.onData(p, b),
+        data: (b) => p.log.append(b),
         exit: (code) => this.onExit(p, code),
       });
-      const stdout = new TrailerScanner(token, 'out', { data: (b) => this.onData(p, b), trailer: () => undefined });
+      const stdout = new TrailerScanner(token, 'out', { data: (b) => p.log.append(b), trailer: () => undefined });
       this.runner.demux(stream, (b) => stdout.push(b), (b) => framer.push(b)).then(async () => {
         stdout.flush();
         framer.flush();
@@ -78,23 +74,11 @@ export class DockerProcesses implements ProcessApi {
     }
     if (!h) {
       stream.destroy();
-      throw execStartFailed(Buffer.concat(p.chunks).toString());
+      throw execStartFailed(p.log.text());
     }
     p.pid = h.pid;
     this.procs.set(p.processId, p);
     return this.info(p);
-  }
-
-  private onData(p: Proc, c: Buffer): void {
-    p.chunks.push(c);
-    p.total += c.length;
-    let retained = p.total - p.start;
-    while (retained > RETAIN_BYTES && p.chunks.length > 1) {
-      const dropped = p.chunks.shift()!;
-      p.start += dropped.length;
-      retained -= dropped.length;
-    }
-    this.wake(p);
   }
 
   /** `wrapperDied`: no exit line came, so the status is the engine's (128+n after our signal). */
@@ -104,31 +88,14 @@ export class DockerProcesses implements ProcessApi {
     const signal = signalFromStatus(status, p.lastSignal) ?? (wrapperDied && p.lastSignal ? p.lastSignal : null);
     p.signal = signal;
     p.exitCode = signal ? null : status;
-    this.wake(p);
+    p.log.close();
     this.forgetOldExited();
   }
 
   async read(processId: string, a: ReadOptions): Promise<ReadResult> {
     const p = this.get(processId);
-    let cursor = a.cursor ?? p.start;
-    if (cursor > p.total) cursor = p.total;
-    let until: RegExp | undefined;
-    if (a.until) {
-      try { until = new RegExp(a.until, 'm'); } catch (e) {
-        throw new SandboxError('INVALID_ARGUMENT', `invalid until regex: ${(e as Error).message}`, { hint: 'pass a JavaScript regular expression, e.g. "listening on"' });
-      }
-    }
-    const deadline = Date.now() + (a.waitMs ?? 0);
-    const matched = () => (until ? until.test(this.slice(p, cursor, a.maxBytes).text) : this.slice(p, cursor, a.maxBytes).text.length > 0);
-    while (p.running && Date.now() < deadline && !matched()) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(done, deadline - Date.now());
-        function done() { clearTimeout(t); resolve(); }
-        p.waiters.add(done);
-      });
-    }
-    const s = this.slice(p, cursor, a.maxBytes);
-    return { output: s.text, cursor: s.end, running: p.running, exitCode: p.exitCode, signal: p.signal, droppedBytes: s.dropped, matched: until ? until.test(s.text) : false };
+    const r = await p.log.read(a).catch((e: unknown) => { throw toSandboxError(e); });
+    return { output: r.output, cursor: r.cursor, running: p.running, exitCode: p.exitCode, signal: p.signal, droppedBytes: r.droppedBytes, matched: r.matched };
   }
 
   async write(processId: string, input: string, close: boolean): Promise<void> {
@@ -156,7 +123,7 @@ export class DockerProcesses implements ProcessApi {
   closeAll(): void {
     for (const p of this.procs.values()) {
       p.stream.destroy();
-      if (p.running) { p.running = false; p.signal = 'SIGKILL'; this.wake(p); }
+      if (p.running) { p.running = false; p.signal = 'SIGKILL'; p.log.close(); }
     }
   }
 
@@ -167,19 +134,6 @@ export class DockerProcesses implements ProcessApi {
       throw new SandboxError('NOT_FOUND', `no process "${idOrName}" (known: ${known})`, { hint: 'use shell_list to see processes, or shell_start to start one' });
     }
     return p;
-  }
-
-  private slice(p: Proc, cursor: number, maxBytes: number) {
-    const dropped = cursor < p.start ? p.start - cursor : 0;
-    const from = Math.max(cursor, p.start) - p.start;
-    const all = Buffer.concat(p.chunks);
-    const piece = all.subarray(from, from + maxBytes);
-    return { text: piece.toString('utf8'), end: p.start + from + piece.length, dropped };
-  }
-
-  private wake(p: Proc): void {
-    for (const w of p.waiters) w();
-    p.waiters.clear();
   }
 
   private forgetOldExited(): void {
@@ -193,7 +147,7 @@ export class DockerProcesses implements ProcessApi {
   private info(p: Proc): ProcessInfo {
     return {
       processId: p.processId, name: p.name, command: p.command, pid: p.pid,
-      running: p.running, exitCode: p.exitCode, signal: p.signal, startedAt: p.startedAt, outputBytes: p.total,
+      running: p.running, exitCode: p.exitCode, signal: p.signal, startedAt: p.startedAt, outputBytes: p.log.total,
     };
   }
 }

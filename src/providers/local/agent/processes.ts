@@ -1,9 +1,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { AgentError } from './errors.js';
 import { checkCwd, killGroup, preferOomKill } from './exec.js';
+import { OutputLog } from './output-log.js';
 
-/** Output kept per background process; older output scrolls out and is reported as dropped. */
-const RETAIN_BYTES = 4 * 1024 * 1024;
 /** Finished processes kept for shell_read/shell_list before the oldest are forgotten. */
 const KEEP_EXITED = 64;
 
@@ -13,14 +12,10 @@ interface Proc {
   command: string;
   child: ChildProcessWithoutNullStreams;
   startedAt: string;
-  chunks: Buffer[];
-  /** Absolute offset of chunks[0] in the process's whole output. */
-  start: number;
-  total: number;
+  log: OutputLog;
   exitCode: number | null;
   signal: string | null;
   running: boolean;
-  waiters: Set<() => void>;
 }
 
 export class ProcessTable {
@@ -36,20 +31,10 @@ export class ProcessTable {
     preferOomKill(child.pid);
     const p: Proc = {
       processId: `proc-${this.next++}`, name: a.name, command: a.command, child,
-      startedAt: new Date().toISOString(), chunks: [], start: 0, total: 0,
-      exitCode: null, signal: null, running: true, waiters: new Set(),
+      startedAt: new Date().toISOString(), log: new OutputLog(),
+      exitCode: null, signal: null, running: true,
     };
-    const onData = (c: Buffer) => {
-      p.chunks.push(c);
-      p.total += c.length;
-      let retained = p.total - p.start;
-      while (retained > RETAIN_BYTES && p.chunks.length > 1) {
-        const dropped = p.chunks.shift()!;
-        p.start += dropped.length;
-        retained -= dropped.length;
-      }
-      this.wake(p);
-    };
+    const onData = (c: Buffer) => p.log.append(c);
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     child.stdin.on('error', () => { /* the process closed its stdin */ });
@@ -58,7 +43,7 @@ export class ProcessTable {
       p.running = false;
       p.exitCode = code;
       p.signal = signal;
-      this.wake(p);
+      p.log.close();
       this.forgetOldExited();
     });
     this.procs.set(p.processId, p);
@@ -67,27 +52,10 @@ export class ProcessTable {
 
   async read(a: { processId: string; cursor?: number; waitMs?: number; until?: string; maxBytes: number }) {
     const p = this.get(a.processId);
-    let cursor = a.cursor ?? p.start;
-    if (cursor > p.total) cursor = p.total;
-    let until: RegExp | undefined;
-    if (a.until) {
-      try { until = new RegExp(a.until, 'm'); } catch (e) {
-        throw new AgentError('INVALID_ARGUMENT', `invalid until regex: ${(e as Error).message}`, 'pass a JavaScript regular expression, e.g. "listening on"');
-      }
-    }
-    const deadline = Date.now() + (a.waitMs ?? 0);
-    const matched = () => (until ? until.test(this.slice(p, cursor, a.maxBytes).text) : this.slice(p, cursor, a.maxBytes).text.length > 0);
-    while (p.running && Date.now() < deadline && !matched()) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(done, deadline - Date.now());
-        function done() { clearTimeout(t); resolve(); }
-        p.waiters.add(done);
-      });
-    }
-    const s = this.slice(p, cursor, a.maxBytes);
+    const r = await p.log.read(a);
     return {
-      output: s.text, cursor: s.end, running: p.running, exitCode: p.exitCode, signal: p.signal,
-      droppedBytes: s.dropped, matched: until ? until.test(s.text) : false,
+      output: r.output, cursor: r.cursor, running: p.running, exitCode: p.exitCode, signal: p.signal,
+      droppedBytes: r.droppedBytes, matched: r.matched,
     };
   }
 
@@ -122,19 +90,6 @@ export class ProcessTable {
     return p;
   }
 
-  private slice(p: Proc, cursor: number, maxBytes: number) {
-    const dropped = cursor < p.start ? p.start - cursor : 0;
-    const from = Math.max(cursor, p.start) - p.start;
-    const all = Buffer.concat(p.chunks);
-    const piece = all.subarray(from, from + maxBytes);
-    return { text: piece.toString('utf8'), end: p.start + from + piece.length, dropped };
-  }
-
-  private wake(p: Proc) {
-    for (const w of p.waiters) w();
-    p.waiters.clear();
-  }
-
   private forgetOldExited() {
     const exited = [...this.procs.values()].filter((p) => !p.running);
     for (const p of exited.slice(0, Math.max(0, exited.length - KEEP_EXITED))) this.procs.delete(p.processId);
@@ -143,7 +98,7 @@ export class ProcessTable {
   private info(p: Proc) {
     return {
       processId: p.processId, name: p.name, command: p.command, pid: p.child.pid ?? -1,
-      running: p.running, exitCode: p.exitCode, signal: p.signal, startedAt: p.startedAt, outputBytes: p.total,
+      running: p.running, exitCode: p.exitCode, signal: p.signal, startedAt: p.startedAt, outputBytes: p.log.total,
     };
   }
 }
