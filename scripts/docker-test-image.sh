@@ -7,7 +7,7 @@
 # `--network none` anyway. Each step has its own `|| exit 1` because `set -e` is ignored in a subshell
 # followed by `||`; `flock` makes parallel jobs build once; the build folder is under /var/tmp because
 # /tmp may be `nodev`.
-export SANDBOX_DOCKER_IMAGE=${SANDBOX_DOCKER_IMAGE:-sandbox-mcp-test:bookworm-v2}  # bump the tag when the image changes
+export SANDBOX_DOCKER_IMAGE=${SANDBOX_DOCKER_IMAGE:-sandbox-mcp-test:bookworm-v3}  # bump the tag when the image changes
 command -v docker >/dev/null && command -v dockerd >/dev/null && command -v debootstrap >/dev/null ||
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io debootstrap >/dev/null; } || exit 1
 if ! docker info >/dev/null 2>&1; then
@@ -21,6 +21,14 @@ docker image inspect "$SANDBOX_DOCKER_IMAGE" >/dev/null 2>&1 || (
   docker image inspect "$SANDBOX_DOCKER_IMAGE" >/dev/null 2>&1 && exit 0
   d=$(mktemp -d /var/tmp/ci-rootfs.XXXXXX) || exit 1; trap 'rm -rf "$d" "$d.log"' EXIT
   debootstrap --variant=minbase --include=python3,procps,nodejs bookworm "$d" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$d.log" 2>&1 || { tail -20 "$d.log"; exit 1; }
+  # Chromium for the browser tools (they start it inside the container and reach it over CDP). apt in the
+  # chroot, not debootstrap's --include: debootstrap cannot order Chromium's desktop dependencies' postinsts.
+  # policy-rc.d keeps postinsts from starting daemons; /proc is needed by some of them.
+  printf '#!/bin/sh\nexit 101\n' >"$d/usr/sbin/policy-rc.d" && chmod 755 "$d/usr/sbin/policy-rc.d" && cp /etc/resolv.conf "$d/etc/resolv.conf" || exit 1
+  mount -t proc proc "$d/proc" || exit 1
+  chroot "$d" /bin/sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium && apt-get clean' >>"$d.log" 2>&1
+  rc=$?; umount "$d/proc"; rm -f "$d/usr/sbin/policy-rc.d"; rm -rf "$d"/var/lib/apt/lists/*
+  [ $rc = 0 ] || { tail -20 "$d.log"; exit 1; }
   # What the provider expects of an image (README): a non-root user 1000 and a /workspace it owns.
   chroot "$d" /usr/sbin/useradd --uid 1000 --user-group --create-home --shell /bin/bash user || exit 1
   install -d -o 1000 -g 1000 -m 0755 "$d/workspace" || exit 1

@@ -10,6 +10,8 @@ export const VIEWPORT = { width: 1280, height: 720 };
 
 interface Live {
   browser: Browser;
+  /** Ends the sandbox's Chromium where disconnecting does not (CDP endpoints). */
+  release: () => Promise<void>;
   context: BrowserContext;
   sandboxId: string;
   /** Set when a call found Chromium gone before Playwright noticed the pipe closing. */
@@ -75,7 +77,7 @@ export class BrowserService implements SessionService {
     if (this.live) {
       const why = this.live.sandboxId !== sandbox.id ? 'the sandbox it lived in was replaced' : 'it crashed or exited';
       this.notes.push(`Note: the previous browser stopped (${why}); a fresh browser was started, so earlier tabs, cookies and history are gone.`);
-      void this.live.browser.close().catch(() => undefined);
+      void shutdown(this.live);
       this.forget();
     } else if (this.closedByTool) {
       this.notes.push('Note: the browser had been closed with browser_close; a fresh browser was started.');
@@ -89,14 +91,15 @@ export class BrowserService implements SessionService {
       const started = performance.now();
       const ep = await endpoint({ chromiumPath: this.config.chromiumPath });
       const endpointMs = Math.round(performance.now() - started);
-      const browser = await openBrowser(ep);
+      const release = async () => { if (ep.kind === 'cdp') await ep.close?.().catch(() => undefined); };
+      const browser = await openBrowser(ep).catch(async (e: unknown) => { await release(); throw e; });
       const launchMs = Math.round(performance.now() - started) - endpointMs;
       try {
         const context = await browser.newContext({ viewport: VIEWPORT, acceptDownloads: false });
         context.setDefaultTimeout(this.config.browserActionTimeoutS * 1000);
         context.setDefaultNavigationTimeout(this.config.browserNavTimeoutS * 1000);
         context.on('page', (p) => this.track(p));
-        const live = { browser, context, sandboxId: sandbox.id };
+        const live: Live = { browser, context, sandboxId: sandbox.id, release };
         browser.on('disconnected', () => {
           if (this.live === live) this.log.info('browser disconnected');
         });
@@ -106,6 +109,7 @@ export class BrowserService implements SessionService {
         return live;
       } catch (e) {
         await browser.close().catch(() => undefined);
+        await release();
         throw e;
       }
     })().finally(() => { this.starting = undefined; });
@@ -192,7 +196,7 @@ export class BrowserService implements SessionService {
     ]);
     if (alive) return false;
     live.dead = true;
-    void live.browser.close().catch(() => undefined);
+    void shutdown(live);
     return true;
   }
 
@@ -203,7 +207,7 @@ export class BrowserService implements SessionService {
     this.forget();
     if (!live) return false;
     this.closedByTool = true;
-    await live.browser.close().catch(() => undefined);
+    await shutdown(live);
     return true;
   }
 
@@ -218,6 +222,11 @@ export class BrowserService implements SessionService {
     await this.starting?.catch(() => undefined);
     const live = this.live;
     this.forget();
-    await live?.browser.close().catch(() => undefined);
+    if (live) await shutdown(live);
   }
+}
+
+async function shutdown(live: Live): Promise<void> {
+  await live.browser.close().catch(() => undefined);
+  await live.release();
 }

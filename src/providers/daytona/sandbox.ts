@@ -4,7 +4,8 @@ import type { Logger } from '../../logger.js';
 import { resolvePath } from '../e2b/files.js';
 import { HeadTailCapture } from '../local/agent/capture.js';
 import { Renewal } from '../renewal.js';
-import type { ExecOptions, ExecResult, Sandbox } from '../types.js';
+import { SandboxChromium } from '../cdp-browser.js';
+import type { BrowserEndpoint, ExecOptions, ExecResult, Sandbox } from '../types.js';
 import { DaytonaFiles } from './files.js';
 import { DaytonaProcesses, NO_CWD, signalTree, tmpName, wrapCommand, type Call } from './processes.js';
 import { shellQuote as q } from '../remote-processes.js';
@@ -31,6 +32,7 @@ export class DaytonaSandbox implements Sandbox {
   /** Idle exec sessions: a command blocks its session, so concurrent execs each get their own. */
   private freeSessions: string[] = [];
   private nextSession = 1;
+  private chromium?: SandboxChromium;
 
   constructor(private readonly vendor: Vendor, readonly workdir: string, readonly createdAt: Date, private readonly deps: DaytonaSandboxDeps) {
     this.id = vendor.id;
@@ -138,6 +140,12 @@ export class DaytonaSandbox implements Sandbox {
     return { url: link.url, headers: { 'x-daytona-preview-token': link.token } };
   }
 
+  /** Chromium from the snapshot, started in the sandbox and reached over CDP through Daytona's preview URL (cdp-browser.ts). */
+  async browserEndpoint(opts: { chromiumPath: string }): Promise<BrowserEndpoint> {
+    this.chromium ??= new SandboxChromium(this, 'use a Daytona snapshot whose image has Chromium on its PATH (e.g. built from a Dockerfile with RUN apt-get install -y --no-install-recommends chromium) and set DAYTONA_SNAPSHOT to it', this.deps.log);
+    return this.chromium.endpoint(opts.chromiumPath);
+  }
+
   /** Daytona's lifetime is an idle auto-stop: activity resets it. */
   async keepAlive(): Promise<void> {
     await this.guard('refresh activity', () => this.vendor.refreshActivity());
@@ -147,6 +155,7 @@ export class DaytonaSandbox implements Sandbox {
   kill(): Promise<void> {
     this.killed ??= (async () => {
       this.renewal?.stop();
+      this.chromium?.dispose();
       this.processes.detachAll();
       const wasAlive = this.alive;
       this.alive = false;

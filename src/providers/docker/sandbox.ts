@@ -1,11 +1,14 @@
 import type { Duplex } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { SandboxError } from '../../errors.js';
-import type { ExecOptions, ExecResult, FilesApi, PreviewUrlBuilder, ProcessApi, Sandbox } from '../types.js';
+import { SandboxChromium } from '../cdp-browser.js';
+import type { BrowserEndpoint, ExecOptions, ExecResult, FilesApi, PreviewUrlBuilder, ProcessApi, Sandbox } from '../types.js';
 import { ContainerExec } from './exec.js';
 import { DockerFiles } from './files.js';
 import { connectPort } from './ports.js';
 import { DockerProcesses } from './processes.js';
+
+const DOCKER_CHROMIUM_HINT = 'use an image with Chromium on its PATH (Debian/Ubuntu based: RUN apt-get install -y --no-install-recommends chromium; set SANDBOX_DOCKER_IMAGE), or use the local provider for the browser tools';
 
 const gone = () => new SandboxError('SANDBOX_GONE', 'this sandbox has ended (its container was removed)', { hint: 'the next call starts a fresh sandbox' });
 
@@ -17,6 +20,7 @@ export class DockerSandbox implements Sandbox {
   private readonly fileApi: DockerFiles;
   private alive = true;
   private killed?: Promise<void>;
+  private chromium?: SandboxChromium;
 
   constructor(
     readonly id: string,
@@ -89,6 +93,13 @@ export class DockerSandbox implements Sandbox {
     return { url: await urlFor(this.id, port) };
   }
 
+  /** Chromium from the image, started in the container and reached through a host loopback listener (cdp-browser.ts). */
+  async browserEndpoint(opts: { chromiumPath: string }): Promise<BrowserEndpoint> {
+    this.check();
+    this.chromium ??= new SandboxChromium(this, DOCKER_CHROMIUM_HINT);
+    return this.chromium.endpoint(opts.chromiumPath);
+  }
+
   async keepAlive(): Promise<void> {
     // Containers have no engine-side lifetime; idle time is tracked by the session manager.
   }
@@ -97,6 +108,7 @@ export class DockerSandbox implements Sandbox {
   kill(): Promise<void> {
     this.killed ??= (async () => {
       this.alive = false;
+      this.chromium?.dispose();
       this.procs.closeAll();
       this.runner.stopController();
       await this.remove();

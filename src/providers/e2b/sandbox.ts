@@ -3,7 +3,8 @@ import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { HeadTailCapture } from '../local/agent/capture.js';
 import { Renewal } from '../renewal.js';
-import type { ExecOptions, ExecResult, Sandbox } from '../types.js';
+import { SandboxChromium } from '../cdp-browser.js';
+import type { BrowserEndpoint, ExecOptions, ExecResult, Sandbox } from '../types.js';
 import { translate } from './errors.js';
 import { E2BFiles, resolvePath } from './files.js';
 import { E2BProcesses, signalFromError, signalTree } from './processes.js';
@@ -28,6 +29,7 @@ export class E2BSandbox implements Sandbox {
   private alive = true;
   private killed?: Promise<void>;
   private readonly renewal: Renewal;
+  private chromium?: SandboxChromium;
 
   constructor(private readonly vendor: Vendor, readonly workdir: string, readonly createdAt: Date, private readonly deps: E2BSandboxDeps) {
     this.id = vendor.sandboxId;
@@ -125,6 +127,12 @@ export class E2BSandbox implements Sandbox {
     return { url: `https://${this.vendor.getHost(port)}` };
   }
 
+  /** Chromium from the template, started in the sandbox and reached over CDP through E2B's port URL (cdp-browser.ts). */
+  async browserEndpoint(opts: { chromiumPath: string }): Promise<BrowserEndpoint> {
+    this.chromium ??= new SandboxChromium(this, 'use an E2B template whose image has Chromium on its PATH (e.g. a template Dockerfile with RUN apt-get install -y --no-install-recommends chromium) and set E2B_TEMPLATE to it', this.deps.log);
+    return this.chromium.endpoint(opts.chromiumPath);
+  }
+
   async keepAlive(ms: number): Promise<void> {
     await this.guard('renew timeout', () => this.vendor.setTimeout(ms));
     this.renewal.renewed(ms);
@@ -133,6 +141,7 @@ export class E2BSandbox implements Sandbox {
   kill(): Promise<void> {
     this.killed ??= (async () => {
       this.renewal.stop();
+      this.chromium?.dispose();
       this.processes.detachAll();
       const wasAlive = this.alive;
       this.alive = false;
