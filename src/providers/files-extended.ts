@@ -152,3 +152,41 @@ function comparePaths(a: string[], b: string[]): number {
   }
   return a.length - b.length;
 }
+
+/**
+ * Base of the vendor file adapters (E2B, Daytona): a subclass gives the primitive operations and the
+ * raw vendor stat; this adds the file kind to stat, and readText, tree and search, as local has them.
+ */
+export abstract class VendorFiles implements FilesApi {
+  protected abstract readonly workdir: string;
+  private extendedApi?: ExtendedFiles;
+
+  abstract read(path: string, opts?: { offset?: number; length?: number }): Promise<{ data: Buffer; size: number }>;
+  abstract write(path: string, data: Buffer | string, opts?: { mode?: number }): Promise<FileStat>;
+  abstract list(path: string): Promise<DirEntry[]>;
+  abstract mkdir(path: string): Promise<void>;
+  abstract remove(path: string, opts?: { recursive?: boolean }): Promise<void>;
+  abstract rename(from: string, to: string, opts?: { overwrite?: boolean }): Promise<void>;
+  /** The vendor's stat, without sniffing the content (walks call it for every entry). */
+  abstract rawStat(path: string): Promise<FileStat>;
+
+  protected get extended(): ExtendedFiles {
+    return (this.extendedApi ??= extendFiles({ read: (p, o) => this.read(p, o), list: (p) => this.list(p), stat: (p) => this.rawStat(p) }, this.workdir));
+  }
+
+  stat(p: string): Promise<FileStat> {
+    return this.extended.stat(p);
+  }
+
+  readText(p: string, opts: ReadTextOptions): Promise<ReadTextResult> {
+    return this.extended.readText(p, opts);
+  }
+
+  tree(p: string, opts: TreeOptions): Promise<TreeResult> {
+    return this.extended.tree(p, opts);
+  }
+
+  search(pattern: string, opts: SearchOptions): Promise<SearchResult> {
+    return this.extended.search(pattern, opts);
+  }
+}

@@ -4,9 +4,9 @@ import type { FileInfo, Sandbox as Vendor } from '@daytonaio/sdk';
 import { SandboxError } from '../../errors.js';
 import { resolvePath } from '../e2b/files.js';
 import { shellQuote as q } from '../remote-processes.js';
-import type { DirEntry, FilesApi, FileStat, ReadTextOptions, ReadTextResult, SearchOptions, SearchResult, TreeOptions, TreeResult } from '../types.js';
+import type { DirEntry, FileStat } from '../types.js';
 import type { Call } from './processes.js';
-import { extendFiles } from '../files-extended.js';
+import { VendorFiles } from '../files-extended.js';
 
 /** Daytona reports permissions as octal text ("0644") and mode as "-rw-r--r--"; either gives the bits. */
 function modeOf(f: FileInfo): number {
@@ -28,8 +28,10 @@ function toStat(file: string, f: FileInfo): FileStat {
  * be read as a LOCAL path by the SDK) and are moved into place with `mv -f`, because Daytona's own
  * move never overwrites: the write stays atomic.
  */
-export class DaytonaFiles implements FilesApi {
-  constructor(private readonly vendor: Vendor, private readonly workdir: string, private readonly call: Call) {}
+export class DaytonaFiles extends VendorFiles {
+  constructor(private readonly vendor: Vendor, protected readonly workdir: string, private readonly call: Call) {
+    super();
+  }
 
   private abs(p: string): string {
     return resolvePath(this.workdir, p);
@@ -75,32 +77,11 @@ export class DaytonaFiles implements FilesApi {
     return toStat(file, await this.details(file));
   }
 
-  private extendedApi?: ReturnType<typeof extendFiles>;
-  private get extended() {
-    return (this.extendedApi ??= extendFiles({ read: (p, o) => this.read(p, o), list: (p) => this.list(p), stat: (p) => this.rawStat(p) }, this.workdir));
-  }
-
-  readText(p: string, opts: ReadTextOptions): Promise<ReadTextResult> {
-    return this.extended.readText(p, opts);
-  }
-
-  tree(p: string, opts: TreeOptions): Promise<TreeResult> {
-    return this.extended.tree(p, opts);
-  }
-
-  search(pattern: string, opts: SearchOptions): Promise<SearchResult> {
-    return this.extended.search(pattern, opts);
-  }
-
-  /** The vendor's stat, without sniffing the content (walks call it for every entry). */
   async rawStat(p: string): Promise<FileStat> {
     const file = this.abs(p);
     return toStat(file, await this.details(file));
   }
 
-  stat(p: string): Promise<FileStat> {
-    return this.extended.stat(p);
-  }
 
   async list(p: string): Promise<DirEntry[]> {
     const dir = this.abs(p);

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { EntryInfo, Sandbox as Vendor } from 'e2b';
 import { SandboxError } from '../../errors.js';
-import type { DirEntry, FilesApi, FileStat, ReadTextOptions, ReadTextResult, SearchOptions, SearchResult, TreeOptions, TreeResult } from '../types.js';
-import { extendFiles } from '../files-extended.js';
+import type { DirEntry, FileStat } from '../types.js';
+import { VendorFiles } from '../files-extended.js';
 
 type Call = <T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean }) => Promise<T>;
 
@@ -26,8 +26,10 @@ function toStat(e: EntryInfo): FileStat {
  * RPC. The local provider's semantics are kept by checking before acting: a directory is not removed
  * without `recursive`, a rename does not overwrite without `overwrite`, a write is atomic.
  */
-export class E2BFiles implements FilesApi {
-  constructor(private readonly vendor: Vendor, private readonly workdir: string, private readonly call: Call) {}
+export class E2BFiles extends VendorFiles {
+  constructor(private readonly vendor: Vendor, protected readonly workdir: string, private readonly call: Call) {
+    super();
+  }
 
   private abs(p: string): string {
     return resolvePath(this.workdir, p);
@@ -69,31 +71,10 @@ export class E2BFiles implements FilesApi {
     }
   }
 
-  private extendedApi?: ReturnType<typeof extendFiles>;
-  private get extended() {
-    return (this.extendedApi ??= extendFiles({ read: (p, o) => this.read(p, o), list: (p) => this.list(p), stat: (p) => this.rawStat(p) }, this.workdir));
-  }
-
-  readText(p: string, opts: ReadTextOptions): Promise<ReadTextResult> {
-    return this.extended.readText(p, opts);
-  }
-
-  tree(p: string, opts: TreeOptions): Promise<TreeResult> {
-    return this.extended.tree(p, opts);
-  }
-
-  search(pattern: string, opts: SearchOptions): Promise<SearchResult> {
-    return this.extended.search(pattern, opts);
-  }
-
-  /** The vendor's stat, without sniffing the content (walks call it for every entry). */
   async rawStat(p: string): Promise<FileStat> {
     return toStat(await this.entry(this.abs(p)));
   }
 
-  stat(p: string): Promise<FileStat> {
-    return this.extended.stat(p);
-  }
 
   async list(p: string): Promise<DirEntry[]> {
     const dir = this.abs(p);
