@@ -52,6 +52,7 @@ export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, d
           config,
           telemetry,
           signal: extra.signal,
+          wantsProgress: progressToken !== undefined,
           progress: (p) => {
             if (progressToken === undefined) return;
             void extra.sendNotification({ method: 'notifications/progress', params: { progressToken, ...p } }).catch(() => undefined);

@@ -13,6 +13,8 @@ export interface ToolContext {
   telemetry: Telemetry;
   /** Aborted when the client cancels the call. */
   signal: AbortSignal;
+  /** The client asked for progress notifications on this call (a progressToken was sent). */
+  wantsProgress: boolean;
   /** Sends a progress notification when the client asked for them; a no-op otherwise. */
   progress(p: { progress: number; total?: number; message?: string }): void;
 }

@@ -170,6 +170,13 @@ export abstract class VendorFiles implements FilesApi {
   /** The vendor's stat, without sniffing the content (walks call it for every entry). */
   abstract rawStat(path: string): Promise<FileStat>;
 
+  /** The byte range a read asked for, from a whole file the vendor API returned. */
+  protected static range(all: Buffer, opts?: { offset?: number; length?: number }): { data: Buffer; size: number } {
+    const offset = Math.min(opts?.offset ?? 0, all.length);
+    const length = Math.min(opts?.length ?? all.length - offset, all.length - offset);
+    return { data: all.subarray(offset, offset + length), size: all.length };
+  }
+
   protected get extended(): ExtendedFiles {
     return (this.extendedApi ??= extendFiles({ read: (p, o) => this.read(p, o), list: (p) => this.list(p), stat: (p) => this.rawStat(p) }, this.workdir));
   }

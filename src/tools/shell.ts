@@ -88,7 +88,8 @@ export const shellTools = [
       let lastProgress = 0;
       const r = await sb.exec(args.command, {
         cwd: args.cwd, env: args.env, stdin: args.stdin, timeoutMs: Math.round(timeoutS * 1000), signal: ctx.signal,
-        onOutput: ({ data }) => {
+        // Streaming output costs a message per chunk: only when someone is listening for progress.
+        onOutput: !ctx.wantsProgress ? undefined : ({ data }) => {
           const now = Date.now();
           if (now - lastProgress < 250) return;
           lastProgress = now;

@@ -55,9 +55,7 @@ export class DaytonaFiles extends VendorFiles {
     const info = await this.details(file);
     if (info.isDir) throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'use file_list to see its entries' });
     const all = await this.call(`read ${file}`, () => this.vendor.fs.downloadFile(file), { scope: 'toolbox' });
-    const offset = Math.min(opts?.offset ?? 0, all.length);
-    const length = Math.min(opts?.length ?? all.length - offset, all.length - offset);
-    return { data: all.subarray(offset, offset + length), size: all.length };
+    return VendorFiles.range(all, opts);
   }
 
   async write(p: string, content: Buffer | string, opts?: { mode?: number }): Promise<FileStat> {

@@ -45,9 +45,7 @@ export class E2BFiles extends VendorFiles {
     if (info.type === 'dir') throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'use file_list to see its entries' });
     const bytes = await this.call(`read ${file}`, () => this.vendor.files.read(file, { format: 'bytes' }));
     const all = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const offset = Math.min(opts?.offset ?? 0, all.length);
-    const length = Math.min(opts?.length ?? all.length - offset, all.length - offset);
-    return { data: all.subarray(offset, offset + length), size: all.length };
+    return VendorFiles.range(all, opts);
   }
 
   async write(p: string, content: Buffer | string, opts?: { mode?: number }): Promise<FileStat> {
