@@ -69,7 +69,7 @@ export function providerContract(name: string, makeProvider: () => Promise<Sandb
       expect(second.output).toBe('x=v\n');
       expect((await sb.processes.list()).map((q) => q.processId)).toContain(p.processId);
       await sb.processes.kill(p.processId, 'SIGKILL');
-      const end = await sb.processes.read(p.processId, { cursor: second.cursor, waitMs: 10_000, until: '(?!)', maxBytes: 1 << 20 });
+      const end = await sb.processes.read(p.processId, { cursor: second.cursor, waitMs: 30_000, until: '(?!)', maxBytes: 1 << 20 });
       expect(end.running).toBe(false);
       await expect(sb.processes.read('proc-nope', { maxBytes: 10 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     });
