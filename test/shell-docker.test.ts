@@ -196,6 +196,18 @@ describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
     await waitFor(async () => (await hostProcessesWith(marker)).length === 0, 15_000); // docker execs are slow on a loaded machine
   });
 
+  it('a call cancelled before its command started never runs it', async () => {
+    const marker = `early-${Date.now()}`;
+    const ac = new AbortController();
+    const pending = client.callTool({ name: 'shell_exec', arguments: { command: `sleep 1; touch ${marker}; sleep 120` } }, undefined, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 5);
+    await expect(pending).rejects.toThrow();
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = await call(client, 'shell_exec', { command: `ls ${marker} 2>&1; true` });
+    expect(after.structuredContent!.stdout).toMatch(/No such file/);
+    await waitFor(async () => (await hostProcessesWith(marker)).length === 0, 15000);
+  });
+
   it('a cancelled call kills its command', async () => {
     const marker = `cancel-${Date.now()}`;
     const ac = new AbortController();

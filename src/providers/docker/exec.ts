@@ -13,6 +13,8 @@ import { KILL_SCRIPT, MARKER_ENV, StderrFramer, TOKEN_ENV, TrailerScanner, WRAPP
 const DRAIN_MS = 200;
 /** After a kill, answer at the latest this long later even if the engine keeps the stream open. */
 const KILL_GRACE_MS = 5000;
+/** How long a kill waits for a command that has not started yet (a loaded engine can take seconds). */
+const HEADER_WAIT_MS = 10_000;
 const SANDBOX_USER = '1000:1000';
 
 export function newToken(): string {
@@ -178,15 +180,25 @@ export class ContainerExec {
           timedOut, cancelled, truncated: out.dropped + err.dropped > 0, droppedBytes: out.dropped + err.dropped,
         });
       };
-      const killAll = () => {
-        killedWith = 'SIGKILL';
+      // The kill finds the command's processes by their marker, which only exists once the wrapper has
+      // started the command (the header line says so). A cancel or timeout that comes earlier waits for
+      // the header, else the command would start after the kill and outlive the call.
+      let killSent = false;
+      const sendKill = () => {
+        if (killSent) return;
+        killSent = true;
         this.kill(token, 'SIGKILL').catch(() => undefined);
         timers.push(setTimeout(() => { stream.destroy(); void finish(); }, KILL_GRACE_MS));
+      };
+      const killAll = () => {
+        killedWith = 'SIGKILL';
+        if (header !== undefined) sendKill();
+        else timers.push(setTimeout(sendKill, HEADER_WAIT_MS));
       };
       const onAbort = () => { if (!answered) { cancelled = true; killAll(); } };
       let stdoutDone = false;
       const framer = new StderrFramer(token, {
-        header: (h) => { header = h; if (h === 'nocwd') void finish(); },
+        header: (h) => { header = h; if (h === 'nocwd') void finish(); else if (killedWith) sendKill(); },
         data: (b) => { err.push(b); emit('stderr', b); },
         exit: (code) => {
           trailerCode = code;
