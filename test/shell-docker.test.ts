@@ -165,9 +165,9 @@ describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
   });
 
   it('answers when the command exits even if a background child holds its output open', async () => {
-    const r = await sh(client, 'sleep 3 & echo quick');
+    const r = await sh(client, 'sleep 10 & echo quick');
     expect(r.stdout).toBe('quick\n');
-    expect(r.durationMs).toBeLessThan(2000);
+    expect(r.durationMs).toBeLessThan(6000); // well under the child's 10 s, with room for a loaded engine
   });
 
   it('runs background processes with cursors, until, stdin and exit codes', async () => {
