@@ -13,6 +13,18 @@ const list = z.preprocess(
   z.array(z.string()),
 );
 
+/** A public base URL: scheme and a DNS name (subdomains hang off it), an optional port, nothing else. */
+const publicUrlSchema = z.string().transform((v, ctx) => {
+  let u: URL;
+  try { u = new URL(v); } catch { ctx.addIssue({ code: 'custom', message: 'not a URL; give one like https://sbx.example.com' }); return z.NEVER; }
+  const name = u.hostname.toLowerCase();
+  if (!/^https?:$/.test(u.protocol)) ctx.addIssue({ code: 'custom', message: 'must be http:// or https://' });
+  else if (u.pathname !== '/' || u.search || u.hash || u.username || u.password) ctx.addIssue({ code: 'custom', message: 'must be a bare origin such as https://sbx.example.com (no path, query or credentials)' });
+  else if (!/^(?=.{1,200}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(name) || /^[\d.]+$/.test(name)) ctx.addIssue({ code: 'custom', message: 'needs a DNS name, not an IP address: previews are its subdomains' });
+  else return u.origin;
+  return z.NEVER;
+});
+
 export const PROVIDERS = ['local', 'docker', 'e2b', 'daytona'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
 
@@ -55,6 +67,7 @@ export const OPTIONS = {
   dockerImage: { flag: '--docker-image', env: 'SANDBOX_DOCKER_IMAGE', describe: 'Image for docker sandboxes: needs bash, coreutils, findutils and grep, and a /workspace owned by uid 1000 (README: building a sandbox image)', schema: z.string().min(1).default('sandbox-mcp:latest') },
   shutdownGraceS: { flag: '--shutdown-grace', env: 'SANDBOX_SHUTDOWN_GRACE', unit: 's', describe: 'On SIGINT/SIGTERM, how long running tool calls may finish before their sandboxes are killed (the process exits within 10 s regardless)', schema: int(0, 8).default(5) },
   webPort: { flag: '--web-port', env: 'SANDBOX_WEB_PORT', unit: 'port', describe: 'In stdio mode, the loopback port for preview URLs and deployed sites, opened at the first one handed out (0 = any free port; over HTTP they share the MCP port)', schema: int(0, 65535).default(0) },
+  publicUrl: { flag: '--public-url', env: 'SANDBOX_PUBLIC_URL', unit: 'URL', describe: 'Public base URL of this server, so preview and site URLs open from other machines; with https://sbx.example.com, previews are https://<port>-<id>.sbx.example.com/ and sites https://<name>.site.sbx.example.com/ (wildcard DNS, and a reverse proxy that keeps the Host header); unset: *.localhost URLs, this machine only', schema: publicUrlSchema.optional() },
   webdevStartTimeoutS: { flag: '--webdev-start-timeout', env: 'SANDBOX_WEBDEV_START_TIMEOUT', unit: 's', describe: 'How long webdev_start waits for a dev server\'s port to answer', schema: int(1, 3600).default(60) },
   deployMaxMb: { flag: '--deploy-max-size', env: 'SANDBOX_DEPLOY_MAX_MB', unit: 'MiB', describe: 'Largest total size of one deployed site version', schema: int(1, 1 << 20).default(100) },
   deployMaxFiles: { flag: '--deploy-max-files', env: 'SANDBOX_DEPLOY_MAX_FILES', describe: 'Most files in one deployed site version', schema: int(1, 1_000_000).default(10_000) },
@@ -170,6 +183,9 @@ export function loadConfig(flags: Record<string, string>, env: NodeJS.ProcessEnv
   const { provider, providerReason } = chooseProvider(v);
   if (v.port !== undefined && !isLoopback(v.host) && !v.authToken) {
     throw new ConfigError(`refusing to bind ${v.host} without an auth token: set SANDBOX_MCP_AUTH_TOKEN or --auth-token, or bind 127.0.0.1`);
+  }
+  if (v.port !== undefined && v.publicUrl && !v.authToken) {
+    throw new ConfigError(`SANDBOX_PUBLIC_URL (${v.publicUrl}) makes /mcp reachable from other machines: set SANDBOX_MCP_AUTH_TOKEN or --auth-token too`);
   }
   if (v.execTimeoutS > v.maxExecTimeoutS) {
     throw new ConfigError(`SANDBOX_EXEC_TIMEOUT (${v.execTimeoutS}) is larger than SANDBOX_MAX_EXEC_TIMEOUT (${v.maxExecTimeoutS})`);

@@ -72,17 +72,18 @@ export async function serveHttp(o: ServerDeps & {
     }
   }, Math.min(60_000, config.sessionTtlS * 250));
   sweeper.unref();
-  const allowedHosts = new Set([...LOOPBACK_NAMES, config.host.toLowerCase(), ...config.allowedHosts.map((h) => h.toLowerCase())]);
+  const publicHost = config.publicUrl ? new URL(config.publicUrl).hostname : undefined;
+  const allowedHosts = new Set([...LOOPBACK_NAMES, config.host.toLowerCase(), ...config.allowedHosts.map((h) => h.toLowerCase()), ...(publicHost ? [publicHost] : [])]);
   const token = config.authToken ? Buffer.from(`Bearer ${config.authToken}`) : undefined;
 
   const hostAllowed = (req: IncomingMessage) => {
     const name = hostName(req.headers.host);
-    return !!name && (allowedHosts.has(name) || name.endsWith('.localhost'));
+    return !!name && (allowedHosts.has(name) || name.endsWith('.localhost') || (!!publicHost && name.endsWith(`.${publicHost}`)));
   };
   const originAllowed = (req: IncomingMessage) => {
     const origin = req.headers.origin;
     if (!origin) return true;
-    if (config.allowedOrigins.includes(origin)) return true;
+    if (config.allowedOrigins.includes(origin) || origin === config.publicUrl) return true;
     try {
       const u = new URL(origin);
       return LOOPBACK_NAMES.includes(u.hostname.toLowerCase()) || u.hostname === '[::1]';

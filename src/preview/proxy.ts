@@ -4,11 +4,12 @@ import { isSandboxError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Sandbox } from '../providers/types.js';
 
-/** `<port>-<sandboxId>.localhost`: the preview address of one port of one sandbox. */
-const PREVIEW_HOST = /^(\d{1,5})-([a-z0-9]{8,64})\.localhost$/;
+/** `<port>-<sandboxId>`: the first label of the preview address of one port of one sandbox. */
+const PREVIEW_LABEL = /^(\d{1,5})-([a-z0-9]{8,64})$/;
 
-export function parsePreviewHost(hostname: string): { port: number; sandboxId: string } | undefined {
-  const m = PREVIEW_HOST.exec(hostname);
+/** Parses the part of a Host name before the preview domain (`3000-abc123...`). */
+export function parsePreviewLabel(label: string): { port: number; sandboxId: string } | undefined {
+  const m = PREVIEW_LABEL.exec(label);
   if (!m) return undefined;
   const port = Number(m[1]);
   if (port < 1 || port > 65535) return undefined;
@@ -21,7 +22,8 @@ function forwardedHeaders(req: IncomingMessage): Record<string, string> {
   return {
     'x-forwarded-for': req.socket.remoteAddress ?? '',
     'x-forwarded-host': req.headers.host ?? '',
-    'x-forwarded-proto': 'http',
+    // Behind a TLS-terminating proxy (SANDBOX_PUBLIC_URL https://...), keep the scheme it reported.
+    'x-forwarded-proto': String(req.headers['x-forwarded-proto'] ?? 'http').split(',')[0]!.trim(),
   };
 }
 

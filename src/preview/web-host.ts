@@ -3,12 +3,12 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { notFound, parsePreviewHost, proxyRequest, proxyUpgrade, type SandboxLookup } from './proxy.js';
+import { notFound, parsePreviewLabel, proxyRequest, proxyUpgrade, type SandboxLookup } from './proxy.js';
 
 /** Serves one deployed site's request; set by the deploy layer. */
 export type SiteHandler = (site: string, req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-const SITE_HOST = /^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.site\.localhost$/;
+const SITE_LABELS = /^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.site$/;
 
 function hostName(hostHeader: string | undefined): string | undefined {
   if (!hostHeader) return undefined;
@@ -17,9 +17,10 @@ function hostName(hostHeader: string | undefined): string | undefined {
 }
 
 /**
- * The preview proxy and site host: requests whose Host is `<port>-<sandboxId>.localhost` go to that
- * sandbox port, `<site>.site.localhost` to a deployed site. Over HTTP it rides on the MCP listener
- * (attachMain); over stdio it opens its own loopback listener at the first URL it hands out.
+ * The preview proxy and site host: requests whose Host is `<port>-<sandboxId>.<domain>` go to that
+ * sandbox port, `<site>.site.<domain>` to a deployed site, where the domain is `localhost` or the host
+ * of SANDBOX_PUBLIC_URL. Over HTTP it rides on the MCP listener (attachMain); over stdio it opens its
+ * own loopback listener at the first URL it hands out.
  */
 export class WebHost {
   private mainPort?: number;
@@ -51,32 +52,51 @@ export class WebHost {
     return (await this.own).port;
   }
 
+  /** Where URLs point: the public base when configured, else `*.localhost` on this server's port. */
+  private async base(): Promise<{ scheme: string; domain: string; port: string }> {
+    const port = await this.port(); // opens the stdio-mode listener even when a proxy fronts it
+    if (!this.config?.publicUrl) return { scheme: 'http:', domain: 'localhost', port: `:${port}` };
+    const u = new URL(this.config.publicUrl);
+    return { scheme: u.protocol, domain: u.hostname, port: u.port ? `:${u.port}` : '' };
+  }
+
   async previewUrl(sandboxId: string, port: number): Promise<string> {
-    return `http://${port}-${sandboxId}.localhost:${await this.port()}/`;
+    const b = await this.base();
+    return `${b.scheme}//${port}-${sandboxId}.${b.domain}${b.port}/`;
   }
 
   async siteUrl(site: string): Promise<string> {
-    return `http://${site}.site.localhost:${await this.port()}/`;
+    const b = await this.base();
+    return `${b.scheme}//${site}.site.${b.domain}${b.port}/`;
+  }
+
+  /** The labels of a Host name before a domain we serve (`3000-abc.localhost` -> `3000-abc`). */
+  private labelsOf(name: string): string | undefined {
+    const domains = ['localhost'];
+    if (this.config?.publicUrl) domains.push(new URL(this.config.publicUrl).hostname);
+    for (const d of domains) if (name.endsWith(`.${d}`)) return name.slice(0, -d.length - 1);
+    return undefined;
   }
 
   /** Route hook: claims requests for preview and site hosts; false leaves them to the next route. */
   handleRequest = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const name = hostName(req.headers.host);
-    if (!name) return false;
-    const preview = parsePreviewHost(name);
+    const labels = name && this.labelsOf(name);
+    if (!labels) return false;
+    const preview = parsePreviewLabel(labels);
     if (preview) {
       const sb = this.lookup(preview.sandboxId);
       if (!sb || !sb.isAlive()) notFound(res, 'no preview at this address: the sandbox does not exist or has ended');
       else await proxyRequest(req, res, sb, preview.port, this.log!);
       return true;
     }
-    const site = SITE_HOST.exec(name);
+    const site = SITE_LABELS.exec(labels);
     if (site && this.sites) {
       await this.sites(site[1]!, req, res);
       return true;
     }
-    // Malformed preview or site names still get a 404 here; other *.localhost names may reach /mcp.
-    if (name.endsWith('.site.localhost') || /^\d+-[^.]*\.localhost$/.test(name)) {
+    // Malformed preview or site names still get a 404 here; other names may reach /mcp.
+    if (labels.endsWith('.site') || /^\d+-[^.]*$/.test(labels)) {
       notFound(res, 'no preview or site at this address');
       return true;
     }
@@ -86,7 +106,8 @@ export class WebHost {
   /** Upgrade hook (WebSockets): only previews upgrade. */
   handleUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<boolean> => {
     const name = hostName(req.headers.host);
-    const preview = name ? parsePreviewHost(name) : undefined;
+    const labels = name && this.labelsOf(name);
+    const preview = labels ? parsePreviewLabel(labels) : undefined;
     if (!preview) return false;
     const sb = this.lookup(preview.sandboxId);
     if (!sb || !sb.isAlive()) {
@@ -100,7 +121,7 @@ export class WebHost {
   private async listen(): Promise<{ server: http.Server; port: number }> {
     const server = http.createServer((req, res) => {
       this.handleRequest(req, res).then((claimed) => {
-        if (!claimed) notFound(res, 'this listener serves only preview (<port>-<sandboxId>.localhost) and site (<name>.site.localhost) addresses');
+        if (!claimed) notFound(res, 'this listener serves only preview (<port>-<sandboxId>.<domain>) and site (<name>.site.<domain>) addresses');
       }, (err) => {
         this.log?.error({ err }, 'web request failed');
         if (!res.headersSent) res.writeHead(500).end('internal error\n');

@@ -4,7 +4,7 @@ import { siteStore } from '../deploy/index.js';
 import { checkSiteName } from '../deploy/store.js';
 import { defineTool, ok } from '../mcp/tool.js';
 
-const siteName = z.string().min(1).max(63).describe('Site name, a DNS label: lowercase letters, digits, hyphens, e.g. "my-blog"; the site is served at http://<name>.site.localhost:<port>/');
+const siteName = z.string().min(1).max(63).describe('Site name, a DNS label: lowercase letters, digits, hyphens, e.g. "my-blog"; deploy_site returns the URL it is served at');
 const versionShape = { version: z.string(), createdAt: z.string(), fileCount: z.number(), totalBytes: z.number(), live: z.boolean(), source: z.string() };
 
 const kb = (n: number) => (n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);
