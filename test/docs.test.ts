@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { describe, expect, it } from 'vitest';
 import { OPTIONS } from '../src/config.js';
 
@@ -15,5 +17,36 @@ describe('README', () => {
   it('keeps the two-command quick start', () => {
     expect(readme).toContain('npm ci && npm start');
     expect(readme).toContain('npm ci && npm test');
+  });
+});
+
+describe('client configs in the docs', () => {
+  const repo = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
+  const example = JSON.parse(readFileSync(new URL('../mcp.json.example', import.meta.url), 'utf8')) as {
+    mcpServers: Record<string, { command?: string; args?: string[]; env?: Record<string, string>; type?: string; url?: string }>;
+  };
+
+  it('mcp.json.example\'s stdio entry, pointed at this clone, starts a server that lists the tools', async () => {
+    const entry = Object.values(example.mcpServers).find((e) => e.command)!;
+    const args = (entry.args ?? []).map((a) => a.replace('/path/to/sandbox-mcp', repo));
+    const transport = new StdioClientTransport({
+      command: entry.command === 'node' ? process.execPath : entry.command!, args,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', SANDBOX_WARM_POOL: '0', ...entry.env },
+      stderr: 'ignore',
+    });
+    const client = new Client({ name: 'docs-test', version: '1.0.0' });
+    await client.connect(transport);
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      expect(names).toEqual(expect.arrayContaining(['shell_exec', 'file_read', 'browser_navigate', 'webdev_start', 'deploy_site']));
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('mcp.json.example\'s HTTP entry points at the default npm start address', () => {
+    const http = Object.values(example.mcpServers).find((e) => e.type === 'http')!;
+    expect(http.url).toBe('http://127.0.0.1:3939/mcp');
+    expect(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).toContain('"start": "node dist/cli.js --port 3939"');
   });
 });
