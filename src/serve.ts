@@ -1,7 +1,7 @@
 import type { Config } from './config.js';
 import { siteStore } from './deploy/index.js';
 import type { Logger } from './logger.js';
-import { serveHttp } from './mcp/http.js';
+import { serveHttp, type HttpServerHandle } from './mcp/http.js';
 import { serveStdio } from './mcp/stdio.js';
 import { webHost } from './preview/web-host.js';
 import { createProvider } from './providers/index.js';
@@ -13,25 +13,29 @@ const HARD_EXIT_MS = 10_000;
 
 /**
  * Ends the process on SIGINT/SIGTERM/stdin close: stop accepting, let running calls finish within the
- * grace period, kill the sandboxes, exit; a hard exit after 10 s whatever happens; a second signal exits at once.
+ * grace period, kill the sandboxes, exit; a hard exit after 10 s whatever happens; a second signal exits
+ * at once. A stdin close is not a signal: clients close stdin and send SIGTERM a moment later (the MCP
+ * SDK after 2 s), and that SIGTERM must not cut the clean-up short (a container would be left behind).
  */
-function installShutdown(log: Logger, stop: () => Promise<void>): (reason: string) => void {
+function installShutdown(log: Logger, stop: (clientGone: boolean) => Promise<void>): (reason: string) => void {
   let stopping = false;
-  const shutdown = (reason: string) => {
+  let signals = 0;
+  const shutdown = (reason: string, clientGone = false) => {
     if (stopping) return;
     stopping = true;
     log.info({ reason }, 'shutting down');
     setTimeout(() => { log.error('shutdown took over 10 s: exiting anyway'); process.exit(1); }, HARD_EXIT_MS).unref();
-    stop().then(() => process.exit(0), (err) => { log.error({ err }, 'shutdown failed'); process.exit(1); });
+    stop(clientGone).then(() => process.exit(0), (err) => { log.error({ err }, 'shutdown failed'); process.exit(1); });
   };
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
-      if (stopping) { log.warn({ signal: sig }, 'second signal: exiting now'); process.exit(130); }
+      if (++signals > 1) { log.warn({ signal: sig }, 'second signal: exiting now'); process.exit(130); }
+      if (stopping) log.info({ signal: sig }, 'already shutting down');
       shutdown(sig);
     });
   }
   process.on('SIGHUP', () => shutdown('SIGHUP'));
-  return shutdown;
+  return (reason: string) => shutdown(reason, true);
 }
 
 function clientConfig(config: Config, url: string): string {
@@ -54,11 +58,14 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   // Previews reach only sandboxes held by this server's sessions; sites are read from the state dir.
   webHost.configure({ config, log, lookup: (id) => sessions.findSandbox(id), sites: siteStore(config.stateDir).serve });
   provider.usePreviewUrls?.((id, port) => webHost.previewUrl(id, port));
-  let closeHttp: (() => Promise<void>) | undefined;
-  const shutdown = installShutdown(log, async () => {
-    await closeHttp?.();
+  let http: HttpServerHandle | undefined;
+  const shutdown = installShutdown(log, async (clientGone) => {
+    http?.stopAccepting();
     await webHost.close();
-    await sessions.drain(config.shutdownGraceS * 1000);
+    // Calls in flight may finish and answer over their open streams; a client that closed stdin
+    // cannot receive results, so its calls do not get to run on.
+    if (!clientGone) await sessions.drain(config.shutdownGraceS * 1000);
+    await http?.close();
     await sessions.closeAll();
     await provider.shutdown();
   });
@@ -66,7 +73,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   if (config.transport === 'stdio') {
     await serveStdio({ config, telemetry, log, sessions, tools: allTools, onEnd: shutdown });
   } else {
-    const http = await serveHttp({
+    http = await serveHttp({
       config, telemetry, log, sessions, tools: allTools,
       hostRoutes: [webHost.handleRequest],
       upgrades: [webHost.handleUpgrade],
@@ -81,7 +88,6 @@ export async function serve(config: Config, log: Logger): Promise<void> {
       }] : [],
     });
     webHost.attachMain(http.port);
-    closeHttp = http.close;
     log.info({ url: http.url, port: http.port, clientConfig: JSON.parse(clientConfig(config, http.url)) }, 'listening');
     if (process.stderr.isTTY) {
       process.stderr.write(`\nsandbox-mcp is listening on ${http.url}\nPaste into your MCP client config:\n${clientConfig(config, http.url)}\n\n`);

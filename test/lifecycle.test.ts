@@ -21,6 +21,20 @@ describe('lifecycle', () => {
     state.cleanup();
   });
 
+  it('a client closing during a long call (stdin end, then SIGTERM 2 s later, as the SDK does) still cleans up', async () => {
+    const state = tempDir();
+    const marker = `close-busy-${Date.now()}`;
+    const { client, transport, pid, stderr } = await stdioClient({ SANDBOX_STATE_DIR: state.dir });
+    void client.callTool({ name: 'shell_exec', arguments: { command: `sleep 120; echo ${marker}` } }).catch(() => 'closed');
+    await waitFor(async () => (await hostProcessesWith(marker)).length > 0, 10_000);
+    await transport.close();
+    await waitFor(() => { try { process.kill(pid, 0); return false; } catch { return true; } }, 10_000);
+    expect(stderr.join('')).not.toMatch(/second signal|exiting anyway/);
+    expect(await hostProcessesWith(marker)).toEqual([]);
+    expect(sandboxDirs(state.dir)).toEqual([]);
+    state.cleanup();
+  });
+
   it('SIGTERM during a long call exits in time and leaves nothing running', async () => {
     const state = tempDir();
     const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir });
@@ -36,6 +50,41 @@ describe('lifecycle', () => {
     await client.close();
     expect(await hostProcessesWith(marker)).toEqual([]);
     expect(sandboxDirs(state.dir)).toEqual([]);
+    state.cleanup();
+  });
+
+  it('SIGTERM lets a call in flight finish and answer within the grace period, then exits', async () => {
+    const state = tempDir();
+    const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_SHUTDOWN_GRACE: '8' });
+    const { httpClient } = await import('./helpers.js');
+    const { client } = await httpClient(server.url);
+    const marker = `finish-${Date.now()}`;
+    const pending = call(client, 'shell_exec', { command: `sleep 2; echo ${marker}` });
+    await waitFor(async () => (await hostProcessesWith(marker)).length > 0, 10_000);
+    const exited = server.stop('SIGTERM');
+    const r = await pending;
+    expect(r.isError, text(r)).toBeFalsy();
+    expect(r.structuredContent!.stdout).toBe(`${marker}\n`);
+    expect(await exited).toBe(0);
+    expect(sandboxDirs(state.dir)).toEqual([]);
+    await client.close();
+    state.cleanup();
+  });
+
+  it('a second signal exits at once, without waiting for the grace period', async () => {
+    const state = tempDir();
+    const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_SHUTDOWN_GRACE: '8' });
+    const { httpClient } = await import('./helpers.js');
+    const { client } = await httpClient(server.url);
+    const marker = `twice-${Date.now()}`;
+    void client.callTool({ name: 'shell_exec', arguments: { command: `sleep 120; echo ${marker}` } }).catch(() => 'aborted');
+    await waitFor(async () => (await hostProcessesWith(marker)).length > 0, 10_000);
+    server.proc.kill('SIGTERM');
+    await waitFor(() => server.logs.some((l) => l.includes('shutting down')), 5000);
+    expect(await server.stop('SIGINT')).toBe(130);
+    expect(server.logs.some((l) => l.includes('second signal'))).toBe(true);
+    await client.close();
+    await waitFor(async () => (await hostProcessesWith(marker)).length === 0, 5000); // the sandbox dies with its server
     state.cleanup();
   });
 

@@ -12,6 +12,8 @@ import type { ToolDefinition } from './tool.js';
 export interface HttpServerHandle {
   url: string;
   port: number;
+  /** Shutdown, first step: no new connections or requests (503); calls in flight keep their streams. */
+  stopAccepting(): void;
   close(): Promise<void>;
 }
 
@@ -135,8 +137,10 @@ export async function serveHttp(o: ServerDeps & {
     await transport.handleRequest(req, res, body);
   }
 
+  let accepting = true;
   const server = http.createServer((req, res) => {
     void (async () => {
+      if (!accepting) return rpcError(res, 503, 'the server is shutting down: retry against a new instance', { connection: 'close', 'retry-after': '5' });
       if (!hostAllowed(req)) return rpcError(res, 403, `Host header ${JSON.stringify(req.headers.host ?? '')} is not allowed; add it with SANDBOX_ALLOWED_HOSTS`);
       // Previews and sites claim requests by Host before the Origin check, which guards the MCP
       // endpoint: a preview's own pages legitimately send their preview origin.
@@ -181,10 +185,18 @@ export async function serveHttp(o: ServerDeps & {
   return {
     url,
     port,
+    stopAccepting: () => {
+      accepting = false;
+      server.close(); // stops listening; open connections are ended by close() below
+    },
     close: async () => {
+      accepting = false;
       clearInterval(sweeper);
       await Promise.all([...transports.values()].map((t) => t.close().catch(() => undefined)));
-      await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+      await new Promise<void>((resolve) => {
+        if (!server.listening) resolve(); else server.close(() => resolve());
+        server.closeAllConnections();
+      });
     },
   };
 }
