@@ -220,6 +220,21 @@ describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
 });
 
 describe.skipIf(!!dockerSkip)('docker sandbox lifecycle', () => {
+  it('a client that closes while a call runs leaves no container (stdin end, then the SDK\'s SIGTERM)', async () => {
+    const state = tempDir('sbx-docker-close-');
+    const { client, transport } = await stdioClient(dockerEnv(state.dir));
+    try {
+      const marker = `close-busy-${Date.now()}`;
+      void client.callTool({ name: 'shell_exec', arguments: { command: `sleep 120; echo ${marker}` } }).catch(() => 'closed');
+      await waitFor(async () => (await hostProcessesWith(marker)).length > 0, 15_000);
+      expect(managedContainers(stateLabel(state.dir))).toHaveLength(1);
+      await transport.close();
+      await waitFor(() => managedContainers(stateLabel(state.dir)).length === 0, 15_000);
+    } finally {
+      state.cleanup();
+    }
+  });
+
   it('removes the container after the idle timeout; the next call gets a fresh sandbox', async () => {
     const state = tempDir('sbx-docker-idle-');
     const { client } = await stdioClient(dockerEnv(state.dir, { SANDBOX_IDLE_TIMEOUT: '2' }));
