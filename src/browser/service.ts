@@ -4,6 +4,7 @@ import { SandboxError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Session, SessionService } from '../sessions/session.js';
 import { openBrowser } from './launch.js';
+import { NetworkLog } from './network-log.js';
 import { PageLog } from './page-log.js';
 
 export const VIEWPORT = { width: 1280, height: 720 };
@@ -39,6 +40,7 @@ export class BrowserService implements SessionService {
   private readonly pages: Page[] = [];
   private active = 0;
   private readonly logs = new WeakMap<Page, PageLog>();
+  private readonly requests = new WeakMap<Page, NetworkLog>();
   /** Refs in the latest snapshot of each page: a ref outside it is unknown, not just stale. */
   private readonly refs = new WeakMap<Page, Set<string>>();
   /** Latest snapshot per page, for "what changed" after an action. */
@@ -120,6 +122,7 @@ export class BrowserService implements SessionService {
     if (this.pages.includes(page)) return;
     this.pages.push(page);
     this.logs.set(page, new PageLog(page, (n) => this.notes.push(n)));
+    this.requests.set(page, new NetworkLog(page));
     page.on('close', () => {
       const i = this.pages.indexOf(page);
       if (i < 0) return;
@@ -160,6 +163,10 @@ export class BrowserService implements SessionService {
 
   pageLog(page: Page): PageLog | undefined {
     return this.logs.get(page);
+  }
+
+  networkLog(page: Page): NetworkLog | undefined {
+    return this.requests.get(page);
   }
 
   /** The element behind a snapshot ref, or an error telling the model to take a fresh snapshot. */

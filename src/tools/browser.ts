@@ -4,6 +4,7 @@ import { actionError, navigationError, pageState, pageStateShape, settle } from 
 import { browserCall } from '../browser/call.js';
 import { SandboxError } from '../errors.js';
 import { defineTool } from '../mcp/tool.js';
+import { browserInspectTools } from './browser-inspect.js';
 import { browserPageTools } from './browser-page.js';
 
 const refSchema = z.string().regex(/^[A-Za-z0-9_]+$/, 'ref looks like e12: copy it from [ref=e12] in the latest snapshot').describe('Element ref from the latest browser_snapshot, e.g. "e12"');
@@ -223,4 +224,5 @@ export const browserTools = [
     },
   }),
   ...browserPageTools,
+  ...browserInspectTools,
 ];
