@@ -5,12 +5,17 @@ import type { ProcessInfo } from '../providers/types.js';
 
 const envSchema = z.record(z.string(), z.string()).optional().describe('Extra environment variables for this command, e.g. {"NODE_ENV": "test"}');
 
-/** Zod's record-key errors do not carry a custom message, so names are checked here. */
-function checkEnv(env: Record<string, string> | undefined): void {
-  for (const name of Object.keys(env ?? {})) {
+/**
+ * Zod's record-key errors do not carry a custom message, so names are checked here; a NUL byte cannot
+ * pass through exec(2) at all, in the command or in a value.
+ */
+function checkInput(command: string, env: Record<string, string> | undefined): void {
+  if (command.includes('\0')) throw new SandboxError('INVALID_ARGUMENT', 'command contains a NUL byte, which no program can receive in its arguments', { hint: 'remove it; to produce one, write it in the command as printf \'\\0\', or pass binary data through stdin or a file' });
+  for (const [name, value] of Object.entries(env ?? {})) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
       throw new SandboxError('INVALID_ARGUMENT', `env: ${JSON.stringify(name)} is not a valid variable name`, { hint: 'variable names are letters, digits and _, not starting with a digit' });
     }
+    if (value.includes('\0')) throw new SandboxError('INVALID_ARGUMENT', `env: the value of ${name} contains a NUL byte, which environment variables cannot hold`, { hint: 'remove it, or pass binary data through stdin or a file' });
   }
 }
 const cwdSchema = z.string().min(1).optional().describe('Working directory: relative to the workdir (/workspace) or absolute inside the sandbox');
@@ -82,7 +87,7 @@ export const shellTools = [
       if (timeoutS > ctx.config.maxExecTimeoutS) {
         throw new SandboxError('INVALID_ARGUMENT', `timeout_s ${timeoutS} is above the server's maximum of ${ctx.config.maxExecTimeoutS} s`, { hint: 'pass a smaller timeout_s, or use shell_start for long-running work' });
       }
-      checkEnv(args.env);
+      checkInput(args.command, args.env);
       const sb = await ctx.session.sandbox();
       const started = Date.now();
       let lastProgress = 0;
@@ -121,7 +126,7 @@ export const shellTools = [
     outputSchema: processShape,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async handler(ctx, args) {
-      checkEnv(args.env);
+      checkInput(args.command, args.env);
       const sb = await ctx.session.sandbox();
       const p = await sb.processes.spawn(args.command, { cwd: args.cwd, env: args.env, name: args.name });
       return ok({ ...p }, `Started ${describeProcess(p)}\nRead its output with shell_read {"processId": "${p.processId}"} (add "until": "<regex>" and "wait_s" to wait for a line).`);
