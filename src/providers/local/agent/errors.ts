@@ -44,12 +44,14 @@ const ERRNO_TEXT: Record<string, string> = {
   ENOSPC: 'no space left',
   ELOOP: 'too many levels of symbolic links',
   EBUSY: 'busy (a mount point)',
+  ENAMETOOLONG: 'name too long',
 };
 
 const ERRNO_HINTS: Record<string, string> = {
   ENOENT: 'check the path (relative paths start at the workdir); file_list shows what exists',
   ENOTDIR: 'a part of the path is a file, not a folder',
   EROFS: 'write under /workspace, /tmp or the home folder',
+  ENAMETOOLONG: 'each name in a path is at most 255 bytes (UTF-8) and a whole path at most 4096: pick a shorter one',
 };
 
 export function toErrorBody(err: unknown): AgentErrorBody {

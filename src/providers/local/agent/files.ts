@@ -70,13 +70,19 @@ export class Files {
    */
   /** `data` arrives as raw bytes (a framed Buffer), or as base64 from older callers; `text` as UTF-8. */
   async write(a: { path: string; data?: Buffer | string; text?: string; mode?: number }) {
+    // resolve() drops a trailing slash, which would turn "folder/" into a file named "folder".
+    if (/\/\.?$/.test(a.path)) throw new AgentError('INVALID_ARGUMENT', `${a.path} ends with "/", so it names a folder, not a file`, 'give the full file path, e.g. "folder/name.txt"');
     const file = await followLinks(this.resolve(a.path));
     const dir = path.dirname(file);
-    await fs.mkdir(dir, { recursive: true });
+    await fs.mkdir(dir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'EEXIST' || e.code === 'ENOTDIR') throw new AgentError('INVALID_ARGUMENT', `cannot create ${file}: part of its folder path is a file, not a folder`, 'pick another path, or move or delete that file first');
+      throw e;
+    });
     const existing = await fs.stat(file).catch(() => undefined);
     if (existing?.isDirectory()) throw new AgentError('INVALID_ARGUMENT', `${file} is a directory`, 'write to a file path inside it');
     const mode = a.mode ?? (existing ? existing.mode & 0o7777 : 0o644);
-    const tmp = path.join(dir, `.${path.basename(file).slice(0, 200)}.${randomBytes(6).toString('hex')}.tmp`);
+    // Names are capped at 255 bytes: 50 characters (at most 200 bytes) keep the temporary name under it.
+    const tmp = path.join(dir, `.${path.basename(file).slice(0, 50)}.${randomBytes(6).toString('hex')}.tmp`);
     try {
       const body = a.text ?? (typeof a.data === 'string' ? Buffer.from(a.data, 'base64') : a.data ?? Buffer.alloc(0));
       await fs.writeFile(tmp, body, { mode, flag: 'wx' });
@@ -84,6 +90,9 @@ export class Files {
       await fs.rename(tmp, file);
     } catch (e) {
       await fs.rm(tmp, { force: true });
+      // The caller knows the file, not the temporary name beside it.
+      const err = e as NodeJS.ErrnoException;
+      if (err.path === tmp) err.path = file;
       throw e;
     }
     return this.stat({ path: file });
@@ -184,6 +193,7 @@ export class Files {
     const from = this.resolve(a.from);
     const to = this.resolve(a.to);
     const src = await fs.lstat(from);
+    if (!src.isDirectory() && /\/\.?$/.test(a.to)) throw new AgentError('INVALID_ARGUMENT', `"to" (${a.to}) ends with "/", but ${from} is not a folder`, `"to" is the full new path: to move it into a folder, end "to" with the file name, e.g. "${a.to.replace(/\/\.?$/, '')}/${path.basename(from)}"`);
     if (from === to) return;
     if (this.guarded.has(from)) throw new AgentError('PERMISSION_DENIED', `${from} is a mount point of the sandbox and cannot be moved`, 'move the entries inside it instead');
     if (src.isDirectory() && to.startsWith(`${from}/`)) throw new AgentError('INVALID_ARGUMENT', `cannot move the folder ${from} into itself (${to})`, 'pick a destination outside it');
