@@ -1,6 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, sh, stdioClient, tempDir, text } from './helpers.js';
+import { call, sh, stdioClient, tempDir, text, type ToolResult } from './helpers.js';
 
 /** Defects found by an adversarial review of the shell and file tools on the local provider. */
 describe('shell and file tools: review findings', () => {
@@ -90,4 +90,16 @@ describe('shell and file tools: review findings', () => {
     const r = await call(client, 'file_search', { pattern: '^', path: 's/three.txt' });
     expect((r.structuredContent!.matches as { line: number }[]).map((m) => m.line)).toEqual([1, 2, 3]);
   });
+
+  // Last: before the fix this froze the sandbox's agent, and every later call with it.
+  it('a catastrophic until regex neither hangs shell_read nor freezes the sandbox', async () => {
+    await call(client, 'shell_start', { name: 'redos', command: "printf 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!\\n'" });
+    await call(client, 'shell_read', { processId: 'redos', wait_s: 5, until: '!' });
+    const started = Date.now();
+    const r = (await client.callTool({ name: 'shell_read', arguments: { processId: 'redos', until: '(a+)+$' } }, undefined, { timeout: 15_000 })) as ToolResult;
+    expect(r.structuredContent).toMatchObject({ matched: false });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect((await sh(client, 'echo alive')).stdout).toBe('alive\n');
+  });
 });
+
