@@ -1,6 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, sh, stdioClient, tempDir, text, type ToolResult } from './helpers.js';
+import { call, sh, stdioClient, tempDir, text, waitFor, type ToolResult } from './helpers.js';
 
 /** Defects found by an adversarial review of the shell and file tools on the local provider. */
 describe('shell and file tools: review findings', () => {
@@ -89,6 +89,23 @@ describe('shell and file tools: review findings', () => {
     await call(client, 'file_write', { path: 's/three.txt', content: 'a\nb\nc\n' });
     const r = await call(client, 'file_search', { pattern: '^', path: 's/three.txt' });
     expect((r.structuredContent!.matches as { line: number }[]).map((m) => m.line)).toEqual([1, 2, 3]);
+  });
+
+  it('a stdio message over the SDK\'s 10 MB default (within SANDBOX_MAX_BODY) is served, not a dead session', async () => {
+    const r = await sh(client, 'wc -c', { stdin: 'y'.repeat(12 << 20) });
+    expect(r.stdout).toBe(`${12 << 20}\n`);
+  });
+
+  it('a stdio message over SANDBOX_MAX_BODY says in the log why the session ended', async () => {
+    const own = tempDir();
+    const small = await stdioClient({ SANDBOX_STATE_DIR: own.dir, SANDBOX_MAX_BODY: String(1 << 20) });
+    await expect(call(small.client, 'shell_exec', { command: 'wc -c', stdin: 'y'.repeat(2 << 20) })).rejects.toThrow();
+    await waitFor(() => small.stderr.join('').includes('stdio transport closed'));
+    const log = small.stderr.join('');
+    expect(log).toContain('exceeded maximum size of 1048576 bytes');
+    expect(log).toContain('"msg":"stdio transport error"');
+    await small.client.close();
+    own.cleanup();
   });
 
   // Last: before the fix this froze the sandbox's agent, and every later call with it.
