@@ -91,6 +91,14 @@ describe('shell and file tools: review findings', () => {
     expect((r.structuredContent!.matches as { line: number }[]).map((m) => m.line)).toEqual([1, 2, 3]);
   });
 
+  it('file_read shows /proc files, which report size 0, instead of calling them empty', async () => {
+    const r = await call(client, 'file_read', { path: '/proc/meminfo', limit: 1 });
+    expect(text(r)).toMatch(/^\s+1\tMemTotal:/);
+    expect(r.structuredContent).toMatchObject({ startLine: 1, endLine: 1, truncated: true });
+    const b = await call(client, 'file_read', { path: '/proc/meminfo', encoding: 'base64', limit: 9 });
+    expect(Buffer.from(b.structuredContent!.content as string, 'base64').toString()).toBe('MemTotal:');
+  });
+
   it('a stdio message over the SDK\'s 10 MB default (within SANDBOX_MAX_BODY) is served, not a dead session', async () => {
     const r = await sh(client, 'wc -c', { stdin: 'y'.repeat(12 << 20) });
     expect(r.stdout).toBe(`${12 << 20}\n`);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
+import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AgentError } from './errors.js';
 import { WithBytes } from './frames.js';
@@ -10,6 +10,8 @@ import { readTextRange } from './text.js';
 import { typeOf, walk, type WalkStats } from './walk.js';
 
 const MAX_DEPTH = 64;
+/** How much of a file that reports size 0 (/proc, /sys) is read: they hold kilobytes. */
+const PSEUDO_FILE_MAX = 16 << 20;
 
 /**
  * File operations, run by the agent inside the sandbox's mount namespace: every path, `..` and
@@ -36,8 +38,9 @@ export class Files {
     try {
       const st = await fh.stat();
       if (st.isDirectory()) throw isDir(file);
-      const offset = Math.min(a.offset ?? 0, st.size);
-      const length = Math.min(a.length ?? st.size - offset, st.size - offset);
+      const size = await contentSize(fh, st.size);
+      const offset = Math.min(a.offset ?? 0, size);
+      const length = Math.min(a.length ?? size - offset, size - offset);
       const buf = Buffer.alloc(length);
       let got = 0;
       while (got < length) {
@@ -45,7 +48,7 @@ export class Files {
         if (bytesRead === 0) break;
         got += bytesRead;
       }
-      return new WithBytes({ size: st.size }, 'data', buf.subarray(0, got));
+      return new WithBytes({ size }, 'data', buf.subarray(0, got));
     } finally {
       await fh.close();
     }
@@ -57,8 +60,9 @@ export class Files {
     try {
       const st = await fh.stat();
       if (st.isDirectory()) throw isDir(file);
-      const { bytes, ...range } = await readTextRange(fh, st.size, a);
-      return new WithBytes({ path: file, size: st.size, ...range }, 'text', bytes);
+      const size = await contentSize(fh, st.size);
+      const { bytes, ...range } = await readTextRange(fh, size, a);
+      return new WithBytes({ path: file, size, ...range }, 'text', bytes);
     } finally {
       await fh.close();
     }
@@ -223,6 +227,18 @@ async function regularFile(file: string): Promise<string> {
   if (st.isDirectory()) throw isDir(file);
   if (!st.isFile()) throw new AgentError('INVALID_ARGUMENT', `${file} is not a regular file (a device, FIFO or socket)`, 'read it with shell_exec instead, e.g. head -c 1000');
   return file;
+}
+
+/** Most of /proc and /sys report size 0 yet have content: their size is what reading them finds. */
+async function contentSize(fh: FileHandle, size: number): Promise<number> {
+  if (size > 0) return size;
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  let total = 0;
+  for (;;) {
+    const { bytesRead } = await fh.read(buf, 0, buf.length, total);
+    total += bytesRead;
+    if (bytesRead === 0 || total >= PSEUDO_FILE_MAX) return total;
+  }
 }
 
 function isDir(file: string): AgentError {
