@@ -99,6 +99,19 @@ describe('shell and file tools: review findings', () => {
     expect(Buffer.from(b.structuredContent!.content as string, 'base64').toString()).toBe('MemTotal:');
   });
 
+  it('shell_read says when max_bytes stopped it before the end, and when until can no longer match', async () => {
+    await call(client, 'shell_start', { name: 'six', command: 'printf abcdef' });
+    const done = await call(client, 'shell_read', { processId: 'six', wait_s: 5, until: 'never' });
+    await waitFor(async () => !(await call(client, 'shell_read', { processId: 'six' })).structuredContent!.running);
+    expect(text(done)).toMatch(/until did not match/);
+    const ended = await call(client, 'shell_read', { processId: 'six', until: 'never' });
+    expect(text(ended)).toContain('until did not match (the process has ended)');
+    const part = await call(client, 'shell_read', { processId: 'six', max_bytes: 4 });
+    expect(part.structuredContent).toMatchObject({ output: 'abcd', cursor: 4 });
+    expect(text(part)).toContain('[2 more bytes of output: continue with cursor: 4]');
+    expect(text(await call(client, 'shell_read', { processId: 'six', cursor: 4, max_bytes: 4 }))).not.toContain('more bytes');
+  });
+
   it('a stdio message over the SDK\'s 10 MB default (within SANDBOX_MAX_BODY) is served, not a dead session', async () => {
     const r = await sh(client, 'wc -c', { stdin: 'y'.repeat(12 << 20) });
     expect(r.stdout).toBe(`${12 << 20}\n`);

@@ -158,13 +158,21 @@ export const shellTools = [
     annotations: { readOnlyHint: true, idempotentHint: false, openWorldHint: false },
     async handler(ctx, args) {
       const sb = await ctx.session.sandbox();
+      const maxBytes = args.max_bytes ?? ctx.config.maxOutputBytes;
       const r = await sb.processes.read(args.processId, {
-        cursor: args.cursor, waitMs: Math.round((args.wait_s ?? 0) * 1000), until: args.until, maxBytes: args.max_bytes ?? ctx.config.maxOutputBytes,
+        cursor: args.cursor, waitMs: Math.round((args.wait_s ?? 0) * 1000), until: args.until, maxBytes,
       });
       const state = r.running ? 'running' : r.signal ? `killed by ${r.signal}` : `exited with code ${r.exitCode}`;
-      const lines = [`${args.processId}: ${state}; next cursor ${r.cursor}${args.until ? (r.matched ? '; until matched' : '; until did not match yet') : ''}`];
+      const untilNote = !args.until ? '' : r.matched ? '; until matched' : r.running ? '; until did not match yet' : '; until did not match (the process has ended)';
+      const lines = [`${args.processId}: ${state}; next cursor ${r.cursor}${untilNote}`];
       if (r.droppedBytes) lines.push(`(${r.droppedBytes} older bytes scrolled out of the buffer before they were read)`);
       lines.push(r.output ? r.output : '(no new output)');
+      // A read that filled max_bytes may have stopped before the end: say so, as file_read does.
+      if (Buffer.byteLength(r.output) + 4 > maxBytes) {
+        const all = await sb.processes.list();
+        const total = (all.find((p) => p.processId === args.processId) ?? all.reverse().find((p) => p.name === args.processId))?.outputBytes ?? 0;
+        if (total > r.cursor) lines.push(`[${total - r.cursor} more bytes of output: continue with cursor: ${r.cursor}]`);
+      }
       return ok({ ...r }, lines.join('\n'));
     },
   }),
