@@ -57,6 +57,14 @@ describe('shell and file tools: review findings', () => {
     expect((await sh(client, 'ls -p; test -e newdir || echo no-newdir; test -e nodir || echo no-nodir')).stdout).toMatch(/f\.txt\n[\s\S]*no-newdir\nno-nodir\n/);
   });
 
+  it('file_move of a folder onto a file says so, and leaves both in place', async () => {
+    await sh(client, 'mkdir -p mv/dir && echo in > mv/dir/x && echo file > mv/file');
+    const r = await call(client, 'file_move', { from: 'mv/dir', to: 'mv/file', overwrite: true });
+    expect(r.isError).toBe(true);
+    expect(text(r)).toContain('/workspace/mv/file is a file and cannot be replaced by a folder. delete it first');
+    expect((await sh(client, 'cat mv/dir/x mv/file')).stdout).toBe('in\nfile\n');
+  });
+
   it('a NUL byte in a command or an env value is a clear input error with a way out', async () => {
     const c = await call(client, 'shell_exec', { command: 'echo a\0b' });
     expect(c.isError).toBe(true);

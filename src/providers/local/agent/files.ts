@@ -205,6 +205,7 @@ export class Files {
     if (dst) {
       if (!a.overwrite) throw new AgentError('ALREADY_EXISTS', `${to} already exists`, 'pass overwrite: true to replace it, or give the full new path (to move into a folder, end "to" with the file name)');
       if (dst.isDirectory() && !src.isDirectory()) throw new AgentError('INVALID_ARGUMENT', `${to} is a folder and cannot be replaced by a file`, 'give the full new path inside it, e.g. "folder/name"');
+      if (!dst.isDirectory() && src.isDirectory()) throw new AgentError('INVALID_ARGUMENT', `${to} is a file and cannot be replaced by a folder`, 'delete it first with file_delete, or pick another destination');
     }
     await fs.mkdir(path.dirname(to), { recursive: true });
     try {
