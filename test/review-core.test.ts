@@ -65,6 +65,13 @@ describe('shell and file tools: review findings', () => {
     expect((await sh(client, 'cat mv/dir/x mv/file')).stdout).toBe('in\nfile\n');
   });
 
+  it('permission and symlink-loop errors say how to recover', async () => {
+    await sh(client, 'echo x > locked && chmod 000 locked && ln -sf loop-a loop-b && ln -sf loop-b loop-a');
+    expect(text(await call(client, 'file_read', { path: 'locked' }))).toMatch(/permission denied\. .*chmod/);
+    expect(text(await call(client, 'file_read', { path: 'loop-a' }))).toMatch(/too many levels of symbolic links\. .*fix or delete it/);
+    expect(text(await call(client, 'file_write', { path: 'loop-a', content: 'x' }))).toMatch(/too many levels of symbolic links\. .*fix or delete it/);
+  });
+
   it('a NUL byte in a command or an env value is a clear input error with a way out', async () => {
     const c = await call(client, 'shell_exec', { command: 'echo a\0b' });
     expect(c.isError).toBe(true);

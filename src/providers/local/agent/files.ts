@@ -265,5 +265,5 @@ async function followLinks(file: string): Promise<string> {
     if (!st?.isSymbolicLink()) return file;
     file = path.resolve(path.dirname(file), await fs.readlink(file));
   }
-  throw new AgentError('INVALID_ARGUMENT', `${file}: too many levels of symbolic links`);
+  throw new AgentError('INVALID_ARGUMENT', `${file}: too many levels of symbolic links`, 'a symlink points (through others) back to itself: see where with file_info, then fix or delete it');
 }
