@@ -10,7 +10,10 @@ export async function serveStdio(o: ServerDeps & {
 }): Promise<void> {
   const session = o.sessions.open('stdio');
   const server = buildServer(o.tools, () => session, o);
-  const transport = new StdioServerTransport();
+  // One message may be as large as an HTTP body (the SDK's own cap is 10 MB). A message over the cap
+  // makes the SDK drop the transport, ending the session: the error says why in the log.
+  const transport = new StdioServerTransport(process.stdin, process.stdout, { maxBufferSize: o.config.maxBodyBytes });
+  transport.onerror = (err) => o.log.error({ err }, 'stdio transport error');
   transport.onclose = () => o.onEnd('stdio transport closed');
   process.stdin.on('end', () => o.onEnd('stdin closed'));
   await server.connect(transport);

@@ -25,8 +25,10 @@ export function applyEdits(original: string, edits: Edit[], name: string): { tex
     // A model usually sends \n; in a CRLF file the text to find has \r\n.
     if (crlf && !text.includes(oldText) && oldText.includes('\n') && !oldText.includes('\r\n')) {
       const o = oldText.replace(/\n/g, '\r\n');
-      if (text.includes(o)) { oldText = o; newText = newText.replace(/\r?\n/g, '\r\n'); }
+      if (text.includes(o)) oldText = o;
     }
+    // New lines take the file's CRLF endings unless old_text itself matched bare \n (a mixed file).
+    if (crlf && !/(^|[^\r])\n/.test(oldText)) newText = newText.replace(/\r?\n/g, '\r\n');
     const at = occurrences(text, oldText);
     if (at.length === 0) throw new SandboxError('INVALID_ARGUMENT', `${which}: old_text was not found in ${name}`, { hint: `${notFoundHint(original, text, oldText)} ${UNCHANGED}` });
     if (at.length > 1 && !edit.replace_all) {

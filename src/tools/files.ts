@@ -140,23 +140,49 @@ const fileEdit = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   async handler(ctx, args) {
     const sb = await ctx.session.sandbox();
-    const before = await sb.files.stat(args.path);
-    if (before.type === 'directory') throw new SandboxError('INVALID_ARGUMENT', `${args.path} is a directory`, { hint: 'give the path of a file inside it' });
-    const { data } = await sb.files.read(args.path);
-    if (data.subarray(0, 8192).includes(0)) throw new SandboxError('INVALID_ARGUMENT', `${args.path} is a binary file`, { hint: 'file_edit changes text files; rewrite binary files with file_write and encoding: "base64"' });
-    const original = data.toString('utf8');
-    if (Buffer.byteLength(original) !== data.length) throw new SandboxError('INVALID_ARGUMENT', `${args.path} is not valid UTF-8, so editing it as text would corrupt it`, { hint: 'edit it with shell_exec (e.g. sed) instead' });
-    const { text, replacements } = applyEdits(original, args.edits, args.path);
-    const diff = unifiedDiff(args.path, original, text) ?? '(the diff is too large to show)';
-    if (!args.dry_run) {
-      const now = await sb.files.stat(args.path);
-      if (now.mtime !== before.mtime || now.size !== before.size) throw new SandboxError('UNAVAILABLE', `${args.path} changed while it was being edited`, { hint: 'read it again and retry the edit; nothing was written' });
-      await sb.files.write(args.path, text);
-    }
-    const what = `${args.edits.length} edit${args.edits.length > 1 ? 's' : ''} (${replacements} replacement${replacements > 1 ? 's' : ''})`;
-    return ok({ path: args.path, diff, edits: args.edits.length, replacements, dryRun: !!args.dry_run },
-      `${args.dry_run ? `Dry run, nothing written: ${what} would change` : `Applied ${what} to`} ${args.path}:\n${diff}`);
+    // Parallel edits of one file would each read the same original and the last write would win,
+    // silently losing the others: edits of a file run one at a time per session.
+    const key = (await sb.files.stat(args.path)).path;
+    return oneAtATime(ctx.session, key, () => editFile(ctx, args));
   },
 });
+
+/** Runs `fn` after every earlier call with the same session and key has finished. */
+const queues = new WeakMap<object, Map<string, Promise<unknown>>>();
+async function oneAtATime<T>(owner: object, key: string, fn: () => Promise<T>): Promise<T> {
+  let byKey = queues.get(owner);
+  if (!byKey) queues.set(owner, byKey = new Map());
+  const prev = byKey.get(key) ?? Promise.resolve();
+  const run = prev.then(fn, fn);
+  const settled = run.catch(() => undefined);
+  byKey.set(key, settled);
+  try {
+    return await run;
+  } finally {
+    if (byKey.get(key) === settled) byKey.delete(key);
+  }
+}
+
+type EditArgs = { path: string; edits: { old_text: string; new_text: string; replace_all?: boolean }[]; dry_run?: boolean };
+
+async function editFile(ctx: ToolContext, args: EditArgs): Promise<ToolResult> {
+  const sb = await ctx.session.sandbox();
+  const before = await sb.files.stat(args.path);
+  if (before.type === 'directory') throw new SandboxError('INVALID_ARGUMENT', `${args.path} is a directory`, { hint: 'give the path of a file inside it' });
+  const { data } = await sb.files.read(args.path);
+  if (data.subarray(0, 8192).includes(0)) throw new SandboxError('INVALID_ARGUMENT', `${args.path} is a binary file`, { hint: 'file_edit changes text files; rewrite binary files with file_write and encoding: "base64"' });
+  const original = data.toString('utf8');
+  if (Buffer.byteLength(original) !== data.length) throw new SandboxError('INVALID_ARGUMENT', `${args.path} is not valid UTF-8, so editing it as text would corrupt it`, { hint: 'edit it with shell_exec (e.g. sed) instead' });
+  const { text, replacements } = applyEdits(original, args.edits, args.path);
+  const diff = unifiedDiff(args.path, original, text) ?? '(the diff is too large to show)';
+  if (!args.dry_run) {
+    const now = await sb.files.stat(args.path);
+    if (now.mtime !== before.mtime || now.size !== before.size) throw new SandboxError('UNAVAILABLE', `${args.path} changed while it was being edited`, { hint: 'read it again and retry the edit; nothing was written' });
+    await sb.files.write(args.path, text);
+  }
+  const what = `${args.edits.length} edit${args.edits.length > 1 ? 's' : ''} (${replacements} replacement${replacements > 1 ? 's' : ''})`;
+  return ok({ path: args.path, diff, edits: args.edits.length, replacements, dryRun: !!args.dry_run },
+    `${args.dry_run ? `Dry run, nothing written: ${what} would change` : `Applied ${what} to`} ${args.path}:\n${diff}`);
+}
 
 export const fileTools = [fileRead, fileWrite, fileEdit, ...manageFileTools];

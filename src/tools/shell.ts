@@ -5,12 +5,17 @@ import type { ProcessInfo } from '../providers/types.js';
 
 const envSchema = z.record(z.string(), z.string()).optional().describe('Extra environment variables for this command, e.g. {"NODE_ENV": "test"}');
 
-/** Zod's record-key errors do not carry a custom message, so names are checked here. */
-function checkEnv(env: Record<string, string> | undefined): void {
-  for (const name of Object.keys(env ?? {})) {
+/**
+ * Zod's record-key errors do not carry a custom message, so names are checked here; a NUL byte cannot
+ * pass through exec(2) at all, in the command or in a value.
+ */
+function checkInput(command: string, env: Record<string, string> | undefined): void {
+  if (command.includes('\0')) throw new SandboxError('INVALID_ARGUMENT', 'command contains a NUL byte, which no program can receive in its arguments', { hint: 'remove it; to produce one, write it in the command as printf \'\\0\', or pass binary data through stdin or a file' });
+  for (const [name, value] of Object.entries(env ?? {})) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
       throw new SandboxError('INVALID_ARGUMENT', `env: ${JSON.stringify(name)} is not a valid variable name`, { hint: 'variable names are letters, digits and _, not starting with a digit' });
     }
+    if (value.includes('\0')) throw new SandboxError('INVALID_ARGUMENT', `env: the value of ${name} contains a NUL byte, which environment variables cannot hold`, { hint: 'remove it, or pass binary data through stdin or a file' });
   }
 }
 const cwdSchema = z.string().min(1).optional().describe('Working directory: relative to the workdir (/workspace) or absolute inside the sandbox');
@@ -82,7 +87,7 @@ export const shellTools = [
       if (timeoutS > ctx.config.maxExecTimeoutS) {
         throw new SandboxError('INVALID_ARGUMENT', `timeout_s ${timeoutS} is above the server's maximum of ${ctx.config.maxExecTimeoutS} s`, { hint: 'pass a smaller timeout_s, or use shell_start for long-running work' });
       }
-      checkEnv(args.env);
+      checkInput(args.command, args.env);
       const sb = await ctx.session.sandbox();
       const started = Date.now();
       let lastProgress = 0;
@@ -121,7 +126,7 @@ export const shellTools = [
     outputSchema: processShape,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async handler(ctx, args) {
-      checkEnv(args.env);
+      checkInput(args.command, args.env);
       const sb = await ctx.session.sandbox();
       const p = await sb.processes.spawn(args.command, { cwd: args.cwd, env: args.env, name: args.name });
       return ok({ ...p }, `Started ${describeProcess(p)}\nRead its output with shell_read {"processId": "${p.processId}"} (add "until": "<regex>" and "wait_s" to wait for a line).`);
@@ -153,13 +158,21 @@ export const shellTools = [
     annotations: { readOnlyHint: true, idempotentHint: false, openWorldHint: false },
     async handler(ctx, args) {
       const sb = await ctx.session.sandbox();
+      const maxBytes = args.max_bytes ?? ctx.config.maxOutputBytes;
       const r = await sb.processes.read(args.processId, {
-        cursor: args.cursor, waitMs: Math.round((args.wait_s ?? 0) * 1000), until: args.until, maxBytes: args.max_bytes ?? ctx.config.maxOutputBytes,
+        cursor: args.cursor, waitMs: Math.round((args.wait_s ?? 0) * 1000), until: args.until, maxBytes,
       });
       const state = r.running ? 'running' : r.signal ? `killed by ${r.signal}` : `exited with code ${r.exitCode}`;
-      const lines = [`${args.processId}: ${state}; next cursor ${r.cursor}${args.until ? (r.matched ? '; until matched' : '; until did not match yet') : ''}`];
+      const untilNote = !args.until ? '' : r.matched ? '; until matched' : r.running ? '; until did not match yet' : '; until did not match (the process has ended)';
+      const lines = [`${args.processId}: ${state}; next cursor ${r.cursor}${untilNote}`];
       if (r.droppedBytes) lines.push(`(${r.droppedBytes} older bytes scrolled out of the buffer before they were read)`);
       lines.push(r.output ? r.output : '(no new output)');
+      // A read that filled max_bytes may have stopped before the end: say so, as file_read does.
+      if (Buffer.byteLength(r.output) + 4 > maxBytes) {
+        const all = await sb.processes.list();
+        const total = (all.find((p) => p.processId === args.processId) ?? all.reverse().find((p) => p.name === args.processId))?.outputBytes ?? 0;
+        if (total > r.cursor) lines.push(`[${total - r.cursor} more bytes of output: continue with cursor: ${r.cursor}]`);
+      }
       return ok({ ...r }, lines.join('\n'));
     },
   }),

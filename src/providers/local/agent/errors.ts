@@ -44,12 +44,20 @@ const ERRNO_TEXT: Record<string, string> = {
   ENOSPC: 'no space left',
   ELOOP: 'too many levels of symbolic links',
   EBUSY: 'busy (a mount point)',
+  ENAMETOOLONG: 'name too long',
 };
 
 const ERRNO_HINTS: Record<string, string> = {
   ENOENT: 'check the path (relative paths start at the workdir); file_list shows what exists',
   ENOTDIR: 'a part of the path is a file, not a folder',
   EROFS: 'write under /workspace, /tmp or the home folder',
+  EACCES: 'see its permissions with file_info; change them with shell_exec (chmod) if it is yours',
+  EPERM: 'see its permissions with file_info; change them with shell_exec (chmod) if it is yours',
+  EISDIR: 'give the path of a file, not a folder; file_list shows a folder\'s entries',
+  ENOTEMPTY: 'delete its contents first, or pick another destination',
+  EEXIST: 'pick another path, or delete the existing one first',
+  ELOOP: 'a symlink points (through others) back to itself: see where with file_info, then fix or delete it',
+  ENAMETOOLONG: 'each name in a path is at most 255 bytes (UTF-8) and a whole path at most 4096: pick a shorter one',
 };
 
 export function toErrorBody(err: unknown): AgentErrorBody {

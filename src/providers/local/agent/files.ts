@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
+import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AgentError } from './errors.js';
 import { WithBytes } from './frames.js';
@@ -10,6 +10,8 @@ import { readTextRange } from './text.js';
 import { typeOf, walk, type WalkStats } from './walk.js';
 
 const MAX_DEPTH = 64;
+/** How much of a file that reports size 0 (/proc, /sys) is read: they hold kilobytes. */
+const PSEUDO_FILE_MAX = 16 << 20;
 
 /**
  * File operations, run by the agent inside the sandbox's mount namespace: every path, `..` and
@@ -36,8 +38,9 @@ export class Files {
     try {
       const st = await fh.stat();
       if (st.isDirectory()) throw isDir(file);
-      const offset = Math.min(a.offset ?? 0, st.size);
-      const length = Math.min(a.length ?? st.size - offset, st.size - offset);
+      const size = await contentSize(fh, st.size);
+      const offset = Math.min(a.offset ?? 0, size);
+      const length = Math.min(a.length ?? size - offset, size - offset);
       const buf = Buffer.alloc(length);
       let got = 0;
       while (got < length) {
@@ -45,7 +48,7 @@ export class Files {
         if (bytesRead === 0) break;
         got += bytesRead;
       }
-      return new WithBytes({ size: st.size }, 'data', buf.subarray(0, got));
+      return new WithBytes({ size }, 'data', buf.subarray(0, got));
     } finally {
       await fh.close();
     }
@@ -57,8 +60,9 @@ export class Files {
     try {
       const st = await fh.stat();
       if (st.isDirectory()) throw isDir(file);
-      const { bytes, ...range } = await readTextRange(fh, st.size, a);
-      return new WithBytes({ path: file, size: st.size, ...range }, 'text', bytes);
+      const size = await contentSize(fh, st.size);
+      const { bytes, ...range } = await readTextRange(fh, size, a);
+      return new WithBytes({ path: file, size, ...range }, 'text', bytes);
     } finally {
       await fh.close();
     }
@@ -70,13 +74,19 @@ export class Files {
    */
   /** `data` arrives as raw bytes (a framed Buffer), or as base64 from older callers; `text` as UTF-8. */
   async write(a: { path: string; data?: Buffer | string; text?: string; mode?: number }) {
+    // resolve() drops a trailing slash, which would turn "folder/" into a file named "folder".
+    if (/\/\.?$/.test(a.path)) throw new AgentError('INVALID_ARGUMENT', `${a.path} ends with "/", so it names a folder, not a file`, 'give the full file path, e.g. "folder/name.txt"');
     const file = await followLinks(this.resolve(a.path));
     const dir = path.dirname(file);
-    await fs.mkdir(dir, { recursive: true });
+    await fs.mkdir(dir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'EEXIST' || e.code === 'ENOTDIR') throw new AgentError('INVALID_ARGUMENT', `cannot create ${file}: part of its folder path is a file, not a folder`, 'pick another path, or move or delete that file first');
+      throw e;
+    });
     const existing = await fs.stat(file).catch(() => undefined);
     if (existing?.isDirectory()) throw new AgentError('INVALID_ARGUMENT', `${file} is a directory`, 'write to a file path inside it');
     const mode = a.mode ?? (existing ? existing.mode & 0o7777 : 0o644);
-    const tmp = path.join(dir, `.${path.basename(file).slice(0, 200)}.${randomBytes(6).toString('hex')}.tmp`);
+    // Names are capped at 255 bytes: 50 characters (at most 200 bytes) keep the temporary name under it.
+    const tmp = path.join(dir, `.${path.basename(file).slice(0, 50)}.${randomBytes(6).toString('hex')}.tmp`);
     try {
       const body = a.text ?? (typeof a.data === 'string' ? Buffer.from(a.data, 'base64') : a.data ?? Buffer.alloc(0));
       await fs.writeFile(tmp, body, { mode, flag: 'wx' });
@@ -84,6 +94,9 @@ export class Files {
       await fs.rename(tmp, file);
     } catch (e) {
       await fs.rm(tmp, { force: true });
+      // The caller knows the file, not the temporary name beside it.
+      const err = e as NodeJS.ErrnoException;
+      if (err.path === tmp) err.path = file;
       throw e;
     }
     return this.stat({ path: file });
@@ -184,6 +197,7 @@ export class Files {
     const from = this.resolve(a.from);
     const to = this.resolve(a.to);
     const src = await fs.lstat(from);
+    if (!src.isDirectory() && /\/\.?$/.test(a.to)) throw new AgentError('INVALID_ARGUMENT', `"to" (${a.to}) ends with "/", but ${from} is not a folder`, `"to" is the full new path: to move it into a folder, end "to" with the file name, e.g. "${a.to.replace(/\/\.?$/, '')}/${path.basename(from)}"`);
     if (from === to) return;
     if (this.guarded.has(from)) throw new AgentError('PERMISSION_DENIED', `${from} is a mount point of the sandbox and cannot be moved`, 'move the entries inside it instead');
     if (src.isDirectory() && to.startsWith(`${from}/`)) throw new AgentError('INVALID_ARGUMENT', `cannot move the folder ${from} into itself (${to})`, 'pick a destination outside it');
@@ -191,6 +205,7 @@ export class Files {
     if (dst) {
       if (!a.overwrite) throw new AgentError('ALREADY_EXISTS', `${to} already exists`, 'pass overwrite: true to replace it, or give the full new path (to move into a folder, end "to" with the file name)');
       if (dst.isDirectory() && !src.isDirectory()) throw new AgentError('INVALID_ARGUMENT', `${to} is a folder and cannot be replaced by a file`, 'give the full new path inside it, e.g. "folder/name"');
+      if (!dst.isDirectory() && src.isDirectory()) throw new AgentError('INVALID_ARGUMENT', `${to} is a file and cannot be replaced by a folder`, 'delete it first with file_delete, or pick another destination');
     }
     await fs.mkdir(path.dirname(to), { recursive: true });
     try {
@@ -213,6 +228,18 @@ async function regularFile(file: string): Promise<string> {
   if (st.isDirectory()) throw isDir(file);
   if (!st.isFile()) throw new AgentError('INVALID_ARGUMENT', `${file} is not a regular file (a device, FIFO or socket)`, 'read it with shell_exec instead, e.g. head -c 1000');
   return file;
+}
+
+/** Most of /proc and /sys report size 0 yet have content: their size is what reading them finds. */
+async function contentSize(fh: FileHandle, size: number): Promise<number> {
+  if (size > 0) return size;
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  let total = 0;
+  for (;;) {
+    const { bytesRead } = await fh.read(buf, 0, buf.length, total);
+    total += bytesRead;
+    if (bytesRead === 0 || total >= PSEUDO_FILE_MAX) return total;
+  }
 }
 
 function isDir(file: string): AgentError {
@@ -238,5 +265,5 @@ async function followLinks(file: string): Promise<string> {
     if (!st?.isSymbolicLink()) return file;
     file = path.resolve(path.dirname(file), await fs.readlink(file));
   }
-  throw new AgentError('INVALID_ARGUMENT', `${file}: too many levels of symbolic links`);
+  throw new AgentError('INVALID_ARGUMENT', `${file}: too many levels of symbolic links`, 'a symlink points (through others) back to itself: see where with file_info, then fix or delete it');
 }

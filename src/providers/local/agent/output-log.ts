@@ -1,4 +1,11 @@
+import v8 from 'node:v8';
 import { AgentError } from './errors.js';
+
+// `until` is a caller's regex run on a process's output: one with nested quantifiers, like (a+)+$,
+// would backtrack for minutes and freeze every call of the process that runs it (the sandbox's agent,
+// or the server for remote providers). V8 then switches to its linear-time engine instead; patterns
+// with backreferences or lookarounds cannot switch and stay the caller's risk.
+v8.setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 
 /** Output kept per background process; older output scrolls out and is reported as dropped. */
 const RETAIN_BYTES = 4 * 1024 * 1024;
@@ -88,7 +95,13 @@ export class OutputLog {
   private slice(cursor: number, maxBytes: number) {
     const dropped = cursor < this.start ? this.start - cursor : 0;
     const from = Math.max(cursor, this.start) - this.start;
-    const piece = Buffer.concat(this.chunks).subarray(from, from + maxBytes);
+    let piece = Buffer.concat(this.chunks).subarray(from, from + maxBytes);
+    // A character split by a pipe write or by maxBytes is left for the next read, not decoded as
+    // U+FFFD twice; a process that ended mid-character gets its last bytes as they are.
+    const whole = utf8Prefix(piece);
+    const more = !this.closed || this.start + from + piece.length < this.total;
+    // Backing off to nothing only while the rest may still come and maxBytes leaves room for it.
+    if (whole < piece.length && more && (whole > 0 || piece.length < maxBytes)) piece = piece.subarray(0, whole);
     return { text: piece.toString('utf8'), end: this.start + from + piece.length, dropped };
   }
 
@@ -96,4 +109,15 @@ export class OutputLog {
     for (const w of [...this.waiters]) w();
     this.waiters.clear();
   }
+}
+
+/** Length of `b` without a UTF-8 sequence cut off at its end. */
+function utf8Prefix(b: Buffer): number {
+  for (let i = b.length - 1, back = 0; i >= 0 && back < 4; i--, back++) {
+    const c = b[i]!;
+    if ((c & 0xc0) === 0x80) continue; // continuation byte: look further back
+    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return back + 1 < need ? i : b.length;
+  }
+  return b.length;
 }

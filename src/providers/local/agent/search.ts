@@ -103,6 +103,8 @@ export function searchBuffer(buf: Buffer, shown: string, re: RegExp, maxResults:
   let pos = 0;
   for (let m = re.exec(content); m; m = re.exec(content)) {
     const at = m.index;
+    // An empty match after the final newline (e.g. "^" or "$") is on no line of the file.
+    if (at === content.length && content.endsWith('\n')) break;
     for (let i = content.indexOf('\n', pos); i !== -1 && i < at; i = content.indexOf('\n', i + 1)) lineNo++;
     if (out.matches.length >= maxResults) { out.truncated = true; return false; }
     const lineStart = content.lastIndexOf('\n', at - 1) + 1;
