@@ -178,6 +178,9 @@ describe('shell tools over stdio', () => {
       ['shell_write', { processId: 'nope', input: 'x' }, /no process "nope"/],
       ['shell_kill', { processId: 'proc-1', signal: 'SIGFOO' }, /signal/],
       ['shell_kill', { processId: 'nope' }, /no process/],
+      // A misspelt argument is refused, not dropped (timeout would otherwise run with the 120 s default).
+      ['shell_exec', { command: 'true', timeout: 5 }, /unknown argument "timeout": shell_exec takes command, cwd, env, timeout_s, stdin/],
+      ['shell_list', { all: true }, /unknown argument "all": shell_list takes no arguments/],
     ];
     it.each(cases)('%s %j', async (tool, args, message) => {
       const r = await call(client, tool, args);

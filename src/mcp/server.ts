@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Config } from '../config.js';
 import { isSandboxError, toSandboxError } from '../errors.js';
@@ -22,6 +23,19 @@ export interface ServerDeps {
   telemetry: Telemetry;
 }
 
+/**
+ * Unknown argument names are refused, not dropped: `timeout` for `timeout_s` would otherwise run with
+ * the default and look like it worked. The message lists the names the tool takes.
+ */
+function strictInput(name: string, shape: z.ZodRawShape): z.ZodObject {
+  const known = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (iss) => iss.code === 'unrecognized_keys'
+      ? `unknown argument${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => JSON.stringify(k)).join(', ')}: ${name} takes ${known.length ? known.join(', ') : 'no arguments'}`
+      : undefined,
+  });
+}
+
 export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, deps: ServerDeps): McpServer {
   const { config, telemetry } = deps;
   const server = new McpServer(
@@ -34,7 +48,7 @@ export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, d
       {
         title: tool.title,
         description: tool.description,
-        inputSchema: tool.inputSchema,
+        inputSchema: strictInput(tool.name, tool.inputSchema),
         outputSchema: tool.outputSchema,
         annotations: { title: tool.title, ...tool.annotations },
       },
