@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -120,4 +121,20 @@ export function isolationSkipReason(method: 'bwrap' | 'unshare'): string | undef
   const reason = `${method} cannot create namespaces on this machine (${method === 'bwrap' ? 'apt-get install bubblewrap' : 'enable unprivileged user namespaces'})`;
   console.warn(`skipped: ${reason}`);
   return reason;
+}
+
+/**
+ * A shell_exec cancelled a few ms after it was sent, before its command can have started: the command
+ * must never run (it would write `marker` after 1 s) and nothing may be left running.
+ */
+export async function expectEarlyCancelNeverRuns(client: Client, processGoneMs: number): Promise<void> {
+  const marker = `early-${Date.now()}`;
+  const ac = new AbortController();
+  const pending = client.callTool({ name: 'shell_exec', arguments: { command: `sleep 1; touch ${marker}; sleep 120` } }, undefined, { signal: ac.signal });
+  setTimeout(() => ac.abort(), 5);
+  await expect(pending).rejects.toThrow();
+  await new Promise((r) => setTimeout(r, 3000));
+  const after = await call(client, 'shell_exec', { command: `ls ${marker} 2>&1; true` });
+  expect(after.structuredContent!.stdout).toMatch(/No such file/);
+  await waitFor(async () => (await hostProcessesWith(marker)).length === 0, processGoneMs);
 }

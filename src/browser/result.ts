@@ -8,6 +8,9 @@ import type { BrowserService } from './service.js';
 
 const MAX_SNAPSHOT_CHARS = 40_000;
 
+/** An element ref as the browser tools take it. */
+export const refSchema = z.string().regex(/^[A-Za-z0-9_]+$/, 'ref looks like e12: copy it from [ref=e12] in the latest snapshot').describe('Element ref from the latest browser_snapshot, e.g. "e12"');
+
 /** The structured part every page-changing browser tool returns. */
 export const pageStateShape = {
   url: z.string(),

@@ -1,14 +1,13 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { formatRequest, isFailed } from '../browser/network-log.js';
-import { actionError, pageState, pageStateShape, settle } from '../browser/result.js';
+import { actionError, pageState, pageStateShape, refSchema, settle } from '../browser/result.js';
 import { browserCall } from '../browser/call.js';
 import { firstLine } from '../browser/launch.js';
 import { contentType } from '../deploy/mime.js';
 import { SandboxError } from '../errors.js';
 import { defineTool, ok } from '../mcp/tool.js';
 
-const refSchema = z.string().regex(/^[A-Za-z0-9_]+$/, 'ref looks like e12: copy it from [ref=e12] in the latest snapshot').describe('Element ref from the latest browser_snapshot, e.g. "e12"');
 const MAX_RESULT_CHARS = 20_000;
 const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
 

@@ -1,13 +1,12 @@
 import type { Page } from 'playwright-core';
 import { z } from 'zod';
-import { actionError, navigationError, pageState, pageStateShape, settle } from '../browser/result.js';
+import { actionError, navigationError, pageState, pageStateShape, refSchema, settle } from '../browser/result.js';
 import { browserCall } from '../browser/call.js';
 import { SandboxError } from '../errors.js';
 import { defineTool } from '../mcp/tool.js';
 import { browserInspectTools } from './browser-inspect.js';
 import { browserPageTools } from './browser-page.js';
 
-const refSchema = z.string().regex(/^[A-Za-z0-9_]+$/, 'ref looks like e12: copy it from [ref=e12] in the latest snapshot').describe('Element ref from the latest browser_snapshot, e.g. "e12"');
 const act = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true } as const;
 
 /** "localhost:3000/x" and "example.com" mean http(s) pages, as in an address bar; "/workspace/x.html" a file. */
