@@ -1,0 +1,136 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumMissing, refOf, snapshotOf } from './browser-helpers.js';
+import { call, httpClient, sh, startHttpServer, tempDir, text, type HttpServer } from './helpers.js';
+import { fetchHost, hostOf } from './web-helpers.js';
+
+/** A server inside the sandbox that redirects the way dev servers configured with a base URL do. */
+const REDIRECTOR = `
+require('http').createServer((q, r) => {
+  const to = { '/login': 'http://localhost:' + process.env.PORT + '/form?next=%2F', '/api': 'http://127.0.0.1:5173/v1', '/ext': 'https://example.com/x', '/rel': '/form' }[q.url];
+  if (to) { r.writeHead(302, { location: to }); return r.end(); }
+  r.end('page ' + q.url);
+}).listen(Number(process.env.PORT), () => console.log('ready'));
+`;
+
+describe('web review: sites, previews, browser edge cases', () => {
+  let state: ReturnType<typeof tempDir>;
+  let server: HttpServer;
+  let client: Client;
+  let siteHost = '';
+  const get = (host: string, p = '/', headers: Record<string, string> = {}) => fetchHost(server.port, host, p, headers);
+
+  beforeAll(async () => {
+    state = tempDir('sbx-review-web-');
+    server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir });
+    ({ client } = await httpClient(server.url));
+    await sh(client, [
+      'mkdir -p out/日本 out/café out/sub out/evil.com',
+      'echo "<h1>home</h1>" > out/index.html',
+      'echo "console.log(1)" > out/a.js',
+      'echo jp > out/日本/index.html && echo fr > out/café/index.html && echo sub > out/sub/index.html && echo evil > out/evil.com/index.html',
+      'printf 0123456789 > out/digits.txt',
+    ].join(' && '));
+    const r = await call(client, 'deploy_site', { path: 'out', name: 'review' });
+    expect(r.isError, text(r)).toBeFalsy();
+    siteHost = hostOf(r.structuredContent!.url as string).host;
+  }, 60_000);
+  afterAll(async () => {
+    await client?.close();
+    await server?.stop();
+    state?.cleanup();
+  });
+
+  it('deploy_rollback refuses a version that walks out of the store, so a sandbox never gets a host file served', async () => {
+    const secret = path.join(state.dir, 'host-secret.txt');
+    writeFileSync(secret, 'HOST SECRET');
+    const id = String((await call(client, 'sandbox_info')).structuredContent!.id);
+    // A manifest the sandbox wrote in its workspace (a host folder under the state dir) naming a host file as a blob.
+    const blob = `../../../../../../../../../../../../../..${secret}`;
+    await sh(client, 'cat > evil.json', { stdin: JSON.stringify({ site: 'review', version: 'x', createdAt: 'now', source: 's', totalBytes: 11, files: { 'index.html': { sha256: blob, size: 11 } } }) });
+    expect(existsSync(path.join(state.dir, 'sandboxes', id, 'workspace', 'evil.json'))).toBe(true);
+    const r = await call(client, 'deploy_rollback', { name: 'review', version: `../../../../sandboxes/${id}/workspace/evil` });
+    expect(r.isError).toBe(true);
+    expect(text(r)).toMatch(/has no version .*\(versions: v1\).*pass one of the listed versions/s);
+    const home = await get(siteHost);
+    expect(home.body).not.toContain('HOST SECRET');
+    expect(home.body).toContain('home');
+    expect((await call(client, 'deploy_list', { name: 'review' })).structuredContent).toMatchObject({ sites: [{ live: 'v1' }] });
+  });
+
+  it('folder redirects carry an encoded Location that stays on the site, with the query', async () => {
+    const jp = await get(siteHost, '/%E6%97%A5%E6%9C%AC?x=1');
+    expect(jp.status).toBe(301);
+    expect(jp.headers.location).toBe('/%E6%97%A5%E6%9C%AC/?x=1');
+    expect((await get(siteHost, jp.headers.location!)).body).toBe('jp\n');
+    const fr = await get(siteHost, '/caf%C3%A9');
+    expect(fr.headers.location).toBe('/caf%C3%A9/');
+    // "//evil.com" is a path here, never a protocol-relative redirect off the site.
+    const evil = await get(siteHost, '//evil.com');
+    expect(evil.status).toBe(301);
+    expect(evil.headers.location).toBe('/evil.com/');
+    const js = await get(siteHost, '//a.js');
+    expect(js.status).toBe(200);
+    expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(js.body).toBe('console.log(1)\n');
+  });
+
+  it('revalidates with weak and listed ETags, and serves byte ranges', async () => {
+    const full = await get(siteHost, '/digits.txt');
+    const etag = full.headers.etag!;
+    expect(full.headers['accept-ranges']).toBe('bytes');
+    expect((await get(siteHost, '/digits.txt', { 'if-none-match': `W/${etag}` })).status).toBe(304);
+    expect((await get(siteHost, '/digits.txt', { 'if-none-match': `"nope", ${etag}` })).status).toBe(304);
+    expect((await get(siteHost, '/digits.txt', { 'if-none-match': '"nope"' })).status).toBe(200);
+    const mid = await get(siteHost, '/digits.txt', { range: 'bytes=2-4' });
+    expect(mid.status).toBe(206);
+    expect(mid.body).toBe('234');
+    expect(mid.headers['content-range']).toBe('bytes 2-4/10');
+    expect((await get(siteHost, '/digits.txt', { range: 'bytes=-3' })).body).toBe('789');
+    expect((await get(siteHost, '/digits.txt', { range: 'bytes=7-' })).body).toBe('789');
+    const past = await get(siteHost, '/digits.txt', { range: 'bytes=50-60' });
+    expect(past.status).toBe(416);
+    expect(past.headers['content-range']).toBe('bytes */10');
+    // A stale If-Range gets the whole (new) file, not a slice of it.
+    expect((await get(siteHost, '/digits.txt', { range: 'bytes=2-4', 'if-range': '"old"' })).status).toBe(200);
+  });
+
+  it('a dev server\'s absolute redirect to its loopback points at the preview, not at the host\'s loopback', async () => {
+    await sh(client, 'cat > redir.js', { stdin: REDIRECTOR });
+    const started = await call(client, 'shell_start', { command: 'PORT=4310 node redir.js', name: 'redir' });
+    expect(started.isError, text(started)).toBeFalsy();
+    const exposed = await call(client, 'expose_port', { port: 4310 });
+    expect(exposed.isError, text(exposed)).toBeFalsy();
+    const { host } = hostOf(exposed.structuredContent!.url as string);
+    const id = host.split('.')[0]!.replace(/^\d+-/, '');
+    const login = await get(host, '/login');
+    expect(login.status).toBe(302);
+    expect(login.headers.location).toBe(`http://${host}/form?next=%2F`);
+    expect((await get(hostOf(login.headers.location!).host, '/form')).body).toBe('page /form');
+    expect((await get(host, '/api')).headers.location).toBe(`http://5173-${id}.localhost:${server.port}/v1`);
+    expect((await get(host, '/ext')).headers.location).toBe('https://example.com/x');
+    expect((await get(host, '/rel')).headers.location).toBe('/form');
+  });
+});
+
+const noChromium = chromiumMissing();
+describe.skipIf(!!noChromium)('web review: browser downloads', () => {
+  it('a click that starts a download says the file was not saved and how to fetch it', async () => {
+    const state = tempDir('sbx-review-web-b-');
+    const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir });
+    const { client } = await httpClient(server.url);
+    try {
+      await sh(client, 'mkdir -p dl && echo "<a href=report.csv download>Get report</a>" > dl/index.html && echo a,b > dl/report.csv');
+      const nav = await call(client, 'browser_navigate', { url: 'file:///workspace/dl/index.html' });
+      const r = await call(client, 'browser_click', { ref: refOf(snapshotOf(nav), /Get report/) });
+      expect(r.isError, text(r)).toBeFalsy();
+      expect(text(r)).toMatch(/started a download of "report\.csv" \(file:\/\/\/workspace\/dl\/report\.csv\); the browser does not save downloads\. Fetch it inside the sandbox instead/);
+    } finally {
+      await client.close();
+      await server.stop();
+      state.cleanup();
+    }
+  }, 60_000);
+});
