@@ -27,6 +27,18 @@ function forwardedHeaders(req: IncomingMessage): Record<string, string> {
   };
 }
 
+/**
+ * A dev server's absolute redirect to its own loopback (`http://localhost:3000/login`) would send the
+ * browser to the host's loopback, where that server is not: point it at that port's preview instead.
+ */
+function previewLocation(location: string, req: IncomingMessage): string {
+  const m = /^(https?:)?\/\/(localhost|127\.0\.0\.1|\[::1\]|0\.0\.0\.0)(?::(\d{1,5}))?(?=[/?#]|$)/i.exec(location);
+  if (!m) return location;
+  const port = m[3] ?? (m[1]?.toLowerCase() === 'https:' ? '443' : '80');
+  const host = String(req.headers.host ?? '').replace(/^\d+-/, `${port}-`);
+  return `${forwardedHeaders(req)['x-forwarded-proto']}://${host}${location.slice(m[0].length)}`;
+}
+
 export function notFound(res: ServerResponse, message: string): void {
   res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(`404 Not Found\n${message}\n`);
 }
@@ -54,6 +66,7 @@ export async function proxyRequest(req: IncomingMessage, res: ServerResponse, sa
   preq.on('response', (pres) => {
     const out: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(pres.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+    if (typeof out.location === 'string') out.location = previewLocation(out.location, req);
     res.writeHead(pres.statusCode ?? 502, pres.statusMessage, out);
     pres.pipe(res);
     pres.on('error', () => res.destroy());
