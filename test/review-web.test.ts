@@ -116,21 +116,44 @@ describe('web review: sites, previews, browser edge cases', () => {
 });
 
 const noChromium = chromiumMissing();
-describe.skipIf(!!noChromium)('web review: browser downloads', () => {
+describe.skipIf(!!noChromium)('web review: the browser tool and the URLs the other tools hand out', () => {
+  let state: ReturnType<typeof tempDir>;
+  let server: HttpServer;
+  let client: Client;
+  beforeAll(async () => {
+    state = tempDir('sbx-review-web-b-');
+    server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir });
+    ({ client } = await httpClient(server.url));
+  }, 30_000);
+  afterAll(async () => {
+    await client?.close();
+    await server?.stop();
+    state?.cleanup();
+  });
+
   it('a click that starts a download says the file was not saved and how to fetch it', async () => {
-    const state = tempDir('sbx-review-web-b-');
-    const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir });
-    const { client } = await httpClient(server.url);
-    try {
-      await sh(client, 'mkdir -p dl && echo "<a href=report.csv download>Get report</a>" > dl/index.html && echo a,b > dl/report.csv');
-      const nav = await call(client, 'browser_navigate', { url: 'file:///workspace/dl/index.html' });
-      const r = await call(client, 'browser_click', { ref: refOf(snapshotOf(nav), /Get report/) });
-      expect(r.isError, text(r)).toBeFalsy();
-      expect(text(r)).toMatch(/started a download of "report\.csv" \(file:\/\/\/workspace\/dl\/report\.csv\); the browser does not save downloads\. Fetch it inside the sandbox instead/);
-    } finally {
-      await client.close();
-      await server.stop();
-      state.cleanup();
-    }
-  }, 60_000);
+    await sh(client, 'mkdir -p dl && echo "<a href=report.csv download>Get report</a>" > dl/index.html && echo a,b > dl/report.csv');
+    const nav = await call(client, 'browser_navigate', { url: 'file:///workspace/dl/index.html' });
+    const r = await call(client, 'browser_click', { ref: refOf(snapshotOf(nav), /Get report/) });
+    expect(r.isError, text(r)).toBeFalsy();
+    expect(text(r)).toMatch(/started a download of "report\.csv" \(file:\/\/\/workspace\/dl\/report\.csv\); the browser does not save downloads\. Fetch it inside the sandbox instead/);
+  }, 30_000);
+
+  it('opens this sandbox\'s preview URL (from webdev_start) inside the sandbox; a site URL gets a clear error', async () => {
+    expect((await call(client, 'webdev_create', { name: 'shop', template: 'static' })).isError).toBeFalsy();
+    const started = await call(client, 'webdev_start', { name: 'shop' });
+    expect(started.isError, text(started)).toBeFalsy();
+    const preview = `${started.structuredContent!.url as string}index.html?q=1`;
+    const nav = await call(client, 'browser_navigate', { url: preview });
+    expect(nav.isError, text(nav)).toBeFalsy();
+    expect(nav.structuredContent!.url).toBe('http://localhost:8080/index.html?q=1');
+    expect(text(nav)).toContain(`${preview} is this sandbox's port 8080 seen from outside`);
+    expect(nav.structuredContent!.title).toBe('Static site');
+    await call(client, 'webdev_build', { name: 'shop' });
+    const deployed = await call(client, 'deploy_site', { path: 'shop/dist', name: 'shop' });
+    const site = await call(client, 'browser_navigate', { url: deployed.structuredContent!.url as string });
+    expect(site.isError).toBe(true);
+    expect(text(site)).toMatch(/is served by sandbox-mcp on the host, which this sandbox's browser cannot reach.*serve it inside the sandbox/s);
+    expect(text(site)).not.toMatch(/nothing is listening/);
+  }, 40_000);
 });
