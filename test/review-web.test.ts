@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumMissing, refOf, snapshotOf } from './browser-helpers.js';
-import { call, httpClient, sh, startHttpServer, tempDir, text, type HttpServer } from './helpers.js';
+import { call, httpClient, sh, startHttpServer, tempDir, text, type HttpServer, type ToolResult } from './helpers.js';
 import { fetchHost, hostOf } from './web-helpers.js';
 
 /** A server inside the sandbox that redirects the way dev servers configured with a base URL do. */
@@ -113,6 +113,28 @@ describe('web review: sites, previews, browser edge cases', () => {
     expect((await get(host, '/ext')).headers.location).toBe('https://example.com/x');
     expect((await get(host, '/rel')).headers.location).toBe('/form');
   });
+});
+
+describe('web review: long webdev calls keep clients that reset their timeout on progress waiting', () => {
+  it('webdev_start and webdev_build report progress, so a 3 s client timeout does not cut off their answer', async () => {
+    const state = tempDir('sbx-review-web-p-');
+    const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_WEBDEV_START_TIMEOUT: '5' });
+    const { client } = await httpClient(server.url);
+    try {
+      await sh(client, 'mkdir -p slow && echo \'{"build": "sleep 5 && mkdir -p dist", "outDir": "dist"}\' > slow/.webdev.json');
+      const opts = { timeout: 3000, resetTimeoutOnProgress: true, onprogress: () => undefined };
+      const start = await client.callTool({ name: 'webdev_start', arguments: { name: 'slow', command: 'echo booting; sleep 100', port: 4400 } }, undefined, opts) as ToolResult;
+      expect(start.isError).toBe(true);
+      expect(text(start)).toMatch(/port 4400 did not answer within 5 s, so the server was stopped\.\nLast log lines:\nbooting/);
+      const build = await client.callTool({ name: 'webdev_build', arguments: { name: 'slow' } }, undefined, opts) as ToolResult;
+      expect(build.isError, text(build)).toBeFalsy();
+      expect(build.structuredContent).toMatchObject({ exitCode: 0, outputDir: '/workspace/slow/dist' });
+    } finally {
+      await client.close();
+      await server.stop();
+      state.cleanup();
+    }
+  }, 40_000);
 });
 
 const noChromium = chromiumMissing();
