@@ -115,26 +115,55 @@ describe('web review: sites, previews, browser edge cases', () => {
   });
 });
 
-describe('web review: long webdev calls keep clients that reset their timeout on progress waiting', () => {
+/** Waits for the sandbox's first readdir of g/z (its atime moves), then grows g/z/grow by 8 MiB. */
+const GROW_AFTER_LISTING = `
+import os, time
+a0 = os.stat('g/z').st_atime_ns
+print('armed', flush=True)
+while os.stat('g/z').st_atime_ns == a0: time.sleep(0.0005)
+with open('g/z/grow', 'ab') as h: h.write(b'\\0' * (8 << 20))
+print('grown', flush=True)
+`;
+
+describe('web review: a server with small limits', () => {
+  let state: ReturnType<typeof tempDir>;
+  let server: HttpServer;
+  let client: Client;
+  beforeAll(async () => {
+    state = tempDir('sbx-review-web-p-');
+    server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_WEBDEV_START_TIMEOUT: '5', SANDBOX_DEPLOY_MAX_MB: '1' });
+    ({ client } = await httpClient(server.url));
+  }, 30_000);
+  afterAll(async () => {
+    await client?.close();
+    await server?.stop();
+    state?.cleanup();
+  });
+
   it('webdev_start and webdev_build report progress, so a 3 s client timeout does not cut off their answer', async () => {
-    const state = tempDir('sbx-review-web-p-');
-    const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_WEBDEV_START_TIMEOUT: '5' });
-    const { client } = await httpClient(server.url);
-    try {
-      await sh(client, 'mkdir -p slow && echo \'{"build": "sleep 5 && mkdir -p dist", "outDir": "dist"}\' > slow/.webdev.json');
-      const opts = { timeout: 3000, resetTimeoutOnProgress: true, onprogress: () => undefined };
-      const start = await client.callTool({ name: 'webdev_start', arguments: { name: 'slow', command: 'echo booting; sleep 100', port: 4400 } }, undefined, opts) as ToolResult;
-      expect(start.isError).toBe(true);
-      expect(text(start)).toMatch(/port 4400 did not answer within 5 s, so the server was stopped\.\nLast log lines:\nbooting/);
-      const build = await client.callTool({ name: 'webdev_build', arguments: { name: 'slow' } }, undefined, opts) as ToolResult;
-      expect(build.isError, text(build)).toBeFalsy();
-      expect(build.structuredContent).toMatchObject({ exitCode: 0, outputDir: '/workspace/slow/dist' });
-    } finally {
-      await client.close();
-      await server.stop();
-      state.cleanup();
-    }
+    await sh(client, 'mkdir -p slow && echo \'{"build": "sleep 5 && mkdir -p dist", "outDir": "dist"}\' > slow/.webdev.json');
+    const opts = { timeout: 3000, resetTimeoutOnProgress: true, onprogress: () => undefined };
+    const start = await client.callTool({ name: 'webdev_start', arguments: { name: 'slow', command: 'echo booting; sleep 100', port: 4400 } }, undefined, opts) as ToolResult;
+    expect(start.isError).toBe(true);
+    expect(text(start)).toMatch(/port 4400 did not answer within 5 s, so the server was stopped\.\nLast log lines:\nbooting/);
+    const build = await client.callTool({ name: 'webdev_build', arguments: { name: 'slow' } }, undefined, opts) as ToolResult;
+    expect(build.isError, text(build)).toBeFalsy();
+    expect(build.structuredContent).toMatchObject({ exitCode: 0, outputDir: '/workspace/slow/dist' });
   }, 40_000);
+
+  it('a file growing while it is published is cut at its listed size: the size limit holds', async () => {
+    await sh(client, 'cat > grow.py', { stdin: GROW_AFTER_LISTING });
+    // 600 files read before g/z/grow leave the grower time to act between listing and reading.
+    await sh(client, 'mkdir -p g/b g/z && echo x > g/index.html && for i in $(seq 1 600); do echo $i > g/b/f$i.txt; done && echo 1 > g/z/grow');
+    await call(client, 'shell_start', { command: 'python3 grow.py', name: 'grower' });
+    expect(text(await call(client, 'shell_read', { processId: 'grower', until: 'armed', wait_s: 10 }))).toContain('armed');
+    const r = await call(client, 'deploy_site', { path: 'g', name: 'grow' });
+    expect(r.isError, text(r)).toBeFalsy();
+    expect(text(await call(client, 'shell_read', { processId: 'grower', until: 'grown', wait_s: 10 }))).toContain('grown');
+    expect((await sh(client, 'stat -c %s g/z/grow')).stdout.trim()).toBe(String(2 + (8 << 20)));
+    expect(r.structuredContent!.totalBytes as number).toBeLessThanOrEqual(1 << 20);
+    expect((await fetchHost(server.port, hostOf(r.structuredContent!.url as string).host, '/z/grow')).body).toBe('1\n');
+  }, 30_000);
 });
 
 const noChromium = chromiumMissing();
