@@ -97,6 +97,20 @@ describe('web review: sites, previews, browser edge cases', () => {
     expect((await get(siteHost, '/digits.txt', { range: 'bytes=2-4', 'if-range': '"old"' })).status).toBe(200);
   });
 
+  it('webdev_stop warns when a daemonized child keeps the port (and the preview) alive', async () => {
+    await sh(client, 'mkdir -p daemon && echo "require(\'fs\').writeFileSync(\'pid\', String(process.pid)); require(\'http\').createServer((q, r) => r.end(\'still here\')).listen(4320)" > daemon/s.js');
+    const started = await call(client, 'webdev_start', { name: 'daemon', command: 'setsid node s.js & sleep 1000', port: 4320 });
+    expect(started.isError, text(started)).toBeFalsy();
+    const stopped = await call(client, 'webdev_stop', { name: 'daemon' });
+    expect(stopped.structuredContent).toMatchObject({ stopped: true });
+    expect(text(stopped)).toMatch(/Warning: port 4320 still answers, so its preview still works: .*setsid.*ps -ef/s);
+    await sh(client, 'kill $(cat daemon/pid) && while [ -e /proc/$(cat daemon/pid) ]; do sleep 0.05; done');
+    const clean = await call(client, 'webdev_start', { name: 'daemon', command: 'node s.js', port: 4320 });
+    expect(clean.isError, text(clean)).toBeFalsy();
+    const again = await call(client, 'webdev_stop', { name: 'daemon' });
+    expect(text(again)).toBe(`Stopped daemon (${String(clean.structuredContent!.processId)}).`);
+  });
+
   it('a dev server\'s absolute redirect to its loopback points at the preview, not at the host\'s loopback', async () => {
     await sh(client, 'cat > redir.js', { stdin: REDIRECTOR });
     const started = await call(client, 'shell_start', { command: 'PORT=4310 node redir.js', name: 'redir' });

@@ -188,7 +188,15 @@ export const webdevTools = [
       if (!p?.running) return ok({ name: args.name, stopped: false, processId: p?.processId ?? null }, `${args.name} has no running dev server.`);
       const after = await stopServer(sb, p);
       if (after.running) return fail(`webdev_stop failed: ${p.processId} is still running after SIGKILL; try shell_kill {"processId": "${p.processId}", "signal": "SIGKILL"}.`);
-      return ok({ name: args.name, stopped: true, processId: p.processId }, `Stopped ${args.name} (${p.processId}).`);
+      const port = (await readMeta(sb, args.name)).lastPort;
+      // A child that left the process group (setsid, daemons) survives the group kill and keeps the port.
+      let lingering = port !== undefined && await portAnswers(sb, port);
+      for (let i = 0; lingering && i < 4; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        lingering = await portAnswers(sb, port!);
+      }
+      const warn = lingering ? `\nWarning: port ${port} still answers, so its preview still works: a process the server started left its process group (e.g. with setsid) and still listens. Find it with shell_exec "ps -ef" and end it with kill, before webdev_start uses that port again.` : '';
+      return ok({ name: args.name, stopped: true, processId: p.processId }, `Stopped ${args.name} (${p.processId}).${warn}`);
     },
   }),
 
