@@ -1,4 +1,5 @@
 import { existsSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,6 +110,20 @@ describe('web review: sites, previews, browser edge cases', () => {
     expect(clean.isError, text(clean)).toBeFalsy();
     const again = await call(client, 'webdev_stop', { name: 'daemon' });
     expect(text(again)).toBe(`Stopped daemon (${String(clean.structuredContent!.processId)}).`);
+  });
+
+  it('a client that leaves while the preview port opens leaves no connection behind in the sandbox', async () => {
+    await sh(client, 'cat > conns.js', { stdin: "const s = require('http').createServer((q, r) => q.url === '/conns' ? s.getConnections((e, n) => r.end(String(n))) : r.end('ok')).listen(4330, () => console.log('ready'));" });
+    await call(client, 'shell_start', { command: 'node conns.js', name: 'conns' });
+    await call(client, 'shell_read', { processId: 'conns', until: 'ready', wait_s: 10 });
+    const { host } = hostOf((await call(client, 'expose_port', { port: 4330 })).structuredContent!.url as string);
+    for (let i = 0; i < 10; i++) {
+      const s = net.connect(server.port, '127.0.0.1', () => { s.write(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`); s.destroy(); });
+      s.on('error', () => undefined);
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    // Only the connection asking.
+    expect((await get(host, '/conns')).body).toBe('1');
   });
 
   it('a dev server\'s absolute redirect to its loopback points at the preview, not at the host\'s loopback', async () => {

@@ -59,6 +59,8 @@ async function open(sandbox: Sandbox, port: number): Promise<Duplex | string> {
 export async function proxyRequest(req: IncomingMessage, res: ServerResponse, sandbox: Sandbox, port: number, log: Logger): Promise<void> {
   const upstream = await open(sandbox, port);
   if (typeof upstream === 'string') return notFound(res, upstream);
+  // The client may have left while the port opened: its 'close' is gone, so nothing would end this one.
+  if (req.socket.destroyed) return void upstream.destroy();
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
   Object.assign(headers, forwardedHeaders(req), { connection: 'close' });
@@ -88,6 +90,7 @@ export async function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: B
     socket.end(`HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n404 Not Found\n${upstream}\n`);
     return;
   }
+  if (socket.destroyed) return void upstream.destroy();
   const lines = [`${req.method} ${req.url} HTTP/1.1`];
   for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
   for (const [k, v] of Object.entries(forwardedHeaders(req))) lines.push(`${k}: ${v}`);
