@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -124,6 +124,22 @@ describe('web review: sites, previews, browser edge cases', () => {
     await new Promise((r) => setTimeout(r, 1500));
     // Only the connection asking.
     expect((await get(host, '/conns')).body).toBe('1');
+  });
+
+  it('a download abandoned mid-file closes the file on the server', async () => {
+    await sh(client, 'mkdir -p big && echo hi > big/index.html && head -c 20000000 /dev/zero > big/big.bin');
+    const r = await call(client, 'deploy_site', { path: 'big', name: 'big' });
+    expect(r.isError, text(r)).toBeFalsy();
+    const { host } = hostOf(r.structuredContent!.url as string);
+    const fdDir = `/proc/${server.proc.pid}/fd`;
+    const blobFds = () => readdirSync(fdDir).filter((f) => { try { return readlinkSync(path.join(fdDir, f)).includes('/deploy/blobs/'); } catch { return false; } }).length;
+    await Promise.all(Array.from({ length: 10 }, () => new Promise<void>((resolve) => {
+      const s = net.connect(server.port, '127.0.0.1', () => s.write(`GET /big.bin HTTP/1.1\r\nHost: ${host}\r\n\r\n`));
+      s.once('data', () => { s.destroy(); resolve(); });
+      s.on('error', () => resolve());
+    })));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(blobFds()).toBe(0);
   });
 
   it('a dev server\'s absolute redirect to its loopback points at the preview, not at the host\'s loopback', async () => {

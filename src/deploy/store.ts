@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
+import { pipeline } from 'node:stream';
 import { SandboxError } from '../errors.js';
 import { contentType } from './mime.js';
 import { SITE_NAME, type DeployTarget, type SiteInfo, type SourceFile, type VersionInfo } from './target.js';
@@ -255,12 +256,13 @@ export class LocalSiteStore implements DeployTarget {
     if (range) {
       res.writeHead(206, { ...headers, 'content-range': `bytes ${range.start}-${range.end}/${f.size}`, 'content-length': String(range.end - range.start + 1) });
       if (req.method === 'HEAD') { res.end(); return; }
-      createReadStream(this.blobPath(f.sha256), range).on('error', () => res.destroy()).pipe(res);
+      // pipeline, not pipe: a client leaving mid-file must close the blob's file descriptor too.
+      pipeline(createReadStream(this.blobPath(f.sha256), range), res, () => undefined);
       return;
     }
     res.writeHead(status, { ...headers, 'content-length': String(f.size) });
     if (req.method === 'HEAD') { res.end(); return; }
-    createReadStream(this.blobPath(f.sha256)).on('error', () => res.destroy()).pipe(res);
+    pipeline(createReadStream(this.blobPath(f.sha256)), res, () => undefined);
   };
 }
 
