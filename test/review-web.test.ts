@@ -176,7 +176,7 @@ describe('web review: a server with small limits', () => {
   let client: Client;
   beforeAll(async () => {
     state = tempDir('sbx-review-web-p-');
-    server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_WEBDEV_START_TIMEOUT: '5', SANDBOX_DEPLOY_MAX_MB: '1' });
+    server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_WEBDEV_START_TIMEOUT: '4', SANDBOX_DEPLOY_MAX_MB: '1' });
     ({ client } = await httpClient(server.url));
   }, 30_000);
   afterAll(async () => {
@@ -186,11 +186,11 @@ describe('web review: a server with small limits', () => {
   });
 
   it('webdev_start and webdev_build report progress, so a 3 s client timeout does not cut off their answer', async () => {
-    await sh(client, 'mkdir -p slow && echo \'{"build": "sleep 5 && mkdir -p dist", "outDir": "dist"}\' > slow/.webdev.json');
+    await sh(client, 'mkdir -p slow && echo \'{"build": "sleep 4 && mkdir -p dist", "outDir": "dist"}\' > slow/.webdev.json');
     const opts = { timeout: 3000, resetTimeoutOnProgress: true, onprogress: () => undefined };
     const start = await client.callTool({ name: 'webdev_start', arguments: { name: 'slow', command: 'echo booting; sleep 100', port: 4400 } }, undefined, opts) as ToolResult;
     expect(start.isError).toBe(true);
-    expect(text(start)).toMatch(/port 4400 did not answer within 5 s, so the server was stopped\.\nLast log lines:\nbooting/);
+    expect(text(start)).toMatch(/port 4400 did not answer within 4 s, so the server was stopped\.\nLast log lines:\nbooting/);
     const build = await client.callTool({ name: 'webdev_build', arguments: { name: 'slow' } }, undefined, opts) as ToolResult;
     expect(build.isError, text(build)).toBeFalsy();
     expect(build.structuredContent).toMatchObject({ exitCode: 0, outputDir: '/workspace/slow/dist' });
