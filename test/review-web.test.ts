@@ -142,7 +142,7 @@ describe('web review: sites, previews, browser edge cases', () => {
     expect(blobFds()).toBe(0);
   });
 
-  it('a dev server\'s absolute redirect to its loopback points at the preview, not at the host\'s loopback', async () => {
+  it('a dev server\'s absolute redirect to its loopback points at the preview, not the host\'s loopback; a closed port says how to recover', async () => {
     await sh(client, 'cat > redir.js', { stdin: REDIRECTOR });
     const started = await call(client, 'shell_start', { command: 'PORT=4310 node redir.js', name: 'redir' });
     expect(started.isError, text(started)).toBeFalsy();
@@ -157,6 +157,9 @@ describe('web review: sites, previews, browser edge cases', () => {
     expect((await get(host, '/api')).headers.location).toBe(`http://5173-${id}.localhost:${server.port}/v1`);
     expect((await get(host, '/ext')).headers.location).toBe('https://example.com/x');
     expect((await get(host, '/rel')).headers.location).toBe('/form');
+    const closed = await get(host.replace(/^\d+-/, '4399-'), '/');
+    expect(closed.status).toBe(404);
+    expect(closed.body).toMatch(/nothing is listening on port 4399 inside the sandbox\. start the server first/);
   });
 });
 

@@ -51,7 +51,7 @@ async function open(sandbox: Sandbox, port: number): Promise<Duplex | string> {
   try {
     return await sandbox.connectPort(port);
   } catch (e) {
-    return isSandboxError(e) ? e.message : 'cannot reach that port';
+    return isSandboxError(e) ? e.describe() : 'cannot reach that port';
   }
 }
 
