@@ -76,6 +76,7 @@ describe('web review: sites, previews, browser edge cases', () => {
     expect(js.status).toBe(200);
     expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
     expect(js.body).toBe('console.log(1)\n');
+    expect((await get(siteHost, 'http://[bad/')).status).toBe(400);
   });
 
   it('revalidates with weak and listed ETags, and serves byte ranges', async () => {

@@ -226,10 +226,10 @@ export class LocalSiteStore implements DeployTarget {
     }
     // The path as sent, not new URL(): that would read "//a.js" as a host name and serve the home page.
     const url = req.url ?? '/';
-    const [rawPath, query] = url.startsWith('/') ? [url.split('?')[0]!, url.includes('?') ? url.slice(url.indexOf('?')) : ''] : [new URL(url).pathname, ''];
+    const query = url.startsWith('/') && url.includes('?') ? url.slice(url.indexOf('?')) : '';
     let pathname: string;
     try {
-      pathname = decodeURIComponent(rawPath);
+      pathname = decodeURIComponent(url.startsWith('/') ? url.split('?')[0]! : new URL(url, 'http://site').pathname);
     } catch {
       return page(res, 400, 'Bad request', 'The address is not valid.');
     }
