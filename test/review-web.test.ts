@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumMissing, refOf, snapshotOf } from './browser-helpers.js';
-import { call, httpClient, sh, startHttpServer, tempDir, text, type HttpServer, type ToolResult } from './helpers.js';
+import { call, httpClient, sh, startHttpServer, stdioClient, tempDir, text, type HttpServer, type ToolResult } from './helpers.js';
 import { fetchHost, hostOf } from './web-helpers.js';
 
 /** A server inside the sandbox that redirects the way dev servers configured with a base URL do. */
@@ -212,6 +212,27 @@ describe('web review: a server with small limits', () => {
     expect((await sh(client, 'stat -c %s g/z/grow')).stdout.trim()).toBe(String(2 + (8 << 20)));
     expect(r.structuredContent!.totalBytes as number).toBeLessThanOrEqual(1 << 20);
     expect((await fetchHost(server.port, hostOf(r.structuredContent!.url as string).host, '/z/grow')).body).toBe('1\n');
+  }, 30_000);
+});
+
+describe('web review: stdio mode with its web port taken', () => {
+  it('deploy_site says the port is taken and how to recover, and publishes nothing', async () => {
+    const blocker = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const state = tempDir('sbx-review-web-s-');
+    const { client } = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_WEB_PORT: String(port) });
+    try {
+      await sh(client, 'mkdir -p o && echo hi > o/index.html');
+      const r = await call(client, 'deploy_site', { path: 'o', name: 'taken' });
+      expect(r.isError).toBe(true);
+      expect(text(r)).toMatch(new RegExp(`cannot open the preview and site listener on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*SANDBOX_WEB_PORT: the operator should set a free port`));
+      expect(existsSync(path.join(state.dir, 'deploy', 'sites', 'taken'))).toBe(false);
+    } finally {
+      await client.close();
+      blocker.close();
+      state.cleanup();
+    }
   }, 30_000);
 });
 
