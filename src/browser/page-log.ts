@@ -36,6 +36,11 @@ export class PageLog {
       note(`Note: the page opened a ${kind} dialog ${JSON.stringify(d.message().slice(0, 300))}; it was accepted${kind === 'prompt' ? ` with ${JSON.stringify(d.defaultValue())}` : ''}.`);
     });
     page.on('crash', () => note('Note: this tab crashed (out of memory or a renderer bug); reload it with browser_navigate.'));
+    // Downloads are refused (nothing lands on disk unasked); say so, or a click on a file link seems to do nothing.
+    page.on('download', (d) => {
+      void d.cancel().catch(() => undefined);
+      note(`Note: the page started a download of ${JSON.stringify(d.suggestedFilename())} (${d.url().slice(0, 500)}); the browser does not save downloads. Fetch it inside the sandbox instead, e.g. shell_exec "curl -sSo ${JSON.stringify(d.suggestedFilename()).slice(1, -1).replace(/[^\w.-]/g, '_') || 'file'} <url>".`);
+    });
     page.on('popup', (p) => note(`Note: the page opened a new tab (${p.url() || 'about:blank'}); see browser_tabs.`));
   }
 

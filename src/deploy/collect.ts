@@ -44,7 +44,7 @@ export async function collectFolder(sb: Sandbox, requested: string, limits: { ma
     if (files.length + 1 > limits.maxFiles) throw new SandboxError('LIMIT_EXCEEDED', `${root} holds more than ${limits.maxFiles} files`, { hint: 'publish only the build output, or raise SANDBOX_DEPLOY_MAX_FILES' });
     totalBytes += size;
     if (totalBytes > limits.maxBytes) throw new SandboxError('LIMIT_EXCEEDED', `${root} is larger than ${Math.round(limits.maxBytes / 1048576)} MiB`, { hint: 'publish only the build output, or raise SANDBOX_DEPLOY_MAX_MB' });
-    files.push({ path: rel, size, read: () => readChunks(sb, abs) });
+    files.push({ path: rel, size, read: () => readChunks(sb, abs, size) });
   };
   const walk = async (dir: string, prefix: string): Promise<void> => {
     const entries = (await sb.files.list(dir)).sort((a, b) => a.name.localeCompare(b.name));
@@ -95,11 +95,12 @@ async function assertNoSymlinkOnPath(sb: Sandbox, from: string, to: string): Pro
   }
 }
 
-async function* readChunks(sb: Sandbox, file: string): AsyncIterable<Buffer> {
-  for (let offset = 0; ;) {
-    const { data, size } = await sb.files.read(file, { offset, length: CHUNK });
-    if (data.length) yield data;
+/** Reads no more than the size listed, which the limits were checked against: a file growing meanwhile is cut there. */
+async function* readChunks(sb: Sandbox, file: string, size: number): AsyncIterable<Buffer> {
+  for (let offset = 0; offset < size;) {
+    const { data } = await sb.files.read(file, { offset, length: Math.min(CHUNK, size - offset) });
+    if (!data.length) return;
+    yield data;
     offset += data.length;
-    if (data.length === 0 || offset >= size) return;
   }
 }

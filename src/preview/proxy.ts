@@ -27,6 +27,18 @@ function forwardedHeaders(req: IncomingMessage): Record<string, string> {
   };
 }
 
+/**
+ * A dev server's absolute redirect to its own loopback (`http://localhost:3000/login`) would send the
+ * browser to the host's loopback, where that server is not: point it at that port's preview instead.
+ */
+function previewLocation(location: string, req: IncomingMessage): string {
+  const m = /^(https?:)?\/\/(localhost|127\.0\.0\.1|\[::1\]|0\.0\.0\.0)(?::(\d{1,5}))?(?=[/?#]|$)/i.exec(location);
+  if (!m) return location;
+  const port = m[3] ?? (m[1]?.toLowerCase() === 'https:' ? '443' : '80');
+  const host = String(req.headers.host ?? '').replace(/^\d+-/, `${port}-`);
+  return `${forwardedHeaders(req)['x-forwarded-proto']}://${host}${location.slice(m[0].length)}`;
+}
+
 export function notFound(res: ServerResponse, message: string): void {
   res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(`404 Not Found\n${message}\n`);
 }
@@ -39,7 +51,7 @@ async function open(sandbox: Sandbox, port: number): Promise<Duplex | string> {
   try {
     return await sandbox.connectPort(port);
   } catch (e) {
-    return isSandboxError(e) ? e.message : 'cannot reach that port';
+    return isSandboxError(e) ? e.describe() : 'cannot reach that port';
   }
 }
 
@@ -47,6 +59,8 @@ async function open(sandbox: Sandbox, port: number): Promise<Duplex | string> {
 export async function proxyRequest(req: IncomingMessage, res: ServerResponse, sandbox: Sandbox, port: number, log: Logger): Promise<void> {
   const upstream = await open(sandbox, port);
   if (typeof upstream === 'string') return notFound(res, upstream);
+  // The client may have left while the port opened: its 'close' is gone, so nothing would end this one.
+  if (req.socket.destroyed) return void upstream.destroy();
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
   Object.assign(headers, forwardedHeaders(req), { connection: 'close' });
@@ -54,6 +68,7 @@ export async function proxyRequest(req: IncomingMessage, res: ServerResponse, sa
   preq.on('response', (pres) => {
     const out: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(pres.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+    if (typeof out.location === 'string') out.location = previewLocation(out.location, req);
     res.writeHead(pres.statusCode ?? 502, pres.statusMessage, out);
     pres.pipe(res);
     pres.on('error', () => res.destroy());
@@ -75,6 +90,7 @@ export async function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: B
     socket.end(`HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n404 Not Found\n${upstream}\n`);
     return;
   }
+  if (socket.destroyed) return void upstream.destroy();
   const lines = [`${req.method} ${req.url} HTTP/1.1`];
   for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
   for (const [k, v] of Object.entries(forwardedHeaders(req))) lines.push(`${k}: ${v}`);

@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config.js';
+import { SandboxError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { notFound, parsePreviewLabel, proxyRequest, proxyUpgrade, type SandboxLookup } from './proxy.js';
 
@@ -135,6 +136,10 @@ export class WebHost {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(wanted, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+    }).catch((err: Error) => {
+      throw new SandboxError('UNAVAILABLE', `cannot open the preview and site listener on 127.0.0.1:${wanted}: ${err.message}`, {
+        hint: wanted ? 'another program uses SANDBOX_WEB_PORT: the operator should set a free port (or 0 for any) and restart sandbox-mcp' : 'the operator should check the machine\'s loopback interface and restart sandbox-mcp',
+      });
     });
     server.unref();
     const port = (server.address() as AddressInfo).port;

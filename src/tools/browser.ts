@@ -18,6 +18,27 @@ export function normalizeUrl(raw: string): string {
   return /^[\w-]+(\.[\w-]+)+(:\d+)?(\/|$)/.test(url) ? `https://${url}` : url;
 }
 
+/**
+ * Preview URLs (`http://3000-<id>.localhost:8080/x`) are how the host reaches a port of this sandbox;
+ * the browser lives in the sandbox, where that port is localhost:3000. Site URLs are served on the
+ * host, which the sandbox cannot reach: say so rather than "nothing is listening".
+ */
+function fromInside(url: string, sandboxId: string): { url: string; note?: string } {
+  let u: URL;
+  try { u = new URL(url); } catch { return { url }; }
+  if (!/^https?:$/.test(u.protocol)) return { url };
+  const preview = /^(\d{1,5})-([a-z0-9]{8,64})\./.exec(u.hostname);
+  if (preview?.[2] === sandboxId) {
+    const inside = `http://localhost:${preview[1]}${u.pathname}${u.search}${u.hash}`;
+    return { url: inside, note: `Note: ${url} is this sandbox's port ${preview[1]} seen from outside; the browser runs inside the sandbox, so it opened ${inside}.` };
+  }
+  if (/^(\d{1,5}-[a-z0-9]{8,64}|[a-z0-9-]+\.site)\.localhost$/.test(u.hostname)) {
+    throw new SandboxError('UNSUPPORTED', `${url} is served by sandbox-mcp on the host, which this sandbox's browser cannot reach`, {
+      hint: preview ? 'open servers of this sandbox as http://localhost:PORT/' : 'to look at a deployed site, open the folder you deployed: serve it inside the sandbox (e.g. shell_start "python3 -m http.server 8000 -d my-app/dist") and open http://localhost:8000/',
+    });
+  }
+  return { url };
+}
 
 /**
  * page.goto, coping with Chromium's habit around error pages: leaving one restarts the navigation
@@ -51,7 +72,7 @@ export const browserTools = [
     outputSchema: pageStateShape,
     annotations: { ...act, destructiveHint: false },
     async handler(ctx, args) {
-      const url = normalizeUrl(args.url);
+      const { url, note } = fromInside(normalizeUrl(args.url), (await ctx.session.sandbox()).id);
       return browserCall(ctx, true, async (svc, page) => {
         try {
           await gotoSettled(page, url);
@@ -60,7 +81,7 @@ export const browserTools = [
         }
         // A short grace for the load event (images, late scripts) without holding fast pages back.
         await page.waitForLoadState('load', { timeout: 3000 }).catch(() => undefined);
-        return pageState(svc, page, 'full');
+        return pageState(svc, page, 'full', note ? [note] : []);
       });
     },
   }),

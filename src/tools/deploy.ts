@@ -26,8 +26,9 @@ export const deployTools = [
       const sb = await ctx.session.sandbox();
       const c = await collectFolder(sb, args.path, { maxBytes: ctx.config.deployMaxMb * 1048576, maxFiles: ctx.config.deployMaxFiles });
       const store = siteStore(ctx.config.stateDir);
-      const v = await store.publish(args.name, c.files, `${sb.id}:${c.root}`);
+      // The URL first: if it cannot be served, publish nothing rather than report a failure after a deploy.
       const url = await store.url(args.name);
+      const v = await store.publish(args.name, c.files, `${sb.id}:${c.root}`);
       const hasIndex = c.files.some((f) => f.path === 'index.html');
       const notes = [
         `Published ${c.root} as ${args.name} ${v.version} (${v.fileCount} files, ${kb(v.totalBytes)}), now live at ${url}`,

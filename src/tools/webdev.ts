@@ -48,6 +48,21 @@ async function urlFor(sb: Sandbox, port: number): Promise<{ url: string; headers
   return u.headers && Object.keys(u.headers).length ? { url: u.url, headers: u.headers } : { url: u.url };
 }
 
+/**
+ * Progress every few seconds while `work` runs: installs, builds and slow dev servers outlast the
+ * 60 s request timeout many clients use, which they reset on progress.
+ */
+async function heartbeat<T>(ctx: ToolContext, message: string, totalS: number, work: Promise<T>): Promise<T> {
+  if (!ctx.wantsProgress) return work;
+  const started = Date.now();
+  const timer = setInterval(() => ctx.progress({ progress: Math.round((Date.now() - started) / 1000), total: totalS, message }), 2000);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 async function stopServer(sb: Sandbox, p: ProcessInfo): Promise<ProcessInfo> {
   await sb.processes.kill(p.processId, 'SIGTERM');
   let r = await sb.processes.read(p.processId, { waitMs: 3000, until: '(?!)', maxBytes: 0 });
@@ -76,10 +91,10 @@ async function startHandler(ctx: ToolContext, args: { name: string; port?: numbe
   const p = await sb.processes.spawn(command, { cwd: projectDir(sb, args.name), env: { PORT: String(port) }, name: processName(args.name) });
   const timeoutMs = ctx.config.webdevStartTimeoutS * 1000;
   let exited = false;
-  const up = await waitForPort(sb, port, timeoutMs, async () => {
+  const up = await heartbeat(ctx, `waiting for port ${port}`, ctx.config.webdevStartTimeoutS, waitForPort(sb, port, timeoutMs, async () => {
     exited = !(await sb.processes.read(p.processId, { maxBytes: 0 })).running;
     return exited || ctx.signal.aborted;
-  });
+  }));
   if (!up) {
     const logs = await tail(sb, p.processId, 30, ctx.config.maxOutputBytes);
     const after = exited ? await sb.processes.read(p.processId, { maxBytes: 0 }) : await stopServer(sb, p);
@@ -130,7 +145,8 @@ export const webdevTools = [
       await writeMeta(sb, args.name, spec);
       let installed = false;
       if (spec.install) {
-        const r = await sb.exec('npm install --no-audit --no-fund', { cwd: dir, timeoutMs: Math.min(600, ctx.config.maxExecTimeoutS) * 1000, signal: ctx.signal });
+        const installS = Math.min(600, ctx.config.maxExecTimeoutS);
+        const r = await heartbeat(ctx, 'npm install', installS, sb.exec('npm install --no-audit --no-fund', { cwd: dir, timeoutMs: installS * 1000, signal: ctx.signal }));
         if (r.exitCode !== 0) {
           await sb.files.remove(dir, { recursive: true }).catch(() => undefined);
           const out = `${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-20).join('\n');
@@ -172,7 +188,15 @@ export const webdevTools = [
       if (!p?.running) return ok({ name: args.name, stopped: false, processId: p?.processId ?? null }, `${args.name} has no running dev server.`);
       const after = await stopServer(sb, p);
       if (after.running) return fail(`webdev_stop failed: ${p.processId} is still running after SIGKILL; try shell_kill {"processId": "${p.processId}", "signal": "SIGKILL"}.`);
-      return ok({ name: args.name, stopped: true, processId: p.processId }, `Stopped ${args.name} (${p.processId}).`);
+      const port = (await readMeta(sb, args.name)).lastPort;
+      // A child that left the process group (setsid, daemons) survives the group kill and keeps the port.
+      let lingering = port !== undefined && await portAnswers(sb, port);
+      for (let i = 0; lingering && i < 4; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        lingering = await portAnswers(sb, port!);
+      }
+      const warn = lingering ? `\nWarning: port ${port} still answers, so its preview still works: a process the server started left its process group (e.g. with setsid) and still listens. Find it with shell_exec "ps -ef" and end it with kill, before webdev_start uses that port again.` : '';
+      return ok({ name: args.name, stopped: true, processId: p.processId }, `Stopped ${args.name} (${p.processId}).${warn}`);
     },
   }),
 
@@ -204,7 +228,8 @@ export const webdevTools = [
       await requireProject(sb, args.name);
       const meta = await readMeta(sb, args.name);
       const command = meta.build ?? 'npm run build';
-      const r = await sb.exec(command, { cwd: projectDir(sb, args.name), timeoutMs: Math.min(600, ctx.config.maxExecTimeoutS) * 1000, signal: ctx.signal });
+      const buildS = Math.min(600, ctx.config.maxExecTimeoutS);
+      const r = await heartbeat(ctx, `building ${args.name}`, buildS, sb.exec(command, { cwd: projectDir(sb, args.name), timeoutMs: buildS * 1000, signal: ctx.signal }));
       const logTail = `${r.stdout}${r.stderr ? `\n${r.stderr}` : ''}`.trim().split('\n').slice(-40).join('\n');
       const outputDir = r.exitCode === 0 ? posix.join(projectDir(sb, args.name), meta.outDir ?? 'dist') : null;
       const status = r.timedOut ? 'timed out' : r.exitCode === 0 ? 'succeeded' : `FAILED (exit ${r.exitCode ?? r.signal})`;
