@@ -39,6 +39,16 @@ describe('preview and site URLs under SANDBOX_PUBLIC_URL', () => {
     expect((await fetchHost(server.port, `5055-${id}.localhost:${server.port}`)).body).toBe('plain http on the ws server');
   });
 
+  it('tells a dev server its public preview URL in PREVIEW_URL (what Vite\'s allowedHosts is built from)', async () => {
+    expect((await call(client, 'webdev_create', { name: 'echo-url', template: 'static' })).isError).toBeFalsy();
+    const started = await call(client, 'webdev_start', { name: 'echo-url', port: 5077, command: `node -e "require('http').createServer((q,s)=>s.end(String(process.env.PREVIEW_URL))).listen(process.env.PORT)"` });
+    expect(started.isError, text(started)).toBeFalsy();
+    const url = started.structuredContent!.url as string;
+    expect(url).toMatch(/^https:\/\/5077-[a-z0-9]+\.sbx\.test\/$/);
+    expect((await fetchHost(server.port, new URL(url).host)).body).toBe(url);
+    await call(client, 'webdev_stop', { name: 'echo-url' });
+  });
+
   it('hands out site URLs under the public domain; forged names under it 404', async () => {
     await sh(client, 'mkdir -p pub && echo "<h1>public site</h1>" > pub/index.html');
     const r = await call(client, 'deploy_site', { path: 'pub', name: 'pubsite' });

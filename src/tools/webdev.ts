@@ -88,7 +88,10 @@ async function startHandler(ctx: ToolContext, args: { name: string; port?: numbe
   if (await portAnswers(sb, port)) {
     throw new SandboxError('ALREADY_EXISTS', `port ${port} is already in use inside the sandbox`, { hint: 'pass another port, or stop what listens there (shell_list / webdev_list)' });
   }
-  const p = await sb.processes.spawn(command, { cwd: projectDir(sb, args.name), env: { PORT: String(port) }, name: processName(args.name) });
+  // PREVIEW_URL tells the dev server the address it is reached at (Vite's allowedHosts, absolute links).
+  const preview = await sb.portUrl(port).then((u) => u.url, () => undefined);
+  const env: Record<string, string> = { PORT: String(port), ...(preview ? { PREVIEW_URL: preview } : {}) };
+  const p = await sb.processes.spawn(command, { cwd: projectDir(sb, args.name), env, name: processName(args.name) });
   const timeoutMs = ctx.config.webdevStartTimeoutS * 1000;
   let exited = false;
   const up = await heartbeat(ctx, `waiting for port ${port}`, ctx.config.webdevStartTimeoutS, waitForPort(sb, port, timeoutMs, async () => {
@@ -163,7 +166,7 @@ export const webdevTools = [
   defineTool({
     name: 'webdev_start',
     title: 'Start a dev server',
-    description: 'Start a project\'s dev server in the background (PORT is set in its environment), wait until its port answers, and return the preview URL. ' +
+    description: 'Start a project\'s dev server in the background (PORT and PREVIEW_URL are set in its environment), wait until its port answers, and return the preview URL. ' +
       'If it fails to come up, returns its last log lines. Use command to run something else, e.g. "python3 -m http.server $PORT".',
     inputSchema: {
       name: nameSchema,
