@@ -14,6 +14,16 @@ describe('README', () => {
     }
   });
 
+  it('states each option\'s default as the config has it', () => {
+    for (const o of Object.values(OPTIONS) as { env?: string; flag?: string; schema: { safeParse(v: unknown): { success: boolean; data?: unknown } } }[]) {
+      const r = o.schema.safeParse(undefined);
+      if (!o.env || !o.flag || !r.success || r.data === undefined) continue;
+      const def = Array.isArray(r.data) ? (r.data.length ? r.data.join(',') : 'none') : String(r.data);
+      const row = readme.split('\n').find((l) => l.startsWith(`| \`${o.env}\``));
+      expect(row?.split('|').map((c) => c.trim())[4], `README default of ${o.env}`).toBe(def);
+    }
+  });
+
   it('keeps the two-command quick start', () => {
     expect(readme).toContain('npm ci && npm start');
     expect(readme).toContain('npm ci && npm test');
