@@ -36,12 +36,12 @@ export class Controller {
     }
   }
 
-  async kill(token: string, signal: string): Promise<boolean> {
+  async kill(token: string, signal: string, session = 0): Promise<boolean> {
     if (!this.alive || !this.stream) return false;
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => { this.pending.delete(token); resolve(false); }, ANSWER_TIMEOUT_MS);
       this.pending.set(token, (ok) => { clearTimeout(timer); this.pending.delete(token); resolve(ok); });
-      this.stream!.write(`kill ${token} ${signal}\n`);
+      this.stream!.write(`kill ${token} ${signal} ${session}\n`);
     });
   }
 

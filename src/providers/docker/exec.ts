@@ -7,7 +7,7 @@ import { HeadTailCapture } from '../local/agent/capture.js';
 import type { ExecOptions, ExecResult } from '../types.js';
 import { Controller } from './control.js';
 import { execStartFailed, translateDockerError, type ErrorContext } from './errors.js';
-import { KILL_SCRIPT, MARKER_ENV, StderrFramer, TOKEN_ENV, TrailerScanner, WRAPPER, type FrameHeader } from './framing.js';
+import { KILL_SCRIPT, MARKER_ENV, StderrFramer, TOKEN_ENV, TrailerScanner, wrapperCmd, type FrameHeader } from './framing.js';
 
 /** After the exit line, wait at most this long for stdout's end line (it normally comes first). */
 const DRAIN_MS = 200;
@@ -112,7 +112,12 @@ export class ContainerExec {
       clearTimeout(timer);
     }
     if (timedOut) throw new SandboxError('TIMEOUT', `a file operation took longer than ${Math.round((opts.timeoutMs ?? 60_000) / 1000)} s and was stopped`, { hint: 'the path may be a slow or blocking file; try a shell command instead' });
-    return { stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString(), exitCode: await this.exitCode(exec) };
+    const r = { stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString(), exitCode: await this.exitCode(exec) };
+    // bash never ran (runc's text is all there is, e.g. the process limit is used up): say so, not "exit 126".
+    if (r.exitCode === 126 && /^OCI runtime exec failed/.test(`${r.stdout.subarray(0, 200).toString()}${r.stderr}`.trim())) {
+      throw execStartFailed(r.stdout.subarray(0, 300).toString() + r.stderr);
+    }
+    return r;
   }
 
   /** Starts the kill controller; done once, right after the container starts, while it has processes to spare. */
@@ -124,10 +129,13 @@ export class ContainerExec {
     this.controller.stop();
   }
 
-  /** Signals every process of the command that carries `token`: through the controller, else a fresh exec. */
-  async kill(token: string, signal: string): Promise<void> {
-    if (await this.controller.kill(token, signal)) return;
-    const { stream } = await this.start(['/bin/bash', '-c', KILL_SCRIPT, 'sandbox-mcp-kill', token, signal], { stdin: false });
+  /**
+   * Signals every process of the command that carries `token` or is in its `session` (the pid the header
+   * reported; 0 when none): through the controller, else a fresh exec.
+   */
+  async kill(token: string, signal: string, session = 0): Promise<void> {
+    if (await this.controller.kill(token, signal, session)) return;
+    const { stream } = await this.start(['/bin/bash', '-c', KILL_SCRIPT, 'sandbox-mcp-kill', token, signal, String(session)], { stdin: false });
     await this.demux(stream, () => undefined, () => undefined);
   }
 
@@ -135,8 +143,8 @@ export class ContainerExec {
   async run(command: string, opts: ExecOptions & { maxOutputBytes: number }): Promise<ExecResult> {
     const token = newToken();
     const started = performance.now();
-    const { exec, stream } = await this.start(['/bin/bash', '-c', WRAPPER, 'sandbox-mcp', opts.cwd ?? this.workdir, command], {
-      env: { ...opts.env, [TOKEN_ENV]: token }, stdin: opts.stdin !== undefined,
+    const { exec, stream } = await this.start(wrapperCmd(opts.cwd ?? this.workdir, command, opts.env), {
+      env: { [TOKEN_ENV]: token }, stdin: opts.stdin !== undefined,
     });
     const budget = Math.max(512, Math.floor(opts.maxOutputBytes / 2));
     const out = new HeadTailCapture(budget);
@@ -187,7 +195,7 @@ export class ContainerExec {
       const sendKill = () => {
         if (killSent) return;
         killSent = true;
-        this.kill(token, 'SIGKILL').catch(() => undefined);
+        this.kill(token, 'SIGKILL', typeof header === 'object' ? header.pid : 0).catch(() => undefined);
         timers.push(setTimeout(() => { stream.destroy(); void finish(); }, KILL_GRACE_MS));
       };
       const killAll = () => {

@@ -13,13 +13,18 @@ export const MARKER_ENV = 'SANDBOX_MCP_EXEC';
 export const TOKEN_ENV = 'SANDBOX_MCP_TOKEN';
 
 /**
- * $1 = cwd, $2 = command. The command runs in its own session (setsid), marked with MARKER_ENV; the
- * wrapper outside it survives a kill of the command's tree and reports the status at once.
+ * $1 = cwd, $2 = command, then the caller's NAME=value pairs. The command runs in its own session
+ * (setsid), marked with MARKER_ENV; the wrapper outside it survives a kill of the command's tree and
+ * reports the status at once. The caller's variables reach the command through env(1), never the
+ * wrapper's own bash: BASH_ENV, SHELLOPTS, PS4 or PATH given for the command would otherwise run in,
+ * trace or break the wrapper (its token in the output, a start reported as failed).
  */
 export const WRAPPER = [
   `cd -- "$1" 2>/dev/null || { printf '%s:nocwd\\n' "$${TOKEN_ENV}" >&2; exit 1; }`,
-  // bash runs -c text line by line: the header line runs before the command is even parsed.
-  `${MARKER_ENV}=$${TOKEN_ENV} setsid -w /bin/bash -c 'printf "%s:pid:%s\\n" "$${MARKER_ENV}" "$$" >&2'$'\\n'"$2"`,
+  // bash runs -c text line by line: the header line runs before the command is even parsed. The group's
+  // stderr is /dev/null only for the wrapper's own "Killed ..." job report (after a timeout or kill);
+  // the command writes to the real stderr (fd 3).
+  `{ setsid -w env "\${@:3}" ${MARKER_ENV}=$${TOKEN_ENV} /bin/bash -c 'printf "%s:pid:%s\\n" "$${MARKER_ENV}" "$$" >&2'$'\\n'"$2" 2>&3 3>&-; } 3>&2 2>/dev/null`,
   's=$?',
   // stdout's trailer first: once both arrived, all the command's output has (pipes keep order per stream).
   `printf '\\0\\033%s:out:\\n' "$${TOKEN_ENV}"`,
@@ -27,17 +32,25 @@ export const WRAPPER = [
   'exit "$s"',
 ].join('\n');
 
+/** The exec command line that runs `command` in `cwd` with the caller's `env` under the wrapper. */
+export function wrapperCmd(cwd: string, command: string, env: Record<string, string> = {}): string[] {
+  const vars = Object.entries(env).filter(([k]) => k !== MARKER_ENV && k !== TOKEN_ENV).map(([k, v]) => `${k}=${v}`);
+  return ['/bin/bash', '-c', WRAPPER, 'sandbox-mcp', cwd, command, ...vars];
+}
+
 /**
- * $1 = token, $2 = signal. Signals every process carrying the token in its environment and the process
- * groups they lead or belong to, so children that moved to their own group or session die too.
+ * $1 = token, $2 = signal, $3 = the command's session id (0: none). Signals every process carrying the
+ * token in its environment or still in the command's session (a child that cleared its environment,
+ * `env -i`, keeps the session), and the process groups they lead or belong to, so children that moved
+ * to their own group or session die too.
  */
 export const KILL_SCRIPT = [
   'me=$$',
   'for d in /proc/[0-9]*; do',
   '  p=${d#/proc/}; [ "$p" = "$me" ] && continue',
-  `  grep -qzxF "${MARKER_ENV}=$1" "$d/environ" 2>/dev/null || continue`,
   '  read -r st < "$d/stat" 2>/dev/null || continue',
   '  f=(${st##*) }); g=${f[2]}',
+  `  [ "\${3:-0}" -gt 1 ] 2>/dev/null && [ "\${f[3]}" = "$3" ] || grep -qzxF "${MARKER_ENV}=$1" "$d/environ" 2>/dev/null || continue`,
   '  [ "$g" -gt 1 ] 2>/dev/null && kill -s "$2" -- "-$g" 2>/dev/null',
   '  kill -s "$2" "$p" 2>/dev/null',
   'done',
@@ -46,7 +59,7 @@ export const KILL_SCRIPT = [
 
 /**
  * The same kill as a long-lived controller (one per container, started with it) that reads
- * "kill TOKEN SIGNAL" lines and answers "done TOKEN". It uses bash builtins only, never forks, so it
+ * "kill TOKEN SIGNAL SESSION" lines and answers "done TOKEN". It uses bash builtins only, never forks, so it
  * still works when the sandbox has used up its process limit (a fork bomb), when no new exec can start.
  */
 export const CONTROLLER_SCRIPT = [
@@ -54,17 +67,18 @@ export const CONTROLLER_SCRIPT = [
   '  local d p e st f g hit',
   '  for d in /proc/[0-9]*; do',
   '    p=${d#/proc/}; [ "$p" = "$$" ] && continue',
-  '    hit=',
-  `    while IFS= read -r -d '' e; do [ "$e" = "${MARKER_ENV}=$1" ] && { hit=1; break; }; done < "$d/environ" 2>/dev/null`,
-  '    [ -n "$hit" ] || continue',
   '    read -r st < "$d/stat" 2>/dev/null || continue',
   '    f=(${st##*) }); g=${f[2]}',
+  '    hit=',
+  '    [ "${3:-0}" -gt 1 ] 2>/dev/null && [ "${f[3]}" = "$3" ] && hit=1',
+  `    [ -n "$hit" ] || while IFS= read -r -d '' e; do [ "$e" = "${MARKER_ENV}=$1" ] && { hit=1; break; }; done < "$d/environ" 2>/dev/null`,
+  '    [ -n "$hit" ] || continue',
   '    [ "$g" -gt 1 ] 2>/dev/null && kill -s "$2" -- "-$g" 2>/dev/null',
   '    kill -s "$2" "$p" 2>/dev/null',
   '  done',
   '}',
-  'while read -r cmd a b; do',
-  '  [ "$cmd" = kill ] && killmarked "$a" "$b"',
+  'while read -r cmd a b c; do',
+  '  [ "$cmd" = kill ] && killmarked "$a" "$b" "$c"',
   '  printf "done %s\\n" "$a"',
   'done',
 ].join('\n');

@@ -6,7 +6,7 @@ import { OutputLog } from '../local/agent/output-log.js';
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
 import { execStartFailed } from './errors.js';
 import { newToken, signalFromStatus, type ContainerExec } from './exec.js';
-import { StderrFramer, TOKEN_ENV, TrailerScanner, WRAPPER, type FrameHeader } from './framing.js';
+import { StderrFramer, TOKEN_ENV, TrailerScanner, wrapperCmd, type FrameHeader } from './framing.js';
 
 /** Finished processes kept for shell_read/shell_list before the oldest are forgotten. */
 const KEEP_EXITED = 64;
@@ -45,8 +45,8 @@ export class DockerProcesses implements ProcessApi {
       throw new SandboxError('ALREADY_EXISTS', `a running process is already named "${opts.name}"`, { hint: 'pick another name, or shell_kill the running one first' });
     }
     const token = newToken();
-    const { exec, stream } = await this.runner.start(['/bin/bash', '-c', WRAPPER, 'sandbox-mcp', opts.cwd ?? this.runner.workdir, command], {
-      env: { ...opts.env, [TOKEN_ENV]: token }, stdin: true,
+    const { exec, stream } = await this.runner.start(wrapperCmd(opts.cwd ?? this.runner.workdir, command, opts.env), {
+      env: { [TOKEN_ENV]: token }, stdin: true,
     });
     const p: Proc = {
       processId: `proc-${this.next++}`, name: opts.name, command, token, pid: -1, exec, stream,
@@ -110,7 +110,7 @@ export class DockerProcesses implements ProcessApi {
     const p = this.get(processId);
     if (p.running) {
       p.lastSignal = signal;
-      await this.runner.kill(p.token, signal);
+      await this.runner.kill(p.token, signal, p.pid > 1 ? p.pid : 0);
     }
     return this.info(p);
   }
