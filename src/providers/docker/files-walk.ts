@@ -90,17 +90,21 @@ export function searchArgs(pattern: string, o: SearchOptions): { flags: string }
 
 export const SEARCH_DEPTH_MAX = SEARCH_DEPTH;
 
-/** grep -Z output: "file\0line:text\n" per matching line. */
+/** grep -Z output: "file\0line:text\n" per matching line (a file name may hold a newline, text may not). */
 export function parseSearch(root: string, workdir: string, out: Buffer, candidates: number, maxResults: number): SearchResult {
   const matches: SearchResult['matches'] = [];
   let truncated = false;
-  for (const line of out.toString('utf8').split('\n')) {
-    const z = line.indexOf('\0');
-    if (z < 0) continue;
-    const colon = line.indexOf(':', z + 1);
+  const all = out.toString('utf8');
+  for (let at = 0, z = all.indexOf('\0'); z >= 0; z = all.indexOf('\0', at)) {
+    const nl = all.indexOf('\n', z);
+    const line = all.slice(z + 1, nl < 0 ? undefined : nl);
+    const name = all.slice(at, z);
+    at = nl < 0 ? all.length : nl + 1;
+    const colon = line.indexOf(':');
+    if (colon < 0) continue;
     if (matches.length >= maxResults) { truncated = true; break; }
     const text = line.slice(colon + 1).replace(/\r$/, '');
-    matches.push({ path: displayPath(workdir, path.posix.resolve(root, line.slice(0, z))), line: Number(line.slice(z + 1, colon)), text: text.length > 300 ? `${text.slice(0, 300)}…` : text });
+    matches.push({ path: displayPath(workdir, path.posix.resolve(root, name)), line: Number(line.slice(0, colon)), text: text.length > 300 ? `${text.slice(0, 300)}…` : text });
   }
   return { matches, truncated, filesSearched: candidates, binarySkipped: 0, largeSkipped: 0, timedOut: false };
 }

@@ -4,6 +4,7 @@ import type { DirEntry, FilesApi, FileStat, ReadTextOptions, ReadTextResult, Sea
 import { sniff } from '../local/agent/sniff.js';
 import { helperError } from './errors.js';
 import type { ContainerExec } from './exec.js';
+import { jsToPcre } from './regex.js';
 import { parseSearch, parseTree, READ_TEXT_MAX_BYTES, SEARCH_DEPTH_MAX, searchArgs, textOf, walkArgs } from './files-walk.js';
 
 /**
@@ -120,7 +121,10 @@ export class DockerFiles implements FilesApi {
     const file = this.resolve(p);
     const out = await this.run('read', file, [file, String(Math.max(0, opts.offset ?? 0)), opts.length === undefined ? '' : String(Math.max(0, opts.length))]);
     const nl = out.indexOf(10);
-    return { size: Number(out.subarray(0, nl).toString()), data: out.subarray(nl + 1) };
+    const size = Number(out.subarray(0, nl).toString());
+    const data = out.subarray(nl + 1);
+    // Most of /proc and /sys report size 0 yet have content: their size is what reading them found.
+    return { size: size === 0 && !opts.offset ? data.length : size, data };
   }
 
   async write(p: string, data: Buffer | string, opts: { mode?: number } = {}): Promise<FileStat> {
@@ -161,7 +165,7 @@ export class DockerFiles implements FilesApi {
   }
 
   async search(pattern: string, o: SearchOptions): Promise<SearchResult> {
-    searchArgs(pattern, o);
+    const { flags: jsFlags } = searchArgs(pattern, o);
     const root = this.resolve(o.path ?? this.runner.workdir);
     const st = await this.stat(root);
     let list = Buffer.alloc(0);
@@ -184,7 +188,7 @@ export class DockerFiles implements FilesApi {
     }
     const secs = String(Math.max(1, Math.ceil(o.timeoutMs / 1000)));
     const flags = o.caseSensitive === false ? '-Pi' : '-P';
-    const out = await this.run('search', root, [root, secs, String(o.maxResults + 1), flags, pattern], list);
+    const out = await this.run('search', root, [root, secs, String(o.maxResults + 1), flags, jsToPcre(pattern, jsFlags.includes('u'))], list);
     const marker = out.indexOf('\n\0BINARY\0');
     const binary = marker < 0 ? 0 : out.subarray(marker + 9).toString().split('\0').filter((f) => f && !empty.has(f)).length;
     const r = parseSearch(st.type === 'directory' ? root : path.posix.dirname(root), this.runner.workdir, marker < 0 ? out : out.subarray(0, marker), candidates - binary, o.maxResults);
