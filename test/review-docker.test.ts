@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DOCKER_IMAGE, dockerSkip, managedContainers } from './docker-env.js';
+import { call, sh, stdioClient, tempDir, text, waitFor } from './helpers.js';
+
+/**
+ * Defects found by an adversarial review of the docker provider, each driven through the MCP tools
+ * over stdio against a real engine: the built CLI, SANDBOX_PROVIDER=docker, network none.
+ */
+if (dockerSkip) console.warn(`[review-docker] skipped: ${dockerSkip}`);
+
+const stateLabel = (dir: string) => `sandbox-mcp.state=${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`;
+
+describe.skipIf(!!dockerSkip)('docker provider review', () => {
+  let client: Client;
+  let state: ReturnType<typeof tempDir>;
+  /** Processes in the container whose command line starts with `prefix` (an extended regex). */
+  const inSandbox = async (prefix: string) =>
+    (await sh(client, `ps -eo args= | grep -E '^${prefix}' || true`)).stdout.split('\n').filter(Boolean);
+
+  beforeAll(async () => {
+    state = tempDir('sbx-review-docker-');
+    ({ client } = await stdioClient({
+      SANDBOX_PROVIDER: 'docker', SANDBOX_DOCKER_IMAGE: DOCKER_IMAGE, SANDBOX_STATE_DIR: state.dir,
+      SANDBOX_MEMORY_MB: '512', SANDBOX_PIDS_MAX: '64', SANDBOX_CPUS: '1', SANDBOX_EXEC_TIMEOUT: '30',
+      ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
+    }));
+  });
+  afterAll(async () => {
+    await client?.close();
+    if (state) await waitFor(() => managedContainers(stateLabel(state.dir)).length === 0, 15_000).catch(() => undefined);
+    const left = state ? managedContainers(stateLabel(state.dir)) : [];
+    state?.cleanup();
+    expect(left).toEqual([]);
+  });
+
+  it('a timeout kills a command that cleared its environment (env -i), promptly', async () => {
+    const r = await sh(client, 'exec env -i sleep 701', { timeout_s: 1 });
+    expect(r).toMatchObject({ timedOut: true, signal: 'SIGKILL' });
+    expect(r.durationMs).toBeLessThan(4000); // not the 5 s kill grace of a kill that found nothing
+    await waitFor(async () => (await inSandbox('sleep 701')).length === 0, 5000);
+  });
+
+  it('shell_kill ends children that cleared their environment', async () => {
+    const start = await call(client, 'shell_start', { command: 'env -i sleep 702 & exec env -i sleep 703' });
+    const processId = start.structuredContent!.processId as string;
+    await waitFor(async () => (await inSandbox('sleep 70')).length === 2, 5000);
+    await call(client, 'shell_kill', { processId });
+    await waitFor(async () => (await inSandbox('sleep 70')).length === 0, 5000);
+  });
+
+  it("a timed-out command's stderr has no wrapper internals", async () => {
+    const r = await sh(client, "trap '' TERM; echo own-error >&2; sleep 100", { timeout_s: 1 });
+    expect(r.timedOut).toBe(true);
+    expect(r.stderr).toBe('own-error\n');
+  });
+
+  it('env given for the command (PATH, BASH_ENV, SHELLOPTS) does not run in or break the wrapper', async () => {
+    const path = await sh(client, 'echo "$PATH"; ls', { env: { PATH: '/nonexistent' } });
+    expect(path.stdout).toBe('/nonexistent\n');
+    expect(path.stderr).toMatch(/ls: command not found/);
+    expect(path.stderr).not.toMatch(/setsid/);
+    await sh(client, 'echo "echo sourced" > /workspace/bash-env.sh');
+    const bashEnv = await sh(client, 'echo hi', { env: { BASH_ENV: '/workspace/bash-env.sh' } });
+    expect(bashEnv.stdout).toBe('sourced\nhi\n'); // once, by the command's bash, not also by the wrapper's
+    const traced = await sh(client, 'echo hi; exit 4', { env: { SHELLOPTS: 'xtrace' } });
+    expect(traced).toMatchObject({ exitCode: 4, stdout: 'hi\n' });
+    expect(traced.stderr).not.toMatch(/cd -- |s=4|:exit:/);
+  });
+
+  it('file_read of a /proc file returns its content (they report size 0)', async () => {
+    const r = await call(client, 'file_read', { path: '/proc/meminfo' });
+    expect(r.isError).toBeFalsy();
+    expect(r.structuredContent!.content).toMatch(/^MemTotal:/);
+  });
+
+  it('file_search patterns mean what they mean in JavaScript, not PCRE', async () => {
+    await call(client, 'file_write', { path: 're/t.txt', content: 'abc\nA\nhx\n' });
+    const lines = async (pattern: string) => {
+      const r = await call(client, 'file_search', { pattern, path: 're/t.txt' });
+      expect(r.isError, text(r)).toBeFalsy();
+      return (r.structuredContent!.matches as { line: number }[]).map((m) => m.line);
+    };
+    expect(await lines('\\u0041')).toEqual([2]); // PCRE has no \u: refused before
+    expect(await lines('[^]x')).toEqual([3]); // JavaScript's "any character" class
+    expect(await lines('\\h')).toEqual([3]); // a literal h in JavaScript, horizontal space in PCRE
+    expect(await lines('[[:alpha:]]')).toEqual([]); // "[:alph" then "]" in JavaScript, a letter in PCRE
+  });
+
+  it('file_search reports a file name holding a newline whole', async () => {
+    await sh(client, "mkdir -p nl && printf 'needle\\n' > 'nl/a\nb.txt'");
+    const r = await call(client, 'file_search', { pattern: 'needle', path: 'nl' });
+    expect(r.structuredContent!.matches).toEqual([{ path: 'nl/a\nb.txt', line: 1, text: 'needle' }]);
+  });
+
+  it('a file operation when the process limit is used up says so and how to recover', async () => {
+    const hog = await call(client, 'shell_start', { command: 'for i in $(seq 100); do sleep 300 & done; wait' });
+    const processId = hog.structuredContent!.processId as string;
+    const failed = await waitFor(async () => { const r = await call(client, 'file_write', { path: 'p.txt', content: 'x' }); return r.isError ? r : false; }, 20_000, 300);
+    expect(text(failed)).toMatch(/process limit.*shell_kill/s);
+    await call(client, 'shell_kill', { processId, signal: 'SIGKILL' });
+    await waitFor(async () => !(await call(client, 'file_write', { path: 'p.txt', content: 'x' })).isError, 20_000, 300);
+  }, 60_000);
+});
