@@ -69,6 +69,16 @@ describe.skipIf(!!dockerSkip)('docker provider review', () => {
     expect(traced.stderr).not.toMatch(/cd -- |s=4|:exit:/);
   });
 
+  it('a BASH_ENV or xtrace given for the command, writing before the frame header, breaks neither call', async () => {
+    await sh(client, 'echo "echo sourced-err >&2" > /workspace/bash-env-err.sh');
+    const r = await sh(client, 'echo hi >&2', { env: { BASH_ENV: '/workspace/bash-env-err.sh' } });
+    expect(r.stderr).toBe('sourced-err\nhi\n');
+    const start = await call(client, 'shell_start', { command: 'echo started', env: { SHELLOPTS: 'xtrace' } });
+    expect(start.isError, text(start)).toBeFalsy();
+    const out = await call(client, 'shell_read', { processId: start.structuredContent!.processId, wait_s: 10, until: 'started' });
+    expect(out.structuredContent).toMatchObject({ matched: true });
+  });
+
   it('file_read of a /proc file returns its content (they report size 0)', async () => {
     const r = await call(client, 'file_read', { path: '/proc/meminfo' });
     expect(r.isError).toBeFalsy();

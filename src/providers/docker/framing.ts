@@ -155,16 +155,21 @@ export class StderrFramer {
   push(chunk: Buffer): void {
     if (!this.head) { this.body.push(chunk); return; }
     const buf = Buffer.concat([this.head, chunk]);
-    const nl = buf.indexOf(10);
+    // The header is normally the first line, but a BASH_ENV script or SHELLOPTS=xtrace given for the
+    // command writes before it: the header is the first line that starts with the token.
+    const tag = Buffer.from(`${this.token}:`);
+    let at = buf.indexOf(tag);
+    while (at > 0 && buf[at - 1] !== 10) at = buf.indexOf(tag, at + 1);
+    const nl = at < 0 ? -1 : buf.indexOf(10, at);
     if (nl < 0 && buf.length <= 4096) { this.head = buf; return; }
     this.head = undefined;
-    const line = nl < 0 ? '' : buf.subarray(0, nl).toString();
+    const line = nl < 0 ? '' : buf.subarray(at, nl).toString();
     let header: FrameHeader | undefined;
     if (line === `${this.token}:nocwd`) header = 'nocwd';
     else if (line.startsWith(`${this.token}:pid:`)) header = { pid: Number(line.slice(this.token.length + 5)) };
     this.on.header(header);
     // Not our header: the wrapper did not run (no bash in the image, ...); the engine's text stays visible.
-    const rest = header ? buf.subarray(nl + 1) : buf;
+    const rest = header ? Buffer.concat([buf.subarray(0, at), buf.subarray(nl + 1)]) : buf;
     if (rest.length) this.body.push(rest);
   }
 

@@ -196,7 +196,7 @@ export class DockerProvider implements SandboxProvider {
 
   /** Once per server: does the image give the sandbox user what the tools need? Clear words if not. */
   private async probeImage(runner: ContainerExec): Promise<void> {
-    const r = await runner.helper('for t in setsid stat find grep mktemp; do command -v $t >/dev/null || { echo "missing $t"; exit 2; }; done; test -w /workspace || { echo "/workspace is not writable by uid 1000"; exit 2; }', []);
+    const r = await runner.helper('for t in setsid env stat find grep mktemp; do command -v $t >/dev/null || { echo "missing $t"; exit 2; }; done; test -w /workspace || { echo "/workspace is not writable by uid 1000"; exit 2; }', []);
     if (r.exitCode !== 0) {
       const why = r.exitCode === 2 ? r.stdout.toString().trim() : `bash did not run (exit ${r.exitCode}): ${(r.stdout.toString() + r.stderr).trim().slice(0, 300)}`;
       throw new SandboxError('UNAVAILABLE', `the image ${this.config.dockerImage} cannot host sandboxes: ${why}`, {
