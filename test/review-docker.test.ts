@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,4 +113,17 @@ describe.skipIf(!!dockerSkip)('docker provider review', () => {
     await call(client, 'shell_kill', { processId, signal: 'SIGKILL' });
     await waitFor(async () => !(await call(client, 'file_write', { path: 'p.txt', content: 'x' })).isError, 20_000, 300);
   }, 60_000);
+
+  it('a container removed behind the server while a command runs is an error saying so, and the next call works', async () => {
+    expect((await sh(client, 'echo up')).stdout).toBe('up\n');
+    const running = call(client, 'shell_exec', { command: 'sleep 60', timeout_s: 90 });
+    await new Promise((r) => setTimeout(r, 1500));
+    const ours = managedContainers(stateLabel(state.dir)).map((l) => l.split(' ')[0]!);
+    expect(ours.length).toBe(1);
+    execFileSync('docker', ['rm', '-f', ...ours], { stdio: 'pipe' });
+    const r = await running;
+    expect(r.isError).toBe(true);
+    expect(text(r)).toMatch(/removed or stopped while the command ran.*next call starts a fresh sandbox/s);
+    expect((await sh(client, 'echo fresh')).stdout).toBe('fresh\n');
+  }, 30_000);
 });

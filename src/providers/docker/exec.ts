@@ -73,6 +73,20 @@ export class ContainerExec {
     }
   }
 
+  /**
+   * Whether the container was removed or stopped behind our back (the sandbox then reports SANDBOX_GONE).
+   * Asked when a command's wrapper died without our kill; the engine marks the container stopped a
+   * moment after its processes die, hence the short wait.
+   */
+  async containerGone(waitMs = 2000): Promise<boolean> {
+    for (let waited = 0; ; waited += 250) {
+      const running = await this.container.inspect().then((i) => i.State.Running && !i.State.Paused, (e: unknown) => this.translate(e, 'inspecting the sandbox container').code !== 'SANDBOX_GONE');
+      if (!running) { this.onGone(); return true; }
+      if (waited >= waitMs) return false;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
   /** Feeds the exec's stream to stdout/stderr callbacks; resolves when the engine closes it. */
   demux(stream: Duplex, onStdout: (b: Buffer) => void, onStderr: (b: Buffer) => void): Promise<void> {
     const ended = new Promise<void>((resolve) => { stream.once('end', resolve); stream.once('close', resolve); });
@@ -174,6 +188,12 @@ export class ContainerExec {
         }
         let exitCode: number | null = trailerCode ?? null;
         let signal: string | null = null;
+        if (trailerCode === undefined && !killedWith && await this.containerGone()) {
+          reject(new SandboxError('SANDBOX_GONE', 'the sandbox container was removed or stopped while the command ran (not by sandbox-mcp)', {
+            hint: 'the next call starts a fresh sandbox; files and processes of this one are gone',
+          }));
+          return;
+        }
         if (trailerCode === undefined) {
           // The wrapper died with the command (our kill, or the sandbox's memory limit): ask the engine.
           exitCode = await this.exitCode(exec).catch(() => null);
