@@ -63,11 +63,14 @@ export async function serveHttp(o: ServerDeps & {
   const { config, log, sessions } = o;
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const lastSeen = new Map<string, number>();
+  // POSTs still being answered, per session: a tool call that runs longer than the TTL is a session
+  // in use, not a vanished client, and must get its answer (GET streams are only listening).
+  const openCalls = new Map<string, number>();
   // Clients that vanish without DELETE would otherwise keep their session objects forever.
   const sweeper = setInterval(() => {
     const cutoff = Date.now() - config.sessionTtlS * 1000;
     for (const [id, seen] of lastSeen) {
-      if (seen < cutoff) {
+      if (seen < cutoff && !openCalls.get(id)) {
         log.info({ sessionId: id }, 'session expired after SANDBOX_SESSION_TTL without requests');
         void transports.get(id)?.close();
       }
@@ -111,6 +114,14 @@ export async function serveHttp(o: ServerDeps & {
       const transport = transports.get(sessionId);
       if (!transport) return rpcError(res, 404, 'unknown or expired session: start a new one with initialize');
       lastSeen.set(sessionId, Date.now());
+      if (req.method === 'POST') {
+        openCalls.set(sessionId, (openCalls.get(sessionId) ?? 0) + 1);
+        res.once('close', () => {
+          const left = (openCalls.get(sessionId) ?? 1) - 1;
+          if (left > 0) openCalls.set(sessionId, left); else openCalls.delete(sessionId);
+          if (lastSeen.has(sessionId)) lastSeen.set(sessionId, Date.now());
+        });
+      }
       return transport.handleRequest(req, res, body);
     }
     if (req.method !== 'POST' || !isInitializeRequest(body)) {
@@ -130,6 +141,7 @@ export async function serveHttp(o: ServerDeps & {
       if (!id) return;
       transports.delete(id);
       lastSeen.delete(id);
+      openCalls.delete(id);
       void sessions.close(id);
     };
     const server = buildServer(o.tools, () => sessions.open(transport.sessionId!), o);

@@ -1,0 +1,70 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CLI, call, httpClient, sh, startHttpServer, tempDir, waitFor, type HttpServer } from './helpers.js';
+
+describe('HTTP transport: review findings', () => {
+  let server: HttpServer;
+  let state: ReturnType<typeof tempDir>;
+
+  beforeAll(async () => {
+    state = tempDir();
+    server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_SESSION_TTL: '2' });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    state?.cleanup();
+  });
+
+  it('a tool call that runs longer than SANDBOX_SESSION_TTL gets its answer; its session is not expired under it', async () => {
+    const { client } = await httpClient(server.url);
+    const r = await client.callTool({ name: 'shell_exec', arguments: { command: 'sleep 4; echo finished', timeout_s: 30 } }, undefined, { timeout: 15_000 });
+    expect((r.structuredContent as { stdout: string }).stdout).toBe('finished\n');
+    expect((await sh(client, 'echo still-here')).stdout).toBe('still-here\n');
+    await client.close();
+  });
+
+  it('MCP logging honours the level each HTTP session set with logging/setLevel', async () => {
+    const quiet = await httpClient(server.url);
+    const chatty = await httpClient(server.url);
+    const heard = { quiet: [] as string[], chatty: [] as string[] };
+    quiet.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => { heard.quiet.push(`${n.params.level}: ${String(n.params.data)}`); });
+    chatty.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => { heard.chatty.push(`${n.params.level}: ${String(n.params.data)}`); });
+    await quiet.client.setLoggingLevel('error');
+    await chatty.client.setLoggingLevel('warning');
+    for (const { client } of [quiet, chatty]) {
+      await sh(client, 'true');
+      await call(client, 'shell_exec', { command: 'kill -9 -1' }); // the sandbox dies: a warning follows at the next call
+      await sh(client, 'echo back');
+    }
+    await waitFor(() => heard.chatty.some((m) => m.startsWith('warning: sandbox ended unexpectedly')), 5000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(heard.quiet).toEqual([]);
+    await quiet.client.close();
+    await chatty.client.close();
+  });
+});
+
+describe('state dir problems', () => {
+  it('doctor and serve say the state dir is unusable and how to fix it', () => {
+    const t = tempDir();
+    const file = path.join(t.dir, 'not-a-folder');
+    writeFileSync(file, 'x');
+    try {
+      const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', SANDBOX_STATE_DIR: file };
+      const doctor = spawnSync(process.execPath, [CLI, 'doctor', '--json'], { env, encoding: 'utf8', timeout: 30_000 });
+      expect(doctor.status).toBe(1);
+      const step = (JSON.parse(doctor.stdout) as { steps: { ok: boolean; detail: string }[] }).steps[0];
+      expect(step.ok).toBe(false);
+      expect(step.detail).toContain(file);
+      expect(step.detail).toMatch(/SANDBOX_STATE_DIR/);
+      const serve = spawnSync(process.execPath, [CLI, '--port', '0'], { env, encoding: 'utf8', timeout: 30_000 });
+      expect(serve.status).toBe(1);
+      expect(serve.stderr).toMatch(/sandbox-mcp: cannot start: .*state dir.*SANDBOX_STATE_DIR/);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
