@@ -54,9 +54,11 @@ export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, d
       },
       async (args: Record<string, unknown>, extra) => {
         const session = sessionOf();
-        // Warnings and errors also reach the client through MCP logging (when it enabled it).
+        // Warnings and errors also reach the client through MCP logging, at or above the level it set
+        // with logging/setLevel: the SDK keeps that level per transport session id, so pass it.
+        const transportSessionId = extra.sessionId;
         session.clientLog ??= (level, message) => {
-          void server.server.sendLoggingMessage({ level, logger: SERVER_NAME, data: message }).catch(() => undefined);
+          void server.server.sendLoggingMessage({ level, logger: SERVER_NAME, data: message }, transportSessionId).catch(() => undefined);
         };
         const log = session.log.child({ tool: tool.name });
         const progressToken = extra._meta?.progressToken;
