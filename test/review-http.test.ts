@@ -1,9 +1,25 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { CLI, call, httpClient, sh, startHttpServer, tempDir, waitFor, type HttpServer } from './helpers.js';
+
+function rawRequest(port: number, o: { method?: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: o.method ?? 'GET', path: '/mcp', headers: o.headers }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end(o.body);
+  });
+}
+
+const INIT = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
 describe('HTTP transport: review findings', () => {
   let server: HttpServer;
@@ -11,7 +27,7 @@ describe('HTTP transport: review findings', () => {
 
   beforeAll(async () => {
     state = tempDir();
-    server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_SESSION_TTL: '2' });
+    server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_SESSION_TTL: '2', SANDBOX_ALLOWED_HOSTS: 'fd00::1' });
   });
   afterAll(async () => {
     await server?.stop();
@@ -24,6 +40,13 @@ describe('HTTP transport: review findings', () => {
     expect((r.structuredContent as { stdout: string }).stdout).toBe('finished\n');
     expect((await sh(client, 'echo still-here')).stdout).toBe('still-here\n');
     await client.close();
+  });
+
+  it('an IPv6 address in SANDBOX_ALLOWED_HOSTS is accepted as the Host header clients send for it ([addr]:port)', async () => {
+    const allowed = await rawRequest(server.port, { method: 'POST', headers: { ...MCP_HEADERS, host: `[fd00::1]:${server.port}` }, body: INIT });
+    expect(allowed.status).toBe(200);
+    const other = await rawRequest(server.port, { method: 'POST', headers: { ...MCP_HEADERS, host: `[fd00::2]:${server.port}` }, body: INIT });
+    expect(other.status).toBe(403);
   });
 
   it('MCP logging honours the level each HTTP session set with logging/setLevel', async () => {

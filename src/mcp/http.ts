@@ -30,6 +30,12 @@ function hostName(hostHeader: string | undefined): string | undefined {
   return m?.[1];
 }
 
+/** An allowed host as hostName() reports it: IPv6 literals (`fd00::1`, a bind address) in brackets. */
+function hostKey(name: string): string {
+  const n = name.trim().toLowerCase();
+  return n.split(':').length > 2 && !n.startsWith('[') ? `[${n}]` : n;
+}
+
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 }
@@ -78,7 +84,7 @@ export async function serveHttp(o: ServerDeps & {
   }, Math.min(60_000, config.sessionTtlS * 250));
   sweeper.unref();
   const publicHost = config.publicUrl ? new URL(config.publicUrl).hostname : undefined;
-  const allowedHosts = new Set([...LOOPBACK_NAMES, config.host.toLowerCase(), ...config.allowedHosts.map((h) => h.toLowerCase()), ...(publicHost ? [publicHost] : [])]);
+  const allowedHosts = new Set([...LOOPBACK_NAMES, hostKey(config.host), ...config.allowedHosts.map(hostKey), ...(publicHost ? [publicHost] : [])]);
   const token = config.authToken ? Buffer.from(`Bearer ${config.authToken}`) : undefined;
 
   const hostAllowed = (req: IncomingMessage) => {
