@@ -73,6 +73,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   if (config.transport === 'stdio') {
     await serveStdio({ config, telemetry, log, sessions, tools: allTools, onEnd: shutdown });
   } else {
+    // A listen failure ends the process: give back what the provider holds first (its server record).
     http = await serveHttp({
       config, telemetry, log, sessions, tools: allTools,
       hostRoutes: [webHost.handleRequest],
@@ -86,7 +87,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
           return true;
         },
       }] : [],
-    });
+    }).catch(async (e: unknown) => { await provider.shutdown().catch(() => undefined); throw e; });
     webHost.attachMain(http.port);
     log.info({ url: http.url, port: http.port, clientConfig: JSON.parse(clientConfig(config, http.url)) }, 'listening');
     if (process.stderr.isTTY) {

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -70,7 +71,7 @@ describe('HTTP transport: review findings', () => {
   });
 });
 
-describe('state dir problems', () => {
+describe('start-up problems', () => {
   it('doctor and serve say the state dir is unusable and how to fix it', () => {
     const t = tempDir();
     const file = path.join(t.dir, 'not-a-folder');
@@ -87,6 +88,23 @@ describe('state dir problems', () => {
       expect(serve.status).toBe(1);
       expect(serve.stderr).toMatch(/sandbox-mcp: cannot start: .*state dir.*SANDBOX_STATE_DIR/);
     } finally {
+      t.cleanup();
+    }
+  });
+
+  it('a port already in use says how to recover and leaves no server record behind', async () => {
+    const t = tempDir();
+    const holder = http.createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+    const port = (holder.address() as AddressInfo).port;
+    try {
+      const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', SANDBOX_STATE_DIR: t.dir };
+      const serve = spawnSync(process.execPath, [CLI, '--port', String(port)], { env, encoding: 'utf8', timeout: 30_000 });
+      expect(serve.status).toBe(1);
+      expect(serve.stderr).toMatch(/sandbox-mcp: cannot start: .*EADDRINUSE.*SANDBOX_MCP_PORT \(0 takes any free one\)/);
+      expect(readdirSync(path.join(t.dir, 'servers'))).toEqual([]);
+    } finally {
+      holder.close();
       t.cleanup();
     }
   });

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { SandboxError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SessionManager } from '../sessions/manager.js';
 import { buildServer, type ServerDeps } from './server.js';
@@ -194,7 +195,12 @@ export async function serveHttp(o: ServerDeps & {
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      clearInterval(sweeper);
+      reject(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'].includes(e.code ?? '')
+        ? new SandboxError('UNAVAILABLE', `cannot listen on ${config.host} port ${config.port} (${e.code})`, { hint: 'pick another port with --port or SANDBOX_MCP_PORT (0 takes any free one), stop what holds it, or bind an address of this machine with --host', cause: e })
+        : e);
+    });
     server.listen(config.port, config.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
