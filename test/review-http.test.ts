@@ -28,7 +28,7 @@ describe('HTTP transport: review findings', () => {
 
   beforeAll(async () => {
     state = tempDir();
-    server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_SESSION_TTL: '2', SANDBOX_ALLOWED_HOSTS: 'fd00::1' });
+    server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_SESSION_TTL: '2', SANDBOX_ALLOWED_HOSTS: 'fd00::1', SANDBOX_ALLOWED_ORIGINS: 'https://App.example.com/' });
   });
   afterAll(async () => {
     await server?.stop();
@@ -47,6 +47,13 @@ describe('HTTP transport: review findings', () => {
     const allowed = await rawRequest(server.port, { method: 'POST', headers: { ...MCP_HEADERS, host: `[fd00::1]:${server.port}` }, body: INIT });
     expect(allowed.status).toBe(200);
     const other = await rawRequest(server.port, { method: 'POST', headers: { ...MCP_HEADERS, host: `[fd00::2]:${server.port}` }, body: INIT });
+    expect(other.status).toBe(403);
+  });
+
+  it('an allowed origin written with a trailing slash or capitals matches the Origin header browsers send', async () => {
+    const allowed = await rawRequest(server.port, { method: 'POST', headers: { ...MCP_HEADERS, origin: 'https://app.example.com' }, body: INIT });
+    expect(allowed.status).toBe(200);
+    const other = await rawRequest(server.port, { method: 'POST', headers: { ...MCP_HEADERS, origin: 'https://app.example.org' }, body: INIT });
     expect(other.status).toBe(403);
   });
 

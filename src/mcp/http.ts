@@ -86,6 +86,8 @@ export async function serveHttp(o: ServerDeps & {
   sweeper.unref();
   const publicHost = config.publicUrl ? new URL(config.publicUrl).hostname : undefined;
   const allowedHosts = new Set([...LOOPBACK_NAMES, hostKey(config.host), ...config.allowedHosts.map(hostKey), ...(publicHost ? [publicHost] : [])]);
+  // Browsers send a bare lowercase origin; a configured "https://App.example.com/" must match it too.
+  const allowedOrigins = new Set(config.allowedOrigins.map((o) => { try { return new URL(o).origin; } catch { return o; } }));
   const token = config.authToken ? Buffer.from(`Bearer ${config.authToken}`) : undefined;
 
   const hostAllowed = (req: IncomingMessage) => {
@@ -95,7 +97,7 @@ export async function serveHttp(o: ServerDeps & {
   const originAllowed = (req: IncomingMessage) => {
     const origin = req.headers.origin;
     if (!origin) return true;
-    if (config.allowedOrigins.includes(origin) || origin === config.publicUrl) return true;
+    if (allowedOrigins.has(origin) || origin === config.publicUrl) return true;
     try {
       const u = new URL(origin);
       return LOOPBACK_NAMES.includes(u.hostname.toLowerCase()) || u.hostname === '[::1]';
