@@ -78,6 +78,26 @@ describe('HTTP transport: review findings', () => {
   });
 });
 
+describe('bearer token', () => {
+  it('accepts the auth scheme in any case, and only the exact token', async () => {
+    const state = tempDir();
+    const token = 'review-token-0123456789';
+    const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_MCP_AUTH_TOKEN: token });
+    try {
+      const post = (authorization: string) => rawRequest(server.port, { method: 'POST', headers: { ...MCP_HEADERS, authorization }, body: INIT });
+      expect((await post(`bearer ${token}`)).status).toBe(200);
+      expect((await post(`BEARER ${token}`)).status).toBe(200);
+      expect((await post(`Bearer ${token}`)).status).toBe(200);
+      expect((await post(`Bearer ${token.toUpperCase()}`)).status).toBe(401);
+      expect((await post(`Basic ${token}`)).status).toBe(401);
+      expect((await post(token)).status).toBe(401);
+    } finally {
+      await server.stop();
+      state.cleanup();
+    }
+  });
+});
+
 describe('start-up problems', () => {
   it('doctor and serve say the state dir is unusable and how to fix it', () => {
     const t = tempDir();

@@ -88,7 +88,7 @@ export async function serveHttp(o: ServerDeps & {
   const allowedHosts = new Set([...LOOPBACK_NAMES, hostKey(config.host), ...config.allowedHosts.map(hostKey), ...(publicHost ? [publicHost] : [])]);
   // Browsers send a bare lowercase origin; a configured "https://App.example.com/" must match it too.
   const allowedOrigins = new Set(config.allowedOrigins.map((o) => { try { return new URL(o).origin; } catch { return o; } }));
-  const token = config.authToken ? Buffer.from(`Bearer ${config.authToken}`) : undefined;
+  const token = config.authToken ? Buffer.from(config.authToken) : undefined;
 
   const hostAllowed = (req: IncomingMessage) => {
     const name = hostName(req.headers.host);
@@ -107,7 +107,8 @@ export async function serveHttp(o: ServerDeps & {
   };
   const authorized = (req: IncomingMessage) => {
     if (!token) return true;
-    const got = Buffer.from(req.headers.authorization ?? '');
+    // The scheme name is case-insensitive (RFC 9110 11.1): "bearer <token>" is as good as "Bearer <token>".
+    const got = Buffer.from(/^bearer +(.*)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '');
     return got.length === token.length && timingSafeEqual(got, token);
   };
 
