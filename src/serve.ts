@@ -65,8 +65,10 @@ export async function serve(config: Config, log: Logger): Promise<void> {
     // Calls in flight may finish and answer over their open streams; a client that closed stdin
     // cannot receive results, so its calls do not get to run on.
     if (!clientGone) await sessions.drain(config.shutdownGraceS * 1000);
+    // Sandboxes go before the HTTP streams: calls still running then fail with a result that says
+    // why, sent over their open streams, instead of a stream that ends with no answer at all.
+    await sessions.closeAll(1000);
     await http?.close();
-    await sessions.closeAll();
     await provider.shutdown();
   });
 

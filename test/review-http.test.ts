@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { CLI, call, httpClient, sh, startHttpServer, tempDir, waitFor, type HttpServer } from './helpers.js';
+import { CLI, call, hostProcessesWith, httpClient, sh, startHttpServer, tempDir, text, waitFor, type HttpServer, type ToolResult } from './helpers.js';
 
 function rawRequest(port: number, o: { method?: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -75,6 +75,48 @@ describe('HTTP transport: review findings', () => {
     expect(heard.quiet).toEqual([]);
     await quiet.client.close();
     await chatty.client.close();
+  });
+});
+
+describe('calls cut short by the end of their session', () => {
+  it('a call running when its session is DELETEd gets a result saying so, not a stream that ends unanswered', async () => {
+    const state = tempDir();
+    const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir });
+    try {
+      const { client, transport } = await httpClient(server.url);
+      const marker = `del-mid-${Date.now()}`;
+      const pending = client.callTool({ name: 'shell_exec', arguments: { command: `sleep 60; echo ${marker}`, timeout_s: 90 } }, undefined, { timeout: 8000 });
+      await waitFor(async () => (await hostProcessesWith(marker)).length > 0, 10_000);
+      const del = await rawRequest(server.port, { method: 'DELETE', headers: { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' } });
+      expect(del.status).toBe(200);
+      const r = await pending as ToolResult;
+      expect(r.isError).toBe(true);
+      expect(text(r)).toMatch(/session ended while it ran.*Start a new session/);
+      await waitFor(async () => (await hostProcessesWith(marker)).length === 0, 5000);
+    } finally {
+      await server.stop();
+      state.cleanup();
+    }
+  });
+
+  it('a call still running when the shutdown grace runs out gets a result saying so; nothing is left behind', async () => {
+    const state = tempDir();
+    const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_SHUTDOWN_GRACE: '1' });
+    try {
+      const { client } = await httpClient(server.url);
+      const marker = `grace-out-${Date.now()}`;
+      const pending = client.callTool({ name: 'shell_exec', arguments: { command: `sleep 60; echo ${marker}`, timeout_s: 90 } }, undefined, { timeout: 8000 });
+      await waitFor(async () => (await hostProcessesWith(marker)).length > 0, 10_000);
+      expect(await server.stop()).toBe(0);
+      const r = await pending as ToolResult;
+      expect(r.isError).toBe(true);
+      expect(text(r)).toMatch(/session ended while it ran.*server is shutting down/);
+      expect(await hostProcessesWith(marker)).toEqual([]);
+      expect(readdirSync(path.join(state.dir, 'sandboxes'))).toEqual([]);
+    } finally {
+      await server.stop();
+      state.cleanup();
+    }
   });
 });
 

@@ -144,7 +144,11 @@ export async function serveHttp(o: ServerDeps & {
         lastSeen.set(id, Date.now());
         log.info({ sessionId: id, sessions: transports.size }, 'session started');
       },
-      onsessionclosed: (id) => { log.info({ sessionId: id }, 'session deleted by client'); },
+      // Awaited before the transport closes its streams: calls still running get their answer first.
+      onsessionclosed: async (id) => {
+        log.info({ sessionId: id }, 'session deleted by client');
+        await sessions.close(id, 1000);
+      },
     });
     transport.onclose = () => {
       const id = transport.sessionId;

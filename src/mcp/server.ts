@@ -85,7 +85,9 @@ export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, d
             log.error({ err }, 'tool failed');
             session.clientLog?.('error', `${tool.name} failed unexpectedly: ${e.message}`);
           }
-          result = fail(`${tool.name} failed: ${e.describe()}`);
+          result = fail(session.ended
+            ? `${tool.name} was stopped: this session ended while it ran (the server is shutting down, or the session was deleted or expired). Start a new session and call again`
+            : `${tool.name} failed: ${e.describe()}`);
         } finally {
           session.endCall();
         }
