@@ -65,14 +65,17 @@ export async function serve(config: Config, log: Logger): Promise<void> {
     // Calls in flight may finish and answer over their open streams; a client that closed stdin
     // cannot receive results, so its calls do not get to run on.
     if (!clientGone) await sessions.drain(config.shutdownGraceS * 1000);
+    // Sandboxes go before the HTTP streams: calls still running then fail with a result that says
+    // why, sent over their open streams, instead of a stream that ends with no answer at all.
+    await sessions.closeAll(1000);
     await http?.close();
-    await sessions.closeAll();
     await provider.shutdown();
   });
 
   if (config.transport === 'stdio') {
     await serveStdio({ config, telemetry, log, sessions, tools: allTools, onEnd: shutdown });
   } else {
+    // A listen failure ends the process: give back what the provider holds first (its server record).
     http = await serveHttp({
       config, telemetry, log, sessions, tools: allTools,
       hostRoutes: [webHost.handleRequest],
@@ -86,7 +89,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
           return true;
         },
       }] : [],
-    });
+    }).catch(async (e: unknown) => { await provider.shutdown().catch(() => undefined); throw e; });
     webHost.attachMain(http.port);
     log.info({ url: http.url, port: http.port, clientConfig: JSON.parse(clientConfig(config, http.url)) }, 'listening');
     if (process.stderr.isTTY) {

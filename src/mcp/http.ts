@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { SandboxError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SessionManager } from '../sessions/manager.js';
 import { buildServer, type ServerDeps } from './server.js';
@@ -28,6 +29,12 @@ function hostName(hostHeader: string | undefined): string | undefined {
   if (!hostHeader) return undefined;
   const m = /^(\[[^\]]+\]|[^:]+)(?::\d+)?$/.exec(hostHeader.trim().toLowerCase());
   return m?.[1];
+}
+
+/** An allowed host as hostName() reports it: IPv6 literals (`fd00::1`, a bind address) in brackets. */
+function hostKey(name: string): string {
+  const n = name.trim().toLowerCase();
+  return n.split(':').length > 2 && !n.startsWith('[') ? `[${n}]` : n;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -63,11 +70,14 @@ export async function serveHttp(o: ServerDeps & {
   const { config, log, sessions } = o;
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const lastSeen = new Map<string, number>();
+  // POSTs still being answered, per session: a tool call that runs longer than the TTL is a session
+  // in use, not a vanished client, and must get its answer (GET streams are only listening).
+  const openCalls = new Map<string, number>();
   // Clients that vanish without DELETE would otherwise keep their session objects forever.
   const sweeper = setInterval(() => {
     const cutoff = Date.now() - config.sessionTtlS * 1000;
     for (const [id, seen] of lastSeen) {
-      if (seen < cutoff) {
+      if (seen < cutoff && !openCalls.get(id)) {
         log.info({ sessionId: id }, 'session expired after SANDBOX_SESSION_TTL without requests');
         void transports.get(id)?.close();
       }
@@ -75,8 +85,10 @@ export async function serveHttp(o: ServerDeps & {
   }, Math.min(60_000, config.sessionTtlS * 250));
   sweeper.unref();
   const publicHost = config.publicUrl ? new URL(config.publicUrl).hostname : undefined;
-  const allowedHosts = new Set([...LOOPBACK_NAMES, config.host.toLowerCase(), ...config.allowedHosts.map((h) => h.toLowerCase()), ...(publicHost ? [publicHost] : [])]);
-  const token = config.authToken ? Buffer.from(`Bearer ${config.authToken}`) : undefined;
+  const allowedHosts = new Set([...LOOPBACK_NAMES, hostKey(config.host), ...config.allowedHosts.map(hostKey), ...(publicHost ? [publicHost] : [])]);
+  // Browsers send a bare lowercase origin; a configured "https://App.example.com/" must match it too.
+  const allowedOrigins = new Set(config.allowedOrigins.map((o) => { try { return new URL(o).origin; } catch { return o; } }));
+  const token = config.authToken ? Buffer.from(config.authToken) : undefined;
 
   const hostAllowed = (req: IncomingMessage) => {
     const name = hostName(req.headers.host);
@@ -85,7 +97,7 @@ export async function serveHttp(o: ServerDeps & {
   const originAllowed = (req: IncomingMessage) => {
     const origin = req.headers.origin;
     if (!origin) return true;
-    if (config.allowedOrigins.includes(origin) || origin === config.publicUrl) return true;
+    if (allowedOrigins.has(origin) || origin === config.publicUrl) return true;
     try {
       const u = new URL(origin);
       return LOOPBACK_NAMES.includes(u.hostname.toLowerCase()) || u.hostname === '[::1]';
@@ -95,7 +107,8 @@ export async function serveHttp(o: ServerDeps & {
   };
   const authorized = (req: IncomingMessage) => {
     if (!token) return true;
-    const got = Buffer.from(req.headers.authorization ?? '');
+    // The scheme name is case-insensitive (RFC 9110 11.1): "bearer <token>" is as good as "Bearer <token>".
+    const got = Buffer.from(/^bearer +(.*)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '');
     return got.length === token.length && timingSafeEqual(got, token);
   };
 
@@ -111,6 +124,14 @@ export async function serveHttp(o: ServerDeps & {
       const transport = transports.get(sessionId);
       if (!transport) return rpcError(res, 404, 'unknown or expired session: start a new one with initialize');
       lastSeen.set(sessionId, Date.now());
+      if (req.method === 'POST') {
+        openCalls.set(sessionId, (openCalls.get(sessionId) ?? 0) + 1);
+        res.once('close', () => {
+          const left = (openCalls.get(sessionId) ?? 1) - 1;
+          if (left > 0) openCalls.set(sessionId, left); else openCalls.delete(sessionId);
+          if (lastSeen.has(sessionId)) lastSeen.set(sessionId, Date.now());
+        });
+      }
       return transport.handleRequest(req, res, body);
     }
     if (req.method !== 'POST' || !isInitializeRequest(body)) {
@@ -123,13 +144,18 @@ export async function serveHttp(o: ServerDeps & {
         lastSeen.set(id, Date.now());
         log.info({ sessionId: id, sessions: transports.size }, 'session started');
       },
-      onsessionclosed: (id) => { log.info({ sessionId: id }, 'session deleted by client'); },
+      // Awaited before the transport closes its streams: calls still running get their answer first.
+      onsessionclosed: async (id) => {
+        log.info({ sessionId: id }, 'session deleted by client');
+        await sessions.close(id, 1000);
+      },
     });
     transport.onclose = () => {
       const id = transport.sessionId;
       if (!id) return;
       transports.delete(id);
       lastSeen.delete(id);
+      openCalls.delete(id);
       void sessions.close(id);
     };
     const server = buildServer(o.tools, () => sessions.open(transport.sessionId!), o);
@@ -176,7 +202,12 @@ export async function serveHttp(o: ServerDeps & {
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      clearInterval(sweeper);
+      reject(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'].includes(e.code ?? '')
+        ? new SandboxError('UNAVAILABLE', `cannot listen on ${config.host} port ${config.port} (${e.code})`, { hint: 'pick another port with --port or SANDBOX_MCP_PORT (0 takes any free one), stop what holds it, or bind an address of this machine with --host', cause: e })
+        : e);
+    });
     server.listen(config.port, config.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;

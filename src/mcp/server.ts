@@ -54,9 +54,11 @@ export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, d
       },
       async (args: Record<string, unknown>, extra) => {
         const session = sessionOf();
-        // Warnings and errors also reach the client through MCP logging (when it enabled it).
+        // Warnings and errors also reach the client through MCP logging, at or above the level it set
+        // with logging/setLevel: the SDK keeps that level per transport session id, so pass it.
+        const transportSessionId = extra.sessionId;
         session.clientLog ??= (level, message) => {
-          void server.server.sendLoggingMessage({ level, logger: SERVER_NAME, data: message }).catch(() => undefined);
+          void server.server.sendLoggingMessage({ level, logger: SERVER_NAME, data: message }, transportSessionId).catch(() => undefined);
         };
         const log = session.log.child({ tool: tool.name });
         const progressToken = extra._meta?.progressToken;
@@ -83,7 +85,9 @@ export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, d
             log.error({ err }, 'tool failed');
             session.clientLog?.('error', `${tool.name} failed unexpectedly: ${e.message}`);
           }
-          result = fail(`${tool.name} failed: ${e.describe()}`);
+          result = fail(session.ended
+            ? `${tool.name} was stopped: this session ended while it ran (the server is shutting down, or the session was deleted or expired). Start a new session and call again`
+            : `${tool.name} failed: ${e.describe()}`);
         } finally {
           session.endCall();
         }

@@ -57,11 +57,19 @@ export class SessionManager {
     return this.sandboxes;
   }
 
-  async close(id: string): Promise<void> {
+  /**
+   * Ends a session. Its calls still running then fail; `settleMs` gives them time to hand that result
+   * to their transport (an HTTP stream closed first would end with no answer, leaving the client hanging).
+   */
+  async close(id: string, settleMs = 0): Promise<void> {
     const s = this.sessions.get(id);
     if (!s) return;
     this.sessions.delete(id);
     await s.close();
+    if (!settleMs) return;
+    const deadline = Date.now() + settleMs;
+    while (Date.now() < deadline && s.busy) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setImmediate(r));
   }
 
   /** Waits up to `graceMs` for in-flight tool calls to finish (graceful shutdown). */
@@ -72,7 +80,7 @@ export class SessionManager {
     }
   }
 
-  async closeAll(): Promise<void> {
-    await Promise.all([...this.sessions.keys()].map((id) => this.close(id)));
+  async closeAll(settleMs = 0): Promise<void> {
+    await Promise.all([...this.sessions.keys()].map((id) => this.close(id, settleMs)));
   }
 }

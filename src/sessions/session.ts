@@ -48,6 +48,11 @@ export class Session {
     ({ provider: this.provider, config: this.config, limits: this.limits, telemetry: this.telemetry } = deps);
   }
 
+  /** The session was closed (deleted, expired, server shutting down): its calls cannot be retried here. */
+  get ended(): boolean {
+    return this.closed;
+  }
+
   get busy(): boolean {
     return this.inFlight > 0;
   }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { SandboxError } from '../../errors.js';
 
 /**
  * What this server and its sandboxes leave in the state dir, so that the next server started with
@@ -42,10 +43,15 @@ export class ServerRegistry {
   private metaFile = (id: string) => path.join(this.sandboxesDir(), id, 'meta.json');
 
   async register(): Promise<void> {
-    await fs.mkdir(this.serversDir(), { recursive: true, mode: 0o700 });
-    await fs.mkdir(this.sandboxesDir(), { recursive: true, mode: 0o700 });
-    const rec: ServerRecord = { instanceId: this.instanceId, pid: process.pid, procStart: procStart(process.pid) ?? '', startedAt: new Date().toISOString() };
-    await fs.writeFile(path.join(this.serversDir(), `${this.instanceId}.json`), JSON.stringify(rec));
+    try {
+      await fs.mkdir(this.serversDir(), { recursive: true, mode: 0o700 });
+      await fs.mkdir(this.sandboxesDir(), { recursive: true, mode: 0o700 });
+      const rec: ServerRecord = { instanceId: this.instanceId, pid: process.pid, procStart: procStart(process.pid) ?? '', startedAt: new Date().toISOString() };
+      await fs.writeFile(path.join(this.serversDir(), `${this.instanceId}.json`), JSON.stringify(rec));
+    } catch (e) {
+      // A file in its place, a read-only mount, a full disk: the raw errno names a subfolder, not the setting.
+      throw new SandboxError('PERMISSION_DENIED', `the state dir ${this.stateDir} is not a writable folder (${(e as Error).message})`, { hint: 'point SANDBOX_STATE_DIR (or --state-dir) at a folder this user can write, or fix its permissions', cause: e });
+    }
   }
 
   async unregister(): Promise<void> {
