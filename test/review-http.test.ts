@@ -178,3 +178,31 @@ describe('start-up problems', () => {
     }
   });
 });
+
+describe('SANDBOX_MAX_SESSIONS', () => {
+  it('a new client displaces the longest-idle session without a sandbox; with none to displace, 503 names the option', async () => {
+    const state = tempDir();
+    const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_MAX_SESSIONS: '2' });
+    const clients: { close(): Promise<void> }[] = [];
+    try {
+      const a = await httpClient(server.url);
+      clients.push(a.client);
+      expect((await sh(a.client, 'echo a > mine; cat mine')).stdout).toBe('a\n'); // a holds a sandbox
+      const b = await httpClient(server.url); // b only initialized
+      clients.push(b.client);
+      const c = await httpClient(server.url); // at the limit: b gives way
+      clients.push(c.client);
+      const stale = await rawRequest(server.port, { method: 'POST', headers: { ...MCP_HEADERS, 'mcp-session-id': b.transport.sessionId! }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
+      expect(stale.status).toBe(404);
+      expect((await sh(a.client, 'cat mine')).stdout).toBe('a\n'); // a keeps its sandbox and files
+      expect((await sh(c.client, 'echo c')).stdout).toBe('c\n'); // now c holds one too
+      const refused = await rawRequest(server.port, { method: 'POST', headers: MCP_HEADERS, body: INIT });
+      expect(refused.status).toBe(503);
+      expect(refused.body).toMatch(/SANDBOX_MAX_SESSIONS.*retry later/);
+    } finally {
+      for (const c of clients) await c.close().catch(() => undefined);
+      await server.stop();
+      state.cleanup();
+    }
+  });
+});

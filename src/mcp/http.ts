@@ -112,6 +112,26 @@ export async function serveHttp(o: ServerDeps & {
     return got.length === token.length && timingSafeEqual(got, token);
   };
 
+  /**
+   * At SANDBOX_MAX_SESSIONS, a new client displaces the longest-idle session that has no sandbox and no
+   * call running: it loses nothing but its handshake (clients that only ever initialize would otherwise
+   * grow memory until the TTL). False when every session holds a sandbox or is busy.
+   */
+  function makeRoom(): boolean {
+    let victim: string | undefined;
+    for (const [id, seen] of lastSeen) {
+      if (openCalls.get(id) || sessions.holdsSandbox(id)) continue;
+      if (victim === undefined || seen < lastSeen.get(victim)!) victim = id;
+    }
+    if (victim === undefined) return false;
+    log.info({ sessionId: victim, sessions: transports.size }, 'session displaced at SANDBOX_MAX_SESSIONS (it had no sandbox)');
+    const t = transports.get(victim);
+    transports.delete(victim);
+    lastSeen.delete(victim);
+    void t?.close();
+    return true;
+  }
+
   async function handleMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const sessionId = req.headers['mcp-session-id'];
     let body: unknown;
@@ -136,6 +156,9 @@ export async function serveHttp(o: ServerDeps & {
     }
     if (req.method !== 'POST' || !isInitializeRequest(body)) {
       return rpcError(res, 400, 'no Mcp-Session-Id header: send initialize first to start a session');
+    }
+    if (transports.size >= config.maxSessions && !makeRoom()) {
+      return rpcError(res, 503, `this server holds ${transports.size} sessions, its limit (SANDBOX_MAX_SESSIONS), and each has a sandbox: retry later, end unused sessions with DELETE, or raise SANDBOX_MAX_SESSIONS`, { 'retry-after': '30' });
     }
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),

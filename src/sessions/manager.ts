@@ -49,6 +49,11 @@ export class SessionManager {
     return undefined;
   }
 
+  /** Whether the session has a live sandbox (state a client would lose if the session went). */
+  holdsSandbox(id: string): boolean {
+    return !!this.sessions.get(id)?.sandboxIfStarted;
+  }
+
   get size(): number {
     return this.sessions.size;
   }
