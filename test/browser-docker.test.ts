@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pngSize, refOf, serveInSandbox, snapshotOf } from './browser-helpers.js';
-import { DOCKER_IMAGE, dockerSkip, managedContainers } from './docker-env.js';
+import { DOCKER_IMAGE, dockerSkip, expectNoContainersLeft } from './docker-env.js';
 import { call, sh, stdioClient, tempDir, text, waitFor } from './helpers.js';
 
 /**
@@ -23,7 +22,6 @@ const PAGE = `<!doctype html><html><head><title>Counter</title></head><body>
 <button onclick="const p = document.getElementById('n'); p.textContent = 'count ' + (Number(p.textContent.split(' ')[1]) + 1)">Add one</button>
 </body></html>`;
 
-const stateLabel = (dir: string) => `sandbox-mcp.state=${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`;
 
 /** Chromium processes in the container, as "user args" lines (its own ps, so inside the sandbox). */
 async function chromiumInSandbox(client: Client): Promise<string[]> {
@@ -46,10 +44,11 @@ describe.skipIf(!!skip)('browser tools over stdio on docker (Chromium in the con
   }, 120_000);
   afterAll(async () => {
     await client?.close();
-    if (state) await waitFor(() => managedContainers(stateLabel(state.dir)).length === 0, 15_000).catch(() => undefined);
-    const left = state ? managedContainers(stateLabel(state.dir)) : [];
-    state?.cleanup();
-    expect(left).toEqual([]);
+    try {
+      if (state) await expectNoContainersLeft(state.dir);
+    } finally {
+      state?.cleanup();
+    }
   });
 
   it('navigates to a page served inside the container, clicks by ref and takes a real screenshot', async () => {

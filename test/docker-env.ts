@@ -1,4 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { expect } from 'vitest';
+import { waitFor } from './helpers.js';
 
 /**
  * Whether the Docker tests can run here: an engine answering and the sandbox image present. The image
@@ -28,4 +31,24 @@ export function managedContainers(...labels: string[]): string[] {
   const filters = ['sandbox-mcp.managed=1', ...labels].flatMap((l) => ['--filter', `label=${l}`]);
   const out = execFileSync('docker', ['ps', '-a', ...filters, '--format', '{{.ID}} {{.Names}} {{.State}}'], { encoding: 'utf8' });
   return out.split('\n').filter(Boolean);
+}
+
+/** The label a server puts on the containers of one state dir. */
+export const stateLabel = (dir: string) => `sandbox-mcp.state=${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`;
+
+/** Server env for the docker provider with small limits, for tests. */
+export function dockerEnv(stateDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    SANDBOX_PROVIDER: 'docker', SANDBOX_DOCKER_IMAGE: DOCKER_IMAGE, SANDBOX_STATE_DIR: stateDir,
+    SANDBOX_MEMORY_MB: '512', SANDBOX_PIDS_MAX: '96', SANDBOX_CPUS: '1', SANDBOX_FILE_SIZE_MB: '64',
+    SANDBOX_EXEC_TIMEOUT: '30', SANDBOX_MAX_OUTPUT: '65536',
+    ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
+    ...extra,
+  };
+}
+
+/** After a test file's server ended: none of its containers may stay behind (waits for removal). */
+export async function expectNoContainersLeft(stateDir: string): Promise<void> {
+  await waitFor(() => managedContainers(stateLabel(stateDir)).length === 0, 15_000).catch(() => undefined);
+  expect(managedContainers(stateLabel(stateDir))).toEqual([]);
 }

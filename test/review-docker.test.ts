@@ -1,8 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCKER_IMAGE, dockerSkip, managedContainers } from './docker-env.js';
+import { dockerEnv, dockerSkip, expectNoContainersLeft, managedContainers, stateLabel } from './docker-env.js';
 import { call, sh, stdioClient, tempDir, text, waitFor } from './helpers.js';
 
 /**
@@ -11,7 +10,6 @@ import { call, sh, stdioClient, tempDir, text, waitFor } from './helpers.js';
  */
 if (dockerSkip) console.warn(`[review-docker] skipped: ${dockerSkip}`);
 
-const stateLabel = (dir: string) => `sandbox-mcp.state=${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`;
 
 describe.skipIf(!!dockerSkip)('docker provider review', () => {
   let client: Client;
@@ -22,18 +20,15 @@ describe.skipIf(!!dockerSkip)('docker provider review', () => {
 
   beforeAll(async () => {
     state = tempDir('sbx-review-docker-');
-    ({ client } = await stdioClient({
-      SANDBOX_PROVIDER: 'docker', SANDBOX_DOCKER_IMAGE: DOCKER_IMAGE, SANDBOX_STATE_DIR: state.dir,
-      SANDBOX_MEMORY_MB: '512', SANDBOX_PIDS_MAX: '64', SANDBOX_CPUS: '1', SANDBOX_EXEC_TIMEOUT: '30',
-      ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
-    }));
+    ({ client } = await stdioClient(dockerEnv(state.dir, { SANDBOX_PIDS_MAX: '64', SANDBOX_FILE_SIZE_MB: '1024', SANDBOX_MAX_OUTPUT: '1048576' })));
   });
   afterAll(async () => {
     await client?.close();
-    if (state) await waitFor(() => managedContainers(stateLabel(state.dir)).length === 0, 15_000).catch(() => undefined);
-    const left = state ? managedContainers(stateLabel(state.dir)) : [];
-    state?.cleanup();
-    expect(left).toEqual([]);
+    try {
+      if (state) await expectNoContainersLeft(state.dir);
+    } finally {
+      state?.cleanup();
+    }
   });
 
   it('a timeout kills a command that cleared its environment (env -i), promptly', async () => {

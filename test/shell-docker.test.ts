@@ -1,25 +1,14 @@
-import { createHash } from 'node:crypto';
 import net from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCKER_IMAGE, dockerSkip, managedContainers } from './docker-env.js';
+import { DOCKER_IMAGE, dockerEnv, dockerSkip, expectNoContainersLeft, managedContainers, stateLabel } from './docker-env.js';
 import { call, hostProcessesWith, sh, stdioClient, tempDir, text, waitFor, expectEarlyCancelNeverRuns } from './helpers.js';
 import { fetchHost, hostOf } from './web-helpers.js';
 
 /** The shell tools end to end over stdio with SANDBOX_PROVIDER=docker: the built CLI, a real engine. */
 if (dockerSkip) console.warn(`[shell-docker] skipped: ${dockerSkip}`);
 
-const stateLabel = (dir: string) => `sandbox-mcp.state=${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`;
 
-function dockerEnv(stateDir: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    SANDBOX_PROVIDER: 'docker', SANDBOX_DOCKER_IMAGE: DOCKER_IMAGE, SANDBOX_STATE_DIR: stateDir,
-    SANDBOX_MEMORY_MB: '512', SANDBOX_PIDS_MAX: '96', SANDBOX_CPUS: '1', SANDBOX_FILE_SIZE_MB: '64',
-    SANDBOX_EXEC_TIMEOUT: '30', SANDBOX_MAX_OUTPUT: '65536',
-    ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
-    ...extra,
-  };
-}
 
 describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
   let client: Client;
@@ -32,10 +21,11 @@ describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
   afterAll(async () => {
     await client?.close();
     // The server removes its container when its stdin closes; nothing of this run may stay behind.
-    if (state) await waitFor(() => managedContainers(stateLabel(state.dir)).length === 0, 15_000).catch(() => undefined);
-    const left = state ? managedContainers(stateLabel(state.dir)) : [];
-    state?.cleanup();
-    expect(left).toEqual([]);
+    try {
+      if (state) await expectNoContainersLeft(state.dir);
+    } finally {
+      state?.cleanup();
+    }
   });
 
   it('creates the container at the first call, labelled with the session, not at initialize', async () => {
