@@ -158,7 +158,7 @@ export async function serveHttp(o: ServerDeps & {
       return rpcError(res, 400, 'no Mcp-Session-Id header: send initialize first to start a session');
     }
     if (transports.size >= config.maxSessions && !makeRoom()) {
-      return rpcError(res, 503, `this server holds ${transports.size} sessions, its limit (SANDBOX_MAX_SESSIONS), and each has a sandbox: retry later, end unused sessions with DELETE, or raise SANDBOX_MAX_SESSIONS`, { 'retry-after': '30' });
+      return rpcError(res, 503, `this server holds ${transports.size} sessions, its limit (SANDBOX_MAX_SESSIONS), and each has a sandbox or a call running: retry later, end unused sessions with DELETE, or raise SANDBOX_MAX_SESSIONS`, { 'retry-after': '30' });
     }
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
