@@ -121,4 +121,15 @@ describe.skipIf(!!dockerSkip)('docker provider review', () => {
     expect(text(r)).toMatch(/removed or stopped while the command ran.*next call starts a fresh sandbox/s);
     expect((await sh(client, 'echo fresh')).stdout).toBe('fresh\n');
   }, 30_000);
+
+  it('shell_write to a process that never reads its input is refused once 16 MiB are waiting, not buffered forever', async () => {
+    const start = await call(client, 'shell_start', { command: 'sleep 100' });
+    const processId = start.structuredContent!.processId as string;
+    const chunk = 'x'.repeat(10 * 1024 * 1024);
+    expect((await call(client, 'shell_write', { processId, input: chunk })).isError).toBeFalsy();
+    const second = await call(client, 'shell_write', { processId, input: chunk });
+    expect(second.isError).toBe(true);
+    expect(text(second)).toMatch(/not reading its input: \d+ bytes sent earlier are still waiting.*shell_kill/s);
+    await call(client, 'shell_kill', { processId, signal: 'SIGKILL' });
+  });
 });

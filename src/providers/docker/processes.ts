@@ -8,6 +8,9 @@ import { execStartFailed } from './errors.js';
 import { newToken, signalFromStatus, type ContainerExec } from './exec.js';
 import { StderrFramer, TOKEN_ENV, TrailerScanner, wrapperCmd, type FrameHeader } from './framing.js';
 
+/** Input a process has not read yet, held for it at most (a process that never reads would grow it forever). */
+const MAX_PENDING_INPUT = 16 * 1024 * 1024;
+
 /** Finished processes kept for shell_read/shell_list before the oldest are forgotten. */
 const KEEP_EXITED = 64;
 const HEADER_TIMEOUT_MS = 30_000;
@@ -102,7 +105,13 @@ export class DockerProcesses implements ProcessApi {
     const p = this.get(processId);
     if (!p.running) throw new SandboxError('INVALID_ARGUMENT', `${p.processId} has exited (code ${p.exitCode ?? p.signal})`, { hint: 'start it again with shell_start' });
     if (p.stdinClosed) throw new SandboxError('INVALID_ARGUMENT', `stdin of ${p.processId} was already closed`, { hint: 'start a new process to send more input' });
-    if (input) p.stream.write(input);
+    if (input) {
+      const pending = p.stream.writableLength;
+      if (pending + Buffer.byteLength(input) > MAX_PENDING_INPUT) {
+        throw new SandboxError('LIMIT_EXCEEDED', `${p.processId} is not reading its input: ${pending} bytes sent earlier are still waiting`, { hint: 'see what it is doing with shell_read, or stop it with shell_kill' });
+      }
+      p.stream.write(input);
+    }
     if (close) { p.stdinClosed = true; p.stream.end(); }
   }
 

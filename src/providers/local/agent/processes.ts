@@ -3,6 +3,9 @@ import { AgentError } from './errors.js';
 import { checkCwd, killGroup, preferOomKill } from './exec.js';
 import { OutputLog } from './output-log.js';
 
+/** Input a process has not read yet, held for it at most (a process that never reads would grow it forever). */
+const MAX_PENDING_INPUT = 16 * 1024 * 1024;
+
 /** Finished processes kept for shell_read/shell_list before the oldest are forgotten. */
 const KEEP_EXITED = 64;
 
@@ -63,7 +66,13 @@ export class ProcessTable {
     const p = this.get(a.processId);
     if (!p.running) throw new AgentError('INVALID_ARGUMENT', `${p.processId} has exited (code ${p.exitCode ?? p.signal})`, 'start it again with shell_start');
     if (p.child.stdin.writableEnded) throw new AgentError('INVALID_ARGUMENT', `stdin of ${p.processId} was already closed`, 'start a new process to send more input');
-    if (a.input) p.child.stdin.write(a.input);
+    if (a.input) {
+      const pending = p.child.stdin.writableLength;
+      if (pending + Buffer.byteLength(a.input) > MAX_PENDING_INPUT) {
+        throw new AgentError('LIMIT_EXCEEDED', `${p.processId} is not reading its input: ${pending} bytes sent earlier are still waiting`, 'see what it is doing with shell_read, or stop it with shell_kill');
+      }
+      p.child.stdin.write(a.input);
+    }
     if (a.close) p.child.stdin.end();
   }
 
