@@ -1,6 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, sh, stdioClient, tempDir, text, waitFor, type ToolResult } from './helpers.js';
+import { call, hostProcessesWith, sh, stdioClient, tempDir, text, waitFor, type ToolResult } from './helpers.js';
 
 /** Defects found by an adversarial review of the shell and file tools on the local provider. */
 describe('shell and file tools: review findings', () => {
@@ -164,6 +164,33 @@ describe('shell and file tools: review findings', () => {
     expect(second.isError).toBe(true);
     expect(text(second)).toMatch(/not reading its input: \d+ bytes sent earlier are still waiting.*shell_kill/s);
     await call(client, 'shell_kill', { processId, signal: 'SIGKILL' });
+  });
+
+  it('shell_kill_all ends every process, leftovers of finished commands included, and keeps the files', async () => {
+    const marker = `killall-${Date.now()}`;
+    await sh(client, `echo keep > kept.txt; for i in 1 2 3; do setsid bash -c 'sleep 900; : ${marker}' >/dev/null 2>&1 & done; echo started`);
+    const bg = await call(client, 'shell_start', { command: `sleep 901; : ${marker}` });
+    await waitFor(async () => (await hostProcessesWith(marker)).length >= 4, 10_000);
+    const r = await call(client, 'shell_kill_all');
+    expect(r.isError, text(r)).toBeFalsy();
+    expect(r.structuredContent!.killed).toBeGreaterThanOrEqual(4);
+    await waitFor(async () => (await hostProcessesWith(marker)).length === 0, 10_000);
+    expect((await sh(client, 'cat kept.txt')).stdout).toBe('keep\n');
+    const read = await call(client, 'shell_read', { processId: bg.structuredContent!.processId, wait_s: 5 });
+    expect(read.structuredContent).toMatchObject({ running: false, signal: 'SIGKILL' });
+  });
+
+  it('shell_kill_all is refused without a process namespace of the sandbox\'s own (isolation none)', async () => {
+    const st = tempDir();
+    const { client: unisolated } = await stdioClient({ SANDBOX_STATE_DIR: st.dir, SANDBOX_ISOLATION: 'none' });
+    try {
+      const r = await call(unisolated, 'shell_kill_all');
+      expect(r.isError).toBe(true);
+      expect(text(r)).toMatch(/SANDBOX_ISOLATION=none.*shell_kill/s);
+    } finally {
+      await unisolated.close();
+      st.cleanup();
+    }
   });
 });
 

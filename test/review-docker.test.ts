@@ -132,4 +132,18 @@ describe.skipIf(!!dockerSkip)('docker provider review', () => {
     expect(text(second)).toMatch(/not reading its input: \d+ bytes sent earlier are still waiting.*shell_kill/s);
     await call(client, 'shell_kill', { processId, signal: 'SIGKILL' });
   });
+
+  it('shell_kill_all frees a container whose process limit is held by leftovers of a finished command; files stay', async () => {
+    await sh(client, 'echo keep > kept.txt');
+    // env -i + setsid: the leftovers escape the timeout's kill, as a real daemonizing command's would.
+    await call(client, 'shell_exec', { command: 'for i in $(seq 100); do env -i setsid sleep 900 >/dev/null 2>&1 & done', timeout_s: 8 });
+    const failed = await waitFor(async () => { const r = await call(client, 'shell_exec', { command: 'echo hi' }); return r.isError ? r : false; }, 10_000, 300);
+    expect(text(failed)).toMatch(/process limit.*shell_kill/s);
+    const r = await call(client, 'shell_kill_all');
+    expect(r.isError, text(r)).toBeFalsy();
+    expect(r.structuredContent!.killed).toBeGreaterThanOrEqual(30);
+    expect((await sh(client, 'cat kept.txt')).stdout).toBe('keep\n');
+    expect((await sh(client, "ps -eo args | grep -c '^sleep 900$' || true")).stdout.trim()).toBe('0');
+    expect((await sh(client, 'echo alive')).stdout).toBe('alive\n'); // the container itself lives on
+  }, 60_000);
 });

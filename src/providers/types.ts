@@ -117,6 +117,12 @@ export interface ProcessApi {
   write(processId: string, input: string, close: boolean): Promise<void>;
   kill(processId: string, signal: string): Promise<ProcessInfo>;
   list(): Promise<ProcessInfo[]>;
+  /**
+   * SIGKILL to every process in the sandbox but its own machinery (agent, init), leftovers of earlier
+   * commands included: the way out when they fill the process limit. Returns how many were killed.
+   * Absent where the provider cannot scope it to the sandbox.
+   */
+  killAll?(): Promise<number>;
 }
 
 /** What a file holds, judged from its first bytes: UTF-8 text, an image MCP clients can show, or other binary. */

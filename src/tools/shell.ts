@@ -230,4 +230,21 @@ export const shellTools = [
       return ok({ processes }, processes.length ? processes.map(describeProcess).join('\n') : 'No background processes. Start one with shell_start.');
     },
   }),
+
+  defineTool({
+    name: 'shell_kill_all',
+    title: 'Kill every process in the sandbox',
+    description:
+      'Kill (SIGKILL) every process in the sandbox: background processes, whatever earlier shell_exec commands left running (cmd &), a runaway fork bomb, the browser. ' +
+      'Files stay. Use it when commands fail because the process limit is used up, or to start from a clean slate; shell_kill stops a single process more gently.',
+    inputSchema: {},
+    outputSchema: { killed: z.number().describe('Processes killed') },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    async handler(ctx) {
+      const sb = await ctx.session.sandbox();
+      if (!sb.processes.killAll) throw new SandboxError('UNSUPPORTED', `the ${sb.provider} provider cannot kill every process of its sandbox`, { hint: 'stop processes one by one with shell_kill (shell_list shows them), or end the session for a fresh sandbox' });
+      const killed = await sb.processes.killAll();
+      return ok({ killed }, `Killed ${killed} process${killed === 1 ? '' : 'es'}. Files are untouched; background processes show as ended in shell_list.`);
+    },
+  }),
 ];

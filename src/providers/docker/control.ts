@@ -16,7 +16,7 @@ const ANSWER_TIMEOUT_MS = 5000;
 export class Controller {
   private stream?: Duplex;
   private alive = false;
-  private pending = new Map<string, (ok: boolean) => void>();
+  private pending = new Map<string, (ok: boolean, detail?: string) => void>();
   private buffered = '';
 
   async start(runner: ExecStarter): Promise<void> {
@@ -30,9 +30,9 @@ export class Controller {
     this.buffered += b.toString();
     let nl: number;
     while ((nl = this.buffered.indexOf('\n')) >= 0) {
-      const [word, token] = this.buffered.slice(0, nl).split(' ');
+      const [word, token, detail] = this.buffered.slice(0, nl).split(' ');
       this.buffered = this.buffered.slice(nl + 1);
-      if (word === 'done' && token) this.pending.get(token)?.(true);
+      if (word === 'done' && token) this.pending.get(token)?.(true, detail);
     }
   }
 
@@ -42,6 +42,16 @@ export class Controller {
       const timer = setTimeout(() => { this.pending.delete(token); resolve(false); }, ANSWER_TIMEOUT_MS);
       this.pending.set(token, (ok) => { clearTimeout(timer); this.pending.delete(token); resolve(ok); });
       this.stream!.write(`kill ${token} ${signal} ${session}\n`);
+    });
+  }
+
+  /** Kills every process of the container but its own machinery; the count, or undefined without a controller. */
+  async killAll(): Promise<number | undefined> {
+    if (!this.alive || !this.stream || this.pending.has('killall')) return undefined;
+    return new Promise<number | undefined>((resolve) => {
+      const timer = setTimeout(() => { this.pending.delete('killall'); resolve(undefined); }, ANSWER_TIMEOUT_MS * 3);
+      this.pending.set('killall', (ok, detail) => { clearTimeout(timer); this.pending.delete('killall'); resolve(ok ? Number(detail ?? 0) : undefined); });
+      this.stream!.write('killall\n');
     });
   }
 

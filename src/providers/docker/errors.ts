@@ -112,7 +112,7 @@ export function execStartFailed(output: string): SandboxError {
   const pids = /init-p|resource temporarily unavailable|fork|pids/i.test(detail);
   return new SandboxError(pids ? 'LIMIT_EXCEEDED' : 'UNAVAILABLE', `the sandbox could not start the command: ${detail}`, {
     hint: pids
-      ? 'the sandbox has probably used up its process limit (SANDBOX_PIDS_MAX): stop background processes with shell_kill (shell_list shows them); processes that earlier shell_exec commands left running end on their own, or with the sandbox (a new session, or SANDBOX_IDLE_TIMEOUT without calls)'
+      ? 'the sandbox has probably used up its process limit (SANDBOX_PIDS_MAX): shell_kill_all ends every process in it, leftovers of earlier commands included (files stay); shell_kill stops one background process'
       : 'the image must provide /bin/bash; if this persists, the sandbox is broken and ending the session gives a fresh one',
   });
 }

@@ -153,6 +153,13 @@ export class ContainerExec {
     await this.demux(stream, () => undefined, () => undefined);
   }
 
+  /** Every process of the container but its machinery, through the controller (it needs no fork). */
+  async killAll(): Promise<number> {
+    const n = await this.controller.killAll();
+    if (n === undefined) throw new SandboxError('UNAVAILABLE', 'the sandbox\'s process controller is not answering, so its processes cannot be listed and killed', { hint: 'end this session (or wait for SANDBOX_IDLE_TIMEOUT) to get a fresh sandbox' });
+    return n;
+  }
+
   /** shell_exec: runs `command` to completion with head+tail output capture, a timeout and cancellation. */
   async run(command: string, opts: ExecOptions & { maxOutputBytes: number }): Promise<ExecResult> {
     const token = newToken();

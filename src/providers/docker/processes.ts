@@ -124,6 +124,10 @@ export class DockerProcesses implements ProcessApi {
     return this.info(p);
   }
 
+  killAll(): Promise<number> {
+    return this.runner.killAll();
+  }
+
   async list(): Promise<ProcessInfo[]> {
     return [...this.procs.values()].map((p) => this.info(p));
   }

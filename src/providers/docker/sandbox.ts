@@ -64,6 +64,7 @@ export class DockerSandbox implements Sandbox {
     write: async (id, i, c) => { this.check(); return this.procs.write(id, i, c); },
     kill: async (id, s) => { this.check(); return this.procs.kill(id, s); },
     list: async () => { this.check(); return this.procs.list(); },
+    killAll: async () => { this.check(); return this.procs.killAll(); },
   };
 
   readonly files: FilesApi = {

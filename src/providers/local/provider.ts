@@ -125,6 +125,8 @@ export class LocalProvider implements SandboxProvider {
     const agentEnv = {
       ...env, SANDBOX_WORKDIR: workdir, SANDBOX_BASE_ENV: JSON.stringify(env),
       SANDBOX_BRIDGE: !bridge ? '' : this.isolation === 'none' ? bridgeHostPath : `${RUN_MOUNT}/${BRIDGE_SOCKET}`,
+      // Only inside its own pid namespace may the agent kill "every process" (shell_kill_all).
+      SANDBOX_OWN_PIDNS: this.isolation === 'none' ? '' : '1',
     };
     let cgroup: SandboxCgroup | undefined;
     if (this.cgroups) {

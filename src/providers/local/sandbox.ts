@@ -53,6 +53,11 @@ export class LocalSandbox implements Sandbox {
     write: async (processId, input, close) => { await this.agent.call('write', { processId, input, close }); },
     kill: (processId, signal) => this.agent.call<ProcessInfo>('kill', { processId, signal }),
     list: () => this.agent.call<ProcessInfo[]>('list'),
+    killAll: async () => {
+      // Without a pid namespace the agent would see, and kill, the host's processes.
+      if (this.browser.isolation === 'none') throw new SandboxError('UNSUPPORTED', 'with SANDBOX_ISOLATION=none the sandbox has no process namespace of its own, so "every process of the sandbox" cannot be told apart from the host\'s', { hint: 'stop processes one by one with shell_kill, or use an isolated sandbox' });
+      return (await this.agent.call<{ killed: number }>('killAll')).killed;
+    },
   };
 
   readonly files: FilesApi = {

@@ -3,7 +3,7 @@
  * sandbox's first process, it runs commands and file operations from inside the sandbox's namespaces.
  * It imports nothing but Node built-ins and its own folder, which is all that is mounted inside.
  */
-import { toErrorBody } from './errors.js';
+import { AgentError, toErrorBody } from './errors.js';
 import { runCommand, type RunningExec } from './exec.js';
 import { Files } from './files.js';
 import { FrameReader, frameHeader, WithBytes, type Binary } from './frames.js';
@@ -15,6 +15,7 @@ const workdir = process.env.SANDBOX_WORKDIR ?? '/workspace';
 /** The environment commands start from; the agent's own variables stay out of it. */
 const baseEnv: Record<string, string> = JSON.parse(process.env.SANDBOX_BASE_ENV ?? '{}');
 const bridgePath = process.env.SANDBOX_BRIDGE || undefined;
+const ownPidNamespace = process.env.SANDBOX_OWN_PIDNS === '1';
 const files = new Files(workdir, process.env.HOME);
 const processes = new ProcessTable();
 const running = new Map<number, RunningExec>();
@@ -48,6 +49,10 @@ const handlers: Record<string, Handler> = {
   read: (r) => processes.read(r as never),
   write: (r) => processes.write(r as never),
   kill: (r) => processes.kill(r as never),
+  killAll: () => {
+    if (!ownPidNamespace) throw new AgentError('UNSUPPORTED', 'this sandbox has no process namespace of its own (SANDBOX_ISOLATION=none)', 'stop processes one by one with shell_kill');
+    return processes.killEverything();
+  },
   list: () => processes.list(),
   'port.open': (r) => openPort(r as never, bridgePath),
   'fs.read': (r) => files.read(r as never),

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { AgentError } from './errors.js';
 import { checkCwd, killGroup, preferOomKill } from './exec.js';
@@ -74,6 +75,26 @@ export class ProcessTable {
       p.child.stdin.write(a.input);
     }
     if (a.close) p.child.stdin.end();
+  }
+
+  /**
+   * Kills every other process of the sandbox's pid namespace (not its init, pid 1): background
+   * processes, leftovers of earlier commands, a fork bomb. Only used where the agent has its own pid
+   * namespace. Signals need no fork, so this works when the process limit is used up. Repeats while it
+   * finds survivors (a fork bomb spawns between passes).
+   */
+  killEverything(): { killed: number } {
+    const killed = new Set<number>();
+    for (let pass = 0; pass < 20; pass++) {
+      let found = 0;
+      for (const name of readdirSync('/proc')) {
+        const pid = Number(name);
+        if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) continue;
+        try { process.kill(pid, 'SIGKILL'); found++; killed.add(pid); } catch { /* gone, or not ours */ }
+      }
+      if (!found) break;
+    }
+    return { killed: killed.size };
   }
 
   kill(a: { processId: string; signal: string }) {
