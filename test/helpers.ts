@@ -138,3 +138,15 @@ export async function expectEarlyCancelNeverRuns(client: Client, processGoneMs: 
   expect(after.structuredContent!.stdout).toMatch(/No such file/);
   await waitFor(async () => (await hostProcessesWith(marker)).length === 0, processGoneMs);
 }
+
+/** shell_write to a process that never reads: 10 MiB is held for it, a second 10 MiB is refused with a hint. */
+export async function expectUnreadInputCapped(client: Client): Promise<void> {
+  const start = await call(client, 'shell_start', { command: 'sleep 100' });
+  const processId = start.structuredContent!.processId as string;
+  const chunk = 'x'.repeat(10 * 1024 * 1024);
+  expect((await call(client, 'shell_write', { processId, input: chunk })).isError).toBeFalsy();
+  const second = await call(client, 'shell_write', { processId, input: chunk });
+  expect(second.isError).toBe(true);
+  expect(text(second)).toMatch(/not reading its input: \d+ bytes sent earlier are still waiting.*shell_kill/s);
+  await call(client, 'shell_kill', { processId, signal: 'SIGKILL' });
+}
