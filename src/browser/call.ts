@@ -1,6 +1,7 @@
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { SandboxError } from '../errors.js';
-import type { ToolContext } from '../mcp/tool.js';
+import type { ToolContext, ToolResult } from '../mcp/tool.js';
+import { actionError, pageState, settle } from './result.js';
 import { BrowserService } from './service.js';
 
 /**
@@ -19,4 +20,22 @@ export async function browserCall<T>(ctx: ToolContext, retry: boolean, fn: (svc:
     }
     return fn(svc, await svc.page());
   }
+}
+
+/**
+ * An action on the element behind a snapshot ref: locate it, act, let what it triggers settle, and
+ * answer with what changed. `what` names the action in errors ("clicking e3"); `act` returns the line
+ * the result leads with.
+ */
+export function refAction(ctx: ToolContext, ref: string, what: string, act: (loc: Locator, page: Page) => Promise<string>): Promise<ToolResult> {
+  return browserCall(ctx, false, async (svc, page) => {
+    const loc = await svc.locate(page, ref);
+    let lead = '';
+    try {
+      await settle(page, async () => { lead = await act(loc, page); }, ctx.config.browserNavTimeoutS * 1000);
+    } catch (e) {
+      throw actionError(e, what, ctx.config.browserActionTimeoutS);
+    }
+    return pageState(svc, await svc.page(), 'auto', [lead]);
+  });
 }

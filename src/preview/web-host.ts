@@ -30,9 +30,14 @@ export class WebHost {
   private sites?: SiteHandler;
   private log?: Logger;
   private config?: Config;
+  private publicBase?: URL;
+  /** Domains whose subdomains are previews and sites: localhost, and SANDBOX_PUBLIC_URL's host. */
+  private domains = ['localhost'];
 
   configure(o: { config: Config; log: Logger; lookup: SandboxLookup; sites?: SiteHandler }): void {
     this.config = o.config;
+    this.publicBase = o.config.publicUrl ? new URL(o.config.publicUrl) : undefined;
+    this.domains = ['localhost', ...(this.publicBase ? [this.publicBase.hostname] : [])];
     this.log = o.log.child({ component: 'web' });
     this.lookup = o.lookup;
     this.sites = o.sites;
@@ -56,8 +61,8 @@ export class WebHost {
   /** Where URLs point: the public base when configured, else `*.localhost` on this server's port. */
   private async base(): Promise<{ scheme: string; domain: string; port: string }> {
     const port = await this.port(); // opens the stdio-mode listener even when a proxy fronts it
-    if (!this.config?.publicUrl) return { scheme: 'http:', domain: 'localhost', port: `:${port}` };
-    const u = new URL(this.config.publicUrl);
+    const u = this.publicBase;
+    if (!u) return { scheme: 'http:', domain: 'localhost', port: `:${port}` };
     return { scheme: u.protocol, domain: u.hostname, port: u.port ? `:${u.port}` : '' };
   }
 
@@ -73,9 +78,7 @@ export class WebHost {
 
   /** The labels of a Host name before a domain we serve (`3000-abc.localhost` -> `3000-abc`). */
   private labelsOf(name: string): string | undefined {
-    const domains = ['localhost'];
-    if (this.config?.publicUrl) domains.push(new URL(this.config.publicUrl).hostname);
-    for (const d of domains) if (name.endsWith(`.${d}`)) return name.slice(0, -d.length - 1);
+    for (const d of this.domains) if (name.endsWith(`.${d}`)) return name.slice(0, -d.length - 1);
     return undefined;
   }
 

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { formatRequest, isFailed } from '../browser/network-log.js';
 import { actionError, pageState, pageStateShape, refSchema, settle } from '../browser/result.js';
-import { browserCall } from '../browser/call.js';
+import { browserCall, refAction } from '../browser/call.js';
 import { firstLine } from '../browser/launch.js';
 import { contentType } from '../deploy/mime.js';
 import { SandboxError } from '../errors.js';
@@ -33,14 +33,9 @@ export const browserInspectTools = [
     outputSchema: pageStateShape,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     async handler(ctx, args) {
-      return browserCall(ctx, false, async (svc, page) => {
-        const loc = await svc.locate(page, args.ref);
-        try {
-          await settle(page, () => loc.hover(), ctx.config.browserNavTimeoutS * 1000);
-        } catch (e) {
-          throw actionError(e, `hovering over ${args.ref}`, ctx.config.browserActionTimeoutS);
-        }
-        return pageState(svc, await svc.page(), 'auto', [`Hovered over ${args.ref}.`]);
+      return refAction(ctx, args.ref, `hovering over ${args.ref}`, async (loc) => {
+        await loc.hover();
+        return `Hovered over ${args.ref}.`;
       });
     },
   }),

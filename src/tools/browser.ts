@@ -1,7 +1,7 @@
 import type { Page } from 'playwright-core';
 import { z } from 'zod';
 import { actionError, navigationError, pageState, pageStateShape, refSchema, settle } from '../browser/result.js';
-import { browserCall } from '../browser/call.js';
+import { browserCall, refAction } from '../browser/call.js';
 import { SandboxError } from '../errors.js';
 import { defineTool } from '../mcp/tool.js';
 import { browserInspectTools } from './browser-inspect.js';
@@ -108,14 +108,9 @@ export const browserTools = [
     outputSchema: pageStateShape,
     annotations: act,
     async handler(ctx, args) {
-      return browserCall(ctx, false, async (svc, page) => {
-        const loc = await svc.locate(page, args.ref);
-        try {
-          await settle(page, () => (args.double ? loc.dblclick() : loc.click()), ctx.config.browserNavTimeoutS * 1000);
-        } catch (e) {
-          throw actionError(e, `clicking ${args.ref}`, ctx.config.browserActionTimeoutS);
-        }
-        return pageState(svc, await svc.page(), 'auto', [`Clicked ${args.ref}.`]);
+      return refAction(ctx, args.ref, `clicking ${args.ref}`, async (loc) => {
+        await (args.double ? loc.dblclick() : loc.click());
+        return `Clicked ${args.ref}.`;
       });
     },
   }),
@@ -131,17 +126,10 @@ export const browserTools = [
     outputSchema: pageStateShape,
     annotations: act,
     async handler(ctx, args) {
-      return browserCall(ctx, false, async (svc, page) => {
-        const loc = await svc.locate(page, args.ref);
-        try {
-          await settle(page, async () => {
-            await loc.fill(args.text);
-            if (args.submit) await loc.press('Enter');
-          }, ctx.config.browserNavTimeoutS * 1000);
-        } catch (e) {
-          throw actionError(e, `typing into ${args.ref}`, ctx.config.browserActionTimeoutS);
-        }
-        return pageState(svc, await svc.page(), 'auto', [`Typed ${args.text.length} characters into ${args.ref}${args.submit ? ' and pressed Enter' : ''}.`]);
+      return refAction(ctx, args.ref, `typing into ${args.ref}`, async (loc) => {
+        await loc.fill(args.text);
+        if (args.submit) await loc.press('Enter');
+        return `Typed ${args.text.length} characters into ${args.ref}${args.submit ? ' and pressed Enter' : ''}.`;
       });
     },
   }),
@@ -175,15 +163,9 @@ export const browserTools = [
     outputSchema: pageStateShape,
     annotations: act,
     async handler(ctx, args) {
-      return browserCall(ctx, false, async (svc, page) => {
-        const loc = await svc.locate(page, args.ref);
-        let chosen: string[] = [];
-        try {
-          await settle(page, async () => { chosen = await loc.selectOption(args.values); }, ctx.config.browserNavTimeoutS * 1000);
-        } catch (e) {
-          throw actionError(e, `selecting ${JSON.stringify(args.values)} in ${args.ref}`, ctx.config.browserActionTimeoutS);
-        }
-        return pageState(svc, await svc.page(), 'auto', [`Selected ${JSON.stringify(chosen)} in ${args.ref}.`]);
+      return refAction(ctx, args.ref, `selecting ${JSON.stringify(args.values)} in ${args.ref}`, async (loc) => {
+        const chosen = await loc.selectOption(args.values);
+        return `Selected ${JSON.stringify(chosen)} in ${args.ref}.`;
       });
     },
   }),

@@ -86,7 +86,7 @@ const reader = new FrameReader(
 process.stdin.on('data', (chunk: Buffer) => reader.push(chunk));
 // The server closing our stdin means the sandbox is over.
 process.stdin.on('end', () => {
-  processes.killAll();
+  processes.killBackground();
   process.exit(0);
 });
 process.on('uncaughtException', (err) => {

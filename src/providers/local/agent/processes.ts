@@ -107,7 +107,7 @@ export class ProcessTable {
     return [...this.procs.values()].map((p) => this.info(p));
   }
 
-  killAll() {
+  killBackground() {
     for (const p of this.procs.values()) if (p.running && p.child.pid) killGroup(p.child.pid);
   }
 
