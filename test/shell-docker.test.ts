@@ -177,6 +177,19 @@ describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
     expect((list.structuredContent!.processes as { processId: string }[]).map((p) => p.processId)).toContain(processId);
   });
 
+  it('a background process\'s last output arrives before it is reported exited (stdout and stderr race)', async () => {
+    // The engine copies stdout and stderr separately: the wrapper's exit line (stderr) can overtake the
+    // command's last output. Many short processes at once, each ending on a burst of output, make it likely.
+    const runOne = async (i: number) => {
+      const start = await call(client, 'shell_start', { command: `echo start; head -c 100000 /dev/zero | tr '\\0' x; echo; echo end-${i}` });
+      const processId = start.structuredContent!.processId as string;
+      const r = await call(client, 'shell_read', { processId, wait_s: 30, until: `^end-${i}$` });
+      return r.structuredContent!.matched;
+    };
+    const matched = await Promise.all(Array.from({ length: 16 }, (_, i) => runOne(i)));
+    expect(matched.filter((m) => !m).length).toBe(0);
+  });
+
   it('shell_kill stops a process and its children', async () => {
     const marker = `killme-${Date.now()}`;
     const start = await call(client, 'shell_start', { command: `bash -c 'sleep 600 # ${marker}' & sleep 601 # ${marker}` });

@@ -106,6 +106,17 @@ describe('shell tools over stdio', () => {
     expect((list.structuredContent!.processes as { processId: string }[]).map((p) => p.processId)).toContain(processId);
   });
 
+  it('until finds a line beyond what one read returns, and the answer says more output follows', async () => {
+    const start = await call(client, 'shell_start', { command: "head -c 200000 /dev/zero | tr '\\0' x; echo; echo marker-line; sleep 30" });
+    const processId = start.structuredContent!.processId as string;
+    const began = Date.now();
+    const r = await call(client, 'shell_read', { processId, wait_s: 20, until: '^marker-line$', max_bytes: 1000 });
+    expect(Date.now() - began).toBeLessThan(10_000); // answered at the match, not at the 20 s deadline
+    expect(r.structuredContent).toMatchObject({ matched: true, running: true, cursor: 1000 });
+    expect(text(r)).toMatch(/until matched[\s\S]*more bytes of output: continue with cursor: 1000/);
+    await call(client, 'shell_kill', { processId });
+  });
+
   it('shell_kill stops a process and its children', async () => {
     const marker = `killme-${Date.now()}`;
     const start = await call(client, 'shell_start', { command: `bash -c 'sleep 600 # ${marker}' & sleep 601 # ${marker}` });

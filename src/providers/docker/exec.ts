@@ -9,8 +9,11 @@ import { Controller } from './control.js';
 import { execStartFailed, translateDockerError, type ErrorContext } from './errors.js';
 import { KILL_SCRIPT, MARKER_ENV, StderrFramer, TOKEN_ENV, TrailerScanner, wrapperCmd, type FrameHeader } from './framing.js';
 
-/** After the exit line, wait at most this long for stdout's end line (it normally comes first). */
-const DRAIN_MS = 200;
+/**
+ * After the exit line, wait at most this long for stdout's end line. The wrapper writes it first, but the
+ * engine copies stdout and stderr separately, so on a loaded machine the exit line can overtake it.
+ */
+export const DRAIN_MS = 2000;
 /** After a kill, answer at the latest this long later even if the engine keeps the stream open. */
 const KILL_GRACE_MS = 5000;
 /** How long a kill waits for a command that has not started yet (a loaded engine can take seconds). */

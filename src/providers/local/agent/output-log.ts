@@ -79,7 +79,9 @@ export class OutputLog {
       }
     }
     const deadline = Date.now() + (o.waitMs ?? 0);
-    const matched = () => (until ? until.test(this.slice(cursor, o.maxBytes).text) : this.slice(cursor, o.maxBytes).text.length > 0);
+    // `until` looks at all new output, not just the part one read returns: a line beyond maxBytes still
+    // ends the wait (the answer then says more output follows).
+    const matched = () => (until ? until.test(this.slice(cursor, Infinity).text) : this.slice(cursor, o.maxBytes).text.length > 0);
     while (!this.closed && Date.now() < deadline && !matched()) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, deadline - Date.now());
@@ -89,7 +91,7 @@ export class OutputLog {
       });
     }
     const s = this.slice(cursor, o.maxBytes);
-    return { output: s.text, cursor: s.end, droppedBytes: s.dropped, matched: until ? until.test(s.text) : false };
+    return { output: s.text, cursor: s.end, droppedBytes: s.dropped, matched: until ? matched() : false };
   }
 
   private slice(cursor: number, maxBytes: number) {
