@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { readlinkSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
@@ -27,9 +27,17 @@ function config(env: Record<string, string>) {
   return loadConfig({}, { SANDBOX_STATE_DIR: dir, ...env });
 }
 
-/** Profile folders of running sandbox Chromiums on this machine (the fakes' and any container's). */
+/**
+ * Profile folders of the sandbox Chromiums the fakes started: those in this process's pid namespace.
+ * Other test files' Chromiums (in containers, in local sandboxes) use the same folder names but run in
+ * namespaces of their own.
+ */
 async function profiles(): Promise<Set<string>> {
-  const lines = await hostProcessesWith('--user-data-dir=/tmp/sandbox-mcp-chromium-');
+  const ours = readlinkSync('/proc/self/ns/pid');
+  const sameNamespace = (line: string) => {
+    try { return readlinkSync(`/proc/${line.split(':')[0]}/ns/pid`) === ours; } catch { return false; }
+  };
+  const lines = (await hostProcessesWith('--user-data-dir=/tmp/sandbox-mcp-chromium-')).filter(sameNamespace);
   return new Set(lines.map((l) => /--user-data-dir=([^\s'"]+)/.exec(l)?.[1]).filter((p): p is string => !!p));
 }
 
