@@ -25,6 +25,11 @@ const publicUrlSchema = z.string().transform((v, ctx) => {
   return z.NEVER;
 });
 
+/** A workspace name: a DNS label (it becomes part of container, volume and folder names). */
+export const WORKSPACE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+export const WORKSPACE_NAME_RULE = '1 to 40 lowercase letters, digits and inner hyphens, e.g. "my-project"';
+const workspaceSchema = z.string().regex(WORKSPACE_NAME, `a workspace name is ${WORKSPACE_NAME_RULE}`);
+
 export const PROVIDERS = ['local', 'docker', 'e2b', 'daytona'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
 
@@ -50,6 +55,8 @@ export const OPTIONS = {
   maxSessions: { flag: '--max-sessions', env: 'SANDBOX_MAX_SESSIONS', describe: 'HTTP sessions kept at once; at the limit a new client displaces the longest-idle session that holds no sandbox (it must initialize again), else gets 503', schema: int(1, 1_000_000).default(1000) },
   idleTimeoutS: { flag: '--idle-timeout', env: 'SANDBOX_IDLE_TIMEOUT', unit: 's', describe: 'A sandbox unused this long is killed; the next call gets a fresh one', schema: int(1, 7 * 86400).default(900) },
   sessionTtlS: { flag: '--session-ttl', env: 'SANDBOX_SESSION_TTL', unit: 's', describe: 'An HTTP session with no request for this long is closed (its client must initialize again)', schema: int(1, 30 * 86400).default(86400) },
+  workspace: { flag: '--workspace', env: 'SANDBOX_WORKSPACE', describe: 'Named workspace for sessions that name none (HTTP clients name theirs with a Sandbox-Workspace header or ?workspace= on /mcp): sessions of one workspace share its sandbox, which outlives them by SANDBOX_WORKSPACE_TTL and keeps its /workspace files across server restarts (local, docker); unset: each session has a sandbox of its own', schema: workspaceSchema.optional() },
+  workspaceTtlS: { flag: '--workspace-ttl', env: 'SANDBOX_WORKSPACE_TTL', unit: 's', describe: 'A named workspace\'s sandbox with no session attached is killed after this long; its files stay (local, docker)', schema: int(1, 30 * 86400).default(3600) },
   isolation: { flag: '--isolation', env: 'SANDBOX_ISOLATION', describe: 'Local isolation: auto (bwrap, else unshare) | bwrap | unshare | none (no isolation: only for trusted use)', schema: z.enum(['auto', 'bwrap', 'unshare', 'none']).default('auto') },
   network: { flag: '--network', env: 'SANDBOX_NETWORK', describe: 'Sandbox network (local and docker): none (own loopback only) | host (shares the host network, host loopback included)', schema: z.enum(['none', 'host']).default('none') },
   execTimeoutS: { flag: '--exec-timeout', env: 'SANDBOX_EXEC_TIMEOUT', unit: 's', describe: 'Default shell_exec timeout (a call may ask for up to --max-exec-timeout)', schema: int(1, 86400).default(120) },

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { WORKSPACE_NAME, WORKSPACE_NAME_RULE } from '../config.js';
 import { SandboxError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SessionManager } from '../sessions/manager.js';
@@ -43,6 +44,19 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 
 function rpcError(res: ServerResponse, status: number, message: string, headers?: Record<string, string>): void {
   sendJson(res, status, { jsonrpc: '2.0', error: { code: -32000, message }, id: null }, headers);
+}
+
+/**
+ * The named workspace an initialize request asks for: the Sandbox-Workspace header, or ?workspace= for
+ * clients that can only be given a URL. Undefined: the server default (SANDBOX_WORKSPACE) or none.
+ */
+function requestedWorkspace(req: IncomingMessage): string | undefined | SandboxError {
+  const header = req.headers['sandbox-workspace'];
+  const query = new URL(req.url ?? '/', 'http://localhost').searchParams.get('workspace');
+  const name = (Array.isArray(header) ? header[0] : header) ?? query ?? undefined;
+  if (name === undefined || name === '') return undefined;
+  if (WORKSPACE_NAME.test(name)) return name;
+  return new SandboxError('INVALID_ARGUMENT', `workspace name ${JSON.stringify(name.slice(0, 80))} (Sandbox-Workspace header or ?workspace=) is not valid`, { hint: `use ${WORKSPACE_NAME_RULE}` });
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
@@ -157,6 +171,8 @@ export async function serveHttp(o: ServerDeps & {
     if (req.method !== 'POST' || !isInitializeRequest(body)) {
       return rpcError(res, 400, 'no Mcp-Session-Id header: send initialize first to start a session');
     }
+    const workspace = requestedWorkspace(req);
+    if (workspace instanceof SandboxError) return rpcError(res, 400, `${workspace.message}; ${workspace.hint}`);
     if (transports.size >= config.maxSessions && !makeRoom()) {
       return rpcError(res, 503, `this server holds ${transports.size} sessions, its limit (SANDBOX_MAX_SESSIONS), and each has a sandbox or a call running: retry later, end unused sessions with DELETE, or raise SANDBOX_MAX_SESSIONS`, { 'retry-after': '30' });
     }
@@ -181,7 +197,7 @@ export async function serveHttp(o: ServerDeps & {
       openCalls.delete(id);
       void sessions.close(id);
     };
-    const server = buildServer(o.tools, () => sessions.open(transport.sessionId!), o);
+    const server = buildServer(o.tools, () => sessions.open(transport.sessionId!, { workspace }), o);
     await server.connect(transport);
     await transport.handleRequest(req, res, body);
   }

@@ -40,6 +40,11 @@ export interface CreateOptions {
   labels: Record<string, string>;
   envs?: Record<string, string>;
   timeoutMs: number;
+  /**
+   * A named workspace's sandbox: providers that can keep /workspace beyond the sandbox (a state-dir
+   * folder, a named volume) give it the one of this name, so its files survive restarts.
+   */
+  workspace?: string;
 }
 
 export interface SandboxSummary {

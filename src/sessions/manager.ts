@@ -3,33 +3,45 @@ import { SandboxError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Sandbox, SandboxProvider } from '../providers/types.js';
 import { noTelemetry, type Telemetry } from '../telemetry.js';
-import { Session } from './session.js';
+import { Session, type SessionLimits } from './session.js';
+import { WorkspaceRegistry } from './workspaces.js';
 
 /** MCP session id -> Session. Each tool call reaches only the sandbox of its own session. */
 export class SessionManager {
   private readonly sessions = new Map<string, Session>();
   private sandboxes = 0;
+  private readonly limits: SessionLimits = {
+    acquire: () => {
+      if (this.sandboxes >= this.config.maxSandboxes) {
+        throw new SandboxError('LIMIT_EXCEEDED', `this server already runs ${this.sandboxes} sandboxes, its limit`, { hint: 'end idle sessions, or raise SANDBOX_MAX_SANDBOXES' });
+      }
+      this.telemetry.sandboxesActive(++this.sandboxes);
+    },
+    release: () => { this.telemetry.sandboxesActive(--this.sandboxes); },
+  };
+  readonly workspaces: WorkspaceRegistry;
 
   constructor(
     readonly provider: SandboxProvider,
     private readonly config: Config,
     private readonly log: Logger,
     private readonly telemetry: Telemetry = noTelemetry,
-  ) {}
+  ) {
+    this.workspaces = new WorkspaceRegistry(provider, config, log, this.limits, telemetry);
+  }
 
-  open(id: string): Session {
+  /**
+   * The session with this id, made at its first use. `workspace` (validated by the caller) binds a new
+   * session to that named workspace; without it, SANDBOX_WORKSPACE does, else it gets a sandbox of its own.
+   */
+  open(id: string, opts: { workspace?: string } = {}): Session {
     const existing = this.sessions.get(id);
     if (existing) return existing;
-    const limits = {
-      acquire: () => {
-        if (this.sandboxes >= this.config.maxSandboxes) {
-          throw new SandboxError('LIMIT_EXCEEDED', `this server already runs ${this.sandboxes} sandboxes, its limit`, { hint: 'end idle sessions, or raise SANDBOX_MAX_SANDBOXES' });
-        }
-        this.telemetry.sandboxesActive(++this.sandboxes);
-      },
-      release: () => { this.telemetry.sandboxesActive(--this.sandboxes); },
-    };
-    const session = new Session(id, this.log.child({ sessionId: id }), { provider: this.provider, config: this.config, limits, telemetry: this.telemetry });
+    const name = opts.workspace ?? this.config.workspace;
+    const session = new Session(id, this.log.child({ sessionId: id, ...(name ? { workspace: name } : {}) }), {
+      provider: this.provider, config: this.config, limits: this.limits, telemetry: this.telemetry,
+      workspace: name ? { name, registry: this.workspaces } : undefined,
+    });
     this.sessions.set(id, session);
     return session;
   }
@@ -46,7 +58,7 @@ export class SessionManager {
         return sb;
       }
     }
-    return undefined;
+    return this.workspaces.findSandbox(id);
   }
 
   /** Whether the session has a live sandbox (state a client would lose if the session went). */
@@ -85,7 +97,9 @@ export class SessionManager {
     }
   }
 
+  /** Server shutdown: every session, then the workspace sandboxes they leave behind. */
   async closeAll(settleMs = 0): Promise<void> {
     await Promise.all([...this.sessions.keys()].map((id) => this.close(id, settleMs)));
+    await this.workspaces.closeAll();
   }
 }

@@ -3,6 +3,7 @@ import { SandboxError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Sandbox, SandboxProvider } from '../providers/types.js';
 import type { Telemetry } from '../telemetry.js';
+import type { WorkspaceRegistry } from './workspaces.js';
 
 export type ClientLogLevel = 'warning' | 'error';
 
@@ -17,6 +18,8 @@ export interface SessionDeps {
   config: Config;
   limits: SessionLimits;
   telemetry: Telemetry;
+  /** Set when the session is bound to a named workspace: its sandbox then comes from (and returns to) there. */
+  workspace?: { name: string; registry: WorkspaceRegistry };
 }
 
 /** Something a session owns besides its sandbox (the browser, ...), closed before the sandbox is killed. */
@@ -43,9 +46,17 @@ export class Session {
   private readonly limits: SessionLimits;
   private readonly telemetry: Telemetry;
   private readonly services = new Map<string, SessionService>();
+  private readonly workspace?: SessionDeps['workspace'];
 
   constructor(readonly id: string, readonly log: Logger, deps: SessionDeps) {
-    ({ provider: this.provider, config: this.config, limits: this.limits, telemetry: this.telemetry } = deps);
+    ({ provider: this.provider, config: this.config, limits: this.limits, telemetry: this.telemetry, workspace: this.workspace } = deps);
+  }
+
+  /** The named workspace this session is bound to, if any, and how many sessions share it now. */
+  get workspaceShare(): { name: string; sessions: number } | undefined {
+    if (!this.workspace) return undefined;
+    const { name, registry } = this.workspace;
+    return { name, sessions: registry.list().find((w) => w.name === name)?.sessions ?? 0 };
   }
 
   /** The session was closed (deleted, expired, server shutting down): its calls cannot be retried here. */
@@ -66,6 +77,7 @@ export class Session {
   async sandbox(): Promise<Sandbox> {
     if (this.closed) throw new SandboxError('SANDBOX_GONE', 'this session has ended', { hint: 'start a new MCP session' });
     if (this.current?.isAlive()) return this.current;
+    if (this.workspace) return this.workspaceSandbox(this.workspace);
     if (this.current) {
       this.pendingNotes.push('Note: the previous sandbox of this session ended unexpectedly; this is a fresh sandbox, and files and processes of the old one are gone.');
       this.warn('sandbox ended unexpectedly; a fresh one is being created', { sandboxId: this.current.id });
@@ -74,6 +86,22 @@ export class Session {
     }
     this.creating ??= this.createSandbox().finally(() => { this.creating = undefined; });
     return this.creating;
+  }
+
+  /** A workspace session takes the workspace's shared sandbox instead of creating one of its own. */
+  private async workspaceSandbox(ws: NonNullable<SessionDeps['workspace']>): Promise<Sandbox> {
+    const previous = this.current;
+    const lease = await ws.registry.acquire(ws.name, this.id);
+    if (this.closed) {
+      ws.registry.release(ws.name, this.id);
+      throw new SandboxError('SANDBOX_GONE', 'this session ended while its workspace sandbox was being started');
+    }
+    if (lease.replaced || (previous && previous !== lease.sandbox)) {
+      const files = this.provider.name === 'local' || this.provider.name === 'docker' ? 'its /workspace files are kept' : 'its files are gone';
+      this.pendingNotes.push(`Note: the sandbox of workspace "${ws.name}" was restarted (it ended or stayed unused too long): ${files}, its processes are gone.`);
+    }
+    this.current = lease.sandbox;
+    return lease.sandbox;
   }
 
   private async createSandbox(): Promise<Sandbox> {
@@ -151,6 +179,12 @@ export class Session {
 
   private async reapIdle(): Promise<void> {
     if (this.inFlight > 0 || !this.current) return;
+    if (this.workspace) {
+      // The workspace's sandbox is shared and outlives sessions: an idle session only lets go of it.
+      this.current = undefined;
+      this.workspace.registry.release(this.workspace.name, this.id);
+      return;
+    }
     const id = this.current.id;
     this.log.info({ sandboxId: id, idleS: this.config.idleTimeoutS }, 'idle sandbox reaped');
     this.telemetry.sandboxEnded('idle');
@@ -164,6 +198,7 @@ export class Session {
     if (!this.current) return;
     const sb = this.current;
     this.current = undefined;
+    if (this.workspace) return; // the registry replaces a workspace's dead sandbox
     this.limits.release();
     if (sb.isAlive()) void sb.kill().catch(() => undefined);
   }
@@ -176,6 +211,11 @@ export class Session {
     const pending = this.creating?.catch(() => undefined);
     await pending;
     await Promise.all([...this.services.values()].map((s) => s.close().catch((e) => this.log.warn({ err: (e as Error).message }, 'closing a session service failed'))));
+    if (this.workspace) {
+      this.current = undefined;
+      this.workspace.registry.release(this.workspace.name, this.id);
+      return;
+    }
     const sb = this.current;
     if (sb) {
       this.current = undefined;

@@ -20,12 +20,17 @@ export const sandboxTools = [
       createdAt: z.string(),
       idleTimeoutS: z.number(),
       expiresAt: z.string().nullable(),
+      workspace: z.object({ name: z.string(), sessions: z.number(), ttlS: z.number() }).nullable()
+        .describe('The named workspace this session shares, or null: a sandbox of its own'),
       warnings: z.array(z.string()),
     },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx) {
       const sb = await ctx.session.sandbox();
       const d = ctx.session.provider.describe();
+      const ws = ctx.session.workspaceShare;
+      // A workspace's sandbox outlives this session's idleness by the workspace TTL.
+      const lifetimeS = ctx.config.idleTimeoutS + (ws ? ctx.config.workspaceTtlS : 0);
       const info = {
         provider: d.provider,
         providerReason: ctx.config.providerReason,
@@ -37,7 +42,8 @@ export const sandboxTools = [
         createdAt: sb.createdAt.toISOString(),
         idleTimeoutS: ctx.config.idleTimeoutS,
         // While this call runs the idle clock is stopped; it restarts when the call returns.
-        expiresAt: new Date(Date.now() + ctx.config.idleTimeoutS * 1000).toISOString(),
+        expiresAt: new Date(Date.now() + lifetimeS * 1000).toISOString(),
+        workspace: ws ? { ...ws, ttlS: ctx.config.workspaceTtlS } : null,
         warnings: d.warnings,
       };
       const text = [
@@ -46,7 +52,9 @@ export const sandboxTools = [
         `isolation: ${info.isolation}`,
         `network: ${info.network}`,
         `limits: ${Object.entries(info.limits).map(([k, v]) => `${k}=${v}`).join(', ')}`,
-        `expires after ${info.idleTimeoutS} s idle (at ${info.expiresAt} if unused)`,
+        info.workspace
+          ? `workspace "${info.workspace.name}": shared by ${info.workspace.sessions} session(s); kept ${info.workspace.ttlS} s after the last one leaves (at ${info.expiresAt} if unused)`
+          : `expires after ${info.idleTimeoutS} s idle (at ${info.expiresAt} if unused)`,
         ...info.warnings.map((w) => `warning: ${w}`),
       ].join('\n');
       return ok(info, text);

@@ -24,6 +24,7 @@ const L = {
   host: 'sandbox-mcp.host',
   state: 'sandbox-mcp.state',
   created: 'sandbox-mcp.created',
+  workspace: 'sandbox-mcp.workspace',
   userPrefix: 'sandbox-mcp.label.',
 } as const;
 
@@ -130,7 +131,20 @@ export class DockerProvider implements SandboxProvider {
     };
   }
 
-  private containerSpec(id: string, labels: Record<string, string>, envs: Record<string, string>): Dockerode.ContainerCreateOptions {
+  /** The named volume that keeps a workspace's /workspace across its containers (and server restarts). */
+  private workspaceVolume(workspace: string): string {
+    return `sandbox-mcp-ws-${this.stateLabel}-${workspace}`;
+  }
+
+  private async ensureWorkspaceVolume(workspace: string): Promise<string> {
+    const name = this.workspaceVolume(workspace);
+    // Idempotent: an existing volume of that name is returned as it is, files included.
+    await this.docker.createVolume({ Name: name, Labels: { [L.managed]: '1', [L.state]: this.stateLabel, [L.workspace]: workspace } })
+      .catch((e: unknown) => { throw translateDockerError(e, this.errCtx('creating the workspace volume')); });
+    return name;
+  }
+
+  private containerSpec(id: string, labels: Record<string, string>, envs: Record<string, string>, volume?: string): Dockerode.ContainerCreateOptions {
     const c = this.config;
     const mem = c.memoryMb * 1024 * 1024;
     const env = {
@@ -150,9 +164,11 @@ export class DockerProvider implements SandboxProvider {
         ...Object.fromEntries(Object.entries(labels).map(([k, v]) => [`${L.userPrefix}${k}`, v])),
       },
       // An anonymous volume: writable under the read-only root, starts with the image's /workspace
-      // (owner included) and goes with `remove({ v: true })`.
-      Volumes: { [WORKDIR]: {} },
+      // (owner included) and goes with `remove({ v: true })`. A named workspace's volume (filled from the
+      // image the same way when new) stays.
+      Volumes: volume ? undefined : { [WORKDIR]: {} },
       HostConfig: {
+        Binds: volume ? [`${volume}:${WORKDIR}`] : undefined,
         NetworkMode: c.network === 'host' ? 'host' : 'none',
         Init: true, // reaps orphans of exec'd commands, so killed trees leave no zombies against the pids limit
         Memory: mem, MemorySwap: mem,
@@ -178,7 +194,8 @@ export class DockerProvider implements SandboxProvider {
     const id = newSandboxId();
     let container: Dockerode.Container;
     try {
-      container = await this.docker.createContainer(this.containerSpec(id, opts.labels, opts.envs ?? {}));
+      const volume = opts.workspace ? await this.ensureWorkspaceVolume(opts.workspace) : undefined;
+      container = await this.docker.createContainer(this.containerSpec(id, opts.labels, opts.envs ?? {}, volume));
     } catch (e) {
       throw translateDockerError(e, this.errCtx('creating the sandbox container'));
     }

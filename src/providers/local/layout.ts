@@ -11,10 +11,14 @@ export const SANDBOX_UID = 1000;
 export const WORKDIR = '/workspace';
 export const HOME = '/home/user';
 
-/** Host folders of one sandbox, all under the state dir and removed with it. */
-export function sandboxPaths(stateDir: string, id: string) {
+/**
+ * Host folders of one sandbox, all under the state dir and removed with it, but for a named workspace's
+ * folder (`workspaces/<name>`), which outlives its sandboxes.
+ */
+export function sandboxPaths(stateDir: string, id: string, workspace?: string) {
   const root = path.join(stateDir, 'sandboxes', id);
-  return { root, meta: path.join(root, 'meta.json'), workspace: path.join(root, 'workspace'), home: path.join(root, 'home'), tmp: path.join(root, 'tmp'), etc: path.join(root, 'etc'), run: path.join(root, 'run') };
+  const ws = workspace ? path.join(stateDir, 'workspaces', workspace) : path.join(root, 'workspace');
+  return { root, meta: path.join(root, 'meta.json'), workspace: ws, home: path.join(root, 'home'), tmp: path.join(root, 'tmp'), etc: path.join(root, 'etc'), run: path.join(root, 'run') };
 }
 
 /** Only what programs need of /etc; never the host's passwd, shadow or anything with secrets. */

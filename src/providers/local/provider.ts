@@ -83,11 +83,11 @@ export class LocalProvider implements SandboxProvider {
 
   async create(opts: CreateOptions): Promise<Sandbox> {
     if (this.closing) throw new SandboxError('UNAVAILABLE', 'the server is shutting down');
-    const pooled = opts.envs ? undefined : this.pool.shift();
+    const pooled = opts.envs || opts.workspace ? undefined : this.pool.shift();
     let sandbox: LocalSandbox | undefined;
     if (pooled) sandbox = await pooled.catch(() => undefined);
     if (sandbox && !sandbox.isAlive()) sandbox = undefined;
-    sandbox ??= await this.launch(opts.envs ?? {});
+    sandbox ??= await this.launch(opts.envs ?? {}, opts.workspace);
     await this.registry.updateLabels(sandbox.id, opts.labels);
     // Refill a little later: a starting agent competes for CPU with the caller's first commands.
     setTimeout(() => this.warmUp(), POOL_REFILL_DELAY_MS).unref();
@@ -103,10 +103,11 @@ export class LocalProvider implements SandboxProvider {
     }
   }
 
-  private async launch(envs: Record<string, string>): Promise<LocalSandbox> {
+  /** `workspace`: a named workspace's folder (kept in the state dir when the sandbox ends) as /workspace. */
+  private async launch(envs: Record<string, string>, workspace?: string): Promise<LocalSandbox> {
     const id = newSandboxId();
-    const paths = sandboxPaths(this.config.stateDir, id);
-    await fs.mkdir(paths.workspace, { recursive: true });
+    const paths = sandboxPaths(this.config.stateDir, id, workspace);
+    await Promise.all([fs.mkdir(paths.root, { recursive: true }), fs.mkdir(paths.workspace, { recursive: true })]);
     await Promise.all([fs.mkdir(paths.home), fs.mkdir(paths.tmp, { mode: 0o1777 }), fs.mkdir(paths.run, { mode: 0o755 }), writeEtc(paths.etc)]);
     await fs.chmod(paths.tmp, 0o1777);
     const bridgeHostPath = path.join(paths.run, BRIDGE_SOCKET);

@@ -30,7 +30,7 @@ for n in null zero full random urandom tty; do bind "/dev/$n" "/dev/$n"; done
 mkdir -p "$R/dev/shm"; mount -t tmpfs -o mode=1777 shm "$R/dev/shm"
 ln -s /proc/self/fd "$R/dev/fd"
 bind "$SANDBOX_DIR/tmp" /tmp
-bind "$SANDBOX_DIR/workspace" ${WORKDIR}
+bind "$SANDBOX_WORKSPACE_DIR" ${WORKDIR}
 bind "$SANDBOX_DIR/home" ${HOME}
 for f in passwd group hosts hostname nsswitch.conf resolv.conf; do bind "$SANDBOX_DIR/etc/$f" "/etc/$f" ro; done
 for f in $SANDBOX_HOSTETC; do bind "/etc/$f" "/etc/$f" ro; done
@@ -63,6 +63,7 @@ export function unshareCommand(o: Omit<BwrapOptions, 'asRoot'> & { agentDir: str
   const vars: Record<string, string> = {
     SANDBOX_ROOTFS: path.join(o.paths.root, 'rootfs'),
     SANDBOX_DIR: o.paths.root,
+    SANDBOX_WORKSPACE_DIR: o.paths.workspace,
     SANDBOX_TOPLINKS: links.join(' '),
     SANDBOX_TOPDIRS: dirs.join(' '),
     SANDBOX_HOSTETC: HOST_ETC.filter((f) => existsSync(`/etc/${f}`)).join(' '),

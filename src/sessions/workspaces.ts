@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Sandbox, SandboxProvider } from '../providers/types.js';
+import type { Telemetry } from '../telemetry.js';
+import type { SessionLimits } from './session.js';
+
+/** Label keys of a workspace's sandbox: its name, and the state dir it belongs to (as sites do). */
+export const LABEL_WORKSPACE = 'workspace';
+export const LABEL_WORKSPACE_SCOPE = 'workspace-scope';
+
+interface Entry {
+  name: string;
+  sandbox?: Sandbox;
+  creating?: Promise<Sandbox>;
+  holders: Set<string>;
+  expiry?: NodeJS.Timeout;
+  lastTouched: number;
+}
+
+export interface WorkspaceLease {
+  sandbox: Sandbox;
+  /** True when the workspace had a sandbox before that has died (files may survive, processes did not). */
+  replaced: boolean;
+}
+
+/**
+ * Named workspaces (the seed's get_or_start_sandbox(workspace_id)): sessions bound to one name share
+ * one sandbox. It outlives its sessions: killed only after SANDBOX_WORKSPACE_TTL with none attached.
+ * Across restarts the providers keep its files (a state-dir folder, a named volume); a provider whose
+ * sandboxes outlive the server is asked for a live one by its labels before a new one is made.
+ */
+export class WorkspaceRegistry {
+  private readonly entries = new Map<string, Entry>();
+  private readonly scope: string;
+
+  constructor(
+    private readonly provider: SandboxProvider,
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly limits: SessionLimits,
+    private readonly telemetry: Telemetry,
+  ) {
+    this.scope = createHash('sha256').update(config.stateDir).digest('hex').slice(0, 12);
+  }
+
+  /** The workspace's live sandbox, reattached or created; `holder` (a session id) keeps it alive. */
+  async acquire(name: string, holder: string): Promise<WorkspaceLease> {
+    let e = this.entries.get(name);
+    if (!e) {
+      e = { name, holders: new Set(), lastTouched: 0 };
+      this.entries.set(name, e);
+    }
+    e.holders.add(holder);
+    clearTimeout(e.expiry);
+    e.expiry = undefined;
+    if (e.sandbox?.isAlive()) return { sandbox: e.sandbox, replaced: false };
+    const replaced = !!e.sandbox;
+    if (e.sandbox) {
+      this.log.warn({ workspace: name, sandboxId: e.sandbox.id }, 'workspace sandbox ended unexpectedly; starting a fresh one');
+      this.telemetry.sandboxEnded('crashed');
+      this.limits.release();
+      e.sandbox = undefined;
+    }
+    const entry = e;
+    entry.creating ??= this.start(entry).finally(() => { entry.creating = undefined; });
+    return { sandbox: await entry.creating, replaced };
+  }
+
+  /** `holder` lets go; with no holder left the sandbox lives on for SANDBOX_WORKSPACE_TTL. */
+  release(name: string, holder: string): void {
+    const e = this.entries.get(name);
+    if (!e || !e.holders.delete(holder) || e.holders.size > 0) return;
+    this.armExpiry(e);
+  }
+
+  private armExpiry(e: Entry): void {
+    clearTimeout(e.expiry);
+    e.expiry = setTimeout(() => void this.expire(e), this.config.workspaceTtlS * 1000);
+    e.expiry.unref();
+  }
+
+  /** A workspace sandbox by id, for preview routing (it may have no session attached right now). */
+  findSandbox(id: string): Sandbox | undefined {
+    for (const e of this.entries.values()) {
+      if (e.sandbox?.id !== id || !e.sandbox.isAlive()) continue;
+      // A preview in use counts as use: the TTL starts again (throttled: requests come in bursts).
+      if (e.holders.size === 0 && Date.now() - e.lastTouched > 1000) { e.lastTouched = Date.now(); this.armExpiry(e); }
+      return e.sandbox;
+    }
+    return undefined;
+  }
+
+  /** The names with a live sandbox, and how many sessions hold each. */
+  list(): { name: string; sandboxId?: string; sessions: number }[] {
+    return [...this.entries.values()].map((e) => ({ name: e.name, sandboxId: e.sandbox?.isAlive() ? e.sandbox.id : undefined, sessions: e.holders.size }));
+  }
+
+  /** Server shutdown: every workspace sandbox ends (files stay where the provider keeps them). */
+  async closeAll(): Promise<void> {
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    await Promise.all(all.map(async (e) => {
+      clearTimeout(e.expiry);
+      await e.creating?.catch(() => undefined);
+      await this.end(e, 'session-closed');
+    }));
+  }
+
+  private async start(e: Entry): Promise<Sandbox> {
+    const labels = { [LABEL_WORKSPACE]: e.name, [LABEL_WORKSPACE_SCOPE]: this.scope };
+    this.limits.acquire();
+    const started = performance.now();
+    try {
+      const sb = (await this.reattach(labels)) ?? await this.provider.create({ labels, workspace: e.name, timeoutMs: this.config.idleTimeoutS * 1000 });
+      e.sandbox = sb;
+      const ms = performance.now() - started;
+      this.telemetry.sandboxCreated(ms, true);
+      this.log.info({ workspace: e.name, sandboxId: sb.id, ms: Math.round(ms) }, 'workspace sandbox ready');
+      // Every holder left while it was being made: it still gets its full time to live.
+      if (e.holders.size === 0) this.armExpiry(e);
+      return sb;
+    } catch (err) {
+      this.limits.release();
+      this.telemetry.sandboxCreated(performance.now() - started, false);
+      throw err;
+    }
+  }
+
+  /** A live sandbox of this workspace that outlived a previous server (providers whose sandboxes can). */
+  private async reattach(labels: Record<string, string>): Promise<Sandbox | undefined> {
+    const found = await this.provider.list(labels).catch((err: Error) => {
+      this.log.warn({ err: err.message }, 'could not look for a running workspace sandbox; starting a new one');
+      return [];
+    });
+    for (const s of found.filter((f) => f.alive)) {
+      try {
+        const sb = await this.provider.connect(s.id);
+        this.log.info({ workspace: labels[LABEL_WORKSPACE], sandboxId: s.id }, 'reattached the workspace sandbox');
+        return sb;
+      } catch (err) {
+        this.log.warn({ sandboxId: s.id, err: (err as Error).message }, 'could not reattach a workspace sandbox');
+      }
+    }
+    return undefined;
+  }
+
+  private async expire(e: Entry): Promise<void> {
+    if (e.holders.size > 0 || this.entries.get(e.name) !== e) return;
+    if (e.creating) await e.creating.catch(() => undefined);
+    if (e.holders.size > 0) return;
+    this.entries.delete(e.name);
+    this.log.info({ workspace: e.name, ttlS: this.config.workspaceTtlS }, 'workspace sandbox ended: no session for SANDBOX_WORKSPACE_TTL');
+    await this.end(e, 'idle');
+  }
+
+  private async end(e: Entry, reason: 'idle' | 'session-closed'): Promise<void> {
+    const sb = e.sandbox;
+    e.sandbox = undefined;
+    if (!sb) return;
+    this.limits.release();
+    this.telemetry.sandboxEnded(reason);
+    await sb.kill().catch((err: Error) => this.log.warn({ workspace: e.name, err: err.message }, 'killing a workspace sandbox failed'));
+  }
+}
