@@ -47,6 +47,8 @@ export class Session {
   private readonly telemetry: Telemetry;
   private readonly services = new Map<string, SessionService>();
   private readonly workspace?: SessionDeps['workspace'];
+  /** The workspace sandbox this session used last, to tell the model when it was replaced meanwhile. */
+  private lastWorkspaceSandbox?: string;
 
   constructor(readonly id: string, readonly log: Logger, deps: SessionDeps) {
     ({ provider: this.provider, config: this.config, limits: this.limits, telemetry: this.telemetry, workspace: this.workspace } = deps);
@@ -90,17 +92,18 @@ export class Session {
 
   /** A workspace session takes the workspace's shared sandbox instead of creating one of its own. */
   private async workspaceSandbox(ws: NonNullable<SessionDeps['workspace']>): Promise<Sandbox> {
-    const previous = this.current;
+    const previous = this.current?.id ?? this.lastWorkspaceSandbox;
     const lease = await ws.registry.acquire(ws.name, this.id);
     if (this.closed) {
       ws.registry.release(ws.name, this.id);
       throw new SandboxError('SANDBOX_GONE', 'this session ended while its workspace sandbox was being started');
     }
-    if (lease.replaced || (previous && previous !== lease.sandbox)) {
+    if (lease.replaced || (previous && previous !== lease.sandbox.id)) {
       const files = this.provider.name === 'local' || this.provider.name === 'docker' ? 'its /workspace files are kept' : 'its files are gone';
       this.pendingNotes.push(`Note: the sandbox of workspace "${ws.name}" was restarted (it ended or stayed unused too long): ${files}, its processes are gone.`);
     }
     this.current = lease.sandbox;
+    this.lastWorkspaceSandbox = lease.sandbox.id;
     return lease.sandbox;
   }
 
