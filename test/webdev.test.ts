@@ -132,7 +132,7 @@ describe('webdev tools and preview URLs over HTTP', () => {
     expect((await fetchHost(server.port, hostOf(urlB).host)).body).toBe('secret-of-B');
     const forged = [
       `7777-${'a'.repeat(20)}.localhost:${server.port}`,
-      `7777-${a[2]!.slice(0, 19)}b.localhost:${server.port}`,
+      `7777-${a[2]!.slice(0, 19)}${a[2]!.endsWith('b') ? 'c' : 'b'}.localhost:${server.port}`, // one letter off
       `7777-${a[2]!.toUpperCase()}x.localhost:${server.port}`,
       `7778-${a[2]}.localhost:${server.port}`,
       `99999-${a[2]}.localhost:${server.port}`,
