@@ -115,7 +115,7 @@ describe.skipIf(!!dockerSkip)('docker provider review', () => {
     await new Promise((r) => setTimeout(r, 1500));
     const ours = managedContainers(stateLabel(state.dir)).map((l) => l.split(' ')[0]!);
     expect(ours.length).toBe(1);
-    execFileSync('docker', ['rm', '-f', ...ours], { stdio: 'pipe' });
+    execFileSync('docker', ['rm', '-f', '-v', ...ours], { stdio: 'pipe' });
     const r = await running;
     expect(r.isError).toBe(true);
     expect(text(r)).toMatch(/removed or stopped while the command ran.*next call starts a fresh sandbox/s);
