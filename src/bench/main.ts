@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { browserBench } from './browser.js';
 import { dockerBench } from './docker.js';
+import { workspaceBench } from './workspace.js';
 import { filesBench } from './files.js';
 import { previewBench } from './preview.js';
 import { shellBench } from './shell.js';
@@ -21,6 +22,7 @@ const SECTIONS: Record<string, BenchRunner> = {
   startup: startupBench,
   browser: browserBench,
   docker: dockerBench,
+  workspace: workspaceBench,
 };
 
 function flag(name: string): string | undefined {
