@@ -27,8 +27,10 @@ export interface WorkspaceLease {
 /**
  * Named workspaces (the seed's get_or_start_sandbox(workspace_id)): sessions bound to one name share
  * one sandbox. It outlives its sessions: killed only after SANDBOX_WORKSPACE_TTL with none attached.
- * Across restarts the providers keep its files (a state-dir folder, a named volume); a provider whose
- * sandboxes outlive the server is asked for a live one by its labels before a new one is made.
+ * Across restarts the providers keep its files (a state-dir folder, a named volume). Its sandbox is this
+ * server's own, never one found by its labels: another server sharing the state dir (a stdio and an
+ * HTTP server) would kill it at its TTL or shutdown under our sessions, and a dead server's sandboxes
+ * are reaped at start-up anyway. Two servers therefore run a sandbox each over the same files.
  */
 export class WorkspaceRegistry {
   private readonly entries = new Map<string, Entry>();
@@ -112,7 +114,7 @@ export class WorkspaceRegistry {
     this.limits.acquire();
     const started = performance.now();
     try {
-      const sb = (await this.reattach(labels)) ?? await this.provider.create({ labels, workspace: e.name, timeoutMs: this.config.idleTimeoutS * 1000 });
+      const sb = await this.provider.create({ labels, workspace: e.name, timeoutMs: this.config.idleTimeoutS * 1000 });
       e.sandbox = sb;
       const ms = performance.now() - started;
       this.telemetry.sandboxCreated(ms, true);
@@ -125,24 +127,6 @@ export class WorkspaceRegistry {
       this.telemetry.sandboxCreated(performance.now() - started, false);
       throw err;
     }
-  }
-
-  /** A live sandbox of this workspace that outlived a previous server (providers whose sandboxes can). */
-  private async reattach(labels: Record<string, string>): Promise<Sandbox | undefined> {
-    const found = await this.provider.list(labels).catch((err: Error) => {
-      this.log.warn({ err: err.message }, 'could not look for a running workspace sandbox; starting a new one');
-      return [];
-    });
-    for (const s of found.filter((f) => f.alive)) {
-      try {
-        const sb = await this.provider.connect(s.id);
-        this.log.info({ workspace: labels[LABEL_WORKSPACE], sandboxId: s.id }, 'reattached the workspace sandbox');
-        return sb;
-      } catch (err) {
-        this.log.warn({ sandboxId: s.id, err: (err as Error).message }, 'could not reattach a workspace sandbox');
-      }
-    }
-    return undefined;
   }
 
   private async expire(e: Entry): Promise<void> {
