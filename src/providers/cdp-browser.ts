@@ -35,14 +35,15 @@ interface Running {
 
 /**
  * Chromium running INSIDE a sandbox that has no launcher seam (docker and the cloud providers), reached
- * over CDP. One per sandbox; at most one Chromium at a time (a new endpoint replaces the old browser).
+ * over CDP. One per sandbox, with a Chromium (own profile, own port) per endpoint: the sessions of a named
+ * workspace share the sandbox, and one's browser must not end another's. Each endpoint's `close` ends its own.
  * - With `connectPort` (docker): a loopback-only listener on the host pipes each connection to the
  *   sandbox's loopback port. Chrome refuses DevTools requests whose Host is not an IP or localhost, and
  *   its ws URL names 127.0.0.1 inside the sandbox, so the host side must be an IP:port of our own.
  * - Otherwise (e2b, daytona): the provider's port URL as wss, with its headers.
  */
 export class SandboxChromium {
-  private current?: Running;
+  private readonly runs = new Set<Running>();
   private disposed = false;
 
   constructor(
@@ -53,13 +54,13 @@ export class SandboxChromium {
   ) {}
 
   async endpoint(chromiumPath: string): Promise<BrowserEndpoint> {
-    await this.stop();
     const binary = await this.find(chromiumPath);
-    const profile = `/tmp/sandbox-mcp-chromium-${randomBytes(4).toString('hex')}`;
+    const name = `${PROCESS_NAME}-${randomBytes(4).toString('hex')}`;
+    const profile = `/tmp/${name}`;
     const command = `exec ${[binary, ...chromiumArgs(profile)].map(q).join(' ')} 2>&1`;
-    const proc = await this.sandbox.processes.spawn(command, { cwd: '/tmp', name: PROCESS_NAME });
+    const proc = await this.sandbox.processes.spawn(command, { cwd: '/tmp', name });
     const run: Running = { processId: proc.processId, profile, sockets: new Set() };
-    this.current = run;
+    this.runs.add(run);
     try {
       const { port, path } = await this.waitListening(run.processId);
       const close = () => this.stop(run);
@@ -137,10 +138,9 @@ export class SandboxChromium {
     return (server.address() as net.AddressInfo).port;
   }
 
-  /** Ends the browser (its process tree and profile) and the host listener; `run` limits it to that launch. */
-  async stop(run: Running | undefined = this.current): Promise<void> {
-    if (!run) return;
-    if (this.current === run) this.current = undefined;
+  /** Ends one launch's browser (its process tree and profile) and its host listener. */
+  async stop(run: Running): Promise<void> {
+    if (!this.runs.delete(run)) return;
     closeListener(run);
     if (this.disposed || !this.sandbox.isAlive()) return;
     try {
@@ -154,8 +154,8 @@ export class SandboxChromium {
   /** The sandbox is going away (its Chromium with it): only host-side resources need closing. */
   dispose(): void {
     this.disposed = true;
-    if (this.current) closeListener(this.current);
-    this.current = undefined;
+    for (const run of this.runs) closeListener(run);
+    this.runs.clear();
   }
 }
 
