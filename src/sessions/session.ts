@@ -100,7 +100,9 @@ export class Session {
     }
     if (lease.replaced || (previous && previous !== lease.sandbox.id)) {
       const files = this.provider.name === 'local' || this.provider.name === 'docker' ? 'its /workspace files are kept' : 'its files are gone';
-      this.pendingNotes.push(`Note: the sandbox of workspace "${ws.name}" was restarted (it ended or stayed unused too long): ${files}, its processes are gone.`);
+      const note = `Note: the sandbox of workspace "${ws.name}" was restarted (it ended or stayed unused too long): ${files}, its processes are gone.`;
+      this.pendingNotes.push(note);
+      this.warn(note, { workspace: ws.name, sandboxId: lease.sandbox.id });
     }
     this.current = lease.sandbox;
     this.lastWorkspaceSandbox = lease.sandbox.id;
