@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveInSandbox, snapshotOf } from './browser-helpers.js';
-import { DOCKER_IMAGE, dockerEnv, dockerSkip, expectNoContainersLeft } from './docker-env.js';
+import { DOCKER_IMAGE, dockerEnv, dockerSkip, expectNoContainersLeft, managedContainers, stateLabel } from './docker-env.js';
 import { call, CLI, httpClient, sh, startHttpServer, stdioClient, tempDir, text, waitFor, type HttpServer } from './helpers.js';
 
 /** Named workspaces under stress: shared first calls, crashes, idle sessions, shared browsers, two servers. */
@@ -88,8 +88,6 @@ describe.skipIf(!!dockerSkip)('named workspaces under stress (docker provider)',
     try {
       if (state) await expectNoContainersLeft(state.dir);
     } finally {
-      const { execFileSync } = await import('node:child_process');
-      const { stateLabel } = await import('./docker-env.js');
       const vols = execFileSync('docker', ['volume', 'ls', '-q', '--filter', `label=${stateLabel(state.dir)}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
       if (vols.length) execFileSync('docker', ['volume', 'rm', '-f', ...vols]);
       state?.cleanup();
@@ -110,6 +108,24 @@ describe.skipIf(!!dockerSkip)('named workspaces under stress (docker provider)',
         expect(text(snap)).not.toMatch(/previous browser stopped/);
         expect(snapshotOf(snap)).toContain('Shared page');
       }
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('a crashed workspace container is removed when the next call replaces it, files kept', async () => {
+    const server = await startHttpServer(env());
+    try {
+      const a = await httpClient(server.url, { 'Sandbox-Workspace': 'crashy' });
+      await sh(a.client, 'echo kept > k.txt');
+      const [container] = managedContainers(stateLabel(state.dir));
+      execFileSync('docker', ['kill', container!.split(' ')[0]!]);
+      // The first call may learn of the death itself; the next one runs in a fresh container.
+      await call(a.client, 'shell_exec', { command: 'true' });
+      const r = await call(a.client, 'shell_exec', { command: 'cat k.txt' });
+      expect(r.structuredContent!.stdout).toBe('kept\n');
+      await waitFor(() => managedContainers(stateLabel(state.dir)).length === 1, 10_000).catch(() => undefined);
+      expect(managedContainers(stateLabel(state.dir))).toEqual([expect.stringMatching(/ running$/)]);
     } finally {
       await server.stop();
     }

@@ -62,6 +62,8 @@ export class WorkspaceRegistry {
       this.log.warn({ workspace: name, sandboxId: e.sandbox.id }, 'workspace sandbox ended unexpectedly; starting a fresh one');
       this.telemetry.sandboxEnded('crashed');
       this.limits.release();
+      // What is left of it (a stopped container, its listeners) goes now, not at server shutdown.
+      void e.sandbox.kill().catch(() => undefined);
       e.sandbox = undefined;
     }
     const entry = e;
