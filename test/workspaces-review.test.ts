@@ -60,6 +60,21 @@ describe('named workspaces under stress (local provider)', () => {
     }
   });
 
+  it('at SANDBOX_MAX_SANDBOXES, says when a workspace sandbox no session holds takes the slot, and until when', async () => {
+    const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_MAX_SANDBOXES: '1', SANDBOX_WORKSPACE_TTL: '600' });
+    try {
+      const ws = await httpClient(server.url, { 'Sandbox-Workspace': 'slot' });
+      await sh(ws.client, 'true');
+      await ws.transport.terminateSession();
+      const plain = await httpClient(server.url);
+      const r = await call(plain.client, 'shell_exec', { command: 'true' });
+      expect(r.isError).toBe(true);
+      expect(text(r)).toMatch(/1 sandboxes, its limit.*1 of them belong to named workspaces with no session attached.*SANDBOX_WORKSPACE_TTL/);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('keeps the sandbox for the longest SANDBOX_WORKSPACE_TTL it accepts, and refuses longer ones a timer cannot hold', async () => {
     const refused = spawnSync(process.execPath, [CLI], { env: { PATH: process.env.PATH, SANDBOX_STATE_DIR: state.dir, SANDBOX_WORKSPACE_TTL: String(30 * 86400) }, encoding: 'utf8', timeout: 20_000 });
     expect(refused.status).not.toBe(0);

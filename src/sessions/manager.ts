@@ -13,7 +13,10 @@ export class SessionManager {
   private readonly limits: SessionLimits = {
     acquire: () => {
       if (this.sandboxes >= this.config.maxSandboxes) {
-        throw new SandboxError('LIMIT_EXCEEDED', `this server already runs ${this.sandboxes} sandboxes, its limit`, { hint: 'end idle sessions, or raise SANDBOX_MAX_SANDBOXES' });
+        // A workspace's sandbox outlives its sessions: ending sessions cannot free its slot before the TTL.
+        const unheld = this.workspaces.list().filter((w) => w.sandboxId && w.sessions === 0).length;
+        const kept = unheld ? `; ${unheld} of them belong to named workspaces with no session attached, kept for SANDBOX_WORKSPACE_TTL (${this.config.workspaceTtlS} s) after their last session` : '';
+        throw new SandboxError('LIMIT_EXCEEDED', `this server already runs ${this.sandboxes} sandboxes, its limit${kept}`, { hint: 'end idle sessions, or raise SANDBOX_MAX_SANDBOXES' });
       }
       this.telemetry.sandboxesActive(++this.sandboxes);
     },
