@@ -146,6 +146,21 @@ describe.skipIf(!!dockerSkip)('named workspaces under stress (docker provider)',
     }
   });
 
+  it('on SIGTERM, a call running in a workspace sandbox is answered that it was stopped, not left hanging', async () => {
+    const server = await startHttpServer({ ...env(), SANDBOX_SHUTDOWN_GRACE: '1' });
+    try {
+      const a = await httpClient(server.url, { 'Sandbox-Workspace': 'term' });
+      await sh(a.client, 'true');
+      const running = call(a.client, 'shell_exec', { command: 'sleep 30' }).then(text, (e: Error) => `threw ${e.message}`);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await server.stop()).toBe(0);
+      const answer = await Promise.race([running, new Promise((r) => setTimeout(() => r('no answer'), 3000))]);
+      expect(answer).toMatch(/shell_exec was stopped: this session ended while it ran/);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('a stdio and an HTTP server on one state dir each run their own sandbox of a workspace: one leaving does not kill the other\'s', async () => {
     const server = await startHttpServer(env());
     try {

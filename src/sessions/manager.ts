@@ -86,10 +86,7 @@ export class SessionManager {
     if (!s) return;
     this.sessions.delete(id);
     await s.close();
-    if (!settleMs) return;
-    const deadline = Date.now() + settleMs;
-    while (Date.now() < deadline && s.busy) await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setImmediate(r));
+    await settle([s], settleMs);
   }
 
   /** Waits up to `graceMs` for in-flight tool calls to finish (graceful shutdown). */
@@ -102,7 +99,20 @@ export class SessionManager {
 
   /** Server shutdown: every session, then the workspace sandboxes they leave behind. */
   async closeAll(settleMs = 0): Promise<void> {
-    await Promise.all([...this.sessions.keys()].map((id) => this.close(id, settleMs)));
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(all.map((s) => s.close()));
+    // A workspace session only lets go of its sandbox: its calls fail once the workspaces end, and
+    // must get to answer after that, within the settle time, not before it.
     await this.workspaces.closeAll();
+    await settle(all, settleMs);
   }
+}
+
+/** Waits up to `ms` for the sessions' calls to return (each with the result that says it was stopped). */
+async function settle(sessions: Session[], ms: number): Promise<void> {
+  if (!ms) return;
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline && sessions.some((s) => s.busy)) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setImmediate(r));
 }
