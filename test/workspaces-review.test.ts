@@ -4,7 +4,7 @@ import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/type
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveInSandbox, snapshotOf } from './browser-helpers.js';
 import { DOCKER_IMAGE, dockerEnv, dockerSkip, expectNoContainersLeft, managedContainers, stateLabel } from './docker-env.js';
-import { call, CLI, httpClient, sh, startHttpServer, stdioClient, tempDir, text, waitFor, type HttpServer } from './helpers.js';
+import { call, CLI, hostProcessesWith, httpClient, sh, startHttpServer, stdioClient, tempDir, text, waitFor, type HttpServer } from './helpers.js';
 
 /** Named workspaces under stress: shared first calls, crashes, idle sessions, shared browsers, two servers. */
 
@@ -70,6 +70,21 @@ describe('named workspaces under stress (local provider)', () => {
       const r = await call(plain.client, 'shell_exec', { command: 'true' });
       expect(r.isError).toBe(true);
       expect(text(r)).toMatch(/1 sandboxes, its limit.*1 of them belong to named workspaces with no session attached.*SANDBOX_WORKSPACE_TTL/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('a workspace session deleted during a call gets its answer, and the command stops (the sandbox lives on)', async () => {
+    const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir });
+    try {
+      const a = await httpClient(server.url, { 'Sandbox-Workspace': 'gone' });
+      await sh(a.client, 'true');
+      const running = call(a.client, 'shell_exec', { command: 'sleep 60; : ws-deleted-call' }).then(text, (e: Error) => `threw ${e.message}`);
+      await waitFor(async () => (await hostProcessesWith('ws-deleted-call')).length > 0, 5000);
+      await a.transport.terminateSession();
+      expect(await Promise.race([running, new Promise((r) => setTimeout(() => r('no answer'), 3000))])).toMatch(/cancelled: the command and its child processes were killed|was stopped/);
+      await waitFor(async () => (await hostProcessesWith('ws-deleted-call')).length === 0, 5000);
     } finally {
       await server.stop();
     }

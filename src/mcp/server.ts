@@ -67,7 +67,7 @@ export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, d
           log,
           config,
           telemetry,
-          signal: extra.signal,
+          signal: AbortSignal.any([extra.signal, session.endSignal]),
           wantsProgress: progressToken !== undefined,
           progress: (p) => {
             if (progressToken === undefined) return;

@@ -49,6 +49,7 @@ export class Session {
   private readonly workspace?: SessionDeps['workspace'];
   /** The workspace sandbox this session used last, to tell the model when it was replaced meanwhile. */
   private lastWorkspaceSandbox?: string;
+  private readonly ending = new AbortController();
 
   constructor(readonly id: string, readonly log: Logger, deps: SessionDeps) {
     ({ provider: this.provider, config: this.config, limits: this.limits, telemetry: this.telemetry, workspace: this.workspace } = deps);
@@ -59,6 +60,14 @@ export class Session {
     if (!this.workspace) return undefined;
     const { name, registry } = this.workspace;
     return { name, sessions: registry.list().find((w) => w.name === name)?.sessions ?? 0 };
+  }
+
+  /**
+   * Aborted when a workspace session ends: its sandbox lives on, so its running calls must be stopped
+   * (a session of its own ends them by killing its sandbox).
+   */
+  get endSignal(): AbortSignal {
+    return this.ending.signal;
   }
 
   /** The session was closed (deleted, expired, server shutting down): its calls cannot be retried here. */
@@ -219,6 +228,7 @@ export class Session {
     if (this.workspace) {
       this.current = undefined;
       this.workspace.registry.release(this.workspace.name, this.id);
+      this.ending.abort();
       return;
     }
     const sb = this.current;
