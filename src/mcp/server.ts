@@ -77,17 +77,18 @@ export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, d
         const started = performance.now();
         session.beginCall();
         let result: ToolResult;
+        const stopped = () => fail(`${tool.name} was stopped: this session ended while it ran (the server is shutting down, or the session was deleted or expired). Start a new session and call again`);
         try {
           result = await tool.handler(ctx, args as never);
+          // Aborted by the session's end (not by the client): what the handler made of that is partial.
+          if (session.endSignal.aborted && !extra.signal.aborted) result = stopped();
         } catch (err) {
           const e = toSandboxError(err);
           if (!isSandboxError(err) || e.code === 'INTERNAL') {
             log.error({ err }, 'tool failed');
             session.clientLog?.('error', `${tool.name} failed unexpectedly: ${e.message}`);
           }
-          result = fail(session.ended
-            ? `${tool.name} was stopped: this session ended while it ran (the server is shutting down, or the session was deleted or expired). Start a new session and call again`
-            : `${tool.name} failed: ${e.describe()}`);
+          result = session.ended ? stopped() : fail(`${tool.name} failed: ${e.describe()}`);
         } finally {
           session.endCall();
         }
