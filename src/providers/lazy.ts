@@ -52,6 +52,10 @@ export class LazyProvider implements SandboxProvider {
     return (await this.loaded).connect(id);
   }
 
+  async findReleased(labels: Record<string, string>): Promise<Sandbox | undefined> {
+    return (await this.loaded).findReleased?.(labels);
+  }
+
   async list(labels: Record<string, string>): Promise<SandboxSummary[]> {
     return (await this.loaded).list(labels);
   }

@@ -9,6 +9,8 @@ export const LABEL_APP = 'sandbox-mcp';
 export const LABEL_SERVER = 'sandbox-mcp-server';
 export const LABEL_HOST = 'sandbox-mcp-host';
 export const LABEL_STATE = 'sandbox-mcp-state';
+/** A named workspace's sandbox: left for its next server to reattach, never reaped as an orphan. */
+export const LABEL_WORKSPACE = 'workspace';
 
 /**
  * Who owns a cloud sandbox: this server instance, on this host, with this state dir. Cloud sandboxes
@@ -45,8 +47,15 @@ export class Ownership {
   /** Our kind of sandbox, from this host and state dir, whose server is gone. */
   async isOrphan(labels: Record<string, string>, live?: Set<string>): Promise<boolean> {
     if (labels[LABEL_APP] !== '1' || labels[LABEL_HOST] !== this.host || labels[LABEL_STATE] !== this.stateKey) return false;
+    if (labels[LABEL_WORKSPACE]) return false; // released at shutdown on purpose; the vendor's timeout ends it if unused
     const servers = live ?? (await this.registry.liveServers());
     return !servers.has(labels[LABEL_SERVER] ?? '');
+  }
+
+  /** A released sandbox (Sandbox.release) of ours whose server is gone: free for another server to reattach. */
+  async isReleased(labels: Record<string, string>): Promise<boolean> {
+    if (labels[LABEL_APP] !== '1' || labels[LABEL_HOST] !== this.host || labels[LABEL_STATE] !== this.stateKey) return false;
+    return !(await this.registry.liveServers()).has(labels[LABEL_SERVER] ?? '');
   }
 
   /** The labels to list candidates by. */

@@ -12,6 +12,11 @@ export interface SandboxProvider {
   list(labels: Record<string, string>): Promise<SandboxSummary[]>;
   /** Kill sandboxes whose owning server is gone; returns the ids reaped. */
   reapOrphans(): Promise<string[]>;
+  /**
+   * Providers whose sandboxes outlive their server (see Sandbox.release): a sandbox with these labels
+   * that a server now gone left behind, reattached (never one a running server still uses).
+   */
+  findReleased?(labels: Record<string, string>): Promise<Sandbox | undefined>;
   /** Readiness for /healthz: whether new sandboxes can be created now. Omitted: always ready once started. */
   health?(): Promise<{ ready: boolean; detail?: string }>;
   /** Start work ahead of demand (a warm pool), once the server is serving. */
@@ -339,4 +344,9 @@ export interface Sandbox {
   /** False once the sandbox died (killed, crashed, reaped). */
   isAlive(): boolean;
   kill(): Promise<void>;
+  /**
+   * Providers whose sandboxes can outlive the server: let this one go without ending it, kept by the
+   * vendor for about `keepMs` (a named workspace at shutdown; the next server reattaches it by labels).
+   */
+  release?(keepMs: number): Promise<void>;
 }

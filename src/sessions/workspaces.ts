@@ -76,6 +76,9 @@ export class WorkspaceRegistry {
     const e = this.entries.get(name);
     if (!e || !e.holders.delete(holder) || e.holders.size > 0) return;
     this.armExpiry(e);
+    // A cloud sandbox ends at its vendor timeout (E2B_TIMEOUT) when idle: make that the workspace TTL.
+    const sb = e.sandbox;
+    if (sb?.isAlive()) void sb.keepAlive(this.config.workspaceTtlS * 1000).catch((err: Error) => this.log.warn({ workspace: name, err: err.message }, 'could not extend the workspace sandbox lifetime to SANDBOX_WORKSPACE_TTL'));
   }
 
   private armExpiry(e: Entry): void {
@@ -107,7 +110,7 @@ export class WorkspaceRegistry {
     await Promise.all(all.map(async (e) => {
       clearTimeout(e.expiry);
       await e.creating?.catch(() => undefined);
-      await this.end(e, 'session-closed');
+      await this.end(e, 'session-closed', true);
     }));
   }
 
@@ -116,7 +119,8 @@ export class WorkspaceRegistry {
     this.limits.acquire();
     const started = performance.now();
     try {
-      const sb = await this.provider.create({ labels, workspace: e.name, timeoutMs: this.config.idleTimeoutS * 1000 });
+      // A cloud workspace's sandbox is its only storage: one a previous server released is taken back.
+      const sb = (await this.findReleased(labels)) ?? await this.provider.create({ labels, workspace: e.name, timeoutMs: this.config.idleTimeoutS * 1000 });
       e.sandbox = sb;
       const ms = performance.now() - started;
       this.telemetry.sandboxCreated(ms, true);
@@ -140,11 +144,25 @@ export class WorkspaceRegistry {
     await this.end(e, 'idle');
   }
 
-  private async end(e: Entry, reason: 'idle' | 'session-closed'): Promise<void> {
+  private async findReleased(labels: Record<string, string>): Promise<Sandbox | undefined> {
+    return this.provider.findReleased?.(labels).catch((err: Error) => {
+      this.log.warn({ err: err.message }, 'could not look for a released workspace sandbox; starting a new one');
+      return undefined;
+    });
+  }
+
+  /** `shutdown`: where the provider can keep it (cloud), the sandbox is released for the next server, not ended. */
+  private async end(e: Entry, reason: 'idle' | 'session-closed', shutdown = false): Promise<void> {
     const sb = e.sandbox;
     e.sandbox = undefined;
     if (!sb) return;
     this.limits.release();
+    if (shutdown && sb.release && sb.isAlive()) {
+      this.telemetry.sandboxEnded('shutdown');
+      this.log.info({ workspace: e.name, sandboxId: sb.id }, 'workspace sandbox released for the next server');
+      await sb.release(this.config.workspaceTtlS * 1000).catch((err: Error) => this.log.warn({ workspace: e.name, err: err.message }, 'releasing a workspace sandbox failed'));
+      return;
+    }
     this.telemetry.sandboxEnded(reason);
     await sb.kill().catch((err: Error) => this.log.warn({ workspace: e.name, err: err.message }, 'killing a workspace sandbox failed'));
   }

@@ -93,6 +93,20 @@ export class DaytonaProvider implements SandboxProvider {
     });
   }
 
+  async findReleased(labels: Record<string, string>): Promise<Sandbox | undefined> {
+    for (const s of await this.list({ ...labels, ...this.owner.reapSelector })) {
+      if (!(await this.owner.isReleased(s.labels))) continue;
+      try {
+        const sb = await this.connect(s.id);
+        this.log.info({ sandboxId: s.id }, 'reattached a Daytona sandbox a previous server released');
+        return sb;
+      } catch (e) {
+        this.log.warn({ sandboxId: s.id, err: (e as Error).message }, 'could not reattach a released Daytona sandbox; starting a new one');
+      }
+    }
+    return undefined;
+  }
+
   async reapOrphans(): Promise<string[]> {
     return reapSafely('daytona', this.log, 10_000, async () => {
       const live = await this.owner.registry.liveServers();

@@ -152,6 +152,21 @@ export class DaytonaSandbox implements Sandbox {
     this.renewal?.renewed(this.deps.autoStopMs);
   }
 
+  /**
+   * Server shutdown with a named workspace: the sandbox stays (Daytona stops it after its auto-stop
+   * interval; the next server reattaches it by its labels and starts it again).
+   */
+  release(): Promise<void> {
+    this.killed ??= (async () => {
+      this.renewal?.stop();
+      this.chromium?.dispose();
+      this.processes.detachAll();
+      this.alive = false;
+      this.deps.onKilled(this.id);
+    })();
+    return this.killed;
+  }
+
   kill(): Promise<void> {
     this.killed ??= (async () => {
       this.renewal?.stop();

@@ -138,6 +138,19 @@ export class E2BSandbox implements Sandbox {
     this.renewal.renewed(ms);
   }
 
+  /** Server shutdown with a named workspace: E2B keeps the sandbox `keepMs` more, for the next server to reattach. */
+  release(keepMs: number): Promise<void> {
+    this.killed ??= (async () => {
+      await this.keepAlive(keepMs).catch((e: Error) => this.deps.log.warn({ sandboxId: this.id, err: e.message }, 'could not extend the E2B timeout of a workspace sandbox'));
+      this.renewal.stop();
+      this.chromium?.dispose();
+      this.processes.detachAll();
+      this.alive = false;
+      this.deps.onKilled(this.id);
+    })();
+    return this.killed;
+  }
+
   kill(): Promise<void> {
     this.killed ??= (async () => {
       this.renewal.stop();
