@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -102,7 +103,8 @@ export async function localBrowserEndpoint(info: LocalBrowserInfo, chromiumPath:
       HOME: none ? info.homeDir : HOME,
       TMPDIR: none ? info.tmpDir : '/tmp',
       LANG: 'C.UTF-8',
-      SANDBOX_BROWSER_PROFILE: path.join(none ? info.tmpDir : '/tmp', '.sandbox-mcp-browser-profile'),
+      // One profile per launch: sessions of a named workspace each run a Chromium in the same sandbox.
+      SANDBOX_BROWSER_PROFILE: path.join(none ? info.tmpDir : '/tmp', `.sandbox-mcp-browser-profile-${randomBytes(4).toString('hex')}`),
       SANDBOX_BROWSER_CGROUP: info.cgroupProcs.join(' '),
       SANDBOX_BROWSER_CHROMIUM: chromiumPath,
       SANDBOX_BROWSER_TARGET: target ? String(target) : '',
