@@ -102,6 +102,9 @@ describe('named workspaces over HTTP (local provider)', () => {
     }
     const q = await rawRequest(server.port, { method: 'POST', path: '/mcp?workspace=has%20space', headers: MCP_HEADERS, body: INIT });
     expect(q.status).toBe(400);
+    const both = await rawRequest(server.port, { method: 'POST', path: '/mcp?workspace=one', headers: { ...MCP_HEADERS, 'sandbox-workspace': 'two' }, body: INIT });
+    expect(both.status).toBe(400);
+    expect(both.body).toMatch(/two workspace names.*"two".*"one".*one place only/);
   });
 });
 

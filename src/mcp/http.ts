@@ -52,9 +52,13 @@ function rpcError(res: ServerResponse, status: number, message: string, headers?
  */
 function requestedWorkspace(req: IncomingMessage): string | undefined | SandboxError {
   const header = req.headers['sandbox-workspace'];
-  const query = new URL(req.url ?? '/', 'http://localhost').searchParams.get('workspace');
-  const name = (Array.isArray(header) ? header[0] : header) ?? query ?? undefined;
-  if (name === undefined || name === '') return undefined;
+  const fromHeader = (Array.isArray(header) ? header[0] : header) || undefined;
+  const fromQuery = new URL(req.url ?? '/', 'http://localhost').searchParams.get('workspace') || undefined;
+  if (fromHeader && fromQuery && fromHeader !== fromQuery) {
+    return new SandboxError('INVALID_ARGUMENT', `two workspace names: ${JSON.stringify(fromHeader.slice(0, 80))} (Sandbox-Workspace header) and ${JSON.stringify(fromQuery.slice(0, 80))} (?workspace=)`, { hint: 'name the workspace in one place only' });
+  }
+  const name = fromHeader ?? fromQuery;
+  if (name === undefined) return undefined;
   if (WORKSPACE_NAME.test(name)) return name;
   return new SandboxError('INVALID_ARGUMENT', `workspace name ${JSON.stringify(name.slice(0, 80))} (Sandbox-Workspace header or ?workspace=) is not valid`, { hint: `use ${WORKSPACE_NAME_RULE}` });
 }
