@@ -104,7 +104,7 @@ describe('named workspaces over HTTP (local provider)', () => {
     expect(q.status).toBe(400);
     const both = await rawRequest(server.port, { method: 'POST', path: '/mcp?workspace=one', headers: { ...MCP_HEADERS, 'sandbox-workspace': 'two' }, body: INIT });
     expect(both.status).toBe(400);
-    expect(both.body).toMatch(/two workspace names.*"two".*"one".*one place only/);
+    expect(both.body).toMatch(/two workspace names.*two.*Sandbox-Workspace.*one.*one place only/);
   });
 });
 
