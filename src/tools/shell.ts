@@ -236,7 +236,8 @@ export const shellTools = [
     title: 'Kill every process in the sandbox',
     description:
       'Kill (SIGKILL) every process in the sandbox: background processes, whatever earlier shell_exec commands left running (cmd &), a runaway fork bomb, the browser. ' +
-      'Files stay. Use it when commands fail because the process limit is used up, or to start from a clean slate; shell_kill stops a single process more gently.',
+      'Files stay. Use it when commands fail because the process limit is used up, or to start from a clean slate; shell_kill stops a single process more gently. ' +
+      'In a named workspace (sandbox_info shows one) this also ends the processes of the other sessions sharing it.',
     inputSchema: {},
     outputSchema: { killed: z.number().describe('Processes killed') },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
