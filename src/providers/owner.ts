@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import type { Sandbox, SandboxSummary } from './types.js';
 import { ServerRegistry } from './local/registry.js';
 
 /** Label keys every cloud sandbox carries (E2B metadata, Daytona labels). */
@@ -78,4 +79,25 @@ export async function reapSafely(provider: string, log: Logger, timeoutMs: numbe
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Provider.findReleased for the cloud providers: the first sandbox with these labels whose server is
+ * gone (released at its shutdown), reattached; one that cannot be is skipped.
+ */
+export async function reattachReleased(o: {
+  owner: Ownership; kind: string; log: Logger; labels: Record<string, string>;
+  list(labels: Record<string, string>): Promise<SandboxSummary[]>; connect(id: string): Promise<Sandbox>;
+}): Promise<Sandbox | undefined> {
+  for (const s of await o.list({ ...o.labels, ...o.owner.reapSelector })) {
+    if (!(await o.owner.isReleased(s.labels))) continue;
+    try {
+      const sb = await o.connect(s.id);
+      o.log.info({ sandboxId: s.id }, `reattached a ${o.kind} sandbox a previous server released`);
+      return sb;
+    } catch (e) {
+      o.log.warn({ sandboxId: s.id, err: (e as Error).message }, `could not reattach a released ${o.kind} sandbox; starting a new one`);
+    }
+  }
+  return undefined;
 }

@@ -2,7 +2,7 @@ import { Daytona, type Sandbox as Vendor } from '@daytonaio/sdk';
 import type { Config } from '../../config.js';
 import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { LABEL_APP, LABEL_SERVER, Ownership, reapSafely } from '../owner.js';
+import { LABEL_APP, LABEL_SERVER, Ownership, reapSafely, reattachReleased } from '../owner.js';
 import { withRetry } from '../retry.js';
 import type { CreateOptions, ProviderDescription, Sandbox, SandboxProvider, SandboxSummary } from '../types.js';
 import { describeDaytona } from './describe.js';
@@ -93,18 +93,8 @@ export class DaytonaProvider implements SandboxProvider {
     });
   }
 
-  async findReleased(labels: Record<string, string>): Promise<Sandbox | undefined> {
-    for (const s of await this.list({ ...labels, ...this.owner.reapSelector })) {
-      if (!(await this.owner.isReleased(s.labels))) continue;
-      try {
-        const sb = await this.connect(s.id);
-        this.log.info({ sandboxId: s.id }, 'reattached a Daytona sandbox a previous server released');
-        return sb;
-      } catch (e) {
-        this.log.warn({ sandboxId: s.id, err: (e as Error).message }, 'could not reattach a released Daytona sandbox; starting a new one');
-      }
-    }
-    return undefined;
+  findReleased(labels: Record<string, string>): Promise<Sandbox | undefined> {
+    return reattachReleased({ owner: this.owner, kind: 'Daytona', log: this.log, labels, list: (l) => this.list(l), connect: (id) => this.connect(id) });
   }
 
   async reapOrphans(): Promise<string[]> {

@@ -2,7 +2,7 @@ import { Sandbox as Vendor, type ConnectionOpts } from 'e2b';
 import type { Config } from '../../config.js';
 import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { LABEL_APP, Ownership, reapSafely } from '../owner.js';
+import { LABEL_APP, Ownership, reapSafely, reattachReleased } from '../owner.js';
 import { withRetry } from '../retry.js';
 import type { CreateOptions, ProviderDescription, Sandbox, SandboxProvider, SandboxSummary } from '../types.js';
 import { describeE2B } from './describe.js';
@@ -96,18 +96,8 @@ export class E2BProvider implements SandboxProvider {
     });
   }
 
-  async findReleased(labels: Record<string, string>): Promise<Sandbox | undefined> {
-    for (const s of await this.list({ ...labels, ...this.owner.reapSelector })) {
-      if (!(await this.owner.isReleased(s.labels))) continue;
-      try {
-        const sb = await this.connect(s.id);
-        this.log.info({ sandboxId: s.id }, 'reattached a E2B sandbox a previous server released');
-        return sb;
-      } catch (e) {
-        this.log.warn({ sandboxId: s.id, err: (e as Error).message }, 'could not reattach a released E2B sandbox; starting a new one');
-      }
-    }
-    return undefined;
+  findReleased(labels: Record<string, string>): Promise<Sandbox | undefined> {
+    return reattachReleased({ owner: this.owner, kind: 'E2B', log: this.log, labels, list: (l) => this.list(l), connect: (id) => this.connect(id) });
   }
 
   async reapOrphans(): Promise<string[]> {
