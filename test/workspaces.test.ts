@@ -6,6 +6,7 @@ import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/cl
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCKER_IMAGE, dockerEnv, dockerSkip, expectNoContainersLeft } from './docker-env.js';
 import { call, hostProcessesWith, httpClient, sh, startHttpServer, stdioClient, tempDir, text, waitFor, type HttpServer } from './helpers.js';
+import { chromiumMissing } from './browser-helpers.js';
 import { fetchHost, hostOf, INIT, MCP_HEADERS, rawRequest } from './web-helpers.js';
 
 /** Named workspaces: sessions that name one share its sandbox, which outlives them by the workspace TTL. */
@@ -169,4 +170,27 @@ describe.skipIf(!!dockerSkip)('SANDBOX_WORKSPACE on docker', () => {
     expect((await sh(second.client, 'cat kept.txt; id -u; stat -c %u /workspace')).stdout).toBe('in-volume\n1000\n1000\n');
     await second.client.close();
   });
+});
+
+describe('a workspace session that goes idle (local provider)', () => {
+  let state: ReturnType<typeof tempDir>;
+  beforeAll(() => { state = tempDir('sbx-ws-idle-'); });
+  afterAll(() => state?.cleanup());
+
+  it.skipIf(!!chromiumMissing())('closes its Chromium (the shared sandbox lives on), and the next browser call says so', async () => {
+    const { client } = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_WORKSPACE: 'idle', SANDBOX_IDLE_TIMEOUT: '2' });
+    try {
+      const id = (await info(client)).id;
+      const nav = await call(client, 'browser_navigate', { url: 'data:text/html,<h1>hello</h1>' });
+      expect(nav.isError).toBeFalsy();
+      expect((await hostProcessesWith(`--sandbox-mcp-id=${id}`)).length).toBeGreaterThan(0);
+      await waitFor(async () => (await hostProcessesWith(`--sandbox-mcp-id=${id}`)).length === 0, 15_000);
+      const snap = await call(client, 'browser_navigate', { url: 'data:text/html,<h1>again</h1>' });
+      expect(snap.isError).toBeFalsy();
+      expect(text(snap)).toMatch(/browser was closed while this session was idle/);
+      expect((await info(client)).id).toBe(id); // the same sandbox: only the session's hold lapsed
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
 });

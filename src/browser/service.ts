@@ -47,6 +47,7 @@ export class BrowserService implements SessionService {
   private readonly lastSnapshot = new WeakMap<Page, { url: string; text: string }>();
   private readonly notes: string[] = [];
   private closedByTool = false;
+  private closedWhileIdle = false;
   private closed = false;
 
   constructor(
@@ -83,8 +84,11 @@ export class BrowserService implements SessionService {
       this.forget();
     } else if (this.closedByTool) {
       this.notes.push('Note: the browser had been closed with browser_close; a fresh browser was started.');
+    } else if (this.closedWhileIdle) {
+      this.notes.push(`Note: the browser was closed while this session was idle (over ${this.config.idleTimeoutS} s); a fresh browser was started, so earlier tabs and cookies are gone.`);
     }
     this.closedByTool = false;
+    this.closedWhileIdle = false;
     if (!sandbox.browserEndpoint) {
       throw new SandboxError('UNSUPPORTED', `the ${sandbox.provider} provider does not offer a browser yet`, { hint: 'use the local provider for the browser tools' });
     }
@@ -208,14 +212,21 @@ export class BrowserService implements SessionService {
   }
 
   /** Closes the browser; the next browser call starts a fresh one. Returns whether one was running. */
-  async closeBrowser(): Promise<boolean> {
+  async closeBrowser(why: 'tool' | 'idle' = 'tool'): Promise<boolean> {
     await this.starting?.catch(() => undefined);
     const live = this.live;
     this.forget();
     if (!live) return false;
-    this.closedByTool = true;
+    // Said before the shutdown is awaited: a call arriving meanwhile must give the right note.
+    if (why === 'tool') this.closedByTool = true;
+    else this.closedWhileIdle = true;
     await shutdown(live);
     return true;
+  }
+
+  /** The idle session let go of its workspace's sandbox: its Chromium there goes too (memory). */
+  async suspend(): Promise<void> {
+    await this.closeBrowser('idle');
   }
 
   private forget(): void {

@@ -25,6 +25,8 @@ export interface SessionDeps {
 /** Something a session owns besides its sandbox (the browser, ...), closed before the sandbox is killed. */
 export interface SessionService {
   close(): Promise<void>;
+  /** The session went idle and let go of a sandbox that lives on (a named workspace): free what it holds there. */
+  suspend?(): Promise<void>;
 }
 
 /**
@@ -194,9 +196,11 @@ export class Session {
   private async reapIdle(): Promise<void> {
     if (this.inFlight > 0 || !this.current) return;
     if (this.workspace) {
-      // The workspace's sandbox is shared and outlives sessions: an idle session only lets go of it.
+      // The workspace's sandbox is shared and outlives sessions: an idle session only lets go of it,
+      // and of what it runs there for itself (its Chromium).
       this.current = undefined;
       this.workspace.registry.release(this.workspace.name, this.id);
+      await Promise.all([...this.services.values()].map((s) => s.suspend?.().catch((e: Error) => this.log.warn({ err: e.message }, 'suspending a session service failed'))));
       return;
     }
     const id = this.current.id;
