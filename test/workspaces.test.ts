@@ -52,6 +52,8 @@ describe('named workspaces over HTTP (local provider)', () => {
     expect(ib.workspace).toEqual({ name: 'proj', sessions: 2, ttlS: 3 });
     expect(ic.workspace).toBeNull();
     expect(text(await call(a.client, 'sandbox_info'))).toMatch(/workspace "proj": shared by 2 session/);
+    // Three sessions, two sandboxes: the workspace's and the unbound session's own.
+    expect(JSON.parse((await rawRequest(server.port, { path: '/healthz' })).body)).toMatchObject({ sessions: 3, sandboxes: 2, workspaces: 1 });
     await leave(a);
     await leave(b);
     await leave(c);

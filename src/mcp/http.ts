@@ -224,7 +224,7 @@ export async function serveHttp(o: ServerDeps & {
       if (url.pathname === '/healthz') {
         // Liveness is answering at all; readiness is whether the provider can create sandboxes now.
         const health = (await sessions.provider.health?.().catch((e: Error) => ({ ready: false, detail: e.message }))) ?? { ready: true };
-        return sendJson(res, health.ready ? 200 : 503, { status: health.ready ? 'ok' : 'unready', ...health, provider: config.provider, sessions: sessions.size, sandboxes: sessions.activeSandboxes });
+        return sendJson(res, health.ready ? 200 : 503, { status: health.ready ? 'ok' : 'unready', ...health, provider: config.provider, sessions: sessions.size, sandboxes: sessions.activeSandboxes, workspaces: sessions.workspaces.list().filter((w) => w.sandboxId).length });
       }
       if (url.pathname !== '/mcp') return sendJson(res, 404, { error: 'not found: the MCP endpoint is /mcp' });
       if (!authorized(req)) return rpcError(res, 401, 'missing or wrong bearer token: send Authorization: Bearer <SANDBOX_MCP_AUTH_TOKEN>', { 'www-authenticate': 'Bearer' });
