@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { LABEL_WORKSPACE } from '../providers/owner.js';
 import type { Sandbox, SandboxProvider } from '../providers/types.js';
 import type { Telemetry } from '../telemetry.js';
 import type { SessionLimits } from './session.js';
 
-/** Label keys of a workspace's sandbox: its name, and the state dir it belongs to (as sites do). */
-export const LABEL_WORKSPACE = 'workspace';
+/** With LABEL_WORKSPACE (its name): the state dir a workspace belongs to, as sites do. */
 export const LABEL_WORKSPACE_SCOPE = 'workspace-scope';
 
 interface Entry {
@@ -27,10 +27,10 @@ export interface WorkspaceLease {
 /**
  * Named workspaces (the seed's get_or_start_sandbox(workspace_id)): sessions bound to one name share
  * one sandbox. It outlives its sessions: killed only after SANDBOX_WORKSPACE_TTL with none attached.
- * Across restarts the providers keep its files (a state-dir folder, a named volume). Its sandbox is this
- * server's own, never one found by its labels: another server sharing the state dir (a stdio and an
- * HTTP server) would kill it at its TTL or shutdown under our sessions, and a dead server's sandboxes
- * are reaped at start-up anyway. Two servers therefore run a sandbox each over the same files.
+ * Across restarts local and docker keep its files (a state-dir folder, a named volume); E2B and Daytona
+ * keep the sandbox itself, released at shutdown and reattached by the next server (findReleased).
+ * A sandbox another running server uses is never adopted: that server would kill it at its TTL or
+ * shutdown under our sessions. Two live servers on one state dir therefore run a sandbox each.
  */
 export class WorkspaceRegistry {
   private readonly entries = new Map<string, Entry>();
