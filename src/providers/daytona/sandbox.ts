@@ -157,29 +157,29 @@ export class DaytonaSandbox implements Sandbox {
    * interval; the next server reattaches it by its labels and starts it again).
    */
   release(): Promise<void> {
-    this.killed ??= (async () => {
-      this.renewal?.stop();
-      this.chromium?.dispose();
-      this.processes.detachAll();
-      this.alive = false;
-      this.deps.onKilled(this.id);
-    })();
+    this.killed ??= (async () => { this.letGo(); })();
     return this.killed;
   }
 
   kill(): Promise<void> {
     this.killed ??= (async () => {
-      this.renewal?.stop();
-      this.chromium?.dispose();
-      this.processes.detachAll();
-      const wasAlive = this.alive;
-      this.alive = false;
-      this.deps.onKilled(this.id);
+      const wasAlive = this.letGo();
       if (wasAlive) {
         await this.deps.call('delete sandbox', () => this.deps.daytona.delete(this.vendor, 60)).catch((e: Error) => this.deps.log.warn({ sandboxId: this.id, err: e.message }, 'Daytona delete failed; the sandbox stops at its auto-stop interval'));
       }
     })();
     return this.killed;
+  }
+
+  /** This server stops using the sandbox (timers, streams, browser); returns whether it was alive. */
+  private letGo(): boolean {
+    this.renewal?.stop();
+    this.chromium?.dispose();
+    this.processes.detachAll();
+    const wasAlive = this.alive;
+    this.alive = false;
+    this.deps.onKilled(this.id);
+    return wasAlive;
   }
 }
 

@@ -142,25 +142,27 @@ export class E2BSandbox implements Sandbox {
   release(keepMs: number): Promise<void> {
     this.killed ??= (async () => {
       await this.keepAlive(keepMs).catch((e: Error) => this.deps.log.warn({ sandboxId: this.id, err: e.message }, 'could not extend the E2B timeout of a workspace sandbox'));
-      this.renewal.stop();
-      this.chromium?.dispose();
-      this.processes.detachAll();
-      this.alive = false;
-      this.deps.onKilled(this.id);
+      this.letGo();
     })();
     return this.killed;
   }
 
   kill(): Promise<void> {
     this.killed ??= (async () => {
-      this.renewal.stop();
-      this.chromium?.dispose();
-      this.processes.detachAll();
-      const wasAlive = this.alive;
-      this.alive = false;
-      this.deps.onKilled(this.id);
+      const wasAlive = this.letGo();
       if (wasAlive) await this.deps.call('kill sandbox', () => this.vendor.kill()).catch((e: Error) => this.deps.log.warn({ sandboxId: this.id, err: e.message }, 'E2B kill failed; the sandbox ends at its timeout'));
     })();
     return this.killed;
+  }
+
+  /** This server stops using the sandbox (timers, streams, browser); returns whether it was alive. */
+  private letGo(): boolean {
+    this.renewal.stop();
+    this.chromium?.dispose();
+    this.processes.detachAll();
+    const wasAlive = this.alive;
+    this.alive = false;
+    this.deps.onKilled(this.id);
+    return wasAlive;
   }
 }
