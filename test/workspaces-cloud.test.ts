@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeDaytona } from './fakes/daytona.js';
 import { FakeE2B } from './fakes/e2b.js';
-import { call, sh, stdioClient, tempDir } from './helpers.js';
+import { call, sh, stdioClient, tempDir, text } from './helpers.js';
 
 /**
  * Named workspaces on the cloud providers (built CLI over stdio, the real SDKs against the fakes): the
@@ -78,5 +78,28 @@ it('E2B: a workspace sandbox no session holds lives for SANDBOX_WORKSPACE_TTL, n
     expect(s.endAt - Date.now()).toBeGreaterThan(800_000);
   } finally {
     await server.stop();
+  }
+}, 60_000);
+
+it('Daytona: a workspace sandbox the vendor stopped (auto-stop) is started again, files kept, not replaced', async () => {
+  const state = tempDir('sbx-ws-dtn-stop-');
+  states.push(state);
+  const c = await stdioClient({ SANDBOX_PROVIDER: 'daytona', DAYTONA_API_KEY: daytona.apiKey, DAYTONA_SERVER_URL: daytona.url, SANDBOX_STATE_DIR: state.dir, SANDBOX_WORKSPACE: 'stopped' });
+  try {
+    await sh(c.client, 'echo still-here > notes.txt');
+    const id = await sandboxId(c.client);
+    daytona.sandboxes.get(id)!.state = 'stopped'; // what Daytona's auto-stop does to an idle sandbox
+    // The first call may find it stopped and fail; the next one runs in the same sandbox, started again.
+    const texts: string[] = [];
+    let r = await call(c.client, 'shell_exec', { command: 'cat notes.txt' });
+    texts.push(text(r));
+    if (r.isError) { r = await call(c.client, 'shell_exec', { command: 'cat notes.txt' }); texts.push(text(r)); }
+    expect(r.isError).toBeFalsy();
+    expect((r.structuredContent as { stdout: string }).stdout).toBe('still-here\n');
+    expect(texts.join('\n')).toMatch(/was restarted.*files are kept/);
+    expect(await sandboxId(c.client)).toBe(id);
+    expect([...daytona.sandboxes.values()].filter((s) => s.labels.workspace === 'stopped' && s.state !== 'destroyed').length).toBe(1);
+  } finally {
+    await c.client.close();
   }
 }, 60_000);

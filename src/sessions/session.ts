@@ -110,7 +110,8 @@ export class Session {
       throw new SandboxError('SANDBOX_GONE', 'this session ended while its workspace sandbox was being started');
     }
     if (lease.replaced || (previous && previous !== lease.sandbox.id)) {
-      const files = this.provider.name === 'local' || this.provider.name === 'docker' ? 'its /workspace files are kept' : 'its files are gone';
+      const kept = lease.filesKept ?? (this.provider.name === 'local' || this.provider.name === 'docker');
+      const files = kept ? 'its /workspace files are kept' : 'its files are gone';
       const note = `Note: the sandbox of workspace "${ws.name}" was restarted (it ended or stayed unused too long): ${files}, its processes are gone.`;
       this.pendingNotes.push(note);
       this.warn(note, { workspace: ws.name, sandboxId: lease.sandbox.id });

@@ -16,12 +16,16 @@ interface Entry {
   holders: Set<string>;
   expiry?: NodeJS.Timeout;
   lastTouched: number;
+  /** The sandbox id last started again after a stop (its files survived). */
+  revived?: string;
 }
 
 export interface WorkspaceLease {
   sandbox: Sandbox;
   /** True when the workspace had a sandbox before that has died (files may survive, processes did not). */
   replaced: boolean;
+  /** Set when the sandbox was started again rather than replaced: its files are all there. */
+  filesKept?: boolean;
 }
 
 /**
@@ -58,17 +62,40 @@ export class WorkspaceRegistry {
     e.expiry = undefined;
     if (e.sandbox?.isAlive()) return { sandbox: e.sandbox, replaced: false };
     const replaced = !!e.sandbox;
-    if (e.sandbox) {
-      this.log.warn({ workspace: name, sandboxId: e.sandbox.id }, 'workspace sandbox ended unexpectedly; starting a fresh one');
-      this.telemetry.sandboxEnded('crashed');
-      this.limits.release();
-      // What is left of it (a stopped container, its listeners) goes now, not at server shutdown.
-      void e.sandbox.kill().catch(() => undefined);
-      e.sandbox = undefined;
-    }
     const entry = e;
-    entry.creating ??= this.start(entry).finally(() => { entry.creating = undefined; });
-    return { sandbox: await entry.creating, replaced };
+    entry.creating ??= this.restart(entry).finally(() => { entry.creating = undefined; });
+    const sandbox = await entry.creating;
+    return { sandbox, replaced, filesKept: entry.revived === sandbox.id || undefined };
+  }
+
+  /** A new sandbox for the workspace, or its stopped one started again (cloud). */
+  private async restart(e: Entry): Promise<Sandbox> {
+    const old = e.sandbox;
+    if (!old) return this.start(e);
+    const revived = await this.revive(e, old);
+    if (revived) return revived;
+    this.log.warn({ workspace: e.name, sandboxId: old.id }, 'workspace sandbox ended unexpectedly; starting a fresh one');
+    this.telemetry.sandboxEnded('crashed');
+    this.limits.release();
+    // What is left of it (a stopped container, its listeners) goes now, not at server shutdown.
+    void old.kill().catch(() => undefined);
+    e.sandbox = undefined;
+    return this.start(e);
+  }
+
+  /**
+   * A cloud workspace sandbox is its files: one the vendor stopped (Daytona's auto-stop) is started again
+   * rather than replaced. Only providers whose sandboxes outlive a server (findReleased) can.
+   */
+  private async revive(e: Entry, old: Sandbox): Promise<Sandbox | undefined> {
+    if (!this.provider.findReleased || !old.release) return undefined;
+    await old.release(0).catch(() => undefined); // this server's hold on the dead object only
+    const sb = await this.provider.connect(old.id).catch(() => undefined);
+    if (!sb?.isAlive()) return undefined;
+    this.log.warn({ workspace: e.name, sandboxId: sb.id }, 'workspace sandbox had stopped; started it again');
+    e.sandbox = sb;
+    e.revived = sb.id;
+    return sb;
   }
 
   /** `holder` lets go; with no holder left the sandbox lives on for SANDBOX_WORKSPACE_TTL. */

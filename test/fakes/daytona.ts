@@ -96,7 +96,7 @@ export class FakeDaytona {
     if (parts[2] === 'ports' && parts[4] === 'preview-url') return json(res, 200, { sandboxId: s.id, url: `https://${parts[3]}-${s.id}.proxy.daytona.fake`, token: `preview-${s.id}` });
     if (parts[2] === 'last-activity') { this.activity++; res.writeHead(200).end(); return; }
     if (parts[2] === 'toolbox-proxy-url') return json(res, 200, { url: `${this.url}/toolbox` });
-    if (parts[2] === 'start') return json(res, 200, this.dto(s));
+    if (parts[2] === 'start') { s.state = 'started'; return json(res, 200, this.dto(s)); }
     return json(res, 404, { statusCode: 404, message: `no route ${req.method} ${url.pathname}` });
   }
 
