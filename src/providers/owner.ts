@@ -45,18 +45,17 @@ export class Ownership {
     return { ...callerLabels, [LABEL_APP]: '1', [LABEL_SERVER]: this.instanceId, [LABEL_HOST]: this.host, [LABEL_STATE]: this.stateKey };
   }
 
-  /** Our kind of sandbox, from this host and state dir, whose server is gone. */
+  /** Our kind of sandbox, from this host and state dir, whose server is gone, and not left on purpose. */
   async isOrphan(labels: Record<string, string>, live?: Set<string>): Promise<boolean> {
-    if (labels[LABEL_APP] !== '1' || labels[LABEL_HOST] !== this.host || labels[LABEL_STATE] !== this.stateKey) return false;
     if (labels[LABEL_WORKSPACE]) return false; // released at shutdown on purpose; the vendor's timeout ends it if unused
-    const servers = live ?? (await this.registry.liveServers());
-    return !servers.has(labels[LABEL_SERVER] ?? '');
+    return this.isReleased(labels, live);
   }
 
-  /** A released sandbox (Sandbox.release) of ours whose server is gone: free for another server to reattach. */
-  async isReleased(labels: Record<string, string>): Promise<boolean> {
+  /** Our kind of sandbox, from this host and state dir, whose server is gone: free to reap or reattach. */
+  async isReleased(labels: Record<string, string>, live?: Set<string>): Promise<boolean> {
     if (labels[LABEL_APP] !== '1' || labels[LABEL_HOST] !== this.host || labels[LABEL_STATE] !== this.stateKey) return false;
-    return !(await this.registry.liveServers()).has(labels[LABEL_SERVER] ?? '');
+    const servers = live ?? (await this.registry.liveServers());
+    return !servers.has(labels[LABEL_SERVER] ?? '');
   }
 
   /** The labels to list candidates by. */

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { LABEL_WORKSPACE } from '../providers/owner.js';
@@ -6,8 +5,6 @@ import type { Sandbox, SandboxProvider } from '../providers/types.js';
 import type { Telemetry } from '../telemetry.js';
 import type { SessionLimits } from './session.js';
 
-/** With LABEL_WORKSPACE (its name): the state dir a workspace belongs to, as sites do. */
-export const LABEL_WORKSPACE_SCOPE = 'workspace-scope';
 
 interface Entry {
   name: string;
@@ -38,7 +35,6 @@ export interface WorkspaceLease {
  */
 export class WorkspaceRegistry {
   private readonly entries = new Map<string, Entry>();
-  private readonly scope: string;
 
   constructor(
     private readonly provider: SandboxProvider,
@@ -46,9 +42,7 @@ export class WorkspaceRegistry {
     private readonly log: Logger,
     private readonly limits: SessionLimits,
     private readonly telemetry: Telemetry,
-  ) {
-    this.scope = createHash('sha256').update(config.stateDir).digest('hex').slice(0, 12);
-  }
+  ) {}
 
   /** The workspace's live sandbox, reattached or created; `holder` (a session id) keeps it alive. */
   async acquire(name: string, holder: string): Promise<WorkspaceLease> {
@@ -142,7 +136,8 @@ export class WorkspaceRegistry {
   }
 
   private async start(e: Entry): Promise<Sandbox> {
-    const labels = { [LABEL_WORKSPACE]: e.name, [LABEL_WORKSPACE_SCOPE]: this.scope };
+    // Providers add the state dir's own label to every sandbox, so a name is enough to find it by.
+    const labels = { [LABEL_WORKSPACE]: e.name };
     this.limits.acquire();
     const started = performance.now();
     try {

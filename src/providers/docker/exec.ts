@@ -7,13 +7,8 @@ import { HeadTailCapture } from '../local/agent/capture.js';
 import type { ExecOptions, ExecResult } from '../types.js';
 import { Controller } from './control.js';
 import { execStartFailed, translateDockerError, type ErrorContext } from './errors.js';
-import { KILL_SCRIPT, MARKER_ENV, StderrFramer, TOKEN_ENV, TrailerScanner, wrapperCmd, type FrameHeader } from './framing.js';
+import { EndLines, KILL_SCRIPT, MARKER_ENV, StderrFramer, TOKEN_ENV, TrailerScanner, wrapperCmd, type FrameHeader } from './framing.js';
 
-/**
- * After the exit line, wait at most this long for stdout's end line. The wrapper writes it first, but the
- * engine copies stdout and stderr separately, so on a loaded machine the exit line can overtake it.
- */
-export const DRAIN_MS = 2000;
 /** After a kill, answer at the latest this long later even if the engine keeps the stream open. */
 const KILL_GRACE_MS = 5000;
 /** How long a kill waits for a command that has not started yet (a loaded engine can take seconds). */
@@ -234,19 +229,15 @@ export class ContainerExec {
         else timers.push(setTimeout(sendKill, HEADER_WAIT_MS));
       };
       const onAbort = () => { if (!answered) { cancelled = true; killAll(); } };
-      let stdoutDone = false;
+      const ends = new EndLines(() => void finish());
       const framer = new StderrFramer(token, {
         header: (h) => { header = h; if (h === 'nocwd') void finish(); else if (killedWith) sendKill(); },
         data: (b) => { err.push(b); emit('stderr', b); },
-        exit: (code) => {
-          trailerCode = code;
-          if (stdoutDone) void finish();
-          else timers.push(setTimeout(() => void finish(), DRAIN_MS));
-        },
+        exit: (code) => { trailerCode = code; ends.exit(code); },
       });
       const stdout = new TrailerScanner(token, 'out', {
         data: (b) => { out.push(b); emit('stdout', b); },
-        trailer: () => { stdoutDone = true; if (trailerCode !== undefined) void finish(); },
+        trailer: () => ends.stdoutEnded(),
       });
       this.demux(stream, (b) => stdout.push(b), (b) => framer.push(b))
         .then(() => { stdout.flush(); framer.flush(); return finish(); })

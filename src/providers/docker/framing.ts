@@ -110,6 +110,40 @@ export const CONTROLLER_SCRIPT = [
   'done',
 ].join('\n');
 
+/** After the exit line, wait at most this long for stdout's end line. */
+const DRAIN_MS = 2000;
+
+/**
+ * A command has ended once both of the wrapper's end lines came: stdout's (written first) and the exit
+ * line on stderr. The engine copies the two streams separately, so on a loaded machine the exit line can
+ * overtake the command's last output; `ended` runs once, when both came or DRAIN_MS after the exit line.
+ */
+export class EndLines {
+  /** The exit status, once the exit line came. */
+  status?: number;
+  private stdoutDone = false;
+  private fired = false;
+
+  constructor(private readonly ended: (status: number) => void) {}
+
+  exit(status: number): void {
+    this.status = status;
+    if (this.stdoutDone) this.fire();
+    else setTimeout(() => this.fire(), DRAIN_MS).unref();
+  }
+
+  stdoutEnded(): void {
+    this.stdoutDone = true;
+    if (this.status !== undefined) this.fire();
+  }
+
+  private fire(): void {
+    if (this.fired) return;
+    this.fired = true;
+    this.ended(this.status!);
+  }
+}
+
 export type FrameHeader = { pid: number } | 'nocwd';
 
 /**

@@ -5,8 +5,8 @@ import { toSandboxError } from '../agent-errors.js';
 import { OutputLog } from '../local/agent/output-log.js';
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
 import { execStartFailed } from './errors.js';
-import { DRAIN_MS, newToken, signalFromStatus, type ContainerExec } from './exec.js';
-import { StderrFramer, TOKEN_ENV, TrailerScanner, wrapperCmd, type FrameHeader } from './framing.js';
+import { newToken, signalFromStatus, type ContainerExec } from './exec.js';
+import { EndLines, StderrFramer, TOKEN_ENV, TrailerScanner, wrapperCmd, type FrameHeader } from './framing.js';
 
 /** Input a process has not read yet, held for it at most (a process that never reads would grow it forever). */
 const MAX_PENDING_INPUT = 16 * 1024 * 1024;
@@ -57,28 +57,22 @@ export class DockerProcesses implements ProcessApi {
       exitCode: null, signal: null, running: true, stdinClosed: false,
     };
     const header = new Promise<FrameHeader | undefined>((resolve) => {
-      // The process has ended once both end lines came: stdout's can arrive after stderr's exit line, and
-      // closing the log at the exit line alone would lose the last output.
-      let stdoutDone = false;
-      let exitStatus: number | undefined;
+      // Closing the log at the exit line alone would lose output still on its way (EndLines).
+      const ends = new EndLines((status) => this.onExit(p, status));
       const framer = new StderrFramer(token, {
         header: resolve,
         data: (b) => p.log.append(b),
-        exit: (code) => {
-          exitStatus = code;
-          if (stdoutDone) this.onExit(p, code);
-          else setTimeout(() => this.onExit(p, code), DRAIN_MS).unref();
-        },
+        exit: (code) => ends.exit(code),
       });
       const stdout = new TrailerScanner(token, 'out', {
         data: (b) => p.log.append(b),
-        trailer: () => { stdoutDone = true; if (exitStatus !== undefined) this.onExit(p, exitStatus); },
+        trailer: () => ends.stdoutEnded(),
       });
       this.runner.demux(stream, (b) => stdout.push(b), (b) => framer.push(b)).then(async () => {
         stdout.flush();
         framer.flush();
         resolve(undefined);
-        if (exitStatus !== undefined) this.onExit(p, exitStatus);
+        if (ends.status !== undefined) this.onExit(p, ends.status);
         else if (p.running) this.onExit(p, await this.runner.exitCode(exec).catch(() => null), true);
       }, () => undefined);
       setTimeout(() => resolve(undefined), HEADER_TIMEOUT_MS).unref();
