@@ -20,7 +20,10 @@ docker image inspect "$SANDBOX_DOCKER_IMAGE" >/dev/null 2>&1 || (
   exec 9>/var/tmp/ci-sandbox-image.lock && flock 9 || exit 1
   docker image inspect "$SANDBOX_DOCKER_IMAGE" >/dev/null 2>&1 && exit 0
   d=$(mktemp -d /var/tmp/ci-rootfs.XXXXXX) || exit 1; trap 'rm -rf "$d" "$d.log"' EXIT
-  debootstrap --variant=minbase --include=python3,procps,nodejs bookworm "$d" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$d.log" 2>&1 || { tail -20 "$d.log"; exit 1; }
+  # The mirror apt itself uses here (deb822 .sources or a one-line sources.list), so a private one is followed.
+  mirror=${DEBIAN_MIRROR:-$(sed -n 's/^URIs: *//p; s/^deb  *\(\[[^]]*\] *\)\{0,1\}\([^ ]*\).*/\2/p' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | head -n 1)}
+  [ -n "$mirror" ] || { echo "no Debian mirror in apt's sources: set DEBIAN_MIRROR"; exit 1; }
+  debootstrap --variant=minbase --include=python3,procps,nodejs bookworm "$d" "$mirror" >"$d.log" 2>&1 || { tail -20 "$d.log"; exit 1; }
   # Chromium for the browser tools (they start it inside the container and reach it over CDP). apt in the
   # chroot, not debootstrap's --include: debootstrap cannot order Chromium's desktop dependencies' postinsts.
   # policy-rc.d keeps postinsts from starting daemons; /proc is needed by some of them.

@@ -52,6 +52,7 @@ export const OPTIONS = {
   maxBodyBytes: { flag: '--max-body', env: 'SANDBOX_MAX_BODY', unit: 'bytes', describe: 'Largest request accepted: an HTTP body, or one stdio message (a larger stdio message ends the session)', schema: int(1024, 1 << 30).default(32 * 1024 * 1024) },
   provider: { flag: '--provider', env: 'SANDBOX_PROVIDER', describe: `Sandbox provider: ${PROVIDERS.join(' | ')}; unset: e2b if E2B_API_KEY is set, else daytona if DAYTONA_API_KEY is set, else local`, schema: z.enum(PROVIDERS).optional() },
   stateDir: { flag: '--state-dir', env: 'SANDBOX_STATE_DIR', unit: 'path', describe: 'Folder for workspaces and server state', schema: z.string().min(1).optional(), defaultText: '$XDG_STATE_HOME/sandbox-mcp (~/.local/state/sandbox-mcp)' },
+  cacheDir: { flag: '--cache-dir', env: 'SANDBOX_CACHE_DIR', unit: 'path', describe: 'Folder for files the server derives and reuses across runs (the execute-only Node.js runtime of local sandbox agents); only the server\'s user may write it', schema: z.string().min(1).optional(), defaultText: '$XDG_CACHE_HOME/sandbox-mcp (~/.cache/sandbox-mcp)' },
   maxSessions: { flag: '--max-sessions', env: 'SANDBOX_MAX_SESSIONS', describe: 'HTTP sessions kept at once; at the limit a new client displaces the longest-idle session that holds no sandbox (it must initialize again), else gets 503', schema: int(1, 1_000_000).default(1000) },
   idleTimeoutS: { flag: '--idle-timeout', env: 'SANDBOX_IDLE_TIMEOUT', unit: 's', describe: 'A sandbox unused this long is killed; the next call gets a fresh one', schema: int(1, 7 * 86400).default(900) },
   sessionTtlS: { flag: '--session-ttl', env: 'SANDBOX_SESSION_TTL', unit: 's', describe: 'An HTTP session with no request for this long is closed (its client must initialize again)', schema: int(1, 30 * 86400).default(86400) },
@@ -66,10 +67,11 @@ export const OPTIONS = {
   searchTimeoutS: { flag: '--search-timeout', env: 'SANDBOX_SEARCH_TIMEOUT', unit: 's', describe: 'file_search stops after this long and returns what it found (a runaway regex is killed)', schema: int(1, 3600).default(30) },
   memoryMb: { flag: '--memory', env: 'SANDBOX_MEMORY_MB', unit: 'MiB', describe: 'Memory limit per sandbox (local: through cgroups where the server may create them; docker: the container limit, swap included)', schema: int(16, 1 << 20).default(2048) },
   pidsMax: { flag: '--pids', env: 'SANDBOX_PIDS_MAX', describe: 'Process limit per sandbox', schema: int(8, 1 << 22).default(512) },
+  diskMb: { flag: '--disk-mb', env: 'SANDBOX_DISK_MB', unit: 'MiB', describe: 'Disk cap per sandbox over everything it may write (/workspace, /tmp, home): past it writes fail with ENOSPC (local: an ext4 image per sandbox or named workspace, when the server runs as root; docker: where the storage driver supports a size; 0 disables)', schema: int(0, 1 << 24).default(4096) },
   fileSizeMb: { flag: '--file-size', env: 'SANDBOX_FILE_SIZE_MB', unit: 'MiB', describe: 'Largest file a sandbox process may write', schema: int(1, 1 << 20).default(1024) },
   maxSandboxes: { flag: '--max-sandboxes', env: 'SANDBOX_MAX_SANDBOXES', describe: 'Sandboxes alive at once across all sessions', schema: int(1, 10000).default(64) },
   warmPool: { flag: '--warm-pool', env: 'SANDBOX_WARM_POOL', describe: 'Local sandboxes kept started ahead of demand, so a first call does not wait for one (0 disables)', schema: int(0, 16).default(1) },
-  cpus: { flag: '--cpus', env: 'SANDBOX_CPUS', unit: 'CPUs', describe: 'CPU limit per sandbox, fractions allowed (docker provider)', schema: z.coerce.number().positive().max(1024).default(2) },
+  cpus: { flag: '--cpus', env: 'SANDBOX_CPUS', unit: 'CPUs', describe: 'CPU limit per sandbox, fractions allowed (local: through cgroups where the server may create them; docker: the container limit)', schema: z.coerce.number().positive().max(1024).default(2) },
   dockerHost: { flag: '--docker-host', env: 'DOCKER_HOST', describe: 'Docker engine the docker provider uses: unix:///path/docker.sock, tcp://host:port (https with --docker-cert-path or port 2376) or ssh://user@host', schema: z.string().regex(/^(unix|tcp|http|https|ssh|npipe):\/\/./, 'must look like unix:///var/run/docker.sock or tcp://host:2375').default('unix:///var/run/docker.sock') },
   dockerCertPath: { flag: '--docker-cert-path', env: 'DOCKER_CERT_PATH', unit: 'path', describe: 'Folder with ca.pem, cert.pem and key.pem for a TLS Docker engine (docker provider)', schema: z.string().min(1).optional() },
   dockerImage: { flag: '--docker-image', env: 'SANDBOX_DOCKER_IMAGE', describe: 'Image for docker sandboxes: needs bash, coreutils, findutils and grep, and a /workspace owned by uid 1000 (README: building a sandbox image)', schema: z.string().min(1).default('sandbox-mcp:latest') },
@@ -102,9 +104,10 @@ export const OPTIONS = {
 type Options = typeof OPTIONS;
 type OptionValues = { [K in keyof Options]: z.output<Options[K]['schema']> };
 
-export type Config = Omit<OptionValues, 'provider' | 'stateDir'> & {
+export type Config = Omit<OptionValues, 'provider' | 'stateDir' | 'cacheDir'> & {
   provider: ProviderName;
   stateDir: string;
+  cacheDir: string;
   /** Why this provider was chosen, for logs and sandbox_info. */
   providerReason: string;
   transport: 'stdio' | 'http';
@@ -166,6 +169,10 @@ function aliasOf(name: string, env: NodeJS.ProcessEnv): string | undefined {
   return ENV_ALIASES[name]?.map((a) => env[a]).find((v) => v);
 }
 
+function defaultCacheDir(env: NodeJS.ProcessEnv): string {
+  return path.join(env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache'), 'sandbox-mcp');
+}
+
 function defaultStateDir(env: NodeJS.ProcessEnv): string {
   const base = env.XDG_STATE_HOME || path.join(env.HOME || os.homedir(), '.local', 'state');
   return path.join(base, 'sandbox-mcp');
@@ -188,6 +195,7 @@ export function loadConfig(flags: Record<string, string>, env: NodeJS.ProcessEnv
   }
   const v = values as OptionValues;
   const stateDir = path.resolve(v.stateDir ?? defaultStateDir(env));
+  const cacheDir = path.resolve(v.cacheDir ?? defaultCacheDir(env));
   const { provider, providerReason } = chooseProvider(v);
   if (v.port !== undefined && !isLoopback(v.host) && !v.authToken) {
     throw new ConfigError(`refusing to bind ${v.host} without an auth token: set SANDBOX_MCP_AUTH_TOKEN or --auth-token, or bind 127.0.0.1`);
@@ -198,7 +206,7 @@ export function loadConfig(flags: Record<string, string>, env: NodeJS.ProcessEnv
   if (v.execTimeoutS > v.maxExecTimeoutS) {
     throw new ConfigError(`SANDBOX_EXEC_TIMEOUT (${v.execTimeoutS}) is larger than SANDBOX_MAX_EXEC_TIMEOUT (${v.maxExecTimeoutS})`);
   }
-  return { ...v, stateDir, hostPath: env.PATH || '/usr/local/bin:/usr/bin:/bin', provider, providerReason, transport: v.port === undefined ? 'stdio' : 'http' };
+  return { ...v, stateDir, cacheDir, hostPath: env.PATH || '/usr/local/bin:/usr/bin:/bin', provider, providerReason, transport: v.port === undefined ? 'stdio' : 'http' };
 }
 
 function chooseProvider(v: OptionValues): { provider: ProviderName; providerReason: string } {

@@ -2,34 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SandboxError } from '../../errors.js';
 import type { BrowserEndpoint } from '../types.js';
 import { AGENT_MOUNT } from './agent/protocol.js';
-import { HOME } from './layout.js';
+import { HOME, SANDBOX_UID } from './layout.js';
 
-/**
- * Chromium for a local sandbox runs INSIDE it: Playwright starts this launcher as if it were Chromium,
- * with the CDP pipe on fds 3 and 4; the launcher joins the sandbox's cgroup, enters all its namespaces
- * (user, mount, pid, net, ipc, uts, root, cwd) through its agent process, drops what privileges are
- * left and execs Chromium there, fds untouched. So the browser sees the sandbox's loopback and files,
- * and dies with the sandbox's pid namespace. The profile Playwright made on the host is replaced by
- * one in the sandbox's /tmp: the host path does not exist in there.
- */
-const LAUNCHER = `#!/bin/bash
-set -u
-args=()
-for a in "$@"; do
-  case "$a" in --user-data-dir=*) args+=("--user-data-dir=$SANDBOX_BROWSER_PROFILE") ;; *) args+=("$a") ;; esac
-done
-for f in $SANDBOX_BROWSER_CGROUP; do echo $$ > "$f" || exit 70; done
-chromium="$SANDBOX_BROWSER_CHROMIUM"; profile="$SANDBOX_BROWSER_PROFILE"; target="$SANDBOX_BROWSER_TARGET"
-caps=(--no-new-privs)
-if [ "$SANDBOX_BROWSER_DROP_CAPS" = 1 ]; then caps+=(--inh-caps=-all --bounding-set=-all); fi
-unset SANDBOX_BROWSER_PROFILE SANDBOX_BROWSER_CGROUP SANDBOX_BROWSER_CHROMIUM SANDBOX_BROWSER_TARGET SANDBOX_BROWSER_DROP_CAPS
-if [ -z "$target" ]; then exec "$chromium" "\${args[@]}"; fi
-exec nsenter --target "$target" --user --mount --pid --net --ipc --uts --root --wd --preserve-credentials -- \\
-  setpriv "\${caps[@]}" -- /bin/sh -c 'rm -rf "$0"; exec "$@"' "$profile" "$chromium" "\${args[@]}"
-`;
+/** scripts/chromium-in-sandbox.sh says how Chromium gets into a local sandbox. */
+const LAUNCHER_SOURCE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scripts', 'chromium-in-sandbox.sh');
 
 export function launcherPath(runtimeDir: string): string {
   return path.join(runtimeDir, 'chromium-in-sandbox.sh');
@@ -37,7 +17,7 @@ export function launcherPath(runtimeDir: string): string {
 
 export async function writeLauncher(runtimeDir: string): Promise<void> {
   const file = launcherPath(runtimeDir);
-  await fs.writeFile(`${file}.tmp`, LAUNCHER, { mode: 0o755 });
+  await fs.writeFile(`${file}.tmp`, await fs.readFile(LAUNCHER_SOURCE), { mode: 0o755 });
   await fs.rename(`${file}.tmp`, file);
 }
 
@@ -108,7 +88,8 @@ export async function localBrowserEndpoint(info: LocalBrowserInfo, chromiumPath:
       SANDBOX_BROWSER_CGROUP: info.cgroupProcs.join(' '),
       SANDBOX_BROWSER_CHROMIUM: chromiumPath,
       SANDBOX_BROWSER_TARGET: target ? String(target) : '',
-      SANDBOX_BROWSER_DROP_CAPS: info.isolation === 'unshare' ? '1' : '0',
+      // The uid sandbox code runs as inside its user namespace: bwrap's user, or unshare's root.
+      SANDBOX_BROWSER_UID: info.isolation === 'unshare' ? '0' : String(SANDBOX_UID),
     },
     // Names the sandbox on the Chromium command line, so its processes can be told apart.
     args: [`--sandbox-mcp-id=${info.sandboxId}`],

@@ -10,7 +10,11 @@ import path from 'node:path';
 export interface CgroupLimits {
   memoryBytes: number;
   pidsMax: number;
+  cpus: number;
 }
+
+const CPU_PERIOD_US = 100_000;
+const cpuQuota = (l: CgroupLimits) => String(Math.max(1000, Math.round(l.cpus * CPU_PERIOD_US)));
 
 export interface SandboxCgroup {
   /** Files a starting process writes its pid into to join. */
@@ -38,29 +42,39 @@ function ownPath(controller: string): string | undefined {
 
 export class Cgroups {
   /** Parent folders per controller: v1 has one per controller, v2 a single one. */
-  private constructor(private readonly parents: CgroupParent[]) {}
+  private constructor(private readonly parents: CgroupParent[], readonly limitsCpu: boolean) {}
 
-  static async detect(): Promise<Cgroups | undefined> {
-    const v1 = ['memory', 'pids'].flatMap((c) => {
+  /** Memory and process limits, with a CPU limit where that controller is ours too; undefined if none. */
+  static async detect(cpus: number): Promise<Cgroups | undefined> {
+    return (await Cgroups.probe(true, cpus)) ?? Cgroups.probe(false, cpus);
+  }
+
+  private static async probe(withCpu: boolean, cpus: number): Promise<Cgroups | undefined> {
+    const v1 = ['memory', 'pids', ...(withCpu ? ['cpu'] : [])].flatMap((c) => {
       const own = ownPath(c);
       const dir = own !== undefined ? path.join(ROOT, c, own) : undefined;
       return dir && existsSync(path.join(dir, 'cgroup.procs')) ? [{ c, dir }] : [];
     });
-    const candidates: CgroupParent[] = v1.length === 2
-      ? v1.map(({ c, dir }) => ({
-        dir,
-        files: c === 'memory'
-          ? { 'memory.limit_in_bytes': (l: CgroupLimits) => String(l.memoryBytes) } as CgroupParent['files']
-          : { 'pids.max': (l: CgroupLimits) => String(l.pidsMax) },
-      }))
+    const v1Files: Record<string, CgroupParent['files']> = {
+      memory: { 'memory.limit_in_bytes': (l) => String(l.memoryBytes) },
+      pids: { 'pids.max': (l) => String(l.pidsMax) },
+      cpu: { 'cpu.cfs_period_us': () => String(CPU_PERIOD_US), 'cpu.cfs_quota_us': cpuQuota },
+    };
+    const v2Files: CgroupParent['files'] = { 'memory.max': (l) => String(l.memoryBytes), 'pids.max': (l) => String(l.pidsMax) };
+    if (withCpu) v2Files['cpu.max'] = (l) => `${cpuQuota(l)} ${CPU_PERIOD_US}`;
+    const has = (c: string) => v1.some((h) => h.c === c);
+    const onV1 = has('memory') && has('pids');
+    if (withCpu && onV1 && !has('cpu')) return undefined;
+    const candidates: CgroupParent[] = onV1
+      ? v1.map(({ c, dir }) => ({ dir, files: v1Files[c]! }))
       : [{
         dir: path.join(existsSync(path.join(ROOT, 'cgroup.controllers')) ? ROOT : path.join(ROOT, 'unified'), ownPath('') ?? '/'),
-        files: { 'memory.max': (l: CgroupLimits) => String(l.memoryBytes), 'pids.max': (l: CgroupLimits) => String(l.pidsMax) },
+        files: v2Files,
       }];
-    const cg = new Cgroups(candidates);
+    const cg = new Cgroups(candidates, withCpu);
     // Probe: create and remove a child with limits; any refusal means limits are not ours to set.
     try {
-      const probe = await cg.create(`probe-${process.pid}`, { memoryBytes: 1 << 30, pidsMax: 64 });
+      const probe = await cg.create(`probe-${process.pid}`, { memoryBytes: 1 << 30, pidsMax: 64, cpus });
       await probe.remove();
       return cg;
     } catch {

@@ -1,14 +1,19 @@
 import { spawnSync } from 'node:child_process';
 import { SandboxError } from '../../errors.js';
+import { HOST_UID_BASE, serverIsRoot } from './host-identity.js';
 
 export type IsolationMethod = 'bwrap' | 'unshare' | 'none';
 
+/** Probes as the user sandboxes will run as: a root server's drop to an unprivileged uid first. */
 function works(cmd: string, args: string[]): boolean {
-  const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 10_000 });
+  const asSandbox: [string, string[]] = serverIsRoot()
+    ? ['setpriv', ['--reuid', String(HOST_UID_BASE), '--regid', String(HOST_UID_BASE), '--clear-groups', '--', cmd, ...args]]
+    : [cmd, args];
+  const r = spawnSync(asSandbox[0], asSandbox[1], { stdio: 'ignore', timeout: 10_000, cwd: '/' });
   return r.status === 0;
 }
 
-const bwrapWorks = () => works('bwrap', ['--unshare-all', '--die-with-parent', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', 'true']);
+const bwrapWorks = () => works('bwrap', ['--unshare-all', '--unshare-user', '--disable-userns', '--die-with-parent', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', 'true']);
 const unshareWorks = () => works('unshare', ['--user', '--map-root-user', '--mount', '--pid', '--fork', '--net', '--ipc', '--uts', 'true']);
 
 const INSTALL_HINT =

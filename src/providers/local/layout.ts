@@ -37,20 +37,42 @@ export async function writeEtc(etcDir: string): Promise<void> {
   ]);
 }
 
-export interface BwrapOptions {
-  paths: ReturnType<typeof sandboxPaths>;
-  runtimeDir: string;
-  nodePath: string;
-  network: 'none' | 'host';
-  env: Record<string, string>;
-  asRoot: boolean;
+/**
+ * Where the isolation command finds a sandbox's folders and files: their host paths, or, when the server
+ * runs as root, the staged binds stage.sh makes of them (launch.ts).
+ */
+export interface SandboxSources {
+  workspace: string;
+  home: string;
+  tmp: string;
+  run: string;
+  /** The sandbox's own passwd, group, hosts, ... (writeEtc). */
+  etc: string;
+  agent: string;
+  /** Holds the agent's package.json. */
+  runtime: string;
+  /** The execute-only Node.js the agent runs on (host-identity.ts). */
+  node: string;
+  /** An empty folder the unshare setup builds the root in. */
+  rootfs: string;
 }
 
-/** bwrap argv: fresh namespaces, a read-only root built from the host's /usr, writable workspace, tmp and home. */
-export function bwrapArgs(o: BwrapOptions): string[] {
-  const a = ['--die-with-parent', '--new-session', '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try'];
+export interface IsolationOptions {
+  sources: SandboxSources;
+  network: 'none' | 'host';
+  env: Record<string, string>;
+}
+
+/**
+ * bwrap argv: fresh namespaces, a read-only root built from the host's /usr, writable workspace, tmp and
+ * home. bwrap always runs unprivileged here (a root server drops to the sandbox's uid first), and
+ * --disable-userns keeps the sandbox from making user namespaces of its own, so it can never mount a
+ * proc or cgroup file system nor gain capabilities anywhere.
+ */
+export function bwrapArgs(o: IsolationOptions): string[] {
+  const src = o.sources;
+  const a = ['--die-with-parent', '--new-session', '--unshare-user', '--disable-userns', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try'];
   if (o.network === 'none') a.push('--unshare-net');
-  if (o.asRoot) a.push('--cap-drop', 'ALL');
   a.push('--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID), '--hostname', 'sandbox');
   a.push('--ro-bind', '/usr', '/usr');
   for (const top of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
@@ -60,12 +82,14 @@ export function bwrapArgs(o: BwrapOptions): string[] {
     else if (st.isDirectory()) a.push('--ro-bind', top, top);
   }
   a.push('--proc', '/proc', '--dev', '/dev');
-  a.push('--bind', o.paths.tmp, '/tmp', '--bind', o.paths.workspace, WORKDIR, '--bind', o.paths.home, HOME);
+  // Not writable for the sandbox's uid anyway; read-only mounts say so to anything that asks.
+  for (const p of ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus']) if (existsSync(p)) a.push('--ro-bind', p, p);
+  a.push('--bind', src.tmp, '/tmp', '--bind', src.workspace, WORKDIR, '--bind', src.home, HOME);
   a.push('--dir', '/etc');
-  for (const f of ['passwd', 'group', 'hosts', 'hostname', 'nsswitch.conf', 'resolv.conf']) a.push('--ro-bind', path.join(o.paths.etc, f), `/etc/${f}`);
+  for (const f of ['passwd', 'group', 'hosts', 'hostname', 'nsswitch.conf', 'resolv.conf']) a.push('--ro-bind', path.join(src.etc, f), `/etc/${f}`);
   for (const f of HOST_ETC) if (existsSync(`/etc/${f}`)) a.push('--ro-bind', `/etc/${f}`, `/etc/${f}`);
-  a.push('--ro-bind', AGENT_DIR, `${AGENT_MOUNT}/agent`, '--ro-bind', path.join(o.runtimeDir, 'package.json'), `${AGENT_MOUNT}/package.json`);
-  a.push('--ro-bind', o.nodePath, `${AGENT_MOUNT}/node`, '--ro-bind', o.paths.run, RUN_MOUNT);
+  a.push('--ro-bind', src.agent, `${AGENT_MOUNT}/agent`, '--ro-bind', path.join(src.runtime, 'package.json'), `${AGENT_MOUNT}/package.json`);
+  a.push('--ro-bind', src.node, `${AGENT_MOUNT}/node`, '--ro-bind', src.run, RUN_MOUNT);
   a.push('--remount-ro', '/', '--chdir', WORKDIR, '--clearenv');
   for (const [k, v] of Object.entries(o.env)) a.push('--setenv', k, v);
   a.push('--', `${AGENT_MOUNT}/node`, `${AGENT_MOUNT}/agent/main.js`);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../config.js';
@@ -12,11 +12,12 @@ import { BRIDGE_SOCKET, RUN_MOUNT } from './agent/protocol.js';
 import { PortBridge } from './bridge.js';
 import { writeLauncher } from './browser.js';
 import { Cgroups, removeCgroup, type SandboxCgroup } from './cgroups.js';
+import { executeOnlyNode, HostUids, serverIsRoot } from './host-identity.js';
 import { chooseIsolation, type IsolationMethod } from './isolation.js';
-import { AGENT_DIR, bwrapArgs, HOME, sandboxPaths, WORKDIR, writeEtc, writeRuntime } from './layout.js';
+import { launchCommand, loadLaunchScripts, type LaunchScripts, type RootLaunch } from './launch.js';
+import { AGENT_DIR, HOME, sandboxPaths, WORKDIR, writeEtc, writeRuntime } from './layout.js';
 import { ServerRegistry, type SandboxMeta } from './registry.js';
 import { LocalSandbox } from './sandbox.js';
-import { unshareCommand } from './unshare.js';
 
 const READY_TIMEOUT_MS = 20_000;
 const POOL_REFILL_DELAY_MS = 1000;
@@ -40,6 +41,11 @@ export class LocalProvider implements SandboxProvider {
     private readonly isolation: IsolationMethod,
     private readonly cgroups: Cgroups | undefined,
     private readonly registry: ServerRegistry,
+    private readonly scripts: LaunchScripts,
+    private readonly nodeCopy: string,
+    /** Set when the server runs as root: each sandbox then runs as a host uid of its own. */
+    private readonly hostUids: HostUids | undefined,
+    private readonly canMakeDisks: boolean,
   ) {}
 
   static async start(config: Config, log: Logger): Promise<LocalProvider> {
@@ -47,11 +53,15 @@ export class LocalProvider implements SandboxProvider {
     await registry.register();
     const isolation = chooseIsolation(config.isolation);
     if (isolation === 'none') log.warn('SANDBOX_ISOLATION=none: commands run on this machine WITHOUT isolation; use only with trusted agents');
-    const cgroups = isolation === 'none' ? undefined : await Cgroups.detect();
+    const cgroups = isolation === 'none' ? undefined : await Cgroups.detect(config.cpus);
     await writeRuntime(path.join(config.stateDir, 'runtime'));
     await writeLauncher(path.join(config.stateDir, 'runtime'));
-    const p = new LocalProvider(config, log, isolation, cgroups, registry);
-    log.info({ isolation, cgroups: !!cgroups }, 'local provider ready');
+    const [scripts, nodeCopy] = await Promise.all([loadLaunchScripts(), isolation === 'none' ? process.execPath : executeOnlyNode(config.cacheDir)]);
+    const hostUids = isolation !== 'none' && serverIsRoot() ? new HostUids(config.stateDir) : undefined;
+    const canMakeDisks = !!hostUids && config.diskMb > 0 && findProgram('mkfs.ext4', `${config.hostPath}:/usr/sbin:/sbin`);
+    if (hostUids && config.diskMb > 0 && !canMakeDisks) log.warn('the disk cap is not enforced: mkfs.ext4 is missing (Debian/Ubuntu: apt-get install e2fsprogs)');
+    const p = new LocalProvider(config, log, isolation, cgroups, registry, scripts, nodeCopy, hostUids, canMakeDisks);
+    log.info({ isolation, cgroups: !!cgroups, cpu: cgroups?.limitsCpu ?? false, perSandboxUid: !!hostUids, diskCap: p.diskCapped() }, 'local provider ready');
     return p;
   }
 
@@ -63,14 +73,17 @@ export class LocalProvider implements SandboxProvider {
     const c = this.config;
     const warnings: string[] = [];
     if (this.isolation === 'none') warnings.push('no isolation: commands run directly on the host');
-    if (!this.cgroups) warnings.push('memory and process limits are not enforced (no writable cgroup); file size is');
+    if (!this.cgroups) warnings.push('memory, CPU and process limits are not enforced (no writable cgroup); file size is');
+    if (this.config.diskMb > 0 && !this.diskCapped()) warnings.push(`the ${c.diskMb} MiB disk cap is not enforced: ${this.hostUids ? 'mkfs.ext4 is missing (apt-get install e2fsprogs)' : 'it needs a server started as root (loop-mounted images)'}`);
     return {
       provider: 'local',
       isolation: this.isolation === 'none' ? 'none' : `${this.isolation} (user, pid, mount, ipc, uts${c.network === 'none' ? ', net' : ''} namespaces)`,
       network: this.isolation === 'none' || c.network === 'host' ? 'host network' : 'none (sandbox loopback only)',
       limits: {
         memoryMb: this.cgroups ? c.memoryMb : 'not enforced',
-        pidsMax: this.cgroups ? c.pidsMax : 'not enforced',
+        pidsMax: this.cgroups || this.hostUids ? c.pidsMax : 'not enforced',
+        cpus: this.cgroups?.limitsCpu ? c.cpus : 'not enforced',
+        diskMb: this.diskCapped() ? c.diskMb : 'not enforced',
         fileSizeMb: c.fileSizeMb,
         maxOutputBytes: c.maxOutputBytes,
         defaultExecTimeoutS: c.execTimeoutS,
@@ -103,19 +116,34 @@ export class LocalProvider implements SandboxProvider {
     }
   }
 
+  /** Whether sandboxes get a disk image of SANDBOX_DISK_MB: root alone may mount one. */
+  diskCapped(): boolean {
+    return this.canMakeDisks;
+  }
+
   /** `workspace`: a named workspace's folder (kept in the state dir when the sandbox ends) as /workspace. */
   private async launch(envs: Record<string, string>, workspace?: string): Promise<LocalSandbox> {
     const id = newSandboxId();
     const paths = sandboxPaths(this.config.stateDir, id, workspace);
-    await Promise.all([fs.mkdir(paths.root, { recursive: true }), fs.mkdir(paths.workspace, { recursive: true })]);
-    await Promise.all([fs.mkdir(paths.home), fs.mkdir(paths.tmp, { mode: 0o1777 }), fs.mkdir(paths.run, { mode: 0o755 }), writeEtc(paths.etc)]);
-    await fs.chmod(paths.tmp, 0o1777);
+    const hostUid = this.hostUids?.take(workspace);
+    const root = hostUid === undefined ? undefined : this.rootLaunch(hostUid, paths, workspace);
+    await fs.mkdir(paths.root, { recursive: true });
+    if (root?.disk && workspace) await fs.mkdir(path.dirname(paths.workspace), { recursive: true });
+    // With a disk image the writable folders live in it (stage.sh makes them).
+    if (!root?.disk) {
+      await fs.mkdir(paths.workspace, { recursive: true });
+      await Promise.all([fs.mkdir(paths.home), fs.mkdir(paths.tmp, { mode: 0o1777 })]);
+      await fs.chmod(paths.tmp, 0o1777);
+    }
+    await Promise.all([fs.mkdir(paths.run, { mode: 0o755 }), writeEtc(paths.etc)]);
     const bridgeHostPath = path.join(paths.run, BRIDGE_SOCKET);
     const bridge = await PortBridge.listen(bridgeHostPath).catch((e) => {
       this.log.warn({ err: (e as Error).message }, 'port bridge unavailable: no preview URLs for this sandbox');
       return undefined;
     });
     if (!bridge) this.log.warn({ path: bridgeHostPath }, 'state dir path too long for the port bridge socket: no preview URLs');
+    // Connecting to a Unix socket takes write permission on it: the sandbox's uid alone gets it.
+    if (bridge && hostUid !== undefined) await fs.chown(bridgeHostPath, hostUid, hostUid);
     const workdir = this.isolation === 'none' ? paths.workspace : WORKDIR;
     const env: Record<string, string> = {
       PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -131,23 +159,21 @@ export class LocalProvider implements SandboxProvider {
     };
     let cgroup: SandboxCgroup | undefined;
     if (this.cgroups) {
-      cgroup = await this.cgroups.create(id, { memoryBytes: this.config.memoryMb * 1024 * 1024, pidsMax: this.config.pidsMax })
+      cgroup = await this.cgroups.create(id, { memoryBytes: this.config.memoryMb * 1024 * 1024, pidsMax: this.config.pidsMax, cpus: this.config.cpus })
         .catch((e) => { this.log.warn({ err: (e as Error).message }, 'cgroup limits unavailable for this sandbox'); return undefined; });
     }
-    const [cmd, args] = this.command(paths, agentEnv);
-    // A small bash prologue joins the cgroup and sets rlimits before exec'ing the sandbox, so every
-    // process in it, the agent included, inherits both.
-    const prologue = 'for f in $SANDBOX_CGROUP_PROCS; do echo $$ > "$f" || exit 70; done; ulimit -f "$SANDBOX_FSIZE_KB" || exit 71; exec "$@"';
-    const child = spawn('/bin/bash', ['--norc', '--noprofile', '-c', prologue, 'sandbox', cmd, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      cwd: paths.workspace,
-      env: {
-        ...(this.isolation === 'none' ? agentEnv : { PATH: this.config.hostPath }),
-        SANDBOX_CGROUP_PROCS: cgroup?.procsFiles.join(' ') ?? '',
-        SANDBOX_FSIZE_KB: String(this.config.fileSizeMb * 1024),
-      },
-    });
-    const meta: SandboxMeta = { id, labels: {}, createdAt: new Date().toISOString(), launcherPid: child.pid ?? -1 };
+    const fileSizeKb = this.config.fileSizeMb * 1024;
+    const cgroupProcs = cgroup?.procsFiles ?? [];
+    const launcher = this.isolation === 'none'
+      ? { args: ['--norc', '--noprofile', '-c', this.scripts.launch, 'launch', process.execPath, path.join(AGENT_DIR, 'main.js'), paths.root],
+        env: { ...agentEnv, SANDBOX_CGROUP_PROCS: cgroupProcs.join(' '), SANDBOX_FSIZE_KB: String(fileSizeKb) } }
+      : launchCommand({
+        isolation: this.isolation, paths, agentDir: AGENT_DIR, runtimeDir: path.join(this.config.stateDir, 'runtime'), nodeCopy: this.nodeCopy,
+        network: this.config.network, agentEnv, cgroupProcs, fileSizeKb, hostPath: this.config.hostPath, root,
+      }, this.scripts);
+    // Unisolated, the sandbox folder as an (ignored) argument lets orphan reaping recognise the agent.
+    const child = spawn('/bin/bash', launcher.args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: this.isolation === 'none' ? paths.workspace : '/', env: launcher.env });
+    const meta: SandboxMeta = { id, labels: {}, createdAt: new Date().toISOString(), launcherPid: child.pid ?? -1, launcherStart: processStart(child.pid ?? -1) };
     await this.registry.recordSandbox(meta);
     const log = this.log.child({ sandboxId: id });
     let sandbox: LocalSandbox | undefined;
@@ -160,6 +186,7 @@ export class LocalProvider implements SandboxProvider {
       bridge?.close();
       await cgroup?.remove();
       await removeTree(paths.root);
+      if (hostUid !== undefined) this.hostUids?.release(hostUid);
     };
     const timer = setTimeout(() => child.kill('SIGKILL'), READY_TIMEOUT_MS);
     try {
@@ -172,21 +199,19 @@ export class LocalProvider implements SandboxProvider {
     }
     sandbox = new LocalSandbox(id, workdir, child, agent, cleanup, this.config.maxOutputBytes, bridge, () => this.previewUrls, {
       runtimeDir: path.join(this.config.stateDir, 'runtime'), isolation: this.isolation, launcherPid: child.pid ?? -1,
-      cgroupProcs: cgroup?.procsFiles ?? [], tmpDir: paths.tmp, homeDir: paths.home, sandboxId: id,
+      cgroupProcs, tmpDir: paths.tmp, homeDir: paths.home, sandboxId: id,
     });
     this.live.set(id, sandbox);
     log.debug('sandbox started');
     return sandbox;
   }
 
-  private command(paths: ReturnType<typeof sandboxPaths>, env: Record<string, string>): [string, string[]] {
-    const runtimeDir = path.join(this.config.stateDir, 'runtime');
-    if (this.isolation === 'bwrap') {
-      return ['bwrap', bwrapArgs({ paths, runtimeDir, nodePath: process.execPath, network: this.config.network, env, asRoot: process.getuid?.() === 0 })];
-    }
-    if (this.isolation === 'unshare') return unshareCommand({ paths, runtimeDir, agentDir: AGENT_DIR, nodePath: process.execPath, network: this.config.network, env });
-    // The sandbox folder as an (ignored) argument lets orphan reaping recognise the process.
-    return [process.execPath, [path.join(AGENT_DIR, 'main.js'), paths.root]];
+  private rootLaunch(uid: number, paths: ReturnType<typeof sandboxPaths>, workspace?: string): RootLaunch {
+    const mountDir = path.join(paths.root, 'disk');
+    const disk = !this.diskCapped() ? undefined : workspace
+      ? { image: `${paths.workspace}.img`, mountDir, sizeMb: this.config.diskMb, legacyWorkspace: paths.workspace }
+      : { image: path.join(paths.root, 'disk.img'), mountDir, sizeMb: this.config.diskMb };
+    return { uid, nproc: this.config.pidsMax, disk };
   }
 
   async connect(id: string): Promise<Sandbox> {
@@ -203,7 +228,7 @@ export class LocalProvider implements SandboxProvider {
 
   async reapOrphans(): Promise<string[]> {
     return this.registry.reapOrphans(async (meta, owner) => {
-      if (meta.launcherPid > 0 && isOurLauncher(meta.launcherPid, meta.id)) {
+      if (meta.launcherPid > 0 && isOurLauncher(meta)) {
         try { process.kill(meta.launcherPid, 'SIGKILL'); } catch { /* gone */ }
       }
       for (const dir of this.cgroups?.dirsFor(meta.id) ?? []) {
@@ -223,12 +248,27 @@ export class LocalProvider implements SandboxProvider {
   }
 }
 
+function findProgram(name: string, searchPath: string): boolean {
+  return searchPath.split(':').some((dir) => dir && existsSync(path.join(dir, name)));
+}
+
 /** Only kill a pid recorded by a dead server if it still is that sandbox's launcher (pids get reused). */
-function isOurLauncher(pid: number, id: string): boolean {
+function isOurLauncher(meta: SandboxMeta): boolean {
+  if (meta.launcherStart !== undefined) return processStart(meta.launcherPid) === meta.launcherStart;
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(id);
+    return readFileSync(`/proc/${meta.launcherPid}/cmdline`, 'utf8').includes(meta.id);
   } catch {
     return false;
+  }
+}
+
+/** Field 22 of /proc/<pid>/stat, after the command name (which may hold spaces and parentheses). */
+function processStart(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  } catch {
+    return undefined;
   }
 }
 

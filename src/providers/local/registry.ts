@@ -13,6 +13,8 @@ export interface SandboxMeta {
   labels: Record<string, string>;
   createdAt: string;
   launcherPid: number;
+  /** The launcher's start time (clock ticks since boot): with the pid, names the process even after pid reuse. */
+  launcherStart?: number;
   instanceId?: string;
 }
 

@@ -1,0 +1,28 @@
+#!/bin/bash
+# Chromium for a local sandbox runs INSIDE it (browser.ts): Playwright starts this launcher as if it were
+# Chromium, with the CDP pipe on fds 3 and 4. It joins the sandbox's cgroup, enters all the namespaces of
+# the sandbox's agent (user, mount, pid, net, ipc, uts, root, cwd), becomes the sandbox's user with no
+# groups, capabilities or way back, and execs Chromium there, fds untouched. A root server's Chromium thus
+# runs as the sandbox's own host uid, never as root. The profile Playwright made on the host is replaced
+# by one in the sandbox's /tmp: the host path does not exist in there.
+set -u
+args=()
+for a in "$@"; do
+  case "$a" in --user-data-dir=*) args+=("--user-data-dir=$SANDBOX_BROWSER_PROFILE") ;; *) args+=("$a") ;; esac
+done
+for f in $SANDBOX_BROWSER_CGROUP; do echo $$ >"$f" || exit 70; done
+chromium="$SANDBOX_BROWSER_CHROMIUM" profile="$SANDBOX_BROWSER_PROFILE" target="$SANDBOX_BROWSER_TARGET" uid="$SANDBOX_BROWSER_UID"
+unset SANDBOX_BROWSER_PROFILE SANDBOX_BROWSER_CGROUP SANDBOX_BROWSER_CHROMIUM SANDBOX_BROWSER_TARGET SANDBOX_BROWSER_UID
+if [ -z "$target" ]; then exec "$chromium" "${args[@]}"; fi
+# Root becomes the sandbox's user as it enters (its groups cleared first: in there they can no longer be);
+# the server's own user already is the sandbox's user there. Sandbox code that is root of its namespace
+# (unshare) has capabilities there, which Chromium gives up with the bounding set.
+if [ "$(id -u)" = 0 ]; then
+  enter=(setpriv --clear-groups -- nsenter --setuid "$uid" --setgid "$uid")
+else
+  enter=(nsenter --preserve-credentials)
+fi
+drop=(--inh-caps=-all --no-new-privs)
+if [ "$uid" = 0 ]; then drop+=(--bounding-set=-all); fi
+exec "${enter[@]}" --target "$target" --user --mount --pid --net --ipc --uts --root --wd -- \
+  setpriv "${drop[@]}" -- /bin/sh -c 'rm -rf "$0"; exec "$@"' "$profile" "$chromium" "${args[@]}"
