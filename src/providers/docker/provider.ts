@@ -125,6 +125,8 @@ export class DockerProvider implements SandboxProvider {
       network: c.network === 'host' ? 'host network (host loopback included)' : 'none (container loopback only)',
       limits: {
         memoryMb: c.memoryMb, cpus: c.cpus, pidsMax: c.pidsMax, fileSizeMb: c.fileSizeMb,
+        // /tmp and home are tmpfs inside the memory limit; the engine's local volume driver caps no /workspace.
+        diskMb: c.diskMb > 0 ? 'not enforced on /workspace (docker volume)' : 'off',
         maxOutputBytes: c.maxOutputBytes, defaultExecTimeoutS: c.execTimeoutS, maxExecTimeoutS: c.maxExecTimeoutS, idleTimeoutS: c.idleTimeoutS,
       },
       warnings: c.network === 'host' ? ['SANDBOX_NETWORK=host: sandboxes share the host network, host loopback services included'] : [],
