@@ -1,23 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
-import { pipeline } from 'node:stream';
 import { SandboxError } from '../errors.js';
-import { contentType } from './mime.js';
+import { parseManifest, serializeManifest, type FileEntry, type Manifest } from './manifest.js';
+import { serveSite } from './serve.js';
 import { SITE_NAME, type DeployTarget, type SiteInfo, type SourceFile, type VersionInfo } from './target.js';
 
 const VERSION_ID = /^v\d{1,15}$/;
-
-interface Manifest {
-  site: string;
-  version: string;
-  createdAt: string;
-  source: string;
-  totalBytes: number;
-  files: Record<string, { sha256: string; size: number }>;
-}
 
 export function checkSiteName(name: string): void {
   if (!SITE_NAME.test(name)) {
@@ -59,12 +49,12 @@ export class LocalSiteStore implements DeployTarget {
   publish(site: string, files: SourceFile[], source: string): Promise<VersionInfo> {
     checkSiteName(site);
     return this.exclusive(async () => {
-      const entries: Manifest['files'] = {};
+      const entries = new Map<string, FileEntry>();
       let totalBytes = 0;
       try {
         for (const f of files) {
           const { sha256, size } = await this.putBlob(f);
-          entries[f.path] = { sha256, size };
+          entries.set(f.path, { sha256, size });
           totalBytes += size;
         }
       } catch (e) {
@@ -79,7 +69,7 @@ export class LocalSiteStore implements DeployTarget {
         const n = (await this.versionIds(site)).reduce((m, v) => Math.max(m, Number(v.slice(1)) || 0), 0) + 1;
         const manifest: Manifest = { site, version: `v${n}`, createdAt: new Date().toISOString(), source, totalBytes, files: entries };
         try {
-          await fs.writeFile(path.join(versionsDir, `${manifest.version}.json`), JSON.stringify(manifest), { flag: 'wx' });
+          await fs.writeFile(path.join(versionsDir, `${manifest.version}.json`), serializeManifest(manifest), { flag: 'wx' });
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code === 'EEXIST' && attempt < 5) continue;
           throw e;
@@ -143,17 +133,13 @@ export class LocalSiteStore implements DeployTarget {
     const key = `${site}/${version}`;
     const cached = this.manifests.get(key);
     if (cached) return cached;
-    try {
-      const m = JSON.parse(await fs.readFile(path.join(this.siteDir(site), 'versions', `${version}.json`), 'utf8')) as Manifest;
-      this.manifests.set(key, m);
-      return m;
-    } catch {
-      return undefined;
-    }
+    const m = parseManifest(await fs.readFile(path.join(this.siteDir(site), 'versions', `${version}.json`), 'utf8').catch(() => ''));
+    if (m) this.manifests.set(key, m);
+    return m;
   }
 
   private info(m: Manifest, live: string | null): VersionInfo {
-    return { version: m.version, createdAt: m.createdAt, fileCount: Object.keys(m.files).length, totalBytes: m.totalBytes, live: m.version === live, source: m.source };
+    return { version: m.version, createdAt: m.createdAt, fileCount: m.files.size, totalBytes: m.totalBytes, live: m.version === live, source: m.source };
   }
 
   async list(site?: string): Promise<SiteInfo[]> {
@@ -203,7 +189,7 @@ export class LocalSiteStore implements DeployTarget {
     for (const site of await fs.readdir(path.join(this.root, 'sites')).catch(() => [] as string[])) {
       for (const v of await this.versionIds(site)) {
         const m = await this.manifest(site, v);
-        for (const f of Object.values(m?.files ?? {})) used.add(f.sha256);
+        for (const f of m?.files.values() ?? []) used.add(f.sha256);
       }
     }
     const blobs = path.join(this.root, 'blobs');
@@ -215,73 +201,9 @@ export class LocalSiteStore implements DeployTarget {
     }
   }
 
-  /** Serves the live version of a site: index.html for folders, the site's 404.html (or ours) when missing. */
+  /** Serves the live version of a site (the web host's site handler). */
   serve = async (site: string, req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const live = await this.liveVersion(site);
-    const m = live ? await this.manifest(site, live) : undefined;
-    if (!m) return page(res, 404, 'Site not found', `There is no site named “${site}” here (or it was deleted).`);
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('405 Method Not Allowed\n');
-      return;
-    }
-    // The path as sent, not new URL(): that would read "//a.js" as a host name and serve the home page.
-    const url = req.url ?? '/';
-    const query = url.startsWith('/') && url.includes('?') ? url.slice(url.indexOf('?')) : '';
-    let pathname: string;
-    try {
-      pathname = decodeURIComponent(url.startsWith('/') ? url.split('?')[0]! : new URL(url, 'http://site').pathname);
-    } catch {
-      return page(res, 400, 'Bad request', 'The address is not valid.');
-    }
-    const rel = path.posix.normalize(`/${pathname}`).replace(/^\/+/, '');
-    let key = rel === '' || rel.endsWith('/') ? `${rel}index.html` : rel;
-    if (!m.files[key] && m.files[`${rel}/index.html`]) {
-      // Encoded: a raw name may hold characters a header cannot carry; one leading slash: "//x/" would leave the site.
-      res.writeHead(301, { location: `/${rel.split('/').map(encodeURIComponent).join('/')}/${query}` }).end();
-      return;
-    }
-    let status = 200;
-    if (!m.files[key]) {
-      if (!m.files['404.html']) return page(res, 404, 'Page not found', `“${pathname}” is not part of this site.`);
-      key = '404.html';
-      status = 404;
-    }
-    const f = m.files[key]!;
-    const etag = `"${f.sha256}"`;
-    const headers = { 'content-type': contentType(key), etag, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff', 'x-site-version': m.version, 'accept-ranges': 'bytes' };
-    if (status === 200 && etagMatches(req.headers['if-none-match'], etag)) { res.writeHead(304, headers).end(); return; }
-    const ifRange = req.headers['if-range'];
-    const range = status === 200 && req.headers.range && (!ifRange || ifRange === etag) ? byteRange(req.headers.range, f.size) : undefined;
-    if (range === 'unsatisfiable') { res.writeHead(416, { ...headers, 'content-range': `bytes */${f.size}` }).end(); return; }
-    if (range) {
-      res.writeHead(206, { ...headers, 'content-range': `bytes ${range.start}-${range.end}/${f.size}`, 'content-length': String(range.end - range.start + 1) });
-      if (req.method === 'HEAD') { res.end(); return; }
-      // pipeline, not pipe: a client leaving mid-file must close the blob's file descriptor too.
-      pipeline(createReadStream(this.blobPath(f.sha256), range), res, () => undefined);
-      return;
-    }
-    res.writeHead(status, { ...headers, 'content-length': String(f.size) });
-    if (req.method === 'HEAD') { res.end(); return; }
-    pipeline(createReadStream(this.blobPath(f.sha256)), res, () => undefined);
+    serveSite(site, live ? await this.manifest(site, live) : undefined, this.blobPath, req, res);
   };
-}
-
-/** If-None-Match holds our tag: lists and weak (W/) forms included, as browsers and CDNs send them. */
-function etagMatches(header: string | undefined, etag: string): boolean {
-  return !!header && (header.trim() === '*' || header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag));
-}
-
-/** One `bytes=a-b`, `a-` or `-n` range (media players seek with these); several ranges get the whole file. */
-function byteRange(header: string, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return undefined;
-  const start = m[1] === '' ? Math.max(0, size - Number(m[2])) : Number(m[1]);
-  const end = m[1] === '' || m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  return start > end || start >= size ? 'unsatisfiable' : { start, end };
-}
-
-function page(res: ServerResponse, status: number, title: string, body: string): void {
-  const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
-  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' })
-    .end(`<!doctype html><meta charset="utf-8"><title>${status} ${esc(title)}</title><h1>${status} ${esc(title)}</h1><p>${esc(body)}</p>\n`);
 }
