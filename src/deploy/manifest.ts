@@ -39,7 +39,15 @@ export function parseManifest(json: string): Manifest | undefined {
     if (typeof entry.size !== 'number' || !Number.isSafeInteger(entry.size) || entry.size < 0) return undefined;
     files.set(path, { sha256: entry.sha256, size: entry.size });
   }
-  return { site, version, createdAt, source, totalBytes, files };
+  return { site, version, createdAt, source: sourceFolder(source), totalBytes, files };
+}
+
+/**
+ * Versions published before sources were folder paths only recorded `<sandboxId>:<folder>`: the id is the
+ * capability behind that sandbox's preview URLs, so it is dropped when such a version is read.
+ */
+function sourceFolder(source: string): string {
+  return source.replace(/^[a-z0-9]{8,64}:(?=\/)/, '');
 }
 
 /** Object.fromEntries defines own properties, so a "__proto__" path is written out like any other. */

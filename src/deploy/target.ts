@@ -12,6 +12,7 @@ export interface VersionInfo {
   fileCount: number;
   totalBytes: number;
   live: boolean;
+  /** The folder inside the sandbox it was published from; never the sandbox id (a preview capability). */
   source: string;
 }
 

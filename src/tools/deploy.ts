@@ -28,7 +28,8 @@ export const deployTools = [
       const store = siteStore(ctx.config.stateDir);
       // The URL first: if it cannot be served, publish nothing rather than report a failure after a deploy.
       const url = await store.url(args.name);
-      const v = await store.publish(args.name, c.files, `${sb.id}:${c.root}`);
+      // The source is the folder alone: the sandbox id behind preview URLs must not outlive the session in the store.
+      const v = await store.publish(args.name, c.files, c.root);
       const hasIndex = c.files.some((f) => f.path === 'index.html');
       const notes = [
         `Published ${c.root} as ${args.name} ${v.version} (${v.fileCount} files, ${kb(v.totalBytes)}), now live at ${url}`,
