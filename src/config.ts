@@ -116,8 +116,15 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** `sandbox-mcp sites list` / `sandbox-mcp sites delete NAME`: the operator's view of deployed sites. */
+export type SitesCommand = { action: 'list' } | { action: 'delete'; name: string };
+
+export const SITES_USAGE = 'sandbox-mcp sites list [--json] [--workspace W] | sandbox-mcp sites delete NAME';
+
 export interface ParsedArgs {
-  command: 'serve' | 'doctor' | 'bench';
+  command: 'serve' | 'doctor' | 'bench' | 'sites';
+  /** sites: what to do. */
+  sites?: SitesCommand;
   flags: Record<string, string>;
   help: boolean;
   /** doctor/bench: print JSON instead of a table. */
@@ -126,7 +133,7 @@ export interface ParsedArgs {
   iterations?: number;
 }
 
-/** Flags as `--name value` or `--name=value`; returns the command word (serve | doctor | bench) too. */
+/** Flags as `--name value` or `--name=value`; returns the command word (serve | doctor | bench | sites) too. */
 export function parseArgv(argv: string[]): ParsedArgs {
   const flags: Record<string, string> = {};
   let json = false;
@@ -134,6 +141,7 @@ export function parseArgv(argv: string[]): ParsedArgs {
   const byFlag = new Map(Object.entries(OPTIONS).flatMap(([k, o]) => ('flag' in o && o.flag ? [[o.flag, k]] : [])));
   let command: ParsedArgs['command'] = 'serve';
   let help = false;
+  const words: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') { help = true; continue; }
@@ -145,7 +153,8 @@ export function parseArgv(argv: string[]): ParsedArgs {
       continue;
     }
     if (!arg.startsWith('-')) {
-      if (i === 0 && (arg === 'serve' || arg === 'doctor' || arg === 'bench')) { command = arg; continue; }
+      if (i === 0 && (arg === 'serve' || arg === 'doctor' || arg === 'bench' || arg === 'sites')) { command = arg; continue; }
+      if (command === 'sites' && words.length < 2) { words.push(arg); continue; }
       throw new ConfigError(`unexpected argument "${arg}"; run sandbox-mcp --help for the options`);
     }
     const eq = arg.indexOf('=');
@@ -156,7 +165,13 @@ export function parseArgv(argv: string[]): ParsedArgs {
     if (value === undefined) throw new ConfigError(`option ${name} needs a value`);
     flags[key] = value;
   }
-  return { command, flags, help, json, iterations };
+  return { command, flags, help, json, iterations, ...(command === 'sites' && !help ? { sites: sitesCommand(words) } : {}) };
+}
+
+function sitesCommand(words: string[]): SitesCommand {
+  if (words[0] === 'list' && words.length === 1) return { action: 'list' };
+  if (words[0] === 'delete' && words.length === 2) return { action: 'delete', name: words[1]! };
+  throw new ConfigError(`sites needs "list" or "delete NAME", got ${JSON.stringify(words.join(' '))}; usage: ${SITES_USAGE}`);
 }
 
 /** Alternative env names accepted for an option (the seed's and the vendor SDKs' spellings). */
@@ -222,6 +237,8 @@ export function helpText(): string {
     'Usage: sandbox-mcp [serve] [options]   MCP server over stdio, or streamable HTTP with --port',
     '       sandbox-mcp doctor [--json] [options]                 validate the configuration end to end',
     '       sandbox-mcp bench [--json] [--iterations N] [options] measure the configured provider',
+    '       sandbox-mcp sites list [--json] [--workspace W] [options] every deployed site of the state dir (or workspace W\'s), with its owner',
+    '       sandbox-mcp sites delete NAME [options]               delete any site (sessions may change only their own)',
     '',
     'Options (flag, env var). Precedence: defaults < env < flags.',
     ...rows,
