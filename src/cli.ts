@@ -16,6 +16,18 @@ async function main(): Promise<void> {
   }
   // doctor and bench talk to a person: only warnings and worse go to the JSON log.
   const log = createLogger(args.command === 'serve' ? config.logLevel : 'warn');
+  if (args.command === 'sites') {
+    // An operator command: its failures ("no site named x") are answers, not a server that cannot start.
+    try {
+      const { exitCode, report } = await (await import('./ops/sites.js')).sites(config, args.sites!, { json: args.json });
+      process.stdout.write(`${report}\n`);
+      process.exitCode = exitCode;
+    } catch (e) {
+      process.stderr.write(`sandbox-mcp sites: ${isSandboxError(e) ? e.describe() : (e as Error).message}\n`);
+      process.exitCode = 1;
+    }
+    return;
+  }
   try {
     if (args.command === 'serve') {
       await (await import('./serve.js')).serve(config, log);

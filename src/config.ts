@@ -50,6 +50,8 @@ export const OPTIONS = {
   allowedHosts: { flag: '--allowed-hosts', env: 'SANDBOX_ALLOWED_HOSTS', unit: 'comma list', describe: 'Extra Host header names accepted besides localhost/127.0.0.1/[::1] (DNS-rebinding guard)', schema: list.default([]) },
   allowedOrigins: { flag: '--allowed-origins', env: 'SANDBOX_ALLOWED_ORIGINS', unit: 'comma list', describe: 'Extra browser Origins accepted besides loopback ones', schema: list.default([]) },
   maxBodyBytes: { flag: '--max-body', env: 'SANDBOX_MAX_BODY', unit: 'bytes', describe: 'Largest request accepted: an HTTP body, or one stdio message (a larger stdio message ends the session)', schema: int(1024, 1 << 30).default(32 * 1024 * 1024) },
+  requestTimeoutS: { flag: '--request-timeout', env: 'SANDBOX_REQUEST_TIMEOUT', unit: 's', describe: 'How long an HTTP client may take to send one request, headers and body (408 beyond; the headers alone get at most 10 s). Responses are never cut: SSE streams and long tool calls run as long as they need', schema: int(1, 3600).default(60) },
+  maxConnectionsPerClient: { flag: '--max-connections-per-client', env: 'SANDBOX_MAX_CONNECTIONS_PER_CLIENT', describe: 'Open HTTP connections one client address may hold, previews and sites included; more get 429 (0 = no cap). Behind a reverse proxy all clients share its address: raise it, or cap at the proxy', schema: int(0, 1_000_000).default(128) },
   provider: { flag: '--provider', env: 'SANDBOX_PROVIDER', describe: `Sandbox provider: ${PROVIDERS.join(' | ')}; unset: e2b if E2B_API_KEY is set, else daytona if DAYTONA_API_KEY is set, else local`, schema: z.enum(PROVIDERS).optional() },
   stateDir: { flag: '--state-dir', env: 'SANDBOX_STATE_DIR', unit: 'path', describe: 'Folder for workspaces and server state', schema: z.string().min(1).optional(), defaultText: '$XDG_STATE_HOME/sandbox-mcp (~/.local/state/sandbox-mcp)' },
   cacheDir: { flag: '--cache-dir', env: 'SANDBOX_CACHE_DIR', unit: 'path', describe: 'Folder for files the server derives and reuses across runs (the execute-only Node.js runtime of local sandbox agents); only the server\'s user may write it', schema: z.string().min(1).optional(), defaultText: '$XDG_CACHE_HOME/sandbox-mcp (~/.cache/sandbox-mcp)' },
@@ -119,8 +121,15 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** `sandbox-mcp sites list` / `sandbox-mcp sites delete NAME`: the operator's view of deployed sites. */
+export type SitesCommand = { action: 'list' } | { action: 'delete'; name: string };
+
+export const SITES_USAGE = 'sandbox-mcp sites list [--json] [--workspace W] | sandbox-mcp sites delete NAME';
+
 export interface ParsedArgs {
-  command: 'serve' | 'doctor' | 'bench';
+  command: 'serve' | 'doctor' | 'bench' | 'sites';
+  /** sites: what to do. */
+  sites?: SitesCommand;
   flags: Record<string, string>;
   help: boolean;
   /** doctor/bench: print JSON instead of a table. */
@@ -129,7 +138,7 @@ export interface ParsedArgs {
   iterations?: number;
 }
 
-/** Flags as `--name value` or `--name=value`; returns the command word (serve | doctor | bench) too. */
+/** Flags as `--name value` or `--name=value`; returns the command word (serve | doctor | bench | sites) too. */
 export function parseArgv(argv: string[]): ParsedArgs {
   const flags: Record<string, string> = {};
   let json = false;
@@ -137,6 +146,7 @@ export function parseArgv(argv: string[]): ParsedArgs {
   const byFlag = new Map(Object.entries(OPTIONS).flatMap(([k, o]) => ('flag' in o && o.flag ? [[o.flag, k]] : [])));
   let command: ParsedArgs['command'] = 'serve';
   let help = false;
+  const words: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') { help = true; continue; }
@@ -148,7 +158,8 @@ export function parseArgv(argv: string[]): ParsedArgs {
       continue;
     }
     if (!arg.startsWith('-')) {
-      if (i === 0 && (arg === 'serve' || arg === 'doctor' || arg === 'bench')) { command = arg; continue; }
+      if (i === 0 && (arg === 'serve' || arg === 'doctor' || arg === 'bench' || arg === 'sites')) { command = arg; continue; }
+      if (command === 'sites' && words.length < 2) { words.push(arg); continue; }
       throw new ConfigError(`unexpected argument "${arg}"; run sandbox-mcp --help for the options`);
     }
     const eq = arg.indexOf('=');
@@ -159,7 +170,13 @@ export function parseArgv(argv: string[]): ParsedArgs {
     if (value === undefined) throw new ConfigError(`option ${name} needs a value`);
     flags[key] = value;
   }
-  return { command, flags, help, json, iterations };
+  return { command, flags, help, json, iterations, ...(command === 'sites' && !help ? { sites: sitesCommand(words) } : {}) };
+}
+
+function sitesCommand(words: string[]): SitesCommand {
+  if (words[0] === 'list' && words.length === 1) return { action: 'list' };
+  if (words[0] === 'delete' && words.length === 2) return { action: 'delete', name: words[1]! };
+  throw new ConfigError(`sites needs "list" or "delete NAME", got ${JSON.stringify(words.join(' '))}; usage: ${SITES_USAGE}`);
 }
 
 /** Alternative env names accepted for an option (the seed's and the vendor SDKs' spellings). */
@@ -230,6 +247,8 @@ export function helpText(): string {
     'Usage: sandbox-mcp [serve] [options]   MCP server over stdio, or streamable HTTP with --port',
     '       sandbox-mcp doctor [--json] [options]                 validate the configuration end to end',
     '       sandbox-mcp bench [--json] [--iterations N] [options] measure the configured provider',
+    '       sandbox-mcp sites list [--json] [--workspace W] [options] every deployed site of the state dir (or workspace W\'s), with its owner',
+    '       sandbox-mcp sites delete NAME [options]               delete any site (sessions may change only their own)',
     '',
     'Options (flag, env var). Precedence: defaults < env < flags.',
     ...rows,

@@ -43,3 +43,22 @@ export function toSandboxError(err: unknown): SandboxError {
   const message = err instanceof Error ? err.message : String(err);
   return new SandboxError('INTERNAL', message, { cause: err });
 }
+
+/**
+ * The text a client gets for a failure. A SandboxError's message was written for it. Anything else is
+ * unexpected, and Node's system errors name host paths, which are none of the session's business: it
+ * gets the error code and the operation; the server log keeps the whole error.
+ */
+export function clientMessage(err: unknown): string {
+  if (isSandboxError(err)) return err.describe();
+  const sys = err as Partial<NodeJS.ErrnoException> | undefined;
+  if (typeof sys?.code === 'string' && typeof sys.syscall === 'string') {
+    return `the server hit an internal error (${sys.code} during ${sys.syscall}); the operator finds the details in the server log. Retry later, and report it if it persists`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** `text` with every occurrence of the given host paths (the state dir, ...) replaced by a placeholder. */
+export function redactPaths(text: string, hostPaths: readonly string[]): string {
+  return hostPaths.filter(Boolean).reduce((t, p) => t.split(p).join('<server path>'), text);
+}

@@ -11,11 +11,13 @@ describe('deploys: versioned sites served by the server', () => {
   let client: Client;
   const env = () => ({ SANDBOX_STATE_DIR: state.dir, SANDBOX_DEPLOY_MAX_FILES: '40', SANDBOX_DEPLOY_MAX_MB: '1' });
   const site = (host: string, p = '/', headers: Record<string, string> = {}) => fetchHost(server.port, host, p, headers);
+  // A named workspace owns the sites it deploys across its sessions and server restarts (a session alone would not).
+  const WORKSPACE = { 'Sandbox-Workspace': 'deploys' };
 
   beforeAll(async () => {
     state = tempDir('sbx-deploy-');
     server = await startHttpServer(env());
-    ({ client } = await httpClient(server.url));
+    ({ client } = await httpClient(server.url, WORKSPACE));
     await sh(client, [
       'mkdir -p out/sub out/img',
       'echo "<h1>version one</h1>" > out/index.html',
@@ -146,7 +148,7 @@ describe('deploys: versioned sites served by the server', () => {
     expect((await site(blogHost)).body).toContain('version one');
     await server.stop();
     server = await startHttpServer(env());
-    ({ client } = await httpClient(server.url));
+    ({ client } = await httpClient(server.url, WORKSPACE));
     blogHost = `blog.site.localhost:${server.port}`;
     const home = await site(blogHost);
     expect(home.status).toBe(200);
@@ -154,7 +156,7 @@ describe('deploys: versioned sites served by the server', () => {
     const list = await call(client, 'deploy_list');
     expect(list.structuredContent!.sites).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'blog', live: 'v1', url: `http://${blogHost}/` })]));
     // stdio mode serves the same sites on a loopback listener opened on demand.
-    const stdio = await stdioClient({ SANDBOX_STATE_DIR: state.dir });
+    const stdio = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_WORKSPACE: 'deploys' });
     try {
       const l = await call(stdio.client, 'deploy_list', { name: 'blog' });
       const url = (l.structuredContent!.sites as { url: string }[])[0]!.url;

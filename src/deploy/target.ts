@@ -1,3 +1,5 @@
+import type { Actor } from './owner.js';
+
 /** One file of a folder being published, read lazily (in chunks) from wherever it lives. */
 export interface SourceFile {
   /** Path inside the site, `/`-separated, no leading slash. */
@@ -12,6 +14,7 @@ export interface VersionInfo {
   fileCount: number;
   totalBytes: number;
   live: boolean;
+  /** The folder inside the sandbox it was published from; never the sandbox id (a preview capability). */
   source: string;
 }
 
@@ -22,16 +25,26 @@ export interface SiteInfo {
   versions: VersionInfo[];
 }
 
+/** A site as stored: its owner value (null: none recorded, deployed before sites had owners). */
+export interface SiteRecord {
+  name: string;
+  owner: string | null;
+  live: string | null;
+  versions: VersionInfo[];
+}
+
 /**
  * Where deploy_site publishes: `local` (the content-addressed store served by this server) now;
  * remote hosts (Cloudflare Pages, Netlify, ...) later, configured by token, behind the same methods.
  */
 export interface DeployTarget {
   readonly kind: string;
-  publish(site: string, files: SourceFile[], source: string): Promise<VersionInfo>;
-  list(site?: string): Promise<SiteInfo[]>;
-  rollback(site: string, version: string): Promise<VersionInfo>;
-  remove(site: string): Promise<{ versions: number }>;
+  /** Each change is made by an actor (a session's owner value, or the operator), refused unless it owns the site. */
+  publish(site: string, files: SourceFile[], source: string, actor: Actor): Promise<VersionInfo>;
+  /** The actor's sites only (the operator's: all). */
+  list(site: string | undefined, actor: Actor): Promise<SiteInfo[]>;
+  rollback(site: string, version: string, actor: Actor): Promise<VersionInfo>;
+  remove(site: string, actor: Actor): Promise<{ versions: number }>;
   url(site: string): Promise<string>;
 }
 

@@ -6,6 +6,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { WORKSPACE_NAME, WORKSPACE_NAME_RULE } from '../config.js';
 import { SandboxError } from '../errors.js';
+import { httpTimeouts, limitConnectionsPerClient } from '../http-limits.js';
 import type { Logger } from '../logger.js';
 import type { SessionManager } from '../sessions/manager.js';
 import { buildServer, type ServerDeps } from './server.js';
@@ -207,7 +208,7 @@ export async function serveHttp(o: ServerDeps & {
   }
 
   let accepting = true;
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(httpTimeouts(config), (req, res) => {
     void (async () => {
       if (!accepting) return rpcError(res, 503, 'the server is shutting down: retry against a new instance', { connection: 'close', 'retry-after': '5' });
       if (!hostAllowed(req)) return rpcError(res, 403, `Host header ${JSON.stringify(req.headers.host ?? '')} is not allowed; add it with SANDBOX_ALLOWED_HOSTS`);
@@ -235,7 +236,7 @@ export async function serveHttp(o: ServerDeps & {
       else res.end();
     });
   });
-  server.requestTimeout = 0; // long tool calls stream over SSE
+  limitConnectionsPerClient(server, config.maxConnectionsPerClient, log);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     void (async () => {
       socket.on('error', () => socket.destroy());

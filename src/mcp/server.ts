@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Config } from '../config.js';
-import { isSandboxError, toSandboxError } from '../errors.js';
+import { clientMessage, isSandboxError, redactPaths, toSandboxError } from '../errors.js';
 import type { Session } from '../sessions/session.js';
 import type { Telemetry } from '../telemetry.js';
 import { fail, type ToolContext, type ToolDefinition, type ToolResult } from './tool.js';
@@ -38,6 +38,9 @@ function strictInput(name: string, shape: z.ZodRawShape): z.ZodObject {
 
 export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, deps: ServerDeps): McpServer {
   const { config, telemetry } = deps;
+  // What the server keeps under the state dir (other sandboxes' folders, the site store) is no session's
+  // business: error texts and log messages never name it. Unisolated, sandbox paths are host paths there.
+  const hostPaths = config.provider === 'local' && config.isolation === 'none' ? [] : [config.stateDir];
   const server = new McpServer(
     { name: SERVER_NAME, version: SERVER_VERSION },
     { capabilities: { tools: {}, logging: {} }, instructions: INSTRUCTIONS },
@@ -58,7 +61,7 @@ export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, d
         // with logging/setLevel: the SDK keeps that level per transport session id, so pass it.
         const transportSessionId = extra.sessionId;
         session.clientLog ??= (level, message) => {
-          void server.server.sendLoggingMessage({ level, logger: SERVER_NAME, data: message }, transportSessionId).catch(() => undefined);
+          void server.server.sendLoggingMessage({ level, logger: SERVER_NAME, data: redactPaths(message, hostPaths) }, transportSessionId).catch(() => undefined);
         };
         const log = session.log.child({ tool: tool.name });
         const progressToken = extra._meta?.progressToken;
@@ -84,11 +87,12 @@ export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, d
           if (session.endSignal.aborted && !extra.signal.aborted) result = stopped();
         } catch (err) {
           const e = toSandboxError(err);
+          const message = redactPaths(clientMessage(err), hostPaths);
           if (!isSandboxError(err) || e.code === 'INTERNAL') {
             log.error({ err }, 'tool failed');
-            session.clientLog?.('error', `${tool.name} failed unexpectedly: ${e.message}`);
+            session.clientLog?.('error', `${tool.name} failed unexpectedly: ${message}`);
           }
-          result = session.ended ? stopped() : fail(`${tool.name} failed: ${e.describe()}`);
+          result = session.ended ? stopped() : fail(`${tool.name} failed: ${message}`);
         } finally {
           session.endCall();
         }

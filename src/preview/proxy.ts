@@ -61,12 +61,13 @@ export async function proxyRequest(req: IncomingMessage, res: ServerResponse, sa
   if (typeof upstream === 'string') return notFound(res, upstream);
   // The client may have left while the port opened: its 'close' is gone, so nothing would end this one.
   if (req.socket.destroyed) return void upstream.destroy();
-  const headers: Record<string, string | string[]> = {};
+  // Null-prototype maps: header names come from the client and the sandbox ("__proto__" is a valid one).
+  const headers: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
   Object.assign(headers, forwardedHeaders(req), { connection: 'close' });
   const preq = http.request({ method: req.method, path: req.url, headers, createConnection: () => upstream as never });
   preq.on('response', (pres) => {
-    const out: Record<string, string | string[]> = {};
+    const out: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
     for (const [k, v] of Object.entries(pres.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
     if (typeof out.location === 'string') out.location = previewLocation(out.location, req);
     res.writeHead(pres.statusCode ?? 502, pres.statusMessage, out);

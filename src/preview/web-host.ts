@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config.js';
 import { SandboxError } from '../errors.js';
+import { httpTimeouts, limitConnectionsPerClient } from '../http-limits.js';
 import type { Logger } from '../logger.js';
 import { notFound, parsePreviewLabel, proxyRequest, proxyUpgrade, type SandboxLookup } from './proxy.js';
 
@@ -123,7 +124,8 @@ export class WebHost {
   };
 
   private async listen(): Promise<{ server: http.Server; port: number }> {
-    const server = http.createServer((req, res) => {
+    // The same limits as the HTTP transport's listener: this one serves loopback only, but any local client.
+    const server = http.createServer(this.config ? httpTimeouts(this.config) : {}, (req, res) => {
       this.handleRequest(req, res).then((claimed) => {
         if (!claimed) notFound(res, 'this listener serves only preview (<port>-<sandboxId>.<domain>) and site (<name>.site.<domain>) addresses');
       }, (err) => {
@@ -132,6 +134,7 @@ export class WebHost {
         else res.destroy();
       });
     });
+    if (this.config && this.log) limitConnectionsPerClient(server, this.config.maxConnectionsPerClient, this.log);
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.handleUpgrade(req, socket, head).then((claimed) => { if (!claimed) socket.destroy(); }, () => socket.destroy());
     });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import { SandboxError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -52,9 +53,16 @@ export class Session {
   /** The workspace sandbox this session used last, to tell the model when it was replaced meanwhile. */
   private lastWorkspaceSandbox?: string;
   private readonly ending = new AbortController();
+  /**
+   * Who owns what this session deploys: its named workspace (so its sites stay its own across sessions
+   * and server restarts), else this session alone. A random key rather than the session id: every stdio
+   * session is called "stdio", and a stdio server the client starts again is a new session.
+   */
+  readonly principal: { kind: 'workspace' | 'session'; key: string };
 
   constructor(readonly id: string, readonly log: Logger, deps: SessionDeps) {
     ({ provider: this.provider, config: this.config, limits: this.limits, telemetry: this.telemetry, workspace: this.workspace } = deps);
+    this.principal = this.workspace ? { kind: 'workspace', key: this.workspace.name } : { kind: 'session', key: randomBytes(16).toString('hex') };
   }
 
   /** The named workspace this session is bound to, if any, and how many sessions share it now. */

@@ -14,7 +14,8 @@ export const deployTools = [
     name: 'deploy_site',
     title: 'Publish a static site',
     description: 'Publish a folder of the sandbox (a build output holding index.html, e.g. from webdev_build) as a site with a durable URL. ' +
-      'Each call makes a new immutable version and makes it live; earlier versions stay available for deploy_rollback. The site outlives this session and sandbox.',
+      'Each call makes a new immutable version and makes it live; earlier versions stay available for deploy_rollback. The site outlives this session and sandbox. ' +
+      'A site belongs to the named workspace that deployed it (else to this session): a name another one owns is refused, so pick another.',
     inputSchema: {
       path: z.string().min(1).describe('Folder to publish: relative to the workdir or absolute inside the sandbox, e.g. "my-app/dist"'),
       name: siteName,
@@ -23,12 +24,16 @@ export const deployTools = [
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async handler(ctx, args) {
       checkSiteName(args.name);
+      const store = siteStore(ctx.config.stateDir);
+      const actor = await store.actorFor(ctx.session.principal);
+      // Before reading the folder: a name that belongs to someone else is refused at once.
+      await store.checkOwner(args.name, actor);
       const sb = await ctx.session.sandbox();
       const c = await collectFolder(sb, args.path, { maxBytes: ctx.config.deployMaxMb * 1048576, maxFiles: ctx.config.deployMaxFiles });
-      const store = siteStore(ctx.config.stateDir);
       // The URL first: if it cannot be served, publish nothing rather than report a failure after a deploy.
       const url = await store.url(args.name);
-      const v = await store.publish(args.name, c.files, `${sb.id}:${c.root}`);
+      // The source is the folder alone: the sandbox id behind preview URLs must not outlive the session in the store.
+      const v = await store.publish(args.name, c.files, c.root, actor);
       const hasIndex = c.files.some((f) => f.path === 'index.html');
       const notes = [
         `Published ${c.root} as ${args.name} ${v.version} (${v.fileCount} files, ${kb(v.totalBytes)}), now live at ${url}`,
@@ -43,15 +48,16 @@ export const deployTools = [
   defineTool({
     name: 'deploy_list',
     title: 'List deployed sites',
-    description: 'List deployed sites (or one site) with their URL, versions, sizes, times and which version is live.',
+    description: 'List your deployed sites (those of this named workspace, or of this session without one), or one of them, with URL, versions, sizes, times and which version is live.',
     inputSchema: { name: siteName.optional() },
     outputSchema: { sites: z.array(z.object({ name: z.string(), url: z.string(), live: z.string().nullable(), versions: z.array(z.object(versionShape)) })) },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {
-      const sites = await siteStore(ctx.config.stateDir).list(args.name);
+      const store = siteStore(ctx.config.stateDir);
+      const sites = await store.list(args.name, await store.actorFor(ctx.session.principal));
       const text = sites.length
         ? sites.map((s) => [`${s.name}: ${s.url} (live ${s.live})`, ...s.versions.map((v) => `  ${v.version}${v.live ? ' [live]' : ''} ${v.createdAt} ${v.fileCount} files ${kb(v.totalBytes)}`)].join('\n')).join('\n')
-        : 'No sites deployed yet. Publish a folder with deploy_site.';
+        : 'No sites of yours yet (deploy_list shows only the sites of this workspace, or of this session when it has none). Publish a folder with deploy_site.';
       return ok({ sites }, text);
     },
   }),
@@ -65,7 +71,7 @@ export const deployTools = [
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {
       const store = siteStore(ctx.config.stateDir);
-      const v = await store.rollback(args.name, args.version);
+      const v = await store.rollback(args.name, args.version, await store.actorFor(ctx.session.principal));
       const url = await store.url(args.name);
       return ok({ name: args.name, url, ...v }, `${args.name} now serves ${v.version} (${v.createdAt}) at ${url}`);
     },
@@ -79,7 +85,8 @@ export const deployTools = [
     outputSchema: { name: z.string(), deletedVersions: z.number() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     async handler(ctx, args) {
-      const r = await siteStore(ctx.config.stateDir).remove(args.name);
+      const store = siteStore(ctx.config.stateDir);
+      const r = await store.remove(args.name, await store.actorFor(ctx.session.principal));
       return ok({ name: args.name, deletedVersions: r.versions }, `Deleted site ${args.name} (${r.versions} versions).`);
     },
   }),
