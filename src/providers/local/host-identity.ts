@@ -51,10 +51,14 @@ export class HostUids {
  */
 export async function executeOnlyNode(cacheDir: string, nodePath = process.execPath): Promise<string> {
   const st = await fs.stat(nodePath);
-  await fs.mkdir(cacheDir, { recursive: true, mode: 0o700 });
-  const copy = path.join(cacheDir, `node-x-${st.size}-${Math.trunc(st.mtimeMs)}-${st.ino}`);
+  // A folder of its own, which a root server binds for its sandboxes' uids to enter (stage.sh).
+  const dir = path.join(cacheDir, 'node');
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const copy = path.join(dir, `node-x-${st.size}-${Math.trunc(st.mtimeMs)}-${st.ino}`);
   // Root's copy is executed by the sandbox's own uid (others' x bit); anyone else's by its owner.
-  const mode = serverIsRoot() ? 0o711 : 0o111;
+  const root = serverIsRoot();
+  const mode = root ? 0o711 : 0o111;
+  await fs.chmod(dir, root ? 0o711 : 0o700);
   const existing = await fs.stat(copy).catch(() => undefined);
   if (existing?.isFile() && existing.size === st.size && (existing.mode & 0o777) === mode) return copy;
   const temp = `${copy}.${process.pid}.tmp`;

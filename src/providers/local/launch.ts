@@ -27,7 +27,14 @@ export const STAGE_DIR = '/tmp/.sandbox-mcp-stage';
 export interface RootLaunch {
   uid: number;
   nproc: number;
-  disk?: { image: string; mountDir: string; sizeMb: number; legacyWorkspace?: string };
+  disk?: {
+    image: string;
+    /** An empty image of the cap's size; a new one is a sparse copy of it. */
+    template: string;
+    /** Where the image is mounted: inside the sandbox's own folder. */
+    mountDir: string;
+    legacyWorkspace?: string;
+  };
 }
 
 export interface LaunchRequest {
@@ -45,22 +52,21 @@ export interface LaunchRequest {
   root?: RootLaunch;
 }
 
-/** The argv and environment of one sandbox's launcher process (scripts/launch.sh). */
-export function launchCommand(req: LaunchRequest, scripts: LaunchScripts): { args: string[]; env: Record<string, string> } {
-  const { sources, env: rootEnv } = req.root ? staged(req, req.root, scripts) : { sources: hostSources(req), env: {} };
+/**
+ * The program, argv and environment of one sandbox's launcher process: scripts/launch.sh, or for a root
+ * server scripts/stage.sh in a private mount namespace of its own.
+ */
+export function launchCommand(req: LaunchRequest, scripts: LaunchScripts): { file: string; args: string[]; env: Record<string, string> } {
+  const { sources, env: rootEnv } = req.root ? staged(req, req.root) : { sources: hostSources(req), env: {} };
   const options = { sources, network: req.network, env: req.agentEnv };
   const [cmd, cmdArgs] = req.isolation === 'bwrap'
     ? ['bwrap', bwrapArgs(options)]
     : unshareCommand({ ...options, setupScript: scripts.unshareSetup });
-  return {
-    args: ['--norc', '--noprofile', '-c', scripts.launch, 'launch', cmd, ...cmdArgs],
-    env: {
-      PATH: req.hostPath,
-      SANDBOX_CGROUP_PROCS: req.cgroupProcs.join(' '),
-      SANDBOX_FSIZE_KB: String(req.fileSizeKb),
-      ...rootEnv,
-    },
-  };
+  const env = { PATH: req.hostPath, SANDBOX_CGROUP_PROCS: req.cgroupProcs.join(' '), SANDBOX_FSIZE_KB: String(req.fileSizeKb), ...rootEnv };
+  const bash = ['/bin/bash', '--norc', '--noprofile', '-c'];
+  return req.root
+    ? { file: 'unshare', args: ['--mount', '--propagation', 'private', '--', ...bash, scripts.stage, 'stage', cmd, ...cmdArgs], env }
+    : { file: bash[0]!, args: [...bash.slice(1), scripts.launch, 'launch', cmd, ...cmdArgs], env };
 }
 
 function hostSources(req: LaunchRequest): SandboxSources {
@@ -71,27 +77,37 @@ function hostSources(req: LaunchRequest): SandboxSources {
   };
 }
 
-function staged(req: LaunchRequest, root: RootLaunch, scripts: LaunchScripts): { sources: SandboxSources; env: Record<string, string> } {
-  const host = hostSources(req);
-  if (root.disk) {
-    for (const name of ['workspace', 'home', 'tmp'] as const) host[name] = path.join(root.disk.mountDir, name);
+function staged(req: LaunchRequest, root: RootLaunch): { sources: SandboxSources; env: Record<string, string> } {
+  const p = req.paths;
+  // The sandbox's own folder holds home, tmp, run, etc (and the disk image's mount): one bind for all.
+  const stage: Record<string, string> = { root: p.root, agent: req.agentDir, runtime: req.runtimeDir, node: path.dirname(req.nodeCopy) };
+  const inRoot = (hostPath: string) => `${STAGE_DIR}/root/${path.relative(p.root, hostPath)}`;
+  const writable = root.disk ? path.join(root.disk.mountDir) : p.root;
+  let workspace = inRoot(path.join(writable, 'workspace'));
+  if (!root.disk && path.relative(p.root, p.workspace).startsWith('..')) {
+    stage.workspace = p.workspace; // a named workspace's folder lives beside the sandboxes
+    workspace = `${STAGE_DIR}/workspace`;
   }
-  const names = ['workspace', 'home', 'tmp', 'run', 'etc', 'agent', 'runtime', 'node'] as const;
-  const sources = { rootfs: `${STAGE_DIR}/rootfs` } as SandboxSources;
-  for (const name of names) sources[name] = `${STAGE_DIR}/${name}`;
+  for (const hostPath of Object.values(stage)) {
+    if (hostPath.includes('\n')) throw new Error(`a sandbox path holds a line break: ${JSON.stringify(hostPath)}`);
+  }
+  const sources: SandboxSources = {
+    workspace, home: inRoot(path.join(writable, 'home')), tmp: inRoot(path.join(writable, 'tmp')),
+    run: inRoot(p.run), etc: inRoot(p.etc), agent: `${STAGE_DIR}/agent`, runtime: `${STAGE_DIR}/runtime`,
+    node: `${STAGE_DIR}/node/${path.basename(req.nodeCopy)}`, rootfs: inRoot(path.join(p.root, 'rootfs')),
+  };
   const env: Record<string, string> = {
     SANDBOX_HOST_UID: String(root.uid),
     SANDBOX_NPROC: String(root.nproc),
-    SANDBOX_STAGE: names.map((name) => `${name}=${host[name]}`).join('\n'),
+    SANDBOX_STAGE: Object.entries(stage).map(([name, hostPath]) => `${name}=${hostPath}`).join('\n'),
     SANDBOX_STAGE_DIR: STAGE_DIR,
-    SANDBOX_OWNED: [host.workspace, host.home].join('\n'),
-    SANDBOX_STAGE_SCRIPT: scripts.stage,
+    SANDBOX_STAGE_FSTAB: path.join(p.root, 'stage.fstab'),
   };
   if (root.disk) {
     Object.assign(env, {
       SANDBOX_DISK_IMAGE: root.disk.image,
       SANDBOX_DISK_DIR: root.disk.mountDir,
-      SANDBOX_DISK_MB: String(root.disk.sizeMb),
+      SANDBOX_DISK_TEMPLATE: root.disk.template,
       SANDBOX_LEGACY_WORKSPACE: root.disk.legacyWorkspace ?? '',
     });
   }

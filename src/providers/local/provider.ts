@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../config.js';
@@ -12,6 +12,7 @@ import { BRIDGE_SOCKET, RUN_MOUNT } from './agent/protocol.js';
 import { PortBridge } from './bridge.js';
 import { writeLauncher } from './browser.js';
 import { Cgroups, removeCgroup, type SandboxCgroup } from './cgroups.js';
+import { ensureDiskTemplate, findProgram } from './disk.js';
 import { executeOnlyNode, HostUids, serverIsRoot } from './host-identity.js';
 import { chooseIsolation, type IsolationMethod } from './isolation.js';
 import { launchCommand, loadLaunchScripts, type LaunchScripts, type RootLaunch } from './launch.js';
@@ -45,7 +46,8 @@ export class LocalProvider implements SandboxProvider {
     private readonly nodeCopy: string,
     /** Set when the server runs as root: each sandbox then runs as a host uid of its own. */
     private readonly hostUids: HostUids | undefined,
-    private readonly canMakeDisks: boolean,
+    /** An empty image of SANDBOX_DISK_MB (disk.ts), when sandboxes get one. */
+    private readonly diskTemplate: string | undefined,
   ) {}
 
   static async start(config: Config, log: Logger): Promise<LocalProvider> {
@@ -58,9 +60,10 @@ export class LocalProvider implements SandboxProvider {
     await writeLauncher(path.join(config.stateDir, 'runtime'));
     const [scripts, nodeCopy] = await Promise.all([loadLaunchScripts(), isolation === 'none' ? process.execPath : executeOnlyNode(config.cacheDir)]);
     const hostUids = isolation !== 'none' && serverIsRoot() ? new HostUids(config.stateDir) : undefined;
-    const canMakeDisks = !!hostUids && config.diskMb > 0 && findProgram('mkfs.ext4', `${config.hostPath}:/usr/sbin:/sbin`);
-    if (hostUids && config.diskMb > 0 && !canMakeDisks) log.warn('the disk cap is not enforced: mkfs.ext4 is missing (Debian/Ubuntu: apt-get install e2fsprogs)');
-    const p = new LocalProvider(config, log, isolation, cgroups, registry, scripts, nodeCopy, hostUids, canMakeDisks);
+    const mkfs = hostUids && config.diskMb > 0 ? findProgram('mkfs.ext4', `${config.hostPath}:/usr/sbin:/sbin`) : undefined;
+    if (hostUids && config.diskMb > 0 && !mkfs) log.warn('the disk cap is not enforced: mkfs.ext4 is missing (Debian/Ubuntu: apt-get install e2fsprogs)');
+    const diskTemplate = mkfs ? await ensureDiskTemplate(config.cacheDir, config.diskMb, mkfs) : undefined;
+    const p = new LocalProvider(config, log, isolation, cgroups, registry, scripts, nodeCopy, hostUids, diskTemplate);
     log.info({ isolation, cgroups: !!cgroups, cpu: cgroups?.limitsCpu ?? false, perSandboxUid: !!hostUids, diskCap: p.diskCapped() }, 'local provider ready');
     return p;
   }
@@ -118,7 +121,7 @@ export class LocalProvider implements SandboxProvider {
 
   /** Whether sandboxes get a disk image of SANDBOX_DISK_MB: root alone may mount one. */
   diskCapped(): boolean {
-    return this.canMakeDisks;
+    return !!this.diskTemplate;
   }
 
   /** `workspace`: a named workspace's folder (kept in the state dir when the sandbox ends) as /workspace. */
@@ -128,12 +131,20 @@ export class LocalProvider implements SandboxProvider {
     const hostUid = this.hostUids?.take(workspace);
     const root = hostUid === undefined ? undefined : this.rootLaunch(hostUid, paths, workspace);
     await fs.mkdir(paths.root, { recursive: true });
-    if (root?.disk && workspace) await fs.mkdir(path.dirname(paths.workspace), { recursive: true });
-    // With a disk image the writable folders live in it (stage.sh makes them).
-    if (!root?.disk) {
+    if (root?.disk) {
+      // The writable folders live in the image (stage.sh makes them); it is mounted here.
+      await fs.mkdir(root.disk.mountDir);
+      if (workspace) await fs.mkdir(path.dirname(paths.workspace), { recursive: true });
+    } else {
       await fs.mkdir(paths.workspace, { recursive: true });
       await Promise.all([fs.mkdir(paths.home), fs.mkdir(paths.tmp, { mode: 0o1777 })]);
       await fs.chmod(paths.tmp, 0o1777);
+      if (root) await Promise.all([giveTree(paths.workspace, root.uid), fs.chown(paths.home, root.uid, root.uid)]);
+    }
+    // unshare builds the sandbox's root in here, as the sandbox's uid.
+    if (root && this.isolation === 'unshare') {
+      await fs.mkdir(path.join(paths.root, 'rootfs'));
+      await fs.chown(path.join(paths.root, 'rootfs'), root.uid, root.uid);
     }
     await Promise.all([fs.mkdir(paths.run, { mode: 0o755 }), writeEtc(paths.etc)]);
     const bridgeHostPath = path.join(paths.run, BRIDGE_SOCKET);
@@ -165,14 +176,14 @@ export class LocalProvider implements SandboxProvider {
     const fileSizeKb = this.config.fileSizeMb * 1024;
     const cgroupProcs = cgroup?.procsFiles ?? [];
     const launcher = this.isolation === 'none'
-      ? { args: ['--norc', '--noprofile', '-c', this.scripts.launch, 'launch', process.execPath, path.join(AGENT_DIR, 'main.js'), paths.root],
+      ? { file: '/bin/bash', args: ['--norc', '--noprofile', '-c', this.scripts.launch, 'launch', process.execPath, path.join(AGENT_DIR, 'main.js'), paths.root],
         env: { ...agentEnv, SANDBOX_CGROUP_PROCS: cgroupProcs.join(' '), SANDBOX_FSIZE_KB: String(fileSizeKb) } }
       : launchCommand({
         isolation: this.isolation, paths, agentDir: AGENT_DIR, runtimeDir: path.join(this.config.stateDir, 'runtime'), nodeCopy: this.nodeCopy,
         network: this.config.network, agentEnv, cgroupProcs, fileSizeKb, hostPath: this.config.hostPath, root,
       }, this.scripts);
     // Unisolated, the sandbox folder as an (ignored) argument lets orphan reaping recognise the agent.
-    const child = spawn('/bin/bash', launcher.args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: this.isolation === 'none' ? paths.workspace : '/', env: launcher.env });
+    const child = spawn(launcher.file, launcher.args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: this.isolation === 'none' ? paths.workspace : '/', env: launcher.env });
     const meta: SandboxMeta = { id, labels: {}, createdAt: new Date().toISOString(), launcherPid: child.pid ?? -1, launcherStart: processStart(child.pid ?? -1) };
     await this.registry.recordSandbox(meta);
     const log = this.log.child({ sandboxId: id });
@@ -209,8 +220,8 @@ export class LocalProvider implements SandboxProvider {
   private rootLaunch(uid: number, paths: ReturnType<typeof sandboxPaths>, workspace?: string): RootLaunch {
     const mountDir = path.join(paths.root, 'disk');
     const disk = !this.diskCapped() ? undefined : workspace
-      ? { image: `${paths.workspace}.img`, mountDir, sizeMb: this.config.diskMb, legacyWorkspace: paths.workspace }
-      : { image: path.join(paths.root, 'disk.img'), mountDir, sizeMb: this.config.diskMb };
+      ? { image: `${paths.workspace}.img`, template: this.diskTemplate!, mountDir, legacyWorkspace: paths.workspace }
+      : { image: path.join(paths.root, 'disk.img'), template: this.diskTemplate!, mountDir };
     return { uid, nproc: this.config.pidsMax, disk };
   }
 
@@ -248,8 +259,13 @@ export class LocalProvider implements SandboxProvider {
   }
 }
 
-function findProgram(name: string, searchPath: string): boolean {
-  return searchPath.split(':').some((dir) => dir && existsSync(path.join(dir, name)));
+/** Makes a folder and what is in it `uid`'s (a named workspace a sandbox of another uid wrote). */
+async function giveTree(dir: string, uid: number): Promise<void> {
+  if ((await fs.lstat(dir)).uid === uid) return;
+  await new Promise<void>((resolve, reject) => {
+    spawn('chown', ['-R', '-h', `${uid}:${uid}`, dir], { stdio: 'ignore' })
+      .on('error', reject).on('close', (code) => (code === 0 ? resolve() : reject(new Error(`chown -R ${dir} failed (${code})`))));
+  });
 }
 
 /** Only kill a pid recorded by a dead server if it still is that sandbox's launcher (pids get reused). */
