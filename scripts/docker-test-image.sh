@@ -16,6 +16,7 @@ if ! docker info >/dev/null 2>&1; then
   for _ in $(seq 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
   docker info >/dev/null 2>&1 || { tail -20 /var/log/ci-dockerd.log; exit 1; }
 fi
+# shellcheck disable=SC2015 # the last check runs after a build and after none alike
 docker image inspect "$SANDBOX_DOCKER_IMAGE" >/dev/null 2>&1 || (
   exec 9>/var/tmp/ci-sandbox-image.lock && flock 9 || exit 1
   docker image inspect "$SANDBOX_DOCKER_IMAGE" >/dev/null 2>&1 && exit 0

@@ -24,5 +24,6 @@ else
 fi
 drop=(--inh-caps=-all --no-new-privs)
 if [ "$uid" = 0 ]; then drop+=(--bounding-set=-all); fi
+# shellcheck disable=SC2016 # the inner shell expands $0 and $@
 exec "${enter[@]}" --target "$target" --user --mount --pid --net --ipc --uts --root --wd -- \
   setpriv "${drop[@]}" -- /bin/sh -c 'rm -rf "$0"; exec "$@"' "$profile" "$chromium" "${args[@]}"
