@@ -25,7 +25,8 @@ describe('web review: sites, previews, browser edge cases', () => {
 
   beforeAll(async () => {
     state = tempDir('sbx-review-web-');
-    server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir });
+    // No disk image: the rollback case needs the sandbox's workspace to be a host folder under the state dir.
+    server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_DISK_MB: '0' });
     ({ client } = await httpClient(server.url));
     await sh(client, [
       'mkdir -p out/日本 out/café out/sub out/evil.com',

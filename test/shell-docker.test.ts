@@ -267,15 +267,18 @@ describe.skipIf(!!dockerSkip)('docker sandbox lifecycle', () => {
 describe('docker provider without an engine or image', () => {
   it('a missing engine is an isError result naming DOCKER_HOST', async () => {
     const state = tempDir('sbx-docker-noengine-');
-    const { client } = await stdioClient(dockerEnv(state.dir, { DOCKER_HOST: `unix://${state.dir}/no-docker.sock` }));
+    // Not under the state dir: error texts name no path of the server's state (test/security/leaks.test.ts).
+    const socketDir = tempDir('sbx-docker-nosock-');
+    const { client } = await stdioClient(dockerEnv(state.dir, { DOCKER_HOST: `unix://${socketDir.dir}/no-docker.sock` }));
     try {
       const r = await call(client, 'shell_exec', { command: 'true' });
       expect(r.isError).toBe(true);
-      expect(text(r)).toContain(`DOCKER_HOST=unix://${state.dir}/no-docker.sock`);
+      expect(text(r)).toContain(`DOCKER_HOST=unix://${socketDir.dir}/no-docker.sock`);
       expect(text(r)).toMatch(/start Docker/);
     } finally {
       await client.close();
       state.cleanup();
+      socketDir.cleanup();
     }
   });
 
