@@ -87,6 +87,21 @@ for (const isolation of ['bwrap', 'unshare'] as const) {
       await call(client, 'shell_kill', { processId: started.structuredContent!.processId, signal: 'SIGKILL' });
     });
 
+    it.skipIf(!asRoot)("runs as a host uid no other session's sandbox has", async () => {
+      const other = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_ISOLATION: isolation });
+      try {
+        await sh(other.client, 'true');
+        await sh(client, 'true');
+        const mine = new Set(hostUids(descendants(serverPid)));
+        const theirs = new Set(hostUids(descendants(other.pid)));
+        expect(mine.size).toBe(1);
+        expect(theirs.size).toBe(1);
+        expect([...mine][0]).not.toBe([...theirs][0]);
+      } finally {
+        await other.client.close();
+      }
+    });
+
     it('cannot write /proc/sys, /proc/sysrq-trigger or /sys, not even the value already there', async () => {
       const r = await sh(client, [
         'find /proc/sys /sys -writable 2>/dev/null | head -5',
