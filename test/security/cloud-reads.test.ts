@@ -13,7 +13,8 @@ import { tempDir } from '../helpers.js';
  * The E2B and Daytona adapters read through the vendors' download streams: a read takes the range it
  * asked for and drops the download there, and a whole read of a file over the transfer cap (64 MiB)
  * is refused, so a sandbox's huge file (or a device, which never ends) is never buffered whole in the
- * server. Run against the local fakes of the vendors' APIs with the real SDKs.
+ * server; and the e2b SDK's own copy of a command's whole output is switched off. Run against the
+ * local fakes of the vendors' APIs with the real SDKs.
  */
 const BIG = 70 * 1024 * 1024;
 
@@ -37,6 +38,7 @@ async function start(name: 'e2b' | 'daytona', env: Record<string, string>): Prom
   return p;
 }
 
+console.warn('[security/cloud-reads] daytona: the 200 MB output case is skipped: Daytona returns a command\'s whole output in one response');
 for (const [name, make] of vendors) describe(`${name} reads are capped (fake API, real SDK)`, () => {
   let provider: SandboxProvider;
   let stop: () => Promise<void>;
@@ -68,6 +70,22 @@ for (const [name, make] of vendors) describe(`${name} reads are capped (fake API
     expect((await sb.files.read('small.txt')).data.toString()).toBe('abcdefghijklmnop');
     expect(await sb.files.stat('big.bin')).toMatchObject({ type: 'file', size: BIG });
   });
+
+  // Daytona's executeSessionCommand answers with the whole output in one response: not bounded yet.
+  it.skipIf(name === 'daytona')('a command printing 200 MB costs the server a bounded amount of memory', async () => {
+    let peak = 0;
+    const base = process.memoryUsage().heapUsed;
+    const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().heapUsed - base); }, 20);
+    try {
+      const r = await sb.exec('head -c 200000000 /dev/zero | tr "\\0" x; echo; echo end', { timeoutMs: 120_000 });
+      expect(r.stdout.endsWith('end\n')).toBe(true);
+      expect(r.truncated).toBe(true);
+    } finally {
+      clearInterval(sampler);
+    }
+    // The head and tail kept are a few MiB; the whole output would be 200 MB of strings.
+    expect(peak).toBeLessThan(120 * 1024 * 1024);
+  }, 180_000);
 
   it('file search skips the big file instead of downloading it', async () => {
     const r = await sb.files.search('abc', { maxResults: 10, caseSensitive: true, timeoutMs: 30_000 });
