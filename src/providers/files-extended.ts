@@ -3,10 +3,11 @@ import path from 'node:path';
 import { SandboxError } from '../errors.js';
 import { toSandboxError } from './agent-errors.js';
 import { globMatcher } from './local/agent/glob.js';
+import { MAX_TRANSFER_BYTES } from './local/agent/protocol.js';
 import { compilePattern, displayPath, MAX_SEARCH_FILE_BYTES, searchBuffer, type SearchOutcome } from './local/agent/search.js';
 import { sniff, SNIFF_BYTES } from './local/agent/sniff.js';
 import { readTextRange } from './local/agent/text.js';
-import { IGNORED_DIRS, MAX_SCANNED } from './local/agent/walk.js';
+import { IGNORED_DIRS, MAX_SCANNED, SYSTEM_DIRS } from './local/agent/walk.js';
 import type { DirEntry, FilesApi, FileStat, ReadTextOptions, ReadTextResult, SearchOptions, SearchResult, TreeOptions, TreeResult } from './types.js';
 
 /**
@@ -55,7 +56,7 @@ async function* walk(files: PrimitiveFiles, root: string, o: { depth: number; in
         if (!o.includeHidden && entry.name.startsWith('.')) { stats.hidden++; continue; }
         const rel = dir.rel ? `${dir.rel}/${entry.name}` : entry.name;
         const abs = path.posix.join(dir.abs, entry.name);
-        const skipped = entry.type === 'directory' && !o.includeIgnored && IGNORED_DIRS.has(entry.name);
+        const skipped = entry.type === 'directory' && (SYSTEM_DIRS.has(abs) || (!o.includeIgnored && IGNORED_DIRS.has(entry.name)));
         yield { abs, rel, entry, skipped };
         if (entry.type === 'directory' && !skipped) next.push({ abs, rel });
       }
@@ -138,12 +139,18 @@ export function extendFiles(files: PrimitiveFiles, workdir: string): ExtendedFil
         if (item.entry.type !== 'file' || (keep && !keep(item.rel))) continue;
         if (Date.now() > deadline) { out.timedOut = true; break; }
         if (item.entry.size > MAX_SEARCH_FILE_BYTES) { out.largeSkipped++; continue; }
-        const data = await files.read(item.abs).then((r) => r.data, () => undefined);
+        // One byte over the cap tells a file that only reported a small size (a kernel file) is too big.
+        const data = await files.read(item.abs, { length: MAX_SEARCH_FILE_BYTES + 1 }).then((r) => r.data, () => undefined);
+        if (data && data.length > MAX_SEARCH_FILE_BYTES) { out.largeSkipped++; continue; }
         if (data && !searchBuffer(data, displayPath(workdir, item.abs), re, opts.maxResults, out)) break;
       }
       return out;
     }),
   };
+}
+
+function tooLarge(file: string, size: number): SandboxError {
+  return new SandboxError('LIMIT_EXCEEDED', `${file}${size ? ` is ${size} bytes,` : ' holds'} more than the ${MAX_TRANSFER_BYTES} bytes one read moves`, { hint: 'read it in ranges (file_read with offset and limit), or work on it with shell_exec (head, tail, sed -n, split)' });
 }
 
 function comparePaths(a: string[], b: string[]): number {
@@ -170,11 +177,38 @@ export abstract class VendorFiles implements FilesApi {
   /** The vendor's stat, without sniffing the content (walks call it for every entry). */
   abstract rawStat(path: string): Promise<FileStat>;
 
-  /** The byte range a read asked for, from a whole file the vendor API returned. */
-  protected static range(all: Buffer, opts?: { offset?: number; length?: number }): { data: Buffer; size: number } {
-    const offset = Math.min(opts?.offset ?? 0, all.length);
-    const length = Math.min(opts?.length ?? all.length - offset, all.length - offset);
-    return { data: all.subarray(offset, offset + length), size: all.length };
+  /**
+   * The byte range a read asked for, taken from the vendor's download stream, which is dropped as soon
+   * as the range is in: a huge file, a device or a kernel file of endless content is never buffered
+   * whole. `size` is the vendor's stat size (0 for kernel files: then what the stream held).
+   */
+  /** Refuses up front a whole read the vendor says is over the cap, before any download starts. */
+  protected static checkWholeRead(file: string, size: number, opts?: { offset?: number; length?: number }): void {
+    if (opts?.length === undefined && size - Math.max(0, opts?.offset ?? 0) > MAX_TRANSFER_BYTES) throw tooLarge(file, size);
+  }
+
+  protected static async rangeOf(file: string, size: number, source: AsyncIterable<Uint8Array>, opts?: { offset?: number; length?: number }): Promise<{ data: Buffer; size: number }> {
+    const from = Math.max(0, opts?.offset ?? 0);
+    const whole = opts?.length === undefined;
+    if (whole && size - from > MAX_TRANSFER_BYTES) throw tooLarge(file, size);
+    const want = whole ? MAX_TRANSFER_BYTES + 1 : Math.max(0, Math.min(opts.length!, MAX_TRANSFER_BYTES));
+    const kept: Buffer[] = [];
+    let seen = 0;
+    let keptBytes = 0;
+    let ended = true;
+    for await (const chunk of source) {
+      const c = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      const start = Math.max(0, from - seen);
+      seen += c.length;
+      if (start < c.length) {
+        const piece = c.subarray(start, start + want - keptBytes);
+        kept.push(piece);
+        keptBytes += piece.length;
+      }
+      if (keptBytes >= want) { ended = false; break; }
+    }
+    if (whole && keptBytes > MAX_TRANSFER_BYTES) throw tooLarge(file, size);
+    return { data: Buffer.concat(kept, keptBytes), size: size > 0 ? size : ended ? seen : from + keptBytes };
   }
 
   protected get extended(): ExtendedFiles {

@@ -343,6 +343,11 @@ export interface Sandbox {
   browserEndpoint?(opts: { chromiumPath: string }): Promise<BrowserEndpoint>;
   /** False once the sandbox died (killed, crashed, reaped). */
   isAlive(): boolean;
+  /**
+   * Why a dead sandbox was ended by the server itself, in words for the model (e.g. it broke the
+   * agent protocol); undefined when it was not, or while it lives.
+   */
+  readonly endReason?: string;
   kill(): Promise<void>;
   /**
    * Providers whose sandboxes can outlive the server: let this one go without ending it, kept by the

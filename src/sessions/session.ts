@@ -100,8 +100,9 @@ export class Session {
     if (this.current?.isAlive()) return this.current;
     if (this.workspace) return this.workspaceSandbox(this.workspace);
     if (this.current) {
-      this.pendingNotes.push('Note: the previous sandbox of this session ended unexpectedly; this is a fresh sandbox, and files and processes of the old one are gone.');
-      this.warn('sandbox ended unexpectedly; a fresh one is being created', { sandboxId: this.current.id });
+      const why = this.current.endReason ?? 'ended unexpectedly';
+      this.pendingNotes.push(`Note: the previous sandbox of this session ${why}; this is a fresh sandbox, and files and processes of the old one are gone.`);
+      this.warn(`sandbox ${why}; a fresh one is being created`, { sandboxId: this.current.id });
       this.telemetry.sandboxEnded('crashed');
       this.dropSandbox();
     }
@@ -112,6 +113,7 @@ export class Session {
   /** A workspace session takes the workspace's shared sandbox instead of creating one of its own. */
   private async workspaceSandbox(ws: NonNullable<SessionDeps['workspace']>): Promise<Sandbox> {
     const previous = this.current?.id ?? this.lastWorkspaceSandbox;
+    const why = this.current && !this.current.isAlive() ? this.current.endReason : undefined;
     const lease = await ws.registry.acquire(ws.name, this.id);
     if (this.closed) {
       ws.registry.release(ws.name, this.id);
@@ -120,7 +122,7 @@ export class Session {
     if (lease.replaced || (previous && previous !== lease.sandbox.id)) {
       const kept = lease.filesKept ?? (this.provider.name === 'local' || this.provider.name === 'docker');
       const files = kept ? 'its /workspace files are kept' : 'its files are gone';
-      const note = `Note: the sandbox of workspace "${ws.name}" was restarted (it ended or stayed unused too long): ${files}, its processes are gone.`;
+      const note = `Note: the sandbox of workspace "${ws.name}" was restarted (it ${why ?? 'ended or stayed unused too long'}): ${files}, its processes are gone.`;
       this.pendingNotes.push(note);
       this.warn(note, { workspace: ws.name, sandboxId: lease.sandbox.id });
     }

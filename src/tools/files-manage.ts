@@ -7,7 +7,11 @@ const MAX_DEPTH = 32;
 const globSchema = z.string().min(1, 'glob must not be empty').max(1000).optional();
 const hiddenSchema = z.boolean().optional().describe('Include names starting with "." (default false)');
 
+/** Folders the providers' walks list but never enter (devices, kernel files), whatever include_ignored says. */
+const SYSTEM_FOLDER = /^\/(dev|proc|sys)$/;
+
 function renderEntry(e: TreeEntry): string {
+  if (e.type === 'directory' && e.skipped && SYSTEM_FOLDER.test(e.path)) return `${e.path}/  (system folder, not walked: list it by its own path)`;
   if (e.type === 'directory') return `${e.path}/${e.skipped ? '  (not listed: pass include_ignored: true)' : ''}`;
   if (e.type === 'symlink') return `${e.path} -> ${e.linkTarget ?? '?'}`;
   return `${e.path}  ${fmtBytes(e.size)}  ${fmtTime(e.mtime)}${e.type === 'other' ? '  (special file)' : ''}`;

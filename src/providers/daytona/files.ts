@@ -54,8 +54,13 @@ export class DaytonaFiles extends VendorFiles {
     const file = this.abs(p);
     const info = await this.details(file);
     if (info.isDir) throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'use file_list to see its entries' });
-    const all = await this.call(`read ${file}`, () => this.vendor.fs.downloadFile(file), { scope: 'toolbox' });
-    return VendorFiles.range(all, opts);
+    VendorFiles.checkWholeRead(file, info.size, opts);
+    const stream = await this.call(`read ${file}`, () => this.vendor.fs.downloadFileStream(file), { scope: 'toolbox' });
+    try {
+      return await VendorFiles.rangeOf(file, info.size, stream, opts);
+    } finally {
+      stream.destroy();
+    }
   }
 
   async write(p: string, content: Buffer | string, opts?: { mode?: number }): Promise<FileStat> {

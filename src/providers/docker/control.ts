@@ -7,6 +7,10 @@ export interface ExecStarter {
 }
 
 const ANSWER_TIMEOUT_MS = 5000;
+/** "done <24 hex token> <count>" and the like: far shorter than this. */
+const MAX_ANSWER_CHARS = 256;
+/** Stands for the rest of an overlong line: its end is discarded with it. */
+const OVERLONG = 'x'.repeat(MAX_ANSWER_CHARS + 1);
 
 /**
  * The container's kill controller (see CONTROLLER_SCRIPT): started once with the container, kept on an
@@ -26,14 +30,21 @@ export class Controller {
     void runner.demux(stream, (b) => this.onAnswer(b), () => undefined).then(() => this.stop());
   }
 
+  /**
+   * The controller runs as the sandbox user, so a sandbox process can write to its stdout too: lines
+   * longer than any answer are dropped as they come, never buffered.
+   */
   private onAnswer(b: Buffer): void {
-    this.buffered += b.toString();
+    this.buffered += b.toString('latin1');
     let nl: number;
     while ((nl = this.buffered.indexOf('\n')) >= 0) {
-      const [word, token, detail] = this.buffered.slice(0, nl).split(' ');
+      const line = this.buffered.slice(0, nl);
       this.buffered = this.buffered.slice(nl + 1);
+      if (line.length > MAX_ANSWER_CHARS) continue;
+      const [word, token, detail] = line.split(' ');
       if (word === 'done' && token) this.pending.get(token)?.(true, detail);
     }
+    if (this.buffered.length > MAX_ANSWER_CHARS) this.buffered = OVERLONG;
   }
 
   async kill(token: string, signal: string, session = 0): Promise<boolean> {

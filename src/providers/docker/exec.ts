@@ -4,6 +4,7 @@ import { Writable, type Duplex } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { SandboxError } from '../../errors.js';
 import { HeadTailCapture } from '../local/agent/capture.js';
+import { MAX_TRANSFER_BYTES } from '../local/agent/protocol.js';
 import type { ExecOptions, ExecResult } from '../types.js';
 import { Controller } from './control.js';
 import { execStartFailed, translateDockerError, type ErrorContext } from './errors.js';
@@ -14,6 +15,10 @@ const KILL_GRACE_MS = 5000;
 /** How long a kill waits for a command that has not started yet (a loaded engine can take seconds). */
 const HEADER_WAIT_MS = 10_000;
 const SANDBOX_USER = '1000:1000';
+/** A helper's output: the largest file content one read moves, plus its size line and some slack. */
+const HELPER_MAX_STDOUT = MAX_TRANSFER_BYTES + 64 * 1024;
+/** Helpers print short error lines; a sandbox that floods stderr is cut here. */
+const HELPER_MAX_STDERR = 64 * 1024;
 
 export function newToken(): string {
   return randomBytes(12).toString('hex');
@@ -28,6 +33,30 @@ export interface StartedExec {
 export function signalFromStatus(status: number | null, sent: string | undefined): string | null {
   if (status === null || !sent || status <= 128) return null;
   return constants.signals[sent as NodeJS.Signals] === status - 128 ? sent : null;
+}
+
+/** Collects chunks up to a byte budget; push() says false once the budget is passed (the rest is dropped). */
+class CappedBuffer {
+  private chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly max: number) {}
+
+  push(b: Buffer): boolean {
+    if (this.size >= this.max && b.length) return false;
+    if (this.size + b.length > this.max) {
+      this.chunks.push(b.subarray(0, Math.max(0, this.max - this.size)));
+      this.size = this.max;
+      return false;
+    }
+    this.chunks.push(b);
+    this.size += b.length;
+    return true;
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks, this.size);
+  }
 }
 
 /** Writable that hands every chunk to a function (the demuxer needs two writables). */
@@ -102,29 +131,37 @@ export class ContainerExec {
     return null;
   }
 
-  /** A helper script (bash) with args; stdout as bytes, stderr as text, exit code from exec inspect. */
-  async helper(script: string, args: string[], opts: { stdin?: Buffer; timeoutMs?: number } = {}): Promise<{ stdout: Buffer; stderr: string; exitCode: number | null }> {
+  /**
+   * A helper script (bash) with args; stdout as bytes, stderr as text, exit code from exec inspect.
+   * What the container prints is capped (a file read, a listing of millions of names): past
+   * `maxStdoutBytes` the helper is killed and the call fails, instead of the server buffering it all.
+   */
+  async helper(script: string, args: string[], opts: { stdin?: Buffer; timeoutMs?: number; maxStdoutBytes?: number } = {}): Promise<{ stdout: Buffer; stderr: string; exitCode: number | null }> {
     const token = newToken();
     const { exec, stream } = await this.start(['/bin/bash', '-c', script, 'sandbox-mcp', ...args], {
       env: { [MARKER_ENV]: token, TZ: 'UTC', LC_ALL: 'C.UTF-8' }, stdin: opts.stdin !== undefined,
     });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const ended = this.demux(stream, (b) => out.push(b), (b) => err.push(b));
-    if (opts.stdin !== undefined) stream.end(opts.stdin);
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
+    const maxStdout = opts.maxStdoutBytes ?? HELPER_MAX_STDOUT;
+    const out = new CappedBuffer(maxStdout);
+    const err = new CappedBuffer(HELPER_MAX_STDERR);
+    let stopped: 'timeout' | 'overflow' | undefined;
+    const stop = (why: 'timeout' | 'overflow') => {
+      if (stopped) return;
+      stopped = why;
       void this.kill(token, 'SIGKILL').catch(() => undefined);
-      setTimeout(() => stream.destroy(), KILL_GRACE_MS).unref();
-    }, opts.timeoutMs ?? 60_000);
+      setTimeout(() => stream.destroy(), why === 'overflow' ? 0 : KILL_GRACE_MS).unref();
+    };
+    const ended = this.demux(stream, (b) => { if (!out.push(b)) stop('overflow'); }, (b) => { err.push(b); });
+    if (opts.stdin !== undefined) stream.end(opts.stdin);
+    const timer = setTimeout(() => stop('timeout'), opts.timeoutMs ?? 60_000);
     try {
       await ended;
     } finally {
       clearTimeout(timer);
     }
-    if (timedOut) throw new SandboxError('TIMEOUT', `a file operation took longer than ${Math.round((opts.timeoutMs ?? 60_000) / 1000)} s and was stopped`, { hint: 'the path may be a slow or blocking file; try a shell command instead' });
-    const r = { stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString(), exitCode: await this.exitCode(exec) };
+    if (stopped === 'timeout') throw new SandboxError('TIMEOUT', `a file operation took longer than ${Math.round((opts.timeoutMs ?? 60_000) / 1000)} s and was stopped`, { hint: 'the path may be a slow or blocking file; try a shell command instead' });
+    if (stopped === 'overflow') throw new SandboxError('LIMIT_EXCEEDED', `the answer was larger than ${maxStdout} bytes and was stopped`, { hint: 'ask for less: a byte range of a file, a narrower path or a glob' });
+    const r = { stdout: out.bytes(), stderr: err.bytes().toString(), exitCode: await this.exitCode(exec) };
     // bash never ran (runc's text is all there is, e.g. the process limit is used up): say so, not "exit 126".
     if (r.exitCode === 126 && /^OCI runtime exec failed/.test(`${r.stdout.subarray(0, 200).toString()}${r.stderr}`.trim())) {
       throw execStartFailed(r.stdout.subarray(0, 300).toString() + r.stderr);

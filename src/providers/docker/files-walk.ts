@@ -4,7 +4,7 @@ import { SandboxError, type SandboxErrorCode } from '../../errors.js';
 import { globMatcher } from '../local/agent/glob.js';
 import { compilePattern, displayPath } from '../local/agent/search.js';
 import { readTextRange } from '../local/agent/text.js';
-import { IGNORED_DIRS, MAX_SCANNED } from '../local/agent/walk.js';
+import { IGNORED_DIRS, MAX_SCANNED, SYSTEM_DIRS } from '../local/agent/walk.js';
 import type { FileStat, ReadTextOptions, ReadTextResult, SearchOptions, SearchResult, TreeEntry, TreeOptions, TreeResult } from '../types.js';
 
 /**
@@ -30,6 +30,11 @@ function agentCall<T>(fn: () => T): T {
 /** find's expression: hidden names counted and pruned, ignored folders reported and pruned. */
 export function walkArgs(root: string, depth: number, o: { includeHidden?: boolean; includeIgnored?: boolean }, filesOnly = false): string[] {
   const args = [root, '-mindepth', '1', '-maxdepth', String(depth)];
+  // Devices and kernel files (see SYSTEM_DIRS): listed from /, never walked into.
+  if (root === '/') {
+    const system = [...SYSTEM_DIRS].flatMap((d, i) => (i ? ['-o', '-path', d] : ['-path', d]));
+    args.push('(', '(', ...system, ')', ...(filesOnly ? [] : ['-printf', 'S%y\\t%s\\t%T@\\t%P\\t%l\\0']), '-prune', ')', '-o');
+  }
   if (!o.includeHidden) args.push('(', '-name', '.*', '-printf', 'H\\0', '-prune', ')', '-o');
   if (!o.includeIgnored) {
     const names = [...IGNORED_DIRS].flatMap((n, i) => (i ? ['-o', '-name', n] : ['-name', n]));

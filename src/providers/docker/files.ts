@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { SandboxError } from '../../errors.js';
 import type { DirEntry, FilesApi, FileStat, ReadTextOptions, ReadTextResult, SearchOptions, SearchResult, TreeOptions, TreeResult } from '../types.js';
+import { MAX_TRANSFER_BYTES } from '../local/agent/protocol.js';
 import { sniff } from '../local/agent/sniff.js';
+import { MAX_SCANNED } from '../local/agent/walk.js';
 import { helperError } from './errors.js';
 import type { ContainerExec } from './exec.js';
 import { jsToPcre } from './regex.js';
@@ -19,18 +21,25 @@ const EXISTS = (v: string) => `[ -e "${v}" ] || [ -L "${v}" ] || fail NOT_FOUND 
 /** Mount points of the container: deleting or moving one fails half-way, so it is refused up front. */
 const GUARD = (v: string, what: string, hint: string) =>
   `case ${v} in /|/workspace|/tmp|/home/user) fail PERMISSION_DENIED "${v} is a mount point of the sandbox and cannot be ${what}" "${hint}";; esac`;
+const NOT_REGULAR = 'fail INVALID_ARGUMENT "$p is not a regular file (a device, FIFO or socket)" "read it with shell_exec instead, e.g. head -c 1000"';
+/** A sniff of the first bytes; bounded in time too, should the path have become a FIFO meanwhile. */
+const SNIFF_HEAD = 'timeout -s KILL 5 head -c 8192 -- "$p"';
 /** lstat fields: raw mode (hex), size, then atime, mtime, ctime, birth as "YYYY-MM-DD hh:mm:ss.n +0000". */
 const STAT_FORMAT = '%f\\t%s\\t%x\\t%y\\t%z\\t%w\\n';
 
 const SCRIPTS = {
-  read: [FAIL, 'p=$1; off=$2; len=$3', EXISTS('$p'),
+  // $4: the most a whole-file read (no $3) may return. Only regular files, checked again on the open
+  // descriptor (/dev/fd/3): a path swapped to a device after the first test is refused, not read for ever.
+  read: [FAIL, 'p=$1; off=$2; len=$3; max=$4', EXISTS('$p'),
     '[ -d "$p" ] && fail INVALID_ARGUMENT "$p is a directory" "use file_list to see its entries"',
-    '[ -f "$p" ] || fail INVALID_ARGUMENT "$p is not a regular file" "only regular files can be read"',
+    `[ -f "$p" ] || ${NOT_REGULAR}`,
     '[ -r "$p" ] || fail PERMISSION_DENIED "$p: permission denied"',
     'exec 3<"$p" || exit 1',
-    'size=$(stat -Lc %s -- "$p") || exit 1',
+    `[ -f /dev/fd/3 ] || ${NOT_REGULAR}`,
+    'size=$(stat -Lc %s /dev/fd/3) || exit 1',
+    'if [ -z "$len" ] && [ $((size - off)) -gt "$max" ]; then fail LIMIT_EXCEEDED "$p is $size bytes, more than the $max one read moves" "read it in ranges (file_read with offset and limit), or work on it with shell_exec (head, tail, sed -n, split)"; fi',
     'printf "%s\\n" "$size"',
-    'if [ -z "$len" ]; then tail -c "+$((off + 1))" <&3; else tail -c "+$((off + 1))" <&3 | head -c "$len"; fi'],
+    'tail -c "+$((off + 1))" <&3 | head -c "${len:-$((max + 1))}"'],
   write: [FAIL, 'p=$1; mode=$2',
     // A final symlink is followed, as editors do; inside the container, so it can only lead to its own files.
     'n=0; while [ -L "$p" ] && [ $n -lt 40 ]; do l=$(readlink -- "$p"); case $l in /*) p=$l;; *) p=$(dirname -- "$p")/$l;; esac; n=$((n + 1)); done',
@@ -40,10 +49,10 @@ const SCRIPTS = {
     'if [ -z "$mode" ]; then if [ -e "$p" ]; then mode=$(stat -Lc %a -- "$p") || exit 1; else mode=644; fi; fi',
     'tmp=$(mktemp -- "$d/.$b.XXXXXX.tmp") || exit 1',
     'if cat >"$tmp" && chmod -- "$mode" "$tmp" && mv -fT -- "$tmp" "$p"; then :; else s=$?; rm -f -- "$tmp"; exit "$s"; fi',
-    `stat --printf '${STAT_FORMAT}' -- "$p"; echo; head -c 8192 -- "$p"`],
+    `stat --printf '${STAT_FORMAT}' -- "$p"; echo; [ -f "$p" ] && ${SNIFF_HEAD}; exit 0`],
   // stat line, link target line (empty unless a symlink), then the first bytes of a regular file for sniffing.
   stat: [FAIL, 'p=$1', EXISTS('$p'), `stat --printf '${STAT_FORMAT}' -- "$p" || exit 1`, 'if [ -L "$p" ]; then readlink -- "$p"; else echo; fi',
-    '[ -f "$p" ] && [ ! -L "$p" ] && [ -r "$p" ] && head -c 8192 -- "$p"', 'exit 0'],
+    `[ -f "$p" ] && [ ! -L "$p" ] && [ -r "$p" ] && ${SNIFF_HEAD}`, 'exit 0'],
   list: [FAIL, 'p=$1', EXISTS('$p'),
     '[ -d "$p" ] || fail INVALID_ARGUMENT "$p is not a directory" "use file_info or file_read for a file"',
     'cd -- "$p" || exit 1',
@@ -61,13 +70,16 @@ const SCRIPTS = {
     'mkdir -p -- "$(dirname -- "$t")" && mv -fT -- "$f" "$t"'],
   tree: [FAIL, 'p=$1', EXISTS('$p'),
     '[ -d "$p" ] || fail INVALID_ARGUMENT "$p is a file, not a folder" "use file_info or file_read for a file"',
-    'shift; find "$@" 2>/dev/null; exit 0'],
+    // A walk stops at MAX_SCANNED records anyway: find is stopped there instead of listing millions.
+    `shift; find "$@" 2>/dev/null | head -z -n ${MAX_SCANNED + 1}; exit 0`],
   // $1 root, $2 timeout (s), $3 max lines, $4 grep flags, $5 pattern; stdin: NUL-separated files under root.
   search: [FAIL, 'p=$1', EXISTS('$p'),
     'printf "" | grep $4 -e "$5" >/dev/null 2>&1; [ $? -ge 2 ] && fail INVALID_ARGUMENT "invalid regex for grep -P: $5" "the docker provider searches with PCRE, close to JavaScript regex: simplify the pattern"',
     'list=$(mktemp) && cat >"$list" || exit 1',
-    'if [ -d "$p" ]; then cd -- "$p" || exit 1; timeout -s KILL "$2" xargs -0 -r grep -nHIZ $4 -e "$5" -- <"$list" | head -n "$3"; s=${PIPESTATUS[0]}',
-    'else timeout -s KILL "$2" grep -nHIZ $4 -e "$5" -- "$p" | head -n "$3"; s=${PIPESTATUS[0]}; fi',
+    // Matching lines are cut (a file of one 30 MB line would otherwise come back whole); a match
+    // is shown shortened anyway.
+    'if [ -d "$p" ]; then cd -- "$p" || exit 1; timeout -s KILL "$2" xargs -0 -r grep -nHIZ $4 -e "$5" -- <"$list" | head -n "$3" | cut -b 1-8192; s=${PIPESTATUS[0]}',
+    'else timeout -s KILL "$2" grep -nHIZ $4 -e "$5" -- "$p" | head -n "$3" | cut -b 1-8192; s=${PIPESTATUS[0]}; fi',
     '[ "$s" = 137 ] && printf "\\ntimedout\\n"',
     // Binary files (grep -I skips them): non-empty, and no line of them matches the empty pattern.
     'if [ -d "$p" ]; then printf "\\n\\0BINARY\\0"; xargs -0 -r grep -ILZ -e "" -- <"$list" 2>/dev/null; fi',
@@ -119,10 +131,13 @@ export class DockerFiles implements FilesApi {
 
   async read(p: string, opts: { offset?: number; length?: number } = {}): Promise<{ data: Buffer; size: number }> {
     const file = this.resolve(p);
-    const out = await this.run('read', file, [file, String(Math.max(0, opts.offset ?? 0)), opts.length === undefined ? '' : String(Math.max(0, opts.length))]);
+    const length = opts.length === undefined ? '' : String(Math.max(0, Math.min(opts.length, MAX_TRANSFER_BYTES)));
+    const out = await this.run('read', file, [file, String(Math.max(0, opts.offset ?? 0)), length, String(MAX_TRANSFER_BYTES)]);
     const nl = out.indexOf(10);
     const size = Number(out.subarray(0, nl).toString());
     const data = out.subarray(nl + 1);
+    // A file that grew past the cap (or a kernel file reporting size 0) while it was read.
+    if (data.length > MAX_TRANSFER_BYTES) throw new SandboxError('LIMIT_EXCEEDED', `${file} holds more than the ${MAX_TRANSFER_BYTES} bytes one read moves`, { hint: 'read it in ranges (file_read with offset and limit), or work on it with shell_exec' });
     // Most of /proc and /sys report size 0 yet have content: their size is what reading them found.
     return { size: size === 0 && !opts.offset ? data.length : size, data };
   }

@@ -146,6 +146,9 @@ export class EndLines {
 
 export type FrameHeader = { pid: number } | 'nocwd';
 
+/** A trailer's value is an exit status or nothing: anything longer is not one of ours. */
+const MAX_TRAILER_VALUE = 16;
+
 /**
  * Passes a stream through until the wrapper's trailer (`NUL ESC <token>:<kind>:<value>\n`), which it
  * removes and reports. Bytes that could start a trailer split across chunks are held back: only a
@@ -163,12 +166,22 @@ export class TrailerScanner {
   push(chunk: Buffer): void {
     if (this.done) { this.on.data(chunk); return; }
     this.held = this.held.length ? Buffer.concat([this.held, chunk]) : chunk;
-    const at = this.held.indexOf(this.prefix);
-    if (at >= 0) {
-      const nl = this.held.indexOf(10, at + this.prefix.length);
-      if (at > 0) this.on.data(this.held.subarray(0, at));
-      if (nl < 0) { this.held = this.held.subarray(at); return; }
-      const value = this.held.subarray(at + this.prefix.length, nl).toString();
+    for (let at = this.held.indexOf(this.prefix); at >= 0; at = this.held.indexOf(this.prefix)) {
+      if (at > 0) {
+        this.on.data(this.held.subarray(0, at));
+        this.held = this.held.subarray(at);
+      }
+      const end = this.prefix.length + MAX_TRAILER_VALUE;
+      const nl = this.held.subarray(0, end + 1).indexOf(10, this.prefix.length);
+      if (nl < 0 && this.held.length <= end) return; // the rest of the trailer is on its way
+      if (nl < 0) {
+        // Too long for the wrapper's trailer (a few digits): the command's own bytes (it can know the
+        // token). They pass on as output; holding them until a newline would buffer without bound.
+        this.on.data(this.held.subarray(0, this.prefix.length));
+        this.held = this.held.subarray(this.prefix.length);
+        continue;
+      }
+      const value = this.held.subarray(this.prefix.length, nl).toString();
       const rest = this.held.subarray(nl + 1);
       this.held = Buffer.alloc(0);
       this.done = true;

@@ -43,9 +43,14 @@ export class E2BFiles extends VendorFiles {
     const file = this.abs(p);
     const info = await this.entry(file);
     if (info.type === 'dir') throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'use file_list to see its entries' });
-    const bytes = await this.call(`read ${file}`, () => this.vendor.files.read(file, { format: 'bytes' }));
-    const all = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    return VendorFiles.range(all, opts);
+    VendorFiles.checkWholeRead(file, info.size, opts);
+    const stream = await this.call(`read ${file}`, () => this.vendor.files.read(file, { format: 'stream' }));
+    try {
+      return await VendorFiles.rangeOf(file, info.size, stream, opts);
+    } finally {
+      // Ends the download where the range ended (a no-op when the stream was read to its end).
+      await stream.cancel().catch(() => undefined);
+    }
   }
 
   async write(p: string, content: Buffer | string, opts?: { mode?: number }): Promise<FileStat> {

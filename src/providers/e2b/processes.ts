@@ -38,6 +38,7 @@ export class E2BProcesses implements ProcessApi {
     const handle = await this.call(`start ${id}`, () => this.vendor.commands.run(command, {
       background: true, stdin: true, cwd, envs: opts.env, timeoutMs: 0, onStdout: sink, onStderr: sink,
     }), { retry: false });
+    discardAccumulatedOutput(handle);
     proc = new RemoteProcess(id, command, handle.pid, opts.name);
     for (const d of early) proc.append(d);
     this.table.add(proc);
@@ -97,4 +98,17 @@ export class E2BProcesses implements ProcessApi {
 export async function signalTree(vendor: Vendor, call: Call, pid: number, sig: number): Promise<void> {
   await call(`signal ${pid}`, () => vendor.commands.run(treeSignalScript(pid, sig), { timeoutMs: 15_000 }), { retry: false })
     .catch(() => undefined);
+}
+
+/**
+ * The e2b SDK's CommandHandle appends every byte a command prints to strings of its own (`_stdout`,
+ * `_stderr`, for its result object), which this adapter never reads: output reaches onStdout and
+ * onStderr and is kept head-and-tail (exec) or in an OutputLog (background). A command printing
+ * without end (a dev server over days, `yes`) would grow them until the server runs out of memory,
+ * so they are made sinks. Checked against e2b 2.51; should an SDK drop the fields, this does nothing.
+ */
+export function discardAccumulatedOutput(handle: CommandHandle): void {
+  for (const field of ['_stdout', '_stderr']) {
+    if (Object.hasOwn(handle, field)) Object.defineProperty(handle, field, { get: () => '', set: () => undefined, configurable: true });
+  }
 }

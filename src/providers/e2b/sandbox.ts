@@ -7,7 +7,7 @@ import { SandboxChromium } from '../cdp-browser.js';
 import type { BrowserEndpoint, ExecOptions, ExecResult, Sandbox } from '../types.js';
 import { translate } from './errors.js';
 import { E2BFiles, resolvePath } from './files.js';
-import { E2BProcesses, signalFromError, signalTree } from './processes.js';
+import { discardAccumulatedOutput, E2BProcesses, signalFromError, signalTree } from './processes.js';
 
 type Call = <T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean }) => Promise<T>;
 
@@ -85,6 +85,7 @@ export class E2BSandbox implements Sandbox {
       onStdout: (d) => { out.push(Buffer.from(d)); opts.onOutput?.({ stream: 'stdout', data: d }); },
       onStderr: (d) => { err.push(Buffer.from(d)); opts.onOutput?.({ stream: 'stderr', data: d }); },
     }), { retry: false });
+    discardAccumulatedOutput(handle);
     let timedOut = false;
     let cancelled = false;
     const stop = () => { void signalTree(this.vendor, this.deps.call, handle.pid, 9).then(() => handle.kill().catch(() => false)); };

@@ -1,65 +1,114 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import readline from 'node:readline';
-import { SandboxError, type SandboxErrorCode } from '../../errors.js';
+import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { FrameReader, frameHeader, type Binary } from './agent/frames.js';
-import type { AgentMessage } from './agent/protocol.js';
+import { agentEnvelope, agentResults, knownErrorCode, type AgentOp, type AgentResult } from './agent-messages.js';
+import { FrameReader, frameHeader, type Binary, type Frame } from './agent/frames.js';
+import { MAX_TRANSFER_BYTES, REPLY_BIN_FIELDS, replyLineLimit } from './agent/protocol.js';
+import { BoundedLines } from './bounded-lines.js';
 
 interface Pending {
+  op: AgentOp;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   onEvent?: (stream: 'stdout' | 'stderr', data: string) => void;
 }
 
+export interface AgentConnectionOptions {
+  /** The server's output cap (config.maxOutputBytes): the longest legitimate reply line follows from it. */
+  maxOutputBytes: number;
+}
+
+/** The process end the connection needs: its pipes, exit, and a kill for an agent that breaks the protocol. */
+export type AgentProcess = Pick<ChildProcessWithoutNullStreams, 'stdin' | 'stdout' | 'stderr' | 'on' | 'kill'>;
+
 /**
  * The server's end of the line-delimited JSON channel to a sandbox's agent. Requests carry ids so
  * many can be in flight; a dead agent fails every pending and later request with SANDBOX_GONE.
+ *
+ * The agent lives inside the sandbox, so everything it sends is untrusted: frames are size-capped and
+ * validated (agent-messages.ts), replies for unknown ids are dropped, error codes are mapped onto ours.
+ * The first violation kills the sandbox: only that session is affected, and it is told why.
  */
 export class AgentConnection {
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private deadReason?: string;
+  private violation?: string;
   private markReady!: (pid: number) => void;
+  private failReady!: (e: Error) => void;
   readonly ready: Promise<number>;
 
   constructor(
-    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly child: AgentProcess,
     private readonly log: Logger,
     private readonly onExit: (reason: string) => void,
+    opts: AgentConnectionOptions,
   ) {
-    let failReady!: (e: Error) => void;
-    this.ready = new Promise<number>((res, rej) => { this.markReady = res; failReady = rej; });
+    this.ready = new Promise<number>((res, rej) => { this.markReady = res; this.failReady = rej; });
     this.ready.catch(() => undefined);
-    const stderrTail: string[] = [];
-    readline.createInterface({ input: child.stderr }).on('line', (line) => {
-      stderrTail.push(line);
-      if (stderrTail.length > 20) stderrTail.shift();
-      log.debug({ agentStderr: line }, 'agent stderr');
+    const stderrTail = new BoundedLines(20, 1000);
+    child.stderr.on('data', (chunk: Buffer) => {
+      for (const line of stderrTail.push(chunk)) log.debug({ agentStderr: line }, 'agent stderr');
     });
     const reader = new FrameReader(
-      (m) => this.dispatch(m as unknown as AgentMessage),
-      (line) => log.warn({ line: line.slice(0, 200) }, 'unparsable agent line'),
+      (m) => this.dispatch(m),
+      (reason) => this.breakProtocol(reason),
+      { maxLineBytes: replyLineLimit(opts.maxOutputBytes), maxBodyBytes: MAX_TRANSFER_BYTES, binFields: REPLY_BIN_FIELDS },
     );
     child.stdout.on('data', (chunk: Buffer) => reader.push(chunk));
     child.stdin.on('error', () => { /* reported through exit */ });
-    child.on('exit', (code, signal) => {
-      const detail = stderrTail.join('\n').trim();
-      this.deadReason = `sandbox process exited (${signal ?? `code ${code}`})${detail ? `: ${detail.slice(-500)}` : ''}`;
-      failReady(new SandboxError('SANDBOX_GONE', `the sandbox failed to start: ${this.deadReason}`));
-      for (const p of this.pending.values()) p.reject(this.goneError());
-      this.pending.clear();
-      onExit(this.deadReason);
+    child.on('exit', (code: number | null, signal: NodeJS.Signals | null) => {
+      const detail = stderrTail.lines().join('\n').trim();
+      this.end(this.violation ?? `sandbox process exited (${signal ?? `code ${code}`})${detail ? `: ${detail.slice(-500)}` : ''}`);
+      onExit(this.deadReason!);
     });
   }
 
-  private dispatch(msg: AgentMessage): void {
+  /** Why the sandbox was stopped for breaking the agent protocol, if it was ("broke ... (it sent ...)"). */
+  get protocolViolation(): string | undefined {
+    return this.violation;
+  }
+
+  private dispatch(frame: Frame): void {
+    const parsed = agentEnvelope.safeParse(frame);
+    if (!parsed.success) return this.breakProtocol(`a message of unknown shape (${parsed.error.issues[0]?.message ?? 'invalid'})`);
+    const msg = parsed.data;
     if ('ready' in msg) { this.markReady(msg.pid); return; }
+    // A reply to a request that is over (answered, or its sandbox is ending) is dropped.
     const p = this.pending.get(msg.id);
     if (!p) return;
     if ('event' in msg) { p.onEvent?.(msg.stream, msg.data); return; }
     this.pending.delete(msg.id);
-    if (msg.ok) p.resolve(msg.result);
-    else p.reject(new SandboxError(msg.error.code as SandboxErrorCode, msg.error.message, { hint: msg.error.hint }));
+    if (!msg.ok) {
+      p.reject(new SandboxError(knownErrorCode(msg.error.code), msg.error.message, { hint: msg.error.hint }));
+      return;
+    }
+    const result = agentResults[p.op].safeParse(msg.result);
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      this.breakProtocol(`a ${p.op} result of the wrong shape (${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'})`);
+      return p.reject(this.goneError());
+    }
+    p.resolve(result.data);
+  }
+
+  /**
+   * The sandbox sent something the protocol does not allow (a forged or corrupt frame): it is killed,
+   * since nothing it sends on this channel can be trusted any more. Pending calls fail with the reason.
+   */
+  private breakProtocol(detail: string): void {
+    if (this.violation || !this.alive) return;
+    this.violation = `broke the agent protocol and was stopped (it sent ${detail})`;
+    this.log.warn({ detail }, 'sandbox broke the agent protocol; killing it');
+    this.end(this.violation);
+    this.child.kill('SIGKILL');
+  }
+
+  private end(reason: string): void {
+    this.deadReason ??= reason;
+    this.failReady(new SandboxError('SANDBOX_GONE', `the sandbox failed to start: ${this.deadReason}`));
+    for (const p of this.pending.values()) p.reject(this.goneError());
+    this.pending.clear();
   }
 
   get alive(): boolean {
@@ -67,6 +116,7 @@ export class AgentConnection {
   }
 
   private goneError(): SandboxError {
+    if (this.violation) return new SandboxError('SANDBOX_GONE', `the sandbox ${this.violation}`, { hint: 'call again for a fresh one; its files and processes are gone' });
     return new SandboxError('SANDBOX_GONE', `the sandbox is gone: ${this.deadReason}`, { hint: 'call again: a fresh sandbox will be created' });
   }
 
@@ -74,19 +124,19 @@ export class AgentConnection {
    * Sends one request; `onEvent` receives streamed output for exec; `bin` travels as raw bytes after
    * the request line (see agent/frames.ts). Returns the request id too.
    */
-  request<T>(op: string, args: Record<string, unknown>, onEvent?: Pending['onEvent'], bin?: Binary): { id: number; result: Promise<T> } {
+  request<O extends AgentOp>(op: O, args: Record<string, unknown>, onEvent?: Pending['onEvent'], bin?: Binary): { id: number; result: Promise<AgentResult<O>> } {
     const id = this.nextId++;
     if (!this.alive) return { id, result: Promise.reject(this.goneError()) };
-    const result = new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent });
+    const result = new Promise<AgentResult<O>>((resolve, reject) => {
+      this.pending.set(id, { op, resolve: resolve as (v: unknown) => void, reject, onEvent });
     });
     this.child.stdin.write(frameHeader({ ...args, id, op, stream: onEvent ? true : undefined }, bin));
     if (bin) this.child.stdin.write(bin.data);
     return { id, result };
   }
 
-  call<T>(op: string, args: Record<string, unknown> = {}, bin?: Binary): Promise<T> {
-    return this.request<T>(op, args, undefined, bin).result;
+  call<O extends AgentOp>(op: O, args: Record<string, unknown> = {}, bin?: Binary): Promise<AgentResult<O>> {
+    return this.request(op, args, undefined, bin).result;
   }
 
   /** Closing stdin tells the agent to stop; the caller kills the process tree as a backstop. */

@@ -5,7 +5,24 @@ import { SandboxError } from '../../errors.js';
 
 /** sun_path holds 108 bytes on Linux; longer state dirs cannot host the socket. */
 const MAX_SOCKET_PATH = 107;
-const HELLO_TIMEOUT_MS = 5000;
+
+/**
+ * The socket is mounted in the sandbox, so sandbox code can connect to it as often as it likes: each
+ * connection costs the server a file descriptor. Caps per sandbox keep a flood from using up the
+ * server's descriptors (/healthz, other sessions, the warm pool).
+ */
+export interface BridgeLimits {
+  /** Connections open at once, introduced (carrying a preview) or not. */
+  maxConnections: number;
+  /** Connections that have not presented a token yet. */
+  maxUnintroduced: number;
+  /** How long a new connection has to present its token. */
+  helloTimeoutMs: number;
+  /** A bridged connection with no traffic either way for this long is closed. */
+  idleTimeoutMs: number;
+}
+
+export const DEFAULT_BRIDGE_LIMITS: BridgeLimits = { maxConnections: 128, maxUnintroduced: 8, helloTimeoutMs: 5000, idleTimeoutMs: 30 * 60_000 };
 
 interface Waiter {
   resolve: (s: net.Socket) => void;
@@ -22,12 +39,15 @@ interface Waiter {
  */
 export class PortBridge {
   private readonly waiters = new Map<string, Waiter>();
+  private unintroduced = 0;
 
-  private constructor(readonly socketPath: string, private readonly server: net.Server) {
+  private constructor(readonly socketPath: string, private readonly server: net.Server, private readonly limits: BridgeLimits) {
+    // Past this, Node closes a new connection as soon as it is accepted.
+    server.maxConnections = limits.maxConnections;
     server.on('connection', (s) => this.accept(s));
   }
 
-  static async listen(socketPath: string): Promise<PortBridge | undefined> {
+  static async listen(socketPath: string, limits: BridgeLimits = DEFAULT_BRIDGE_LIMITS): Promise<PortBridge | undefined> {
     if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) return undefined;
     await fs.rm(socketPath, { force: true });
     const server = net.createServer({ allowHalfOpen: true });
@@ -36,7 +56,7 @@ export class PortBridge {
       server.listen(socketPath, () => { server.off('error', reject); resolve(); });
     });
     server.unref();
-    return new PortBridge(socketPath, server);
+    return new PortBridge(socketPath, server, limits);
   }
 
   /** A fresh token and the connection that will present it. */
@@ -56,10 +76,19 @@ export class PortBridge {
   }
 
   private accept(s: net.Socket): void {
+    // Only the agent, asked by the server, has a reason to connect, and only while a token is awaited.
+    if (this.waiters.size === 0 || this.unintroduced >= Math.min(this.limits.maxUnintroduced, this.waiters.size + 2)) {
+      s.destroy();
+      return;
+    }
+    this.unintroduced++;
+    let pending = true;
     let buf = Buffer.alloc(0);
-    const drop = () => s.destroy();
-    const timer = setTimeout(drop, HELLO_TIMEOUT_MS);
+    const settle = () => { if (pending) { pending = false; this.unintroduced--; } };
+    const drop = () => { settle(); s.destroy(); };
+    const timer = setTimeout(drop, this.limits.helloTimeoutMs);
     s.on('error', drop);
+    s.once('close', () => { clearTimeout(timer); settle(); });
     // 'readable' rather than 'data': once the listener is removed, the stream is back to its
     // initial state, so whoever gets the socket next starts it flowing by listening or piping.
     const onReadable = () => {
@@ -71,6 +100,7 @@ export class PortBridge {
         s.off('readable', onReadable);
         clearTimeout(timer);
         s.off('error', drop);
+        settle();
         const token = buf.subarray(0, nl).toString('latin1');
         const w = this.waiters.get(token);
         if (!w) return drop();
@@ -78,6 +108,9 @@ export class PortBridge {
         clearTimeout(w.timer);
         const rest = buf.subarray(nl + 1);
         if (rest.length) s.unshift(rest);
+        // A preview connection nobody uses any more (a dev server that never answers, a forgotten
+        // WebSocket) would hold its descriptor for ever.
+        s.setTimeout(this.limits.idleTimeoutMs, () => s.destroy());
         // After Node's own next-tick bookkeeping for the removed listener, a new 'data' listener
         // (the HTTP client's) starts the flow.
         setImmediate(() => w.resolve(s));

@@ -191,7 +191,7 @@ export class LocalProvider implements SandboxProvider {
     const agent = new AgentConnection(child, log, (reason) => {
       log.info({ reason }, 'sandbox ended');
       if (sandbox) void sandbox.kill();
-    });
+    }, { maxOutputBytes: this.config.maxOutputBytes });
     const cleanup = async () => {
       this.live.delete(id);
       bridge?.close();

@@ -32,9 +32,13 @@ export class LocalSandbox implements Sandbox {
     return this.agent.alive && !this.killed;
   }
 
+  get endReason(): string | undefined {
+    return this.agent.protocolViolation;
+  }
+
   async exec(command: string, opts: ExecOptions): Promise<ExecResult> {
     const onEvent = opts.onOutput ? (stream: 'stdout' | 'stderr', data: string) => opts.onOutput!({ stream, data }) : undefined;
-    const { id, result } = this.agent.request<ExecResult>('exec', {
+    const { id, result } = this.agent.request('exec', {
       command, cwd: opts.cwd, env: opts.env, timeoutMs: opts.timeoutMs, stdin: opts.stdin, maxOutputBytes: this.maxOutputBytes,
     }, onEvent);
     const onAbort = () => { void this.agent.call('cancel', { target: id }).catch(() => undefined); };
@@ -48,34 +52,34 @@ export class LocalSandbox implements Sandbox {
   }
 
   readonly processes: ProcessApi = {
-    spawn: (command, opts) => this.agent.call<ProcessInfo>('spawn', { command, cwd: opts.cwd, env: opts.env, name: opts.name }),
-    read: (processId, opts) => this.agent.call<ReadResult>('read', { processId, ...opts }),
+    spawn: (command, opts) => this.agent.call('spawn', { command, cwd: opts.cwd, env: opts.env, name: opts.name }),
+    read: (processId, opts) => this.agent.call('read', { processId, ...opts }),
     write: async (processId, input, close) => { await this.agent.call('write', { processId, input, close }); },
-    kill: (processId, signal) => this.agent.call<ProcessInfo>('kill', { processId, signal }),
-    list: () => this.agent.call<ProcessInfo[]>('list'),
+    kill: (processId, signal) => this.agent.call('kill', { processId, signal }),
+    list: () => this.agent.call('list'),
     killAll: async () => {
       // Without a pid namespace the agent would see, and kill, the host's processes.
       if (this.browser.isolation === 'none') throw new SandboxError('UNSUPPORTED', 'with SANDBOX_ISOLATION=none the sandbox has no process namespace of its own, so "every process of the sandbox" cannot be told apart from the host\'s', { hint: 'stop processes one by one with shell_kill, or use an isolated sandbox' });
-      return (await this.agent.call<{ killed: number }>('killAll')).killed;
+      return (await this.agent.call('killAll')).killed;
     },
   };
 
   readonly files: FilesApi = {
     // Contents travel as raw bytes beside the JSON line: no base64, no JSON escaping.
-    read: (path, opts) => this.agent.call<{ data: Buffer; size: number }>('fs.read', { path, ...opts }),
-    write: (path, data, opts) => this.agent.call<FileStat>('fs.write', { path, mode: opts?.mode },
+    read: (path, opts) => this.agent.call('fs.read', { path, ...opts }),
+    write: (path, data, opts) => this.agent.call('fs.write', { path, mode: opts?.mode },
       { field: 'data', data: typeof data === 'string' ? Buffer.from(data) : data }),
-    stat: (path) => this.agent.call<FileStat>('fs.stat', { path }),
-    list: (path) => this.agent.call<DirEntry[]>('fs.list', { path }),
+    stat: (path) => this.agent.call('fs.stat', { path }),
+    list: (path) => this.agent.call('fs.list', { path }),
     mkdir: async (path) => { await this.agent.call('fs.mkdir', { path }); },
     remove: async (path, opts) => { await this.agent.call('fs.remove', { path, recursive: opts?.recursive }); },
     rename: async (from, to, opts) => { await this.agent.call('fs.rename', { from, to, overwrite: opts?.overwrite }); },
     readText: async (path, opts) => {
-      const r = await this.agent.call<Omit<ReadTextResult, 'text'> & { text: Buffer }>('fs.readText', { path, ...opts });
+      const r = await this.agent.call('fs.readText', { path, ...opts });
       return { ...r, text: r.text.toString('utf8') };
     },
-    tree: (path, opts) => this.agent.call<TreeResult>('fs.tree', { path, ...opts }),
-    search: (pattern, opts) => this.agent.call<SearchResult>('fs.search', { pattern, ...opts }),
+    tree: (path, opts) => this.agent.call('fs.tree', { path, ...opts }),
+    search: (pattern, opts) => this.agent.call('fs.search', { pattern, ...opts }),
   };
 
   /** Served by this server's preview proxy, which reaches the port through connectPort. */

@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import fs, { type FileHandle } from 'node:fs/promises';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { AgentError } from './errors.js';
 import { WithBytes } from './frames.js';
 import { globMatcher } from './glob.js';
+import { MAX_TRANSFER_BYTES } from './protocol.js';
+import { contentSize, openRegular, readAt, readSpan } from './regular.js';
 import { compilePattern, displayPath, runSearch } from './search.js';
 import { sniff, SNIFF_BYTES } from './sniff.js';
 import { readTextRange } from './text.js';
 import { typeOf, walk, type WalkStats } from './walk.js';
 
 const MAX_DEPTH = 64;
-/** How much of a file that reports size 0 (/proc, /sys) is read: they hold kilobytes. */
-const PSEUDO_FILE_MAX = 16 << 20;
 
 /**
  * File operations, run by the agent inside the sandbox's mount namespace: every path, `..` and
@@ -33,35 +33,23 @@ export class Files {
   }
 
   async read(a: { path: string; offset?: number; length?: number }) {
-    const file = await regularFile(this.resolve(a.path));
-    const fh = await fs.open(file, 'r');
+    const file = this.resolve(a.path);
+    const { fh, size: statSize } = await openRegular(file);
     try {
-      const st = await fh.stat();
-      if (st.isDirectory()) throw isDir(file);
-      const size = await contentSize(fh, st.size);
-      const offset = Math.min(a.offset ?? 0, size);
-      const length = Math.min(a.length ?? size - offset, size - offset);
-      const buf = Buffer.alloc(length);
-      let got = 0;
-      while (got < length) {
-        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return new WithBytes({ size }, 'data', buf.subarray(0, got));
+      const size = await contentSize(fh, statSize);
+      const span = readSpan(file, size, a.offset, a.length);
+      return new WithBytes({ size }, 'data', await readAt(fh, span.offset, span.length));
     } finally {
       await fh.close();
     }
   }
 
   async readText(a: { path: string; offset?: number; limit?: number; maxBytes: number }) {
-    const file = await regularFile(this.resolve(a.path));
-    const fh = await fs.open(file, 'r');
+    const file = this.resolve(a.path);
+    const { fh, size: statSize } = await openRegular(file);
     try {
-      const st = await fh.stat();
-      if (st.isDirectory()) throw isDir(file);
-      const size = await contentSize(fh, st.size);
-      const { bytes, ...range } = await readTextRange(fh, size, a);
+      const size = await contentSize(fh, statSize);
+      const { bytes, ...range } = await readTextRange(fh, size, { ...a, maxBytes: Math.min(a.maxBytes, MAX_TRANSFER_BYTES) });
       return new WithBytes({ path: file, size, ...range }, 'text', bytes);
     } finally {
       await fh.close();
@@ -108,14 +96,12 @@ export class Files {
     const type = typeOf(st);
     let kind: { kind: string; mimeType?: string } | undefined;
     if (type === 'file') {
-      const fh = await fs.open(file, 'r').catch(() => undefined);
-      if (fh) {
+      const opened = await openRegular(file).catch(() => undefined);
+      if (opened) {
         try {
-          const head = Buffer.alloc(Math.min(SNIFF_BYTES, st.size));
-          const { bytesRead } = await fh.read(head, 0, head.length, 0);
-          kind = sniff(head.subarray(0, bytesRead));
+          kind = sniff(await readAt(opened.fh, 0, Math.min(SNIFF_BYTES, opened.size)));
         } finally {
-          await fh.close();
+          await opened.fh.close();
         }
       }
     }
@@ -220,30 +206,6 @@ export class Files {
       await fs.rm(from, { recursive: true });
     }
   }
-}
-
-/** Opening a FIFO or a device would block or never end: only regular files (through links) are read. */
-async function regularFile(file: string): Promise<string> {
-  const st = await fs.stat(file);
-  if (st.isDirectory()) throw isDir(file);
-  if (!st.isFile()) throw new AgentError('INVALID_ARGUMENT', `${file} is not a regular file (a device, FIFO or socket)`, 'read it with shell_exec instead, e.g. head -c 1000');
-  return file;
-}
-
-/** Most of /proc and /sys report size 0 yet have content: their size is what reading them finds. */
-async function contentSize(fh: FileHandle, size: number): Promise<number> {
-  if (size > 0) return size;
-  const buf = Buffer.allocUnsafe(64 * 1024);
-  let total = 0;
-  for (;;) {
-    const { bytesRead } = await fh.read(buf, 0, buf.length, total);
-    total += bytesRead;
-    if (bytesRead === 0 || total >= PSEUDO_FILE_MAX) return total;
-  }
-}
-
-function isDir(file: string): AgentError {
-  return new AgentError('INVALID_ARGUMENT', `${file} is a directory`, 'use file_list to see its entries');
 }
 
 function intArg(name: string, v: unknown, min: number, max: number): number {

@@ -9,7 +9,7 @@ import { Files } from './files.js';
 import { FrameReader, frameHeader, WithBytes, type Binary } from './frames.js';
 import { openPort } from './ports.js';
 import { ProcessTable } from './processes.js';
-import type { AgentMessage, AgentRequest } from './protocol.js';
+import { MAX_STRING_BYTES, MAX_TRANSFER_BYTES, REQUEST_BIN_FIELDS, replyLineLimit, type AgentMessage, type AgentRequest } from './protocol.js';
 
 const workdir = process.env.SANDBOX_WORKDIR ?? '/workspace';
 /** The environment commands start from; the agent's own variables stay out of it. */
@@ -19,11 +19,27 @@ const ownPidNamespace = process.env.SANDBOX_OWN_PIDNS === '1';
 const files = new Files(workdir, process.env.HOME);
 const processes = new ProcessTable();
 const running = new Map<number, RunningExec>();
+/** A file_write's content: at most one request of the server's (SANDBOX_MAX_BODY is at most 1 GiB). */
+const MAX_REQUEST_BODY_BYTES = 1 << 30;
 
 /** stdout is the agent's channel to the server (inside the sandbox; not the MCP stdio channel). */
-function send(msg: AgentMessage, bin?: Binary): void {
-  process.stdout.write(frameHeader(msg, bin));
+function send(msg: AgentMessage, bin?: Binary, header = frameHeader(msg, bin)): void {
+  process.stdout.write(header);
   if (bin) process.stdout.write(bin.data);
+}
+
+/**
+ * A reply the server would refuse as over its line limit (and stop the sandbox for) goes out as an
+ * error instead: listing a folder of millions of names must fail that call, not end the sandbox.
+ */
+function reply(req: AgentRequest, result: unknown): void {
+  const bin = result instanceof WithBytes ? { field: `result.${result.field}`, data: result.data } : undefined;
+  const msg: AgentMessage = { id: req.id, ok: true, result: result instanceof WithBytes ? result.value : result ?? {} };
+  const limit = replyLineLimit(req.op === 'exec' ? Number(req.maxOutputBytes) || 0 : 0);
+  const header = frameHeader(msg, bin);
+  const bytes = Buffer.byteLength(header);
+  if (bytes <= limit && (bin?.data.length ?? 0) <= MAX_TRANSFER_BYTES) return send(msg, bin, header);
+  send({ id: req.id, ok: false, error: { code: 'LIMIT_EXCEEDED', message: `the answer is too large to send (${bytes} bytes of metadata, ${bin?.data.length ?? 0} of content)`, hint: 'ask for less: a narrower path, a glob, fewer entries or a byte range' } });
 }
 
 function envFor(extra: unknown): Record<string, string> {
@@ -69,19 +85,20 @@ const handlers: Record<string, Handler> = {
 
 async function handle(req: AgentRequest): Promise<void> {
   try {
-    const handler = handlers[req.op];
-    if (!handler) throw new Error(`unknown op ${req.op}`);
-    const result = await handler(req);
-    if (result instanceof WithBytes) send({ id: req.id, ok: true, result: result.value }, { field: `result.${result.field}`, data: result.data });
-    else send({ id: req.id, ok: true, result: result ?? {} });
+    const handler = Object.hasOwn(handlers, req.op) ? handlers[req.op] : undefined;
+    if (!handler) throw new Error(`unknown op ${String(req.op).slice(0, 40)}`);
+    reply(req, await handler(req));
   } catch (err) {
     send({ id: req.id, ok: false, error: toErrorBody(err) });
   }
 }
 
+// The server is trusted, but a broken channel cannot be read on: the agent leaves, and the server
+// reports the sandbox as ended.
 const reader = new FrameReader(
   (req) => { void handle(req as AgentRequest); },
-  () => process.stderr.write('agent: unparsable request ignored\n'),
+  (reason) => { process.stderr.write(`agent: unreadable request (${reason}); stopping\n`); processes.killBackground(); process.exit(1); },
+  { maxLineBytes: MAX_STRING_BYTES, maxBodyBytes: MAX_REQUEST_BODY_BYTES, binFields: REQUEST_BIN_FIELDS },
 );
 process.stdin.on('data', (chunk: Buffer) => reader.push(chunk));
 // The server closing our stdin means the sandbox is over.

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { AgentError } from './errors.js';
 import { globMatcher } from './glob.js';
+import { openRegular, readWhole } from './regular.js';
 import type { AgentErrorBody } from './protocol.js';
 import { sniff, SNIFF_BYTES } from './sniff.js';
 import { walk, type WalkItem, type WalkStats } from './walk.js';
@@ -79,14 +80,20 @@ export async function searchFiles(job: SearchJob, progress?: (o: SearchOutcome) 
 
 /** Returns false once maxResults is passed (the search is over). */
 async function searchOne(abs: string, re: RegExp, job: SearchJob, out: SearchOutcome): Promise<boolean> {
-  let buf: Buffer;
+  let buf: Buffer | undefined;
   try {
-    const st = await fs.stat(abs);
-    if (st.size > MAX_SEARCH_FILE_BYTES) { out.largeSkipped++; return true; }
-    buf = await fs.readFile(abs);
+    // Regular files only, checked on the open file: a device (bwrap's /dev lists them as regular
+    // files) or a FIFO would be read for ever.
+    const { fh, size } = await openRegular(abs);
+    try {
+      buf = await readWhole(fh, size, MAX_SEARCH_FILE_BYTES);
+    } finally {
+      await fh.close();
+    }
   } catch {
-    return true; // vanished or unreadable: not worth failing the whole search
+    return true; // vanished, unreadable or not a regular file: not worth failing the whole search
   }
+  if (!buf) { out.largeSkipped++; return true; }
   return searchBuffer(buf, displayPath(job.workdir, abs), re, job.maxResults, out);
 }
 

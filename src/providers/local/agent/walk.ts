@@ -5,6 +5,12 @@ import path from 'node:path';
 /** Folders walks do not enter unless asked: dependencies, VCS data, caches. */
 export const IGNORED_DIRS = new Set(['node_modules', '.git', '__pycache__', '.venv']);
 
+/**
+ * Kernel and device folders: endless devices, a /proc per process, files that block. A walk from
+ * above lists them but never enters them; listing or searching one by its own path still works.
+ */
+export const SYSTEM_DIRS: ReadonlySet<string> = new Set(['/dev', '/proc', '/sys']);
+
 /** Entries a walk may look at before it stops and says it was truncated. */
 export const MAX_SCANNED = 200_000;
 
@@ -15,7 +21,7 @@ export interface WalkItem {
   dirent: Dirent;
   /** 1 for the root's own entries. */
   level: number;
-  /** An ignored folder reported but not entered. */
+  /** An ignored folder (or a system folder, see SYSTEM_DIRS) reported but not entered. */
   skipped: boolean;
 }
 
@@ -38,6 +44,8 @@ export interface WalkStats {
  * out of the tree is reported, not walked). The consumer stops early by breaking out of the loop.
  */
 export async function* walk(root: string, o: WalkOptions, stats: WalkStats): AsyncGenerator<WalkItem> {
+  // System folders are recognised by their real path, so a symlink to / does not lead into /proc.
+  const realRoot = await fs.realpath(root).catch(() => root);
   let level: { abs: string; rel: string }[] = [{ abs: root, rel: '' }];
   for (let depth = 1; depth <= o.depth && level.length; depth++) {
     const next: { abs: string; rel: string }[] = [];
@@ -55,7 +63,8 @@ export async function* walk(root: string, o: WalkOptions, stats: WalkStats): Asy
         if (!o.includeHidden && dirent.name.startsWith('.')) { stats.hidden++; continue; }
         const rel = dir.rel ? `${dir.rel}/${dirent.name}` : dirent.name;
         const abs = path.join(dir.abs, dirent.name);
-        const skipped = dirent.isDirectory() && !o.includeIgnored && IGNORED_DIRS.has(dirent.name);
+        const system = depth === 1 && SYSTEM_DIRS.has(path.join(realRoot, dirent.name));
+        const skipped = dirent.isDirectory() && (system || (!o.includeIgnored && IGNORED_DIRS.has(dirent.name)));
         yield { abs, rel, dirent, level: depth, skipped };
         if (dirent.isDirectory() && !skipped) next.push({ abs, rel });
       }
