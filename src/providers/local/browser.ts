@@ -63,6 +63,12 @@ export interface LocalBrowserInfo {
   tmpDir: string;
   homeDir: string;
   sandboxId: string;
+  /**
+   * Chromium as a process of the sandbox, reached over CDP through the port bridge (cdp-browser.ts),
+   * where the launcher cannot enter the sandbox: a server not run as root cannot join bwrap's nested user
+   * namespace together with the namespaces its outer one owns.
+   */
+  overCdp: boolean;
 }
 
 export const CHROMIUM_HINT = 'install Chromium (Debian/Ubuntu: apt-get install -y chromium; Fedora: dnf install chromium) or point SANDBOX_CHROMIUM_PATH / --chromium-path at a Chromium or Chrome binary under /usr (the part of the host a local sandbox sees)';

@@ -43,6 +43,8 @@ export interface LaunchRequest {
   agentDir: string;
   runtimeDir: string;
   nodeCopy: string;
+  /** Chromium's execute-only copy and the executable it stands in for (host-identity.ts). */
+  chromium?: { copy: string; target: string };
   network: 'none' | 'host';
   /** The agent's environment inside the sandbox. */
   agentEnv: Record<string, string>;
@@ -74,6 +76,7 @@ function hostSources(req: LaunchRequest): SandboxSources {
   return {
     workspace: p.workspace, home: p.home, tmp: p.tmp, run: p.run, etc: p.etc,
     agent: req.agentDir, runtime: req.runtimeDir, node: req.nodeCopy, rootfs: path.join(p.root, 'rootfs'),
+    chromium: req.chromium,
   };
 }
 
@@ -81,6 +84,7 @@ function staged(req: LaunchRequest, root: RootLaunch): { sources: SandboxSources
   const p = req.paths;
   // The sandbox's own folder holds home, tmp, run, etc (and the disk image's mount): one bind for all.
   const stage: Record<string, string> = { root: p.root, agent: req.agentDir, runtime: req.runtimeDir, node: path.dirname(req.nodeCopy) };
+  if (req.chromium) stage.chromium = path.dirname(req.chromium.copy);
   const inRoot = (hostPath: string) => `${STAGE_DIR}/root/${path.relative(p.root, hostPath)}`;
   const writable = root.disk ? path.join(root.disk.mountDir) : p.root;
   let workspace = inRoot(path.join(writable, 'workspace'));
@@ -95,6 +99,7 @@ function staged(req: LaunchRequest, root: RootLaunch): { sources: SandboxSources
     workspace, home: inRoot(path.join(writable, 'home')), tmp: inRoot(path.join(writable, 'tmp')),
     run: inRoot(p.run), etc: inRoot(p.etc), agent: `${STAGE_DIR}/agent`, runtime: `${STAGE_DIR}/runtime`,
     node: `${STAGE_DIR}/node/${path.basename(req.nodeCopy)}`, rootfs: inRoot(path.join(p.root, 'rootfs')),
+    chromium: req.chromium && { copy: `${STAGE_DIR}/chromium/${path.basename(req.chromium.copy)}`, target: req.chromium.target },
   };
   const env: Record<string, string> = {
     SANDBOX_HOST_UID: String(root.uid),

@@ -55,6 +55,8 @@ export interface SandboxSources {
   node: string;
   /** An empty folder the unshare setup builds the root in. */
   rootfs: string;
+  /** Chromium's execute-only copy, put over its executable (`target`, under /usr) inside the sandbox. */
+  chromium?: { copy: string; target: string };
 }
 
 export interface IsolationOptions {
@@ -81,6 +83,7 @@ export function bwrapArgs(o: IsolationOptions): string[] {
     if (st.isSymbolicLink()) a.push('--symlink', readlinkSync(top), top);
     else if (st.isDirectory()) a.push('--ro-bind', top, top);
   }
+  if (src.chromium) a.push('--ro-bind', src.chromium.copy, src.chromium.target);
   a.push('--proc', '/proc', '--dev', '/dev');
   // Not writable for the sandbox's uid anyway; read-only mounts say so to anything that asks.
   for (const p of ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus']) if (existsSync(p)) a.push('--ro-bind', p, p);

@@ -13,7 +13,7 @@ import { PortBridge } from './bridge.js';
 import { writeLauncher } from './browser.js';
 import { Cgroups, removeCgroup, type SandboxCgroup } from './cgroups.js';
 import { ensureDiskTemplate, findProgram } from './disk.js';
-import { executeOnlyNode, HostUids, serverIsRoot } from './host-identity.js';
+import { chromiumExecutable, executeOnlyCopy, HostUids, serverIsRoot } from './host-identity.js';
 import { chooseIsolation, type IsolationMethod } from './isolation.js';
 import { launchCommand, loadLaunchScripts, type LaunchScripts, type RootLaunch } from './launch.js';
 import { AGENT_DIR, HOME, sandboxPaths, WORKDIR, writeEtc, writeRuntime } from './layout.js';
@@ -43,7 +43,8 @@ export class LocalProvider implements SandboxProvider {
     private readonly cgroups: Cgroups | undefined,
     private readonly registry: ServerRegistry,
     private readonly scripts: LaunchScripts,
-    private readonly nodeCopy: string,
+    /** Execute-only copies of the agent's Node.js and of Chromium (host-identity.ts). */
+    private readonly copies: { node: string; chromium?: { copy: string; target: string } },
     /** Set when the server runs as root: each sandbox then runs as a host uid of its own. */
     private readonly hostUids: HostUids | undefined,
     /** An empty image of SANDBOX_DISK_MB (disk.ts), when sandboxes get one. */
@@ -58,12 +59,17 @@ export class LocalProvider implements SandboxProvider {
     const cgroups = isolation === 'none' ? undefined : await Cgroups.detect(config.cpus);
     await writeRuntime(path.join(config.stateDir, 'runtime'));
     await writeLauncher(path.join(config.stateDir, 'runtime'));
-    const [scripts, nodeCopy] = await Promise.all([loadLaunchScripts(), isolation === 'none' ? process.execPath : executeOnlyNode(config.cacheDir)]);
+    const isolated = isolation !== 'none';
+    const [scripts, nodeCopy, chromium] = await Promise.all([
+      loadLaunchScripts(),
+      isolated ? executeOnlyCopy(config.cacheDir, 'node', process.execPath) : process.execPath,
+      isolated ? chromiumCopy(config, log) : undefined,
+    ]);
     const hostUids = isolation !== 'none' && serverIsRoot() ? new HostUids(config.stateDir) : undefined;
     const mkfs = hostUids && config.diskMb > 0 ? findProgram('mkfs.ext4', `${config.hostPath}:/usr/sbin:/sbin`) : undefined;
     if (hostUids && config.diskMb > 0 && !mkfs) log.warn('the disk cap is not enforced: mkfs.ext4 is missing (Debian/Ubuntu: apt-get install e2fsprogs)');
     const diskTemplate = mkfs ? await ensureDiskTemplate(config.cacheDir, config.diskMb, mkfs) : undefined;
-    const p = new LocalProvider(config, log, isolation, cgroups, registry, scripts, nodeCopy, hostUids, diskTemplate);
+    const p = new LocalProvider(config, log, isolation, cgroups, registry, scripts, { node: nodeCopy, chromium }, hostUids, diskTemplate);
     log.info({ isolation, cgroups: !!cgroups, cpu: cgroups?.limitsCpu ?? false, perSandboxUid: !!hostUids, diskCap: p.diskCapped() }, 'local provider ready');
     return p;
   }
@@ -179,7 +185,7 @@ export class LocalProvider implements SandboxProvider {
       ? { file: '/bin/bash', args: ['--norc', '--noprofile', '-c', this.scripts.launch, 'launch', process.execPath, path.join(AGENT_DIR, 'main.js'), paths.root],
         env: { ...agentEnv, SANDBOX_CGROUP_PROCS: cgroupProcs.join(' '), SANDBOX_FSIZE_KB: String(fileSizeKb) } }
       : launchCommand({
-        isolation: this.isolation, paths, agentDir: AGENT_DIR, runtimeDir: path.join(this.config.stateDir, 'runtime'), nodeCopy: this.nodeCopy,
+        isolation: this.isolation, paths, agentDir: AGENT_DIR, runtimeDir: path.join(this.config.stateDir, 'runtime'), nodeCopy: this.copies.node, chromium: this.copies.chromium,
         network: this.config.network, agentEnv, cgroupProcs, fileSizeKb, hostPath: this.config.hostPath, root,
       }, this.scripts);
     // Unisolated, the sandbox folder as an (ignored) argument lets orphan reaping recognise the agent.
@@ -210,7 +216,7 @@ export class LocalProvider implements SandboxProvider {
     }
     sandbox = new LocalSandbox(id, workdir, child, agent, cleanup, this.config.maxOutputBytes, bridge, () => this.previewUrls, {
       runtimeDir: path.join(this.config.stateDir, 'runtime'), isolation: this.isolation, launcherPid: child.pid ?? -1,
-      cgroupProcs, tmpDir: paths.tmp, homeDir: paths.home, sandboxId: id,
+      cgroupProcs, tmpDir: paths.tmp, homeDir: paths.home, sandboxId: id, overCdp: this.isolation === 'bwrap' && !serverIsRoot(),
     });
     this.live.set(id, sandbox);
     log.debug('sandbox started');
@@ -256,6 +262,18 @@ export class LocalProvider implements SandboxProvider {
     const pooled = await Promise.all(this.pool.splice(0).map((p) => p.catch(() => undefined)));
     await Promise.all([...pooled, ...this.live.values()].map((s) => s?.kill().catch(() => undefined)));
     await this.registry.unregister();
+  }
+}
+
+/** Chromium's execute-only copy, so sandbox code cannot take its CDP pipe; none if there is no Chromium. */
+async function chromiumCopy(config: Config, log: Logger): Promise<{ copy: string; target: string } | undefined> {
+  const target = await chromiumExecutable(config.chromiumPath);
+  if (!target) return undefined;
+  try {
+    return { copy: await executeOnlyCopy(config.cacheDir, 'chromium', target), target };
+  } catch (e) {
+    log.warn({ err: (e as Error).message }, 'no execute-only copy of Chromium: sandbox code could reach its CDP pipe');
+    return undefined;
   }
 }
 

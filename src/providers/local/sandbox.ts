@@ -6,7 +6,8 @@ import type {
 } from '../types.js';
 import type { AgentConnection } from './agent-client.js';
 import type { PortBridge } from './bridge.js';
-import { localBrowserEndpoint, type LocalBrowserInfo } from './browser.js';
+import { SandboxChromium } from '../cdp-browser.js';
+import { CHROMIUM_HINT, localBrowserEndpoint, type LocalBrowserInfo } from './browser.js';
 
 const PORT_OPEN_TIMEOUT_MS = 10_000;
 
@@ -15,6 +16,7 @@ export class LocalSandbox implements Sandbox {
   readonly provider = 'local' as const;
   readonly createdAt = new Date();
   private killed?: Promise<void>;
+  private chromium?: SandboxChromium;
 
   constructor(
     readonly id: string,
@@ -104,6 +106,10 @@ export class LocalSandbox implements Sandbox {
 
   browserEndpoint(opts: { chromiumPath: string }): Promise<BrowserEndpoint> {
     if (!this.isAlive()) throw new SandboxError('SANDBOX_GONE', `sandbox ${this.id} has ended`);
+    if (this.browser.overCdp) {
+      this.chromium ??= new SandboxChromium(this, CHROMIUM_HINT);
+      return this.chromium.endpoint(opts.chromiumPath);
+    }
     const exists = (p: string) => this.files.stat(p).then(() => true, () => false);
     return localBrowserEndpoint(this.browser, opts.chromiumPath, exists);
   }
@@ -115,6 +121,7 @@ export class LocalSandbox implements Sandbox {
   /** Kills every process of the sandbox (the pid namespace dies with its init) and removes its files. */
   kill(): Promise<void> {
     this.killed ??= (async () => {
+      this.chromium?.dispose();
       this.agent.close();
       this.bridge?.close();
       if (this.child.exitCode === null && this.child.signalCode === null) {

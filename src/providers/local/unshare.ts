@@ -32,6 +32,8 @@ export function unshareCommand(o: IsolationOptions & { setupScript: string }): [
     SANDBOX_AGENT: src.agent,
     SANDBOX_RUNTIME: src.runtime,
     SANDBOX_NODE: src.node,
+    SANDBOX_CHROMIUM_COPY: src.chromium?.copy ?? '',
+    SANDBOX_CHROMIUM_TARGET: src.chromium?.target ?? '',
     SANDBOX_MNT_WORKDIR: WORKDIR,
     SANDBOX_MNT_HOME: HOME,
     SANDBOX_MNT_AGENT: AGENT_MOUNT,

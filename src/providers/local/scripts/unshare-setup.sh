@@ -11,11 +11,12 @@ mkdir -p "$R"
 mount -t tmpfs -o mode=755,nosuid sandbox-root "$R"
 mkdir -p "$R/usr" "$R/proc" "$R/dev" "$R/tmp" "$R$SANDBOX_MNT_WORKDIR" "$R$SANDBOX_MNT_HOME" "$R/etc" "$R$SANDBOX_MNT_AGENT/agent" "$R/.old"
 bind() { # bind SRC DEST [ro]
-  if [ -d "$1" ]; then mkdir -p "$R$2"; else mkdir -p "$(dirname "$R$2")"; : >"$R$2"; fi
+  if [ -d "$1" ]; then mkdir -p "$R$2"; elif [ ! -e "$R$2" ]; then mkdir -p "$(dirname "$R$2")"; : >"$R$2"; fi
   mount --rbind "$1" "$R$2"
   if [ "${3:-}" = ro ]; then mount -o remount,bind,ro "$R$2"; fi
 }
 bind /usr /usr ro
+if [ -n "$SANDBOX_CHROMIUM_COPY" ]; then bind "$SANDBOX_CHROMIUM_COPY" "$SANDBOX_CHROMIUM_TARGET" ro; fi
 for spec in $SANDBOX_TOPLINKS; do ln -s "${spec#*=}" "$R${spec%%=*}"; done
 for d in $SANDBOX_TOPDIRS; do bind "$d" "$d" ro; done
 mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
