@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpServer, type ServerContext } from '@modelcontextprotocol/server';
 import type { Config } from '../config.js';
 import { clientMessage, isSandboxError, redactPaths, toSandboxError } from '../errors.js';
 import type { Session } from '../sessions/session.js';
@@ -52,29 +52,29 @@ export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, d
         title: tool.title,
         description: tool.description,
         inputSchema: strictInput(tool.name, tool.inputSchema),
-        outputSchema: tool.outputSchema,
+        outputSchema: tool.outputSchema && z.object(tool.outputSchema),
         annotations: { title: tool.title, ...tool.annotations },
       },
-      async (args: Record<string, unknown>, extra) => {
+      async (args: Record<string, unknown>, extra: ServerContext) => {
         const session = sessionOf();
         // Warnings and errors also reach the client through MCP logging, at or above the level it set
         // with logging/setLevel: the SDK keeps that level per transport session id, so pass it.
         const transportSessionId = extra.sessionId;
         session.clientLog ??= (level, message) => {
-          void server.server.sendLoggingMessage({ level, logger: SERVER_NAME, data: redactPaths(message, hostPaths) }, transportSessionId).catch(() => undefined);
+          void server.sendLoggingMessage({ level, logger: SERVER_NAME, data: redactPaths(message, hostPaths) }, transportSessionId).catch(() => undefined);
         };
         const log = session.log.child({ tool: tool.name });
-        const progressToken = extra._meta?.progressToken;
+        const progressToken = extra.mcpReq._meta?.progressToken;
         const ctx: ToolContext = {
           session,
           log,
           config,
           telemetry,
-          signal: AbortSignal.any([extra.signal, session.endSignal]),
+          signal: AbortSignal.any([extra.mcpReq.signal, session.endSignal]),
           wantsProgress: progressToken !== undefined,
           progress: (p) => {
             if (progressToken === undefined) return;
-            void extra.sendNotification({ method: 'notifications/progress', params: { progressToken, ...p } }).catch(() => undefined);
+            void extra.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, ...p } }).catch(() => undefined);
           },
         };
         const started = performance.now();
@@ -84,7 +84,7 @@ export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, d
         try {
           result = await tool.handler(ctx, args as never);
           // Aborted by the session's end (not by the client): what the handler made of that is partial.
-          if (session.endSignal.aborted && !extra.signal.aborted) result = stopped();
+          if (session.endSignal.aborted && !extra.mcpReq.signal.aborted) result = stopped();
         } catch (err) {
           const e = toSandboxError(err);
           const message = redactPaths(clientMessage(err), hostPaths);

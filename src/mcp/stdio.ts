@@ -1,4 +1,4 @@
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import type { Logger } from '../logger.js';
 import type { SessionManager } from '../sessions/manager.js';
 import { buildServer, type ServerDeps } from './server.js';

@@ -1,4 +1,4 @@
-import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/server';
 import type { z, ZodRawShape } from 'zod';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
