@@ -41,10 +41,9 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
  * The named workspace a request asks for: the Sandbox-Workspace header, or ?workspace= for clients that
  * can only be given a URL. Undefined: the server default (SANDBOX_WORKSPACE) or none.
  */
-export function requestedWorkspace(req: IncomingMessage): string | undefined | SandboxError {
-  const header = req.headers['sandbox-workspace'];
+export function requestedWorkspace(header: string | string[] | null | undefined, url: string | undefined): string | undefined | SandboxError {
   const fromHeader = (Array.isArray(header) ? header[0] : header) || undefined;
-  const fromQuery = new URL(req.url ?? '/', 'http://localhost').searchParams.get('workspace') || undefined;
+  const fromQuery = new URL(url ?? '/', 'http://localhost').searchParams.get('workspace') || undefined;
   if (fromHeader && fromQuery && fromHeader !== fromQuery) {
     return new SandboxError('INVALID_ARGUMENT', `two workspace names: ${JSON.stringify(fromHeader.slice(0, 80))} (Sandbox-Workspace header) and ${JSON.stringify(fromQuery.slice(0, 80))} (?workspace=)`, { hint: 'name the workspace in one place only' });
   }

@@ -8,6 +8,7 @@ import { requestGuards } from './guards.js';
 import { rpcError } from './http-io.js';
 import { routeRequest, routeUpgrade, type RouteOptions, type UpgradeHandler } from './http-routes.js';
 import { LegacySessions } from './legacy-sessions.js';
+import { isLegacy, modernEndpoint } from './modern.js';
 import { buildServer, type ServerDeps } from './server.js';
 import type { ToolDefinition } from './tool.js';
 
@@ -21,17 +22,19 @@ export interface HttpServerHandle {
   close(): Promise<void>;
 }
 
-/** Streamable HTTP at /mcp beside the mounted routes, guarded by Host/Origin checks and a token. */
+/** Streamable HTTP at /mcp (MCP 2026-07-28 and 2025-11-25) beside the mounted routes, guarded by Host/Origin checks and a token. */
 export async function serveHttp(o: ServerDeps & Pick<RouteOptions, 'hostRoutes' | 'routes'> & {
   log: Logger; sessions: SessionManager; tools: ToolDefinition[]; upgrades?: UpgradeHandler[];
 }): Promise<HttpServerHandle> {
   const { config, log, sessions } = o;
   const guards = requestGuards(config);
   const legacy = new LegacySessions(config, log, sessions, (sessionId, workspace) =>
-    buildServer(o.tools, () => sessions.open(sessionId(), { workspace }), o));
+    buildServer(o.tools, sessions.router({ connection: () => sessions.open(sessionId(), { workspace }) }), o));
+  const modern = modernEndpoint(o);
   const route = routeRequest({
     config, sessions, guards, hostRoutes: o.hostRoutes, routes: o.routes,
-    mcp: (req, res, body) => legacy.handle(req, res, body),
+    // Both revisions on one endpoint: 2025-era requests keep their sessions (and per-session sandboxes).
+    mcp: async (req, res, body) => (await isLegacy(req, body)) ? legacy.handle(req, res, body) : modern.handle(req, res, body),
   });
 
   let accepting = true;
@@ -69,7 +72,7 @@ export async function serveHttp(o: ServerDeps & Pick<RouteOptions, 'hostRoutes' 
     },
     close: async () => {
       accepting = false;
-      await legacy.closeAll();
+      await Promise.all([legacy.closeAll(), modern.close()]);
       await new Promise<void>((resolve) => {
         if (!server.listening) resolve(); else server.close(() => resolve());
         server.closeAllConnections();

@@ -82,7 +82,7 @@ export class LegacySessions {
     if (req.method !== 'POST' || !isInitializeRequest(body)) {
       return rpcError(res, 400, 'no Mcp-Session-Id header: send initialize first to start a session', { id });
     }
-    const workspace = requestedWorkspace(req);
+    const workspace = requestedWorkspace(req.headers['sandbox-workspace'], req.url);
     if (workspace instanceof SandboxError) return rpcError(res, 400, `${workspace.message}; ${workspace.hint}`, { id });
     if (this.transports.size >= this.config.maxSessions && !this.makeRoom()) {
       return rpcError(res, 503, `this server holds ${this.transports.size} sessions, its limit (SANDBOX_MAX_SESSIONS), and each has a sandbox or a call running: retry later, end unused sessions with DELETE, or raise SANDBOX_MAX_SESSIONS`, { headers: { 'retry-after': '30' }, id });

@@ -6,6 +6,28 @@ import { noTelemetry, type Telemetry } from '../telemetry.js';
 import { Session, type SessionLimits } from './session.js';
 import { WorkspaceRegistry } from './workspaces.js';
 
+/**
+ * How one connection's or one request's tool calls find their session. Built by the MCP wiring: it
+ * knows the connection (stdio, a 2025-era HTTP session) or the request (2026-07-28 HTTP, stateless).
+ */
+export interface CallRouter {
+  /**
+   * The session a call reaches (DESIGN.md, "Which sandbox a call reaches"): the request's named
+   * workspace or the connection's own. Throws a SandboxError that tells the model how to get one.
+   */
+  session(): Session;
+  /**
+   * The connection's own session, if the call came over a connection (stdio or a 2025-era session).
+   * Made at its first use: an HTTP session has its id only once initialize was answered.
+   */
+  connection(): Session | undefined;
+}
+
+/** Stateless requests that name a workspace share one session of it, ended when it idles. */
+const STATELESS_WORKSPACE = 'workspace:';
+const NO_SANDBOX = 'this request reaches no sandbox: over MCP 2026-07-28 (stateless HTTP) a call names the sandbox it works in';
+const NAME_A_WORKSPACE = 'name a workspace with a Sandbox-Workspace header or ?workspace= on the MCP URL';
+
 /** MCP session id -> Session. Each tool call reaches only the sandbox of its own session. */
 export class SessionManager {
   private readonly sessions = new Map<string, Session>();
@@ -37,16 +59,52 @@ export class SessionManager {
    * The session with this id, made at its first use. `workspace` (validated by the caller) binds a new
    * session to that named workspace; without it, SANDBOX_WORKSPACE does, else it gets a sandbox of its own.
    */
-  open(id: string, opts: { workspace?: string } = {}): Session {
+  open(id: string, opts: { workspace?: string; onIdle?: () => void } = {}): Session {
     const existing = this.sessions.get(id);
     if (existing) return existing;
     const name = opts.workspace ?? this.config.workspace;
-    const session = new Session(id, this.log.child({ sessionId: id, ...(name ? { workspace: name } : {}) }), {
+    const session: Session = new Session(id, this.log.child({ sessionId: id, ...(name ? { workspace: name } : {}) }), {
       provider: this.provider, config: this.config, limits: this.limits, telemetry: this.telemetry,
       workspace: name ? { name, registry: this.workspaces } : undefined,
+      onIdle: opts.onIdle,
     });
     this.sessions.set(id, session);
     return session;
+  }
+
+  /**
+   * Where a call goes (DESIGN.md, "Which sandbox a call reaches"): the named workspace of a stateless
+   * request (its header, else SANDBOX_WORKSPACE), else the connection's own session. A stateless request
+   * with neither has no sandbox to reach, and is told how to get one.
+   */
+  router(o: { connection?: () => Session; workspace?: string | SandboxError }): CallRouter {
+    const connection = () => o.connection?.();
+    return {
+      connection,
+      session: () => {
+        const own = connection();
+        if (own) return own;
+        if (o.workspace instanceof SandboxError) throw o.workspace;
+        const name = o.workspace ?? this.config.workspace;
+        if (name) return this.statelessWorkspace(name);
+        throw new SandboxError('INVALID_ARGUMENT', NO_SANDBOX, { hint: NAME_A_WORKSPACE });
+      },
+    };
+  }
+
+  /** The session stateless requests naming this workspace share; it ends when it idles. */
+  private statelessWorkspace(name: string): Session {
+    const id = `${STATELESS_WORKSPACE}${name}`;
+    const session: Session = this.open(id, {
+      workspace: name,
+      // A call that arrived while the session was letting go keeps it: it has taken the sandbox again.
+      onIdle: () => { if (!session.busy && this.sessions.get(id) === session) void this.close(id); },
+    });
+    return session;
+  }
+
+  get(id: string): Session | undefined {
+    return this.sessions.get(id);
   }
 
   /**
