@@ -28,9 +28,9 @@ export async function serveHttp(o: ServerDeps & Pick<RouteOptions, 'hostRoutes' 
 }): Promise<HttpServerHandle> {
   const { config, log, sessions } = o;
   const guards = requestGuards(config);
-  const legacy = new LegacySessions(config, log, sessions, (sessionId, workspace) =>
-    buildServer(o.tools, sessions.router({ connection: () => sessions.open(sessionId(), { workspace }) }), o));
-  const modern = modernEndpoint(o);
+  const legacy = new LegacySessions(config, log, sessions, (sessionId, workspace, headers) =>
+    buildServer(o.tools, sessions.router({ connection: () => sessions.open(sessionId(), { workspace }), principal: guards.principal(headers) }), o));
+  const modern = modernEndpoint({ ...o, guards });
   const route = routeRequest({
     config, sessions, guards, hostRoutes: o.hostRoutes, routes: o.routes,
     // Both revisions on one endpoint: 2025-era requests keep their sessions (and per-session sandboxes).

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { isInitializeRequest, type McpServer } from '@modelcontextprotocol/server';
 import type { Config } from '../config.js';
@@ -8,8 +8,11 @@ import type { Logger } from '../logger.js';
 import type { SessionManager } from '../sessions/manager.js';
 import { requestedWorkspace, requestId, rpcError } from './http-io.js';
 
-/** Builds the McpServer of one 2025-era session; `sessionId` is known once initialize was answered. */
-export type LegacyServerFactory = (sessionId: () => string, workspace: string | undefined) => McpServer;
+/**
+ * Builds the McpServer of one 2025-era session; `sessionId` is known once initialize was answered, and
+ * `headers` are the initialize request's.
+ */
+export type LegacyServerFactory = (sessionId: () => string, workspace: string | undefined, headers: IncomingHttpHeaders) => McpServer;
 
 /**
  * The session table of the 2025-11-25 revision over streamable HTTP: one transport and one McpServer
@@ -108,7 +111,7 @@ export class LegacySessions {
       this.openCalls.delete(closedId);
       void this.sessions.close(closedId);
     };
-    const server = this.buildServer(() => transport.sessionId!, workspace);
+    const server = this.buildServer(() => transport.sessionId!, workspace, req.headers);
     await server.connect(transport);
     await transport.handleRequest(req, res, body);
   }

@@ -3,6 +3,7 @@ import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isLegacyRequest, type McpRequestContext } from '@modelcontextprotocol/server';
 import type { Logger } from '../logger.js';
 import type { SessionManager } from '../sessions/manager.js';
+import type { RequestGuards } from './guards.js';
 import { requestedWorkspace } from './http-io.js';
 import { buildServer, type ServerDeps } from './server.js';
 import type { ToolDefinition } from './tool.js';
@@ -31,12 +32,13 @@ export interface ModernEndpoint {
  * `_meta`, the Mcp-Method/Mcp-Name headers and the protocol version, answers server/discover, and adds
  * the cache hints; a request reaches the sandbox its arguments or headers name, never a session's.
  */
-export function modernEndpoint(o: ServerDeps & { log: Logger; sessions: SessionManager; tools: ToolDefinition[]}): ModernEndpoint {
+export function modernEndpoint(o: ServerDeps & { log: Logger; sessions: SessionManager; tools: ToolDefinition[]; guards: RequestGuards }): ModernEndpoint {
   const factory = (ctx: McpRequestContext) => {
     const req = ctx.requestInfo;
     // The same header and query rules as a 2025-era session's initialize, applied to each request.
     const workspace = requestedWorkspace(req?.headers.get('sandbox-workspace'), req?.url);
-    return buildServer(o.tools, o.sessions.router({ workspace }), o);
+    const authorization = req?.headers.get('authorization') ?? undefined;
+    return buildServer(o.tools, o.sessions.router({ workspace, principal: o.guards.principal({ authorization }) }), o);
   };
   const handler = createMcpHandler(factory, {
     legacy: 'reject', // 2025-era requests never get here: they go to the session table

@@ -28,7 +28,8 @@ export async function serveStdio(o: ServerDeps & {
   log: Logger; sessions: SessionManager; tools: ToolDefinition[]; onEnd: (reason: string) => void;
 }): Promise<void> {
   const session = o.sessions.open('stdio');
-  const router = o.sessions.router({ connection: () => session });
+  // No token on stdio: whoever launched the server is its one caller.
+  const router = o.sessions.router({ connection: () => session, principal: 'stdio' });
   // One message may be as large as an HTTP body (the SDK's own cap is 10 MB). A message over the cap
   // makes the SDK drop the transport, ending the session: the error says why in the log.
   const transport = new EndingStdioTransport(o.config.maxBodyBytes, () => o.onEnd('stdio transport closed'));
