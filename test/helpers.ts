@@ -74,7 +74,12 @@ export async function httpClient(url: string, headers: Record<string, string> = 
 
 export type ToolResult = CallToolResult & { structuredContent?: Record<string, unknown> };
 
-export async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<ToolResult> {
+/** Either SDK's client (v1 for 2025-era tests, v2 for 2026-07-28 ones): all `call` needs. */
+export interface ToolCaller {
+  callTool(params: { name: string; arguments?: Record<string, unknown> }): Promise<unknown>;
+}
+
+export async function call(client: ToolCaller, name: string, args: Record<string, unknown> = {}): Promise<ToolResult> {
   return (await client.callTool({ name, arguments: args })) as ToolResult;
 }
 
@@ -83,7 +88,7 @@ export function text(r: ToolResult): string {
 }
 
 /** shell_exec, asserting the call itself succeeded; returns the structured result. */
-export async function sh(client: Client, command: string, extra: Record<string, unknown> = {}) {
+export async function sh(client: ToolCaller, command: string, extra: Record<string, unknown> = {}) {
   const r = await call(client, 'shell_exec', { command, ...extra });
   if (r.isError) throw new Error(`shell_exec failed: ${text(r)}`);
   return r.structuredContent as { exitCode: number | null; stdout: string; stderr: string; timedOut: boolean; truncated: boolean; droppedBytes: number; durationMs: number; signal: string | null };

@@ -1,4 +1,4 @@
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/client';
 import { loadConfig } from '../config.js';
 import { engineOptions } from '../providers/docker/provider.js';
 import { connectOurs } from './client.js';

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/client';
 import { connectOurs } from './client.js';
 import { compare, summarize, time, type BenchRunner } from './stats.js';
 

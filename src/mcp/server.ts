@@ -1,108 +1,90 @@
 import { z } from 'zod';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpServer, type ServerContext } from '@modelcontextprotocol/server';
 import type { Config } from '../config.js';
-import { clientMessage, isSandboxError, redactPaths, toSandboxError } from '../errors.js';
-import type { Session } from '../sessions/session.js';
+import type { Logger } from '../logger.js';
+import type { CallRouter } from '../sessions/manager.js';
 import type { Telemetry } from '../telemetry.js';
-import { fail, type ToolContext, type ToolDefinition, type ToolResult } from './tool.js';
+import { keepV1UnknownToolResult } from './legacy-compat.js';
+import { callHandleTool, callSandboxTool, SERVER_NAME, type CallDeps } from './tool-call.js';
+import type { ToolDefinition } from './tool.js';
 
-export const SERVER_NAME = 'sandbox-mcp';
+export { SERVER_NAME };
 export const SERVER_VERSION = '0.1.0';
 
 const INSTRUCTIONS = `This server gives you a private Linux sandbox: a shell, files and (where enabled) a browser, dev servers and deploys.
 The sandbox starts at your first call and keeps its files and processes between calls; the workdir is /workspace.
 Run short commands with shell_exec; start servers and long jobs with shell_start, then follow them with shell_read.
-Network access from the sandbox may be off (sandbox_info tells). Idle sandboxes are deleted after a while: keep results you need in files you read back, not in memory.`;
+Network access from the sandbox may be off (sandbox_info tells). Idle sandboxes are deleted after a while: keep results you need in files you read back, not in memory.
+If a call says it reaches no sandbox, call sandbox_create once and pass the sandbox handle it returns to every later call.`;
 
-/**
- * One McpServer per MCP session, with every tool bound to that session. `sessionOf` is called at each
- * tool call: over HTTP the session id exists only once initialize has been answered.
- */
+/** What every McpServer of this process shares, whichever connection or request it serves. */
 export interface ServerDeps {
   config: Config;
   telemetry: Telemetry;
+  log: Logger;
 }
+
+/** The one sentence that teaches a model the handle, on every tool that works in a sandbox. */
+const HANDLE_ARG = z.string().min(1).max(512)
+  .describe('Sandbox handle returned by sandbox_create; omit it to use this session\'s own sandbox')
+  .optional();
 
 /**
  * Unknown argument names are refused, not dropped: `timeout` for `timeout_s` would otherwise run with
  * the default and look like it worked. The message lists the names the tool takes.
  */
-function strictInput(name: string, shape: z.ZodRawShape): z.ZodObject {
-  const known = Object.keys(shape);
-  return z.strictObject(shape, {
+function strictInput(name: string, own: z.ZodRawShape, withHandle: boolean): z.ZodObject {
+  const known = Object.keys(own);
+  const takes = `${name} takes ${known.length ? known.join(', ') : 'no arguments'}${withHandle ? ' (and the optional sandbox handle)' : ''}`;
+  return z.strictObject(withHandle ? { ...own, sandbox: HANDLE_ARG } : own, {
     error: (iss) => iss.code === 'unrecognized_keys'
-      ? `unknown argument${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => JSON.stringify(k)).join(', ')}: ${name} takes ${known.length ? known.join(', ') : 'no arguments'}`
+      ? `unknown argument${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => JSON.stringify(k)).join(', ')}: ${takes}`
       : undefined,
   });
 }
 
-export function buildServer(tools: ToolDefinition[], sessionOf: () => Session, deps: ServerDeps): McpServer {
+/**
+ * A stateless (2026-07-28) HTTP request gets an McpServer of its own: the tools' schemas are built once
+ * per process, not per request.
+ */
+const schemas = new WeakMap<ToolDefinition, { input: z.ZodObject; output?: z.ZodObject }>();
+function schemasOf(tool: ToolDefinition): { input: z.ZodObject; output?: z.ZodObject } {
+  let s = schemas.get(tool);
+  if (!s) {
+    // The handle tools take handles as their own arguments; every other tool may name its sandbox.
+    s = { input: strictInput(tool.name, tool.inputSchema, tool.kind !== 'handles'), output: tool.outputSchema && z.object(tool.outputSchema) };
+    schemas.set(tool, s);
+  }
+  return s;
+}
+
+/**
+ * The tool list changes only with the server's version and configuration, and is the same for every caller: 2026-07-28 clients may keep it, and share it, for a while.
+ */
+const LIST_CACHE = { ttlMs: 5 * 60_000, cacheScope: 'public' } as const;
+
+/**
+ * An McpServer with every tool. `router` finds the session of each call: the connection's own (stdio,
+ * a 2025-era HTTP session), or what a stateless request names.
+ */
+export function buildServer(tools: ToolDefinition[], router: CallRouter, deps: ServerDeps): McpServer {
   const { config, telemetry } = deps;
   // What the server keeps under the state dir (other sandboxes' folders, the site store) is no session's
   // business: error texts and log messages never name it. Unisolated, sandbox paths are host paths there.
   const hostPaths = config.provider === 'local' && config.isolation === 'none' ? [] : [config.stateDir];
   const server = new McpServer(
     { name: SERVER_NAME, version: SERVER_VERSION },
-    { capabilities: { tools: {}, logging: {} }, instructions: INSTRUCTIONS },
+    // The tools capability comes with the first registerTool, after keepV1UnknownToolResult is in place.
+    { capabilities: { logging: {} }, instructions: INSTRUCTIONS, cacheHints: { 'tools/list': LIST_CACHE, 'server/discover': LIST_CACHE } },
   );
+  keepV1UnknownToolResult(server, new Set(tools.map((t) => t.name)));
+  const call: CallDeps = { config, telemetry, log: deps.log, router, server, hostPaths };
   for (const tool of tools) {
+    const { input, output } = schemasOf(tool);
     server.registerTool(
       tool.name,
-      {
-        title: tool.title,
-        description: tool.description,
-        inputSchema: strictInput(tool.name, tool.inputSchema),
-        outputSchema: tool.outputSchema,
-        annotations: { title: tool.title, ...tool.annotations },
-      },
-      async (args: Record<string, unknown>, extra) => {
-        const session = sessionOf();
-        // Warnings and errors also reach the client through MCP logging, at or above the level it set
-        // with logging/setLevel: the SDK keeps that level per transport session id, so pass it.
-        const transportSessionId = extra.sessionId;
-        session.clientLog ??= (level, message) => {
-          void server.server.sendLoggingMessage({ level, logger: SERVER_NAME, data: redactPaths(message, hostPaths) }, transportSessionId).catch(() => undefined);
-        };
-        const log = session.log.child({ tool: tool.name });
-        const progressToken = extra._meta?.progressToken;
-        const ctx: ToolContext = {
-          session,
-          log,
-          config,
-          telemetry,
-          signal: AbortSignal.any([extra.signal, session.endSignal]),
-          wantsProgress: progressToken !== undefined,
-          progress: (p) => {
-            if (progressToken === undefined) return;
-            void extra.sendNotification({ method: 'notifications/progress', params: { progressToken, ...p } }).catch(() => undefined);
-          },
-        };
-        const started = performance.now();
-        session.beginCall();
-        let result: ToolResult;
-        const stopped = () => fail(`${tool.name} was stopped: this session ended while it ran (the server is shutting down, or the session was deleted or expired). Start a new session and call again`);
-        try {
-          result = await tool.handler(ctx, args as never);
-          // Aborted by the session's end (not by the client): what the handler made of that is partial.
-          if (session.endSignal.aborted && !extra.signal.aborted) result = stopped();
-        } catch (err) {
-          const e = toSandboxError(err);
-          const message = redactPaths(clientMessage(err), hostPaths);
-          if (!isSandboxError(err) || e.code === 'INTERNAL') {
-            log.error({ err }, 'tool failed');
-            session.clientLog?.('error', `${tool.name} failed unexpectedly: ${message}`);
-          }
-          result = session.ended ? stopped() : fail(`${tool.name} failed: ${message}`);
-        } finally {
-          session.endCall();
-        }
-        const notes = session.takeNotes();
-        if (notes.length) result.content = [{ type: 'text', text: notes.join('\n') }, ...(result.content ?? [])];
-        const ms = performance.now() - started;
-        telemetry.toolCall(tool.name, ms, !result.isError);
-        log.debug({ ms: Math.round(ms), isError: !!result.isError }, 'tool call');
-        return result;
-      },
+      { title: tool.title, description: tool.description, inputSchema: input, outputSchema: output, annotations: { title: tool.title, ...tool.annotations } },
+      (args: Record<string, unknown>, extra: ServerContext) => tool.kind === 'handles' ? callHandleTool(call, tool, args, extra) : callSandboxTool(call, tool, args, extra),
     );
   }
   return server;

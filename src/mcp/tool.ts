@@ -1,13 +1,12 @@
-import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/server';
 import type { z, ZodRawShape } from 'zod';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Session } from '../sessions/session.js';
 import type { Telemetry } from '../telemetry.js';
 
-/** What a handler sees: its session (and through it the sandbox), a logger, the config. Never an SDK. */
-export interface ToolContext {
-  session: Session;
+/** What every handler sees: a logger, the config. Never an SDK. */
+interface BaseToolContext {
   log: Logger;
   config: Config;
   telemetry: Telemetry;
@@ -19,18 +18,42 @@ export interface ToolContext {
   progress(p: { progress: number; total?: number; message?: string }): void;
 }
 
+/** What a sandbox tool's handler sees besides: the session its call reached (and through it the sandbox). */
+export interface ToolContext extends BaseToolContext {
+  session: Session;
+}
+
+/** The handles of the caller (its bearer token and connection), for the tools that make and delete them. */
+export interface HandleService {
+  create(workspace?: string): Promise<{ handle: string; session: Session }>;
+  delete(handle: string): Promise<{ workspace?: string }>;
+}
+
+/** What sandbox_create and sandbox_delete see: the caller's handles, and no sandbox. */
+export interface HandleToolContext extends BaseToolContext {
+  handles: HandleService;
+}
+
 export type ToolResult = CallToolResult;
 
-/** A tool is a name, schemas, annotations and a handler; the MCP plumbing does the rest. */
-export interface ToolDefinition<In extends ZodRawShape = ZodRawShape, Out extends ZodRawShape = ZodRawShape> {
+interface ToolShape<In extends ZodRawShape, Out extends ZodRawShape> {
   name: string;
   title: string;
   description: string;
   inputSchema: In;
   outputSchema?: Out;
   annotations: ToolAnnotations;
-  handler(ctx: ToolContext, args: z.output<z.ZodObject<In>>): Promise<ToolResult>;
 }
+
+/**
+ * A tool is a name, schemas, annotations and a handler; the MCP plumbing does the rest. A sandbox tool
+ * (the default kind) also takes the optional `sandbox` handle, added by the plumbing, which finds the
+ * session of each call; a handles tool manages handles and reaches no sandbox.
+ */
+export type ToolDefinition<In extends ZodRawShape = ZodRawShape, Out extends ZodRawShape = ZodRawShape> = ToolShape<In, Out> & (
+  | { kind?: 'sandbox'; handler(ctx: ToolContext, args: z.output<z.ZodObject<In>>): Promise<ToolResult> }
+  | { kind: 'handles'; handler(ctx: HandleToolContext, args: z.output<z.ZodObject<In>>): Promise<ToolResult> }
+);
 
 /** Keeps each definition's own types while collecting them in one list. */
 export function defineTool<In extends ZodRawShape, Out extends ZodRawShape>(t: ToolDefinition<In, Out>): ToolDefinition {

@@ -1,10 +1,43 @@
+import os from 'node:os';
+import path from 'node:path';
 import type { Config } from '../config.js';
 import { SandboxError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Sandbox, SandboxProvider } from '../providers/types.js';
 import { noTelemetry, type Telemetry } from '../telemetry.js';
+import { HandleCodec, STATELESS_SCOPE, type Caller } from './handles.js';
+import { SandboxHandles } from './sandbox-handles.js';
 import { Session, type SessionLimits } from './session.js';
 import { WorkspaceRegistry } from './workspaces.js';
+
+/**
+ * How one connection's or one request's tool calls find their session. Built by the MCP wiring: it
+ * knows the connection (stdio, a 2025-era HTTP session) or the request (2026-07-28 HTTP, stateless).
+ */
+export interface CallRouter {
+  /**
+   * The session a call reaches: the one its `sandbox` handle names, else (DESIGN.md, "Which sandbox a
+   * call reaches") the request's named workspace or the connection's own. Throws a SandboxError that
+   * tells the model what went wrong and how to get a sandbox.
+   */
+  session(handle?: string): Session;
+  /** sandbox_create: a new handle, bound to this caller's token and connection. */
+  create(workspace?: string): Promise<{ handle: string; session: Session }>;
+  /** sandbox_delete. */
+  delete(handle: string): Promise<{ workspace?: string }>;
+  /**
+   * The connection's own session, if the call came over a connection (stdio or a 2025-era session).
+   * Made at its first use: an HTTP session has its id only once initialize was answered.
+   */
+  connection(): Session | undefined;
+}
+
+/** Stateless requests that name a workspace share one session of it, ended when it idles. */
+const STATELESS_WORKSPACE = 'workspace:';
+/** The handle scope of a connection's session (a 2025-era HTTP session, stdio). */
+const connectionScope = (sessionId: string) => `conn:${sessionId}`;
+const NO_SANDBOX = 'this request reaches no sandbox: over MCP 2026-07-28 (stateless HTTP) a call names the sandbox it works in';
+const GET_A_HANDLE = 'call sandbox_create once, then pass the sandbox it returns to every later call (or name a workspace with a Sandbox-Workspace header or ?workspace= on the MCP URL)';
 
 /** MCP session id -> Session. Each tool call reaches only the sandbox of its own session. */
 export class SessionManager {
@@ -23,6 +56,7 @@ export class SessionManager {
     release: () => { this.telemetry.sandboxesActive(--this.sandboxes); },
   };
   readonly workspaces: WorkspaceRegistry;
+  readonly handles: SandboxHandles;
 
   constructor(
     readonly provider: SandboxProvider,
@@ -31,22 +65,69 @@ export class SessionManager {
     private readonly telemetry: Telemetry = noTelemetry,
   ) {
     this.workspaces = new WorkspaceRegistry(provider, config, log, this.limits, telemetry);
+    // Local sandboxes live on this machine only: their handles name it, so another host can say so.
+    const host = provider.name === 'local' ? os.hostname().slice(0, 63) : undefined;
+    this.handles = new SandboxHandles(new HandleCodec(path.join(config.stateDir, 'handle.key'), host), this, config, log);
   }
 
   /**
    * The session with this id, made at its first use. `workspace` (validated by the caller) binds a new
    * session to that named workspace; without it, SANDBOX_WORKSPACE does, else it gets a sandbox of its own.
    */
-  open(id: string, opts: { workspace?: string } = {}): Session {
+  open(id: string, opts: { workspace?: string | null; onIdle?: () => void } = {}): Session {
     const existing = this.sessions.get(id);
     if (existing) return existing;
-    const name = opts.workspace ?? this.config.workspace;
-    const session = new Session(id, this.log.child({ sessionId: id, ...(name ? { workspace: name } : {}) }), {
+    // null: a sandbox of its own even where SANDBOX_WORKSPACE names a default (sandbox_create).
+    const name = opts.workspace === null ? undefined : opts.workspace ?? this.config.workspace;
+    const session: Session = new Session(id, this.log.child({ sessionId: id, ...(name ? { workspace: name } : {}) }), {
       provider: this.provider, config: this.config, limits: this.limits, telemetry: this.telemetry,
       workspace: name ? { name, registry: this.workspaces } : undefined,
+      onIdle: opts.onIdle,
     });
     this.sessions.set(id, session);
     return session;
+  }
+
+  /**
+   * Where a call goes (DESIGN.md, "Which sandbox a call reaches"): the named workspace of a stateless
+   * request (its header, else SANDBOX_WORKSPACE), else the connection's own session. A stateless request
+   * with neither has no sandbox to reach, and is told how to get one.
+   */
+  router(o: { connection?: () => Session; workspace?: string | SandboxError; principal: string }): CallRouter {
+    const connection = () => o.connection?.();
+    const caller = (): Caller => {
+      const own = connection();
+      return { principal: o.principal, scope: own ? connectionScope(own.id) : STATELESS_SCOPE };
+    };
+    return {
+      connection,
+      session: (handle) => {
+        if (handle !== undefined) return this.handles.session(handle, caller());
+        const own = connection();
+        if (own) return own;
+        if (o.workspace instanceof SandboxError) throw o.workspace;
+        const name = o.workspace ?? this.config.workspace;
+        if (name) return this.statelessWorkspace(name);
+        throw new SandboxError('INVALID_ARGUMENT', NO_SANDBOX, { hint: GET_A_HANDLE });
+      },
+      create: (workspace) => this.handles.create(caller(), workspace),
+      delete: (handle) => this.handles.delete(handle, caller()),
+    };
+  }
+
+  /** The session stateless requests naming this workspace share; it ends when it idles. */
+  private statelessWorkspace(name: string): Session {
+    const id = `${STATELESS_WORKSPACE}${name}`;
+    const session: Session = this.open(id, {
+      workspace: name,
+      // A call that arrived while the session was letting go keeps it: it has taken the sandbox again.
+      onIdle: () => { if (!session.busy && this.sessions.get(id) === session) void this.close(id); },
+    });
+    return session;
+  }
+
+  get(id: string): Session | undefined {
+    return this.sessions.get(id);
   }
 
   /**
@@ -82,6 +163,7 @@ export class SessionManager {
    * to their transport (an HTTP stream closed first would end with no answer, leaving the client hanging).
    */
   async close(id: string, settleMs = 0): Promise<void> {
+    await this.handles.endScope(connectionScope(id));
     const s = this.sessions.get(id);
     if (!s) return;
     this.sessions.delete(id);

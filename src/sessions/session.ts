@@ -21,6 +21,11 @@ export interface SessionDeps {
   telemetry: Telemetry;
   /** Set when the session is bound to a named workspace: its sandbox then comes from (and returns to) there. */
   workspace?: { name: string; registry: WorkspaceRegistry };
+  /**
+   * Called once the session went idle and let go of its sandbox. Sessions that no connection owns
+   * (a handle's, a stateless request's workspace) end there instead of living on without a sandbox.
+   */
+  onIdle?: () => void;
 }
 
 /** Something a session owns besides its sandbox (the browser, ...), closed before the sandbox is killed. */
@@ -50,6 +55,7 @@ export class Session {
   private readonly telemetry: Telemetry;
   private readonly services = new Map<string, SessionService>();
   private readonly workspace?: SessionDeps['workspace'];
+  private readonly onIdle?: () => void;
   /** The workspace sandbox this session used last, to tell the model when it was replaced meanwhile. */
   private lastWorkspaceSandbox?: string;
   private readonly ending = new AbortController();
@@ -61,7 +67,7 @@ export class Session {
   readonly principal: { kind: 'workspace' | 'session'; key: string };
 
   constructor(readonly id: string, readonly log: Logger, deps: SessionDeps) {
-    ({ provider: this.provider, config: this.config, limits: this.limits, telemetry: this.telemetry, workspace: this.workspace } = deps);
+    ({ provider: this.provider, config: this.config, limits: this.limits, telemetry: this.telemetry, workspace: this.workspace, onIdle: this.onIdle } = deps);
     this.principal = this.workspace ? { kind: 'workspace', key: this.workspace.name } : { kind: 'session', key: randomBytes(16).toString('hex') };
   }
 
@@ -212,6 +218,7 @@ export class Session {
       this.current = undefined;
       this.workspace.registry.release(this.workspace.name, this.id);
       await Promise.all([...this.services.values()].map((s) => s.suspend?.().catch((e: Error) => this.log.warn({ err: e.message }, 'suspending a session service failed'))));
+      this.onIdle?.();
       return;
     }
     const id = this.current.id;
@@ -221,6 +228,7 @@ export class Session {
     const sb = this.current;
     this.dropSandbox();
     await sb.kill().catch((e) => this.log.warn({ err: (e as Error).message }, 'killing idle sandbox failed'));
+    this.onIdle?.();
   }
 
   private dropSandbox(): void {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { WORKSPACE_NAME, WORKSPACE_NAME_RULE } from '../config.js';
 import { defineTool, ok } from '../mcp/tool.js';
 
 export const sandboxTools = [
@@ -58,6 +59,56 @@ export const sandboxTools = [
         ...info.warnings.map((w) => `warning: ${w}`),
       ].join('\n');
       return ok(info, text);
+    },
+  }),
+  defineTool({
+    kind: 'handles',
+    name: 'sandbox_create',
+    title: 'Create a sandbox',
+    description:
+      'Create a sandbox and return its handle; pass that handle as `sandbox` to every later call that should run in it. ' +
+      'Use it when a call says it reaches no sandbox, or to work in several sandboxes at once. With `workspace`, the handle reaches that named workspace\'s shared sandbox, whose files outlive the handle.',
+    inputSchema: {
+      workspace: z.string().regex(WORKSPACE_NAME, `a workspace name is ${WORKSPACE_NAME_RULE}`).optional()
+        .describe(`Named workspace to work in (${WORKSPACE_NAME_RULE}); omit it for a fresh sandbox of your own`),
+    },
+    outputSchema: {
+      sandbox: z.string().describe('The handle: pass it as `sandbox` to later calls'),
+      workspace: z.string().nullable().describe('The named workspace the handle reaches, or null: a sandbox of its own'),
+      idleTimeoutS: z.number().describe('The handle expires after this many seconds without a call'),
+    },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+    async handler(ctx, args) {
+      const { handle, session } = await ctx.handles.create(args.workspace);
+      const workspace = session.workspaceShare?.name ?? null;
+      const where = workspace ? `the sandbox of workspace "${workspace}" (its files are kept when the handle expires)` : 'a new sandbox of its own';
+      return ok(
+        { sandbox: handle, workspace, idleTimeoutS: ctx.config.idleTimeoutS },
+        `Sandbox handle: ${handle}\nIt reaches ${where}. Pass sandbox: "${handle}" to every later call that should run there. It expires after ${ctx.config.idleTimeoutS} s without a call; sandbox_delete ends it now.`,
+      );
+    },
+  }),
+  defineTool({
+    kind: 'handles',
+    name: 'sandbox_delete',
+    title: 'Delete a sandbox',
+    description: 'Delete the sandbox a handle from sandbox_create reaches, with its files and processes (a named workspace\'s sandbox only loses this handle). Call it when you are done with a sandbox.',
+    inputSchema: {
+      sandbox: z.string().min(1).max(512).describe('The handle sandbox_create returned'),
+    },
+    outputSchema: {
+      deleted: z.boolean(),
+      workspace: z.string().nullable().describe('The named workspace the handle reached, whose sandbox and files live on; null when the sandbox itself was deleted'),
+    },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+    async handler(ctx, args) {
+      const { workspace } = await ctx.handles.delete(args.sandbox);
+      return ok(
+        { deleted: true, workspace: workspace ?? null },
+        workspace
+          ? `Handle deleted. Workspace "${workspace}" keeps its sandbox and files for other handles and sessions (until SANDBOX_WORKSPACE_TTL after the last one).`
+          : 'Sandbox deleted with its files and processes; the handle no longer works.',
+      );
     },
   }),
 ];

@@ -1,0 +1,104 @@
+import type { McpServer, ServerContext } from '@modelcontextprotocol/server';
+import { clientMessage, isSandboxError, redactPaths, toSandboxError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { CallRouter } from '../sessions/manager.js';
+import type { Config } from '../config.js';
+import type { Session } from '../sessions/session.js';
+import type { Telemetry } from '../telemetry.js';
+import { fail, type HandleToolContext, type ToolContext, type ToolDefinition, type ToolResult } from './tool.js';
+
+export const SERVER_NAME = 'sandbox-mcp';
+
+/** One tool call: what it needs from the server it came through. */
+export interface CallDeps {
+  config: Config;
+  telemetry: Telemetry;
+  log: Logger;
+  router: CallRouter;
+  server: McpServer;
+  /** Host paths no error text or log message may name (the state dir). */
+  hostPaths: string[];
+}
+
+function progressOf(extra: ServerContext): Pick<ToolContext, 'wantsProgress' | 'progress'> {
+  const progressToken = extra.mcpReq._meta?.progressToken;
+  return {
+    wantsProgress: progressToken !== undefined,
+    progress: (p) => {
+      if (progressToken === undefined) return;
+      void extra.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, ...p } }).catch(() => undefined);
+    },
+  };
+}
+
+function finish(d: CallDeps, name: string, log: Logger, started: number, result: ToolResult): ToolResult {
+  const ms = performance.now() - started;
+  d.telemetry.toolCall(name, ms, !result.isError);
+  log.debug({ ms: Math.round(ms), isError: !!result.isError }, 'tool call');
+  return result;
+}
+
+/** A failure as the model reads it; unexpected ones are logged in full and their text redacted. */
+function failure(d: CallDeps, name: string, log: Logger, err: unknown, session?: Session): ToolResult {
+  const message = redactPaths(clientMessage(err), d.hostPaths);
+  if (!isSandboxError(err) || toSandboxError(err).code === 'INTERNAL') {
+    log.error({ err }, 'tool failed');
+    session?.clientLog?.('error', `${name} failed unexpectedly: ${message}`);
+  }
+  return fail(`${name} failed: ${message}`);
+}
+
+/** sandbox_create, sandbox_delete: no session, the caller's handles. */
+export async function callHandleTool(d: CallDeps, tool: ToolDefinition & { kind: 'handles' }, args: Record<string, unknown>, extra: ServerContext): Promise<ToolResult> {
+  const log = d.log.child({ tool: tool.name });
+  const started = performance.now();
+  const ctx: HandleToolContext = { log, config: d.config, telemetry: d.telemetry, signal: extra.mcpReq.signal, handles: d.router, ...progressOf(extra) };
+  try {
+    return finish(d, tool.name, log, started, await tool.handler(ctx, args as never));
+  } catch (err) {
+    return finish(d, tool.name, log, started, failure(d, tool.name, log, err));
+  }
+}
+
+/** A tool that works in a sandbox: the session its `sandbox` handle, workspace or connection reaches. */
+export async function callSandboxTool(d: CallDeps, tool: ToolDefinition & { kind?: 'sandbox' }, input: Record<string, unknown>, extra: ServerContext): Promise<ToolResult> {
+  const { sandbox: handle, ...args } = input;
+  let session: Session;
+  try {
+    session = d.router.session(handle as string | undefined);
+  } catch (err) {
+    return finish(d, tool.name, d.log, performance.now(), failure(d, tool.name, d.log, err));
+  }
+  // Warnings and errors of a connection's session also reach its client through MCP logging, at or
+  // above the level it set with logging/setLevel: the SDK keeps that level per transport session id,
+  // so pass it. Sessions of handles and of stateless requests have no one client to tell.
+  if (session === d.router.connection()) {
+    const transportSessionId = extra.sessionId;
+    session.clientLog ??= (level, message) => {
+      void d.server.sendLoggingMessage({ level, logger: SERVER_NAME, data: redactPaths(message, d.hostPaths) }, transportSessionId).catch(() => undefined);
+    };
+  }
+  const log = session.log.child({ tool: tool.name });
+  const ctx: ToolContext = {
+    session, log, config: d.config, telemetry: d.telemetry,
+    signal: AbortSignal.any([extra.mcpReq.signal, session.endSignal]),
+    ...progressOf(extra),
+  };
+  const started = performance.now();
+  session.beginCall();
+  let result: ToolResult;
+  const stopped = () => fail(`${tool.name} was stopped: this session ended while it ran (the server is shutting down, or the session was deleted or expired). Start a new session and call again`);
+  try {
+    result = await tool.handler(ctx, args as never);
+    // Aborted by the session's end (not by the client): what the handler made of that is partial.
+    if (session.endSignal.aborted && !extra.mcpReq.signal.aborted) result = stopped();
+  } catch (err) {
+    const failed = failure(d, tool.name, log, err, session);
+    result = session.ended ? stopped() : failed;
+  } finally {
+    session.endCall();
+  }
+  const notes = session.takeNotes();
+  if (notes.length) result.content = [{ type: 'text', text: notes.join('\n') }, ...(result.content ?? [])];
+  return finish(d, tool.name, log, started, result);
+}

@@ -1,0 +1,144 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { SandboxError } from '../errors.js';
+
+/**
+ * Sandbox handles: what sandbox_create returns and every later call passes back as `sandbox`, the
+ * spec's answer to state on a stateless revision. A handle is an opaque capability, never the
+ * provider's sandbox id (that id is the capability behind preview URLs: two secrets, two purposes).
+ *
+ * Layout, base64url after "sbx-": version (1) | id (16 random bytes) | token tag (8) | scope tag (8) |
+ * host (UTF-8, local provider only) | MAC (16). The MAC (HMAC-SHA256 under a key kept in the state
+ * dir) tells a handle this server family issued from a forged or mistyped one, so an expired handle
+ * can say so; the tags bind it to the bearer token and to the connection it was made in.
+ */
+
+/** Who calls: a digest of its bearer token, and the connection ("stateless" for 2026-07-28 HTTP). */
+export interface Caller {
+  principal: string;
+  scope: string;
+}
+
+export const STATELESS_SCOPE = 'stateless';
+const PREFIX = 'sbx-';
+const VERSION = 1;
+const ID = 16;
+const TAG = 8;
+const MAC = 16;
+const FIXED = 1 + ID + TAG + TAG;
+/** Longer than any handle this server makes; longer input is refused before decoding. */
+const MAX_HANDLE_CHARS = 200;
+const NEW_HANDLE = 'call sandbox_create for a new one and pass its sandbox to later calls';
+
+export interface ParsedHandle {
+  /** The random part, hex: the registry's key. */
+  id: string;
+}
+
+/** Mints and verifies handles; the key is read from (or first written to) the state dir. */
+export class HandleCodec {
+  private key?: Buffer;
+
+  /** `host`: set for providers whose sandboxes live on this machine only (local). */
+  constructor(private readonly keyFile: string, private readonly host: string | undefined) {}
+
+  private secret(): Buffer {
+    if (this.key) return this.key;
+    try {
+      this.key = readFileSync(this.keyFile);
+    } catch {
+      mkdirSync(path.dirname(this.keyFile), { recursive: true });
+      const fresh = randomBytes(32);
+      try {
+        writeFileSync(this.keyFile, fresh, { mode: 0o600, flag: 'wx' });
+        this.key = fresh;
+      } catch {
+        this.key = readFileSync(this.keyFile); // another server on this state dir wrote it first
+      }
+    }
+    chmodSync(this.keyFile, 0o600);
+    return this.key;
+  }
+
+  private tag(kind: string, value: string | Buffer, length: number): Buffer {
+    return createHmac('sha256', this.secret()).update(`${kind}\0`).update(value).digest().subarray(0, length);
+  }
+
+  mint(caller: Caller): { handle: string; id: string } {
+    const id = randomBytes(ID);
+    const payload = Buffer.concat([Buffer.from([VERSION]), id, this.tag('token', caller.principal, TAG), this.tag('scope', caller.scope, TAG), Buffer.from(this.host ?? '', 'utf8')]);
+    const mac = this.tag('handle', payload, MAC);
+    return { handle: PREFIX + Buffer.concat([payload, mac]).toString('base64url'), id: id.toString('hex') };
+  }
+
+  /** The handle's id once it is proven ours and the caller's; else a SandboxError saying which check failed. */
+  verify(handle: string, caller: Caller): ParsedHandle {
+    const body = handle.slice(PREFIX.length);
+    const decoded = handle.length <= MAX_HANDLE_CHARS && handle.startsWith(PREFIX) ? Buffer.from(body, 'base64url') : undefined;
+    // Only the exact text minted: base64 decoding skips stray characters, which would let many strings
+    // stand for one handle.
+    const raw = decoded?.toString('base64url') === body ? decoded : undefined;
+    if (!raw || raw.length < FIXED + MAC || raw[0] !== VERSION) {
+      throw new SandboxError('INVALID_ARGUMENT', 'the sandbox argument is not a sandbox handle (handles start with "sbx-" and come from sandbox_create)', { hint: `pass it exactly as sandbox_create returned it, or ${NEW_HANDLE}` });
+    }
+    const payload = raw.subarray(0, raw.length - MAC);
+    const host = payload.subarray(FIXED).toString('utf8');
+    // Read before the MAC check: another host's server has another key, and this is all it can tell.
+    if (host !== (this.host ?? '')) {
+      throw new SandboxError('NOT_FOUND', host
+        ? `this sandbox handle belongs to a sandbox on host "${host}" (the local provider keeps sandboxes on the machine that made them); this server runs on ${this.host ? `host "${this.host}"` : 'a cloud provider'} and cannot reach it`
+        : 'this sandbox handle was made by a server on a cloud provider; this one keeps its sandboxes on this machine and cannot reach it',
+      { hint: `send the call to the server that made the handle, or ${NEW_HANDLE}` });
+    }
+    const mac = this.tag('handle', payload, MAC);
+    if (!timingSafeEqual(mac, raw.subarray(raw.length - MAC))) {
+      throw new SandboxError('NOT_FOUND', 'this server did not issue this sandbox handle (mistyped, altered, or made by a server with another key)', { hint: NEW_HANDLE });
+    }
+    if (!timingSafeEqual(payload.subarray(1 + ID, 1 + ID + TAG), this.tag('token', caller.principal, TAG))) {
+      throw new SandboxError('PERMISSION_DENIED', 'this sandbox handle was created under another bearer token, and works only with that token', { hint: NEW_HANDLE });
+    }
+    if (!timingSafeEqual(payload.subarray(1 + ID + TAG, FIXED), this.tag('scope', caller.scope, TAG))) {
+      throw new SandboxError('PERMISSION_DENIED', caller.scope === STATELESS_SCOPE
+        ? 'this sandbox handle belongs to the MCP session (or stdio connection) that created it, and works only there'
+        : 'this sandbox handle belongs to another MCP session or connection, and works only there', { hint: NEW_HANDLE });
+    }
+    return { id: payload.subarray(1, 1 + ID).toString('hex') };
+  }
+}
+
+/** A session id for a handle's session: logged and used as a label, so not the handle's own bits. */
+export function handleSessionId(id: string): string {
+  return `handle:${createHash('sha256').update(id).digest('hex').slice(0, 24)}`;
+}
+
+export type HandleEnd = 'idle' | 'deleted' | 'connection-ended' | 'shutdown';
+
+/** Why recent handles ended, so a late call learns what happened; bounded, oldest forgotten first. */
+export class HandleTombstones {
+  private readonly ended = new Map<string, { reason: HandleEnd; workspace?: string }>();
+
+  constructor(private readonly max = 10_000) {}
+
+  add(id: string, reason: HandleEnd, workspace?: string): void {
+    this.ended.delete(id);
+    this.ended.set(id, { reason, workspace });
+    if (this.ended.size > this.max) this.ended.delete(this.ended.keys().next().value!);
+  }
+
+  /** The error for a verified handle that has no live session. */
+  expired(id: string, idleTimeoutS: number): SandboxError {
+    const t = this.ended.get(id);
+    const what = {
+      idle: `this sandbox handle expired: its sandbox had no call for ${idleTimeoutS} s and was deleted`,
+      deleted: 'this sandbox handle was deleted with sandbox_delete',
+      'connection-ended': 'this sandbox handle expired with the MCP session that created it',
+      shutdown: 'this sandbox handle expired when the server shut down',
+    }[t?.reason ?? 'shutdown'];
+    const message = t ? what : 'this sandbox handle has expired: its sandbox is gone (deleted, idle too long, or the server restarted since)';
+    const hint = t?.workspace
+      ? `call sandbox_create with workspace "${t.workspace}" for a new handle (the workspace's files are kept) and pass its sandbox to later calls`
+      : `${NEW_HANDLE} (the old sandbox's files and processes are gone)`;
+    return new SandboxError('SANDBOX_GONE', message, { hint });
+  }
+}
