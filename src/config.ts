@@ -33,6 +33,9 @@ const workspaceSchema = z.string().regex(WORKSPACE_NAME, `a workspace name is ${
 export const PROVIDERS = ['local', 'docker', 'e2b', 'daytona'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
 
+export const NETWORK_MODES = ['none', 'egress', 'host'] as const;
+export type NetworkMode = (typeof NETWORK_MODES)[number];
+
 interface OptionSpec {
   env?: string;
   flag?: string;
@@ -61,7 +64,9 @@ export const OPTIONS = {
   workspace: { flag: '--workspace', env: 'SANDBOX_WORKSPACE', describe: 'Named workspace for sessions that name none (HTTP clients name theirs with a Sandbox-Workspace header or ?workspace= on /mcp): sessions of one workspace share its sandbox, which outlives them by SANDBOX_WORKSPACE_TTL and keeps its /workspace files across server restarts (local, docker); unset: each session has a sandbox of its own', schema: workspaceSchema.optional() },
   workspaceTtlS: { flag: '--workspace-ttl', env: 'SANDBOX_WORKSPACE_TTL', unit: 's', describe: 'A named workspace\'s sandbox with no session attached is killed after this long; its files stay (local, docker)', schema: int(1, 24 * 86400).default(3600) },
   isolation: { flag: '--isolation', env: 'SANDBOX_ISOLATION', describe: 'Local isolation: auto (bwrap, else unshare) | bwrap | unshare | none (no isolation: only for trusted use)', schema: z.enum(['auto', 'bwrap', 'unshare', 'none']).default('auto') },
-  network: { flag: '--network', env: 'SANDBOX_NETWORK', describe: 'Sandbox network (local and docker): none (own loopback only) | host (shares the host network, host loopback included)', schema: z.enum(['none', 'host']).default('none') },
+  network: { flag: '--network', env: 'SANDBOX_NETWORK', describe: 'Sandbox network (local): none (own loopback only) | egress (no route out; HTTP(S) through the server\'s allowlisting proxy, see SANDBOX_EGRESS_ALLOW) | host (shares the host network, host loopback included); docker treats egress as none for now', schema: z.enum(NETWORK_MODES).default('none') },
+  egressAllow: { flag: '--egress-allow', env: 'SANDBOX_EGRESS_ALLOW', unit: 'comma list', describe: 'With SANDBOX_NETWORK=egress, the host names the proxy lets sandboxes reach (*.example.com matches subdomains, * any public host); loopback, private, link-local, CGNAT, multicast and unspecified addresses are refused whatever the name', schema: list.optional(), defaultText: 'the package registries this host is configured to use (npm registry, pip index, apt sources), read at start' },
+  egressMaxConnections: { flag: '--egress-max-connections', env: 'SANDBOX_EGRESS_MAX_CONNECTIONS', describe: 'Proxy connections one sandbox may hold open at once in egress mode; more are refused (503)', schema: int(1, 10_000).default(64) },
   execTimeoutS: { flag: '--exec-timeout', env: 'SANDBOX_EXEC_TIMEOUT', unit: 's', describe: 'Default shell_exec timeout (a call may ask for up to --max-exec-timeout)', schema: int(1, 86400).default(120) },
   maxExecTimeoutS: { flag: '--max-exec-timeout', env: 'SANDBOX_MAX_EXEC_TIMEOUT', unit: 's', describe: 'Largest timeout_s a shell_exec call may ask for', schema: int(1, 86400).default(3600) },
   maxOutputBytes: { flag: '--max-output', env: 'SANDBOX_MAX_OUTPUT', unit: 'bytes', describe: 'Output returned per call (head and tail kept, the middle dropped and counted)', schema: int(1024, 64 << 20).default(1 << 20) },

@@ -186,7 +186,8 @@ export class LocalProvider implements SandboxProvider {
         env: { ...agentEnv, SANDBOX_CGROUP_PROCS: cgroupProcs.join(' '), SANDBOX_FSIZE_KB: String(fileSizeKb) } }
       : launchCommand({
         isolation: this.isolation, paths, agentDir: AGENT_DIR, runtimeDir: path.join(this.config.stateDir, 'runtime'), nodeCopy: this.copies.node, chromium: this.copies.chromium,
-        network: this.config.network, agentEnv, cgroupProcs, fileSizeKb, hostPath: this.config.hostPath, root,
+        // egress keeps the sandbox's own network namespace, with no route: only the proxy relay leads out.
+        network: this.config.network === 'host' ? 'host' : 'none', agentEnv, cgroupProcs, fileSizeKb, hostPath: this.config.hostPath, root,
       }, this.scripts);
     // Unisolated, the sandbox folder as an (ignored) argument lets orphan reaping recognise the agent.
     const child = spawn(launcher.file, launcher.args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: this.isolation === 'none' ? paths.workspace : '/', env: launcher.env });
