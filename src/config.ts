@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { PACKAGE_ENV_VARS } from './egress/registries.js';
 
 /**
  * Every option lives in this one table: its flag, env var, unit, default and schema. The CLI's --help
@@ -120,6 +121,8 @@ export type Config = Omit<OptionValues, 'provider' | 'stateDir' | 'cacheDir'> & 
   transport: 'stdio' | 'http';
   /** The server's PATH at start-up: where sandbox launchers (bwrap, unshare, nsenter) are found. */
   hostPath: string;
+  /** The variables npm and pip read their registry settings from, as they were at start (egress default). */
+  packageEnv: Record<string, string>;
 };
 
 export class ConfigError extends Error {
@@ -228,7 +231,8 @@ export function loadConfig(flags: Record<string, string>, env: NodeJS.ProcessEnv
   if (v.execTimeoutS > v.maxExecTimeoutS) {
     throw new ConfigError(`SANDBOX_EXEC_TIMEOUT (${v.execTimeoutS}) is larger than SANDBOX_MAX_EXEC_TIMEOUT (${v.maxExecTimeoutS})`);
   }
-  return { ...v, stateDir, cacheDir, hostPath: env.PATH || '/usr/local/bin:/usr/bin:/bin', provider, providerReason, transport: v.port === undefined ? 'stdio' : 'http' };
+  const packageEnv = Object.fromEntries(PACKAGE_ENV_VARS.flatMap((k) => (env[k] ? [[k, env[k]]] : [])));
+  return { ...v, stateDir, cacheDir, hostPath: env.PATH || '/usr/local/bin:/usr/bin:/bin', packageEnv, provider, providerReason, transport: v.port === undefined ? 'stdio' : 'http' };
 }
 
 function chooseProvider(v: OptionValues): { provider: ProviderName; providerReason: string } {
