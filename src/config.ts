@@ -26,6 +26,12 @@ const publicUrlSchema = z.string().transform((v, ctx) => {
   return z.NEVER;
 });
 
+/** SANDBOX_EGRESS_ALLOW: host names, `*.` patterns or `*`; never URLs or addresses with ports. */
+const egressAllowSchema = list.refine(
+  (names) => names.every((n) => n === '*' || /^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$/i.test(n) || /^\[?[0-9a-f:]+\]?$/i.test(n)),
+  { message: 'each entry must be a host name (registry.example.com), a *.example.com pattern or *; no scheme, path or port' },
+);
+
 /** A workspace name: a DNS label (it becomes part of container, volume and folder names). */
 export const WORKSPACE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 export const WORKSPACE_NAME_RULE = '1 to 40 lowercase letters, digits and inner hyphens, e.g. "my-project"';
@@ -66,7 +72,7 @@ export const OPTIONS = {
   workspaceTtlS: { flag: '--workspace-ttl', env: 'SANDBOX_WORKSPACE_TTL', unit: 's', describe: 'A named workspace\'s sandbox with no session attached is killed after this long; its files stay (local, docker)', schema: int(1, 24 * 86400).default(3600) },
   isolation: { flag: '--isolation', env: 'SANDBOX_ISOLATION', describe: 'Local isolation: auto (bwrap, else unshare) | bwrap | unshare | none (no isolation: only for trusted use)', schema: z.enum(['auto', 'bwrap', 'unshare', 'none']).default('auto') },
   network: { flag: '--network', env: 'SANDBOX_NETWORK', describe: 'Sandbox network (local): none (own loopback only) | egress (no route out; HTTP(S) through the server\'s allowlisting proxy, see SANDBOX_EGRESS_ALLOW) | host (shares the host network, host loopback included); docker treats egress as none for now', schema: z.enum(NETWORK_MODES).default('none') },
-  egressAllow: { flag: '--egress-allow', env: 'SANDBOX_EGRESS_ALLOW', unit: 'comma list', describe: 'With SANDBOX_NETWORK=egress, the host names the proxy lets sandboxes reach (*.example.com matches subdomains, * any public host); loopback, private, link-local, CGNAT, multicast and unspecified addresses are refused whatever the name', schema: list.optional(), defaultText: 'the package registries this host is configured to use (npm registry, pip index, apt sources), read at start' },
+  egressAllow: { flag: '--egress-allow', env: 'SANDBOX_EGRESS_ALLOW', unit: 'comma list', describe: 'With SANDBOX_NETWORK=egress, the host names the proxy lets sandboxes reach (*.example.com matches subdomains, * any public host); loopback, private, link-local, CGNAT, multicast and unspecified addresses are refused whatever the name', schema: egressAllowSchema.optional(), defaultText: 'the package registries this host is configured to use (npm registry, pip index, apt sources), read at start' },
   egressMaxConnections: { flag: '--egress-max-connections', env: 'SANDBOX_EGRESS_MAX_CONNECTIONS', describe: 'Proxy connections one sandbox may hold open at once in egress mode; more are refused (503)', schema: int(1, 10_000).default(64) },
   execTimeoutS: { flag: '--exec-timeout', env: 'SANDBOX_EXEC_TIMEOUT', unit: 's', describe: 'Default shell_exec timeout (a call may ask for up to --max-exec-timeout)', schema: int(1, 86400).default(120) },
   maxExecTimeoutS: { flag: '--max-exec-timeout', env: 'SANDBOX_MAX_EXEC_TIMEOUT', unit: 's', describe: 'Largest timeout_s a shell_exec call may ask for', schema: int(1, 86400).default(3600) },

@@ -121,6 +121,8 @@ export class EgressGate {
     if (!decision.ok) return plainResponse(res, decision.status, decision.body);
     const headers = { ...req.headers };
     for (const h of ['proxy-connection', 'proxy-authorization', 'connection', 'keep-alive']) delete headers[h];
+    // The name that was checked is the one the upstream serves: no other site behind the same address.
+    headers.host = url.host;
     const upstream = http.request({
       method: req.method, path: `${url.pathname}${url.search}`, headers, setHost: false,
       createConnection: () => this.dial(decision.address, port),
