@@ -52,8 +52,9 @@ export class EgressGate {
     this.resolve = policy.resolve ?? systemResolver;
     this.dial = policy.dial ?? tcpDialer;
     this.server = http.createServer({ maxHeaderSize: 16 * 1024 });
-    this.server.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => { void this.tunnel(req, socket, head); });
-    this.server.on('request', (req, res) => { void this.forward(req, res); });
+    // A failure past the checks (a dialer that throws, a socket gone mid-way) ends that connection only.
+    this.server.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => { this.tunnel(req, socket, head).catch(() => socket.destroy()); });
+    this.server.on('request', (req, res) => { this.forward(req, res).catch(() => res.destroy()); });
     this.server.on('clientError', (_err, socket) => { socket.destroy(); });
   }
 
