@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { PACKAGE_ENV_VARS } from './egress/registries.js';
 
 /**
  * Every option lives in this one table: its flag, env var, unit, default and schema. The CLI's --help
@@ -25,6 +26,12 @@ const publicUrlSchema = z.string().transform((v, ctx) => {
   return z.NEVER;
 });
 
+/** SANDBOX_EGRESS_ALLOW: host names, `*.` patterns or `*`; never URLs or addresses with ports. */
+const egressAllowSchema = list.refine(
+  (names) => names.every((n) => n === '*' || /^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$/i.test(n) || /^\[?[0-9a-f:]+\]?$/i.test(n)),
+  { message: 'each entry must be a host name (registry.example.com), a *.example.com pattern or *; no scheme, path or port' },
+);
+
 /** A workspace name: a DNS label (it becomes part of container, volume and folder names). */
 export const WORKSPACE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 export const WORKSPACE_NAME_RULE = '1 to 40 lowercase letters, digits and inner hyphens, e.g. "my-project"';
@@ -32,6 +39,9 @@ const workspaceSchema = z.string().regex(WORKSPACE_NAME, `a workspace name is ${
 
 export const PROVIDERS = ['local', 'docker', 'e2b', 'daytona'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
+
+export const NETWORK_MODES = ['none', 'egress', 'host'] as const;
+export type NetworkMode = (typeof NETWORK_MODES)[number];
 
 interface OptionSpec {
   env?: string;
@@ -61,7 +71,9 @@ export const OPTIONS = {
   workspace: { flag: '--workspace', env: 'SANDBOX_WORKSPACE', describe: 'Named workspace for sessions that name none (HTTP clients name theirs with a Sandbox-Workspace header or ?workspace= on /mcp): sessions of one workspace share its sandbox, which outlives them by SANDBOX_WORKSPACE_TTL and keeps its /workspace files across server restarts (local, docker); unset: each session has a sandbox of its own', schema: workspaceSchema.optional() },
   workspaceTtlS: { flag: '--workspace-ttl', env: 'SANDBOX_WORKSPACE_TTL', unit: 's', describe: 'A named workspace\'s sandbox with no session attached is killed after this long; its files stay (local, docker)', schema: int(1, 24 * 86400).default(3600) },
   isolation: { flag: '--isolation', env: 'SANDBOX_ISOLATION', describe: 'Local isolation: auto (bwrap, else unshare) | bwrap | unshare | none (no isolation: only for trusted use)', schema: z.enum(['auto', 'bwrap', 'unshare', 'none']).default('auto') },
-  network: { flag: '--network', env: 'SANDBOX_NETWORK', describe: 'Sandbox network (local and docker): none (own loopback only) | host (shares the host network, host loopback included)', schema: z.enum(['none', 'host']).default('none') },
+  network: { flag: '--network', env: 'SANDBOX_NETWORK', describe: 'Sandbox network (local): none (own loopback only) | egress (no route out; HTTP(S) through the server\'s allowlisting proxy, see SANDBOX_EGRESS_ALLOW) | host (shares the host network, host loopback included); docker treats egress as none for now', schema: z.enum(NETWORK_MODES).default('none') },
+  egressAllow: { flag: '--egress-allow', env: 'SANDBOX_EGRESS_ALLOW', unit: 'comma list', describe: 'With SANDBOX_NETWORK=egress, the host names the proxy lets sandboxes reach (*.example.com matches subdomains, * any public host); loopback, private, link-local, CGNAT, multicast and unspecified addresses are refused whatever the name', schema: egressAllowSchema.optional(), defaultText: 'the package registries this host is configured to use (npm registry, pip index, apt sources), read at start' },
+  egressMaxConnections: { flag: '--egress-max-connections', env: 'SANDBOX_EGRESS_MAX_CONNECTIONS', describe: 'Proxy connections one sandbox may hold open at once in egress mode; more are refused (503)', schema: int(1, 10_000).default(64) },
   execTimeoutS: { flag: '--exec-timeout', env: 'SANDBOX_EXEC_TIMEOUT', unit: 's', describe: 'Default shell_exec timeout (a call may ask for up to --max-exec-timeout)', schema: int(1, 86400).default(120) },
   maxExecTimeoutS: { flag: '--max-exec-timeout', env: 'SANDBOX_MAX_EXEC_TIMEOUT', unit: 's', describe: 'Largest timeout_s a shell_exec call may ask for', schema: int(1, 86400).default(3600) },
   maxOutputBytes: { flag: '--max-output', env: 'SANDBOX_MAX_OUTPUT', unit: 'bytes', describe: 'Output returned per call (head and tail kept, the middle dropped and counted)', schema: int(1024, 64 << 20).default(1 << 20) },
@@ -115,6 +127,8 @@ export type Config = Omit<OptionValues, 'provider' | 'stateDir' | 'cacheDir'> & 
   transport: 'stdio' | 'http';
   /** The server's PATH at start-up: where sandbox launchers (bwrap, unshare, nsenter) are found. */
   hostPath: string;
+  /** The variables npm and pip read their registry settings from, as they were at start (egress default). */
+  packageEnv: Record<string, string>;
 };
 
 export class ConfigError extends Error {
@@ -223,7 +237,8 @@ export function loadConfig(flags: Record<string, string>, env: NodeJS.ProcessEnv
   if (v.execTimeoutS > v.maxExecTimeoutS) {
     throw new ConfigError(`SANDBOX_EXEC_TIMEOUT (${v.execTimeoutS}) is larger than SANDBOX_MAX_EXEC_TIMEOUT (${v.maxExecTimeoutS})`);
   }
-  return { ...v, stateDir, cacheDir, hostPath: env.PATH || '/usr/local/bin:/usr/bin:/bin', provider, providerReason, transport: v.port === undefined ? 'stdio' : 'http' };
+  const packageEnv = Object.fromEntries(PACKAGE_ENV_VARS.flatMap((k) => (env[k] ? [[k, env[k]]] : [])));
+  return { ...v, stateDir, cacheDir, hostPath: env.PATH || '/usr/local/bin:/usr/bin:/bin', packageEnv, provider, providerReason, transport: v.port === undefined ? 'stdio' : 'http' };
 }
 
 function chooseProvider(v: OptionValues): { provider: ProviderName; providerReason: string } {

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { ProviderName } from '../config.js';
+import type { EgressReport } from '../egress/service.js';
 
 /** The seam every provider implements; tools and sessions see nothing vendor-specific. */
 export interface SandboxProvider {
@@ -338,6 +339,8 @@ export interface Sandbox {
    * NOT_FOUND when nothing listens on that port.
    */
   connectPort?(port: number): Promise<Duplex>;
+  /** SANDBOX_NETWORK=egress: the proxy's address, allow list and this sandbox's counters; undefined otherwise. */
+  egress?(): EgressReport | undefined;
   keepAlive(ms: number): Promise<void>;
   /** Where a Chromium inside this sandbox can be started or reached; absent: no browser for this provider. */
   browserEndpoint?(opts: { chromiumPath: string }): Promise<BrowserEndpoint>;

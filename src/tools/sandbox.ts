@@ -23,6 +23,10 @@ export const sandboxTools = [
       expiresAt: z.string().nullable(),
       workspace: z.object({ name: z.string(), sessions: z.number(), ttlS: z.number() }).nullable()
         .describe('The named workspace this session shares, or null: a sandbox of its own'),
+      egress: z.object({
+        proxy: z.string(), allow: z.array(z.string()), bytesUp: z.number(), bytesDown: z.number(),
+        allowed: z.number(), refused: z.number(), openConnections: z.number(),
+      }).nullable().describe('SANDBOX_NETWORK=egress: the proxy commands use, the host names it allows, and this sandbox\'s traffic through it; null otherwise'),
       warnings: z.array(z.string()),
     },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
@@ -45,6 +49,7 @@ export const sandboxTools = [
         // While this call runs the idle clock is stopped; it restarts when the call returns.
         expiresAt: new Date(Date.now() + lifetimeS * 1000).toISOString(),
         workspace: ws ? { ...ws, ttlS: ctx.config.workspaceTtlS } : null,
+        egress: sb.egress?.() ?? null,
         warnings: d.warnings,
       };
       const text = [
@@ -52,6 +57,7 @@ export const sandboxTools = [
         `workdir: ${info.workdir}`,
         `isolation: ${info.isolation}`,
         `network: ${info.network}`,
+        ...(info.egress ? [`egress: proxy ${info.egress.proxy}; ${info.egress.bytesUp} bytes up, ${info.egress.bytesDown} down; ${info.egress.allowed} allowed, ${info.egress.refused} refused; ${info.egress.openConnections} open`] : []),
         `limits: ${Object.entries(info.limits).map(([k, v]) => `${k}=${v}`).join(', ')}`,
         info.workspace
           ? `workspace "${info.workspace.name}": shared by ${info.workspace.sessions} session(s); kept ${info.workspace.ttlS} s after the last one leaves (at ${info.expiresAt} if unused)`

@@ -129,7 +129,8 @@ export class DockerProvider implements SandboxProvider {
         diskMb: c.diskMb > 0 ? 'not enforced on /workspace (docker volume)' : 'off',
         maxOutputBytes: c.maxOutputBytes, defaultExecTimeoutS: c.execTimeoutS, maxExecTimeoutS: c.maxExecTimeoutS, idleTimeoutS: c.idleTimeoutS,
       },
-      warnings: c.network === 'host' ? ['SANDBOX_NETWORK=host: sandboxes share the host network, host loopback services included'] : [],
+      warnings: c.network === 'host' ? ['SANDBOX_NETWORK=host: sandboxes share the host network, host loopback services included']
+        : c.network === 'egress' ? ['SANDBOX_NETWORK=egress is not implemented for docker yet: containers have no network (as with none)'] : [],
     };
   }
 

@@ -7,6 +7,7 @@ import type { Config } from '../../config.js';
 import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { CreateOptions, PreviewUrlBuilder, ProviderDescription, Sandbox, SandboxProvider, SandboxSummary } from '../types.js';
+import { EGRESS_PROXY_PORT, EGRESS_SOCKET, EgressService } from '../../egress/service.js';
 import { AgentConnection } from './agent-client.js';
 import { BRIDGE_SOCKET, RUN_MOUNT } from './agent/protocol.js';
 import { PortBridge } from './bridge.js';
@@ -49,6 +50,8 @@ export class LocalProvider implements SandboxProvider {
     private readonly hostUids: HostUids | undefined,
     /** An empty image of SANDBOX_DISK_MB (disk.ts), when sandboxes get one. */
     private readonly diskTemplate: string | undefined,
+    /** SANDBOX_NETWORK=egress with isolation: the proxy sandboxes reach through their run folder. */
+    private readonly egress: EgressService | undefined,
   ) {}
 
   static async start(config: Config, log: Logger): Promise<LocalProvider> {
@@ -69,7 +72,10 @@ export class LocalProvider implements SandboxProvider {
     const mkfs = hostUids && config.diskMb > 0 ? findProgram('mkfs.ext4', `${config.hostPath}:/usr/sbin:/sbin`) : undefined;
     if (hostUids && config.diskMb > 0 && !mkfs) log.warn('the disk cap is not enforced: mkfs.ext4 is missing (Debian/Ubuntu: apt-get install e2fsprogs)');
     const diskTemplate = mkfs ? await ensureDiskTemplate(config.cacheDir, config.diskMb, mkfs) : undefined;
-    const p = new LocalProvider(config, log, isolation, cgroups, registry, scripts, { node: nodeCopy, chromium }, hostUids, diskTemplate);
+    // Unisolated, a sandbox shares the host network: there is nothing for a proxy to guard.
+    if (config.network === 'egress' && !isolated) log.warn('SANDBOX_NETWORK=egress has no effect with SANDBOX_ISOLATION=none: commands use the host network');
+    const egress = config.network === 'egress' && isolated ? await EgressService.start(config, log) : undefined;
+    const p = new LocalProvider(config, log, isolation, cgroups, registry, scripts, { node: nodeCopy, chromium }, hostUids, diskTemplate, egress);
     log.info({ isolation, cgroups: !!cgroups, cpu: cgroups?.limitsCpu ?? false, perSandboxUid: !!hostUids, diskCap: p.diskCapped() }, 'local provider ready');
     return p;
   }
@@ -87,7 +93,9 @@ export class LocalProvider implements SandboxProvider {
     return {
       provider: 'local',
       isolation: this.isolation === 'none' ? 'none' : `${this.isolation} (user, pid, mount, ipc, uts${c.network === 'none' ? ', net' : ''} namespaces)`,
-      network: this.isolation === 'none' || c.network === 'host' ? 'host network' : 'none (sandbox loopback only)',
+      network: this.isolation === 'none' || c.network === 'host' ? 'host network'
+        : this.egress ? `egress: no route out; HTTP(S) through the server's proxy (${this.egress.allow.join(', ') || 'nothing allowed'}), never to loopback or private addresses`
+          : 'none (sandbox loopback only)',
       limits: {
         memoryMb: this.cgroups ? c.memoryMb : 'not enforced',
         pidsMax: this.cgroups || this.hostUids ? c.pidsMax : 'not enforced',
@@ -161,8 +169,13 @@ export class LocalProvider implements SandboxProvider {
     if (!bridge) this.log.warn({ path: bridgeHostPath }, 'state dir path too long for the port bridge socket: no preview URLs');
     // Connecting to a Unix socket takes write permission on it: the sandbox's uid alone gets it.
     if (bridge && hostUid !== undefined) await fs.chown(bridgeHostPath, hostUid, hostUid);
+    const egress = this.egress && await this.egress.open(id, path.join(paths.run, EGRESS_SOCKET), hostUid).catch((e) => {
+      this.log.warn({ err: (e as Error).message }, 'egress proxy socket unavailable: this sandbox has no network');
+      return undefined;
+    });
     const workdir = this.isolation === 'none' ? paths.workspace : WORKDIR;
     const env: Record<string, string> = {
+      ...(egress ? this.egress!.sandboxEnv() : {}),
       PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       HOME: this.isolation === 'none' ? paths.home : HOME,
       USER: 'user', LOGNAME: 'user', SHELL: '/bin/bash', LANG: 'C.UTF-8', TERM: 'dumb',
@@ -173,6 +186,7 @@ export class LocalProvider implements SandboxProvider {
       SANDBOX_BRIDGE: !bridge ? '' : this.isolation === 'none' ? bridgeHostPath : `${RUN_MOUNT}/${BRIDGE_SOCKET}`,
       // Only inside its own pid namespace may the agent kill "every process" (shell_kill_all).
       SANDBOX_OWN_PIDNS: this.isolation === 'none' ? '' : '1',
+      ...(egress ? { SANDBOX_EGRESS_SOCKET: `${RUN_MOUNT}/${EGRESS_SOCKET}`, SANDBOX_EGRESS_PORT: String(EGRESS_PROXY_PORT) } : {}),
     };
     let cgroup: SandboxCgroup | undefined;
     if (this.cgroups) {
@@ -186,7 +200,8 @@ export class LocalProvider implements SandboxProvider {
         env: { ...agentEnv, SANDBOX_CGROUP_PROCS: cgroupProcs.join(' '), SANDBOX_FSIZE_KB: String(fileSizeKb) } }
       : launchCommand({
         isolation: this.isolation, paths, agentDir: AGENT_DIR, runtimeDir: path.join(this.config.stateDir, 'runtime'), nodeCopy: this.copies.node, chromium: this.copies.chromium,
-        network: this.config.network, agentEnv, cgroupProcs, fileSizeKb, hostPath: this.config.hostPath, root,
+        // egress keeps the sandbox's own network namespace, with no route: only the proxy relay leads out.
+        network: this.config.network === 'host' ? 'host' : 'none', agentEnv, cgroupProcs, fileSizeKb, hostPath: this.config.hostPath, root,
       }, this.scripts);
     // Unisolated, the sandbox folder as an (ignored) argument lets orphan reaping recognise the agent.
     const child = spawn(launcher.file, launcher.args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: this.isolation === 'none' ? paths.workspace : '/', env: launcher.env });
@@ -201,6 +216,7 @@ export class LocalProvider implements SandboxProvider {
     const cleanup = async () => {
       this.live.delete(id);
       bridge?.close();
+      egress?.close();
       await cgroup?.remove();
       await removeTree(paths.root);
       if (hostUid !== undefined) this.hostUids?.release(hostUid);
@@ -217,7 +233,7 @@ export class LocalProvider implements SandboxProvider {
     sandbox = new LocalSandbox(id, workdir, child, agent, cleanup, this.config.maxOutputBytes, bridge, () => this.previewUrls, {
       runtimeDir: path.join(this.config.stateDir, 'runtime'), isolation: this.isolation, launcherPid: child.pid ?? -1,
       cgroupProcs, tmpDir: paths.tmp, homeDir: paths.home, sandboxId: id, overCdp: this.isolation === 'bwrap' && !serverIsRoot(),
-    });
+    }, egress);
     this.live.set(id, sandbox);
     log.debug('sandbox started');
     return sandbox;

@@ -1,5 +1,6 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Duplex } from 'node:stream';
+import type { EgressReport, SandboxEgress } from '../../egress/service.js';
 import { SandboxError } from '../../errors.js';
 import type {
   BrowserEndpoint, DirEntry, ExecOptions, ExecResult, FilesApi, FileStat, PreviewUrlBuilder, ProcessApi, ProcessInfo, ReadResult, ReadTextResult, Sandbox, SearchResult, TreeResult,
@@ -28,7 +29,12 @@ export class LocalSandbox implements Sandbox {
     private readonly bridge: PortBridge | undefined,
     private readonly previewUrls: () => PreviewUrlBuilder | undefined,
     private readonly browser: LocalBrowserInfo,
+    private readonly egressDoor?: SandboxEgress,
   ) {}
+
+  egress(): EgressReport | undefined {
+    return this.egressDoor?.report();
+  }
 
   isAlive(): boolean {
     return this.agent.alive && !this.killed;
@@ -124,6 +130,7 @@ export class LocalSandbox implements Sandbox {
       this.chromium?.dispose();
       this.agent.close();
       this.bridge?.close();
+      this.egressDoor?.close();
       if (this.child.exitCode === null && this.child.signalCode === null) {
         const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
         this.child.kill('SIGKILL');

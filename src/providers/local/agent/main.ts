@@ -7,6 +7,7 @@ import { AgentError, toErrorBody } from './errors.js';
 import { runCommand, type RunningExec } from './exec.js';
 import { Files } from './files.js';
 import { FrameReader, frameHeader, WithBytes, type Binary } from './frames.js';
+import { startEgressRelay } from './egress-relay.js';
 import { openPort } from './ports.js';
 import { ProcessTable } from './processes.js';
 import { MAX_STRING_BYTES, MAX_TRANSFER_BYTES, REQUEST_BIN_FIELDS, replyLineLimit, type AgentMessage, type AgentRequest } from './protocol.js';
@@ -109,4 +110,6 @@ process.stdin.on('end', () => {
 process.on('uncaughtException', (err) => {
   process.stderr.write(`agent: ${err.stack ?? err}\n`);
 });
+// Listening before "ready", so a first command already finds the proxy.
+if (process.env.SANDBOX_EGRESS_SOCKET) await startEgressRelay(Number(process.env.SANDBOX_EGRESS_PORT), process.env.SANDBOX_EGRESS_SOCKET);
 send({ ready: true, pid: process.pid });
