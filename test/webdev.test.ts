@@ -76,7 +76,7 @@ describe('webdev tools and preview URLs over HTTP', () => {
   it('vite-react says clearly that it cannot install without network, and writes nothing', async () => {
     const r = await call(client, 'webdev_create', { name: 'spa', template: 'vite-react' });
     expect(r.isError).toBe(true);
-    expect(text(r)).toMatch(/npm install.*cannot reach it.*no network by default.*SANDBOX_NETWORK=host/s);
+    expect(text(r)).toMatch(/npm install.*cannot reach it.*no network by default.*SANDBOX_NETWORK=egress/s);
     expect((await sh(client, 'test -e spa; echo $?')).stdout.trim()).toBe('1');
   });
 

@@ -140,8 +140,8 @@ export const webdevTools = [
       if (spec.install) {
         const net = await registryReachable(sb);
         if (!net.ok) {
-          return fail(`webdev_create failed: the ${args.template} template needs "npm install" from registry.npmjs.org, and this sandbox cannot reach it (${net.detail || 'no network'}). ` +
-            'Local sandboxes have no network by default (sandbox_info shows "network"). Ask the operator to restart sandbox-mcp with SANDBOX_NETWORK=host to allow it, or use the "static" or "node-server" template, which need no install. Nothing was written.');
+          return fail(`webdev_create failed: the ${args.template} template needs "npm install" from the npm registry, and this sandbox cannot reach it (${net.detail || 'no network'}). ` +
+            'Local sandboxes have no network by default (sandbox_info shows "network"). Ask the operator to restart sandbox-mcp with SANDBOX_NETWORK=egress (package registries only, through an allowlisting proxy), or use the "static" or "node-server" template, which need no install. Nothing was written.');
         }
       }
       for (const f of files) await sb.files.write(posix.join(dir, f.path), f.data);

@@ -24,9 +24,13 @@ export async function waitForPort(sb: Sandbox, port: number, timeoutMs: number, 
   }
 }
 
-/** Whether the sandbox reaches the npm registry (for templates that need npm install). */
+/**
+ * Whether the sandbox reaches its npm registry (for templates that need npm install): npm's own ping,
+ * so the registry is whatever npm is configured with in there (in egress mode, the host's, through the
+ * proxy), never a host name of ours.
+ */
 export async function registryReachable(sb: Sandbox): Promise<{ ok: boolean; detail: string }> {
-  const script = "const s=require('net').connect(443,'registry.npmjs.org');s.setTimeout(5000,()=>{console.error('timed out');process.exit(2)});s.on('connect',()=>process.exit(0));s.on('error',e=>{console.error(e.code||e.message);process.exit(1)})";
-  const r = await sb.exec(`node -e "${script}"`, { timeoutMs: 10_000 });
-  return { ok: r.exitCode === 0, detail: (r.stderr || r.stdout).trim().split('\n').pop() ?? '' };
+  const r = await sb.exec('npm ping --fetch-timeout=5000 --fetch-retries=0 --loglevel=error', { timeoutMs: 15_000 });
+  const lines = `${r.stderr}\n${r.stdout}`.split('\n').map((l) => l.trim()).filter(Boolean);
+  return { ok: r.exitCode === 0, detail: lines.find((l) => /ERR|error|code/i.test(l)) ?? lines.pop() ?? '' };
 }
