@@ -99,7 +99,7 @@ describe('sandbox handles over stateless HTTP', () => {
     await refused(b.client, ofA, /belongs to another MCP session or connection/);
     await refused(modern.client, ofA, /belongs to the MCP session .* that created it/);
     const stateless = await create(modern.client);
-    await refused(a.client, stateless, /belongs to another MCP session or connection/);
+    await refused(a.client, stateless, /made by a stateless \(MCP 2026-07-28\) request/);
     // A session's handles end with it.
     const own = (await call(a.client, 'sandbox_info', { sandbox: ofA })).structuredContent!.id as string;
     await a.transport.terminateSession();

@@ -6,6 +6,7 @@ import { dockerBench } from './docker.js';
 import { workspaceBench } from './workspace.js';
 import { filesBench } from './files.js';
 import { previewBench } from './preview.js';
+import { protocolBench } from './protocol.js';
 import { shellBench } from './shell.js';
 import { startupBench } from './startup.js';
 import type { BenchRunner, BenchSection } from './stats.js';
@@ -23,6 +24,7 @@ const SECTIONS: Record<string, BenchRunner> = {
   browser: browserBench,
   docker: dockerBench,
   workspace: workspaceBench,
+  protocol: protocolBench,
 };
 
 function flag(name: string): string | undefined {

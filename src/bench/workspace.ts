@@ -5,7 +5,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { CLI } from './client.js';
 import { compare, summarize, time, type BenchRunner } from './stats.js';
 
-async function startServer(stateDir: string): Promise<{ proc: ChildProcess; url: string }> {
+export async function startHttpServer(stateDir: string): Promise<{ proc: ChildProcess; url: string }> {
   const proc = spawn(process.execPath, [CLI, '--port', '0'], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'info', SANDBOX_STATE_DIR: stateDir, SANDBOX_WARM_POOL: '0' },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -40,7 +40,7 @@ async function exec(client: Client): Promise<void> {
  * call as the floor. Target: joining costs no more than a warm call plus 10 ms.
  */
 export const workspaceBench: BenchRunner = async ({ iterations, stateDir, log }) => {
-  const { proc, url } = await startServer(stateDir);
+  const { proc, url } = await startHttpServer(stateDir);
   const fresh: number[] = [];
   const join: number[] = [];
   const warm: number[] = [];

@@ -34,7 +34,7 @@ export async function serveHttp(o: ServerDeps & Pick<RouteOptions, 'hostRoutes' 
   const route = routeRequest({
     config, sessions, guards, hostRoutes: o.hostRoutes, routes: o.routes,
     // Both revisions on one endpoint: 2025-era requests keep their sessions (and per-session sandboxes).
-    mcp: async (req, res, body) => (await isLegacy(req, body)) ? legacy.handle(req, res, body) : modern.handle(req, res, body),
+    mcp: (req, res, body) => isLegacy(req, body) ? legacy.handle(req, res, body) : modern.handle(req, res, body),
   });
 
   let accepting = true;

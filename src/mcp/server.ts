@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { McpServer, type ServerContext } from '@modelcontextprotocol/server';
+import { McpServer, type ServerContext, type StandardSchemaWithJSON } from '@modelcontextprotocol/server';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { CallRouter } from '../sessions/manager.js';
@@ -44,15 +44,40 @@ function strictInput(name: string, own: z.ZodRawShape, withHandle: boolean): z.Z
 }
 
 /**
- * A stateless (2026-07-28) HTTP request gets an McpServer of its own: the tools' schemas are built once
- * per process, not per request.
+ * A zod schema whose JSON Schema is converted once per process. The SDK converts per McpServer (for
+ * tools/list, for a call's structured result, for Mcp-Param checks), and a stateless request has an
+ * McpServer of its own: converting on every call was a quarter of a millisecond of it.
  */
-const schemas = new WeakMap<ToolDefinition, { input: z.ZodObject; output?: z.ZodObject }>();
-function schemasOf(tool: ToolDefinition): { input: z.ZodObject; output?: z.ZodObject } {
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+type ObjectSchema = StandardSchemaWithJSON<Record<string, unknown>, Record<string, unknown>>;
+function convertedOnce(schema: z.ZodObject): ObjectSchema {
+  const std = schema['~standard'];
+  const memo = new Map<string, Record<string, unknown>>();
+  const once = (io: 'input' | 'output') => (options: Parameters<typeof std.jsonSchema.input>[0]) => {
+    const key = `${io} ${options.target}`;
+    let json = memo.get(key);
+    // Frozen: shared by every McpServer, so nothing may change it (the SDK copies what it adjusts).
+    if (!json) memo.set(key, json = deepFreeze(std.jsonSchema[io](options)));
+    return json;
+  };
+  return { '~standard': { ...std, jsonSchema: { input: once('input'), output: once('output') } } } as ObjectSchema;
+}
+
+/** Each tool's schemas, built once per process (stateless requests get an McpServer each). */
+const schemas = new WeakMap<ToolDefinition, { input: ObjectSchema; output?: ObjectSchema }>();
+function schemasOf(tool: ToolDefinition): { input: ObjectSchema; output?: ObjectSchema } {
   let s = schemas.get(tool);
   if (!s) {
     // The handle tools take handles as their own arguments; every other tool may name its sandbox.
-    s = { input: strictInput(tool.name, tool.inputSchema, tool.kind !== 'handles'), output: tool.outputSchema && z.object(tool.outputSchema) };
+    const input = strictInput(tool.name, tool.inputSchema, tool.kind !== 'handles');
+    s = { input: convertedOnce(input), output: tool.outputSchema && convertedOnce(z.object(tool.outputSchema)) };
     schemas.set(tool, s);
   }
   return s;
@@ -87,5 +112,7 @@ export function buildServer(tools: ToolDefinition[], router: CallRouter, deps: S
       (args: Record<string, unknown>, extra: ServerContext) => tool.kind === 'handles' ? callHandleTool(call, tool, args, extra) : callSandboxTool(call, tool, args, extra),
     );
   }
+  // The list is fixed while the server runs: no client should wait for list_changed notifications.
+  server.server.registerCapabilities({ tools: { listChanged: false } });
   return server;
 }

@@ -39,6 +39,8 @@ export interface ParsedHandle {
 /** Mints and verifies handles; the key is read from (or first written to) the state dir. */
 export class HandleCodec {
   private key?: Buffer;
+  /** Handles verified lately, per caller: a warm call checks a handle without three HMACs. */
+  private readonly verified = new Map<string, ParsedHandle>();
 
   /** `host`: set for providers whose sandboxes live on this machine only (local). */
   constructor(private readonly keyFile: string, private readonly host: string | undefined) {}
@@ -74,6 +76,16 @@ export class HandleCodec {
 
   /** The handle's id once it is proven ours and the caller's; else a SandboxError saying which check failed. */
   verify(handle: string, caller: Caller): ParsedHandle {
+    const cacheKey = `${handle}\0${caller.principal}\0${caller.scope}`;
+    const hit = this.verified.get(cacheKey);
+    if (hit) return hit;
+    const parsed = this.check(handle, caller);
+    if (this.verified.size >= 1024) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(cacheKey, parsed);
+    return parsed;
+  }
+
+  private check(handle: string, caller: Caller): ParsedHandle {
     const body = handle.slice(PREFIX.length);
     const decoded = handle.length <= MAX_HANDLE_CHARS && handle.startsWith(PREFIX) ? Buffer.from(body, 'base64url') : undefined;
     // Only the exact text minted: base64 decoding skips stray characters, which would let many strings
@@ -98,10 +110,14 @@ export class HandleCodec {
     if (!timingSafeEqual(payload.subarray(1 + ID, 1 + ID + TAG), this.tag('token', caller.principal, TAG))) {
       throw new SandboxError('PERMISSION_DENIED', 'this sandbox handle was created under another bearer token, and works only with that token', { hint: NEW_HANDLE });
     }
-    if (!timingSafeEqual(payload.subarray(1 + ID + TAG, FIXED), this.tag('scope', caller.scope, TAG))) {
+    const scope = payload.subarray(1 + ID + TAG, FIXED);
+    if (!timingSafeEqual(scope, this.tag('scope', caller.scope, TAG))) {
+      const madeStateless = timingSafeEqual(scope, this.tag('scope', STATELESS_SCOPE, TAG));
       throw new SandboxError('PERMISSION_DENIED', caller.scope === STATELESS_SCOPE
         ? 'this sandbox handle belongs to the MCP session (or stdio connection) that created it, and works only there'
-        : 'this sandbox handle belongs to another MCP session or connection, and works only there', { hint: NEW_HANDLE });
+        : madeStateless
+          ? 'this sandbox handle was made by a stateless (MCP 2026-07-28) request and works only in such requests, not in this session'
+          : 'this sandbox handle belongs to another MCP session or connection, and works only there', { hint: NEW_HANDLE });
     }
     return { id: payload.subarray(1, 1 + ID).toString('hex') };
   }
