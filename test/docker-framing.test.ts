@@ -53,3 +53,13 @@ describe('docker output framing', () => {
     expect(events).toEqual(['header undefined', 'OCI runtime exec failed: no bash\n']);
   });
 });
+
+describe('docker file helper errors', () => {
+  it('a helper that cannot fork (the process limit is used up) says so and how to recover', async () => {
+    const { helperError } = await import('../src/providers/docker/errors.js');
+    const stderr = 'sandbox-mcp: fork: retry: Resource temporarily unavailable\nsandbox-mcp: fork: Resource temporarily unavailable\n';
+    const e = helperError(stderr, 254, '/workspace/p.txt');
+    expect(e.code).toBe('LIMIT_EXCEEDED');
+    expect(`${e.message} ${e.hint}`).toMatch(/process limit.*shell_kill/s);
+  });
+});

@@ -103,9 +103,13 @@ describe.skipIf(!!dockerSkip)('docker provider review', () => {
   it('a file operation when the process limit is used up says so and how to recover', async () => {
     const hog = await call(client, 'shell_start', { command: 'for i in $(seq 100); do sleep 300 & done; wait' });
     const processId = hog.structuredContent!.processId as string;
-    const failed = await waitFor(async () => { const r = await call(client, 'file_write', { path: 'p.txt', content: 'x' }); return r.isError ? r : false; }, 20_000, 300);
-    expect(text(failed)).toMatch(/process limit.*shell_kill/s);
-    await call(client, 'shell_kill', { processId, signal: 'SIGKILL' });
+    try {
+      const failed = await waitFor(async () => { const r = await call(client, 'file_write', { path: 'p.txt', content: 'x' }); return r.isError ? r : false; }, 20_000, 300);
+      expect(text(failed)).toMatch(/process limit.*shell_kill/s);
+    } finally {
+      // The later cases share this container: never leave it at its process limit.
+      await call(client, 'shell_kill', { processId, signal: 'SIGKILL' });
+    }
     await waitFor(async () => !(await call(client, 'file_write', { path: 'p.txt', content: 'x' })).isError, 20_000, 300);
   }, 60_000);
 

@@ -89,6 +89,8 @@ const TOOL_MESSAGES: [RegExp, SandboxErrorCode, string][] = [
   [/Too many levels of symbolic links/i, 'INVALID_ARGUMENT', 'too many levels of symbolic links'],
 ];
 
+const PROCESS_LIMIT_HINT = 'the sandbox has probably used up its process limit (SANDBOX_PIDS_MAX): shell_kill_all ends every process in it, leftovers of earlier commands included (files stay); shell_kill stops one background process';
+
 /** A failed file helper: our protocol line when it checked, else the tool's message mapped to a code. */
 export function helperError(stderr: string, exitCode: number | null, path: string): SandboxError {
   const first = stderr.split('\n').find((l) => l.startsWith(HELPER_ERROR));
@@ -99,6 +101,10 @@ export function helperError(stderr: string, exitCode: number | null, path: strin
   }
   if (exitCode === 128 + 25) { // SIGXFSZ: the fsize ulimit
     return new SandboxError('LIMIT_EXCEEDED', `${path}: file too large for the sandbox file size limit`, { hint: 'write a smaller file, or raise SANDBOX_FILE_SIZE_MB' });
+  }
+  // The helper's shell started, but could not fork the tools it runs: the same limit as a failed exec.
+  if (/fork: (retry: )?Resource temporarily unavailable/i.test(stderr)) {
+    return new SandboxError('LIMIT_EXCEEDED', `${path}: the file operation could not start a process`, { hint: PROCESS_LIMIT_HINT });
   }
   for (const [re, code, text] of TOOL_MESSAGES) {
     if (re.test(stderr)) return new SandboxError(code, `${path}: ${text}`);
@@ -112,7 +118,7 @@ export function execStartFailed(output: string): SandboxError {
   const pids = /init-p|resource temporarily unavailable|fork|pids/i.test(detail);
   return new SandboxError(pids ? 'LIMIT_EXCEEDED' : 'UNAVAILABLE', `the sandbox could not start the command: ${detail}`, {
     hint: pids
-      ? 'the sandbox has probably used up its process limit (SANDBOX_PIDS_MAX): shell_kill_all ends every process in it, leftovers of earlier commands included (files stay); shell_kill stops one background process'
+      ? PROCESS_LIMIT_HINT
       : 'the image must provide /bin/bash; if this persists, the sandbox is broken and ending the session gives a fresh one',
   });
 }
