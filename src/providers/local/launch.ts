@@ -86,7 +86,7 @@ function staged(req: LaunchRequest, root: RootLaunch): { sources: SandboxSources
   const stage: Record<string, string> = { root: p.root, agent: req.agentDir, runtime: req.runtimeDir, node: path.dirname(req.nodeCopy) };
   if (req.chromium) stage.chromium = path.dirname(req.chromium.copy);
   const inRoot = (hostPath: string) => `${STAGE_DIR}/root/${path.relative(p.root, hostPath)}`;
-  const writable = root.disk ? path.join(root.disk.mountDir) : p.root;
+  const writable = root.disk ? root.disk.mountDir : p.root;
   let workspace = inRoot(path.join(writable, 'workspace'));
   if (!root.disk && path.relative(p.root, p.workspace).startsWith('..')) {
     stage.workspace = p.workspace; // a named workspace's folder lives beside the sandboxes
