@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { summarize, type Stat } from '../bench/stats.js';
+import { summarize, type Stat } from './stats.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { createProvider } from '../providers/index.js';

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
 import { connectOurs, connectStdio } from './client.js';
-import { compare, summarize, time, type BenchRunner } from './stats.js';
+import { compare, summarize, time, type BenchRunner } from '../src/ops/stats.js';
 
 const PAYLOAD_BYTES = 1_000_000;
 

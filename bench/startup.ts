@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CLI, connectStdio } from './client.js';
-import { compare, summarize, time, type BenchRunner } from './stats.js';
+import { compare, summarize, time, type BenchRunner } from '../src/ops/stats.js';
 
 /**
  * Issue 4: what the cloud SDKs cost at start-up. Connect + `initialize` over stdio for the local

@@ -8,10 +8,10 @@ import { call, sh, stdioClient, tempDir, text, waitFor, expectUnreadInputCapped 
  * Defects found by an adversarial review of the docker provider, each driven through the MCP tools
  * over stdio against a real engine: the built CLI, SANDBOX_PROVIDER=docker, network none.
  */
-if (dockerSkip) console.warn(`[review-docker] skipped: ${dockerSkip}`);
+if (dockerSkip) console.warn(`[docker-edges] skipped: ${dockerSkip}`);
 
 
-describe.skipIf(!!dockerSkip)('docker provider review', () => {
+describe.skipIf(!!dockerSkip)('docker provider: edge cases', () => {
   let client: Client;
   let state: ReturnType<typeof tempDir>;
   /** Processes in the container whose command line starts with `prefix` (an extended regex). */

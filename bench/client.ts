@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 
-export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli.js');
+export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli.js');
 
 /** Any stdio MCP server (ours or a peer), connected with the SDK's client. */
 export async function connectStdio(command: string, args: string[], env: Record<string, string> = {}): Promise<Client> {

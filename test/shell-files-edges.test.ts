@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, hostProcessesWith, sh, stdioClient, tempDir, text, waitFor, type ToolResult, expectUnreadInputCapped } from './helpers.js';
 
 /** Defects found by an adversarial review of the shell and file tools on the local provider. */
-describe('shell and file tools: review findings', () => {
+describe('shell and file tools: edge cases', () => {
   let client: Client;
   let state: ReturnType<typeof tempDir>;
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { Client } from '@modelcontextprotocol/client';
 import { connectOurs } from './client.js';
-import { compare, summarize, time, type BenchRunner } from './stats.js';
+import { compare, summarize, time, type BenchRunner } from '../src/ops/stats.js';
 
 const SERVER = `const s=require('http').createServer((q,r)=>r.end('x'.repeat(1024)));s.listen(Number(process.env.PORT||0),'127.0.0.1',()=>console.log('up '+s.address().port))`;
 

@@ -16,7 +16,7 @@ require('http').createServer((q, r) => {
 }).listen(Number(process.env.PORT), () => console.log('ready'));
 `;
 
-describe('web review: sites, previews, browser edge cases', () => {
+describe('web edge cases: sites, previews, browser edge cases', () => {
   let state: ReturnType<typeof tempDir>;
   let server: HttpServer;
   let client: Client;
@@ -175,7 +175,7 @@ with open('g/z/grow', 'ab') as h: h.write(b'\\0' * (8 << 20))
 print('grown', flush=True)
 `;
 
-describe('web review: a server with small limits', () => {
+describe('web edge cases: a server with small limits', () => {
   let state: ReturnType<typeof tempDir>;
   let server: HttpServer;
   let client: Client;
@@ -216,7 +216,7 @@ describe('web review: a server with small limits', () => {
   }, 30_000);
 });
 
-describe('web review: stdio mode with its web port taken', () => {
+describe('web edge cases: stdio mode with its web port taken', () => {
   it('deploy_site says the port is taken and how to recover, and publishes nothing', async () => {
     const blocker = net.createServer().listen(0, '127.0.0.1');
     await new Promise((r) => blocker.once('listening', r));
@@ -238,7 +238,7 @@ describe('web review: stdio mode with its web port taken', () => {
 });
 
 const noChromium = chromiumMissing();
-describe.skipIf(!!noChromium)('web review: the browser tool and the URLs the other tools hand out', () => {
+describe.skipIf(!!noChromium)('web edge cases: the browser tool and the URLs the other tools hand out', () => {
   let state: ReturnType<typeof tempDir>;
   let server: HttpServer;
   let client: Client;

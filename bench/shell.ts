@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Client } from '@modelcontextprotocol/client';
 import { connectOurs } from './client.js';
-import { compare, summarize, time, type BenchRunner } from './stats.js';
+import { compare, summarize, time, type BenchRunner } from '../src/ops/stats.js';
 
 function rawSpawn(): Promise<void> {
   return new Promise((resolve, reject) => {

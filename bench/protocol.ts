@@ -1,5 +1,5 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { compare, summarize, time, type BenchRunner } from './stats.js';
+import { compare, summarize, time, type BenchRunner } from '../src/ops/stats.js';
 import { startHttpServer } from './workspace.js';
 
 async function exec(client: Client, args: Record<string, unknown>): Promise<void> {

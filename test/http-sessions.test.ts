@@ -9,7 +9,7 @@ import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/type
 import { CLI, call, hostProcessesWith, httpClient, sh, startHttpServer, tempDir, text, waitFor, type HttpServer, type ToolResult } from './helpers.js';
 
 
-describe('HTTP transport: review findings', () => {
+describe('HTTP transport: session TTL, allowed hosts and origins', () => {
   let server: HttpServer;
   let state: ReturnType<typeof tempDir>;
 
@@ -42,6 +42,21 @@ describe('HTTP transport: review findings', () => {
     expect(allowed.status).toBe(200);
     const other = await rawRequest(server.port, { method: 'POST', headers: { ...MCP_HEADERS, origin: 'https://app.example.org' }, body: INIT });
     expect(other.status).toBe(403);
+  });
+});
+
+// Its own server: with the 2 s session TTL above, a loaded machine could expire a session between calls.
+describe('MCP logging per HTTP session', () => {
+  let server: HttpServer;
+  let state: ReturnType<typeof tempDir>;
+
+  beforeAll(async () => {
+    state = tempDir();
+    server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    state?.cleanup();
   });
 
   it('MCP logging honours the level each HTTP session set with logging/setLevel', async () => {

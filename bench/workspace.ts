@@ -3,7 +3,7 @@ import readline from 'node:readline';
 import { Client } from '@modelcontextprotocol/client';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { CLI } from './client.js';
-import { compare, summarize, time, type BenchRunner } from './stats.js';
+import { compare, summarize, time, type BenchRunner } from '../src/ops/stats.js';
 
 export async function startHttpServer(stateDir: string): Promise<{ proc: ChildProcess; url: string }> {
   const proc = spawn(process.execPath, [CLI, '--port', '0'], {

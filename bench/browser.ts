@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { Client } from '@modelcontextprotocol/client';
 import { connectOurs, connectStdio } from './client.js';
-import { compare, summarize, time, type BenchRunner } from './stats.js';
+import { compare, summarize, time, type BenchRunner } from '../src/ops/stats.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const PORT = 8080;

@@ -9,7 +9,7 @@ import { previewBench } from './preview.js';
 import { protocolBench } from './protocol.js';
 import { shellBench } from './shell.js';
 import { startupBench } from './startup.js';
-import type { BenchRunner, BenchSection } from './stats.js';
+import type { BenchRunner, BenchSection } from '../src/ops/stats.js';
 
 /**
  * `npm run bench`: each section measures ours beside a baseline in the same run, prints a table to

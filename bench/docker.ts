@@ -1,8 +1,8 @@
 import type { Client } from '@modelcontextprotocol/client';
-import { loadConfig } from '../config.js';
-import { engineOptions } from '../providers/docker/provider.js';
+import { loadConfig } from '../src/config.js';
+import { engineOptions } from '../src/providers/docker/provider.js';
 import { connectOurs } from './client.js';
-import { compare, summarize, time, type BenchRunner, type Stat } from './stats.js';
+import { compare, summarize, time, type BenchRunner, type Stat } from '../src/ops/stats.js';
 
 async function exec(client: Client, command: string): Promise<void> {
   const r = await client.callTool({ name: 'shell_exec', arguments: { command } });
