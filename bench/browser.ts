@@ -26,7 +26,11 @@ const serverScript = `require('http').createServer((q, s) => { s.setHeader('cont
 
 /** Ours: the page is served inside the session's sandbox, where its browser lives. */
 async function oursReady(stateDir: string): Promise<Client> {
-  const client = await connectOurs({ SANDBOX_STATE_DIR: stateDir, SANDBOX_WARM_POOL: '0', SANDBOX_CHROMIUM_PATH: CHROMIUM });
+  const client = await connectOurs({
+    SANDBOX_STATE_DIR: stateDir,
+    SANDBOX_WARM_POOL: '0',
+    SANDBOX_CHROMIUM_PATH: CHROMIUM,
+  });
   await tool(client, 'shell_exec', { command: 'cat > serve.js', stdin: serverScript });
   await tool(client, 'shell_start', { command: 'node serve.js', name: 'web' });
   await tool(client, 'shell_read', { processId: 'web', until: 'serving', wait_s: 10 });
@@ -40,7 +44,18 @@ function playwrightMcpCli(): string {
 
 /** playwright-mcp with the same Chromium, headless, isolated profile; the page on the host's loopback, where its browser lives. */
 function theirs(outputDir: string): Promise<Client> {
-  return connectStdio(process.execPath, [playwrightMcpCli(), '--headless', '--browser', 'chromium', '--executable-path', CHROMIUM, '--isolated', '--no-sandbox', '--output-dir', outputDir]);
+  return connectStdio(process.execPath, [
+    playwrightMcpCli(),
+    '--headless',
+    '--browser',
+    'chromium',
+    '--executable-path',
+    CHROMIUM,
+    '--isolated',
+    '--no-sandbox',
+    '--output-dir',
+    outputDir,
+  ]);
 }
 
 /**
@@ -49,9 +64,17 @@ function theirs(outputDir: string): Promise<Client> {
  */
 export const browserBench: BenchRunner = async ({ iterations, stateDir, log }) => {
   if (!existsSync(CHROMIUM)) {
-    return { name: 'browser', metrics: {}, comparisons: [], notes: [`skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium)`] };
+    return {
+      name: 'browser',
+      metrics: {},
+      comparisons: [],
+      notes: [`skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium)`],
+    };
   }
-  const host = http.createServer((_q, s) => { s.setHeader('content-type', 'text/html'); s.end(PAGE); });
+  const host = http.createServer((_q, s) => {
+    s.setHeader('content-type', 'text/html');
+    s.end(PAGE);
+  });
   await new Promise<void>((r) => host.listen(0, '127.0.0.1', () => r()));
   const theirUrl = `http://127.0.0.1:${(host.address() as AddressInfo).port}/`;
   const ourUrl = `http://127.0.0.1:${PORT}/`;
@@ -69,7 +92,9 @@ export const browserBench: BenchRunner = async ({ iterations, stateDir, log }) =
       const t = await theirs(outputDir);
       firstTheirs.push((await time(() => tool(t, 'browser_navigate', { url: theirUrl })))[0]);
       await t.close();
-      log(`launch ${i + 1}/${launches}: ours ${firstOurs.at(-1)!.toFixed(0)} ms, playwright-mcp ${firstTheirs.at(-1)!.toFixed(0)} ms`);
+      log(
+        `launch ${i + 1}/${launches}: ours ${firstOurs.at(-1)!.toFixed(0)} ms, playwright-mcp ${firstTheirs.at(-1)!.toFixed(0)} ms`,
+      );
     }
     const o = await oursReady(stateDir);
     const t = await theirs(outputDir);
@@ -77,8 +102,22 @@ export const browserBench: BenchRunner = async ({ iterations, stateDir, log }) =
     await tool(t, 'browser_navigate', { url: theirUrl });
     // Interleaved, so drift in machine load hits both sides alike.
     for (let i = 0; i < iterations; i++) {
-      warmOurs.push((await time(async () => { await tool(o, 'browser_navigate', { url: ourUrl }); await tool(o, 'browser_snapshot'); }))[0]);
-      warmTheirs.push((await time(async () => { await tool(t, 'browser_navigate', { url: theirUrl }); await tool(t, 'browser_snapshot'); }))[0]);
+      warmOurs.push(
+        (
+          await time(async () => {
+            await tool(o, 'browser_navigate', { url: ourUrl });
+            await tool(o, 'browser_snapshot');
+          })
+        )[0],
+      );
+      warmTheirs.push(
+        (
+          await time(async () => {
+            await tool(t, 'browser_navigate', { url: theirUrl });
+            await tool(t, 'browser_snapshot');
+          })
+        )[0],
+      );
     }
     log(`warm: ${iterations} rounds each`);
     await o.close();
@@ -100,12 +139,19 @@ export const browserBench: BenchRunner = async ({ iterations, stateDir, log }) =
     name: 'browser',
     metrics: m,
     comparisons: [
-      compare('warm navigate + snapshot p50', ours, '@playwright/mcp p50', base, 'ours <= playwright-mcp', ours <= base),
+      compare(
+        'warm navigate + snapshot p50',
+        ours,
+        '@playwright/mcp p50',
+        base,
+        'ours <= playwright-mcp',
+        ours <= base,
+      ),
       compare('first navigate (with launch) p50', fo, '@playwright/mcp p50', fb, 'informational', true),
     ],
     notes: [
-      'same Chromium (/usr/bin/chromium), headless, same page; ours runs Chromium inside the session\'s sandbox and serves the page there, playwright-mcp on the host',
-      'ours: first navigate excludes sandbox creation (the session\'s shell calls made it)',
+      "same Chromium (/usr/bin/chromium), headless, same page; ours runs Chromium inside the session's sandbox and serves the page there, playwright-mcp on the host",
+      "ours: first navigate excludes sandbox creation (the session's shell calls made it)",
     ],
   };
 };

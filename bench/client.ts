@@ -8,7 +8,9 @@ export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '.
 /** Any stdio MCP server (ours or a peer), connected with the SDK's client. */
 export async function connectStdio(command: string, args: string[], env: Record<string, string> = {}): Promise<Client> {
   const transport = new StdioClientTransport({
-    command, args, stderr: 'ignore',
+    command,
+    args,
+    stderr: 'ignore',
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'warn', ...env },
   });
   const client = new Client({ name: 'sandbox-mcp-bench', version: '1.0.0' });

@@ -41,18 +41,34 @@ export const dockerBench: BenchRunner = async ({ iterations, stateDir, log }) =>
     await docker.ping();
     await docker.getImage(config.dockerImage).inspect();
   } catch (e) {
-    return { name: 'docker', metrics: {}, comparisons: [], notes: [`skipped: no Docker engine at ${config.dockerHost} or no image ${config.dockerImage} (${(e as Error).message}); build it with scripts/docker-test-image.sh`] };
+    return {
+      name: 'docker',
+      metrics: {},
+      comparisons: [],
+      notes: [
+        `skipped: no Docker engine at ${config.dockerHost} or no image ${config.dockerImage} (${(e as Error).message}); build it with scripts/docker-test-image.sh`,
+      ],
+    };
   }
   const sessions = Math.max(5, Math.round(iterations / 3));
   const dockerEnv = {
-    SANDBOX_STATE_DIR: `${stateDir}/docker`, SANDBOX_PROVIDER: 'docker', SANDBOX_DOCKER_IMAGE: config.dockerImage, DOCKER_HOST: config.dockerHost,
+    SANDBOX_STATE_DIR: `${stateDir}/docker`,
+    SANDBOX_PROVIDER: 'docker',
+    SANDBOX_DOCKER_IMAGE: config.dockerImage,
+    DOCKER_HOST: config.dockerHost,
   };
   const localEnv = { SANDBOX_STATE_DIR: `${stateDir}/local`, SANDBOX_PROVIDER: 'local' };
   const local = await measure(localEnv, sessions, log, 'local');
   const dock = await measure(dockerEnv, sessions, log, 'docker');
 
   // The engine's own floor: a bare exec in a running container, no wrapper, no MCP.
-  const ctr = await docker.createContainer({ Image: config.dockerImage, Entrypoint: ['sleep'], Cmd: ['infinity'], Labels: { 'sandbox-mcp.bench': '1' }, HostConfig: { NetworkMode: 'none', Init: true } });
+  const ctr = await docker.createContainer({
+    Image: config.dockerImage,
+    Entrypoint: ['sleep'],
+    Cmd: ['infinity'],
+    Labels: { 'sandbox-mcp.bench': '1' },
+    HostConfig: { NetworkMode: 'none', Init: true },
+  });
   const raw: number[] = [];
   try {
     await ctr.start();
@@ -60,7 +76,10 @@ export const dockerBench: BenchRunner = async ({ iterations, stateDir, log }) =>
       const ex = await ctr.exec({ Cmd: ['true'], AttachStdout: true, AttachStderr: true });
       const stream = await ex.start({ hijack: true, stdin: false });
       stream.resume();
-      await new Promise((r) => { stream.once('end', r); stream.once('close', r); });
+      await new Promise((r) => {
+        stream.once('end', r);
+        stream.once('close', r);
+      });
       await ex.inspect();
     };
     await bare();
@@ -92,11 +111,25 @@ export const dockerBench: BenchRunner = async ({ iterations, stateDir, log }) =>
     name: 'docker',
     metrics: m,
     comparisons: [
-      compare('docker sandbox creation p50', dc, 'local creation p50', lc, 'reported (containers cost more than namespaces)', true),
+      compare(
+        'docker sandbox creation p50',
+        dc,
+        'local creation p50',
+        lc,
+        'reported (containers cost more than namespaces)',
+        true,
+      ),
       compare('docker warm shell_exec p50', dw, 'local warm shell_exec p50', lw, 'reported', true),
       // Ours = the engine's exec + bash + the MCP round trip; local's warm call is that last part, so
       // what is left is the wrapper (bash + setsid) and the framing.
-      compare('docker warm shell_exec p50', dw, 'bare engine exec + local warm shell_exec p50', rw + lw, 'ours <= bare exec + local warm + 25 ms', dw <= rw + lw + 25),
+      compare(
+        'docker warm shell_exec p50',
+        dw,
+        'bare engine exec + local warm shell_exec p50',
+        rw + lw,
+        'ours <= bare exec + local warm + 25 ms',
+        dw <= rw + lw + 25,
+      ),
     ],
     notes: [
       `docker warm shell_exec overhead over a bare engine exec: ${(dw - rw).toFixed(1)} ms at p50 (local's whole warm round trip: ${lw.toFixed(1)} ms)`,

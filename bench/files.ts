@@ -12,7 +12,10 @@ function payload(): string {
   const lines: string[] = [];
   let size = 0;
   for (let i = 0; size < PAYLOAD_BYTES; i++) {
-    const line = i % 10 === 0 ? `  // ${i}: héllo wörld ✓ "quoted" \\ back\tslash` : `  const value${i} = compute(${i}, "${'x'.repeat(i % 40)}");`;
+    const line =
+      i % 10 === 0
+        ? `  // ${i}: héllo wörld ✓ "quoted" \\ back\tslash`
+        : `  const value${i} = compute(${i}, "${'x'.repeat(i % 40)}");`;
     lines.push(line);
     size += Buffer.byteLength(line) + 1;
   }
@@ -28,7 +31,11 @@ async function callOk(client: Client, name: string, args: Record<string, unknown
 /** The reference server's bin, resolved from our devDependency. */
 function referenceBin(): string {
   const require = createRequire(import.meta.url);
-  return path.join(path.dirname(require.resolve('@modelcontextprotocol/server-filesystem/package.json')), 'dist', 'index.js');
+  return path.join(
+    path.dirname(require.resolve('@modelcontextprotocol/server-filesystem/package.json')),
+    'dist',
+    'index.js',
+  );
 }
 
 /**
@@ -40,7 +47,11 @@ export const filesBench: BenchRunner = async ({ iterations, stateDir, log }) => 
   const refDir = path.join(stateDir, 'reference');
   mkdirSync(refDir, { recursive: true });
   // Our read cap defaults to 256 KiB (sized for a model's context); raise it so both return the whole file.
-  const ours = await connectOurs({ SANDBOX_STATE_DIR: stateDir, SANDBOX_WARM_POOL: '0', SANDBOX_MAX_READ: String(4 << 20) });
+  const ours = await connectOurs({
+    SANDBOX_STATE_DIR: stateDir,
+    SANDBOX_WARM_POOL: '0',
+    SANDBOX_MAX_READ: String(4 << 20),
+  });
   const ref = await connectStdio(process.execPath, [referenceBin(), realpathSync(refDir)]);
   const refFile = path.join(realpathSync(refDir), 'payload.txt');
 
@@ -54,12 +65,21 @@ export const filesBench: BenchRunner = async ({ iterations, stateDir, log }) => 
       read: () => callOk(ref, 'read_text_file', { path: refFile }),
     },
   };
-  const samples = { ours: { write: [] as number[], read: [] as number[], trip: [] as number[] }, reference: { write: [] as number[], read: [] as number[], trip: [] as number[] } };
+  const samples = {
+    ours: { write: [] as number[], read: [] as number[], trip: [] as number[] },
+    reference: { write: [] as number[], read: [] as number[], trip: [] as number[] },
+  };
   // Warm-up (sandbox creation, JIT), and a check that both return the payload intact.
   for (const [name, side] of Object.entries(sides)) {
-    for (let i = 0; i < 3; i++) { await side.write(); await side.read(); }
+    for (let i = 0; i < 3; i++) {
+      await side.write();
+      await side.read();
+    }
     const got = (await side.read()).content;
-    if (got !== text) throw new Error(`${name} returned ${typeof got === 'string' ? got.length : typeof got} chars, not the ${text.length}-char payload`);
+    if (got !== text)
+      throw new Error(
+        `${name} returned ${typeof got === 'string' ? got.length : typeof got} chars, not the ${text.length}-char payload`,
+      );
   }
   for (let i = 0; i < iterations; i++) {
     // Alternate which side goes first so drift in machine load hits both alike.
@@ -88,7 +108,16 @@ export const filesBench: BenchRunner = async ({ iterations, stateDir, log }) => 
   return {
     name: 'files',
     metrics: m,
-    comparisons: [compare('1 MB write + read round trip p50', o, '@modelcontextprotocol/server-filesystem p50', b, 'ours <= 1.2x reference', o <= 1.2 * b)],
+    comparisons: [
+      compare(
+        '1 MB write + read round trip p50',
+        o,
+        '@modelcontextprotocol/server-filesystem p50',
+        b,
+        'ours <= 1.2x reference',
+        o <= 1.2 * b,
+      ),
+    ],
     notes: [
       `payload ${Buffer.byteLength(text)} bytes; ours runs in a sandbox (agent channel) and returns line numbers in its text; SANDBOX_MAX_READ raised to 4 MiB for the run`,
       `round-trip p95: ours ${m['ours: 1 MB file_write + file_read'].p95} ms, reference ${m['reference: 1 MB write_file + read_text_file'].p95} ms`,

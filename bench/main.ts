@@ -33,8 +33,14 @@ function flag(name: string): string | undefined {
 }
 
 function table(s: BenchSection): string {
-  const rows = Object.entries(s.metrics).map(([k, m]) => `  ${k.padEnd(44)} p50 ${String(m.p50).padStart(9)}  p95 ${String(m.p95).padStart(9)}  min ${String(m.min).padStart(9)}  max ${String(m.max).padStart(9)}  sd ${String(m.stdev).padStart(8)}  n=${m.n}`);
-  const cmp = s.comparisons.map((c) => `  ${c.pass ? 'PASS' : 'FAIL'} ${c.metric}: ${c.ours} vs ${c.baselineName} ${c.baseline} (ratio ${c.ratio}; target ${c.target})`);
+  const rows = Object.entries(s.metrics).map(
+    ([k, m]) =>
+      `  ${k.padEnd(44)} p50 ${String(m.p50).padStart(9)}  p95 ${String(m.p95).padStart(9)}  min ${String(m.min).padStart(9)}  max ${String(m.max).padStart(9)}  sd ${String(m.stdev).padStart(8)}  n=${m.n}`,
+  );
+  const cmp = s.comparisons.map(
+    (c) =>
+      `  ${c.pass ? 'PASS' : 'FAIL'} ${c.metric}: ${c.ours} vs ${c.baselineName} ${c.baseline} (ratio ${c.ratio}; target ${c.target})`,
+  );
   return [`== ${s.name} (ms)`, ...rows, ...cmp, ...s.notes.map((n) => `  note: ${n}`)].join('\n');
 }
 
@@ -53,7 +59,13 @@ async function main(): Promise<void> {
       rmSync(stateDir, { recursive: true, force: true });
     }
   }
-  const out = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, iterations, sections: results };
+  const out = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: os.cpus().length,
+    iterations,
+    sections: results,
+  };
   mkdirSync('.bench', { recursive: true });
   writeFileSync(path.join('.bench', 'results.json'), JSON.stringify(out, null, 2));
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

@@ -9,10 +9,12 @@ const SERVER = `const s=require('http').createServer((q,r)=>r.end('x'.repeat(102
 /** One GET on a fresh connection (what a browser's first request to a preview pays). */
 function get(port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+      })
+      .on('error', reject);
   });
 }
 
@@ -29,17 +31,26 @@ async function tool(client: Client, name: string, args: Record<string, unknown>)
  */
 export const previewBench: BenchRunner = async ({ iterations, stateDir, log }) => {
   const direct = spawn(process.execPath, ['-e', SERVER], { env: { PORT: '0' }, stdio: ['ignore', 'pipe', 'ignore'] });
-  const hostPort = await new Promise<number>((r) => direct.stdout!.once('data', (d: Buffer) => r(Number(/up (\d+)/.exec(d.toString())?.[1]))));
+  const hostPort = await new Promise<number>((r) =>
+    direct.stdout!.once('data', (d: Buffer) => r(Number(/up (\d+)/.exec(d.toString())?.[1]))),
+  );
   const client = await connectOurs({ SANDBOX_STATE_DIR: stateDir, SANDBOX_WARM_POOL: '0' });
   try {
-    await tool(client, 'shell_exec', { command: `mkdir -p site && head -c 1024 /dev/zero | tr '\\0' x > site/index.html` });
+    await tool(client, 'shell_exec', {
+      command: `mkdir -p site && head -c 1024 /dev/zero | tr '\\0' x > site/index.html`,
+    });
     await tool(client, 'shell_start', { command: `PORT=5055 node -e "${SERVER}"` });
     let exposed: Record<string, unknown> | undefined;
-    for (let i = 0; i < 40 && !exposed; i++) exposed = await tool(client, 'expose_port', { port: 5055 }).catch(() => undefined);
+    for (let i = 0; i < 40 && !exposed; i++)
+      exposed = await tool(client, 'expose_port', { port: 5055 }).catch(() => undefined);
     if (!exposed) throw new Error('preview server did not come up');
     const preview = new URL(exposed.url as string);
     const site = new URL((await tool(client, 'deploy_site', { path: 'site', name: 'bench' })).url as string);
-    for (let i = 0; i < 5; i++) { await get(hostPort, '127.0.0.1'); await get(Number(preview.port), preview.host); await get(Number(site.port), site.host); }
+    for (let i = 0; i < 5; i++) {
+      await get(hostPort, '127.0.0.1');
+      await get(Number(preview.port), preview.host);
+      await get(Number(site.port), site.host);
+    }
     const base: number[] = [];
     const prev: number[] = [];
     const sites: number[] = [];
@@ -60,10 +71,26 @@ export const previewBench: BenchRunner = async ({ iterations, stateDir, log }) =
       name: 'preview',
       metrics: m,
       comparisons: [
-        compare('preview GET p50', m['GET through preview URL (fresh connection)'].p50, 'direct loopback GET p50', b, 'ours <= direct + 5 ms', overhead <= 5),
-        compare('site GET p50', m['GET deployed site (1 KiB index.html)'].p50, 'direct loopback GET p50', b, 'ours <= direct + 5 ms', m['GET deployed site (1 KiB index.html)'].p50 - b <= 5),
+        compare(
+          'preview GET p50',
+          m['GET through preview URL (fresh connection)'].p50,
+          'direct loopback GET p50',
+          b,
+          'ours <= direct + 5 ms',
+          overhead <= 5,
+        ),
+        compare(
+          'site GET p50',
+          m['GET deployed site (1 KiB index.html)'].p50,
+          'direct loopback GET p50',
+          b,
+          'ours <= direct + 5 ms',
+          m['GET deployed site (1 KiB index.html)'].p50 - b <= 5,
+        ),
       ],
-      notes: [`preview proxy overhead at p50: ${overhead.toFixed(2)} ms (includes the agent round trip that opens each bridged connection)`],
+      notes: [
+        `preview proxy overhead at p50: ${overhead.toFixed(2)} ms (includes the agent round trip that opens each bridged connection)`,
+      ],
     };
   } finally {
     await client.close();

@@ -19,7 +19,10 @@ export const protocolBench: BenchRunner = async ({ iterations, stateDir, log }) 
   try {
     const legacyClient = new Client({ name: 'sandbox-mcp-bench', version: '1.0.0' });
     await legacyClient.connect(new StreamableHTTPClientTransport(new URL(url)));
-    const modernClient = new Client({ name: 'sandbox-mcp-bench', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    const modernClient = new Client(
+      { name: 'sandbox-mcp-bench', version: '1.0.0' },
+      { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+    );
     await modernClient.connect(new StreamableHTTPClientTransport(new URL(url)));
     const created = await modernClient.callTool({ name: 'sandbox_create', arguments: {} });
     const sandbox = (created.structuredContent as { sandbox: string }).sandbox;
@@ -44,7 +47,16 @@ export const protocolBench: BenchRunner = async ({ iterations, stateDir, log }) 
   return {
     name: 'protocol',
     metrics: m,
-    comparisons: [compare('2026-07-28 warm shell_exec p50', o, '2025-11-25 warm shell_exec p50', l, 'ours <= legacy + 1 ms', o <= l + 1)],
+    comparisons: [
+      compare(
+        '2026-07-28 warm shell_exec p50',
+        o,
+        '2025-11-25 warm shell_exec p50',
+        l,
+        'ours <= legacy + 1 ms',
+        o <= l + 1,
+      ),
+    ],
     notes: [`2026-07-28 is ${(o - l).toFixed(2)} ms ${o >= l ? 'slower' : 'faster'} than 2025-11-25 at p50`],
   };
 };

@@ -64,9 +64,30 @@ export const shellBench: BenchRunner = async ({ iterations, stateDir, log }) => 
     name: 'shell',
     metrics: m,
     comparisons: [
-      compare('warm shell_exec p50', m['shell_exec warm round trip (stdio)'].p50, 'raw spawn p50', m['raw bash -c spawn'].p50, 'ours <= raw + 3 ms', overhead <= 3),
-      compare('sandbox creation p50 (warm pool, default)', m['sandbox creation, warm pool (first - warm)'].p50, 'target', 50, '<= 50 ms', m['sandbox creation, warm pool (first - warm)'].p50 <= 50),
-      compare('sandbox creation p50 (cold)', m['sandbox creation, cold (first - warm)'].p50, 'target', 50, '<= 50 ms', m['sandbox creation, cold (first - warm)'].p50 <= 50),
+      compare(
+        'warm shell_exec p50',
+        m['shell_exec warm round trip (stdio)'].p50,
+        'raw spawn p50',
+        m['raw bash -c spawn'].p50,
+        'ours <= raw + 3 ms',
+        overhead <= 3,
+      ),
+      compare(
+        'sandbox creation p50 (warm pool, default)',
+        m['sandbox creation, warm pool (first - warm)'].p50,
+        'target',
+        50,
+        '<= 50 ms',
+        m['sandbox creation, warm pool (first - warm)'].p50 <= 50,
+      ),
+      compare(
+        'sandbox creation p50 (cold)',
+        m['sandbox creation, cold (first - warm)'].p50,
+        'target',
+        50,
+        '<= 50 ms',
+        m['sandbox creation, cold (first - warm)'].p50 <= 50,
+      ),
     ],
     notes: [`warm shell_exec overhead over raw spawn: ${overhead.toFixed(2)} ms at p50`],
   };

@@ -24,9 +24,18 @@ export const startupBench: BenchRunner = async ({ iterations, stateDir, log }) =
   const base = { SANDBOX_STATE_DIR: stateDir, SANDBOX_WARM_POOL: '0' };
   const variants: Record<string, { args: string[]; env: Record<string, string> }> = {
     'initialize, local (SDKs not loaded)': { args: [CLI], env: { ...base, SANDBOX_PROVIDER: 'local' } },
-    'initialize, local with both SDKs force-loaded': { args: ['--import', 'e2b', '--import', '@daytonaio/sdk', CLI], env: { ...base, SANDBOX_PROVIDER: 'local' } },
-    'initialize, e2b (stub API)': { args: [CLI], env: { ...base, SANDBOX_PROVIDER: 'e2b', E2B_API_KEY: 'e2b_bench', E2B_API_URL: url, E2B_SANDBOX_URL: url } },
-    'initialize, daytona (stub API)': { args: [CLI], env: { ...base, SANDBOX_PROVIDER: 'daytona', DAYTONA_API_KEY: 'bench', DAYTONA_SERVER_URL: url } },
+    'initialize, local with both SDKs force-loaded': {
+      args: ['--import', 'e2b', '--import', '@daytonaio/sdk', CLI],
+      env: { ...base, SANDBOX_PROVIDER: 'local' },
+    },
+    'initialize, e2b (stub API)': {
+      args: [CLI],
+      env: { ...base, SANDBOX_PROVIDER: 'e2b', E2B_API_KEY: 'e2b_bench', E2B_API_URL: url, E2B_SANDBOX_URL: url },
+    },
+    'initialize, daytona (stub API)': {
+      args: [CLI],
+      env: { ...base, SANDBOX_PROVIDER: 'daytona', DAYTONA_API_KEY: 'bench', DAYTONA_SERVER_URL: url },
+    },
   };
   const samples: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
   const rounds = Math.max(5, Math.round(iterations / 3));
@@ -38,7 +47,11 @@ export const startupBench: BenchRunner = async ({ iterations, stateDir, log }) =
         samples[name]!.push(ms);
         await client.close();
       }
-      log(`round ${i + 1}/${rounds}: ${Object.entries(samples).map(([k, s]) => `${k.replace('initialize, ', '')} ${s.at(-1)!.toFixed(0)} ms`).join(', ')}`);
+      log(
+        `round ${i + 1}/${rounds}: ${Object.entries(samples)
+          .map(([k, s]) => `${k.replace('initialize, ', '')} ${s.at(-1)!.toFixed(0)} ms`)
+          .join(', ')}`,
+      );
     }
   } finally {
     stub.close();
@@ -62,10 +75,31 @@ export const startupBench: BenchRunner = async ({ iterations, stateDir, log }) =
     name: 'startup',
     metrics: m,
     comparisons: [
-      compare('local initialize p50 (lazy SDKs)', local, 'same with SDKs force-loaded', eager, 'lazy < eager: a local user pays nothing for the SDKs', local < eager),
+      compare(
+        'local initialize p50 (lazy SDKs)',
+        local,
+        'same with SDKs force-loaded',
+        eager,
+        'lazy < eager: a local user pays nothing for the SDKs',
+        local < eager,
+      ),
       // The SDK loads after the server is serving, so a cloud initialize should cost what a local one does.
-      compare('e2b initialize p50', e2b, 'local initialize p50', local, '<= 1.25x local (SDK loads after initialize)', e2b <= local * 1.25),
-      compare('daytona initialize p50', daytona, 'local initialize p50', local, '<= 1.25x local (SDK loads after initialize)', daytona <= local * 1.25),
+      compare(
+        'e2b initialize p50',
+        e2b,
+        'local initialize p50',
+        local,
+        '<= 1.25x local (SDK loads after initialize)',
+        e2b <= local * 1.25,
+      ),
+      compare(
+        'daytona initialize p50',
+        daytona,
+        'local initialize p50',
+        local,
+        '<= 1.25x local (SDK loads after initialize)',
+        daytona <= local * 1.25,
+      ),
     ],
     notes: [
       `the SDKs would add ${(eager - local).toFixed(0)} ms to every local start if imported eagerly`,

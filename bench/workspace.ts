@@ -7,7 +7,13 @@ import { compare, summarize, time, type BenchRunner } from '../src/ops/stats.js'
 
 export async function startHttpServer(stateDir: string): Promise<{ proc: ChildProcess; url: string }> {
   const proc = spawn(process.execPath, [CLI, '--port', '0'], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'info', SANDBOX_STATE_DIR: stateDir, SANDBOX_WARM_POOL: '0' },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/root',
+      LOG_LEVEL: 'info',
+      SANDBOX_STATE_DIR: stateDir,
+      SANDBOX_WARM_POOL: '0',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -15,18 +21,31 @@ export async function startHttpServer(stateDir: string): Promise<{ proc: ChildPr
     readline.createInterface({ input: proc.stderr! }).on('line', (line) => {
       try {
         const rec = JSON.parse(line) as { msg?: string; url?: string };
-        if (rec.msg === 'listening' && rec.url) { clearTimeout(timer); resolve(rec.url); }
-      } catch { /* not JSON */ }
+        if (rec.msg === 'listening' && rec.url) {
+          clearTimeout(timer);
+          resolve(rec.url);
+        }
+      } catch {
+        /* not JSON */
+      }
     });
   });
   return { proc, url };
 }
 
 async function session(url: string, workspace?: string): Promise<{ client: Client; end(): Promise<void> }> {
-  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: workspace ? { 'Sandbox-Workspace': workspace } : {} } });
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    requestInit: { headers: workspace ? { 'Sandbox-Workspace': workspace } : {} },
+  });
   const client = new Client({ name: 'sandbox-mcp-bench', version: '1.0.0' });
   await client.connect(transport);
-  return { client, end: async () => { await transport.terminateSession(); await client.close(); } };
+  return {
+    client,
+    end: async () => {
+      await transport.terminateSession();
+      await client.close();
+    },
+  };
 }
 
 async function exec(client: Client): Promise<void> {
@@ -56,7 +75,9 @@ export const workspaceBench: BenchRunner = async ({ iterations, stateDir, log })
       join.push((await time(() => exec(b.client)))[0]);
       await b.end();
       warm.push((await time(() => exec(holder.client)))[0]);
-      log(`round ${i + 1}/${rounds}: fresh ${fresh.at(-1)!.toFixed(1)} ms, join ${join.at(-1)!.toFixed(1)} ms, warm ${warm.at(-1)!.toFixed(1)} ms`);
+      log(
+        `round ${i + 1}/${rounds}: fresh ${fresh.at(-1)!.toFixed(1)} ms, join ${join.at(-1)!.toFixed(1)} ms, warm ${warm.at(-1)!.toFixed(1)} ms`,
+      );
     }
     await holder.end();
   } finally {
@@ -73,8 +94,22 @@ export const workspaceBench: BenchRunner = async ({ iterations, stateDir, log })
     name: 'workspace',
     metrics: m,
     comparisons: [
-      compare('joining a workspace, first call p50', joinP50, 'warm call p50', warmP50, 'ours <= warm + 10 ms', joinP50 <= warmP50 + 10),
-      compare('joining a workspace, first call p50', joinP50, 'fresh sandbox first call p50', m['first call, fresh sandbox (HTTP)'].p50, 'faster than a fresh sandbox', joinP50 < m['first call, fresh sandbox (HTTP)'].p50),
+      compare(
+        'joining a workspace, first call p50',
+        joinP50,
+        'warm call p50',
+        warmP50,
+        'ours <= warm + 10 ms',
+        joinP50 <= warmP50 + 10,
+      ),
+      compare(
+        'joining a workspace, first call p50',
+        joinP50,
+        'fresh sandbox first call p50',
+        m['first call, fresh sandbox (HTTP)'].p50,
+        'faster than a fresh sandbox',
+        joinP50 < m['first call, fresh sandbox (HTTP)'].p50,
+      ),
     ],
     notes: [`joining costs ${(joinP50 - warmP50).toFixed(2)} ms over a warm call at p50`],
   };

@@ -8,10 +8,16 @@ async function main(): Promise<void> {
   let config: Config;
   try {
     args = parseArgv(process.argv.slice(2));
-    if (args.help) { process.stderr.write(`${helpText()}\n`); return; }
+    if (args.help) {
+      process.stderr.write(`${helpText()}\n`);
+      return;
+    }
     config = loadConfig(args.flags, process.env);
   } catch (e) {
-    if (e instanceof ConfigError) { process.stderr.write(`sandbox-mcp: ${e.message}\n`); process.exit(2); }
+    if (e instanceof ConfigError) {
+      process.stderr.write(`sandbox-mcp: ${e.message}\n`);
+      process.exit(2);
+    }
     throw e;
   }
   // doctor and bench talk to a person: only warnings and worse go to the JSON log.
@@ -19,7 +25,9 @@ async function main(): Promise<void> {
   if (args.command === 'sites') {
     // An operator command: its failures ("no site named x") are answers, not a server that cannot start.
     try {
-      const { exitCode, report } = await (await import('./ops/sites.js')).sites(config, args.sites!, { json: args.json });
+      const { exitCode, report } = await (
+        await import('./ops/sites.js')
+      ).sites(config, args.sites!, { json: args.json });
       process.stdout.write(`${report}\n`);
       process.exitCode = exitCode;
     } catch (e) {
@@ -34,9 +42,12 @@ async function main(): Promise<void> {
     } else {
       // doctor and bench print their report on stdout: they are commands for people and scripts.
       const progress = process.stderr.isTTY ? (line: string) => process.stderr.write(`\r${line}`) : undefined;
-      const { exitCode, report } = args.command === 'doctor'
-        ? await (await import('./ops/doctor.js')).doctor(config, log, { json: args.json })
-        : await (await import('./ops/perf.js')).perf(config, log, { json: args.json, iterations: args.iterations ?? 10, progress });
+      const { exitCode, report } =
+        args.command === 'doctor'
+          ? await (await import('./ops/doctor.js')).doctor(config, log, { json: args.json })
+          : await (
+              await import('./ops/perf.js')
+            ).perf(config, log, { json: args.json, iterations: args.iterations ?? 10, progress });
       if (progress) process.stderr.write('\n');
       process.stdout.write(`${report}\n`);
       process.exitCode = exitCode;

@@ -50,7 +50,10 @@ export function limitConnectionsPerClient(server: http.Server, max: number, log:
     if (held >= max) {
       refusedSinceWarning++;
       if (Date.now() - lastWarned > WARN_EVERY_MS) {
-        log.warn({ address, held, refused: refusedSinceWarning }, 'connections refused at SANDBOX_MAX_CONNECTIONS_PER_CLIENT');
+        log.warn(
+          { address, held, refused: refusedSinceWarning },
+          'connections refused at SANDBOX_MAX_CONNECTIONS_PER_CLIENT',
+        );
         lastWarned = Date.now();
         refusedSinceWarning = 0;
       }
@@ -60,7 +63,8 @@ export function limitConnectionsPerClient(server: http.Server, max: number, log:
     open.set(address, held + 1);
     socket.once('close', () => {
       const left = (open.get(address) ?? 1) - 1;
-      if (left > 0) open.set(address, left); else open.delete(address);
+      if (left > 0) open.set(address, left);
+      else open.delete(address);
     });
     for (const listener of inner) listener.call(server, socket);
   });
@@ -69,11 +73,16 @@ export function limitConnectionsPerClient(server: http.Server, max: number, log:
 function refuse(socket: Socket, held: number): void {
   const body = JSON.stringify({
     jsonrpc: '2.0',
-    error: { code: -32000, message: `this client address already holds ${held} connections, the limit (SANDBOX_MAX_CONNECTIONS_PER_CLIENT): close idle ones or retry later; behind a reverse proxy, raise the limit` },
+    error: {
+      code: -32000,
+      message: `this client address already holds ${held} connections, the limit (SANDBOX_MAX_CONNECTIONS_PER_CLIENT): close idle ones or retry later; behind a reverse proxy, raise the limit`,
+    },
     id: null,
   });
   socket.on('error', () => socket.destroy());
-  socket.end(`HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nretry-after: 5\r\nconnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nretry-after: 5\r\nconnection: close\r\n\r\n${body}`,
+  );
   // The request is read and dropped: closing with it unread would reset the connection, and the client
   // could lose the answer.
   socket.resume();

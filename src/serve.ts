@@ -24,12 +24,24 @@ function installShutdown(log: Logger, stop: (clientGone: boolean) => Promise<voi
     if (stopping) return;
     stopping = true;
     log.info({ reason }, 'shutting down');
-    setTimeout(() => { log.error('shutdown took over 10 s: exiting anyway'); process.exit(1); }, HARD_EXIT_MS).unref();
-    stop(clientGone).then(() => process.exit(0), (err) => { log.error({ err }, 'shutdown failed'); process.exit(1); });
+    setTimeout(() => {
+      log.error('shutdown took over 10 s: exiting anyway');
+      process.exit(1);
+    }, HARD_EXIT_MS).unref();
+    stop(clientGone).then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
-      if (++signals > 1) { log.warn({ signal: sig }, 'second signal: exiting now'); process.exit(130); }
+      if (++signals > 1) {
+        log.warn({ signal: sig }, 'second signal: exiting now');
+        process.exit(130);
+      }
       if (stopping) log.info({ signal: sig }, 'already shutting down');
       shutdown(sig);
     });
@@ -77,23 +89,36 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   } else {
     // A listen failure ends the process: give back what the provider holds first (its server record).
     http = await serveHttp({
-      config, telemetry, log, sessions, tools: allTools,
+      config,
+      telemetry,
+      log,
+      sessions,
+      tools: allTools,
       hostRoutes: [webHost.handleRequest],
       upgrades: [webHost.handleUpgrade],
-      routes: metrics ? [{
-        path: '/metrics',
-        authenticated: true,
-        handle: async (_req, res) => {
-          const { contentType, body } = await metrics.render();
-          res.writeHead(200, { 'content-type': contentType }).end(body);
-          return true;
-        },
-      }] : [],
-    }).catch(async (e: unknown) => { await provider.shutdown().catch(() => undefined); throw e; });
+      routes: metrics
+        ? [
+            {
+              path: '/metrics',
+              authenticated: true,
+              handle: async (_req, res) => {
+                const { contentType, body } = await metrics.render();
+                res.writeHead(200, { 'content-type': contentType }).end(body);
+                return true;
+              },
+            },
+          ]
+        : [],
+    }).catch(async (e: unknown) => {
+      await provider.shutdown().catch(() => undefined);
+      throw e;
+    });
     webHost.attachMain(http.port);
     log.info({ url: http.url, port: http.port, clientConfig: JSON.parse(clientConfig(config, http.url)) }, 'listening');
     if (process.stderr.isTTY) {
-      process.stderr.write(`\nsandbox-mcp is listening on ${http.url}\nPaste into your MCP client config:\n${clientConfig(config, http.url)}\n\n`);
+      process.stderr.write(
+        `\nsandbox-mcp is listening on ${http.url}\nPaste into your MCP client config:\n${clientConfig(config, http.url)}\n\n`,
+      );
     }
   }
   provider.warmUp?.();

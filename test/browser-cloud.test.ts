@@ -19,7 +19,9 @@ const skip = chromiumMissing();
 if (skip) console.warn(`[browser-cloud] skipped: ${skip}`);
 
 const dirs: string[] = [];
-afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 function config(env: Record<string, string>) {
   const { dir } = tempDir('sbx-cloudb-');
@@ -35,7 +37,11 @@ function config(env: Record<string, string>) {
 async function profiles(): Promise<Set<string>> {
   const ours = readlinkSync('/proc/self/ns/pid');
   const sameNamespace = (line: string) => {
-    try { return readlinkSync(`/proc/${line.split(':')[0]}/ns/pid`) === ours; } catch { return false; }
+    try {
+      return readlinkSync(`/proc/${line.split(':')[0]}/ns/pid`) === ours;
+    } catch {
+      return false;
+    }
   };
   const lines = (await hostProcessesWith('--user-data-dir=/tmp/sandbox-mcp-chromium-')).filter(sameNamespace);
   return new Set(lines.map((l) => /--user-data-dir=([^\s'"]+)/.exec(l)?.[1]).filter((p): p is string => !!p));
@@ -49,11 +55,13 @@ async function launchAndClose(sb: Sandbox, url: RegExp): Promise<BrowserEndpoint
   let mine: string[] = [];
   try {
     expect(ep.url).toMatch(url);
-    mine = [...await profiles()].filter((p) => !before.has(p));
+    mine = [...(await profiles())].filter((p) => !before.has(p));
     expect(mine).toHaveLength(1);
     // The fakes' "sandbox" is this machine, so the DevTools port itself can be asked what the URL names.
     const port = /^wss:\/\/(\d+)-/.exec(ep.url)![1];
-    const version = await (await fetch(`http://127.0.0.1:${port}/json/version`)).json() as { webSocketDebuggerUrl: string };
+    const version = (await (await fetch(`http://127.0.0.1:${port}/json/version`)).json()) as {
+      webSocketDebuggerUrl: string;
+    };
     expect(new URL(version.webSocketDebuggerUrl).pathname).toBe(new URL(ep.url).pathname);
   } finally {
     await ep.close!();
@@ -68,10 +76,22 @@ describe.skipIf(!!skip)('browser endpoint on e2b (fake)', () => {
   let sb: Sandbox;
   beforeAll(async () => {
     fake = await new FakeE2B().start();
-    provider = await E2BProvider.start(config({ SANDBOX_PROVIDER: 'e2b', E2B_API_KEY: fake.apiKey, E2B_API_URL: fake.url, E2B_SANDBOX_URL: fake.url, E2B_DOMAIN: 'sandbox.example.test' }), createLogger('silent'));
+    provider = await E2BProvider.start(
+      config({
+        SANDBOX_PROVIDER: 'e2b',
+        E2B_API_KEY: fake.apiKey,
+        E2B_API_URL: fake.url,
+        E2B_SANDBOX_URL: fake.url,
+        E2B_DOMAIN: 'sandbox.example.test',
+      }),
+      createLogger('silent'),
+    );
     sb = await provider.create({ labels: { session: 's1' }, timeoutMs: 60_000 });
   });
-  afterAll(async () => { await provider?.shutdown(); await fake?.stop(); });
+  afterAll(async () => {
+    await provider?.shutdown();
+    await fake?.stop();
+  });
 
   it('starts Chromium through the E2B process API, returns the wss port URL of its DevTools port, and close() ends it', async () => {
     const url = () => new RegExp(`^wss://(\\d+)-${sb.id}\\.sandbox\\.example\\.test/devtools/browser/[\\w-]+$`);
@@ -88,13 +108,22 @@ describe.skipIf(!!skip)('browser endpoint on daytona (fake)', () => {
   let sb: Sandbox;
   beforeAll(async () => {
     fake = await new FakeDaytona().start();
-    provider = await DaytonaProvider.start(config({ SANDBOX_PROVIDER: 'daytona', DAYTONA_API_KEY: fake.apiKey, DAYTONA_SERVER_URL: fake.url }), createLogger('silent'));
+    provider = await DaytonaProvider.start(
+      config({ SANDBOX_PROVIDER: 'daytona', DAYTONA_API_KEY: fake.apiKey, DAYTONA_SERVER_URL: fake.url }),
+      createLogger('silent'),
+    );
     sb = await provider.create({ labels: { session: 's1' }, timeoutMs: 60_000 });
   });
-  afterAll(async () => { await provider?.shutdown(); await fake?.stop(); });
+  afterAll(async () => {
+    await provider?.shutdown();
+    await fake?.stop();
+  });
 
   it('starts Chromium through the Daytona process API and returns the preview URL as wss with the token header', async () => {
-    const ep = await launchAndClose(sb, new RegExp(`^wss://\\d+-${sb.id}\\.proxy\\.daytona\\.fake/devtools/browser/[\\w-]+$`));
+    const ep = await launchAndClose(
+      sb,
+      new RegExp(`^wss://\\d+-${sb.id}\\.proxy\\.daytona\\.fake/devtools/browser/[\\w-]+$`),
+    );
     expect(ep.headers).toEqual({ 'x-daytona-preview-token': `preview-${sb.id}` });
   }, 90_000);
 });

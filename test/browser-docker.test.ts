@@ -14,14 +14,15 @@ const skip = dockerSkip ?? imageWithoutChromium();
 if (skip) console.warn(`[browser-docker] skipped: ${skip}`);
 
 function imageWithoutChromium(): string | undefined {
-  return DOCKER_IMAGE.endsWith('bookworm-v2') ? `image ${DOCKER_IMAGE} predates Chromium in the test image; build bookworm-v3 with scripts/docker-test-image.sh` : undefined;
+  return DOCKER_IMAGE.endsWith('bookworm-v2')
+    ? `image ${DOCKER_IMAGE} predates Chromium in the test image; build bookworm-v3 with scripts/docker-test-image.sh`
+    : undefined;
 }
 
 const PAGE = `<!doctype html><html><head><title>Counter</title></head><body>
 <h1>Counter</h1><p id="n">count 0</p>
 <button onclick="const p = document.getElementById('n'); p.textContent = 'count ' + (Number(p.textContent.split(' ')[1]) + 1)">Add one</button>
 </body></html>`;
-
 
 /** Chromium processes in the container, as "user args" lines (its own ps, so inside the sandbox). */
 async function chromiumInSandbox(client: Client): Promise<string[]> {
@@ -36,8 +37,12 @@ describe.skipIf(!!skip)('browser tools over stdio on docker (Chromium in the con
   beforeAll(async () => {
     state = tempDir('sbx-docker-browser-');
     ({ client } = await stdioClient({
-      SANDBOX_PROVIDER: 'docker', SANDBOX_DOCKER_IMAGE: DOCKER_IMAGE, SANDBOX_STATE_DIR: state.dir,
-      SANDBOX_MEMORY_MB: '1024', SANDBOX_CPUS: '1', SANDBOX_EXEC_TIMEOUT: '30',
+      SANDBOX_PROVIDER: 'docker',
+      SANDBOX_DOCKER_IMAGE: DOCKER_IMAGE,
+      SANDBOX_STATE_DIR: state.dir,
+      SANDBOX_MEMORY_MB: '1024',
+      SANDBOX_CPUS: '1',
+      SANDBOX_EXEC_TIMEOUT: '30',
       ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
     }));
     await serveInSandbox(client, 8080, { 'index.html': PAGE });
@@ -73,7 +78,7 @@ describe.skipIf(!!skip)('browser tools over stdio on docker (Chromium in the con
     expect(procs.join('\n')).toContain('--remote-debugging-address=127.0.0.1');
   });
 
-  it('cannot reach a server on the host\'s loopback', async () => {
+  it("cannot reach a server on the host's loopback", async () => {
     const marker = `host-secret-${Date.now()}`;
     const host = http.createServer((_q, s) => s.end(marker));
     await new Promise<void>((r) => host.listen(0, '127.0.0.1', () => r()));

@@ -15,7 +15,12 @@ export function chromiumMissing(): string | undefined {
 }
 
 /** Writes `files` under /workspace/<dir> and serves them from inside the sandbox on `port`. */
-export async function serveInSandbox(client: Client, port: number, files: Record<string, string>, dir = 'site'): Promise<void> {
+export async function serveInSandbox(
+  client: Client,
+  port: number,
+  files: Record<string, string>,
+  dir = 'site',
+): Promise<void> {
   for (const [name, body] of Object.entries(files)) {
     const w = await call(client, 'shell_exec', { command: `mkdir -p ${dir} && cat > ${dir}/${name}`, stdin: body });
     if (w.isError) throw new Error(text(w));
@@ -35,7 +40,8 @@ require('http').createServer((q, s) => {
   const start = await call(client, 'shell_start', { command: `node serve-${port}.js`, name: `web-${port}` });
   if (start.isError) throw new Error(text(start));
   const read = await call(client, 'shell_read', { processId: `web-${port}`, until: 'serving', wait_s: 10 });
-  if (!String(read.structuredContent?.output ?? '').includes('serving')) throw new Error(`server did not start: ${text(read)}`);
+  if (!String(read.structuredContent?.output ?? '').includes('serving'))
+    throw new Error(`server did not start: ${text(read)}`);
 }
 
 /** The ref of the first snapshot line matching `pattern`, e.g. /textbox "Name"/. */
@@ -54,7 +60,8 @@ export function snapshotOf(r: ToolResult): string {
 /** Width and height from a PNG's IHDR chunk, after checking the signature. */
 export function pngSize(b64: string): { width: number; height: number; bytes: number } {
   const buf = Buffer.from(b64, 'base64');
-  if (!buf.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) throw new Error('not a PNG');
+  if (!buf.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
+    throw new Error('not a PNG');
   if (buf.subarray(12, 16).toString('latin1') !== 'IHDR') throw new Error('PNG without IHDR first');
   return { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20), bytes: buf.length };
 }

@@ -57,14 +57,27 @@ describe.skipIf(!!skip)('browser inspection tools: hover, evaluate, network requ
   it('browser_evaluate returns expressions, functions, promises and element values as JSON', async () => {
     const title = await call(client, 'browser_evaluate', { function: 'document.title' });
     expect(title.structuredContent).toMatchObject({ result: '"Inspect"', truncated: false });
-    const state = await call(client, 'browser_evaluate', { function: '() => ({ ...window.appState, theme: localStorage.getItem("theme") })' });
-    expect(JSON.parse(state.structuredContent!.result as string)).toEqual({ cart: [1, 2, 3], user: 'ada', theme: 'dark' });
-    const later = await call(client, 'browser_evaluate', { function: 'async () => { await new Promise(r => setTimeout(r, 50)); return 7 * 6; }' });
+    const state = await call(client, 'browser_evaluate', {
+      function: '() => ({ ...window.appState, theme: localStorage.getItem("theme") })',
+    });
+    expect(JSON.parse(state.structuredContent!.result as string)).toEqual({
+      cart: [1, 2, 3],
+      user: 'ada',
+      theme: 'dark',
+    });
+    const later = await call(client, 'browser_evaluate', {
+      function: 'async () => { await new Promise(r => setTimeout(r, 50)); return 7 * 6; }',
+    });
     expect(later.structuredContent!.result).toBe('42');
     const snapNow = snapshotOf(await call(client, 'browser_snapshot'));
-    const el = await call(client, 'browser_evaluate', { function: '(el) => el.value + "!"', ref: refOf(snapNow, /textbox/) });
+    const el = await call(client, 'browser_evaluate', {
+      function: '(el) => el.value + "!"',
+      ref: refOf(snapNow, /textbox/),
+    });
     expect(el.structuredContent!.result).toBe('"42!"');
-    expect((await call(client, 'browser_evaluate', { function: 'void 0' })).structuredContent!.result).toBe('undefined');
+    expect((await call(client, 'browser_evaluate', { function: 'void 0' })).structuredContent!.result).toBe(
+      'undefined',
+    );
   });
 
   it('browser_evaluate errors say what broke and how to write the script', async () => {
@@ -84,14 +97,28 @@ describe.skipIf(!!skip)('browser inspection tools: hover, evaluate, network requ
   it('browser_network_requests lists requests with statuses, and only_failed finds the broken ones', async () => {
     const all = await call(client, 'browser_network_requests', {});
     expect(all.isError, text(all)).toBeFalsy();
-    const reqs = all.structuredContent!.requests as { url: string; status?: number; method: string; resourceType: string }[];
-    expect(reqs).toEqual(expect.arrayContaining([
-      expect.objectContaining({ url: 'http://localhost:8090/', status: 200, method: 'GET', resourceType: 'document' }),
-      expect.objectContaining({ url: 'http://localhost:8090/missing.css', status: 404 }),
-    ]));
+    const reqs = all.structuredContent!.requests as {
+      url: string;
+      status?: number;
+      method: string;
+      resourceType: string;
+    }[];
+    expect(reqs).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          url: 'http://localhost:8090/',
+          status: 200,
+          method: 'GET',
+          resourceType: 'document',
+        }),
+        expect.objectContaining({ url: 'http://localhost:8090/missing.css', status: 404 }),
+      ]),
+    );
     const failed = await call(client, 'browser_network_requests', { only_failed: true });
     const urls = (failed.structuredContent!.requests as { url: string }[]).map((r) => r.url);
-    expect(urls).toEqual(expect.arrayContaining(['http://localhost:8090/missing.css', 'http://localhost:8090/api/nope']));
+    expect(urls).toEqual(
+      expect.arrayContaining(['http://localhost:8090/missing.css', 'http://localhost:8090/api/nope']),
+    );
     expect(urls).not.toContain('http://localhost:8090/');
     expect(text(failed)).toMatch(/GET http:\/\/localhost:8090\/missing\.css -> 404/);
     const filtered = await call(client, 'browser_network_requests', { url_contains: '/api/' });
@@ -99,30 +126,48 @@ describe.skipIf(!!skip)('browser inspection tools: hover, evaluate, network requ
   });
 
   it('browser_file_upload gives the page files of the sandbox, through an input or a button that opens the dialog', async () => {
-    await sh(client, 'printf "hello upload" > a.txt && mkdir -p docs && printf "second" > docs/b.txt && printf "third" > c.txt');
+    await sh(
+      client,
+      'printf "hello upload" > a.txt && mkdir -p docs && printf "second" > docs/b.txt && printf "third" > c.txt',
+    );
     let s = snapshotOf(await call(client, 'browser_snapshot'));
-    const r = await call(client, 'browser_file_upload', { ref: refOf(s, /button "Attachment"/), paths: ['a.txt', '/workspace/docs/b.txt'] });
+    const r = await call(client, 'browser_file_upload', {
+      ref: refOf(s, /button "Attachment"/),
+      paths: ['a.txt', '/workspace/docs/b.txt'],
+    });
     expect(r.isError, text(r)).toBeFalsy();
     expect(text(r)).toContain('got a.txt:12:hello upload, b.txt:6:second');
     s = snapshotOf(await call(client, 'browser_snapshot'));
-    const viaButton = await call(client, 'browser_file_upload', { ref: refOf(s, /button "Choose a file"/), paths: ['c.txt'] });
+    const viaButton = await call(client, 'browser_file_upload', {
+      ref: refOf(s, /button "Choose a file"/),
+      paths: ['c.txt'],
+    });
     expect(viaButton.isError, text(viaButton)).toBeFalsy();
     expect(text(viaButton)).toContain('got c.txt:5:third');
   });
 
   it('browser_file_upload refuses what is not a file input, missing files and host paths', async () => {
     const s = snapshotOf(await call(client, 'browser_snapshot'));
-    const notInput = await call(client, 'browser_file_upload', { ref: refOf(s, /heading "Inspect me"/), paths: ['a.txt'] });
+    const notInput = await call(client, 'browser_file_upload', {
+      ref: refOf(s, /heading "Inspect me"/),
+      paths: ['a.txt'],
+    });
     expect(notInput.isError).toBe(true);
     expect(text(notInput)).toMatch(/not a file input.*input type=file/s);
-    const missing = await call(client, 'browser_file_upload', { ref: refOf(s, /button "Attachment"/), paths: ['nope.txt'] });
+    const missing = await call(client, 'browser_file_upload', {
+      ref: refOf(s, /button "Attachment"/),
+      paths: ['nope.txt'],
+    });
     expect(missing.isError).toBe(true);
     expect(text(missing)).toMatch(/nope\.txt/);
     // A host file, by its host path: the sandbox has no such file, so the page never gets it.
     const hostDir = tempDir('sbx-host-secret-');
     writeFileSync(path.join(hostDir.dir, 'secret.txt'), 'host-secret-value');
     try {
-      const host = await call(client, 'browser_file_upload', { ref: refOf(s, /button "Attachment"/), paths: [path.join(hostDir.dir, 'secret.txt')] });
+      const host = await call(client, 'browser_file_upload', {
+        ref: refOf(s, /button "Attachment"/),
+        paths: [path.join(hostDir.dir, 'secret.txt')],
+      });
       expect(host.isError).toBe(true);
       const got = await call(client, 'browser_evaluate', { function: 'document.getElementById("got").textContent' });
       expect(got.structuredContent!.result).not.toContain('host-secret');

@@ -1,7 +1,14 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumMissing, chromiumPids, sandboxId, serveInSandbox, snapshotOf, waitNoChromium } from './browser-helpers.js';
+import {
+  chromiumMissing,
+  chromiumPids,
+  sandboxId,
+  serveInSandbox,
+  snapshotOf,
+  waitNoChromium,
+} from './browser-helpers.js';
 import { call, httpClient, startHttpServer, tempDir, text, type HttpServer } from './helpers.js';
 
 const skip = chromiumMissing();
@@ -49,7 +56,7 @@ describe.skipIf(!!skip)('browsers of two HTTP sessions are separate', () => {
     expect(text(await call(b, 'browser_tabs', { action: 'list' }))).toMatch(/1: .*about:blank/);
   });
 
-  it('ends a session\'s Chromium with the session, leaving the other one running', async () => {
+  it("ends a session's Chromium with the session, leaving the other one running", async () => {
     const [idA, idB] = [await sandboxId(clients[0]!.client), await sandboxId(clients[1]!.client)];
     expect((await chromiumPids(idA)).length).toBeGreaterThan(0);
     await clients[0]!.transport.terminateSession();

@@ -4,7 +4,16 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumMissing, chromiumPids, pngSize, refOf, sandboxId, serveInSandbox, snapshotOf, waitNoChromium } from './browser-helpers.js';
+import {
+  chromiumMissing,
+  chromiumPids,
+  pngSize,
+  refOf,
+  sandboxId,
+  serveInSandbox,
+  snapshotOf,
+  waitNoChromium,
+} from './browser-helpers.js';
 import { call, hostProcessesWith, sh, stdioClient, tempDir, text } from './helpers.js';
 
 const FORM = `<!doctype html><html><head><title>Signup</title></head><body>
@@ -51,8 +60,24 @@ describe.skipIf(!!skip)('browser tools over stdio (Chromium inside the sandbox)'
   it('lists the browser tools with schemas and annotations', async () => {
     const { tools } = await client.listTools();
     const names = tools.map((t) => t.name);
-    expect(names).toEqual(expect.arrayContaining(['browser_navigate', 'browser_snapshot', 'browser_click', 'browser_type', 'browser_press_key', 'browser_select_option',
-      'browser_scroll', 'browser_wait_for', 'browser_screenshot', 'browser_extract', 'browser_tabs', 'browser_back', 'browser_console', 'browser_close']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'browser_navigate',
+        'browser_snapshot',
+        'browser_click',
+        'browser_type',
+        'browser_press_key',
+        'browser_select_option',
+        'browser_scroll',
+        'browser_wait_for',
+        'browser_screenshot',
+        'browser_extract',
+        'browser_tabs',
+        'browser_back',
+        'browser_console',
+        'browser_close',
+      ]),
+    );
     expect(tools.find((t) => t.name === 'browser_snapshot')!.annotations?.readOnlyHint).toBe(true);
     expect(tools.find((t) => t.name === 'browser_navigate')!.outputSchema?.properties).toHaveProperty('snapshot');
   });
@@ -60,13 +85,20 @@ describe.skipIf(!!skip)('browser tools over stdio (Chromium inside the sandbox)'
   it('fills and submits a form served inside the sandbox, by refs, and reads the result', async () => {
     const nav = await call(client, 'browser_navigate', { url: 'http://localhost:8080/' });
     const snap = snapshotOf(nav);
-    expect(nav.structuredContent).toMatchObject({ url: 'http://localhost:8080/', title: 'Signup', snapshotKind: 'full' });
+    expect(nav.structuredContent).toMatchObject({
+      url: 'http://localhost:8080/',
+      title: 'Signup',
+      snapshotKind: 'full',
+    });
     expect(snap).toMatch(/heading "Signup"/);
     expect(text(nav)).toContain('form page ready'); // console output arrives with the action that caused it
 
     const typed = await call(client, 'browser_type', { ref: refOf(snap, /textbox "Name"/), text: 'Ada' });
     expect(snapshotOf(typed)).toContain('Ada');
-    const selected = await call(client, 'browser_select_option', { ref: refOf(snap, /combobox "Color"/), values: ['Blue'] });
+    const selected = await call(client, 'browser_select_option', {
+      ref: refOf(snap, /combobox "Color"/),
+      values: ['Blue'],
+    });
     expect(text(selected)).toMatch(/option "Blue" \[selected\]/);
     const clicked = await call(client, 'browser_click', { ref: refOf(snap, /button "Send"/) });
     expect(clicked.isError).toBeFalsy();
@@ -79,8 +111,13 @@ describe.skipIf(!!skip)('browser tools over stdio (Chromium inside the sandbox)'
     expect(extract.structuredContent!.text).not.toContain('console.log'); // visible text, not markup
 
     const consoleR = await call(client, 'browser_console');
-    const msgs = (consoleR.structuredContent!.messages as { type: string; text: string }[]);
-    expect(msgs).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'log', text: 'submitted Ada' }), expect.objectContaining({ type: 'warning', text: 'form page ready' })]));
+    const msgs = consoleR.structuredContent!.messages as { type: string; text: string }[];
+    expect(msgs).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'log', text: 'submitted Ada' }),
+        expect.objectContaining({ type: 'warning', text: 'form page ready' }),
+      ]),
+    );
   });
 
   it('times out waiting for text that never comes, with a clear message', async () => {
@@ -114,7 +151,10 @@ describe.skipIf(!!skip)('browser tools over stdio (Chromium inside the sandbox)'
   it('opens, lists, selects and closes tabs', async () => {
     const opened = await call(client, 'browser_tabs', { action: 'new', url: 'http://localhost:8080/two.html' });
     expect(opened.structuredContent!.active).toBe(1);
-    expect((opened.structuredContent!.tabs as { url: string }[]).map((t) => t.url)).toEqual(['http://localhost:8080/', 'http://localhost:8080/two.html']);
+    expect((opened.structuredContent!.tabs as { url: string }[]).map((t) => t.url)).toEqual([
+      'http://localhost:8080/',
+      'http://localhost:8080/two.html',
+    ]);
     expect((await call(client, 'browser_snapshot')).structuredContent!.title).toBe('Two');
     await call(client, 'browser_tabs', { action: 'select', index: 0 });
     expect((await call(client, 'browser_snapshot')).structuredContent!.title).toBe('Signup');
@@ -150,7 +190,7 @@ describe.skipIf(!!skip)('browser tools over stdio (Chromium inside the sandbox)'
     expect(text(refused)).toMatch(/connection refused.*shell_start/s);
   });
 
-  it('reaches the sandbox\'s files but neither the host\'s loopback services nor its files', async () => {
+  it("reaches the sandbox's files but neither the host's loopback services nor its files", async () => {
     const marker = `host-secret-${Date.now()}`;
     const host = http.createServer((_q, s) => s.end(marker));
     await new Promise<void>((r) => host.listen(0, '127.0.0.1', () => r()));
@@ -177,7 +217,9 @@ describe.skipIf(!!skip)('browser tools over stdio (Chromium inside the sandbox)'
   });
 
   it('accepts dialogs and says so', async () => {
-    await sh(client, `cat > site/dialog.html`, { stdin: '<title>D</title><button onclick="document.title = confirm(\'Sure?\') ? \'yes\' : \'no\'">Ask</button>' });
+    await sh(client, `cat > site/dialog.html`, {
+      stdin: "<title>D</title><button onclick=\"document.title = confirm('Sure?') ? 'yes' : 'no'\">Ask</button>",
+    });
     const snap = snapshotOf(await call(client, 'browser_navigate', { url: 'http://localhost:8080/dialog.html' }));
     const r = await call(client, 'browser_click', { ref: refOf(snap, /button "Ask"/) });
     expect(text(r)).toMatch(/confirm dialog "Sure\?"; it was accepted/);
@@ -199,19 +241,27 @@ describe.skipIf(!!skip)('browser tools over stdio (Chromium inside the sandbox)'
     expect((await call(client, 'browser_navigate', { url: 'http://localhost:8080/' })).isError).toBeFalsy();
     const pids = await chromiumPids(id);
     expect(pids.length).toBeGreaterThan(0);
-    for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } }
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
     await waitNoChromium(id);
     const r = await call(client, 'browser_navigate', { url: 'http://localhost:8080/two.html' });
     expect(r.isError, text(r)).toBeFalsy();
     expect(text(r)).toMatch(/previous browser stopped/);
     // Exactly one browser for the session: one Chromium main process (helpers carry --type=).
-    const mains = (await hostProcessesWith(`--sandbox-mcp-id=${id}`)).filter((l) => !l.includes('--type=') && !/^\d+: nsenter /.test(l));
+    const mains = (await hostProcessesWith(`--sandbox-mcp-id=${id}`)).filter(
+      (l) => !l.includes('--type=') && !/^\d+: nsenter /.test(l),
+    );
     expect(mains).toHaveLength(1);
   }, 120_000);
 });
 
 describe.skipIf(!!skip)('browser in an unshare sandbox (no bubblewrap)', () => {
-  it('runs inside the sandbox there too: its loopback, not the host\'s, and no capabilities', async () => {
+  it("runs inside the sandbox there too: its loopback, not the host's, and no capabilities", async () => {
     const state = tempDir();
     const { client } = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_ISOLATION: 'unshare' });
     const host = http.createServer((_q, s) => s.end('host page'));
@@ -220,10 +270,14 @@ describe.skipIf(!!skip)('browser in an unshare sandbox (no bubblewrap)', () => {
       await serveInSandbox(client, 8080, { 'index.html': FORM });
       const nav = await call(client, 'browser_navigate', { url: 'http://127.0.0.1:8080/' });
       expect(snapshotOf(nav)).toMatch(/textbox "Name"/);
-      const viaHost = await call(client, 'browser_navigate', { url: `http://127.0.0.1:${(host.address() as AddressInfo).port}/` });
+      const viaHost = await call(client, 'browser_navigate', {
+        url: `http://127.0.0.1:${(host.address() as AddressInfo).port}/`,
+      });
       expect(viaHost.isError).toBe(true);
       const id = await sandboxId(client);
-      const main = (await hostProcessesWith(`--sandbox-mcp-id=${id}`)).find((l) => !l.includes('--type=') && !/^\d+: nsenter /.test(l))!;
+      const main = (await hostProcessesWith(`--sandbox-mcp-id=${id}`)).find(
+        (l) => !l.includes('--type=') && !/^\d+: nsenter /.test(l),
+      )!;
       const { readFileSync } = await import('node:fs');
       const status = readFileSync(`/proc/${main.split(':')[0]}/status`, 'utf8');
       expect(status).toMatch(/CapEff:\s+0+\n/);
@@ -239,7 +293,10 @@ describe.skipIf(!!skip)('browser in an unshare sandbox (no bubblewrap)', () => {
 describe('browser tools without Chromium', () => {
   it('answer with an install hint while the rest of the server works', async () => {
     const state = tempDir();
-    const { client } = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_CHROMIUM_PATH: '/nonexistent/chromium' });
+    const { client } = await stdioClient({
+      SANDBOX_STATE_DIR: state.dir,
+      SANDBOX_CHROMIUM_PATH: '/nonexistent/chromium',
+    });
     try {
       const r = await call(client, 'browser_navigate', { url: 'http://localhost:8080/' });
       expect(r.isError).toBe(true);

@@ -15,7 +15,9 @@ import { hostProcessesWith, tempDir, waitFor } from './helpers.js';
  * process trees that really die (the fakes run real processes on this machine, so we can look).
  */
 const dirs: string[] = [];
-afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 function config(env: Record<string, string>) {
   const { dir } = tempDir('sbx-cloudp-');
@@ -32,11 +34,20 @@ describe('e2b adapter details', () => {
   let sb: Sandbox;
   beforeAll(async () => {
     fake = await new FakeE2B().start();
-    env = { SANDBOX_PROVIDER: 'e2b', E2B_API_KEY: fake.apiKey, E2B_API_URL: fake.url, E2B_SANDBOX_URL: fake.url, E2B_DOMAIN: 'sandbox.example.test' };
+    env = {
+      SANDBOX_PROVIDER: 'e2b',
+      E2B_API_KEY: fake.apiKey,
+      E2B_API_URL: fake.url,
+      E2B_SANDBOX_URL: fake.url,
+      E2B_DOMAIN: 'sandbox.example.test',
+    };
     provider = await E2BProvider.start(config(env), createLogger('silent'));
     sb = await provider.create({ labels: { session: 's1' }, timeoutMs: 60_000 });
   });
-  afterAll(async () => { await provider?.shutdown(); await fake?.stop(); });
+  afterAll(async () => {
+    await provider?.shutdown();
+    await fake?.stop();
+  });
 
   it('portUrl is the E2B host of the port, over https', async () => {
     expect(await sb.portUrl(3000)).toEqual({ url: `https://3000-${sb.id}.sandbox.example.test` });
@@ -91,9 +102,21 @@ describe('e2b lifetime (E2B_TIMEOUT renewed on activity)', () => {
   let provider: SandboxProvider;
   beforeAll(async () => {
     fake = await new FakeE2B().start();
-    provider = await E2BProvider.start(config({ SANDBOX_PROVIDER: 'e2b', E2B_API_KEY: fake.apiKey, E2B_API_URL: fake.url, E2B_SANDBOX_URL: fake.url, E2B_TIMEOUT: '10' }), createLogger('silent'));
+    provider = await E2BProvider.start(
+      config({
+        SANDBOX_PROVIDER: 'e2b',
+        E2B_API_KEY: fake.apiKey,
+        E2B_API_URL: fake.url,
+        E2B_SANDBOX_URL: fake.url,
+        E2B_TIMEOUT: '10',
+      }),
+      createLogger('silent'),
+    );
   });
-  afterAll(async () => { await provider?.shutdown(); await fake?.stop(); });
+  afterAll(async () => {
+    await provider?.shutdown();
+    await fake?.stop();
+  });
 
   it('a command longer than the lifetime keeps its sandbox alive; an idle sandbox expires and says so', async () => {
     const sb = await provider.create({ labels: { session: 'life' }, timeoutMs: 60_000 });
@@ -118,10 +141,16 @@ describe('daytona adapter details', () => {
     provider = await DaytonaProvider.start(config(env), createLogger('silent'));
     sb = await provider.create({ labels: { session: 's1' }, timeoutMs: 60_000 });
   });
-  afterAll(async () => { await provider?.shutdown(); await fake?.stop(); });
+  afterAll(async () => {
+    await provider?.shutdown();
+    await fake?.stop();
+  });
 
   it('portUrl is the preview link, with its token as the x-daytona-preview-token header', async () => {
-    expect(await sb.portUrl(5173)).toEqual({ url: `https://5173-${sb.id}.proxy.daytona.fake`, headers: { 'x-daytona-preview-token': `preview-${sb.id}` } });
+    expect(await sb.portUrl(5173)).toEqual({
+      url: `https://5173-${sb.id}.proxy.daytona.fake`,
+      headers: { 'x-daytona-preview-token': `preview-${sb.id}` },
+    });
   });
 
   it('keepAlive refreshes the activity that Daytona auto-stop counts from', async () => {
@@ -133,7 +162,9 @@ describe('daytona adapter details', () => {
   it('closing stdin is refused with a clear UNSUPPORTED (Daytona has no such call)', async () => {
     const p = await sb.processes.spawn('read x; echo "x=$x"', {});
     await sb.processes.write(p.processId, 'v\n', false);
-    expect((await sb.processes.read(p.processId, { waitMs: 10_000, until: 'x=v', maxBytes: 1 << 20 })).output).toBe('x=v\n');
+    expect((await sb.processes.read(p.processId, { waitMs: 10_000, until: 'x=v', maxBytes: 1 << 20 })).output).toBe(
+      'x=v\n',
+    );
     const q = await sb.processes.spawn('sleep 5', {});
     await expect(sb.processes.write(q.processId, '', true)).rejects.toMatchObject({ code: 'UNSUPPORTED' });
   });

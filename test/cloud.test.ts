@@ -36,14 +36,21 @@ async function serve(env: Record<string, string>) {
   return { ...c, state: state.dir };
 }
 
-const e2bEnv = () => ({ SANDBOX_PROVIDER: 'e2b', E2B_API_KEY: e2b.apiKey, E2B_API_URL: e2b.url, E2B_SANDBOX_URL: e2b.url });
+const e2bEnv = () => ({
+  SANDBOX_PROVIDER: 'e2b',
+  E2B_API_KEY: e2b.apiKey,
+  E2B_API_URL: e2b.url,
+  E2B_SANDBOX_URL: e2b.url,
+});
 
 function chosen(stderr: string[]): { provider?: string; reason?: string } | undefined {
   for (const line of stderr.join('').split('\n')) {
     try {
       const rec = JSON.parse(line) as { msg?: string; provider?: string; reason?: string };
       if (rec.msg === 'provider chosen') return rec;
-    } catch { /* not JSON */ }
+    } catch {
+      /* not JSON */
+    }
   }
   return undefined;
 }
@@ -65,11 +72,20 @@ describe('e2b provider end to end (built CLI, MCP client, fake E2B)', () => {
     expect(r).toMatchObject({ exitCode: 5, stdout: 'hello from e2b\n', stderr: 'oops\n', timedOut: false });
     expect(e2b.sandboxes.size).toBe(before + 1);
     const created = [...e2b.sandboxes.values()].at(-1)!;
-    expect(created.metadata).toMatchObject({ 'sandbox-mcp': '1', 'sandbox-mcp-host': os.hostname(), session: expect.any(String), 'sandbox-mcp-server': expect.any(String) });
+    expect(created.metadata).toMatchObject({
+      'sandbox-mcp': '1',
+      'sandbox-mcp-host': os.hostname(),
+      session: expect.any(String),
+      'sandbox-mcp-server': expect.any(String),
+    });
     // The seed's lifetime: E2B_TIMEOUT (300 s) is always sent, never left to the SDK's default.
     expect(created.timeoutS).toBe(300);
     const info = await call(client, 'sandbox_info');
-    expect(info.structuredContent).toMatchObject({ provider: 'e2b', providerReason: 'SANDBOX_PROVIDER is set', id: created.id });
+    expect(info.structuredContent).toMatchObject({
+      provider: 'e2b',
+      providerReason: 'SANDBOX_PROVIDER is set',
+      id: created.id,
+    });
     expect(chosen(stderr)).toMatchObject({ provider: 'e2b', reason: 'SANDBOX_PROVIDER is set' });
     const start = await call(client, 'shell_start', { command: 'echo ready; read line; echo got $line; sleep 30' });
     const processId = (start.structuredContent as { processId: string }).processId;
@@ -111,7 +127,10 @@ describe('e2b provider end to end (built CLI, MCP client, fake E2B)', () => {
     const { client } = await serve(e2bEnv());
     const creates = () => e2b.http.seen.filter((s) => s === 'POST /v2/sandboxes').length;
     const before = creates();
-    e2b.http.fail('POST', /^\/v2\/sandboxes$/, 429, 1, { code: 429, message: 'You have reached the maximum number of concurrent E2B sandboxes' });
+    e2b.http.fail('POST', /^\/v2\/sandboxes$/, 429, 1, {
+      code: 429,
+      message: 'You have reached the maximum number of concurrent E2B sandboxes',
+    });
     const r = await call(client, 'shell_exec', { command: 'true' });
     expect(r.isError).toBe(true);
     expect(text(r)).toContain('quota reached');
@@ -138,7 +157,11 @@ describe('e2b provider end to end (built CLI, MCP client, fake E2B)', () => {
     await new Promise<void>((r) => hang.listen(0, '127.0.0.1', () => r()));
     try {
       const port = (hang.address() as { port: number }).port;
-      const { client } = await serve({ ...e2bEnv(), E2B_API_URL: `http://127.0.0.1:${port}`, SANDBOX_CLOUD_REQUEST_TIMEOUT: '2' });
+      const { client } = await serve({
+        ...e2bEnv(),
+        E2B_API_URL: `http://127.0.0.1:${port}`,
+        SANDBOX_CLOUD_REQUEST_TIMEOUT: '2',
+      });
       const t0 = Date.now();
       const r = await call(client, 'shell_exec', { command: 'true' });
       expect(r.isError).toBe(true);
@@ -156,8 +179,16 @@ describe('e2b provider end to end (built CLI, MCP client, fake E2B)', () => {
     const key = createHash('sha256').update(state.dir).digest('hex').slice(0, 12);
     const labels = { 'sandbox-mcp': '1', 'sandbox-mcp-host': os.hostname(), 'sandbox-mcp-state': key };
     const orphan = await e2bCreate({ ...labels, 'sandbox-mcp-server': 'dead0000dead0000', session: 'old' });
-    const foreign = await e2bCreate({ ...labels, 'sandbox-mcp-state': 'otherstate00', 'sandbox-mcp-server': 'dead0000dead0000', session: 'old' });
-    const { stderr } = await stdioClient({ ...e2bEnv(), SANDBOX_STATE_DIR: state.dir }).then((c) => { clients.push(c.client); return c; });
+    const foreign = await e2bCreate({
+      ...labels,
+      'sandbox-mcp-state': 'otherstate00',
+      'sandbox-mcp-server': 'dead0000dead0000',
+      session: 'old',
+    });
+    const { stderr } = await stdioClient({ ...e2bEnv(), SANDBOX_STATE_DIR: state.dir }).then((c) => {
+      clients.push(c.client);
+      return c;
+    });
     // Reaping runs in the background after start-up, so a sick vendor never delays initialize.
     await waitFor(() => stderr.join('').includes('reaped orphaned E2B sandbox'), 15_000);
     expect(e2b.sandboxes.get(orphan)?.alive).toBe(false);
@@ -166,7 +197,11 @@ describe('e2b provider end to end (built CLI, MCP client, fake E2B)', () => {
 });
 
 async function e2bCreate(metadata: Record<string, string>): Promise<string> {
-  const res = await fetch(`${e2b.url}/v2/sandboxes`, { method: 'POST', headers: { 'x-api-key': e2b.apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ templateID: 'base', metadata, timeout: 300 }) });
+  const res = await fetch(`${e2b.url}/v2/sandboxes`, {
+    method: 'POST',
+    headers: { 'x-api-key': e2b.apiKey, 'content-type': 'application/json' },
+    body: JSON.stringify({ templateID: 'base', metadata, timeout: 300 }),
+  });
   return ((await res.json()) as { sandboxID: string }).sandboxID;
 }
 
@@ -181,7 +216,11 @@ describe('daytona provider end to end (built CLI, MCP client, fake Daytona)', ()
   });
 
   it('a bad Daytona key is an immediate isError naming DAYTONA_API_KEY', async () => {
-    const { client } = await serve({ SANDBOX_PROVIDER: 'daytona', DAYTONA_API_KEY: 'wrong', DAYTONA_SERVER_URL: daytona.url });
+    const { client } = await serve({
+      SANDBOX_PROVIDER: 'daytona',
+      DAYTONA_API_KEY: 'wrong',
+      DAYTONA_SERVER_URL: daytona.url,
+    });
     const r = await call(client, 'shell_exec', { command: 'true' });
     expect(r.isError).toBe(true);
     expect(text(r)).toContain('check DAYTONA_API_KEY');
@@ -194,8 +233,14 @@ describe('provider selection (the seed rules)', () => {
     return [c.provider, c.providerReason];
   };
   it('SANDBOX_PROVIDER wins; else E2B_API_KEY; else DAYTONA_API_KEY; else local', () => {
-    expect(pick({ SANDBOX_PROVIDER: 'local', E2B_API_KEY: 'k', DAYTONA_API_KEY: 'd' })).toEqual(['local', 'SANDBOX_PROVIDER is set']);
-    expect(pick({ SANDBOX_PROVIDER: 'daytona', E2B_API_KEY: 'k', DAYTONA_API_KEY: 'd' })).toEqual(['daytona', 'SANDBOX_PROVIDER is set']);
+    expect(pick({ SANDBOX_PROVIDER: 'local', E2B_API_KEY: 'k', DAYTONA_API_KEY: 'd' })).toEqual([
+      'local',
+      'SANDBOX_PROVIDER is set',
+    ]);
+    expect(pick({ SANDBOX_PROVIDER: 'daytona', E2B_API_KEY: 'k', DAYTONA_API_KEY: 'd' })).toEqual([
+      'daytona',
+      'SANDBOX_PROVIDER is set',
+    ]);
     expect(pick({ E2B_API_KEY: 'k', DAYTONA_API_KEY: 'd' })).toEqual(['e2b', 'E2B_API_KEY is set']);
     expect(pick({ DAYTONA_API_KEY: 'd' })).toEqual(['daytona', 'DAYTONA_API_KEY is set']);
     expect(pick({})[0]).toBe('local');
@@ -204,12 +249,28 @@ describe('provider selection (the seed rules)', () => {
   });
   it('reads the seed names and defaults, and DAYTONA_API_URL as an alias of DAYTONA_SERVER_URL', () => {
     const c = loadConfig({}, { SANDBOX_STATE_DIR: '/tmp/x', DAYTONA_API_URL: 'http://127.0.0.1:9/api' });
-    expect(c).toMatchObject({ e2bTimeoutS: 300, e2bMaxRetries: 3, e2bTemplate: 'base', daytonaTarget: 'us', daytonaApiUrl: 'http://127.0.0.1:9/api' });
-    expect(loadConfig({}, { SANDBOX_STATE_DIR: '/tmp/x', DAYTONA_SERVER_URL: 'http://a.test/api', DAYTONA_API_URL: 'http://b.test/api' }).daytonaApiUrl).toBe('http://a.test/api');
+    expect(c).toMatchObject({
+      e2bTimeoutS: 300,
+      e2bMaxRetries: 3,
+      e2bTemplate: 'base',
+      daytonaTarget: 'us',
+      daytonaApiUrl: 'http://127.0.0.1:9/api',
+    });
+    expect(
+      loadConfig(
+        {},
+        { SANDBOX_STATE_DIR: '/tmp/x', DAYTONA_SERVER_URL: 'http://a.test/api', DAYTONA_API_URL: 'http://b.test/api' },
+      ).daytonaApiUrl,
+    ).toBe('http://a.test/api');
     expect(() => loadConfig({}, { SANDBOX_STATE_DIR: '/tmp/x', E2B_MAX_RETRIES: 'many' })).toThrow(/E2B_MAX_RETRIES/);
   });
   it('the server logs which provider it chose and why', async () => {
-    const { stderr } = await serve({ E2B_API_KEY: e2b.apiKey, E2B_API_URL: e2b.url, E2B_SANDBOX_URL: e2b.url, DAYTONA_API_KEY: 'd' });
+    const { stderr } = await serve({
+      E2B_API_KEY: e2b.apiKey,
+      E2B_API_URL: e2b.url,
+      E2B_SANDBOX_URL: e2b.url,
+      DAYTONA_API_KEY: 'd',
+    });
     expect(chosen(stderr)).toMatchObject({ provider: 'e2b', reason: 'E2B_API_KEY is set' });
   });
 });
@@ -217,7 +278,11 @@ describe('provider selection (the seed rules)', () => {
 describe('an unreachable Daytona', () => {
   it('fails the call within a bounded time with a clear message, and the server keeps serving', async () => {
     const port = await closedPort();
-    const { client } = await serve({ SANDBOX_PROVIDER: 'daytona', DAYTONA_API_KEY: 'k', DAYTONA_SERVER_URL: `http://127.0.0.1:${port}/api` });
+    const { client } = await serve({
+      SANDBOX_PROVIDER: 'daytona',
+      DAYTONA_API_KEY: 'k',
+      DAYTONA_SERVER_URL: `http://127.0.0.1:${port}/api`,
+    });
     const t0 = Date.now();
     const r = await call(client, 'shell_exec', { command: 'true' });
     expect(r.isError).toBe(true);

@@ -21,18 +21,37 @@ const SUITE = path.join(DIR, 'node_modules', '@modelcontextprotocol', 'conforman
 const BASELINE = path.join(ROOT, 'test', 'conformance-baseline.yml');
 
 /** 2026-07-28: the stateless revision's scenarios for what this server serves. */
-const MODERN = ['server-stateless', 'tools-list', 'http-header-validation', 'caching', 'dns-rebinding-protection', 'server-sse-multiple-streams'];
+const MODERN = [
+  'server-stateless',
+  'tools-list',
+  'http-header-validation',
+  'caching',
+  'dns-rebinding-protection',
+  'server-sse-multiple-streams',
+];
 /** 2025-11-25: the scenarios the server passed before it served 2026-07-28 (the others need fixture tools, prompts or resources). */
-const LEGACY = ['server-initialize', 'server-session-lifecycle', 'logging-set-level', 'ping', 'tools-list', 'tools-call-simple-text', 'tools-call-error', 'server-sse-multiple-streams', 'dns-rebinding-protection'];
+const LEGACY = [
+  'server-initialize',
+  'server-session-lifecycle',
+  'logging-set-level',
+  'ping',
+  'tools-list',
+  'tools-call-simple-text',
+  'tools-call-error',
+  'server-sse-multiple-streams',
+  'dns-rebinding-protection',
+];
 
 function unavailable(): string | undefined {
   if (!existsSync(NODE22) || !existsSync(path.join(SUITE, 'dist', 'index.js'))) {
     return `the conformance suite is not installed in ${DIR} (run scripts/conformance-install.sh: it needs the npm registry)`;
   }
   const v = spawnSync(NODE22, ['--version'], { encoding: 'utf8' });
-  if (v.status !== 0 || Number(/^v(\d+)/.exec(v.stdout)?.[1] ?? 0) < 22) return `${NODE22} is not Node.js 22 or later (${v.stdout.trim() || v.stderr.trim()})`;
+  if (v.status !== 0 || Number(/^v(\d+)/.exec(v.stdout)?.[1] ?? 0) < 22)
+    return `${NODE22} is not Node.js 22 or later (${v.stdout.trim() || v.stderr.trim()})`;
   const installed = (JSON.parse(readFileSync(path.join(SUITE, 'package.json'), 'utf8')) as { version: string }).version;
-  if (installed !== CONFORMANCE_VERSION) return `conformance ${installed} is installed, these tests expect ${CONFORMANCE_VERSION} (run scripts/conformance-install.sh)`;
+  if (installed !== CONFORMANCE_VERSION)
+    return `conformance ${installed} is installed, these tests expect ${CONFORMANCE_VERSION} (run scripts/conformance-install.sh)`;
   return undefined;
 }
 
@@ -40,10 +59,34 @@ const skip = unavailable();
 if (skip) console.warn(`[conformance] skipped: ${skip}`);
 
 /** One scenario: the suite's exit code is 0 when every check passed or is an expected failure. */
-function runScenario(url: string, specVersion: string, scenario: string, outDir: string): { status: number | null; output: string } {
-  const r = spawnSync(NODE22, [path.join(SUITE, 'dist', 'index.js'), 'server', '--url', url, '--spec-version', specVersion, '--scenario', scenario, '--expected-failures', BASELINE, '-o', outDir], {
-    encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', NO_COLOR: '1' },
-  });
+function runScenario(
+  url: string,
+  specVersion: string,
+  scenario: string,
+  outDir: string,
+): { status: number | null; output: string } {
+  const r = spawnSync(
+    NODE22,
+    [
+      path.join(SUITE, 'dist', 'index.js'),
+      'server',
+      '--url',
+      url,
+      '--spec-version',
+      specVersion,
+      '--scenario',
+      scenario,
+      '--expected-failures',
+      BASELINE,
+      '-o',
+      outDir,
+    ],
+    {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', NO_COLOR: '1' },
+    },
+  );
   return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
 }
 
@@ -59,10 +102,23 @@ describe.skipIf(!!skip)(`MCP conformance suite ${CONFORMANCE_VERSION}`, () => {
     state?.cleanup();
   });
 
-  for (const [specVersion, scenarios] of [['2026-07-28', MODERN], ['2025-11-25', LEGACY]] as const) {
-    it.each(scenarios)(`${specVersion}: %s`, (scenario) => {
-      const { status, output } = runScenario(server.url, specVersion, scenario, path.join(state.dir, 'conformance'));
-      expect(status, output.split('\n').filter((l) => /FAIL|✗|Unexpected|stale|Error/i.test(l)).join('\n') || output.slice(-2000)).toBe(0);
-    }, 130_000);
+  for (const [specVersion, scenarios] of [
+    ['2026-07-28', MODERN],
+    ['2025-11-25', LEGACY],
+  ] as const) {
+    it.each(scenarios)(
+      `${specVersion}: %s`,
+      (scenario) => {
+        const { status, output } = runScenario(server.url, specVersion, scenario, path.join(state.dir, 'conformance'));
+        expect(
+          status,
+          output
+            .split('\n')
+            .filter((l) => /FAIL|✗|Unexpected|stale|Error/i.test(l))
+            .join('\n') || output.slice(-2000),
+        ).toBe(0);
+      },
+      130_000,
+    );
   }
 });

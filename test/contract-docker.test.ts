@@ -10,12 +10,28 @@ import { DOCKER_IMAGE, dockerSkip, managedContainers } from './docker-env.js';
 import { tempDir, waitFor } from './helpers.js';
 
 const state = tempDir('sbx-contract-docker-');
-const danglingVolumes = () => (dockerSkip ? [] : execFileSync('docker', ['volume', 'ls', '-q', '--filter', 'dangling=true'], { encoding: 'utf8' }).split('\n').filter(Boolean));
+const danglingVolumes = () =>
+  dockerSkip
+    ? []
+    : execFileSync('docker', ['volume', 'ls', '-q', '--filter', 'dangling=true'], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean);
 const volumesBefore = danglingVolumes();
 const stateLabel = `sandbox-mcp.state=${createHash('sha256').update(state.dir).digest('hex').slice(0, 16)}`;
 
 async function dockerProvider(): Promise<SandboxProvider> {
-  const config = loadConfig({ stateDir: state.dir, provider: 'docker', dockerImage: DOCKER_IMAGE, network: 'none', memoryMb: '512', cpus: '1', fileSizeMb: '8' }, {});
+  const config = loadConfig(
+    {
+      stateDir: state.dir,
+      provider: 'docker',
+      dockerImage: DOCKER_IMAGE,
+      network: 'none',
+      memoryMb: '512',
+      cpus: '1',
+      fileSizeMb: '8',
+    },
+    {},
+  );
   const { DockerProvider } = await import('../src/providers/docker/provider.js');
   return DockerProvider.start(config, createLogger('warn'));
 }
@@ -85,8 +101,12 @@ describe.skipIf(!!dockerSkip)('docker provider specifics', () => {
     await sb.files.write(`rootlink/tmp/${name}`, Buffer.from('inside'));
     expect(existsSync(`/tmp/${name}`)).toBe(false);
     expect(await run(`cat /tmp/${name}`)).toBe('inside');
-    await expect(sb.files.write('rootlink/etc/passwd', Buffer.from('x'))).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
-    await expect(sb.files.write('/usr/new-file', Buffer.from('x'))).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+    await expect(sb.files.write('rootlink/etc/passwd', Buffer.from('x'))).rejects.toMatchObject({
+      code: 'PERMISSION_DENIED',
+    });
+    await expect(sb.files.write('/usr/new-file', Buffer.from('x'))).rejects.toMatchObject({
+      code: 'PERMISSION_DENIED',
+    });
   });
 
   it('files: errors carry codes; sizes, modes and symlinks are reported', async () => {
@@ -102,11 +122,13 @@ describe.skipIf(!!dockerSkip)('docker provider specifics', () => {
     expect((await sb.files.read('adir/run.sh', { offset: 10, length: 4 })).data.toString()).toBe('echo');
     const names = await sb.files.list('adir');
     expect(names.map((e) => `${e.name}:${e.type}`).sort()).toEqual(['run.sh:file', 'sub:directory']);
-    await expect(sb.files.write('big.bin', Buffer.alloc(9 * 1024 * 1024))).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
+    await expect(sb.files.write('big.bin', Buffer.alloc(9 * 1024 * 1024))).rejects.toMatchObject({
+      code: 'LIMIT_EXCEEDED',
+    });
     expect(await run('ls -a | grep -c "big.bin" || true')).toBe('0\n');
   });
 
-  it('a container removed behind the server\'s back makes the sandbox report SANDBOX_GONE', async () => {
+  it("a container removed behind the server's back makes the sandbox report SANDBOX_GONE", async () => {
     const other = await provider.create({ labels: { session: `removed-${Date.now()}` }, timeoutMs: 60_000 });
     execFileSync('docker', ['rm', '-f', '-v', `sandbox-mcp-${other.id}`], { stdio: 'ignore' });
     await expect(other.exec('true', { timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'SANDBOX_GONE' });

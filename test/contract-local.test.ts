@@ -14,7 +14,10 @@ async function localProvider(isolation: string): Promise<SandboxProvider> {
   const { LocalProvider } = (await import(BUILT_PROVIDER)) as typeof import('../src/providers/local/provider.js');
   const provider = await LocalProvider.start(config, createLogger('warn'));
   const shutdown = provider.shutdown.bind(provider);
-  provider.shutdown = async () => { await shutdown(); rmSync(dir, { recursive: true, force: true }); };
+  provider.shutdown = async () => {
+    await shutdown();
+    rmSync(dir, { recursive: true, force: true });
+  };
   return provider;
 }
 

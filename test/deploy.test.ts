@@ -10,7 +10,8 @@ describe('deploys: versioned sites served by the server', () => {
   let server: HttpServer;
   let client: Client;
   const env = () => ({ SANDBOX_STATE_DIR: state.dir, SANDBOX_DEPLOY_MAX_FILES: '40', SANDBOX_DEPLOY_MAX_MB: '1' });
-  const site = (host: string, p = '/', headers: Record<string, string> = {}) => fetchHost(server.port, host, p, headers);
+  const site = (host: string, p = '/', headers: Record<string, string> = {}) =>
+    fetchHost(server.port, host, p, headers);
   // A named workspace owns the sites it deploys across its sessions and server restarts (a session alone would not).
   const WORKSPACE = { 'Sandbox-Workspace': 'deploys' };
 
@@ -18,14 +19,17 @@ describe('deploys: versioned sites served by the server', () => {
     state = tempDir('sbx-deploy-');
     server = await startHttpServer(env());
     ({ client } = await httpClient(server.url, WORKSPACE));
-    await sh(client, [
-      'mkdir -p out/sub out/img',
-      'echo "<h1>version one</h1>" > out/index.html',
-      'echo "body{color:red}" > out/style.css',
-      'echo "<p>sub page</p>" > out/sub/index.html',
-      'printf "\\x89PNG" > out/img/logo.png',
-      'echo "{\\"a\\":1}" > out/data.json',
-    ].join(' && '));
+    await sh(
+      client,
+      [
+        'mkdir -p out/sub out/img',
+        'echo "<h1>version one</h1>" > out/index.html',
+        'echo "body{color:red}" > out/style.css',
+        'echo "<p>sub page</p>" > out/sub/index.html',
+        'printf "\\x89PNG" > out/img/logo.png',
+        'echo "{\\"a\\":1}" > out/data.json',
+      ].join(' && '),
+    );
   }, 60_000);
   afterAll(async () => {
     await client?.close();
@@ -62,7 +66,10 @@ describe('deploys: versioned sites served by the server', () => {
   });
 
   it('redeploys as a new version, rolls back, and lists versions', async () => {
-    await sh(client, 'echo "<h1>version two</h1>" > out/index.html && echo "<h1>custom missing page</h1>" > out/404.html');
+    await sh(
+      client,
+      'echo "<h1>version two</h1>" > out/index.html && echo "<h1>custom missing page</h1>" > out/404.html',
+    );
     const r = await call(client, 'deploy_site', { path: '/workspace/out', name: 'blog' });
     expect(r.structuredContent).toMatchObject({ version: 'v2', fileCount: 6 });
     expect((await site(blogHost)).body).toContain('version two');
@@ -73,9 +80,16 @@ describe('deploys: versioned sites served by the server', () => {
     expect(back.structuredContent).toMatchObject({ version: 'v1', live: true });
     expect((await site(blogHost)).body).toContain('version one');
     const list = await call(client, 'deploy_list', { name: 'blog' });
-    const [blog] = list.structuredContent!.sites as { name: string; live: string; versions: { version: string; live: boolean; fileCount: number }[] }[];
+    const [blog] = list.structuredContent!.sites as {
+      name: string;
+      live: string;
+      versions: { version: string; live: boolean; fileCount: number }[];
+    }[];
     expect(blog).toMatchObject({ name: 'blog', live: 'v1' });
-    expect(blog!.versions.map((v) => [v.version, v.live, v.fileCount])).toEqual([['v1', true, 5], ['v2', false, 6]]);
+    expect(blog!.versions.map((v) => [v.version, v.live, v.fileCount])).toEqual([
+      ['v1', true, 5],
+      ['v2', false, 6],
+    ]);
     const bad = await call(client, 'deploy_rollback', { name: 'blog', version: 'v9' });
     expect(bad.isError).toBe(true);
     expect(text(bad)).toMatch(/no version "v9" \(versions: v1, v2\)/);
@@ -89,7 +103,7 @@ describe('deploys: versioned sites served by the server', () => {
     }
   });
 
-  it('refuses paths outside the sandbox\'s own files and never reaches host files', async () => {
+  it("refuses paths outside the sandbox's own files and never reaches host files", async () => {
     writeFileSync(path.join(state.dir, 'host-secret.txt'), 'HOST SECRET');
     const cases: [string, RegExp][] = [
       ['../../etc', /system folder/],
@@ -111,15 +125,18 @@ describe('deploys: versioned sites served by the server', () => {
   });
 
   it('never follows a symlink out of the published folder; links inside it work', async () => {
-    await sh(client, [
-      'mkdir -p links/inner && echo "<p>home</p>" > links/index.html && echo outside > outside.txt',
-      'echo inner > links/inner/real.txt',
-      'ln -s /etc/passwd links/passwd',
-      `ln -s ${path.join(state.dir, 'host-secret.txt')} links/secret.txt`,
-      'ln -s ../outside.txt links/up.txt',
-      'ln -s /etc links/etcdir',
-      'ln -s inner/real.txt links/alias.txt',
-    ].join(' && '));
+    await sh(
+      client,
+      [
+        'mkdir -p links/inner && echo "<p>home</p>" > links/index.html && echo outside > outside.txt',
+        'echo inner > links/inner/real.txt',
+        'ln -s /etc/passwd links/passwd',
+        `ln -s ${path.join(state.dir, 'host-secret.txt')} links/secret.txt`,
+        'ln -s ../outside.txt links/up.txt',
+        'ln -s /etc links/etcdir',
+        'ln -s inner/real.txt links/alias.txt',
+      ].join(' && '),
+    );
     const r = await call(client, 'deploy_site', { path: 'links', name: 'links' });
     expect(r.isError, text(r)).toBeFalsy();
     const skipped = (r.structuredContent!.skipped as string[]).join('\n');
@@ -134,7 +151,10 @@ describe('deploys: versioned sites served by the server', () => {
   });
 
   it('caps file count and total size', async () => {
-    await sh(client, 'mkdir -p many big && for i in $(seq 1 45); do echo $i > many/f$i.txt; done && head -c 1200000 /dev/urandom > big/blob.bin');
+    await sh(
+      client,
+      'mkdir -p many big && for i in $(seq 1 45); do echo $i > many/f$i.txt; done && head -c 1200000 /dev/urandom > big/blob.bin',
+    );
     const many = await call(client, 'deploy_site', { path: 'many', name: 'many' });
     expect(text(many)).toMatch(/more than 40 files.*SANDBOX_DEPLOY_MAX_FILES/);
     const big = await call(client, 'deploy_site', { path: 'big', name: 'big' });
@@ -154,7 +174,9 @@ describe('deploys: versioned sites served by the server', () => {
     expect(home.status).toBe(200);
     expect(home.body).toContain('version one');
     const list = await call(client, 'deploy_list');
-    expect(list.structuredContent!.sites).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'blog', live: 'v1', url: `http://${blogHost}/` })]));
+    expect(list.structuredContent!.sites).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'blog', live: 'v1', url: `http://${blogHost}/` })]),
+    );
     // stdio mode serves the same sites on a loopback listener opened on demand.
     const stdio = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_WORKSPACE: 'deploys' });
     try {
@@ -174,7 +196,9 @@ describe('deploys: versioned sites served by the server', () => {
     expect(gone.body).toMatch(/Site not found/);
     expect(text(await call(client, 'deploy_delete', { name: 'blog' }))).toMatch(/no site named "blog"/);
     // Only the remaining site's blobs stay on disk: index.html and real.txt (alias.txt shares its blob).
-    const blobs = readdirSync(path.join(state.dir, 'deploy', 'blobs')).filter((d) => d !== 'tmp').flatMap((d) => readdirSync(path.join(state.dir, 'deploy', 'blobs', d)));
+    const blobs = readdirSync(path.join(state.dir, 'deploy', 'blobs'))
+      .filter((d) => d !== 'tmp')
+      .flatMap((d) => readdirSync(path.join(state.dir, 'deploy', 'blobs', d)));
     expect(blobs.length).toBe(2);
   });
 });

@@ -10,7 +10,6 @@ import { call, sh, stdioClient, tempDir, text, waitFor, expectUnreadInputCapped 
  */
 if (dockerSkip) console.warn(`[docker-edges] skipped: ${dockerSkip}`);
 
-
 describe.skipIf(!!dockerSkip)('docker provider: edge cases', () => {
   let client: Client;
   let state: ReturnType<typeof tempDir>;
@@ -20,7 +19,9 @@ describe.skipIf(!!dockerSkip)('docker provider: edge cases', () => {
 
   beforeAll(async () => {
     state = tempDir('sbx-review-docker-');
-    ({ client } = await stdioClient(dockerEnv(state.dir, { SANDBOX_PIDS_MAX: '64', SANDBOX_FILE_SIZE_MB: '1024', SANDBOX_MAX_OUTPUT: '1048576' })));
+    ({ client } = await stdioClient(
+      dockerEnv(state.dir, { SANDBOX_PIDS_MAX: '64', SANDBOX_FILE_SIZE_MB: '1024', SANDBOX_MAX_OUTPUT: '1048576' }),
+    ));
   });
   afterAll(async () => {
     await client?.close();
@@ -71,7 +72,11 @@ describe.skipIf(!!dockerSkip)('docker provider: edge cases', () => {
     expect(r.stderr).toBe('sourced-err\nhi\n');
     const start = await call(client, 'shell_start', { command: 'echo started', env: { SHELLOPTS: 'xtrace' } });
     expect(start.isError, text(start)).toBeFalsy();
-    const out = await call(client, 'shell_read', { processId: start.structuredContent!.processId, wait_s: 10, until: 'started' });
+    const out = await call(client, 'shell_read', {
+      processId: start.structuredContent!.processId,
+      wait_s: 10,
+      until: 'started',
+    });
     expect(out.structuredContent).toMatchObject({ matched: true });
   });
 
@@ -104,13 +109,24 @@ describe.skipIf(!!dockerSkip)('docker provider: edge cases', () => {
     const hog = await call(client, 'shell_start', { command: 'for i in $(seq 100); do sleep 300 & done; wait' });
     const processId = hog.structuredContent!.processId as string;
     try {
-      const failed = await waitFor(async () => { const r = await call(client, 'file_write', { path: 'p.txt', content: 'x' }); return r.isError ? r : false; }, 20_000, 300);
+      const failed = await waitFor(
+        async () => {
+          const r = await call(client, 'file_write', { path: 'p.txt', content: 'x' });
+          return r.isError ? r : false;
+        },
+        20_000,
+        300,
+      );
       expect(text(failed)).toMatch(/process limit.*shell_kill/s);
     } finally {
       // The later cases share this container: never leave it at its process limit.
       await call(client, 'shell_kill', { processId, signal: 'SIGKILL' });
     }
-    await waitFor(async () => !(await call(client, 'file_write', { path: 'p.txt', content: 'x' })).isError, 20_000, 300);
+    await waitFor(
+      async () => !(await call(client, 'file_write', { path: 'p.txt', content: 'x' })).isError,
+      20_000,
+      300,
+    );
   }, 60_000);
 
   it('a container removed behind the server while a command runs is an error saying so, and the next call works', async () => {
@@ -126,13 +142,24 @@ describe.skipIf(!!dockerSkip)('docker provider: edge cases', () => {
     expect((await sh(client, 'echo fresh')).stdout).toBe('fresh\n');
   }, 30_000);
 
-  it('shell_write to a process that never reads its input is refused once 16 MiB are waiting, not buffered forever', () => expectUnreadInputCapped(client));
+  it('shell_write to a process that never reads its input is refused once 16 MiB are waiting, not buffered forever', () =>
+    expectUnreadInputCapped(client));
 
   it('shell_kill_all frees a container whose process limit is held by leftovers of a finished command; files stay', async () => {
     await sh(client, 'echo keep > kept.txt');
     // env -i + setsid: the leftovers escape the timeout's kill, as a real daemonizing command's would.
-    await call(client, 'shell_exec', { command: 'for i in $(seq 100); do env -i setsid sleep 900 >/dev/null 2>&1 & done', timeout_s: 8 });
-    const failed = await waitFor(async () => { const r = await call(client, 'shell_exec', { command: 'echo hi' }); return r.isError ? r : false; }, 10_000, 300);
+    await call(client, 'shell_exec', {
+      command: 'for i in $(seq 100); do env -i setsid sleep 900 >/dev/null 2>&1 & done',
+      timeout_s: 8,
+    });
+    const failed = await waitFor(
+      async () => {
+        const r = await call(client, 'shell_exec', { command: 'echo hi' });
+        return r.isError ? r : false;
+      },
+      10_000,
+      300,
+    );
     expect(text(failed)).toMatch(/process limit.*shell_kill/s);
     const r = await call(client, 'shell_kill_all');
     expect(r.isError, text(r)).toBeFalsy();

@@ -29,19 +29,28 @@ export const dockerSkip = probe();
 export function managedContainers(...labels: string[]): string[] {
   if (dockerSkip) return [];
   const filters = ['sandbox-mcp.managed=1', ...labels].flatMap((l) => ['--filter', `label=${l}`]);
-  const out = execFileSync('docker', ['ps', '-a', ...filters, '--format', '{{.ID}} {{.Names}} {{.State}}'], { encoding: 'utf8' });
+  const out = execFileSync('docker', ['ps', '-a', ...filters, '--format', '{{.ID}} {{.Names}} {{.State}}'], {
+    encoding: 'utf8',
+  });
   return out.split('\n').filter(Boolean);
 }
 
 /** The label a server puts on the containers of one state dir. */
-export const stateLabel = (dir: string) => `sandbox-mcp.state=${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`;
+export const stateLabel = (dir: string) =>
+  `sandbox-mcp.state=${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`;
 
 /** Server env for the docker provider with small limits, for tests. */
 export function dockerEnv(stateDir: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    SANDBOX_PROVIDER: 'docker', SANDBOX_DOCKER_IMAGE: DOCKER_IMAGE, SANDBOX_STATE_DIR: stateDir,
-    SANDBOX_MEMORY_MB: '512', SANDBOX_PIDS_MAX: '96', SANDBOX_CPUS: '1', SANDBOX_FILE_SIZE_MB: '64',
-    SANDBOX_EXEC_TIMEOUT: '30', SANDBOX_MAX_OUTPUT: '65536',
+    SANDBOX_PROVIDER: 'docker',
+    SANDBOX_DOCKER_IMAGE: DOCKER_IMAGE,
+    SANDBOX_STATE_DIR: stateDir,
+    SANDBOX_MEMORY_MB: '512',
+    SANDBOX_PIDS_MAX: '96',
+    SANDBOX_CPUS: '1',
+    SANDBOX_FILE_SIZE_MB: '64',
+    SANDBOX_EXEC_TIMEOUT: '30',
+    SANDBOX_MAX_OUTPUT: '65536',
     ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
     ...extra,
   };

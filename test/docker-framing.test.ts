@@ -10,14 +10,21 @@ function scan(chunks: Buffer[]) {
   const seen: string[] = [];
   const s = new TrailerScanner(token, 'out', { data: (b) => out.push(b), trailer: (v) => seen.push(v) });
   const emitted: number[] = [];
-  for (const c of chunks) { s.push(c); emitted.push(Buffer.concat(out).length); }
+  for (const c of chunks) {
+    s.push(c);
+    emitted.push(Buffer.concat(out).length);
+  }
   s.flush();
   return { out: Buffer.concat(out), seen, emitted };
 }
 
 describe('docker output framing', () => {
   it('strips the trailer split anywhere across chunks, keeping output without a final newline', () => {
-    const whole = Buffer.concat([Buffer.from('no newline at end'), trailer('out', ''), Buffer.from('late child output')]);
+    const whole = Buffer.concat([
+      Buffer.from('no newline at end'),
+      trailer('out', ''),
+      Buffer.from('late child output'),
+    ]);
     for (let cut = 1; cut < whole.length; cut++) {
       const r = scan([whole.subarray(0, cut), whole.subarray(cut)]);
       expect(r.seen).toEqual(['']);
@@ -47,7 +54,11 @@ describe('docker output framing', () => {
 
   it('a stream that is not framed (the wrapper never ran) is passed through whole', () => {
     const events: string[] = [];
-    const f = new StderrFramer(token, { header: (h) => events.push(`header ${h}`), data: (b) => events.push(b.toString()), exit: () => events.push('exit') });
+    const f = new StderrFramer(token, {
+      header: (h) => events.push(`header ${h}`),
+      data: (b) => events.push(b.toString()),
+      exit: () => events.push('exit'),
+    });
     f.push(Buffer.from('OCI runtime exec failed: no bash\n'));
     f.flush();
     expect(events).toEqual(['header undefined', 'OCI runtime exec failed: no bash\n']);
@@ -57,7 +68,8 @@ describe('docker output framing', () => {
 describe('docker file helper errors', () => {
   it('a helper that cannot fork (the process limit is used up) says so and how to recover', async () => {
     const { helperError } = await import('../src/providers/docker/errors.js');
-    const stderr = 'sandbox-mcp: fork: retry: Resource temporarily unavailable\nsandbox-mcp: fork: Resource temporarily unavailable\n';
+    const stderr =
+      'sandbox-mcp: fork: retry: Resource temporarily unavailable\nsandbox-mcp: fork: Resource temporarily unavailable\n';
     const e = helperError(stderr, 254, '/workspace/p.txt');
     expect(e.code).toBe('LIMIT_EXCEEDED');
     expect(`${e.message} ${e.hint}`).toMatch(/process limit.*shell_kill/s);

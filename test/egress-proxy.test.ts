@@ -8,20 +8,49 @@ import { createLogger } from '../src/logger.js';
 
 describe('egress address classifier', () => {
   it.each([
-    ['127.0.0.1', 'loopback'], ['127.255.0.9', 'loopback'], ['0.0.0.0', 'unspecified'], ['10.1.2.3', 'private (RFC 1918)'],
-    ['172.16.0.1', 'private (RFC 1918)'], ['172.31.255.255', 'private (RFC 1918)'], ['192.168.1.1', 'private (RFC 1918)'],
-    ['169.254.169.254', 'link-local (cloud metadata)'], ['100.64.0.1', 'shared CGNAT'], ['100.127.255.254', 'shared CGNAT'],
-    ['224.0.0.1', 'multicast'], ['239.1.1.1', 'multicast'], ['::', 'unspecified'], ['::1', 'loopback'], ['fd00::1', 'private (unique local)'],
-    ['fc12::1', 'private (unique local)'], ['fe80::1', 'link-local (cloud metadata)'], ['fe80::1%eth0', 'link-local (cloud metadata)'], ['ff02::1', 'multicast'],
-    ['::ffff:127.0.0.1', 'loopback, IPv4-mapped'], ['::ffff:7f00:1', 'loopback, IPv4-mapped'], ['::ffff:169.254.169.254', 'link-local (cloud metadata), IPv4-mapped'],
-    ['::ffff:a00:1', 'private (RFC 1918), IPv4-mapped'], ['::127.0.0.1', 'loopback, IPv4-mapped'], ['0:0:0:0:0:ffff:c0a8:101', 'private (RFC 1918), IPv4-mapped'],
+    ['127.0.0.1', 'loopback'],
+    ['127.255.0.9', 'loopback'],
+    ['0.0.0.0', 'unspecified'],
+    ['10.1.2.3', 'private (RFC 1918)'],
+    ['172.16.0.1', 'private (RFC 1918)'],
+    ['172.31.255.255', 'private (RFC 1918)'],
+    ['192.168.1.1', 'private (RFC 1918)'],
+    ['169.254.169.254', 'link-local (cloud metadata)'],
+    ['100.64.0.1', 'shared CGNAT'],
+    ['100.127.255.254', 'shared CGNAT'],
+    ['224.0.0.1', 'multicast'],
+    ['239.1.1.1', 'multicast'],
+    ['::', 'unspecified'],
+    ['::1', 'loopback'],
+    ['fd00::1', 'private (unique local)'],
+    ['fc12::1', 'private (unique local)'],
+    ['fe80::1', 'link-local (cloud metadata)'],
+    ['fe80::1%eth0', 'link-local (cloud metadata)'],
+    ['ff02::1', 'multicast'],
+    ['::ffff:127.0.0.1', 'loopback, IPv4-mapped'],
+    ['::ffff:7f00:1', 'loopback, IPv4-mapped'],
+    ['::ffff:169.254.169.254', 'link-local (cloud metadata), IPv4-mapped'],
+    ['::ffff:a00:1', 'private (RFC 1918), IPv4-mapped'],
+    ['::127.0.0.1', 'loopback, IPv4-mapped'],
+    ['0:0:0:0:0:ffff:c0a8:101', 'private (RFC 1918), IPv4-mapped'],
     ['registry', 'not an IP address'],
   ])('refuses %s (%s)', (address, range) => {
     expect(classifyAddress(address)).toEqual({ public: false, range });
   });
 
   // Documentation and other "reserved" ranges are not refused: a registry mirror may resolve into one.
-  it.each(['203.0.113.80', '198.51.100.1', '192.0.2.1', '8.8.8.8', '172.32.0.1', '100.128.0.1', '172.15.255.255', '2001:db8::1', '2606:4700::1', '::ffff:203.0.113.80'])('lets %s through', (address) => {
+  it.each([
+    '203.0.113.80',
+    '198.51.100.1',
+    '192.0.2.1',
+    '8.8.8.8',
+    '172.32.0.1',
+    '100.128.0.1',
+    '172.15.255.255',
+    '2001:db8::1',
+    '2606:4700::1',
+    '::ffff:203.0.113.80',
+  ])('lets %s through', (address) => {
     expect(classifyAddress(address)).toEqual({ public: true });
   });
 });
@@ -29,10 +58,22 @@ describe('egress address classifier', () => {
 describe('egress allow list', () => {
   const allow = ['registry.example', '*.mirror.example', 'Upper.Example'];
   it.each([
-    ['registry.example', 'registry.example'], ['REGISTRY.example.', 'registry.example'], ['a.mirror.example', '*.mirror.example'],
-    ['a.b.mirror.example', '*.mirror.example'], ['upper.example', 'Upper.Example'],
+    ['registry.example', 'registry.example'],
+    ['REGISTRY.example.', 'registry.example'],
+    ['a.mirror.example', '*.mirror.example'],
+    ['a.b.mirror.example', '*.mirror.example'],
+    ['upper.example', 'Upper.Example'],
   ])('allows %s by %s', (host, rule) => expect(hostAllowed(host, allow)).toEqual({ allowed: true, rule }));
-  it.each(['mirror.example', 'xmirror.example', 'registry.example.evil', 'evilregistry.example', 'other.example', 'a b', 'user@registry.example', ''])('refuses %s', (host) => {
+  it.each([
+    'mirror.example',
+    'xmirror.example',
+    'registry.example.evil',
+    'evilregistry.example',
+    'other.example',
+    'a b',
+    'user@registry.example',
+    '',
+  ])('refuses %s', (host) => {
     expect(hostAllowed(host, allow)).toEqual({ allowed: false });
   });
   it('* allows any well-formed host, an empty list none', () => {
@@ -57,7 +98,11 @@ describe('egress allow list', () => {
 describe('egress proxy', () => {
   const PUBLIC = '203.0.113.7';
   const names: Record<string, string[]> = {
-    'pub.test': [PUBLIC], 'mirror.test': ['10.1.2.3'], 'mixed.test': [PUBLIC, '127.0.0.1'], localhost: ['127.0.0.1'], 'meta.test': ['169.254.169.254'],
+    'pub.test': [PUBLIC],
+    'mirror.test': ['10.1.2.3'],
+    'mixed.test': [PUBLIC, '127.0.0.1'],
+    localhost: ['127.0.0.1'],
+    'meta.test': ['169.254.169.254'],
   };
   const dialled: string[] = [];
   let upstream: http.Server;
@@ -70,41 +115,59 @@ describe('egress proxy', () => {
     upstream = http.createServer((req, res) => res.end(`hello from ${req.headers.host}${req.url}`));
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     upstreamPort = (upstream.address() as net.AddressInfo).port;
-    gate = new EgressGate({
-      allow: ['pub.test', 'mirror.test', 'mixed.test', 'localhost', 'meta.test', '127.0.0.1'],
-      maxConnections: 3,
-      resolve: async (host) => { const a = names[host]; if (!a) throw new Error('ENOTFOUND'); return a; },
-      dial: (address, port) => {
-        dialled.push(`${address}:${port}`);
-        if (address !== PUBLIC) throw new Error(`test dialer asked for ${address}`);
-        return net.connect({ host: '127.0.0.1', port: upstreamPort });
+    gate = new EgressGate(
+      {
+        allow: ['pub.test', 'mirror.test', 'mixed.test', 'localhost', 'meta.test', '127.0.0.1'],
+        maxConnections: 3,
+        resolve: async (host) => {
+          const a = names[host];
+          if (!a) throw new Error('ENOTFOUND');
+          return a;
+        },
+        dial: (address, port) => {
+          dialled.push(`${address}:${port}`);
+          if (address !== PUBLIC) throw new Error(`test dialer asked for ${address}`);
+          return net.connect({ host: '127.0.0.1', port: upstreamPort });
+        },
       },
-    }, createLogger('silent'));
+      createLogger('silent'),
+    );
     front = net.createServer((s) => gate.accept(s));
     await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
     proxyPort = (front.address() as net.AddressInfo).port;
   });
-  afterAll(() => { gate.close(); front.close(); upstream.close(); });
+  afterAll(() => {
+    gate.close();
+    front.close();
+    upstream.close();
+  });
 
   function viaProxy(target: string): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: proxyPort, path: target, headers: { host: new URL(target).host }, agent: false }, (res) => {
-        let body = '';
-        res.on('data', (d) => (body += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      }).on('error', reject);
+      http
+        .get(
+          { host: '127.0.0.1', port: proxyPort, path: target, headers: { host: new URL(target).host }, agent: false },
+          (res) => {
+            let body = '';
+            res.on('data', (d) => (body += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        )
+        .on('error', reject);
     });
   }
 
   function connect(authority: string): Promise<{ status: number; body: string; socket: net.Socket }> {
     return new Promise((resolve, reject) => {
-      http.request({ host: '127.0.0.1', port: proxyPort, method: 'CONNECT', path: authority, agent: false })
+      http
+        .request({ host: '127.0.0.1', port: proxyPort, method: 'CONNECT', path: authority, agent: false })
         .on('connect', (res, socket, head) => {
           if (res.statusCode === 200) return resolve({ status: 200, body: '', socket });
           // Node hands over what it read past the headers as `head`: the start of the body.
           let body = head.toString();
           socket.on('data', (d) => (body += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body, socket }));
         })
-        .on('error', reject).end();
+        .on('error', reject)
+        .end();
     });
   }
 
@@ -119,7 +182,10 @@ describe('egress proxy', () => {
     const { status, socket } = await connect('pub.test:443');
     expect(status).toBe(200);
     socket.write('GET /tunnel HTTP/1.1\r\nHost: pub.test\r\nConnection: close\r\n\r\n');
-    const reply = await new Promise<string>((r) => { let b = ''; socket.on('data', (d) => (b += d)).on('end', () => r(b)); });
+    const reply = await new Promise<string>((r) => {
+      let b = '';
+      socket.on('data', (d) => (b += d)).on('end', () => r(b));
+    });
     expect(reply).toContain('hello from pub.test/tunnel');
   });
 
@@ -134,8 +200,11 @@ describe('egress proxy', () => {
   });
 
   it.each([
-    ['mirror.test', '10.1.2.3', 'private'], ['localhost', '127.0.0.1', 'loopback'], ['mixed.test', '127.0.0.1', 'loopback'],
-    ['meta.test', '169.254.169.254', 'link-local'], ['127.0.0.1', '127.0.0.1', 'loopback'],
+    ['mirror.test', '10.1.2.3', 'private'],
+    ['localhost', '127.0.0.1', 'loopback'],
+    ['mixed.test', '127.0.0.1', 'loopback'],
+    ['meta.test', '169.254.169.254', 'link-local'],
+    ['127.0.0.1', '127.0.0.1', 'loopback'],
   ])('refuses allowed %s after resolution (%s, %s)', async (host, address, range) => {
     const before = dialled.length;
     const r = await connect(`${host}:443`);

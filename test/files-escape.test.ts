@@ -6,7 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, sh, stdioClient, tempDir, text, type ToolResult } from './helpers.js';
 
 function available(cmd: string): boolean {
-  try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; }
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const SECRET = `host-secret-${process.pid}-${Date.now()}`;
@@ -33,11 +38,19 @@ for (const isolation of ['bwrap', 'unshare'] as const) {
       mkdirSync(path.join(host.dir, 'folder'));
       writeFileSync(path.join(host.dir, 'folder', 'inner.txt'), `${SECRET}\n`);
       ({ client } = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_ISOLATION: isolation }));
-      await sh(client, [
-        'ln -s / rootlink', 'ln -s /etc/shadow shadowlink', 'ln -s /etc/passwd passwdlink',
-        `ln -s ${host.dir} hostdir`, `ln -s ${hostFile} hostfile`, `ln -s ${host.dir}/created.txt hostnew`,
-        `ln -s ${state.dir} statedir`, 'echo movable > ten.txt',
-      ].join(' && '));
+      await sh(
+        client,
+        [
+          'ln -s / rootlink',
+          'ln -s /etc/shadow shadowlink',
+          'ln -s /etc/passwd passwdlink',
+          `ln -s ${host.dir} hostdir`,
+          `ln -s ${hostFile} hostfile`,
+          `ln -s ${host.dir}/created.txt hostnew`,
+          `ln -s ${state.dir} statedir`,
+          'echo movable > ten.txt',
+        ].join(' && '),
+      );
     });
     afterAll(async () => {
       await client?.close();
@@ -53,7 +66,9 @@ for (const isolation of ['bwrap', 'unshare'] as const) {
       const top = structuredPaths(await call(client, 'file_list', { path: 'rootlink' }));
       expect(top).toContain('rootlink/workspace');
       expect(top).not.toContain('rootlink/root');
-      expect(structuredPaths(await call(client, 'file_list', { path: 'rootlink/home' }))).toEqual(['rootlink/home/user']);
+      expect(structuredPaths(await call(client, 'file_list', { path: 'rootlink/home' }))).toEqual([
+        'rootlink/home/user',
+      ]);
     });
 
     it('a symlink to /etc/shadow and to /etc/passwd see the sandbox /etc only', async () => {
@@ -61,20 +76,34 @@ for (const isolation of ['bwrap', 'unshare'] as const) {
       expect(shadow.isError).toBe(true);
       expect(text(shadow)).toMatch(/no such file/);
       expect(text(await call(client, 'file_read', { path: '/etc/shadow' }))).toMatch(/no such file/);
-      expect((await call(client, 'file_read', { path: 'passwdlink' })).structuredContent!.content).toContain('sandbox user');
+      expect((await call(client, 'file_read', { path: 'passwdlink' })).structuredContent!.content).toContain(
+        'sandbox user',
+      );
     });
 
     it('a symlink to a host file or folder, and the host path itself, never show host content', async () => {
-      for (const p of ['hostfile', 'hostdir/marker.txt', hostFile, `../../../../../..${hostFile}`, `hostdir/folder/inner.txt`, 'statedir']) {
+      for (const p of [
+        'hostfile',
+        'hostdir/marker.txt',
+        hostFile,
+        `../../../../../..${hostFile}`,
+        `hostdir/folder/inner.txt`,
+        'statedir',
+      ]) {
         for (const tool of ['file_read', 'file_info', 'file_list', 'file_search']) {
-          const r = await call(client, tool, tool === 'file_search' ? { pattern: 'host-secret', path: p } : { path: p });
+          const r = await call(
+            client,
+            tool,
+            tool === 'file_search' ? { pattern: 'host-secret', path: p } : { path: p },
+          );
           neverHost(r);
           // file_info describes a link itself (lstat), which is sandbox data; anything else must fail.
           if (tool === 'file_info' && !r.isError) expect(r.structuredContent!.type).toBe('symlink');
           else expect(r.isError, `${tool} ${p}: ${text(r)}`).toBe(true);
         }
       }
-      for (const p of ['/tmp', '/etc', '/home', '/workspace']) neverHost(await call(client, 'file_search', { pattern: 'host-secret', path: p, include_hidden: true }));
+      for (const p of ['/tmp', '/etc', '/home', '/workspace'])
+        neverHost(await call(client, 'file_search', { pattern: 'host-secret', path: p, include_hidden: true }));
       expect(text(await call(client, 'file_read', { path: `${state.dir}/sandboxes` }))).toMatch(/no such file/);
     });
 
@@ -90,11 +119,21 @@ for (const isolation of ['bwrap', 'unshare'] as const) {
       const viaLink = await call(client, 'file_write', { path: 'hostnew', content: 'from sandbox' });
       neverHost(viaLink);
       expect(existsSync(path.join(host.dir, 'created.txt'))).toBe(false);
-      for (const p of [hostFile, 'hostfile', 'hostdir/marker.txt', `${host.dir}/created2.txt`, 'hostdir/folder/new.txt']) {
+      for (const p of [
+        hostFile,
+        'hostfile',
+        'hostdir/marker.txt',
+        `${host.dir}/created2.txt`,
+        'hostdir/folder/new.txt',
+      ]) {
         await call(client, 'file_write', { path: p, content: 'overwritten' });
         await call(client, 'file_edit', { path: p, edits: [{ old_text: SECRET, new_text: 'edited' }] });
       }
-      for (const [from, to] of [[hostFile, 'stolen.txt'], ['hostdir/marker.txt', 'stolen2.txt'], ['ten.txt', `${host.dir}/moved.txt`]] as const) {
+      for (const [from, to] of [
+        [hostFile, 'stolen.txt'],
+        ['hostdir/marker.txt', 'stolen2.txt'],
+        ['ten.txt', `${host.dir}/moved.txt`],
+      ] as const) {
         neverHost(await call(client, 'file_move', { from, to }));
       }
       await call(client, 'file_delete', { path: hostFile });

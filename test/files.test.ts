@@ -26,7 +26,11 @@ describe('file tools over stdio', () => {
 
   beforeAll(async () => {
     state = tempDir();
-    ({ client } = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_MAX_READ: String(READ_CAP), SANDBOX_SEARCH_TIMEOUT: '3' }));
+    ({ client } = await stdioClient({
+      SANDBOX_STATE_DIR: state.dir,
+      SANDBOX_MAX_READ: String(READ_CAP),
+      SANDBOX_SEARCH_TIMEOUT: '3',
+    }));
   });
   afterAll(async () => {
     await client?.close();
@@ -50,7 +54,11 @@ describe('file tools over stdio', () => {
   it('round-trips unicode exactly, creating parent folders; the shell sees the same bytes', async () => {
     const content = 'héllo ✓ 世界 🎉\nעברית, e\u0301, Ω\r\n\ttab\nno newline at end';
     const w = await write('deep/er/unicode.txt', content);
-    expect(structured(w)).toMatchObject({ path: '/workspace/deep/er/unicode.txt', size: Buffer.byteLength(content), mode: '0644' });
+    expect(structured(w)).toMatchObject({
+      path: '/workspace/deep/er/unicode.txt',
+      size: Buffer.byteLength(content),
+      mode: '0644',
+    });
     const r = await read('deep/er/unicode.txt');
     expect(structured(r)).toMatchObject({ content, totalLines: 4, startLine: 1, endLine: 4, truncated: false });
     expect(text(r)).toContain('     1\théllo ✓ 世界 🎉');
@@ -61,9 +69,19 @@ describe('file tools over stdio', () => {
   it('reads line ranges with numbers, the total count and how to continue', async () => {
     await write('ten.txt', Array.from({ length: 10 }, (_, i) => `l${i + 1}`).join('\n') + '\n');
     const r = await read('ten.txt', { offset: 3, limit: 2 });
-    expect(structured(r)).toMatchObject({ content: 'l3\nl4\n', startLine: 3, endLine: 4, totalLines: 10, truncated: true });
+    expect(structured(r)).toMatchObject({
+      content: 'l3\nl4\n',
+      startLine: 3,
+      endLine: 4,
+      totalLines: 10,
+      truncated: true,
+    });
     expect(text(r)).toBe('     3\tl3\n     4\tl4\n[showing lines 3-4 of 10. Continue with offset: 5]');
-    expect(structured(await read('ten.txt', { offset: 9 }))).toMatchObject({ content: 'l9\nl10\n', endLine: 10, truncated: false });
+    expect(structured(await read('ten.txt', { offset: 9 }))).toMatchObject({
+      content: 'l9\nl10\n',
+      endLine: 10,
+      truncated: false,
+    });
     const past = await call(client, 'file_read', { path: 'ten.txt', offset: 11 });
     expect(past.isError).toBe(true);
     expect(text(past)).toMatch(/offset 11 is past the end.*10 lines.*from 1 to 10/);
@@ -83,11 +101,16 @@ describe('file tools over stdio', () => {
     expect(Buffer.byteLength(s.content)).toBeLessThanOrEqual(READ_CAP);
     expect(Buffer.byteLength(s.content)).toBeGreaterThan(READ_CAP - 10);
     expect(s.content.endsWith(`${s.endLine}\n`)).toBe(true);
-    expect(text(whole)).toContain(`[showing lines 1-${s.endLine} of 1500000: the 64 KB read cap was reached. Continue with offset: ${s.endLine + 1}]`);
+    expect(text(whole)).toContain(
+      `[showing lines 1-${s.endLine} of 1500000: the 64 KB read cap was reached. Continue with offset: ${s.endLine + 1}]`,
+    );
     const next = await read('big.txt', { offset: s.endLine + 1, limit: 1 });
     expect(structured(next).content).toBe(`${s.endLine + 1}\n`);
     // One line longer than the cap comes back cut, on a character boundary, with a note.
-    await sh(client, `python3 -c "print('é' * 100000)" > long.txt 2>/dev/null || node -e "console.log('é'.repeat(100000))" > long.txt`);
+    await sh(
+      client,
+      `python3 -c "print('é' * 100000)" > long.txt 2>/dev/null || node -e "console.log('é'.repeat(100000))" > long.txt`,
+    );
     const long = await read('long.txt');
     expect(structured<{ content: string }>(long).content).toBe('é'.repeat(READ_CAP / 2));
     expect(text(long)).toMatch(/line 1 is longer than the 64 KB read cap and was cut/);
@@ -98,10 +121,18 @@ describe('file tools over stdio', () => {
     const img = await read('dot.png');
     const image = img.content.find((c) => c.type === 'image') as { data: string; mimeType: string } | undefined;
     expect(image).toMatchObject({ mimeType: 'image/png', data: PNG_B64 });
-    expect(structured(img)).toMatchObject({ kind: 'image', mimeType: 'image/png', size: Buffer.from(PNG_B64, 'base64').length });
-    await write('anim.gif', Buffer.from('GIF89a\x01\x00\x01\x00\x00\x00\x00;', 'latin1').toString('base64'), { encoding: 'base64' });
+    expect(structured(img)).toMatchObject({
+      kind: 'image',
+      mimeType: 'image/png',
+      size: Buffer.from(PNG_B64, 'base64').length,
+    });
+    await write('anim.gif', Buffer.from('GIF89a\x01\x00\x01\x00\x00\x00\x00;', 'latin1').toString('base64'), {
+      encoding: 'base64',
+    });
     expect(structured(await read('anim.gif')).mimeType).toBe('image/gif');
-    await write('pic.webp', Buffer.from('RIFF\x1a\x00\x00\x00WEBPVP8L', 'latin1').toString('base64'), { encoding: 'base64' });
+    await write('pic.webp', Buffer.from('RIFF\x1a\x00\x00\x00WEBPVP8L', 'latin1').toString('base64'), {
+      encoding: 'base64',
+    });
     expect(structured(await read('pic.webp')).mimeType).toBe('image/webp');
 
     const bytes = Buffer.from([0, 1, 2, 254, 255, 10, 0, 7]);
@@ -112,7 +143,13 @@ describe('file tools over stdio', () => {
     const b64 = await read('blob.bin', { encoding: 'base64' });
     expect(Buffer.from(structured<{ content: string }>(b64).content, 'base64').equals(bytes)).toBe(true);
     const part = await read('blob.bin', { encoding: 'base64', offset: 3, limit: 2 });
-    expect(structured(part)).toMatchObject({ content: Buffer.from([254, 255]).toString('base64'), offset: 3, bytes: 2, size: 8, truncated: true });
+    expect(structured(part)).toMatchObject({
+      content: Buffer.from([254, 255]).toString('base64'),
+      offset: 3,
+      bytes: 2,
+      size: 8,
+      truncated: true,
+    });
     expect(text(part)).toContain('continue with offset: 5');
     // Invalid UTF-8 without NULs is binary too, not mojibake.
     await write('latin1.txt', Buffer.from('caf\xe9 cr\xe8me', 'latin1').toString('base64'), { encoding: 'base64' });
@@ -135,7 +172,9 @@ describe('file tools over stdio', () => {
     const a = 'A'.repeat(2_000_000) + '\n';
     const b = 'B'.repeat(3_000_000) + '\n';
     await write('atomic.txt', a);
-    const reader = await call(client, 'shell_start', { command: 'rm -f stop hashes; while [ ! -e stop ]; do md5sum < atomic.txt >> hashes; done; echo done' });
+    const reader = await call(client, 'shell_start', {
+      command: 'rm -f stop hashes; while [ ! -e stop ]; do md5sum < atomic.txt >> hashes; done; echo done',
+    });
     const processId = structured<{ processId: string }>(reader).processId;
     for (let i = 0; i < 12; i++) await write('atomic.txt', i % 2 ? a : b);
     await sh(client, 'touch stop');
@@ -153,7 +192,13 @@ describe('file tools over stdio', () => {
 
     it('applies edits in order and returns a unified diff', async () => {
       await write('e.txt', original);
-      const r = await call(client, 'file_edit', { path: 'e.txt', edits: [{ old_text: 'alpha', new_text: 'ALPHA' }, { old_text: 'gamma\nbeta', new_text: 'gamma\nBETA' }] });
+      const r = await call(client, 'file_edit', {
+        path: 'e.txt',
+        edits: [
+          { old_text: 'alpha', new_text: 'ALPHA' },
+          { old_text: 'gamma\nbeta', new_text: 'gamma\nBETA' },
+        ],
+      });
       expect(r.isError).toBeFalsy();
       expect(structured(r)).toMatchObject({ edits: 2, replacements: 2, dryRun: false });
       const diff = structured<{ diff: string }>(r).diff;
@@ -167,33 +212,58 @@ describe('file tools over stdio', () => {
       expect(r.isError).toBe(true);
       expect(text(r)).toMatch(/matches 2 times in e.txt \(lines 2, 4\).*replace_all.*unchanged/);
       expect(await current()).toBe(original);
-      const all = await call(client, 'file_edit', { path: 'e.txt', edits: [{ old_text: 'beta', new_text: 'x', replace_all: true }] });
+      const all = await call(client, 'file_edit', {
+        path: 'e.txt',
+        edits: [{ old_text: 'beta', new_text: 'x', replace_all: true }],
+      });
       expect(structured(all)).toMatchObject({ replacements: 2 });
       expect(await current()).toBe('alpha\nx\ngamma\nx\n');
     });
 
     it('is all or nothing: a later failing edit leaves the file untouched and names the edit', async () => {
       await write('e.txt', original);
-      const r = await call(client, 'file_edit', { path: 'e.txt', edits: [{ old_text: 'alpha', new_text: 'A' }, { old_text: 'delta', new_text: 'D' }] });
+      const r = await call(client, 'file_edit', {
+        path: 'e.txt',
+        edits: [
+          { old_text: 'alpha', new_text: 'A' },
+          { old_text: 'delta', new_text: 'D' },
+        ],
+      });
       expect(r.isError).toBe(true);
       expect(text(r)).toMatch(/edit 2 of 2: old_text was not found in e\.txt/);
       expect(await current()).toBe(original);
-      const ws = await call(client, 'file_edit', { path: 'e.txt', edits: [{ old_text: 'alpha\n  beta', new_text: 'x' }] });
+      const ws = await call(client, 'file_edit', {
+        path: 'e.txt',
+        edits: [{ old_text: 'alpha\n  beta', new_text: 'x' }],
+      });
       expect(text(ws)).toMatch(/line 1 only when whitespace is ignored/);
-      const chained = await call(client, 'file_edit', { path: 'e.txt', edits: [{ old_text: 'alpha', new_text: 'A' }, { old_text: 'alpha', new_text: 'B' }] });
+      const chained = await call(client, 'file_edit', {
+        path: 'e.txt',
+        edits: [
+          { old_text: 'alpha', new_text: 'A' },
+          { old_text: 'alpha', new_text: 'B' },
+        ],
+      });
       expect(text(chained)).toMatch(/edit 2 of 2.*earlier edit in this call changed that text/);
       expect(await current()).toBe(original);
     });
 
     it('dry_run returns the diff and writes nothing; CRLF files are matched with \\n', async () => {
       await write('e.txt', original);
-      const r = await call(client, 'file_edit', { path: 'e.txt', edits: [{ old_text: 'gamma', new_text: 'GAMMA' }], dry_run: true });
+      const r = await call(client, 'file_edit', {
+        path: 'e.txt',
+        edits: [{ old_text: 'gamma', new_text: 'GAMMA' }],
+        dry_run: true,
+      });
       expect(structured(r)).toMatchObject({ dryRun: true });
       expect(structured<{ diff: string }>(r).diff).toContain('-gamma\n+GAMMA');
       expect(text(r)).toMatch(/Dry run, nothing written/);
       expect(await current()).toBe(original);
       await write('crlf.txt', 'one\r\ntwo\r\nthree\r\n');
-      const c = await call(client, 'file_edit', { path: 'crlf.txt', edits: [{ old_text: 'one\ntwo', new_text: 'one\n2' }] });
+      const c = await call(client, 'file_edit', {
+        path: 'crlf.txt',
+        edits: [{ old_text: 'one\ntwo', new_text: 'one\n2' }],
+      });
       expect(c.isError).toBeFalsy();
       expect(structured<{ content: string }>(await read('crlf.txt')).content).toBe('one\r\n2\r\nthree\r\n');
     });
@@ -201,17 +271,30 @@ describe('file tools over stdio', () => {
     it('refuses binary files and a one-line change in a 10 MB file stays quick', async () => {
       const bin = await call(client, 'file_edit', { path: 'blob.bin', edits: [{ old_text: 'a', new_text: 'b' }] });
       expect(text(bin)).toMatch(/binary file/);
-      const r = await call(client, 'file_edit', { path: 'big.txt', edits: [{ old_text: '\n777777\n', new_text: '\nseven\n' }] });
+      const r = await call(client, 'file_edit', {
+        path: 'big.txt',
+        edits: [{ old_text: '\n777777\n', new_text: '\nseven\n' }],
+      });
       expect(r.isError).toBeFalsy();
-      expect(structured<{ diff: string }>(r).diff).toContain('@@ -777774,7 +777774,7 @@\n 777774\n 777775\n 777776\n-777777\n+seven\n');
+      expect(structured<{ diff: string }>(r).diff).toContain(
+        '@@ -777774,7 +777774,7 @@\n 777774\n 777775\n 777776\n-777777\n+seven\n',
+      );
       expect(structured(await read('big.txt', { offset: 777777, limit: 1 })).content).toBe('seven\n');
     });
   });
 
   it('file_list: types, sizes, times, depth, glob, ignored and hidden folders, truncation', async () => {
-    await sh(client, 'mkdir -p proj/src/lib proj/node_modules/dep proj/.git && touch proj/src/a.ts proj/src/lib/b.ts proj/src/c.js proj/node_modules/dep/x.ts proj/.env proj/README.md && ln -s src/a.ts proj/link.ts');
+    await sh(
+      client,
+      'mkdir -p proj/src/lib proj/node_modules/dep proj/.git && touch proj/src/a.ts proj/src/lib/b.ts proj/src/c.js proj/node_modules/dep/x.ts proj/.env proj/README.md && ln -s src/a.ts proj/link.ts',
+    );
     const top = await call(client, 'file_list', { path: 'proj' });
-    const s = structured<{ root: string; entries: { path: string; type: string; size: number; mtime: string; linkTarget?: string; skipped?: boolean }[]; hiddenCount: number; truncated: boolean }>(top);
+    const s = structured<{
+      root: string;
+      entries: { path: string; type: string; size: number; mtime: string; linkTarget?: string; skipped?: boolean }[];
+      hiddenCount: number;
+      truncated: boolean;
+    }>(top);
     expect(s.root).toBe('/workspace/proj');
     expect(s.entries.map((e) => e.path)).toEqual(['proj/README.md', 'proj/link.ts', 'proj/node_modules', 'proj/src']);
     expect(s.entries.find((e) => e.path === 'proj/link.ts')).toMatchObject({ type: 'symlink', linkTarget: 'src/a.ts' });
@@ -221,7 +304,9 @@ describe('file tools over stdio', () => {
     expect(text(top)).toMatch(/2 hidden entries.*include_hidden/);
     const ts = structured<typeof s>(await call(client, 'file_list', { path: 'proj', glob: '*.ts' }));
     expect(ts.entries.map((e) => e.path)).toEqual(['proj/link.ts', 'proj/src/a.ts', 'proj/src/lib/b.ts']);
-    const withDeps = structured<typeof s>(await call(client, 'file_list', { path: 'proj', glob: '**/*.ts', include_ignored: true, include_hidden: true }));
+    const withDeps = structured<typeof s>(
+      await call(client, 'file_list', { path: 'proj', glob: '**/*.ts', include_ignored: true, include_hidden: true }),
+    );
     expect(withDeps.entries.map((e) => e.path)).toContain('proj/node_modules/dep/x.ts');
     const pathGlob = structured<typeof s>(await call(client, 'file_list', { path: 'proj', glob: 'src/*.{ts,js}' }));
     expect(pathGlob.entries.map((e) => e.path)).toEqual(['proj/src/a.ts', 'proj/src/c.js']);
@@ -235,7 +320,10 @@ describe('file tools over stdio', () => {
   });
 
   it('file_search: path:line: text, case, glob, binary skipped, capped with a note', async () => {
-    await sh(client, 'mkdir -p s/sub s/node_modules && printf "one\\nTODO fix\\nthree todo\\n" > s/a.txt && printf "x\\nTODO: b\\n" > s/sub/b.md && printf "TODO\\0bin" > s/c.bin && echo TODO > s/node_modules/d.txt');
+    await sh(
+      client,
+      'mkdir -p s/sub s/node_modules && printf "one\\nTODO fix\\nthree todo\\n" > s/a.txt && printf "x\\nTODO: b\\n" > s/sub/b.md && printf "TODO\\0bin" > s/c.bin && echo TODO > s/node_modules/d.txt',
+    );
     const r = await call(client, 'file_search', { pattern: 'TODO', path: 's' });
     expect(text(r)).toBe('s/a.txt:2: TODO fix\ns/sub/b.md:2: TODO: b\n[skipped 1 binary file(s)]');
     expect(structured(r)).toMatchObject({ binarySkipped: 1, truncated: false, filesSearched: 2 });
@@ -253,7 +341,10 @@ describe('file tools over stdio', () => {
   });
 
   it('a runaway regex is stopped at the search time limit with its partial results, and the sandbox keeps answering', async () => {
-    await sh(client, `mkdir -p redos && echo aaaa > redos/a-early.txt && printf '${'a'.repeat(40)}!\\n' > redos/b-slow.txt`);
+    await sh(
+      client,
+      `mkdir -p redos && echo aaaa > redos/a-early.txt && printf '${'a'.repeat(40)}!\\n' > redos/b-slow.txt`,
+    );
     const started = Date.now();
     const search = call(client, 'file_search', { pattern: '^(a+)+$', path: 'redos' });
     await new Promise((r) => setTimeout(r, 500));
@@ -263,7 +354,10 @@ describe('file tools over stdio', () => {
     expect((await alive).stdout).toBe('alive\n');
     const r = await search;
     expect(r.isError).toBeFalsy();
-    expect(structured(r)).toMatchObject({ timedOut: true, matches: [{ path: 'redos/a-early.txt', line: 1, text: 'aaaa' }] });
+    expect(structured(r)).toMatchObject({
+      timedOut: true,
+      matches: [{ path: 'redos/a-early.txt', line: 1, text: 'aaaa' }],
+    });
     expect(text(r)).toMatch(/stopped after 3 s: results are partial.*simplify the pattern/);
     expect(Date.now() - started).toBeLessThan(10_000);
   });
@@ -274,7 +368,9 @@ describe('file tools over stdio', () => {
       const r = await call(client, 'file_read', { path: p });
       expect(text(r)).toMatch(/not a regular file.*shell_exec/);
     }
-    expect(text(await call(client, 'file_edit', { path: 'pipe', edits: [{ old_text: 'a', new_text: 'b' }] }))).toMatch(/not a regular file/);
+    expect(text(await call(client, 'file_edit', { path: 'pipe', edits: [{ old_text: 'a', new_text: 'b' }] }))).toMatch(
+      /not a regular file/,
+    );
     expect(structured(await call(client, 'file_info', { path: 'pipe' }))).toMatchObject({ type: 'other' });
     expect((await sh(client, 'echo responsive')).stdout).toBe('responsive\n');
   });
@@ -284,23 +380,37 @@ describe('file tools over stdio', () => {
     await write('m/two.txt', '2');
     const clash = await call(client, 'file_move', { from: 'm/one.txt', to: 'm/two.txt' });
     expect(text(clash)).toMatch(/already exists.*overwrite: true/);
-    expect((await call(client, 'file_move', { from: 'm/one.txt', to: 'm/two.txt', overwrite: true })).isError).toBeFalsy();
+    expect(
+      (await call(client, 'file_move', { from: 'm/one.txt', to: 'm/two.txt', overwrite: true })).isError,
+    ).toBeFalsy();
     expect(structured(await read('m/two.txt')).content).toBe('1');
     // Across mounts (/workspace to /tmp) a move is a copy, then a delete.
     expect((await call(client, 'file_move', { from: 'm', to: '/tmp/m-moved' })).isError).toBeFalsy();
     expect((await sh(client, 'cat /tmp/m-moved/two.txt; test -e m || echo gone')).stdout).toBe('1gone\n');
-    expect(text(await call(client, 'file_move', { from: '/tmp/m-moved', to: '/tmp/m-moved/inner' }))).toMatch(/into itself/);
+    expect(text(await call(client, 'file_move', { from: '/tmp/m-moved', to: '/tmp/m-moved/inner' }))).toMatch(
+      /into itself/,
+    );
 
     await sh(client, 'mkdir -p d/x && echo keep > d/target && ln -s target d/link');
     const info = await call(client, 'file_info', { path: 'd/link' });
     expect(structured(info)).toMatchObject({ type: 'symlink', linkTarget: 'target', path: '/workspace/d/link' });
-    expect(structured(await call(client, 'file_info', { path: 'd/target' }))).toMatchObject({ type: 'file', kind: 'text', size: 5, mode: '0644' });
-    expect(structured(await call(client, 'file_info', { path: 'dot.png' }))).toMatchObject({ kind: 'image', mimeType: 'image/png' });
+    expect(structured(await call(client, 'file_info', { path: 'd/target' }))).toMatchObject({
+      type: 'file',
+      kind: 'text',
+      size: 5,
+      mode: '0644',
+    });
+    expect(structured(await call(client, 'file_info', { path: 'dot.png' }))).toMatchObject({
+      kind: 'image',
+      mimeType: 'image/png',
+    });
     expect(structured(await call(client, 'file_info', { path: 'd' }))).toMatchObject({ type: 'directory' });
     expect((await call(client, 'file_delete', { path: 'd/link' })).isError).toBeFalsy();
     expect((await sh(client, 'cat d/target')).stdout).toBe('keep\n');
     expect(text(await call(client, 'file_delete', { path: 'd' }))).toMatch(/directory.*recursive: true/);
-    expect(text(await call(client, 'file_delete', { path: 'd', recursive: true }))).toMatch(/Deleted folder \/workspace\/d and its contents/);
+    expect(text(await call(client, 'file_delete', { path: 'd', recursive: true }))).toMatch(
+      /Deleted folder \/workspace\/d and its contents/,
+    );
     expect(text(await call(client, 'file_delete', { path: 'd' }))).toMatch(/no such file/);
     expect(text(await call(client, 'file_delete', { path: '/workspace', recursive: true }))).toMatch(/mount point/);
     expect((await sh(client, 'test -e ten.txt && echo intact')).stdout).toBe('intact\n');

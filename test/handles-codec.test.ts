@@ -49,12 +49,20 @@ describe('sandbox handles', () => {
 
   it('says which binding a valid handle fails: another token, another connection', () => {
     const { handle } = codec.mint(alice);
-    expect(refusal(() => codec.verify(handle, { ...alice, principal: 'token-digest-b' })).message).toMatch(/another bearer token/);
-    expect(refusal(() => codec.verify(handle, { ...alice, scope: 'conn:1234' })).message).toMatch(/made by a stateless/);
+    expect(refusal(() => codec.verify(handle, { ...alice, principal: 'token-digest-b' })).message).toMatch(
+      /another bearer token/,
+    );
+    expect(refusal(() => codec.verify(handle, { ...alice, scope: 'conn:1234' })).message).toMatch(
+      /made by a stateless/,
+    );
     const ofOtherSession = codec.mint({ ...alice, scope: 'conn:5678' }).handle;
-    expect(refusal(() => codec.verify(ofOtherSession, { ...alice, scope: 'conn:1234' })).message).toMatch(/another MCP session or connection/);
+    expect(refusal(() => codec.verify(ofOtherSession, { ...alice, scope: 'conn:1234' })).message).toMatch(
+      /another MCP session or connection/,
+    );
     const ofSession = codec.mint({ ...alice, scope: 'conn:1234' }).handle;
-    expect(refusal(() => codec.verify(ofSession, alice)).message).toMatch(/belongs to the MCP session .* that created it/);
+    expect(refusal(() => codec.verify(ofSession, alice)).message).toMatch(
+      /belongs to the MCP session .* that created it/,
+    );
   });
 
   it('names the host a local handle belongs to, and refuses handles of another key', () => {

@@ -1,7 +1,17 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, hostProcessesWith, httpClient, startHttpServer, tempDir, text, waitFor, type HttpServer, type ToolCaller } from './helpers.js';
+import {
+  call,
+  hostProcessesWith,
+  httpClient,
+  startHttpServer,
+  tempDir,
+  text,
+  waitFor,
+  type HttpServer,
+  type ToolCaller,
+} from './helpers.js';
 import { modernHttpClient, modernStdioClient } from './modern-helpers.js';
 
 /** Explicit sandbox handles: how a stateless (2026-07-28) call names its sandbox, and every way a handle fails. */
@@ -49,15 +59,21 @@ describe('sandbox handles over stateless HTTP', () => {
     expect(Buffer.from(a.slice(4), 'base64url').length).toBeGreaterThanOrEqual(16 + 16);
     await call(client, 'shell_exec', { command: 'echo in-a > a.txt', sandbox: a });
     expect((await call(client, 'file_read', { path: 'a.txt', sandbox: a })).structuredContent).toBeDefined();
-    expect((await call(client, 'shell_exec', { command: 'cat a.txt', sandbox: a })).structuredContent!.stdout).toBe('in-a\n');
-    expect((await call(client, 'shell_exec', { command: 'cat a.txt 2>&1; true', sandbox: b })).structuredContent!.stdout).toMatch(/No such file/);
+    expect((await call(client, 'shell_exec', { command: 'cat a.txt', sandbox: a })).structuredContent!.stdout).toBe(
+      'in-a\n',
+    );
+    expect(
+      (await call(client, 'shell_exec', { command: 'cat a.txt 2>&1; true', sandbox: b })).structuredContent!.stdout,
+    ).toMatch(/No such file/);
     const idA = (await call(client, 'sandbox_info', { sandbox: a })).structuredContent!.id as string;
     const idB = (await call(client, 'sandbox_info', { sandbox: b })).structuredContent!.id as string;
     expect(idA).not.toBe(idB);
     expect(a).not.toContain(idA);
     // A second client (another stateless request stream) with the same token reaches the same sandbox.
     const other = await modernHttpClient(server.url, auth);
-    expect((await call(other.client, 'shell_exec', { command: 'cat a.txt', sandbox: a })).structuredContent!.stdout).toBe('in-a\n');
+    expect(
+      (await call(other.client, 'shell_exec', { command: 'cat a.txt', sandbox: a })).structuredContent!.stdout,
+    ).toBe('in-a\n');
     await Promise.all([client.close(), other.client.close()]);
   });
 
@@ -86,7 +102,9 @@ describe('sandbox handles over stateless HTTP', () => {
     await refused(client, `sbx-${raw.toString('base64url')}`, /did not issue this sandbox handle/);
     await refused(client, 'not-a-handle', /not a sandbox handle/);
     await refused(client, `${sb}x`, /not a sandbox handle|did not issue/);
-    expect((await call(client, 'shell_exec', { command: 'ls /workspace', sandbox: sb })).structuredContent!.stdout).not.toContain('reached');
+    expect(
+      (await call(client, 'shell_exec', { command: 'ls /workspace', sandbox: sb })).structuredContent!.stdout,
+    ).not.toContain('reached');
     await client.close();
   });
 
@@ -95,7 +113,9 @@ describe('sandbox handles over stateless HTTP', () => {
     const b = await httpClient(server.url, auth);
     const modern = await modernHttpClient(server.url, auth);
     const ofA = await create(a.client);
-    expect((await call(a.client, 'shell_exec', { command: 'echo a-extra', sandbox: ofA })).structuredContent!.stdout).toBe('a-extra\n');
+    expect(
+      (await call(a.client, 'shell_exec', { command: 'echo a-extra', sandbox: ofA })).structuredContent!.stdout,
+    ).toBe('a-extra\n');
     await refused(b.client, ofA, /belongs to another MCP session or connection/);
     await refused(modern.client, ofA, /belongs to the MCP session .* that created it/);
     const stateless = await create(modern.client);
@@ -104,7 +124,11 @@ describe('sandbox handles over stateless HTTP', () => {
     const own = (await call(a.client, 'sandbox_info', { sandbox: ofA })).structuredContent!.id as string;
     await a.transport.terminateSession();
     await waitFor(() => !existsSync(path.join(state.dir, 'sandboxes', own)), 10_000);
-    await Promise.all([a.client.close(), b.transport.terminateSession().then(() => b.client.close()), modern.client.close()]);
+    await Promise.all([
+      a.client.close(),
+      b.transport.terminateSession().then(() => b.client.close()),
+      modern.client.close(),
+    ]);
   });
 
   it('sandbox_create with a workspace reaches the workspace a header names', async () => {
@@ -114,10 +138,17 @@ describe('sandbox handles over stateless HTTP', () => {
     const created = await call(client, 'sandbox_create', { workspace: 'handles-ws' });
     expect(created.structuredContent).toMatchObject({ workspace: 'handles-ws' });
     const sb = created.structuredContent!.sandbox as string;
-    expect((await call(client, 'shell_exec', { command: 'cat ws.txt', sandbox: sb })).structuredContent!.stdout).toBe('via-header\n');
-    expect((await call(client, 'sandbox_delete', { sandbox: sb })).structuredContent).toEqual({ deleted: true, workspace: 'handles-ws' });
+    expect((await call(client, 'shell_exec', { command: 'cat ws.txt', sandbox: sb })).structuredContent!.stdout).toBe(
+      'via-header\n',
+    );
+    expect((await call(client, 'sandbox_delete', { sandbox: sb })).structuredContent).toEqual({
+      deleted: true,
+      workspace: 'handles-ws',
+    });
     // The workspace lives on for the header's calls.
-    expect((await call(header.client, 'shell_exec', { command: 'cat ws.txt' })).structuredContent!.stdout).toBe('via-header\n');
+    expect((await call(header.client, 'shell_exec', { command: 'cat ws.txt' })).structuredContent!.stdout).toBe(
+      'via-header\n',
+    );
     await Promise.all([client.close(), header.client.close()]);
   });
 });
@@ -125,7 +156,10 @@ describe('sandbox handles over stateless HTTP', () => {
 describe('sandbox handles across restarts and tokens', () => {
   it('after a restart a handle has expired; under another token it is refused as such', async () => {
     const state = tempDir();
-    const first = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_MCP_AUTH_TOKEN: 'first-token-0123456789' });
+    const first = await startHttpServer({
+      SANDBOX_STATE_DIR: state.dir,
+      SANDBOX_MCP_AUTH_TOKEN: 'first-token-0123456789',
+    });
     let sb: string;
     try {
       const { client } = await modernHttpClient(first.url, { Authorization: 'Bearer first-token-0123456789' });
@@ -134,7 +168,10 @@ describe('sandbox handles across restarts and tokens', () => {
     } finally {
       await first.stop();
     }
-    const same = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_MCP_AUTH_TOKEN: 'first-token-0123456789' });
+    const same = await startHttpServer({
+      SANDBOX_STATE_DIR: state.dir,
+      SANDBOX_MCP_AUTH_TOKEN: 'first-token-0123456789',
+    });
     try {
       const { client } = await modernHttpClient(same.url, { Authorization: 'Bearer first-token-0123456789' });
       await refused(client, sb, /has expired.*restarted/);
@@ -142,7 +179,10 @@ describe('sandbox handles across restarts and tokens', () => {
     } finally {
       await same.stop();
     }
-    const other = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_MCP_AUTH_TOKEN: 'other-token-0123456789' });
+    const other = await startHttpServer({
+      SANDBOX_STATE_DIR: state.dir,
+      SANDBOX_MCP_AUTH_TOKEN: 'other-token-0123456789',
+    });
     try {
       const { client } = await modernHttpClient(other.url, { Authorization: 'Bearer other-token-0123456789' });
       await refused(client, sb, /created under another bearer token/);
@@ -176,7 +216,10 @@ describe('sandbox handles over stdio', () => {
     try {
       await call(client, 'shell_exec', { command: 'echo own > own.txt' });
       const sb = await create(client);
-      expect((await call(client, 'shell_exec', { command: 'cat own.txt 2>&1; true', sandbox: sb })).structuredContent!.stdout).toMatch(/No such file/);
+      expect(
+        (await call(client, 'shell_exec', { command: 'cat own.txt 2>&1; true', sandbox: sb })).structuredContent!
+          .stdout,
+      ).toMatch(/No such file/);
       expect((await call(client, 'shell_exec', { command: 'cat own.txt' })).structuredContent!.stdout).toBe('own\n');
     } finally {
       await client.close();

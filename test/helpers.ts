@@ -23,7 +23,13 @@ export async function stdioClient(env: Record<string, string> = {}, args: string
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [CLI, ...args],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'info', SANDBOX_WARM_POOL: '0', ...env },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/root',
+      LOG_LEVEL: 'info',
+      SANDBOX_WARM_POOL: '0',
+      ...env,
+    },
     stderr: 'pipe',
   });
   transport.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));
@@ -43,7 +49,13 @@ export interface HttpServer {
 /** The built CLI serving HTTP on --port 0; resolves once the "listening" log line names the URL. */
 export async function startHttpServer(env: Record<string, string> = {}, args: string[] = []): Promise<HttpServer> {
   const proc = spawn(process.execPath, [CLI, '--port', '0', ...args], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'info', SANDBOX_WARM_POOL: '0', ...env },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/root',
+      LOG_LEVEL: 'info',
+      SANDBOX_WARM_POOL: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
@@ -54,14 +66,28 @@ export async function startHttpServer(env: Record<string, string> = {}, args: st
       logs.push(line);
       try {
         const rec = JSON.parse(line) as { msg?: string; url?: string };
-        if (rec.msg === 'listening' && rec.url) { clearTimeout(timer); resolve(rec.url); }
-      } catch { /* plain text */ }
+        if (rec.msg === 'listening' && rec.url) {
+          clearTimeout(timer);
+          resolve(rec.url);
+        }
+      } catch {
+        /* plain text */
+      }
     });
-    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited with ${code}:\n${logs.join('\n')}`)); });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${logs.join('\n')}`));
+    });
   });
   return {
-    url, port: Number(new URL(url).port), proc, logs,
-    stop: async (signal = 'SIGTERM') => { if (proc.exitCode === null) proc.kill(signal); return exited; },
+    url,
+    port: Number(new URL(url).port),
+    proc,
+    logs,
+    stop: async (signal = 'SIGTERM') => {
+      if (proc.exitCode === null) proc.kill(signal);
+      return exited;
+    },
   };
 }
 
@@ -91,7 +117,16 @@ export function text(r: ToolResult): string {
 export async function sh(client: ToolCaller, command: string, extra: Record<string, unknown> = {}) {
   const r = await call(client, 'shell_exec', { command, ...extra });
   if (r.isError) throw new Error(`shell_exec failed: ${text(r)}`);
-  return r.structuredContent as { exitCode: number | null; stdout: string; stderr: string; timedOut: boolean; truncated: boolean; droppedBytes: number; durationMs: number; signal: string | null };
+  return r.structuredContent as {
+    exitCode: number | null;
+    stdout: string;
+    stderr: string;
+    timedOut: boolean;
+    truncated: boolean;
+    droppedBytes: number;
+    durationMs: number;
+    signal: string | null;
+  };
 }
 
 /** Host processes whose command line contains `marker`. */
@@ -102,12 +137,18 @@ export async function hostProcessesWith(marker: string): Promise<string[]> {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
       if (cmd.includes(marker) && Number(pid) !== process.pid) found.push(`${pid}: ${cmd}`);
-    } catch { /* exited */ }
+    } catch {
+      /* exited */
+    }
   }
   return found;
 }
 
-export async function waitFor<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, stepMs = 100): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 10_000,
+  stepMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -119,9 +160,16 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | false> | T | 
 
 /** Whether this machine can isolate with `method`; tests needing it skip (with a printed reason) if not. */
 export function isolationSkipReason(method: 'bwrap' | 'unshare'): string | undefined {
-  const probe = method === 'bwrap'
-    ? spawnSync('bwrap', ['--unshare-all', '--die-with-parent', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', 'true'], { stdio: 'ignore' })
-    : spawnSync('unshare', ['--user', '--map-root-user', '--mount', '--pid', '--fork', '--net', 'true'], { stdio: 'ignore' });
+  const probe =
+    method === 'bwrap'
+      ? spawnSync(
+          'bwrap',
+          ['--unshare-all', '--die-with-parent', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', 'true'],
+          { stdio: 'ignore' },
+        )
+      : spawnSync('unshare', ['--user', '--map-root-user', '--mount', '--pid', '--fork', '--net', 'true'], {
+          stdio: 'ignore',
+        });
   if (probe.status === 0) return undefined;
   const reason = `${method} cannot create namespaces on this machine (${method === 'bwrap' ? 'apt-get install bubblewrap' : 'enable unprivileged user namespaces'})`;
   console.warn(`skipped: ${reason}`);
@@ -135,7 +183,11 @@ export function isolationSkipReason(method: 'bwrap' | 'unshare'): string | undef
 export async function expectEarlyCancelNeverRuns(client: Client, processGoneMs: number): Promise<void> {
   const marker = `early-${Date.now()}`;
   const ac = new AbortController();
-  const pending = client.callTool({ name: 'shell_exec', arguments: { command: `sleep 1; touch ${marker}; sleep 120` } }, undefined, { signal: ac.signal });
+  const pending = client.callTool(
+    { name: 'shell_exec', arguments: { command: `sleep 1; touch ${marker}; sleep 120` } },
+    undefined,
+    { signal: ac.signal },
+  );
   setTimeout(() => ac.abort(), 5);
   await expect(pending).rejects.toThrow();
   await new Promise((r) => setTimeout(r, 3000));

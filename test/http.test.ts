@@ -2,8 +2,16 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INIT, MCP_HEADERS, rawRequest } from './web-helpers.js';
-import { call, hostProcessesWith, httpClient, sh, startHttpServer, tempDir, waitFor, type HttpServer } from './helpers.js';
-
+import {
+  call,
+  hostProcessesWith,
+  httpClient,
+  sh,
+  startHttpServer,
+  tempDir,
+  waitFor,
+  type HttpServer,
+} from './helpers.js';
 
 describe('streamable HTTP', () => {
   let server: HttpServer;
@@ -11,7 +19,11 @@ describe('streamable HTTP', () => {
 
   beforeAll(async () => {
     state = tempDir();
-    server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_MAX_BODY: '65536', SANDBOX_MAX_SANDBOXES: '30' });
+    server = await startHttpServer({
+      SANDBOX_STATE_DIR: state.dir,
+      SANDBOX_MAX_BODY: '65536',
+      SANDBOX_MAX_SANDBOXES: '30',
+    });
   });
   afterAll(async () => {
     await server?.stop();
@@ -26,12 +38,24 @@ describe('streamable HTTP', () => {
   });
 
   it('rejects a foreign Host header (DNS rebinding) and a foreign Origin with 403', async () => {
-    const host = await rawRequest(server.port, { method: 'POST', headers: { ...MCP_HEADERS, host: 'evil.example:80' }, body: INIT });
+    const host = await rawRequest(server.port, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, host: 'evil.example:80' },
+      body: INIT,
+    });
     expect(host.status).toBe(403);
     expect(host.body).toContain('SANDBOX_ALLOWED_HOSTS');
-    const origin = await rawRequest(server.port, { method: 'POST', headers: { ...MCP_HEADERS, origin: 'https://evil.example' }, body: INIT });
+    const origin = await rawRequest(server.port, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, origin: 'https://evil.example' },
+      body: INIT,
+    });
     expect(origin.status).toBe(403);
-    const ok = await rawRequest(server.port, { method: 'POST', headers: { ...MCP_HEADERS, origin: `http://localhost:${server.port}` }, body: INIT });
+    const ok = await rawRequest(server.port, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, origin: `http://localhost:${server.port}` },
+      body: INIT,
+    });
     expect(ok.status).toBe(200);
   });
 
@@ -44,9 +68,17 @@ describe('streamable HTTP', () => {
   });
 
   it('needs initialize first, and 404s an unknown session', async () => {
-    const noSession = await rawRequest(server.port, { method: 'POST', headers: MCP_HEADERS, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
+    const noSession = await rawRequest(server.port, {
+      method: 'POST',
+      headers: MCP_HEADERS,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+    });
     expect(noSession.status).toBe(400);
-    const unknown = await rawRequest(server.port, { method: 'POST', headers: { ...MCP_HEADERS, 'mcp-session-id': 'nope' }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
+    const unknown = await rawRequest(server.port, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, 'mcp-session-id': 'nope' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+    });
     expect(unknown.status).toBe(404);
   });
 
@@ -73,15 +105,22 @@ describe('streamable HTTP', () => {
 
   it('serves 20 sessions in parallel, each in its own sandbox', async () => {
     const clients = await Promise.all(Array.from({ length: 20 }, () => httpClient(server.url)));
-    const results = await Promise.all(clients.map(async ({ client }, i) => {
-      await sh(client, `echo ${i} > who.txt`);
-      const r = await sh(client, 'cat who.txt; ls | wc -l');
-      const id = (await call(client, 'sandbox_info')).structuredContent!.id as string;
-      return { out: r.stdout, id };
-    }));
+    const results = await Promise.all(
+      clients.map(async ({ client }, i) => {
+        await sh(client, `echo ${i} > who.txt`);
+        const r = await sh(client, 'cat who.txt; ls | wc -l');
+        const id = (await call(client, 'sandbox_info')).structuredContent!.id as string;
+        return { out: r.stdout, id };
+      }),
+    );
     results.forEach((r, i) => expect(r.out).toBe(`${i}\n1\n`));
     expect(new Set(results.map((r) => r.id)).size).toBe(20);
-    await Promise.all(clients.map(async (c) => { await c.transport.terminateSession(); await c.client.close(); }));
+    await Promise.all(
+      clients.map(async (c) => {
+        await c.transport.terminateSession();
+        await c.client.close();
+      }),
+    );
     await waitFor(() => readdirSync(path.join(state.dir, 'sandboxes')).length === 0, 20_000);
   });
 });
@@ -95,7 +134,11 @@ describe('bearer token', () => {
       const none = await rawRequest(server.port, { method: 'POST', headers: MCP_HEADERS, body: INIT });
       expect(none.status).toBe(401);
       expect(none.body).toContain('Bearer');
-      const wrong = await rawRequest(server.port, { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${token}x` }, body: INIT });
+      const wrong = await rawRequest(server.port, {
+        method: 'POST',
+        headers: { ...MCP_HEADERS, authorization: `Bearer ${token}x` },
+        body: INIT,
+      });
       expect(wrong.status).toBe(401);
       const { client } = await httpClient(server.url, { Authorization: `Bearer ${token}` });
       expect((await sh(client, 'echo authed')).stdout).toBe('authed\n');
@@ -117,7 +160,9 @@ describe('session expiry', () => {
       expect(readdirSync(path.join(state.dir, 'sandboxes'))).toHaveLength(1);
       await waitFor(() => server.logs.some((l) => l.includes('session expired')), 10_000, 200);
       await waitFor(() => readdirSync(path.join(state.dir, 'sandboxes')).length === 0, 10_000);
-      await expect(client.callTool({ name: 'shell_exec', arguments: { command: 'true' } })).rejects.toThrow(/404|session/i);
+      await expect(client.callTool({ name: 'shell_exec', arguments: { command: 'true' } })).rejects.toThrow(
+        /404|session/i,
+      );
     } finally {
       await server.stop();
       state.cleanup();

@@ -3,9 +3,21 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { call, CLI, hostProcessesWith, isolationSkipReason, sh, startHttpServer, stdioClient, tempDir, text, waitFor } from './helpers.js';
+import {
+  call,
+  CLI,
+  hostProcessesWith,
+  isolationSkipReason,
+  sh,
+  startHttpServer,
+  stdioClient,
+  tempDir,
+  text,
+  waitFor,
+} from './helpers.js';
 
-const sandboxDirs = (state: string) => (existsSync(path.join(state, 'sandboxes')) ? readdirSync(path.join(state, 'sandboxes')) : []);
+const sandboxDirs = (state: string) =>
+  existsSync(path.join(state, 'sandboxes')) ? readdirSync(path.join(state, 'sandboxes')) : [];
 
 describe('lifecycle', () => {
   it('stdin close ends the server and leaves no sandbox process or workspace', async () => {
@@ -15,7 +27,14 @@ describe('lifecycle', () => {
     await call(client, 'shell_start', { command: `sleep 300; echo ${marker}` });
     expect((await hostProcessesWith(marker)).length).toBeGreaterThan(0);
     await transport.close(); // closes the server's stdin
-    await waitFor(() => { try { process.kill(pid, 0); return false; } catch { return true; } }, 10_000);
+    await waitFor(() => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 10_000);
     expect(await hostProcessesWith(marker)).toEqual([]);
     expect(sandboxDirs(state.dir)).toEqual([]);
     state.cleanup();
@@ -25,10 +44,19 @@ describe('lifecycle', () => {
     const state = tempDir();
     const marker = `close-busy-${Date.now()}`;
     const { client, transport, pid, stderr } = await stdioClient({ SANDBOX_STATE_DIR: state.dir });
-    void client.callTool({ name: 'shell_exec', arguments: { command: `sleep 120; echo ${marker}` } }).catch(() => 'closed');
+    void client
+      .callTool({ name: 'shell_exec', arguments: { command: `sleep 120; echo ${marker}` } })
+      .catch(() => 'closed');
     await waitFor(async () => (await hostProcessesWith(marker)).length > 0, 10_000);
     await transport.close();
-    await waitFor(() => { try { process.kill(pid, 0); return false; } catch { return true; } }, 10_000);
+    await waitFor(() => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 10_000);
     expect(stderr.join('')).not.toMatch(/second signal|exiting anyway/);
     expect(await hostProcessesWith(marker)).toEqual([]);
     expect(sandboxDirs(state.dir)).toEqual([]);
@@ -41,7 +69,9 @@ describe('lifecycle', () => {
     const { httpClient } = await import('./helpers.js');
     const { client } = await httpClient(server.url);
     const marker = `sigterm-${Date.now()}`;
-    void client.callTool({ name: 'shell_exec', arguments: { command: `sleep 120; echo ${marker}` } }).catch(() => 'aborted');
+    void client
+      .callTool({ name: 'shell_exec', arguments: { command: `sleep 120; echo ${marker}` } })
+      .catch(() => 'aborted');
     await waitFor(async () => (await hostProcessesWith(marker)).length > 0, 10_000);
     const t0 = Date.now();
     const code = await server.stop('SIGTERM');
@@ -77,7 +107,9 @@ describe('lifecycle', () => {
     const { httpClient } = await import('./helpers.js');
     const { client } = await httpClient(server.url);
     const marker = `twice-${Date.now()}`;
-    void client.callTool({ name: 'shell_exec', arguments: { command: `sleep 120; echo ${marker}` } }).catch(() => 'aborted');
+    void client
+      .callTool({ name: 'shell_exec', arguments: { command: `sleep 120; echo ${marker}` } })
+      .catch(() => 'aborted');
     await waitFor(async () => (await hostProcessesWith(marker)).length > 0, 10_000);
     server.proc.kill('SIGTERM');
     await waitFor(() => server.logs.some((l) => l.includes('shutting down')), 5000);
@@ -88,27 +120,31 @@ describe('lifecycle', () => {
     state.cleanup();
   });
 
-  for (const isolation of ['bwrap', 'unshare'] as const) it.skipIf(!!isolationSkipReason(isolation))(`after SIGKILL, the next start reaps the orphaned sandboxes (${isolation})`, async () => {
-    const state = tempDir();
-    const env = { SANDBOX_STATE_DIR: state.dir, SANDBOX_ISOLATION: isolation };
-    const first = await startHttpServer(env);
-    const { httpClient } = await import('./helpers.js');
-    const { client } = await httpClient(first.url);
-    const marker = `orphan-${Date.now()}`;
-    await call(client, 'shell_start', { command: `sleep 300; echo ${marker}` });
-    const id = (await call(client, 'sandbox_info')).structuredContent!.id as string;
-    await first.stop('SIGKILL');
-    expect(sandboxDirs(state.dir)).toContain(id);
-    const second = await startHttpServer(env);
-    try {
-      expect(second.logs.some((l) => l.includes('reaped') && l.includes(id))).toBe(true);
-      expect(sandboxDirs(state.dir)).not.toContain(id);
-      await waitFor(async () => (await hostProcessesWith(marker)).length === 0, 5000);
-    } finally {
-      await second.stop();
-      state.cleanup();
-    }
-  });
+  for (const isolation of ['bwrap', 'unshare'] as const)
+    it.skipIf(!!isolationSkipReason(isolation))(
+      `after SIGKILL, the next start reaps the orphaned sandboxes (${isolation})`,
+      async () => {
+        const state = tempDir();
+        const env = { SANDBOX_STATE_DIR: state.dir, SANDBOX_ISOLATION: isolation };
+        const first = await startHttpServer(env);
+        const { httpClient } = await import('./helpers.js');
+        const { client } = await httpClient(first.url);
+        const marker = `orphan-${Date.now()}`;
+        await call(client, 'shell_start', { command: `sleep 300; echo ${marker}` });
+        const id = (await call(client, 'sandbox_info')).structuredContent!.id as string;
+        await first.stop('SIGKILL');
+        expect(sandboxDirs(state.dir)).toContain(id);
+        const second = await startHttpServer(env);
+        try {
+          expect(second.logs.some((l) => l.includes('reaped') && l.includes(id))).toBe(true);
+          expect(sandboxDirs(state.dir)).not.toContain(id);
+          await waitFor(async () => (await hostProcessesWith(marker)).length === 0, 5000);
+        } finally {
+          await second.stop();
+          state.cleanup();
+        }
+      },
+    );
 
   it('an idle sandbox is reaped; the next call gets a fresh one and says so', async () => {
     const state = tempDir();
@@ -127,16 +163,29 @@ describe('lifecycle', () => {
 
   it('stdout carries only JSON-RPC, logs are JSON lines on stderr', async () => {
     const state = tempDir();
-    const proc = spawn(process.execPath, [CLI], { env: { PATH: process.env.PATH, SANDBOX_STATE_DIR: state.dir, LOG_LEVEL: 'debug', SANDBOX_WARM_POOL: '0' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [CLI], {
+      env: { PATH: process.env.PATH, SANDBOX_STATE_DIR: state.dir, LOG_LEVEL: 'debug', SANDBOX_WARM_POOL: '0' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const out: string[] = [];
     const err: string[] = [];
     readline.createInterface({ input: proc.stdout! }).on('line', (l) => out.push(l));
     readline.createInterface({ input: proc.stderr! }).on('line', (l) => err.push(l));
     const send = (m: unknown) => proc.stdin!.write(`${JSON.stringify(m)}\n`);
-    send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    send({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    });
     await waitFor(() => out.length >= 1, 10_000);
     send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-    send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'shell_exec', arguments: { command: 'echo to-stdout; echo to-stderr >&2' } } });
+    send({
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'shell_exec', arguments: { command: 'echo to-stdout; echo to-stderr >&2' } },
+    });
     await waitFor(() => out.length >= 2, 20_000);
     proc.stdin!.end();
     await new Promise((r) => proc.once('exit', r));
@@ -150,7 +199,12 @@ describe('lifecycle', () => {
 
 describe('configuration', () => {
   const run = (args: string[], env: Record<string, string> = {}) =>
-    spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: 20_000, input: '' });
+    spawnSync(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH, ...env },
+      encoding: 'utf8',
+      timeout: 20_000,
+      input: '',
+    });
 
   it.each([
     [['--port', 'abc'], {}, /--port/],
@@ -170,14 +224,23 @@ describe('configuration', () => {
   it('--help lists every option with its env var and default', () => {
     const r = run(['--help']);
     expect(r.status).toBe(0);
-    for (const s of ['SANDBOX_IDLE_TIMEOUT', 'SANDBOX_STATE_DIR', 'SANDBOX_MCP_AUTH_TOKEN', '(default: 900)', 'SANDBOX_PROVIDER']) expect(r.stderr).toContain(s);
+    for (const s of [
+      'SANDBOX_IDLE_TIMEOUT',
+      'SANDBOX_STATE_DIR',
+      'SANDBOX_MCP_AUTH_TOKEN',
+      '(default: 900)',
+      'SANDBOX_PROVIDER',
+    ])
+      expect(r.stderr).toContain(s);
   });
 
   it('logs the provider it chose and why', async () => {
     const state = tempDir();
     const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir });
     await server.stop();
-    const chosen = server.logs.map((l) => JSON.parse(l) as { msg: string; provider?: string; reason?: string }).find((l) => l.msg === 'provider chosen');
+    const chosen = server.logs
+      .map((l) => JSON.parse(l) as { msg: string; provider?: string; reason?: string })
+      .find((l) => l.msg === 'provider chosen');
     expect(chosen).toMatchObject({ provider: 'local', reason: expect.stringContaining('local default') });
     state.cleanup();
   });

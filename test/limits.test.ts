@@ -9,7 +9,12 @@ describe('sandbox limits', () => {
 
   beforeAll(async () => {
     state = tempDir();
-    ({ client } = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_PIDS_MAX: '40', SANDBOX_MEMORY_MB: '96', SANDBOX_FILE_SIZE_MB: '1' }));
+    ({ client } = await stdioClient({
+      SANDBOX_STATE_DIR: state.dir,
+      SANDBOX_PIDS_MAX: '40',
+      SANDBOX_MEMORY_MB: '96',
+      SANDBOX_FILE_SIZE_MB: '1',
+    }));
     enforced = (await call(client, 'sandbox_info')).structuredContent!.limits as Record<string, unknown>;
   });
   afterAll(async () => {
@@ -24,14 +29,22 @@ describe('sandbox limits', () => {
   });
 
   it('caps the number of processes', async (ctx) => {
-    if (enforced.pidsMax === 'not enforced') { console.warn('skipped: no writable cgroup here, pids limit not enforced'); ctx.skip(); }
-    const r = await sh(client, 'for i in $(seq 80); do sleep 2 & done 2>/dev/null; jobs -p | wc -l; wait', { timeout_s: 30 });
+    if (enforced.pidsMax === 'not enforced') {
+      console.warn('skipped: no writable cgroup here, pids limit not enforced');
+      ctx.skip();
+    }
+    const r = await sh(client, 'for i in $(seq 80); do sleep 2 & done 2>/dev/null; jobs -p | wc -l; wait', {
+      timeout_s: 30,
+    });
     expect(Number(r.stdout.trim())).toBeLessThan(40);
     expect((await sh(client, 'echo alive')).stdout).toBe('alive\n');
   });
 
   it('caps memory: a hog is killed, the sandbox survives', async (ctx) => {
-    if (enforced.memoryMb === 'not enforced') { console.warn('skipped: no writable cgroup here, memory limit not enforced'); ctx.skip(); }
+    if (enforced.memoryMb === 'not enforced') {
+      console.warn('skipped: no writable cgroup here, memory limit not enforced');
+      ctx.skip();
+    }
     const r = await sh(client, `node -e "const a=[]; for(;;) a.push(Buffer.alloc(16<<20, 1))"`, { timeout_s: 60 });
     expect(r.exitCode === 0).toBe(false);
     expect((await sh(client, 'echo alive')).stdout).toBe('alive\n');

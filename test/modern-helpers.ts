@@ -11,7 +11,13 @@ export async function modernStdioClient(env: Record<string, string> = {}) {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [CLI],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'info', SANDBOX_WARM_POOL: '0', ...env },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/root',
+      LOG_LEVEL: 'info',
+      SANDBOX_WARM_POOL: '0',
+      ...env,
+    },
     stderr: 'pipe',
   });
   transport.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));

@@ -29,14 +29,18 @@ async function everyGroup(client: ToolCaller, sandbox?: string): Promise<void> {
   const started = await c('shell_start', { command: 'cat', name: 'echoer' });
   const processId = started.structuredContent!.processId as string;
   await c('shell_write', { processId, input: 'ping\n' });
-  expect(String((await c('shell_read', { processId, until: 'ping', wait_s: 10 })).structuredContent!.output)).toContain('ping');
+  expect(String((await c('shell_read', { processId, until: 'ping', wait_s: 10 })).structuredContent!.output)).toContain(
+    'ping',
+  );
   expect(JSON.stringify((await c('shell_list')).structuredContent)).toContain(processId);
   await c('shell_kill', { processId });
 
   // files
   await c('file_write', { path: 'notes/a.txt', content: 'alpha\nbeta\n' });
   expect(text(await c('file_read', { path: 'notes/a.txt' }))).toContain('beta');
-  expect(text(await c('file_edit', { path: 'notes/a.txt', edits: [{ old_text: 'beta', new_text: 'gamma' }] }))).toContain('+gamma');
+  expect(
+    text(await c('file_edit', { path: 'notes/a.txt', edits: [{ old_text: 'beta', new_text: 'gamma' }] })),
+  ).toContain('+gamma');
   expect(JSON.stringify((await c('file_list', { path: 'notes' })).structuredContent)).toContain('a.txt');
   expect(JSON.stringify((await c('file_search', { pattern: 'gamma' })).structuredContent)).toContain('a.txt');
   await c('file_move', { from: 'notes/a.txt', to: 'notes/b.txt' });
@@ -51,13 +55,17 @@ async function everyGroup(client: ToolCaller, sandbox?: string): Promise<void> {
   expect((await fetchHost(port, host, '/')).body).toContain('Hello from a static site');
   expect(JSON.stringify((await c('webdev_list')).structuredContent)).toContain('site');
   await c('webdev_logs', { name: 'site' });
-  expect((await c('expose_port', { port: Number(new URL(url).hostname.split('-')[0]) })).structuredContent!.url).toBe(url);
+  expect((await c('expose_port', { port: Number(new URL(url).hostname.split('-')[0]) })).structuredContent!.url).toBe(
+    url,
+  );
 
   // deploy: the site host serves it
   const deployed = await c('deploy_site', { path: 'site', name: `modern${sandbox ? 'http' : 'stdio'}` });
   const siteUrl = deployed.structuredContent!.url as string;
   expect((await fetchHost(hostOf(siteUrl).port, hostOf(siteUrl).host, '/')).body).toContain('Hello from a static site');
-  expect(JSON.stringify((await c('deploy_list')).structuredContent)).toContain(deployed.structuredContent!.version as string);
+  expect(JSON.stringify((await c('deploy_list')).structuredContent)).toContain(
+    deployed.structuredContent!.version as string,
+  );
 
   // browser
   if (!noChromium) {
@@ -72,7 +80,7 @@ async function everyGroup(client: ToolCaller, sandbox?: string): Promise<void> {
 }
 
 describe('every tool group with a v2 client pinned to 2026-07-28', () => {
-  it('over stdio, in the connection\'s sandbox', async () => {
+  it("over stdio, in the connection's sandbox", async () => {
     const state = tempDir();
     const { client } = await modernStdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_NETWORK: 'none' });
     try {

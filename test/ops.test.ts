@@ -5,16 +5,26 @@ import { describe, expect, it } from 'vitest';
 import { call, CLI, httpClient, sh, startHttpServer, stdioClient, tempDir, text, waitFor } from './helpers.js';
 
 function runCli(args: string[], env: Record<string, string>) {
-  return spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: 120_000 });
+  return spawnSync(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
 }
 
-function get(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; type?: string }> {
+function get(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; type?: string }> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, headers }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: res.headers['content-type'] }));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path, headers }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: res.headers['content-type'] }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -33,15 +43,30 @@ function parsePrometheus(body: string): Map<string, number> {
 describe('doctor', () => {
   it('passes on the local provider, timing each step, and never prints secrets', () => {
     const state = tempDir();
-    const r = runCli(['doctor', '--json'], { SANDBOX_STATE_DIR: state.dir, SANDBOX_PROVIDER: 'local', E2B_API_KEY: 'e2b_supersecret_value' });
+    const r = runCli(['doctor', '--json'], {
+      SANDBOX_STATE_DIR: state.dir,
+      SANDBOX_PROVIDER: 'local',
+      E2B_API_KEY: 'e2b_supersecret_value',
+    });
     state.cleanup();
     expect(r.status).toBe(0);
     expect(r.stdout).not.toContain('supersecret');
-    const out = JSON.parse(r.stdout) as { ok: boolean; config: { keys: Record<string, boolean>; reason: string }; steps: { name: string; ok: boolean; ms: number }[] };
+    const out = JSON.parse(r.stdout) as {
+      ok: boolean;
+      config: { keys: Record<string, boolean>; reason: string };
+      steps: { name: string; ok: boolean; ms: number }[];
+    };
     expect(out.ok).toBe(true);
     expect(out.config.keys.E2B_API_KEY).toBe(true);
     expect(out.config.reason).toContain('SANDBOX_PROVIDER');
-    expect(out.steps.map((s) => s.name)).toEqual(['start the local provider', 'create a sandbox', 'run echo', 'mkdir -p, touch and ls', 'write and read back a file', 'destroy the sandbox']);
+    expect(out.steps.map((s) => s.name)).toEqual([
+      'start the local provider',
+      'create a sandbox',
+      'run echo',
+      'mkdir -p, touch and ls',
+      'write and read back a file',
+      'destroy the sandbox',
+    ]);
     for (const s of out.steps) expect(s.ms).toBeGreaterThanOrEqual(0);
   });
 
@@ -61,7 +86,10 @@ describe('bench command', () => {
     const r = runCli(['bench', '--json', '--iterations', '3'], { SANDBOX_STATE_DIR: state.dir });
     state.cleanup();
     expect(r.status).toBe(0);
-    const out = JSON.parse(r.stdout) as { successRate: number; operations: Record<string, { stats: Record<string, number>; successRate: number; attempts: number }> };
+    const out = JSON.parse(r.stdout) as {
+      successRate: number;
+      operations: Record<string, { stats: Record<string, number>; successRate: number; attempts: number }>;
+    };
     expect(Object.keys(out.operations)).toEqual(['create', 'exec', 'file']);
     for (const op of Object.values(out.operations)) {
       for (const k of ['min', 'p50', 'p95', 'max', 'stdev']) expect(op.stats[k]).toEqual(expect.any(Number));
@@ -106,7 +134,9 @@ describe('metrics and client logging', () => {
     const state = tempDir();
     const { client } = await stdioClient({ SANDBOX_STATE_DIR: state.dir });
     const messages: string[] = [];
-    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => { messages.push(`${n.params.level}: ${String(n.params.data)}`); });
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+      messages.push(`${n.params.level}: ${String(n.params.data)}`);
+    });
     try {
       await sh(client, 'true');
       await call(client, 'shell_exec', { command: 'kill -9 -1' }); // kills every process of the sandbox user, its agent included

@@ -14,7 +14,11 @@ describe('preview and site URLs under SANDBOX_PUBLIC_URL', () => {
 
   beforeAll(async () => {
     state = tempDir('sbx-public-');
-    server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_PUBLIC_URL: 'https://SBX.test/', SANDBOX_MCP_AUTH_TOKEN: TOKEN });
+    server = await startHttpServer({
+      SANDBOX_STATE_DIR: state.dir,
+      SANDBOX_PUBLIC_URL: 'https://SBX.test/',
+      SANDBOX_MCP_AUTH_TOKEN: TOKEN,
+    });
     ({ client } = await httpClient(server.url, { authorization: `Bearer ${TOKEN}` }));
   }, 60_000);
   afterAll(async () => {
@@ -26,7 +30,14 @@ describe('preview and site URLs under SANDBOX_PUBLIC_URL', () => {
   it('hands out previews under the public domain, served by the same listener, WebSockets included', async () => {
     await sh(client, `cat > ws.js <<'JS'\n${WS_ECHO_SERVER}\nJS`);
     await call(client, 'shell_start', { command: 'PORT=5055 node ws.js' });
-    const r = await waitFor(async () => { const x = await call(client, 'expose_port', { port: 5055 }); return x.isError ? false : x; }, 20_000, 300);
+    const r = await waitFor(
+      async () => {
+        const x = await call(client, 'expose_port', { port: 5055 });
+        return x.isError ? false : x;
+      },
+      20_000,
+      300,
+    );
     const url = r.structuredContent!.url as string;
     const id = (await call(client, 'sandbox_info')).structuredContent!.id as string;
     expect(url).toBe(`https://5055-${id}.sbx.test/`);
@@ -36,12 +47,18 @@ describe('preview and site URLs under SANDBOX_PUBLIC_URL', () => {
     expect(page.body).toBe('plain http on the ws server');
     expect((await wsRoundTrip(server.port, host, 'hi')).reply).toBe('echo:hi');
     // The local form keeps working on this machine.
-    expect((await fetchHost(server.port, `5055-${id}.localhost:${server.port}`)).body).toBe('plain http on the ws server');
+    expect((await fetchHost(server.port, `5055-${id}.localhost:${server.port}`)).body).toBe(
+      'plain http on the ws server',
+    );
   });
 
-  it('tells a dev server its public preview URL in PREVIEW_URL (what Vite\'s allowedHosts is built from)', async () => {
+  it("tells a dev server its public preview URL in PREVIEW_URL (what Vite's allowedHosts is built from)", async () => {
     expect((await call(client, 'webdev_create', { name: 'echo-url', template: 'static' })).isError).toBeFalsy();
-    const started = await call(client, 'webdev_start', { name: 'echo-url', port: 5077, command: `node -e "require('http').createServer((q,s)=>s.end(String(process.env.PREVIEW_URL))).listen(process.env.PORT)"` });
+    const started = await call(client, 'webdev_start', {
+      name: 'echo-url',
+      port: 5077,
+      command: `node -e "require('http').createServer((q,s)=>s.end(String(process.env.PREVIEW_URL))).listen(process.env.PORT)"`,
+    });
     expect(started.isError, text(started)).toBeFalsy();
     const url = started.structuredContent!.url as string;
     expect(url).toMatch(/^https:\/\/5077-[a-z0-9]+\.sbx\.test\/$/);
@@ -62,7 +79,12 @@ describe('preview and site URLs under SANDBOX_PUBLIC_URL', () => {
   });
 
   it('accepts the public host for /mcp (with the token) and still refuses other hosts and origins', async () => {
-    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    });
     const post = (headers: Record<string, string>) => fetchHostPost(server.port, body, headers);
     const auth = { authorization: `Bearer ${TOKEN}` };
     expect(await post({ host: 'sbx.test', ...auth })).toBe(200);
@@ -77,8 +99,20 @@ describe('preview and site URLs under SANDBOX_PUBLIC_URL', () => {
 async function fetchHostPost(port: number, body: string, headers: Record<string, string>): Promise<number> {
   const http = await import('node:http');
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/mcp', method: 'POST', agent: false,
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/mcp',
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -86,7 +120,12 @@ async function fetchHostPost(port: number, body: string, headers: Record<string,
 
 describe('SANDBOX_PUBLIC_URL validation', () => {
   const start = (env: Record<string, string>, args: string[] = []) =>
-    spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: 20_000, input: '' });
+    spawnSync(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH, ...env },
+      encoding: 'utf8',
+      timeout: 20_000,
+      input: '',
+    });
 
   it.each([
     ['ftp://sbx.test', /SANDBOX_PUBLIC_URL.*must be http/],

@@ -1,14 +1,28 @@
 import net from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCKER_IMAGE, dockerEnv, dockerSkip, expectNoContainersLeft, managedContainers, stateLabel } from './docker-env.js';
-import { call, hostProcessesWith, sh, stdioClient, tempDir, text, waitFor, expectEarlyCancelNeverRuns } from './helpers.js';
+import {
+  DOCKER_IMAGE,
+  dockerEnv,
+  dockerSkip,
+  expectNoContainersLeft,
+  managedContainers,
+  stateLabel,
+} from './docker-env.js';
+import {
+  call,
+  hostProcessesWith,
+  sh,
+  stdioClient,
+  tempDir,
+  text,
+  waitFor,
+  expectEarlyCancelNeverRuns,
+} from './helpers.js';
 import { fetchHost, hostOf } from './web-helpers.js';
 
 /** The shell tools end to end over stdio with SANDBOX_PROVIDER=docker: the built CLI, a real engine. */
 if (dockerSkip) console.warn(`[shell-docker] skipped: ${dockerSkip}`);
-
-
 
 describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
   let client: Client;
@@ -36,19 +50,31 @@ describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
 
   it('sandbox_info reports docker, network none and the limits', async () => {
     const r = await call(client, 'sandbox_info');
-    expect(r.structuredContent).toMatchObject({ provider: 'docker', workdir: '/workspace', network: expect.stringContaining('none') });
+    expect(r.structuredContent).toMatchObject({
+      provider: 'docker',
+      workdir: '/workspace',
+      network: expect.stringContaining('none'),
+    });
     expect(r.structuredContent!.limits).toMatchObject({ memoryMb: 512, cpus: 1, pidsMax: 96, maxOutputBytes: 65536 });
   });
 
   it('returns exit code and streams separately; honours cwd, env and stdin', async () => {
     const r = await call(client, 'shell_exec', { command: 'echo out; echo err >&2; exit 3' });
-    expect(r.structuredContent).toMatchObject({ exitCode: 3, stdout: 'out\n', stderr: 'err\n', timedOut: false, truncated: false });
+    expect(r.structuredContent).toMatchObject({
+      exitCode: 3,
+      stdout: 'out\n',
+      stderr: 'err\n',
+      timedOut: false,
+      truncated: false,
+    });
     const raw = await sh(client, `printf 'no newline'; printf 'a\\0b' >&2`);
     expect(raw).toMatchObject({ stdout: 'no newline', stderr: 'a\0b', exitCode: 0 });
     expect((await sh(client, 'pwd')).stdout).toBe('/workspace\n');
     await sh(client, 'mkdir -p sub/dir');
     expect((await sh(client, 'pwd', { cwd: 'sub/dir' })).stdout).toBe('/workspace/sub/dir\n');
-    expect((await sh(client, 'echo "$GREETING $USER"', { env: { GREETING: 'héllo ✓' } })).stdout).toBe('héllo ✓ user\n');
+    expect((await sh(client, 'echo "$GREETING $USER"', { env: { GREETING: 'héllo ✓' } })).stdout).toBe(
+      'héllo ✓ user\n',
+    );
     expect((await sh(client, 'tr a-z A-Z', { stdin: 'shout\n' })).stdout).toBe('SHOUT\n');
     expect((await sh(client, 'cat; echo done')).stdout).toBe('done\n');
     const bad = await call(client, 'shell_exec', { command: 'true', cwd: 'no/such/dir' });
@@ -76,7 +102,10 @@ describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
     await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
     const port = (host.address() as net.AddressInfo).port;
     try {
-      const r = await sh(client, `timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port} && cat <&3' 2>&1; echo "rc=$?"`);
+      const r = await sh(
+        client,
+        `timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port} && cat <&3' 2>&1; echo "rc=$?"`,
+      );
       expect(r.stdout).not.toContain('host secret');
       expect(r.stdout).toMatch(/Connection refused/);
     } finally {
@@ -85,12 +114,15 @@ describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
   });
 
   it('shows the memory, CPU, process and file size limits inside', async () => {
-    const r = await sh(client, [
-      'cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes',
-      'cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max',
-      'cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo "$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)"',
-      'ulimit -f',
-    ].join('; '));
+    const r = await sh(
+      client,
+      [
+        'cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes',
+        'cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max',
+        'cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo "$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)"',
+        'ulimit -f',
+      ].join('; '),
+    );
     const [mem, pids, cpu, fsize] = r.stdout.trim().split('\n');
     expect(Number(mem)).toBe(512 * 1024 * 1024);
     expect(Number(pids)).toBe(96);
@@ -113,12 +145,19 @@ describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
 
   it('keeps a background server running and reaches it from the next call', async () => {
     await sh(client, 'mkdir -p site/sub/dir');
-    const start = await call(client, 'shell_start', { command: 'exec python3 -u -m http.server 8765 --bind 127.0.0.1', cwd: 'site', name: 'web' });
+    const start = await call(client, 'shell_start', {
+      command: 'exec python3 -u -m http.server 8765 --bind 127.0.0.1',
+      cwd: 'site',
+      name: 'web',
+    });
     expect(start.isError).toBeFalsy();
     const processId = start.structuredContent!.processId as string;
     const ready = await call(client, 'shell_read', { processId, wait_s: 20, until: 'Serving HTTP' });
     expect(ready.structuredContent).toMatchObject({ matched: true, running: true });
-    const got = await sh(client, `exec 3<>/dev/tcp/127.0.0.1/8765 && printf 'GET /sub/ HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3`);
+    const got = await sh(
+      client,
+      `exec 3<>/dev/tcp/127.0.0.1/8765 && printf 'GET /sub/ HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3`,
+    );
     expect(got.stdout).toContain('200 OK');
     expect(got.stdout).toContain('dir/');
     await call(client, 'shell_kill', { processId: 'web', signal: 'SIGKILL' });
@@ -126,8 +165,19 @@ describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
 
   it('a preview URL reaches a container port through the server (exec bridge, network none)', async () => {
     await sh(client, 'mkdir -p pv && echo "previewed from docker" > pv/index.html');
-    await call(client, 'shell_start', { command: 'exec python3 -u -m http.server 8777 --bind 127.0.0.1', cwd: 'pv', name: 'pv' });
-    const r = await waitFor(async () => { const x = await call(client, 'expose_port', { port: 8777 }); return x.isError ? false : x; }, 20_000, 300);
+    await call(client, 'shell_start', {
+      command: 'exec python3 -u -m http.server 8777 --bind 127.0.0.1',
+      cwd: 'pv',
+      name: 'pv',
+    });
+    const r = await waitFor(
+      async () => {
+        const x = await call(client, 'expose_port', { port: 8777 });
+        return x.isError ? false : x;
+      },
+      20_000,
+      300,
+    );
     const { port, host } = hostOf(r.structuredContent!.url as string);
     expect((await fetchHost(port, host, '/index.html')).body).toBe('previewed from docker\n');
     await call(client, 'shell_kill', { processId: 'pv', signal: 'SIGKILL' });
@@ -135,7 +185,9 @@ describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
 
   it('kills the whole process tree on timeout', async () => {
     const marker = `tree-${Date.now()}`;
-    const r = await sh(client, `bash -c 'sleep 300 # ${marker}' & setsid bash -c 'sleep 301 # ${marker}' & wait`, { timeout_s: 1 });
+    const r = await sh(client, `bash -c 'sleep 300 # ${marker}' & setsid bash -c 'sleep 301 # ${marker}' & wait`, {
+      timeout_s: 1,
+    });
     expect(r.timedOut).toBe(true);
     expect(r.signal).toBe('SIGKILL');
     expect(r.durationMs).toBeLessThan(10_000);
@@ -161,27 +213,45 @@ describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
   });
 
   it('runs background processes with cursors, until, stdin and exit codes', async () => {
-    const start = await call(client, 'shell_start', { command: 'echo ready; while read line; do echo "got:$line"; done; echo bye; exit 7' });
+    const start = await call(client, 'shell_start', {
+      command: 'echo ready; while read line; do echo "got:$line"; done; echo bye; exit 7',
+    });
     const processId = start.structuredContent!.processId as string;
     const first = await call(client, 'shell_read', { processId, wait_s: 10, until: 'ready' });
     expect(first.structuredContent).toMatchObject({ output: 'ready\n', running: true, matched: true });
     await call(client, 'shell_write', { processId, input: 'one\n' });
-    const second = await call(client, 'shell_read', { processId, cursor: first.structuredContent!.cursor, wait_s: 10, until: 'got:one' });
+    const second = await call(client, 'shell_read', {
+      processId,
+      cursor: first.structuredContent!.cursor,
+      wait_s: 10,
+      until: 'got:one',
+    });
     expect(second.structuredContent!.output).toBe('got:one\n');
     await call(client, 'shell_write', { processId, input: 'two\n', close: true });
-    const last = await call(client, 'shell_read', { processId, cursor: second.structuredContent!.cursor, wait_s: 10, until: 'bye' });
+    const last = await call(client, 'shell_read', {
+      processId,
+      cursor: second.structuredContent!.cursor,
+      wait_s: 10,
+      until: 'bye',
+    });
     expect(last.structuredContent!.output).toBe('got:two\nbye\n');
-    const done = await call(client, 'shell_read', { processId, cursor: last.structuredContent!.cursor as number, wait_s: 5 });
+    const done = await call(client, 'shell_read', {
+      processId,
+      cursor: last.structuredContent!.cursor as number,
+      wait_s: 5,
+    });
     expect(done.structuredContent).toMatchObject({ running: false, exitCode: 7 });
     const list = await call(client, 'shell_list');
     expect((list.structuredContent!.processes as { processId: string }[]).map((p) => p.processId)).toContain(processId);
   });
 
-  it('a background process\'s last output arrives before it is reported exited (stdout and stderr race)', async () => {
+  it("a background process's last output arrives before it is reported exited (stdout and stderr race)", async () => {
     // The engine copies stdout and stderr separately: the wrapper's exit line (stderr) can overtake the
     // command's last output. Many short processes at once, each ending on a burst of output, make it likely.
     const runOne = async (i: number) => {
-      const start = await call(client, 'shell_start', { command: `echo start; head -c 100000 /dev/zero | tr '\\0' x; echo; echo end-${i}` });
+      const start = await call(client, 'shell_start', {
+        command: `echo start; head -c 100000 /dev/zero | tr '\\0' x; echo; echo end-${i}`,
+      });
       const processId = start.structuredContent!.processId as string;
       const r = await call(client, 'shell_read', { processId, wait_s: 30, until: `^end-${i}$` });
       return r.structuredContent!.matched;
@@ -192,7 +262,9 @@ describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
 
   it('shell_kill stops a process and its children', async () => {
     const marker = `killme-${Date.now()}`;
-    const start = await call(client, 'shell_start', { command: `bash -c 'sleep 600 # ${marker}' & sleep 601 # ${marker}` });
+    const start = await call(client, 'shell_start', {
+      command: `bash -c 'sleep 600 # ${marker}' & sleep 601 # ${marker}`,
+    });
     await waitFor(async () => (await hostProcessesWith(marker)).length > 0, 5000);
     const killed = await call(client, 'shell_kill', { processId: start.structuredContent!.processId });
     expect(killed.structuredContent).toMatchObject({ running: false, signal: 'SIGTERM' });
@@ -204,7 +276,11 @@ describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
   it('a cancelled call kills its command', async () => {
     const marker = `cancel-${Date.now()}`;
     const ac = new AbortController();
-    const pending = client.callTool({ name: 'shell_exec', arguments: { command: `sleep 120; echo ${marker}` } }, undefined, { signal: ac.signal });
+    const pending = client.callTool(
+      { name: 'shell_exec', arguments: { command: `sleep 120; echo ${marker}` } },
+      undefined,
+      { signal: ac.signal },
+    );
     await waitFor(async () => (await hostProcessesWith(marker)).length > 0, 5000);
     ac.abort();
     await expect(pending).rejects.toThrow();
@@ -213,12 +289,14 @@ describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
 });
 
 describe.skipIf(!!dockerSkip)('docker sandbox lifecycle', () => {
-  it('a client that closes while a call runs leaves no container (stdin end, then the SDK\'s SIGTERM)', async () => {
+  it("a client that closes while a call runs leaves no container (stdin end, then the SDK's SIGTERM)", async () => {
     const state = tempDir('sbx-docker-close-');
     const { client, transport } = await stdioClient(dockerEnv(state.dir));
     try {
       const marker = `close-busy-${Date.now()}`;
-      void client.callTool({ name: 'shell_exec', arguments: { command: `sleep 120; echo ${marker}` } }).catch(() => 'closed');
+      void client
+        .callTool({ name: 'shell_exec', arguments: { command: `sleep 120; echo ${marker}` } })
+        .catch(() => 'closed');
       await waitFor(async () => (await hostProcessesWith(marker)).length > 0, 15_000);
       expect(managedContainers(stateLabel(state.dir))).toHaveLength(1);
       await transport.close();
@@ -269,7 +347,9 @@ describe('docker provider without an engine or image', () => {
     const state = tempDir('sbx-docker-noengine-');
     // Not under the state dir: error texts name no path of the server's state (test/security/leaks.test.ts).
     const socketDir = tempDir('sbx-docker-nosock-');
-    const { client } = await stdioClient(dockerEnv(state.dir, { DOCKER_HOST: `unix://${socketDir.dir}/no-docker.sock` }));
+    const { client } = await stdioClient(
+      dockerEnv(state.dir, { DOCKER_HOST: `unix://${socketDir.dir}/no-docker.sock` }),
+    );
     try {
       const r = await call(client, 'shell_exec', { command: 'true' });
       expect(r.isError).toBe(true);
@@ -284,7 +364,9 @@ describe('docker provider without an engine or image', () => {
 
   it.skipIf(!!dockerSkip)('a missing image says how to build one', async () => {
     const state = tempDir('sbx-docker-noimage-');
-    const { client } = await stdioClient(dockerEnv(state.dir, { SANDBOX_DOCKER_IMAGE: 'sandbox-mcp-no-such-image:never' }));
+    const { client } = await stdioClient(
+      dockerEnv(state.dir, { SANDBOX_DOCKER_IMAGE: 'sandbox-mcp-no-such-image:never' }),
+    );
     try {
       const r = await call(client, 'shell_exec', { command: 'true' });
       expect(r.isError).toBe(true);

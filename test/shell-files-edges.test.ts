@@ -1,6 +1,16 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, hostProcessesWith, sh, stdioClient, tempDir, text, waitFor, type ToolResult, expectUnreadInputCapped } from './helpers.js';
+import {
+  call,
+  hostProcessesWith,
+  sh,
+  stdioClient,
+  tempDir,
+  text,
+  waitFor,
+  type ToolResult,
+  expectUnreadInputCapped,
+} from './helpers.js';
 
 /** Defects found by an adversarial review of the shell and file tools on the local provider. */
 describe('shell and file tools: edge cases', () => {
@@ -19,7 +29,11 @@ describe('shell and file tools: edge cases', () => {
   it('parallel file_edit calls on one file all land (none is silently lost)', async () => {
     const lines = Array.from({ length: 20 }, (_, i) => `line ${i}`);
     await call(client, 'file_write', { path: 'par.txt', content: `${lines.join('\n')}\n` });
-    const results = await Promise.all(lines.map((l, i) => call(client, 'file_edit', { path: 'par.txt', edits: [{ old_text: `${l}\n`, new_text: `LINE ${i}\n` }] })));
+    const results = await Promise.all(
+      lines.map((l, i) =>
+        call(client, 'file_edit', { path: 'par.txt', edits: [{ old_text: `${l}\n`, new_text: `LINE ${i}\n` }] }),
+      ),
+    );
     expect(results.filter((r) => r.isError).map(text)).toEqual([]);
     expect((await sh(client, 'cat par.txt')).stdout).toBe(lines.map((_, i) => `LINE ${i}\n`).join(''));
   });
@@ -28,20 +42,29 @@ describe('shell and file tools: edge cases', () => {
     // The first byte of "é" comes alone; the rest a moment later.
     await call(client, 'shell_start', { name: 'split', command: "printf 'a\\303'; sleep 0.7; printf '\\251 done\\n'" });
     const first = (await call(client, 'shell_read', { processId: 'split', wait_s: 0.4 })).structuredContent!;
-    const second = (await call(client, 'shell_read', { processId: 'split', cursor: first.cursor, wait_s: 5, until: 'done' })).structuredContent!;
+    const second = (
+      await call(client, 'shell_read', { processId: 'split', cursor: first.cursor, wait_s: 5, until: 'done' })
+    ).structuredContent!;
     expect(`${first.output}${second.output}`).toBe('aé done\n');
     expect(first.output).not.toContain('\uFFFD');
     // max_bytes that ends inside a character stops before it; the next read starts with it whole.
     const capped = (await call(client, 'shell_read', { processId: 'split', max_bytes: 2 })).structuredContent!;
     expect(capped).toMatchObject({ output: 'a', cursor: 1 });
-    expect((await call(client, 'shell_read', { processId: 'split', cursor: 1, max_bytes: 3 })).structuredContent!.output).toBe('é ');
+    expect(
+      (await call(client, 'shell_read', { processId: 'split', cursor: 1, max_bytes: 3 })).structuredContent!.output,
+    ).toBe('é ');
   });
 
   it('file_edit keeps CRLF endings when new_text adds lines to a single-line old_text', async () => {
     await call(client, 'file_write', { path: 'crlf.txt', content: 'one\r\ntwo\r\n' });
-    const r = await call(client, 'file_edit', { path: 'crlf.txt', edits: [{ old_text: 'two', new_text: 'two\nthree' }] });
+    const r = await call(client, 'file_edit', {
+      path: 'crlf.txt',
+      edits: [{ old_text: 'two', new_text: 'two\nthree' }],
+    });
     expect(r.isError).toBeFalsy();
-    expect((await sh(client, 'od -An -c crlf.txt | tr -s " "')).stdout.replace(/\s+/g, ' ').trim()).toBe('o n e \\r \\n t w o \\r \\n t h r e e \\r \\n');
+    expect((await sh(client, 'od -An -c crlf.txt | tr -s " "')).stdout.replace(/\s+/g, ' ').trim()).toBe(
+      'o n e \\r \\n t w o \\r \\n t h r e e \\r \\n',
+    );
   });
 
   it('a path ending in "/" is never turned into a file of that name', async () => {
@@ -54,7 +77,9 @@ describe('shell and file tools: edge cases', () => {
     expect(text(m)).toContain('"nodir/f.txt"');
     const same = await call(client, 'file_move', { from: 'f.txt', to: 'f.txt/' });
     expect(same.isError).toBe(true);
-    expect((await sh(client, 'ls -p; test -e newdir || echo no-newdir; test -e nodir || echo no-nodir')).stdout).toMatch(/f\.txt\n[\s\S]*no-newdir\nno-nodir\n/);
+    expect(
+      (await sh(client, 'ls -p; test -e newdir || echo no-newdir; test -e nodir || echo no-nodir')).stdout,
+    ).toMatch(/f\.txt\n[\s\S]*no-newdir\nno-nodir\n/);
   });
 
   it('file_move of a folder onto a file says so, and leaves both in place', async () => {
@@ -68,8 +93,12 @@ describe('shell and file tools: edge cases', () => {
   it('permission and symlink-loop errors say how to recover', async () => {
     await sh(client, 'echo x > locked && chmod 000 locked && ln -sf loop-a loop-b && ln -sf loop-b loop-a');
     expect(text(await call(client, 'file_read', { path: 'locked' }))).toMatch(/permission denied\. .*chmod/);
-    expect(text(await call(client, 'file_read', { path: 'loop-a' }))).toMatch(/too many levels of symbolic links\. .*fix or delete it/);
-    expect(text(await call(client, 'file_write', { path: 'loop-a', content: 'x' }))).toMatch(/too many levels of symbolic links\. .*fix or delete it/);
+    expect(text(await call(client, 'file_read', { path: 'loop-a' }))).toMatch(
+      /too many levels of symbolic links\. .*fix or delete it/,
+    );
+    expect(text(await call(client, 'file_write', { path: 'loop-a', content: 'x' }))).toMatch(
+      /too many levels of symbolic links\. .*fix or delete it/,
+    );
   });
 
   it('a NUL byte in a command or an env value is a clear input error with a way out', async () => {
@@ -124,10 +153,12 @@ describe('shell and file tools: edge cases', () => {
     const part = await call(client, 'shell_read', { processId: 'six', max_bytes: 4 });
     expect(part.structuredContent).toMatchObject({ output: 'abcd', cursor: 4 });
     expect(text(part)).toContain('[2 more bytes of output: continue with cursor: 4]');
-    expect(text(await call(client, 'shell_read', { processId: 'six', cursor: 4, max_bytes: 4 }))).not.toContain('more bytes');
+    expect(text(await call(client, 'shell_read', { processId: 'six', cursor: 4, max_bytes: 4 }))).not.toContain(
+      'more bytes',
+    );
   });
 
-  it('a stdio message over the SDK\'s 10 MB default (within SANDBOX_MAX_BODY) is served, not a dead session', async () => {
+  it("a stdio message over the SDK's 10 MB default (within SANDBOX_MAX_BODY) is served, not a dead session", async () => {
     const r = await sh(client, 'wc -c', { stdin: 'y'.repeat(12 << 20) });
     expect(r.stdout).toBe(`${12 << 20}\n`);
   });
@@ -149,17 +180,25 @@ describe('shell and file tools: edge cases', () => {
     await call(client, 'shell_start', { name: 'redos', command: "printf 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!\\n'" });
     await call(client, 'shell_read', { processId: 'redos', wait_s: 5, until: '!' });
     const started = Date.now();
-    const r = (await client.callTool({ name: 'shell_read', arguments: { processId: 'redos', until: '(a+)+$' } }, undefined, { timeout: 15_000 })) as ToolResult;
+    const r = (await client.callTool(
+      { name: 'shell_read', arguments: { processId: 'redos', until: '(a+)+$' } },
+      undefined,
+      { timeout: 15_000 },
+    )) as ToolResult;
     expect(r.structuredContent).toMatchObject({ matched: false });
     expect(Date.now() - started).toBeLessThan(5_000);
     expect((await sh(client, 'echo alive')).stdout).toBe('alive\n');
   });
 
-  it('shell_write to a process that never reads its input is refused once 16 MiB are waiting, not buffered forever', () => expectUnreadInputCapped(client));
+  it('shell_write to a process that never reads its input is refused once 16 MiB are waiting, not buffered forever', () =>
+    expectUnreadInputCapped(client));
 
   it('shell_kill_all ends every process, leftovers of finished commands included, and keeps the files', async () => {
     const marker = `killall-${Date.now()}`;
-    await sh(client, `echo keep > kept.txt; for i in 1 2 3; do setsid bash -c 'sleep 900; : ${marker}' >/dev/null 2>&1 & done; echo started`);
+    await sh(
+      client,
+      `echo keep > kept.txt; for i in 1 2 3; do setsid bash -c 'sleep 900; : ${marker}' >/dev/null 2>&1 & done; echo started`,
+    );
     const bg = await call(client, 'shell_start', { command: `sleep 901; : ${marker}` });
     await waitFor(async () => (await hostProcessesWith(marker)).length >= 4, 10_000);
     const r = await call(client, 'shell_kill_all');
@@ -171,7 +210,7 @@ describe('shell and file tools: edge cases', () => {
     expect(read.structuredContent).toMatchObject({ running: false, signal: 'SIGKILL' });
   });
 
-  it('shell_kill_all is refused without a process namespace of the sandbox\'s own (isolation none)', async () => {
+  it("shell_kill_all is refused without a process namespace of the sandbox's own (isolation none)", async () => {
     const st = tempDir();
     const { client: unisolated } = await stdioClient({ SANDBOX_STATE_DIR: st.dir, SANDBOX_ISOLATION: 'none' });
     try {
@@ -184,4 +223,3 @@ describe('shell and file tools: edge cases', () => {
     }
   });
 });
-

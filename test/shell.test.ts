@@ -2,7 +2,16 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, hostProcessesWith, waitFor, sh, stdioClient, tempDir, text, expectEarlyCancelNeverRuns } from './helpers.js';
+import {
+  call,
+  hostProcessesWith,
+  waitFor,
+  sh,
+  stdioClient,
+  tempDir,
+  text,
+  expectEarlyCancelNeverRuns,
+} from './helpers.js';
 
 describe('shell tools over stdio', () => {
   let client: Client;
@@ -10,7 +19,11 @@ describe('shell tools over stdio', () => {
 
   beforeAll(async () => {
     state = tempDir();
-    ({ client } = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_EXEC_TIMEOUT: '30', SANDBOX_MAX_OUTPUT: '65536' }));
+    ({ client } = await stdioClient({
+      SANDBOX_STATE_DIR: state.dir,
+      SANDBOX_EXEC_TIMEOUT: '30',
+      SANDBOX_MAX_OUTPUT: '65536',
+    }));
   });
   afterAll(async () => {
     await client?.close();
@@ -20,7 +33,17 @@ describe('shell tools over stdio', () => {
   it('lists every shell tool with schemas and annotations', async () => {
     const { tools } = await client.listTools();
     const names = tools.map((t) => t.name);
-    expect(names).toEqual(expect.arrayContaining(['sandbox_info', 'shell_exec', 'shell_start', 'shell_read', 'shell_write', 'shell_kill', 'shell_list']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'sandbox_info',
+        'shell_exec',
+        'shell_start',
+        'shell_read',
+        'shell_write',
+        'shell_kill',
+        'shell_list',
+      ]),
+    );
     const exec = tools.find((t) => t.name === 'shell_exec')!;
     expect(exec.outputSchema?.properties).toHaveProperty('exitCode');
     expect(exec.annotations?.destructiveHint).toBe(true);
@@ -36,7 +59,13 @@ describe('shell tools over stdio', () => {
   it('returns exit code, stdout and stderr separately; a non-zero exit is data, not an error', async () => {
     const r = await call(client, 'shell_exec', { command: 'echo out; echo err >&2; exit 3' });
     expect(r.isError).toBeFalsy();
-    expect(r.structuredContent).toMatchObject({ exitCode: 3, stdout: 'out\n', stderr: 'err\n', timedOut: false, truncated: false });
+    expect(r.structuredContent).toMatchObject({
+      exitCode: 3,
+      stdout: 'out\n',
+      stderr: 'err\n',
+      timedOut: false,
+      truncated: false,
+    });
     expect(text(r)).toContain('exit code 3');
   });
 
@@ -44,7 +73,9 @@ describe('shell tools over stdio', () => {
     expect((await sh(client, 'pwd')).stdout).toBe('/workspace\n');
     await sh(client, 'mkdir -p sub/dir');
     expect((await sh(client, 'pwd', { cwd: 'sub/dir' })).stdout).toBe('/workspace/sub/dir\n');
-    expect((await sh(client, 'echo "$GREETING $USER"', { env: { GREETING: 'héllo ✓' } })).stdout).toBe('héllo ✓ user\n');
+    expect((await sh(client, 'echo "$GREETING $USER"', { env: { GREETING: 'héllo ✓' } })).stdout).toBe(
+      'héllo ✓ user\n',
+    );
     expect((await sh(client, 'tr a-z A-Z', { stdin: 'shout\n' })).stdout).toBe('SHOUT\n');
     // Without stdin, a command that reads it gets EOF instead of hanging.
     expect((await sh(client, 'cat; echo done')).stdout).toBe('done\n');
@@ -60,14 +91,19 @@ describe('shell tools over stdio', () => {
     const processId = start.structuredContent!.processId as string;
     const ready = await call(client, 'shell_read', { processId, wait_s: 20, until: 'listening' });
     expect(ready.structuredContent).toMatchObject({ matched: true, running: true });
-    const got = await sh(client, `exec 3<>/dev/tcp/127.0.0.1/8765 && printf 'GET /x HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3`);
+    const got = await sh(
+      client,
+      `exec 3<>/dev/tcp/127.0.0.1/8765 && printf 'GET /x HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3`,
+    );
     expect(got.stdout).toContain('pong /x');
     await call(client, 'shell_kill', { processId: 'web', signal: 'SIGKILL' });
   });
 
   it('kills the whole process tree on timeout', async () => {
     const marker = `tree-${Date.now()}`;
-    const r = await sh(client, `bash -c 'sleep 300 # ${marker}' & bash -c 'sleep 301 # ${marker}' & wait`, { timeout_s: 1 });
+    const r = await sh(client, `bash -c 'sleep 300 # ${marker}' & bash -c 'sleep 301 # ${marker}' & wait`, {
+      timeout_s: 1,
+    });
     expect(r.timedOut).toBe(true);
     expect(r.durationMs).toBeLessThan(10_000);
     await new Promise((res) => setTimeout(res, 300));
@@ -88,7 +124,9 @@ describe('shell tools over stdio', () => {
   });
 
   it('runs background processes with cursors, until, stdin and exit codes', async () => {
-    const start = await call(client, 'shell_start', { command: 'echo ready; while read line; do echo "got:$line"; done; echo bye; exit 7' });
+    const start = await call(client, 'shell_start', {
+      command: 'echo ready; while read line; do echo "got:$line"; done; echo bye; exit 7',
+    });
     const processId = start.structuredContent!.processId as string;
     const first = await call(client, 'shell_read', { processId, wait_s: 10, until: 'ready' });
     expect(first.structuredContent).toMatchObject({ output: 'ready\n', running: true, matched: true });
@@ -97,9 +135,18 @@ describe('shell tools over stdio', () => {
     const second = await call(client, 'shell_read', { processId, cursor, wait_s: 10, until: 'got:one' });
     expect(second.structuredContent!.output).toBe('got:one\n');
     await call(client, 'shell_write', { processId, input: 'two\n', close: true });
-    const last = await call(client, 'shell_read', { processId, cursor: second.structuredContent!.cursor, wait_s: 10, until: 'bye' });
+    const last = await call(client, 'shell_read', {
+      processId,
+      cursor: second.structuredContent!.cursor,
+      wait_s: 10,
+      until: 'bye',
+    });
     await new Promise((r) => setTimeout(r, 200));
-    const done = await call(client, 'shell_read', { processId, cursor: last.structuredContent!.cursor as number, wait_s: 5 });
+    const done = await call(client, 'shell_read', {
+      processId,
+      cursor: last.structuredContent!.cursor as number,
+      wait_s: 5,
+    });
     expect(last.structuredContent!.output).toBe('got:two\nbye\n');
     expect(done.structuredContent).toMatchObject({ running: false, exitCode: 7 });
     const list = await call(client, 'shell_list');
@@ -107,7 +154,9 @@ describe('shell tools over stdio', () => {
   });
 
   it('until finds a line beyond what one read returns, and the answer says more output follows', async () => {
-    const start = await call(client, 'shell_start', { command: "head -c 200000 /dev/zero | tr '\\0' x; echo; echo marker-line; sleep 30" });
+    const start = await call(client, 'shell_start', {
+      command: "head -c 200000 /dev/zero | tr '\\0' x; echo; echo marker-line; sleep 30",
+    });
     const processId = start.structuredContent!.processId as string;
     const began = Date.now();
     const r = await call(client, 'shell_read', { processId, wait_s: 20, until: '^marker-line$', max_bytes: 1000 });
@@ -119,7 +168,9 @@ describe('shell tools over stdio', () => {
 
   it('shell_kill stops a process and its children', async () => {
     const marker = `killme-${Date.now()}`;
-    const start = await call(client, 'shell_start', { command: `bash -c 'sleep 600 # ${marker}' & sleep 601 # ${marker}` });
+    const start = await call(client, 'shell_start', {
+      command: `bash -c 'sleep 600 # ${marker}' & sleep 601 # ${marker}`,
+    });
     await new Promise((r) => setTimeout(r, 300));
     expect((await hostProcessesWith(marker)).length).toBeGreaterThan(0);
     const killed = await call(client, 'shell_kill', { processId: start.structuredContent!.processId });
@@ -145,7 +196,11 @@ describe('shell tools over stdio', () => {
   it('a cancelled call kills its command', async () => {
     const marker = `cancel-${Date.now()}`;
     const ac = new AbortController();
-    const pending = client.callTool({ name: 'shell_exec', arguments: { command: `sleep 120; echo ${marker}` } }, undefined, { signal: ac.signal });
+    const pending = client.callTool(
+      { name: 'shell_exec', arguments: { command: `sleep 120; echo ${marker}` } },
+      undefined,
+      { signal: ac.signal },
+    );
     await new Promise((r) => setTimeout(r, 500));
     expect((await hostProcessesWith(marker)).length).toBeGreaterThan(0);
     ac.abort();
@@ -156,7 +211,11 @@ describe('shell tools over stdio', () => {
 
   it('sandbox_info reports provider, isolation, network and limits', async () => {
     const r = await call(client, 'sandbox_info');
-    expect(r.structuredContent).toMatchObject({ provider: 'local', workdir: '/workspace', network: expect.stringContaining('none') });
+    expect(r.structuredContent).toMatchObject({
+      provider: 'local',
+      workdir: '/workspace',
+      network: expect.stringContaining('none'),
+    });
     expect(r.structuredContent!.id).toMatch(/^[a-z0-9]{20}$/);
     expect((r.structuredContent!.limits as Record<string, unknown>).maxOutputBytes).toBe(65536);
   });
@@ -180,7 +239,11 @@ describe('shell tools over stdio', () => {
       ['shell_kill', { processId: 'proc-1', signal: 'SIGFOO' }, /signal/],
       ['shell_kill', { processId: 'nope' }, /no process/],
       // A misspelt argument is refused, not dropped (timeout would otherwise run with the 120 s default).
-      ['shell_exec', { command: 'true', timeout: 5 }, /unknown argument "timeout": shell_exec takes command, cwd, env, timeout_s, stdin/],
+      [
+        'shell_exec',
+        { command: 'true', timeout: 5 },
+        /unknown argument "timeout": shell_exec takes command, cwd, env, timeout_s, stdin/,
+      ],
       ['shell_list', { all: true }, /unknown argument "all": shell_list takes no arguments/],
     ];
     it.each(cases)('%s %j', async (tool, args, message) => {

@@ -4,7 +4,17 @@ import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumMissing, refOf, snapshotOf } from './browser-helpers.js';
-import { call, httpClient, sh, startHttpServer, stdioClient, tempDir, text, type HttpServer, type ToolResult } from './helpers.js';
+import {
+  call,
+  httpClient,
+  sh,
+  startHttpServer,
+  stdioClient,
+  tempDir,
+  text,
+  type HttpServer,
+  type ToolResult,
+} from './helpers.js';
 import { fetchHost, hostOf } from './web-helpers.js';
 
 /** A server inside the sandbox that redirects the way dev servers configured with a base URL do. */
@@ -28,13 +38,16 @@ describe('web edge cases: sites, previews, browser edge cases', () => {
     // No disk image: the rollback case needs the sandbox's workspace to be a host folder under the state dir.
     server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_DISK_MB: '0' });
     ({ client } = await httpClient(server.url));
-    await sh(client, [
-      'mkdir -p out/日本 out/café out/sub out/evil.com',
-      'echo "<h1>home</h1>" > out/index.html',
-      'echo "console.log(1)" > out/a.js',
-      'echo jp > out/日本/index.html && echo fr > out/café/index.html && echo sub > out/sub/index.html && echo evil > out/evil.com/index.html',
-      'printf 0123456789 > out/digits.txt',
-    ].join(' && '));
+    await sh(
+      client,
+      [
+        'mkdir -p out/日本 out/café out/sub out/evil.com',
+        'echo "<h1>home</h1>" > out/index.html',
+        'echo "console.log(1)" > out/a.js',
+        'echo jp > out/日本/index.html && echo fr > out/café/index.html && echo sub > out/sub/index.html && echo evil > out/evil.com/index.html',
+        'printf 0123456789 > out/digits.txt',
+      ].join(' && '),
+    );
     const r = await call(client, 'deploy_site', { path: 'out', name: 'review' });
     expect(r.isError, text(r)).toBeFalsy();
     siteHost = hostOf(r.structuredContent!.url as string).host;
@@ -51,15 +64,29 @@ describe('web edge cases: sites, previews, browser edge cases', () => {
     const id = String((await call(client, 'sandbox_info')).structuredContent!.id);
     // A manifest the sandbox wrote in its workspace (a host folder under the state dir) naming a host file as a blob.
     const blob = `../../../../../../../../../../../../../..${secret}`;
-    await sh(client, 'cat > evil.json', { stdin: JSON.stringify({ site: 'review', version: 'x', createdAt: 'now', source: 's', totalBytes: 11, files: { 'index.html': { sha256: blob, size: 11 } } }) });
+    await sh(client, 'cat > evil.json', {
+      stdin: JSON.stringify({
+        site: 'review',
+        version: 'x',
+        createdAt: 'now',
+        source: 's',
+        totalBytes: 11,
+        files: { 'index.html': { sha256: blob, size: 11 } },
+      }),
+    });
     expect(existsSync(path.join(state.dir, 'sandboxes', id, 'workspace', 'evil.json'))).toBe(true);
-    const r = await call(client, 'deploy_rollback', { name: 'review', version: `../../../../sandboxes/${id}/workspace/evil` });
+    const r = await call(client, 'deploy_rollback', {
+      name: 'review',
+      version: `../../../../sandboxes/${id}/workspace/evil`,
+    });
     expect(r.isError).toBe(true);
     expect(text(r)).toMatch(/has no version .*\(versions: v1\).*pass one of the listed versions/s);
     const home = await get(siteHost);
     expect(home.body).not.toContain('HOST SECRET');
     expect(home.body).toContain('home');
-    expect((await call(client, 'deploy_list', { name: 'review' })).structuredContent).toMatchObject({ sites: [{ live: 'v1' }] });
+    expect((await call(client, 'deploy_list', { name: 'review' })).structuredContent).toMatchObject({
+      sites: [{ live: 'v1' }],
+    });
   });
 
   it('folder redirects carry an encoded Location that stays on the site, with the query', async () => {
@@ -101,8 +128,15 @@ describe('web edge cases: sites, previews, browser edge cases', () => {
   });
 
   it('webdev_stop warns when a daemonized child keeps the port (and the preview) alive', async () => {
-    await sh(client, 'mkdir -p daemon && echo "require(\'fs\').writeFileSync(\'pid\', String(process.pid)); require(\'http\').createServer((q, r) => r.end(\'still here\')).listen(4320)" > daemon/s.js');
-    const started = await call(client, 'webdev_start', { name: 'daemon', command: 'setsid node s.js & sleep 1000', port: 4320 });
+    await sh(
+      client,
+      "mkdir -p daemon && echo \"require('fs').writeFileSync('pid', String(process.pid)); require('http').createServer((q, r) => r.end('still here')).listen(4320)\" > daemon/s.js",
+    );
+    const started = await call(client, 'webdev_start', {
+      name: 'daemon',
+      command: 'setsid node s.js & sleep 1000',
+      port: 4320,
+    });
     expect(started.isError, text(started)).toBeFalsy();
     const stopped = await call(client, 'webdev_stop', { name: 'daemon' });
     expect(stopped.structuredContent).toMatchObject({ stopped: true });
@@ -115,12 +149,18 @@ describe('web edge cases: sites, previews, browser edge cases', () => {
   });
 
   it('a client that leaves while the preview port opens leaves no connection behind in the sandbox', async () => {
-    await sh(client, 'cat > conns.js', { stdin: "const s = require('http').createServer((q, r) => q.url === '/conns' ? s.getConnections((e, n) => r.end(String(n))) : r.end('ok')).listen(4330, () => console.log('ready'));" });
+    await sh(client, 'cat > conns.js', {
+      stdin:
+        "const s = require('http').createServer((q, r) => q.url === '/conns' ? s.getConnections((e, n) => r.end(String(n))) : r.end('ok')).listen(4330, () => console.log('ready'));",
+    });
     await call(client, 'shell_start', { command: 'node conns.js', name: 'conns' });
     await call(client, 'shell_read', { processId: 'conns', until: 'ready', wait_s: 10 });
     const { host } = hostOf((await call(client, 'expose_port', { port: 4330 })).structuredContent!.url as string);
     for (let i = 0; i < 10; i++) {
-      const s = net.connect(server.port, '127.0.0.1', () => { s.write(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`); s.destroy(); });
+      const s = net.connect(server.port, '127.0.0.1', () => {
+        s.write(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+        s.destroy();
+      });
       s.on('error', () => undefined);
     }
     await new Promise((r) => setTimeout(r, 1500));
@@ -134,17 +174,35 @@ describe('web edge cases: sites, previews, browser edge cases', () => {
     expect(r.isError, text(r)).toBeFalsy();
     const { host } = hostOf(r.structuredContent!.url as string);
     const fdDir = `/proc/${server.proc.pid}/fd`;
-    const blobFds = () => readdirSync(fdDir).filter((f) => { try { return readlinkSync(path.join(fdDir, f)).includes('/deploy/blobs/'); } catch { return false; } }).length;
-    await Promise.all(Array.from({ length: 10 }, () => new Promise<void>((resolve) => {
-      const s = net.connect(server.port, '127.0.0.1', () => s.write(`GET /big.bin HTTP/1.1\r\nHost: ${host}\r\n\r\n`));
-      s.once('data', () => { s.destroy(); resolve(); });
-      s.on('error', () => resolve());
-    })));
+    const blobFds = () =>
+      readdirSync(fdDir).filter((f) => {
+        try {
+          return readlinkSync(path.join(fdDir, f)).includes('/deploy/blobs/');
+        } catch {
+          return false;
+        }
+      }).length;
+    await Promise.all(
+      Array.from(
+        { length: 10 },
+        () =>
+          new Promise<void>((resolve) => {
+            const s = net.connect(server.port, '127.0.0.1', () =>
+              s.write(`GET /big.bin HTTP/1.1\r\nHost: ${host}\r\n\r\n`),
+            );
+            s.once('data', () => {
+              s.destroy();
+              resolve();
+            });
+            s.on('error', () => resolve());
+          }),
+      ),
+    );
     await new Promise((r) => setTimeout(r, 1000));
     expect(blobFds()).toBe(0);
   });
 
-  it('a dev server\'s absolute redirect to its loopback points at the preview, not the host\'s loopback; a closed port says how to recover', async () => {
+  it("a dev server's absolute redirect to its loopback points at the preview, not the host's loopback; a closed port says how to recover", async () => {
     await sh(client, 'cat > redir.js', { stdin: REDIRECTOR });
     const started = await call(client, 'shell_start', { command: 'PORT=4310 node redir.js', name: 'redir' });
     expect(started.isError, text(started)).toBeFalsy();
@@ -181,7 +239,11 @@ describe('web edge cases: a server with small limits', () => {
   let client: Client;
   beforeAll(async () => {
     state = tempDir('sbx-review-web-p-');
-    server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_WEBDEV_START_TIMEOUT: '4', SANDBOX_DEPLOY_MAX_MB: '1' });
+    server = await startHttpServer({
+      SANDBOX_STATE_DIR: state.dir,
+      SANDBOX_WEBDEV_START_TIMEOUT: '4',
+      SANDBOX_DEPLOY_MAX_MB: '1',
+    });
     ({ client } = await httpClient(server.url));
   }, 30_000);
   afterAll(async () => {
@@ -191,12 +253,25 @@ describe('web edge cases: a server with small limits', () => {
   });
 
   it('webdev_start and webdev_build report progress, so a 3 s client timeout does not cut off their answer', async () => {
-    await sh(client, 'mkdir -p slow && echo \'{"build": "sleep 4 && mkdir -p dist", "outDir": "dist"}\' > slow/.webdev.json');
+    await sh(
+      client,
+      'mkdir -p slow && echo \'{"build": "sleep 4 && mkdir -p dist", "outDir": "dist"}\' > slow/.webdev.json',
+    );
     const opts = { timeout: 3000, resetTimeoutOnProgress: true, onprogress: () => undefined };
-    const start = await client.callTool({ name: 'webdev_start', arguments: { name: 'slow', command: 'echo booting; sleep 100', port: 4400 } }, undefined, opts) as ToolResult;
+    const start = (await client.callTool(
+      { name: 'webdev_start', arguments: { name: 'slow', command: 'echo booting; sleep 100', port: 4400 } },
+      undefined,
+      opts,
+    )) as ToolResult;
     expect(start.isError).toBe(true);
-    expect(text(start)).toMatch(/port 4400 did not answer within 4 s, so the server was stopped\.\nLast log lines:\nbooting/);
-    const build = await client.callTool({ name: 'webdev_build', arguments: { name: 'slow' } }, undefined, opts) as ToolResult;
+    expect(text(start)).toMatch(
+      /port 4400 did not answer within 4 s, so the server was stopped\.\nLast log lines:\nbooting/,
+    );
+    const build = (await client.callTool(
+      { name: 'webdev_build', arguments: { name: 'slow' } },
+      undefined,
+      opts,
+    )) as ToolResult;
     expect(build.isError, text(build)).toBeFalsy();
     expect(build.structuredContent).toMatchObject({ exitCode: 0, outputDir: '/workspace/slow/dist' });
   }, 40_000);
@@ -204,12 +279,19 @@ describe('web edge cases: a server with small limits', () => {
   it('a file growing while it is published is cut at its listed size: the size limit holds', async () => {
     await sh(client, 'cat > grow.py', { stdin: GROW_AFTER_LISTING });
     // 600 files read before g/z/grow leave the grower time to act between listing and reading.
-    await sh(client, 'mkdir -p g/b g/z && echo x > g/index.html && for i in $(seq 1 600); do echo $i > g/b/f$i.txt; done && echo 1 > g/z/grow');
+    await sh(
+      client,
+      'mkdir -p g/b g/z && echo x > g/index.html && for i in $(seq 1 600); do echo $i > g/b/f$i.txt; done && echo 1 > g/z/grow',
+    );
     await call(client, 'shell_start', { command: 'python3 grow.py', name: 'grower' });
-    expect(text(await call(client, 'shell_read', { processId: 'grower', until: 'armed', wait_s: 10 }))).toContain('armed');
+    expect(text(await call(client, 'shell_read', { processId: 'grower', until: 'armed', wait_s: 10 }))).toContain(
+      'armed',
+    );
     const r = await call(client, 'deploy_site', { path: 'g', name: 'grow' });
     expect(r.isError, text(r)).toBeFalsy();
-    expect(text(await call(client, 'shell_read', { processId: 'grower', until: 'grown', wait_s: 10 }))).toContain('grown');
+    expect(text(await call(client, 'shell_read', { processId: 'grower', until: 'grown', wait_s: 10 }))).toContain(
+      'grown',
+    );
     expect((await sh(client, 'stat -c %s g/z/grow')).stdout.trim()).toBe(String(2 + (8 << 20)));
     expect(r.structuredContent!.totalBytes as number).toBeLessThanOrEqual(1 << 20);
     expect((await fetchHost(server.port, hostOf(r.structuredContent!.url as string).host, '/z/grow')).body).toBe('1\n');
@@ -227,7 +309,11 @@ describe('web edge cases: stdio mode with its web port taken', () => {
       await sh(client, 'mkdir -p o && echo hi > o/index.html');
       const r = await call(client, 'deploy_site', { path: 'o', name: 'taken' });
       expect(r.isError).toBe(true);
-      expect(text(r)).toMatch(new RegExp(`cannot open the preview and site listener on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*SANDBOX_WEB_PORT: the operator should set a free port`));
+      expect(text(r)).toMatch(
+        new RegExp(
+          `cannot open the preview and site listener on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*SANDBOX_WEB_PORT: the operator should set a free port`,
+        ),
+      );
       expect(existsSync(path.join(state.dir, 'deploy', 'sites', 'taken'))).toBe(false);
     } finally {
       await client.close();
@@ -254,14 +340,19 @@ describe.skipIf(!!noChromium)('web edge cases: the browser tool and the URLs the
   });
 
   it('a click that starts a download says the file was not saved and how to fetch it', async () => {
-    await sh(client, 'mkdir -p dl && echo "<a href=report.csv download>Get report</a>" > dl/index.html && echo a,b > dl/report.csv');
+    await sh(
+      client,
+      'mkdir -p dl && echo "<a href=report.csv download>Get report</a>" > dl/index.html && echo a,b > dl/report.csv',
+    );
     const nav = await call(client, 'browser_navigate', { url: 'file:///workspace/dl/index.html' });
     const r = await call(client, 'browser_click', { ref: refOf(snapshotOf(nav), /Get report/) });
     expect(r.isError, text(r)).toBeFalsy();
-    expect(text(r)).toMatch(/started a download of "report\.csv" \(file:\/\/\/workspace\/dl\/report\.csv\); the browser does not save downloads\. Fetch it inside the sandbox instead/);
+    expect(text(r)).toMatch(
+      /started a download of "report\.csv" \(file:\/\/\/workspace\/dl\/report\.csv\); the browser does not save downloads\. Fetch it inside the sandbox instead/,
+    );
   }, 30_000);
 
-  it('opens this sandbox\'s preview URL (from webdev_start) inside the sandbox; a site URL gets a clear error', async () => {
+  it("opens this sandbox's preview URL (from webdev_start) inside the sandbox; a site URL gets a clear error", async () => {
     expect((await call(client, 'webdev_create', { name: 'shop', template: 'static' })).isError).toBeFalsy();
     const started = await call(client, 'webdev_start', { name: 'shop' });
     expect(started.isError, text(started)).toBeFalsy();
@@ -275,7 +366,9 @@ describe.skipIf(!!noChromium)('web edge cases: the browser tool and the URLs the
     const deployed = await call(client, 'deploy_site', { path: 'shop/dist', name: 'shop' });
     const site = await call(client, 'browser_navigate', { url: deployed.structuredContent!.url as string });
     expect(site.isError).toBe(true);
-    expect(text(site)).toMatch(/is served by sandbox-mcp on the host, which this sandbox's browser cannot reach.*serve it inside the sandbox/s);
+    expect(text(site)).toMatch(
+      /is served by sandbox-mcp on the host, which this sandbox's browser cannot reach.*serve it inside the sandbox/s,
+    );
     expect(text(site)).not.toMatch(/nothing is listening/);
   }, 40_000);
 });

@@ -64,7 +64,10 @@ describe('webdev tools and preview URLs over HTTP', () => {
     expect(logs.structuredContent!.logs).toContain('listening on http://localhost:3100/');
     const list = await call(client, 'webdev_list');
     const projects = list.structuredContent!.projects as { name: string; running: boolean; url: string | null }[];
-    expect(projects.find((p) => p.name === 'api')).toMatchObject({ running: true, url: started.structuredContent!.url });
+    expect(projects.find((p) => p.name === 'api')).toMatchObject({
+      running: true,
+      url: started.structuredContent!.url,
+    });
     expect(projects.find((p) => p.name === 'site')).toMatchObject({ running: true });
     const stopped = await call(client, 'webdev_stop', { name: 'api' });
     expect(stopped.structuredContent).toMatchObject({ stopped: true });
@@ -82,10 +85,16 @@ describe('webdev tools and preview URLs over HTTP', () => {
 
   it('a dev server that dies gets an error with its last log lines, and no process is left', async () => {
     await call(client, 'webdev_create', { name: 'broken', template: 'node-server' });
-    const r = await call(client, 'webdev_start', { name: 'broken', command: 'echo "Error: boom at startup" >&2; exit 3' });
+    const r = await call(client, 'webdev_start', {
+      name: 'broken',
+      command: 'echo "Error: boom at startup" >&2; exit 3',
+    });
     expect(r.isError).toBe(true);
     expect(text(r)).toMatch(/exited \(code 3\).*boom at startup/s);
-    const procs = (await call(client, 'shell_list')).structuredContent!.processes as { name?: string; running: boolean }[];
+    const procs = (await call(client, 'shell_list')).structuredContent!.processes as {
+      name?: string;
+      running: boolean;
+    }[];
     expect(procs.filter((p) => p.name === 'webdev-broken' && p.running)).toEqual([]);
   });
 
@@ -101,8 +110,17 @@ describe('webdev tools and preview URLs over HTTP', () => {
   });
 
   it('expose_port: any server; a closed port and a bad port are clear errors', async () => {
-    await call(client, 'shell_start', { command: `node -e "require('http').createServer((q,s)=>s.end('custom '+q.url)).listen(4567)"` });
-    const r = await waitFor(async () => { const x = await call(client, 'expose_port', { port: 4567 }); return x.isError ? false : x; }, 20_000, 300);
+    await call(client, 'shell_start', {
+      command: `node -e "require('http').createServer((q,s)=>s.end('custom '+q.url)).listen(4567)"`,
+    });
+    const r = await waitFor(
+      async () => {
+        const x = await call(client, 'expose_port', { port: 4567 });
+        return x.isError ? false : x;
+      },
+      20_000,
+      300,
+    );
     expect(r.structuredContent).toMatchObject({ port: 4567, url: expect.stringMatching(PREVIEW_URL) });
     const { port, host } = hostOf(r.structuredContent!.url as string);
     expect((await fetchHost(port, host, '/x?y=1')).body).toBe('custom /x?y=1');
@@ -116,11 +134,20 @@ describe('webdev tools and preview URLs over HTTP', () => {
     }
   });
 
-  it('forged ids and ports get 404, never another session\'s content', async () => {
+  it("forged ids and ports get 404, never another session's content", async () => {
     // Both sessions serve different content on the same port of their own sandboxes.
     const mine = async (c: Client, word: string) => {
-      await call(c, 'shell_start', { command: `node -e "require('http').createServer((q,s)=>s.end('${word}')).listen(7777)"` });
-      const r = await waitFor(async () => { const x = await call(c, 'expose_port', { port: 7777 }); return x.isError ? false : x; }, 20_000, 300);
+      await call(c, 'shell_start', {
+        command: `node -e "require('http').createServer((q,s)=>s.end('${word}')).listen(7777)"`,
+      });
+      const r = await waitFor(
+        async () => {
+          const x = await call(c, 'expose_port', { port: 7777 });
+          return x.isError ? false : x;
+        },
+        20_000,
+        300,
+      );
       return r.structuredContent!.url as string;
     };
     const urlA = await mine(client, 'secret-of-A');
@@ -160,7 +187,11 @@ describe('webdev tools and preview URLs over HTTP', () => {
   });
 
   it('the MCP endpoint still refuses foreign origins beside previews', async () => {
-    const r = await fetch(`http://127.0.0.1:${server.port}/mcp`, { method: 'POST', headers: { origin: 'http://evil.example', 'content-type': 'application/json' }, body: '{}' });
+    const r = await fetch(`http://127.0.0.1:${server.port}/mcp`, {
+      method: 'POST',
+      headers: { origin: 'http://evil.example', 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(r.status).toBe(403);
   });
 });
@@ -195,8 +226,17 @@ describe('preview traffic and the idle timeout', () => {
     const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_IDLE_TIMEOUT: '3' });
     const { client } = await httpClient(server.url);
     try {
-      await call(client, 'shell_start', { command: `node -e "require('http').createServer((q,s)=>s.end('alive')).listen(6060)"` });
-      const r = await waitFor(async () => { const x = await call(client, 'expose_port', { port: 6060 }); return x.isError ? false : x; }, 20_000, 300);
+      await call(client, 'shell_start', {
+        command: `node -e "require('http').createServer((q,s)=>s.end('alive')).listen(6060)"`,
+      });
+      const r = await waitFor(
+        async () => {
+          const x = await call(client, 'expose_port', { port: 6060 });
+          return x.isError ? false : x;
+        },
+        20_000,
+        300,
+      );
       const { port, host } = hostOf(r.structuredContent!.url as string);
       for (let i = 0; i < 6; i++) {
         expect((await fetchHost(port, host)).body).toBe('alive');

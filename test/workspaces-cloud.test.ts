@@ -22,11 +22,18 @@ afterAll(async () => {
   await daytona?.stop();
 });
 
-const sandboxId = async (c: Awaited<ReturnType<typeof stdioClient>>['client']) => (await call(c, 'sandbox_info')).structuredContent!.id as string;
+const sandboxId = async (c: Awaited<ReturnType<typeof stdioClient>>['client']) =>
+  (await call(c, 'sandbox_info')).structuredContent!.id as string;
 
 describe.each([
-  { name: 'e2b', env: () => ({ SANDBOX_PROVIDER: 'e2b', E2B_API_KEY: e2b.apiKey, E2B_API_URL: e2b.url, E2B_SANDBOX_URL: e2b.url }) },
-  { name: 'daytona', env: () => ({ SANDBOX_PROVIDER: 'daytona', DAYTONA_API_KEY: daytona.apiKey, DAYTONA_SERVER_URL: daytona.url }) },
+  {
+    name: 'e2b',
+    env: () => ({ SANDBOX_PROVIDER: 'e2b', E2B_API_KEY: e2b.apiKey, E2B_API_URL: e2b.url, E2B_SANDBOX_URL: e2b.url }),
+  },
+  {
+    name: 'daytona',
+    env: () => ({ SANDBOX_PROVIDER: 'daytona', DAYTONA_API_KEY: daytona.apiKey, DAYTONA_SERVER_URL: daytona.url }),
+  },
 ])('SANDBOX_WORKSPACE on $name (fake API)', ({ name, env }) => {
   it('a restarted server reattaches the workspace sandbox, files and all; a session without it gets its own', async () => {
     const state = tempDir(`sbx-ws-${name}-`);
@@ -52,7 +59,16 @@ describe.each([
 it('E2B keeps a released workspace sandbox for SANDBOX_WORKSPACE_TTL, not just E2B_TIMEOUT', async () => {
   const state = tempDir('sbx-ws-e2b-ttl-');
   states.push(state);
-  const c = await stdioClient({ SANDBOX_PROVIDER: 'e2b', E2B_API_KEY: e2b.apiKey, E2B_API_URL: e2b.url, E2B_SANDBOX_URL: e2b.url, E2B_TIMEOUT: '30', SANDBOX_STATE_DIR: state.dir, SANDBOX_WORKSPACE: 'longer', SANDBOX_WORKSPACE_TTL: '900' });
+  const c = await stdioClient({
+    SANDBOX_PROVIDER: 'e2b',
+    E2B_API_KEY: e2b.apiKey,
+    E2B_API_URL: e2b.url,
+    E2B_SANDBOX_URL: e2b.url,
+    E2B_TIMEOUT: '30',
+    SANDBOX_STATE_DIR: state.dir,
+    SANDBOX_WORKSPACE: 'longer',
+    SANDBOX_WORKSPACE_TTL: '900',
+  });
   const id = await sandboxId(c.client);
   await c.client.close();
   const s = e2b.sandboxes.get(id)!;
@@ -64,7 +80,15 @@ it('E2B: a workspace sandbox no session holds lives for SANDBOX_WORKSPACE_TTL, n
   const state = tempDir('sbx-ws-e2b-idle-');
   states.push(state);
   const { startHttpServer, httpClient } = await import('./helpers.js');
-  const server = await startHttpServer({ SANDBOX_PROVIDER: 'e2b', E2B_API_KEY: e2b.apiKey, E2B_API_URL: e2b.url, E2B_SANDBOX_URL: e2b.url, E2B_TIMEOUT: '30', SANDBOX_STATE_DIR: state.dir, SANDBOX_WORKSPACE_TTL: '900' });
+  const server = await startHttpServer({
+    SANDBOX_PROVIDER: 'e2b',
+    E2B_API_KEY: e2b.apiKey,
+    E2B_API_URL: e2b.url,
+    E2B_SANDBOX_URL: e2b.url,
+    E2B_TIMEOUT: '30',
+    SANDBOX_STATE_DIR: state.dir,
+    SANDBOX_WORKSPACE_TTL: '900',
+  });
   try {
     const c = await httpClient(server.url, { 'Sandbox-Workspace': 'idle' });
     const id = await sandboxId(c.client);
@@ -84,7 +108,13 @@ it('E2B: a workspace sandbox no session holds lives for SANDBOX_WORKSPACE_TTL, n
 it('Daytona: a workspace sandbox the vendor stopped (auto-stop) is started again, files kept, not replaced', async () => {
   const state = tempDir('sbx-ws-dtn-stop-');
   states.push(state);
-  const c = await stdioClient({ SANDBOX_PROVIDER: 'daytona', DAYTONA_API_KEY: daytona.apiKey, DAYTONA_SERVER_URL: daytona.url, SANDBOX_STATE_DIR: state.dir, SANDBOX_WORKSPACE: 'stopped' });
+  const c = await stdioClient({
+    SANDBOX_PROVIDER: 'daytona',
+    DAYTONA_API_KEY: daytona.apiKey,
+    DAYTONA_SERVER_URL: daytona.url,
+    SANDBOX_STATE_DIR: state.dir,
+    SANDBOX_WORKSPACE: 'stopped',
+  });
   try {
     await sh(c.client, 'echo still-here > notes.txt');
     const id = await sandboxId(c.client);
@@ -93,12 +123,17 @@ it('Daytona: a workspace sandbox the vendor stopped (auto-stop) is started again
     const texts: string[] = [];
     let r = await call(c.client, 'shell_exec', { command: 'cat notes.txt' });
     texts.push(text(r));
-    if (r.isError) { r = await call(c.client, 'shell_exec', { command: 'cat notes.txt' }); texts.push(text(r)); }
+    if (r.isError) {
+      r = await call(c.client, 'shell_exec', { command: 'cat notes.txt' });
+      texts.push(text(r));
+    }
     expect(r.isError).toBeFalsy();
     expect((r.structuredContent as { stdout: string }).stdout).toBe('still-here\n');
     expect(texts.join('\n')).toMatch(/was restarted.*files are kept/);
     expect(await sandboxId(c.client)).toBe(id);
-    expect([...daytona.sandboxes.values()].filter((s) => s.labels.workspace === 'stopped' && s.state !== 'destroyed').length).toBe(1);
+    expect(
+      [...daytona.sandboxes.values()].filter((s) => s.labels.workspace === 'stopped' && s.state !== 'destroyed').length,
+    ).toBe(1);
   } finally {
     await c.client.close();
   }

@@ -3,8 +3,27 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveInSandbox, snapshotOf } from './browser-helpers.js';
-import { DOCKER_IMAGE, dockerEnv, dockerSkip, expectNoContainersLeft, managedContainers, stateLabel } from './docker-env.js';
-import { call, CLI, hostProcessesWith, httpClient, sh, startHttpServer, stdioClient, tempDir, text, waitFor, type HttpServer } from './helpers.js';
+import {
+  DOCKER_IMAGE,
+  dockerEnv,
+  dockerSkip,
+  expectNoContainersLeft,
+  managedContainers,
+  stateLabel,
+} from './docker-env.js';
+import {
+  call,
+  CLI,
+  hostProcessesWith,
+  httpClient,
+  sh,
+  startHttpServer,
+  stdioClient,
+  tempDir,
+  text,
+  waitFor,
+  type HttpServer,
+} from './helpers.js';
 
 /** Named workspaces under stress: shared first calls, crashes, idle sessions, shared browsers, two servers. */
 
@@ -17,13 +36,18 @@ async function activeGauge(server: HttpServer): Promise<number> {
 
 describe('named workspaces under stress (local provider)', () => {
   let state: ReturnType<typeof tempDir>;
-  beforeAll(() => { state = tempDir('sbx-ws-review-'); });
+  beforeAll(() => {
+    state = tempDir('sbx-ws-review-');
+  });
   afterAll(() => state?.cleanup());
 
   it('concurrent first calls of two sessions make one sandbox; a crash gives both a fresh one with the files, counted once', async () => {
     const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_WORKSPACE_TTL: '60' });
     try {
-      const [a, b] = await Promise.all([httpClient(server.url, { 'Sandbox-Workspace': 'twin' }), httpClient(server.url, { 'Sandbox-Workspace': 'twin' })]);
+      const [a, b] = await Promise.all([
+        httpClient(server.url, { 'Sandbox-Workspace': 'twin' }),
+        httpClient(server.url, { 'Sandbox-Workspace': 'twin' }),
+      ]);
       const [ida, idb] = await Promise.all([idOf(a.client), idOf(b.client)]);
       expect(idb).toBe(ida);
       expect(await activeGauge(server)).toBe(1);
@@ -40,9 +64,16 @@ describe('named workspaces under stress (local provider)', () => {
   });
 
   it('a session that idled out is told when the workspace sandbox ended meanwhile, and warned over MCP logging on a crash', async () => {
-    const { client } = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_WORKSPACE: 'idler', SANDBOX_IDLE_TIMEOUT: '1', SANDBOX_WORKSPACE_TTL: '1' });
+    const { client } = await stdioClient({
+      SANDBOX_STATE_DIR: state.dir,
+      SANDBOX_WORKSPACE: 'idler',
+      SANDBOX_IDLE_TIMEOUT: '1',
+      SANDBOX_WORKSPACE_TTL: '1',
+    });
     const heard: string[] = [];
-    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => { heard.push(`${n.params.level}: ${String(n.params.data)}`); });
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+      heard.push(`${n.params.level}: ${String(n.params.data)}`);
+    });
     try {
       await call(client, 'shell_start', { command: 'sleep 600' });
       const first = await idOf(client);
@@ -61,7 +92,11 @@ describe('named workspaces under stress (local provider)', () => {
   });
 
   it('at SANDBOX_MAX_SANDBOXES, says when a workspace sandbox no session holds takes the slot, and until when', async () => {
-    const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_MAX_SANDBOXES: '1', SANDBOX_WORKSPACE_TTL: '600' });
+    const server = await startHttpServer({
+      SANDBOX_STATE_DIR: state.dir,
+      SANDBOX_MAX_SANDBOXES: '1',
+      SANDBOX_WORKSPACE_TTL: '600',
+    });
     try {
       const ws = await httpClient(server.url, { 'Sandbox-Workspace': 'slot' });
       await sh(ws.client, 'true');
@@ -69,7 +104,9 @@ describe('named workspaces under stress (local provider)', () => {
       const plain = await httpClient(server.url);
       const r = await call(plain.client, 'shell_exec', { command: 'true' });
       expect(r.isError).toBe(true);
-      expect(text(r)).toMatch(/1 sandboxes, its limit.*1 of them belong to named workspaces with no session attached.*SANDBOX_WORKSPACE_TTL/);
+      expect(text(r)).toMatch(
+        /1 sandboxes, its limit.*1 of them belong to named workspaces with no session attached.*SANDBOX_WORKSPACE_TTL/,
+      );
     } finally {
       await server.stop();
     }
@@ -80,10 +117,15 @@ describe('named workspaces under stress (local provider)', () => {
     try {
       const a = await httpClient(server.url, { 'Sandbox-Workspace': 'gone' });
       await sh(a.client, 'true');
-      const running = call(a.client, 'shell_exec', { command: 'sleep 60; : ws-deleted-call' }).then(text, (e: Error) => `threw ${e.message}`);
+      const running = call(a.client, 'shell_exec', { command: 'sleep 60; : ws-deleted-call' }).then(
+        text,
+        (e: Error) => `threw ${e.message}`,
+      );
       await waitFor(async () => (await hostProcessesWith('ws-deleted-call')).length > 0, 5000);
       await a.transport.terminateSession();
-      expect(await Promise.race([running, new Promise((r) => setTimeout(() => r('no answer'), 3000))])).toMatch(/shell_exec was stopped: this session ended while it ran/);
+      expect(await Promise.race([running, new Promise((r) => setTimeout(() => r('no answer'), 3000))])).toMatch(
+        /shell_exec was stopped: this session ended while it ran/,
+      );
       await waitFor(async () => (await hostProcessesWith('ws-deleted-call')).length === 0, 5000);
     } finally {
       await server.stop();
@@ -91,7 +133,11 @@ describe('named workspaces under stress (local provider)', () => {
   });
 
   it('keeps the sandbox for the longest SANDBOX_WORKSPACE_TTL it accepts, and refuses longer ones a timer cannot hold', async () => {
-    const refused = spawnSync(process.execPath, [CLI], { env: { PATH: process.env.PATH, SANDBOX_STATE_DIR: state.dir, SANDBOX_WORKSPACE_TTL: String(30 * 86400) }, encoding: 'utf8', timeout: 20_000 });
+    const refused = spawnSync(process.execPath, [CLI], {
+      env: { PATH: process.env.PATH, SANDBOX_STATE_DIR: state.dir, SANDBOX_WORKSPACE_TTL: String(30 * 86400) },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toMatch(/SANDBOX_WORKSPACE_TTL/);
     const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_WORKSPACE_TTL: String(24 * 86400) });
@@ -113,17 +159,29 @@ if (dockerSkip) console.warn(`[workspaces-review docker] skipped: ${dockerSkip}`
 
 describe.skipIf(!!dockerSkip)('named workspaces under stress (docker provider)', () => {
   let state: ReturnType<typeof tempDir>;
-  beforeAll(() => { state = tempDir('sbx-ws-review-docker-'); });
+  beforeAll(() => {
+    state = tempDir('sbx-ws-review-docker-');
+  });
   afterAll(async () => {
     try {
       if (state) await expectNoContainersLeft(state.dir);
     } finally {
-      const vols = execFileSync('docker', ['volume', 'ls', '-q', '--filter', `label=${stateLabel(state.dir)}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+      const vols = execFileSync('docker', ['volume', 'ls', '-q', '--filter', `label=${stateLabel(state.dir)}`], {
+        encoding: 'utf8',
+      })
+        .split('\n')
+        .filter(Boolean);
       if (vols.length) execFileSync('docker', ['volume', 'rm', '-f', ...vols]);
       state?.cleanup();
     }
   });
-  const env = () => dockerEnv(state.dir, { SANDBOX_DOCKER_IMAGE: DOCKER_IMAGE, SANDBOX_WORKSPACE_TTL: '60', SANDBOX_MEMORY_MB: '1024', SANDBOX_PIDS_MAX: '1024' });
+  const env = () =>
+    dockerEnv(state.dir, {
+      SANDBOX_DOCKER_IMAGE: DOCKER_IMAGE,
+      SANDBOX_WORKSPACE_TTL: '60',
+      SANDBOX_MEMORY_MB: '1024',
+      SANDBOX_PIDS_MAX: '1024',
+    });
 
   it('the browsers of two sessions of one workspace do not replace each other', async () => {
     const server = await startHttpServer(env());
@@ -131,8 +189,12 @@ describe.skipIf(!!dockerSkip)('named workspaces under stress (docker provider)',
       const a = await httpClient(server.url, { 'Sandbox-Workspace': 'browse' });
       const b = await httpClient(server.url, { 'Sandbox-Workspace': 'browse' });
       await serveInSandbox(a.client, 8080, { 'index.html': '<title>t</title><h1>Shared page</h1>' });
-      expect(snapshotOf(await call(a.client, 'browser_navigate', { url: 'http://localhost:8080/' }))).toContain('Shared page');
-      expect(snapshotOf(await call(b.client, 'browser_navigate', { url: 'http://localhost:8080/' }))).toContain('Shared page');
+      expect(snapshotOf(await call(a.client, 'browser_navigate', { url: 'http://localhost:8080/' }))).toContain(
+        'Shared page',
+      );
+      expect(snapshotOf(await call(b.client, 'browser_navigate', { url: 'http://localhost:8080/' }))).toContain(
+        'Shared page',
+      );
       for (const c of [a, b]) {
         const snap = await call(c.client, 'browser_snapshot');
         expect(text(snap)).not.toMatch(/previous browser stopped/);
@@ -166,7 +228,10 @@ describe.skipIf(!!dockerSkip)('named workspaces under stress (docker provider)',
     try {
       const a = await httpClient(server.url, { 'Sandbox-Workspace': 'term' });
       await sh(a.client, 'true');
-      const running = call(a.client, 'shell_exec', { command: 'sleep 30' }).then(text, (e: Error) => `threw ${e.message}`);
+      const running = call(a.client, 'shell_exec', { command: 'sleep 30' }).then(
+        text,
+        (e: Error) => `threw ${e.message}`,
+      );
       await new Promise((r) => setTimeout(r, 500));
       expect(await server.stop()).toBe(0);
       const answer = await Promise.race([running, new Promise((r) => setTimeout(() => r('no answer'), 3000))]);
@@ -176,7 +241,7 @@ describe.skipIf(!!dockerSkip)('named workspaces under stress (docker provider)',
     }
   });
 
-  it('a stdio and an HTTP server on one state dir each run their own sandbox of a workspace: one leaving does not kill the other\'s', async () => {
+  it("a stdio and an HTTP server on one state dir each run their own sandbox of a workspace: one leaving does not kill the other's", async () => {
     const server = await startHttpServer(env());
     try {
       const h = await httpClient(server.url, { 'Sandbox-Workspace': 'both' });

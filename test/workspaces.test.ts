@@ -5,7 +5,18 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCKER_IMAGE, dockerEnv, dockerSkip, expectNoContainersLeft } from './docker-env.js';
-import { call, hostProcessesWith, httpClient, sh, startHttpServer, stdioClient, tempDir, text, waitFor, type HttpServer } from './helpers.js';
+import {
+  call,
+  hostProcessesWith,
+  httpClient,
+  sh,
+  startHttpServer,
+  stdioClient,
+  tempDir,
+  text,
+  waitFor,
+  type HttpServer,
+} from './helpers.js';
 import { chromiumMissing } from './browser-helpers.js';
 import { fetchHost, hostOf, INIT, MCP_HEADERS, rawRequest } from './web-helpers.js';
 
@@ -53,7 +64,11 @@ describe('named workspaces over HTTP (local provider)', () => {
     expect(ic.workspace).toBeNull();
     expect(text(await call(a.client, 'sandbox_info'))).toMatch(/workspace "proj": shared by 2 session/);
     // Three sessions, two sandboxes: the workspace's and the unbound session's own.
-    expect(JSON.parse((await rawRequest(server.port, { path: '/healthz' })).body)).toMatchObject({ sessions: 3, sandboxes: 2, workspaces: 1 });
+    expect(JSON.parse((await rawRequest(server.port, { path: '/healthz' })).body)).toMatchObject({
+      sessions: 3,
+      sandboxes: 2,
+      workspaces: 1,
+    });
     await leave(a);
     await leave(b);
     await leave(c);
@@ -70,7 +85,10 @@ describe('named workspaces over HTTP (local provider)', () => {
 
     const second = await connect({ header: 'keep' });
     expect((await info(second.client)).id).toBe(firstId);
-    const procs = (await call(second.client, 'shell_list')).structuredContent!.processes as { command: string; running: boolean }[];
+    const procs = (await call(second.client, 'shell_list')).structuredContent!.processes as {
+      command: string;
+      running: boolean;
+    }[];
     expect(procs.find((p) => p.command.includes(marker))).toMatchObject({ running: true });
     await leave(second);
 
@@ -85,7 +103,10 @@ describe('named workspaces over HTTP (local provider)', () => {
 
   it('a preview of a workspace sandbox keeps answering after the session that opened it left', async () => {
     const a = await connect({ header: 'web' });
-    await call(a.client, 'shell_start', { command: 'mkdir -p site && echo hello-ws > site/index.html && cd site && exec python3 -m http.server 8123 --bind 127.0.0.1' });
+    await call(a.client, 'shell_start', {
+      command:
+        'mkdir -p site && echo hello-ws > site/index.html && cd site && exec python3 -m http.server 8123 --bind 127.0.0.1',
+    });
     const exposed = await waitFor(async () => {
       const r = await call(a.client, 'expose_port', { port: 8123 });
       return r.isError ? undefined : r;
@@ -99,13 +120,28 @@ describe('named workspaces over HTTP (local provider)', () => {
 
   it('refuses an invalid workspace name at initialize, naming the header and the rule', async () => {
     for (const bad of ['../etc', 'UPPER', 'a'.repeat(41)]) {
-      const r = await rawRequest(server.port, { method: 'POST', path: '/mcp', headers: { ...MCP_HEADERS, 'sandbox-workspace': bad }, body: INIT });
+      const r = await rawRequest(server.port, {
+        method: 'POST',
+        path: '/mcp',
+        headers: { ...MCP_HEADERS, 'sandbox-workspace': bad },
+        body: INIT,
+      });
       expect(r.status).toBe(400);
       expect(r.body).toMatch(/Sandbox-Workspace header.*not valid.*lowercase letters, digits/);
     }
-    const q = await rawRequest(server.port, { method: 'POST', path: '/mcp?workspace=has%20space', headers: MCP_HEADERS, body: INIT });
+    const q = await rawRequest(server.port, {
+      method: 'POST',
+      path: '/mcp?workspace=has%20space',
+      headers: MCP_HEADERS,
+      body: INIT,
+    });
     expect(q.status).toBe(400);
-    const both = await rawRequest(server.port, { method: 'POST', path: '/mcp?workspace=one', headers: { ...MCP_HEADERS, 'sandbox-workspace': 'two' }, body: INIT });
+    const both = await rawRequest(server.port, {
+      method: 'POST',
+      path: '/mcp?workspace=one',
+      headers: { ...MCP_HEADERS, 'sandbox-workspace': 'two' },
+      body: INIT,
+    });
     expect(both.status).toBe(400);
     expect(both.body).toMatch(/two workspace names.*two.*Sandbox-Workspace.*one.*one place only/);
   });
@@ -113,7 +149,9 @@ describe('named workspaces over HTTP (local provider)', () => {
 
 describe('SANDBOX_WORKSPACE over stdio (local provider)', () => {
   let state: ReturnType<typeof tempDir>;
-  beforeAll(() => { state = tempDir('sbx-ws-stdio-'); });
+  beforeAll(() => {
+    state = tempDir('sbx-ws-stdio-');
+  });
   afterAll(() => state?.cleanup());
 
   it('keeps the workspace files across server restarts, in the state dir', async () => {
@@ -123,7 +161,10 @@ describe('SANDBOX_WORKSPACE over stdio (local provider)', () => {
     expect((await info(first.client)).workspace).toMatchObject({ name: 'notes', sessions: 1 });
     await first.client.close();
     // As root, the disk cap keeps a workspace in an ext4 image; otherwise in a plain folder.
-    const kept = process.getuid?.() === 0 ? path.join('workspaces', 'notes.img') : path.join('workspaces', 'notes', 'src', 'a.txt');
+    const kept =
+      process.getuid?.() === 0
+        ? path.join('workspaces', 'notes.img')
+        : path.join('workspaces', 'notes', 'src', 'a.txt');
     expect(existsSync(path.join(state.dir, kept))).toBe(true);
 
     const second = await stdioClient(env);
@@ -138,7 +179,11 @@ describe('SANDBOX_WORKSPACE over stdio (local provider)', () => {
   it('refuses to start with an invalid SANDBOX_WORKSPACE, naming it', async () => {
     let out = '';
     try {
-      execFileSync(process.execPath, [path.resolve('dist/cli.js')], { env: { PATH: process.env.PATH, SANDBOX_WORKSPACE: 'Bad Name' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      execFileSync(process.execPath, [path.resolve('dist/cli.js')], {
+        env: { PATH: process.env.PATH, SANDBOX_WORKSPACE: 'Bad Name' },
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
     } catch (e) {
       out = String((e as { stderr?: string }).stderr);
     }
@@ -151,7 +196,9 @@ if (dockerSkip) console.warn(`[workspaces docker] skipped: ${dockerSkip}`);
 describe.skipIf(!!dockerSkip)('SANDBOX_WORKSPACE on docker', () => {
   let state: ReturnType<typeof tempDir>;
   let volume = '';
-  beforeAll(() => { state = tempDir('sbx-ws-docker-'); });
+  beforeAll(() => {
+    state = tempDir('sbx-ws-docker-');
+  });
   afterAll(async () => {
     try {
       if (state) await expectNoContainersLeft(state.dir);
@@ -166,35 +213,59 @@ describe.skipIf(!!dockerSkip)('SANDBOX_WORKSPACE on docker', () => {
     const first = await stdioClient(env);
     await sh(first.client, 'echo in-volume > kept.txt');
     await first.client.close();
-    volume = execFileSync('docker', ['volume', 'ls', '-q', '--filter', 'label=sandbox-mcp.workspace=proj', '--filter', `label=sandbox-mcp.state=${(await import('node:crypto')).createHash('sha256').update(state.dir).digest('hex').slice(0, 16)}`], { encoding: 'utf8' }).trim();
+    volume = execFileSync(
+      'docker',
+      [
+        'volume',
+        'ls',
+        '-q',
+        '--filter',
+        'label=sandbox-mcp.workspace=proj',
+        '--filter',
+        `label=sandbox-mcp.state=${(await import('node:crypto')).createHash('sha256').update(state.dir).digest('hex').slice(0, 16)}`,
+      ],
+      { encoding: 'utf8' },
+    ).trim();
     expect(volume).toMatch(/^sandbox-mcp-ws-[0-9a-f]{16}-proj$/);
     await expectNoContainersLeft(state.dir); // the container went with the server; the volume stayed
 
     const second = await stdioClient(env);
-    expect((await sh(second.client, 'cat kept.txt; id -u; stat -c %u /workspace')).stdout).toBe('in-volume\n1000\n1000\n');
+    expect((await sh(second.client, 'cat kept.txt; id -u; stat -c %u /workspace')).stdout).toBe(
+      'in-volume\n1000\n1000\n',
+    );
     await second.client.close();
   });
 });
 
 describe('a workspace session that goes idle (local provider)', () => {
   let state: ReturnType<typeof tempDir>;
-  beforeAll(() => { state = tempDir('sbx-ws-idle-'); });
+  beforeAll(() => {
+    state = tempDir('sbx-ws-idle-');
+  });
   afterAll(() => state?.cleanup());
 
-  it.skipIf(!!chromiumMissing())('closes its Chromium (the shared sandbox lives on), and the next browser call says so', async () => {
-    const { client } = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_WORKSPACE: 'idle', SANDBOX_IDLE_TIMEOUT: '2' });
-    try {
-      const id = (await info(client)).id;
-      const nav = await call(client, 'browser_navigate', { url: 'data:text/html,<h1>hello</h1>' });
-      expect(nav.isError).toBeFalsy();
-      expect((await hostProcessesWith(`--sandbox-mcp-id=${id}`)).length).toBeGreaterThan(0);
-      await waitFor(async () => (await hostProcessesWith(`--sandbox-mcp-id=${id}`)).length === 0, 15_000);
-      const snap = await call(client, 'browser_navigate', { url: 'data:text/html,<h1>again</h1>' });
-      expect(snap.isError).toBeFalsy();
-      expect(text(snap)).toMatch(/browser was closed while this session was idle/);
-      expect((await info(client)).id).toBe(id); // the same sandbox: only the session's hold lapsed
-    } finally {
-      await client.close();
-    }
-  }, 60_000);
+  it.skipIf(!!chromiumMissing())(
+    'closes its Chromium (the shared sandbox lives on), and the next browser call says so',
+    async () => {
+      const { client } = await stdioClient({
+        SANDBOX_STATE_DIR: state.dir,
+        SANDBOX_WORKSPACE: 'idle',
+        SANDBOX_IDLE_TIMEOUT: '2',
+      });
+      try {
+        const id = (await info(client)).id;
+        const nav = await call(client, 'browser_navigate', { url: 'data:text/html,<h1>hello</h1>' });
+        expect(nav.isError).toBeFalsy();
+        expect((await hostProcessesWith(`--sandbox-mcp-id=${id}`)).length).toBeGreaterThan(0);
+        await waitFor(async () => (await hostProcessesWith(`--sandbox-mcp-id=${id}`)).length === 0, 15_000);
+        const snap = await call(client, 'browser_navigate', { url: 'data:text/html,<h1>again</h1>' });
+        expect(snap.isError).toBeFalsy();
+        expect(text(snap)).toMatch(/browser was closed while this session was idle/);
+        expect((await info(client)).id).toBe(id); // the same sandbox: only the session's hold lapsed
+      } finally {
+        await client.close();
+      }
+    },
+    60_000,
+  );
 });

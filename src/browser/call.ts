@@ -9,14 +9,25 @@ import { BrowserService } from './service.js';
  * the call, calls that do not depend on earlier page state (`retry`) run once more on a fresh
  * browser; others say the action did not happen.
  */
-export async function browserCall<T>(ctx: ToolContext, retry: boolean, fn: (svc: BrowserService, page: Page) => Promise<T>): Promise<T> {
+export async function browserCall<T>(
+  ctx: ToolContext,
+  retry: boolean,
+  fn: (svc: BrowserService, page: Page) => Promise<T>,
+): Promise<T> {
   const svc = BrowserService.of(ctx.session, ctx.config);
   try {
     return await fn(svc, await svc.page());
   } catch (e) {
     if (!(await svc.checkCrashed(e))) throw e;
     if (!retry) {
-      throw new SandboxError('UNAVAILABLE', 'the browser crashed or exited during this call, so the action did not happen', { hint: 'the next browser call starts a fresh browser: navigate again and take a new snapshot (earlier refs are gone)', cause: e });
+      throw new SandboxError(
+        'UNAVAILABLE',
+        'the browser crashed or exited during this call, so the action did not happen',
+        {
+          hint: 'the next browser call starts a fresh browser: navigate again and take a new snapshot (earlier refs are gone)',
+          cause: e,
+        },
+      );
     }
     return fn(svc, await svc.page());
   }
@@ -27,12 +38,23 @@ export async function browserCall<T>(ctx: ToolContext, retry: boolean, fn: (svc:
  * answer with what changed. `what` names the action in errors ("clicking e3"); `act` returns the line
  * the result leads with.
  */
-export function refAction(ctx: ToolContext, ref: string, what: string, act: (loc: Locator, page: Page) => Promise<string>): Promise<ToolResult> {
+export function refAction(
+  ctx: ToolContext,
+  ref: string,
+  what: string,
+  act: (loc: Locator, page: Page) => Promise<string>,
+): Promise<ToolResult> {
   return browserCall(ctx, false, async (svc, page) => {
     const loc = await svc.locate(page, ref);
     let lead = '';
     try {
-      await settle(page, async () => { lead = await act(loc, page); }, ctx.config.browserNavTimeoutS * 1000);
+      await settle(
+        page,
+        async () => {
+          lead = await act(loc, page);
+        },
+        ctx.config.browserNavTimeoutS * 1000,
+      );
     } catch (e) {
       throw actionError(e, what, ctx.config.browserActionTimeoutS);
     }

@@ -24,9 +24,13 @@ export class NetworkLog {
   private dropped = 0;
 
   constructor(page: Page) {
-    page.on('requestfinished', (r) => { void this.ended(r, undefined); });
+    page.on('requestfinished', (r) => {
+      void this.ended(r, undefined);
+    });
     // A failed request may still have had a response: Chromium aborts a stylesheet that came back 404.
-    page.on('requestfailed', (r) => { void this.ended(r, r.failure()?.errorText ?? 'failed'); });
+    page.on('requestfailed', (r) => {
+      void this.ended(r, r.failure()?.errorText ?? 'failed');
+    });
   }
 
   private async ended(r: Request, failure: string | undefined): Promise<void> {
@@ -38,8 +42,13 @@ export class NetworkLog {
     const t = r.timing();
     const url = r.url();
     this.entries.push({
-      method: r.method(), url: url.length > MAX_URL ? `${url.slice(0, MAX_URL)}...` : url, resourceType: r.resourceType(),
-      status, failure, durationMs: t.responseEnd > 0 ? Math.round(t.responseEnd) : undefined, at: new Date().toISOString(),
+      method: r.method(),
+      url: url.length > MAX_URL ? `${url.slice(0, MAX_URL)}...` : url,
+      resourceType: r.resourceType(),
+      status,
+      failure,
+      durationMs: t.responseEnd > 0 ? Math.round(t.responseEnd) : undefined,
+      at: new Date().toISOString(),
     });
     if (this.entries.length > MAX_ENTRIES) {
       this.entries.shift();

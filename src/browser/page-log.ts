@@ -33,19 +33,33 @@ export class PageLog {
       const kind = d.type();
       const answer = kind === 'prompt' ? d.accept(d.defaultValue()) : d.accept();
       void answer.catch(() => undefined);
-      note(`Note: the page opened a ${kind} dialog ${JSON.stringify(d.message().slice(0, 300))}; it was accepted${kind === 'prompt' ? ` with ${JSON.stringify(d.defaultValue())}` : ''}.`);
+      note(
+        `Note: the page opened a ${kind} dialog ${JSON.stringify(d.message().slice(0, 300))}; it was accepted${kind === 'prompt' ? ` with ${JSON.stringify(d.defaultValue())}` : ''}.`,
+      );
     });
-    page.on('crash', () => note('Note: this tab crashed (out of memory or a renderer bug); reload it with browser_navigate.'));
+    page.on('crash', () =>
+      note('Note: this tab crashed (out of memory or a renderer bug); reload it with browser_navigate.'),
+    );
     // Downloads are refused (nothing lands on disk unasked); say so, or a click on a file link seems to do nothing.
     page.on('download', (d) => {
       void d.cancel().catch(() => undefined);
-      note(`Note: the page started a download of ${JSON.stringify(d.suggestedFilename())} (${d.url().slice(0, 500)}); the browser does not save downloads. Fetch it inside the sandbox instead, e.g. shell_exec "curl -sSo ${JSON.stringify(d.suggestedFilename()).slice(1, -1).replace(/[^\w.-]/g, '_') || 'file'} <url>".`);
+      note(
+        `Note: the page started a download of ${JSON.stringify(d.suggestedFilename())} (${d.url().slice(0, 500)}); the browser does not save downloads. Fetch it inside the sandbox instead, e.g. shell_exec "curl -sSo ${
+          JSON.stringify(d.suggestedFilename())
+            .slice(1, -1)
+            .replace(/[^\w.-]/g, '_') || 'file'
+        } <url>".`,
+      );
     });
     page.on('popup', (p) => note(`Note: the page opened a new tab (${p.url() || 'about:blank'}); see browser_tabs.`));
   }
 
   private push(e: Omit<ConsoleEntry, 'at'>): void {
-    this.entries.push({ ...e, text: e.text.length > MAX_TEXT ? `${e.text.slice(0, MAX_TEXT)}...` : e.text, at: new Date().toISOString() });
+    this.entries.push({
+      ...e,
+      text: e.text.length > MAX_TEXT ? `${e.text.slice(0, MAX_TEXT)}...` : e.text,
+      at: new Date().toISOString(),
+    });
     if (this.entries.length > MAX_ENTRIES) {
       this.entries.shift();
       this.dropped++;

@@ -9,14 +9,19 @@ import type { BrowserService } from './service.js';
 const MAX_SNAPSHOT_CHARS = 40_000;
 
 /** An element ref as the browser tools take it. */
-export const refSchema = z.string().regex(/^[A-Za-z0-9_]+$/, 'ref looks like e12: copy it from [ref=e12] in the latest snapshot').describe('Element ref from the latest browser_snapshot, e.g. "e12"');
+export const refSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_]+$/, 'ref looks like e12: copy it from [ref=e12] in the latest snapshot')
+  .describe('Element ref from the latest browser_snapshot, e.g. "e12"');
 
 /** The structured part every page-changing browser tool returns. */
 export const pageStateShape = {
   url: z.string(),
   title: z.string(),
   tab: z.number().describe('Index of the active tab'),
-  snapshotKind: z.enum(['full', 'diff', 'unchanged', 'none']).describe('full: the whole snapshot; diff: only lines added (+) or removed (-) since the last one'),
+  snapshotKind: z
+    .enum(['full', 'diff', 'unchanged', 'none'])
+    .describe('full: the whole snapshot; diff: only lines added (+) or removed (-) since the last one'),
   snapshot: z.string(),
   console: z.array(z.string()).describe('Console messages and page errors since the previous result'),
 };
@@ -46,7 +51,12 @@ function cap(text: string): string {
  * The page's URL and title plus its snapshot: `mode: 'full'` always sends the whole snapshot; `auto`
  * sends only what changed when the page stayed the same document and the change is small.
  */
-export async function pageState(svc: BrowserService, page: Page, mode: 'full' | 'auto', lead: string[] = []): Promise<ToolResult> {
+export async function pageState(
+  svc: BrowserService,
+  page: Page,
+  mode: 'full' | 'auto',
+  lead: string[] = [],
+): Promise<ToolResult> {
   // Title alongside the snapshot: one round trip to Chromium fewer on every result.
   const [{ text, previous }, title] = await Promise.all([svc.snapshot(page), page.title().catch(() => '')]);
   const url = page.url();
@@ -65,11 +75,20 @@ export async function pageState(svc: BrowserService, page: Page, mode: 'full' | 
   const consoleLines = (svc.pageLog(page)?.takeNew() ?? []).map(formatEntry);
   const { active } = svc.tabs();
   const parts = [...svc.takeNotes(), ...lead, `Page: ${url}`, `Title: ${title}`];
-  if (consoleLines.length) parts.push(`Console (new):\n${consoleLines.slice(-30).join('\n')}${consoleLines.length > 30 ? `\n(${consoleLines.length - 30} earlier lines: browser_console)` : ''}`);
+  if (consoleLines.length)
+    parts.push(
+      `Console (new):\n${consoleLines.slice(-30).join('\n')}${consoleLines.length > 30 ? `\n(${consoleLines.length - 30} earlier lines: browser_console)` : ''}`,
+    );
   if (kind === 'unchanged') parts.push('Snapshot: unchanged since the last one (refs still valid).');
-  else if (kind === 'diff') parts.push(`Snapshot changes since the last one (- removed, + added; call browser_snapshot for the whole page):\n${cap(body)}`);
+  else if (kind === 'diff')
+    parts.push(
+      `Snapshot changes since the last one (- removed, + added; call browser_snapshot for the whole page):\n${cap(body)}`,
+    );
   else parts.push(`Snapshot:\n${body ? cap(body) : '(empty page)'}`);
-  return ok({ url, title, tab: active, snapshotKind: kind, snapshot: cap(body), console: consoleLines }, parts.join('\n'));
+  return ok(
+    { url, title, tab: active, snapshotKind: kind, snapshot: cap(body), console: consoleLines },
+    parts.join('\n'),
+  );
 }
 
 /**
@@ -83,7 +102,9 @@ export async function settle(page: Page, action: () => Promise<unknown>, navTime
     if (r.isNavigationRequest() && r.frame() === page.mainFrame()) navigated = true;
     else if (r.resourceType() === 'fetch' || r.resourceType() === 'xhr') pending.add(r);
   };
-  const onDone = (r: Request) => { pending.delete(r); };
+  const onDone = (r: Request) => {
+    pending.delete(r);
+  };
   page.on('request', onRequest);
   page.on('requestfinished', onDone);
   page.on('requestfailed', onDone);
@@ -108,16 +129,46 @@ export function navigationError(e: unknown, url: string, timeoutS: number): Sand
 
 function describeNavigationError(e: unknown, url: string, timeoutS: number): SandboxError {
   const msg = firstLine(e);
-  const inSandbox = 'The browser runs inside this sandbox: start the server there (shell_start) and open http://localhost:PORT; services on the host machine are not reachable';
-  if (/Timeout \d+ms exceeded/.test(msg)) return new SandboxError('TIMEOUT', `${url} did not finish loading within ${timeoutS} s`, { hint: 'the page may still be usable: call browser_snapshot; a slow server may need more time (SANDBOX_BROWSER_NAV_TIMEOUT)' });
-  if (/ERR_CONNECTION_REFUSED/.test(msg)) return new SandboxError('NOT_FOUND', `nothing is listening at ${url} (connection refused)`, { hint: inSandbox });
-  if (/ERR_NAME_NOT_RESOLVED/.test(msg)) return new SandboxError('NOT_FOUND', `cannot resolve the host name in ${url}`, { hint: 'check the spelling; the sandbox may have no internet access (sandbox_info shows its network)' });
-  if (/ERR_(INTERNET_DISCONNECTED|ADDRESS_UNREACHABLE|NETWORK_ACCESS_DENIED|NETWORK_UNREACHABLE|PROXY)/.test(msg)) return new SandboxError('PERMISSION_DENIED', `${url} is not reachable from the sandbox (${msg.match(/net::\S+/)?.[0] ?? msg})`, { hint: 'the sandbox may have no network access (sandbox_info); local servers inside it still work' });
-  if (/ERR_FILE_NOT_FOUND|ERR_ACCESS_DENIED/.test(msg)) return new SandboxError('NOT_FOUND', `${url}: no such file inside the sandbox`, { hint: 'file:// URLs show the sandbox\'s files (e.g. file:///workspace/index.html), never the host\'s' });
-  if (/ERR_UNSAFE_PORT/.test(msg)) return new SandboxError('INVALID_ARGUMENT', `Chromium refuses to open ${url}: that port is blocked as unsafe`, { hint: 'serve the page on another port, e.g. 3000 or 8080' });
-  if (/interrupted by another navigation to "chrome-error/.test(msg)) return new SandboxError('UNAVAILABLE', `Chromium could not open ${url} and showed its error page instead`, { hint: 'for files, check the path exists inside the sandbox and is readable; for servers, check they answer (curl in shell_exec)' });
-  if (/Target (page, context or browser )?(has been )?closed|Browser has been closed/i.test(msg)) return new SandboxError('UNAVAILABLE', `navigating to ${url} failed: the tab or browser closed meanwhile (it may have crashed)`, { hint: 'call browser_navigate again: a fresh browser is started when needed' });
-  if (/invalid URL|ERR_INVALID_URL/i.test(msg)) return new SandboxError('INVALID_ARGUMENT', `${url} is not a valid URL`, { hint: 'use a full URL such as http://localhost:3000/ or file:///workspace/index.html' });
+  const inSandbox =
+    'The browser runs inside this sandbox: start the server there (shell_start) and open http://localhost:PORT; services on the host machine are not reachable';
+  if (/Timeout \d+ms exceeded/.test(msg))
+    return new SandboxError('TIMEOUT', `${url} did not finish loading within ${timeoutS} s`, {
+      hint: 'the page may still be usable: call browser_snapshot; a slow server may need more time (SANDBOX_BROWSER_NAV_TIMEOUT)',
+    });
+  if (/ERR_CONNECTION_REFUSED/.test(msg))
+    return new SandboxError('NOT_FOUND', `nothing is listening at ${url} (connection refused)`, { hint: inSandbox });
+  if (/ERR_NAME_NOT_RESOLVED/.test(msg))
+    return new SandboxError('NOT_FOUND', `cannot resolve the host name in ${url}`, {
+      hint: 'check the spelling; the sandbox may have no internet access (sandbox_info shows its network)',
+    });
+  if (/ERR_(INTERNET_DISCONNECTED|ADDRESS_UNREACHABLE|NETWORK_ACCESS_DENIED|NETWORK_UNREACHABLE|PROXY)/.test(msg))
+    return new SandboxError(
+      'PERMISSION_DENIED',
+      `${url} is not reachable from the sandbox (${msg.match(/net::\S+/)?.[0] ?? msg})`,
+      { hint: 'the sandbox may have no network access (sandbox_info); local servers inside it still work' },
+    );
+  if (/ERR_FILE_NOT_FOUND|ERR_ACCESS_DENIED/.test(msg))
+    return new SandboxError('NOT_FOUND', `${url}: no such file inside the sandbox`, {
+      hint: "file:// URLs show the sandbox's files (e.g. file:///workspace/index.html), never the host's",
+    });
+  if (/ERR_UNSAFE_PORT/.test(msg))
+    return new SandboxError('INVALID_ARGUMENT', `Chromium refuses to open ${url}: that port is blocked as unsafe`, {
+      hint: 'serve the page on another port, e.g. 3000 or 8080',
+    });
+  if (/interrupted by another navigation to "chrome-error/.test(msg))
+    return new SandboxError('UNAVAILABLE', `Chromium could not open ${url} and showed its error page instead`, {
+      hint: 'for files, check the path exists inside the sandbox and is readable; for servers, check they answer (curl in shell_exec)',
+    });
+  if (/Target (page, context or browser )?(has been )?closed|Browser has been closed/i.test(msg))
+    return new SandboxError(
+      'UNAVAILABLE',
+      `navigating to ${url} failed: the tab or browser closed meanwhile (it may have crashed)`,
+      { hint: 'call browser_navigate again: a fresh browser is started when needed' },
+    );
+  if (/invalid URL|ERR_INVALID_URL/i.test(msg))
+    return new SandboxError('INVALID_ARGUMENT', `${url} is not a valid URL`, {
+      hint: 'use a full URL such as http://localhost:3000/ or file:///workspace/index.html',
+    });
   return new SandboxError('UNAVAILABLE', `navigating to ${url} failed: ${msg}`);
 }
 
@@ -131,9 +182,21 @@ export function actionError(e: unknown, what: string, timeoutS: number): Sandbox
 function describeActionError(e: unknown, what: string, timeoutS: number): SandboxError {
   const msg = firstLine(e);
   if (/Timeout \d+ms exceeded/.test(msg)) {
-    return new SandboxError('TIMEOUT', `${what} did not succeed within ${timeoutS} s: the element stayed hidden, disabled, covered or moving`, { hint: 'take a new snapshot with browser_snapshot; scroll or close whatever covers it, or wait with browser_wait_for' });
+    return new SandboxError(
+      'TIMEOUT',
+      `${what} did not succeed within ${timeoutS} s: the element stayed hidden, disabled, covered or moving`,
+      {
+        hint: 'take a new snapshot with browser_snapshot; scroll or close whatever covers it, or wait with browser_wait_for',
+      },
+    );
   }
-  if (/not a <select>|not an? (input|select)|Element is not/i.test(msg)) return new SandboxError('INVALID_ARGUMENT', `${what} failed: ${msg}`, { hint: 'check the element\'s role in the snapshot' });
-  if (/Target (page, context or browser )?(has been )?closed|Browser has been closed/i.test(msg)) return new SandboxError('UNAVAILABLE', `${what} failed: the tab or browser was closed meanwhile`, { hint: 'call the tool again: a fresh browser is started when needed' });
+  if (/not a <select>|not an? (input|select)|Element is not/i.test(msg))
+    return new SandboxError('INVALID_ARGUMENT', `${what} failed: ${msg}`, {
+      hint: "check the element's role in the snapshot",
+    });
+  if (/Target (page, context or browser )?(has been )?closed|Browser has been closed/i.test(msg))
+    return new SandboxError('UNAVAILABLE', `${what} failed: the tab or browser was closed meanwhile`, {
+      hint: 'call the tool again: a fresh browser is started when needed',
+    });
   return new SandboxError('UNAVAILABLE', `${what} failed: ${msg}`);
 }

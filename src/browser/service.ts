@@ -19,7 +19,8 @@ interface Live {
   dead?: boolean;
 }
 
-const CLOSED = /Target (page, context or browser )?(has been )?closed|Browser has been closed|browser has disconnected/i;
+const CLOSED =
+  /Target (page, context or browser )?(has been )?closed|Browser has been closed|browser has disconnected/i;
 
 /** Whether an error (or its cause) says the browser or tab went away under the call. */
 export function isClosedError(e: unknown): boolean {
@@ -57,7 +58,10 @@ export class BrowserService implements SessionService {
   ) {}
 
   static of(session: Session, config: Config): BrowserService {
-    return session.service('browser', () => new BrowserService(session, config, session.log.child({ service: 'browser' })));
+    return session.service(
+      'browser',
+      () => new BrowserService(session, config, session.log.child({ service: 'browser' })),
+    );
   }
 
   /** Things the model should hear about (relaunches, dialogs, crashes), once. */
@@ -75,30 +79,42 @@ export class BrowserService implements SessionService {
   private async ensure(): Promise<Live> {
     if (this.closed) throw new SandboxError('SANDBOX_GONE', 'this session has ended');
     const sandbox = await this.session.sandbox();
-    if (this.live && !this.live.dead && this.live.browser.isConnected() && this.live.sandboxId === sandbox.id) return this.live;
+    if (this.live && !this.live.dead && this.live.browser.isConnected() && this.live.sandboxId === sandbox.id)
+      return this.live;
     if (this.starting) return this.starting;
     if (this.live) {
       const why = this.live.sandboxId !== sandbox.id ? 'the sandbox it lived in was replaced' : 'it crashed or exited';
-      this.notes.push(`Note: the previous browser stopped (${why}); a fresh browser was started, so earlier tabs, cookies and history are gone.`);
+      this.notes.push(
+        `Note: the previous browser stopped (${why}); a fresh browser was started, so earlier tabs, cookies and history are gone.`,
+      );
       void shutdown(this.live);
       this.forget();
     } else if (this.closedByTool) {
       this.notes.push('Note: the browser had been closed with browser_close; a fresh browser was started.');
     } else if (this.closedWhileIdle) {
-      this.notes.push(`Note: the browser was closed while this session was idle (over ${this.config.idleTimeoutS} s); a fresh browser was started, so earlier tabs and cookies are gone.`);
+      this.notes.push(
+        `Note: the browser was closed while this session was idle (over ${this.config.idleTimeoutS} s); a fresh browser was started, so earlier tabs and cookies are gone.`,
+      );
     }
     this.closedByTool = false;
     this.closedWhileIdle = false;
     if (!sandbox.browserEndpoint) {
-      throw new SandboxError('UNSUPPORTED', `the ${sandbox.provider} provider does not offer a browser yet`, { hint: 'use the local provider for the browser tools' });
+      throw new SandboxError('UNSUPPORTED', `the ${sandbox.provider} provider does not offer a browser yet`, {
+        hint: 'use the local provider for the browser tools',
+      });
     }
     const endpoint = sandbox.browserEndpoint.bind(sandbox);
     this.starting = (async () => {
       const started = performance.now();
       const ep = await endpoint({ chromiumPath: this.config.chromiumPath });
       const endpointMs = Math.round(performance.now() - started);
-      const release = async () => { if (ep.kind === 'cdp') await ep.close?.().catch(() => undefined); };
-      const browser = await openBrowser(ep).catch(async (e: unknown) => { await release(); throw e; });
+      const release = async () => {
+        if (ep.kind === 'cdp') await ep.close?.().catch(() => undefined);
+      };
+      const browser = await openBrowser(ep).catch(async (e: unknown) => {
+        await release();
+        throw e;
+      });
       const launchMs = Math.round(performance.now() - started) - endpointMs;
       try {
         const context = await browser.newContext({ viewport: VIEWPORT, acceptDownloads: false });
@@ -111,14 +127,19 @@ export class BrowserService implements SessionService {
         });
         if (this.closed) throw new SandboxError('SANDBOX_GONE', 'this session ended while its browser was starting');
         this.live = live;
-        this.log.info({ sandboxId: sandbox.id, ms: Math.round(performance.now() - started), endpointMs, launchMs }, 'browser started');
+        this.log.info(
+          { sandboxId: sandbox.id, ms: Math.round(performance.now() - started), endpointMs, launchMs },
+          'browser started',
+        );
         return live;
       } catch (e) {
         await browser.close().catch(() => undefined);
         await release();
         throw e;
       }
-    })().finally(() => { this.starting = undefined; });
+    })().finally(() => {
+      this.starting = undefined;
+    });
     return this.starting;
   }
 
@@ -151,7 +172,12 @@ export class BrowserService implements SessionService {
   async selectTab(index: number): Promise<Page> {
     await this.ensure();
     const page = this.pages[index];
-    if (!page) throw new SandboxError('INVALID_ARGUMENT', `there is no tab ${index}; open tabs are 0..${this.pages.length - 1}`, { hint: 'list them with browser_tabs {action: "list"}' });
+    if (!page)
+      throw new SandboxError(
+        'INVALID_ARGUMENT',
+        `there is no tab ${index}; open tabs are 0..${this.pages.length - 1}`,
+        { hint: 'list them with browser_tabs {action: "list"}' },
+      );
     this.active = index;
     await page.bringToFront().catch(() => undefined);
     return page;
@@ -161,7 +187,10 @@ export class BrowserService implements SessionService {
     await this.ensure();
     const i = index ?? this.active;
     const page = this.pages[i];
-    if (!page) throw new SandboxError('INVALID_ARGUMENT', `there is no tab ${i}; open tabs are 0..${this.pages.length - 1}`, { hint: 'list them with browser_tabs {action: "list"}' });
+    if (!page)
+      throw new SandboxError('INVALID_ARGUMENT', `there is no tab ${i}; open tabs are 0..${this.pages.length - 1}`, {
+        hint: 'list them with browser_tabs {action: "list"}',
+      });
     await page.close();
   }
 
@@ -176,11 +205,17 @@ export class BrowserService implements SessionService {
   /** The element behind a snapshot ref, or an error telling the model to take a fresh snapshot. */
   async locate(page: Page, ref: string): Promise<Locator> {
     if (!this.refs.get(page)?.has(ref)) {
-      throw new SandboxError('INVALID_ARGUMENT', `ref ${ref} is not in the latest snapshot of this tab`, { hint: SNAPSHOT_HINT });
+      throw new SandboxError('INVALID_ARGUMENT', `ref ${ref} is not in the latest snapshot of this tab`, {
+        hint: SNAPSHOT_HINT,
+      });
     }
     const loc = page.getByRef(ref);
     if ((await loc.count().catch(() => 0)) === 0) {
-      throw new SandboxError('NOT_FOUND', `ref ${ref} is stale: that element is no longer on the page (it changed since the snapshot)`, { hint: SNAPSHOT_HINT });
+      throw new SandboxError(
+        'NOT_FOUND',
+        `ref ${ref} is stale: that element is no longer on the page (it changed since the snapshot)`,
+        { hint: SNAPSHOT_HINT },
+      );
     }
     return loc;
   }
@@ -201,10 +236,15 @@ export class BrowserService implements SessionService {
   async checkCrashed(e: unknown): Promise<boolean> {
     const live = this.live;
     if (!live || !isClosedError(e)) return false;
-    const alive = live.browser.isConnected() && await Promise.race([
-      live.browser.newBrowserCDPSession().then((s) => s.detach().then(() => true), () => false),
-      new Promise<boolean>((r) => setTimeout(() => r(false), 2000)),
-    ]);
+    const alive =
+      live.browser.isConnected() &&
+      (await Promise.race([
+        live.browser.newBrowserCDPSession().then(
+          (s) => s.detach().then(() => true),
+          () => false,
+        ),
+        new Promise<boolean>((r) => setTimeout(() => r(false), 2000)),
+      ]));
     if (alive) return false;
     live.dead = true;
     void shutdown(live);

@@ -5,7 +5,23 @@ import type { SourceFile } from './target.js';
 
 const CHUNK = 4 * 1024 * 1024;
 /** Folders of the system image (on the local provider: the host's, mounted read-only), never published. */
-const SYSTEM = ['/usr', '/etc', '/proc', '/sys', '/dev', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/boot', '/run', '/var/run', '/.sandbox-mcp'];
+const SYSTEM = [
+  '/usr',
+  '/etc',
+  '/proc',
+  '/sys',
+  '/dev',
+  '/bin',
+  '/sbin',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/boot',
+  '/run',
+  '/var/run',
+  '/.sandbox-mcp',
+];
 
 const posix = path.posix;
 const inside = (root: string, p: string) => p === root || p.startsWith(root.endsWith('/') ? root : `${root}/`);
@@ -22,28 +38,48 @@ export interface Collected {
  * what the sandbox itself can see is all that can be read. Symlinks are followed only to regular
  * files inside the folder, through no other symlink; every other symlink is skipped and reported.
  */
-export async function collectFolder(sb: Sandbox, requested: string, limits: { maxBytes: number; maxFiles: number }): Promise<Collected> {
+export async function collectFolder(
+  sb: Sandbox,
+  requested: string,
+  limits: { maxBytes: number; maxFiles: number },
+): Promise<Collected> {
   const root = posix.resolve(sb.workdir, requested);
   if (root === '/' || SYSTEM.some((s) => inside(s, root))) {
-    throw new SandboxError('PERMISSION_DENIED', `${root} is a system folder, not something to publish`, { hint: 'publish a folder of your project, e.g. the build output "myapp/dist" under the workdir' });
+    throw new SandboxError('PERMISSION_DENIED', `${root} is a system folder, not something to publish`, {
+      hint: 'publish a folder of your project, e.g. the build output "myapp/dist" under the workdir',
+    });
   }
   // Without isolation the "sandbox" paths are host paths: only the workdir is the sandbox's own.
   if (sb.provider === 'local' && sb.workdir !== '/workspace' && !inside(sb.workdir, root)) {
-    throw new SandboxError('PERMISSION_DENIED', `${root} is outside the workdir ${sb.workdir}`, { hint: 'publish a folder inside the workdir' });
+    throw new SandboxError('PERMISSION_DENIED', `${root} is outside the workdir ${sb.workdir}`, {
+      hint: 'publish a folder inside the workdir',
+    });
   }
   await assertNoSymlinkOnPath(sb, '/', root);
   const st = await sb.files.stat(root).catch((e: unknown) => {
-    throw new SandboxError('NOT_FOUND', `${root} does not exist in the sandbox`, { hint: 'build first (webdev_build), then pass the output folder it reports', cause: e });
+    throw new SandboxError('NOT_FOUND', `${root} does not exist in the sandbox`, {
+      hint: 'build first (webdev_build), then pass the output folder it reports',
+      cause: e,
+    });
   });
-  if (st.type !== 'directory') throw new SandboxError('INVALID_ARGUMENT', `${root} is not a folder`, { hint: 'pass the folder holding index.html' });
+  if (st.type !== 'directory')
+    throw new SandboxError('INVALID_ARGUMENT', `${root} is not a folder`, {
+      hint: 'pass the folder holding index.html',
+    });
 
   const files: SourceFile[] = [];
   const skipped: string[] = [];
   let totalBytes = 0;
   const add = (rel: string, abs: string, size: number) => {
-    if (files.length + 1 > limits.maxFiles) throw new SandboxError('LIMIT_EXCEEDED', `${root} holds more than ${limits.maxFiles} files`, { hint: 'publish only the build output, or raise SANDBOX_DEPLOY_MAX_FILES' });
+    if (files.length + 1 > limits.maxFiles)
+      throw new SandboxError('LIMIT_EXCEEDED', `${root} holds more than ${limits.maxFiles} files`, {
+        hint: 'publish only the build output, or raise SANDBOX_DEPLOY_MAX_FILES',
+      });
     totalBytes += size;
-    if (totalBytes > limits.maxBytes) throw new SandboxError('LIMIT_EXCEEDED', `${root} is larger than ${Math.round(limits.maxBytes / 1048576)} MiB`, { hint: 'publish only the build output, or raise SANDBOX_DEPLOY_MAX_MB' });
+    if (totalBytes > limits.maxBytes)
+      throw new SandboxError('LIMIT_EXCEEDED', `${root} is larger than ${Math.round(limits.maxBytes / 1048576)} MiB`, {
+        hint: 'publish only the build output, or raise SANDBOX_DEPLOY_MAX_MB',
+      });
     files.push({ path: rel, size, read: () => readChunks(sb, abs, size) });
   };
   const walk = async (dir: string, prefix: string): Promise<void> => {
@@ -61,12 +97,19 @@ export async function collectFolder(sb: Sandbox, requested: string, limits: { ma
     }
   };
   await walk(root, '');
-  if (!files.length) throw new SandboxError('INVALID_ARGUMENT', `${root} has no files to publish`, { hint: 'build the site first; the folder should hold index.html' });
+  if (!files.length)
+    throw new SandboxError('INVALID_ARGUMENT', `${root} has no files to publish`, {
+      hint: 'build the site first; the folder should hold index.html',
+    });
   return { root, files, totalBytes, skipped };
 }
 
 /** Where a symlink leads, if to a regular file inside `root` reached through no other symlink; else why not. */
-async function symlinkTarget(sb: Sandbox, root: string, link: string): Promise<{ path: string; size: number } | string> {
+async function symlinkTarget(
+  sb: Sandbox,
+  root: string,
+  link: string,
+): Promise<{ path: string; size: number } | string> {
   const st = await sb.files.stat(link);
   if (!st.linkTarget) return 'unreadable link';
   const target = posix.resolve(posix.dirname(link), st.linkTarget);
@@ -90,7 +133,11 @@ async function assertNoSymlinkOnPath(sb: Sandbox, from: string, to: string): Pro
     const st = await sb.files.stat(cur).catch(() => undefined);
     if (!st) return;
     if (st.type === 'symlink') {
-      throw new SandboxError('PERMISSION_DENIED', `${cur} is a symbolic link (to ${st.linkTarget ?? '?'}); deploys never follow links out of the published folder`, { hint: 'pass the real folder path' });
+      throw new SandboxError(
+        'PERMISSION_DENIED',
+        `${cur} is a symbolic link (to ${st.linkTarget ?? '?'}); deploys never follow links out of the published folder`,
+        { hint: 'pass the real folder path' },
+      );
     }
   }
 }

@@ -28,10 +28,21 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  */
 export function parseManifest(json: string): Manifest | undefined {
   let raw: unknown;
-  try { raw = JSON.parse(json); } catch { return undefined; }
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
   if (!isRecord(raw) || !isRecord(raw.files)) return undefined;
   const { site, version, createdAt, source, totalBytes } = raw;
-  if (typeof site !== 'string' || typeof version !== 'string' || typeof createdAt !== 'string' || typeof source !== 'string' || typeof totalBytes !== 'number') return undefined;
+  if (
+    typeof site !== 'string' ||
+    typeof version !== 'string' ||
+    typeof createdAt !== 'string' ||
+    typeof source !== 'string' ||
+    typeof totalBytes !== 'number'
+  )
+    return undefined;
   const files = new Map<string, FileEntry>();
   // JSON.parse makes every key an own property ("__proto__" included), which Object.entries lists.
   for (const [path, entry] of Object.entries(raw.files)) {

@@ -49,7 +49,9 @@ export class SiteOwners {
     }
     const owner = (raw as { owner?: unknown } | null)?.owner;
     if (typeof owner !== 'string' || !OWNER_VALUE.test(owner)) {
-      throw new SandboxError('INTERNAL', `the owner record of site "${path.basename(siteDir)}" is corrupt`, { hint: 'the operator can delete the site with: sandbox-mcp sites delete NAME' });
+      throw new SandboxError('INTERNAL', `the owner record of site "${path.basename(siteDir)}" is corrupt`, {
+        hint: 'the operator can delete the site with: sandbox-mcp sites delete NAME',
+      });
     }
     return owner;
   }
@@ -93,7 +95,9 @@ export class SiteOwners {
 
   private loadSecret(): Promise<Buffer> {
     this.secret ??= readOrCreateSecret(path.join(this.root, 'owner-secret'));
-    this.secret.catch(() => { this.secret = undefined; });
+    this.secret.catch(() => {
+      this.secret = undefined;
+    });
     return this.secret;
   }
 }
@@ -120,7 +124,9 @@ async function readOrCreateSecret(file: string): Promise<Buffer> {
   }
   const hex = (await fs.readFile(file, 'utf8')).trim();
   if (!SECRET.test(hex)) {
-    throw new SandboxError('INTERNAL', 'the site owner secret (deploy/owner-secret in the state dir) is corrupt', { hint: 'the operator should restore it from a backup; a new secret locks every session out of the sites deployed so far (sandbox-mcp sites delete still removes them)' });
+    throw new SandboxError('INTERNAL', 'the site owner secret (deploy/owner-secret in the state dir) is corrupt', {
+      hint: 'the operator should restore it from a backup; a new secret locks every session out of the sites deployed so far (sandbox-mcp sites delete still removes them)',
+    });
   }
   return Buffer.from(hex, 'hex');
 }

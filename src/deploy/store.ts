@@ -6,7 +6,14 @@ import { SandboxError } from '../errors.js';
 import { parseManifest, serializeManifest, type FileEntry, type Manifest } from './manifest.js';
 import { SiteOwners, refusal, type Actor, type Principal } from './owner.js';
 import { serveSite } from './serve.js';
-import { SITE_NAME, type DeployTarget, type SiteInfo, type SiteRecord, type SourceFile, type VersionInfo } from './target.js';
+import {
+  SITE_NAME,
+  type DeployTarget,
+  type SiteInfo,
+  type SiteRecord,
+  type SourceFile,
+  type VersionInfo,
+} from './target.js';
 
 const VERSION_ID = /^v\d{1,15}$/;
 
@@ -32,7 +39,10 @@ export class LocalSiteStore implements DeployTarget {
   /** One publish, rollback, delete or blob sweep at a time within this server. */
   private lock: Promise<unknown> = Promise.resolve();
 
-  constructor(stateDir: string, private readonly urlFor: (site: string) => Promise<string>) {
+  constructor(
+    stateDir: string,
+    private readonly urlFor: (site: string) => Promise<string>,
+  ) {
     this.root = path.join(stateDir, 'deploy');
     this.owners = new SiteOwners(this.root);
   }
@@ -83,21 +93,36 @@ export class LocalSiteStore implements DeployTarget {
       try {
         return await this.writeVersion(site, entries, totalBytes, source);
       } catch (e) {
-        if (claimed && !(await this.versionIds(site)).length) await this.owners.unclaim(this.siteDir(site)).catch(() => undefined);
+        if (claimed && !(await this.versionIds(site)).length)
+          await this.owners.unclaim(this.siteDir(site)).catch(() => undefined);
         throw e;
       }
     });
   }
 
   /** The next version number, written with 'wx': a version stays immutable even if another server races us. */
-  private async writeVersion(site: string, files: Map<string, FileEntry>, totalBytes: number, source: string): Promise<VersionInfo> {
+  private async writeVersion(
+    site: string,
+    files: Map<string, FileEntry>,
+    totalBytes: number,
+    source: string,
+  ): Promise<VersionInfo> {
     const versionsDir = path.join(this.siteDir(site), 'versions');
     await fs.mkdir(versionsDir, { recursive: true });
     for (let attempt = 0; ; attempt++) {
       const n = (await this.versionIds(site)).reduce((m, v) => Math.max(m, Number(v.slice(1)) || 0), 0) + 1;
-      const manifest: Manifest = { site, version: `v${n}`, createdAt: new Date().toISOString(), source, totalBytes, files };
+      const manifest: Manifest = {
+        site,
+        version: `v${n}`,
+        createdAt: new Date().toISOString(),
+        source,
+        totalBytes,
+        files,
+      };
       try {
-        await fs.writeFile(path.join(versionsDir, `${manifest.version}.json`), serializeManifest(manifest), { flag: 'wx' });
+        await fs.writeFile(path.join(versionsDir, `${manifest.version}.json`), serializeManifest(manifest), {
+          flag: 'wx',
+        });
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EEXIST' && attempt < 5) continue;
         throw e;
@@ -149,7 +174,8 @@ export class LocalSiteStore implements DeployTarget {
 
   private async liveVersion(site: string): Promise<string | null> {
     try {
-      return (JSON.parse(await fs.readFile(path.join(this.siteDir(site), 'live.json'), 'utf8')) as { version: string }).version;
+      return (JSON.parse(await fs.readFile(path.join(this.siteDir(site), 'live.json'), 'utf8')) as { version: string })
+        .version;
     } catch {
       return null;
     }
@@ -157,7 +183,10 @@ export class LocalSiteStore implements DeployTarget {
 
   private async versionIds(site: string): Promise<string[]> {
     const names = await fs.readdir(path.join(this.siteDir(site), 'versions')).catch(() => [] as string[]);
-    return names.filter((n) => /^v\d+\.json$/.test(n)).map((n) => n.slice(0, -5)).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
+    return names
+      .filter((n) => /^v\d+\.json$/.test(n))
+      .map((n) => n.slice(0, -5))
+      .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
   }
 
   private async manifest(site: string, version: string): Promise<Manifest | undefined> {
@@ -166,13 +195,22 @@ export class LocalSiteStore implements DeployTarget {
     const key = `${site}/${version}`;
     const cached = this.manifests.get(key);
     if (cached) return cached;
-    const m = parseManifest(await fs.readFile(path.join(this.siteDir(site), 'versions', `${version}.json`), 'utf8').catch(() => ''));
+    const m = parseManifest(
+      await fs.readFile(path.join(this.siteDir(site), 'versions', `${version}.json`), 'utf8').catch(() => ''),
+    );
     if (m) this.manifests.set(key, m);
     return m;
   }
 
   private info(m: Manifest, live: string | null): VersionInfo {
-    return { version: m.version, createdAt: m.createdAt, fileCount: m.files.size, totalBytes: m.totalBytes, live: m.version === live, source: m.source };
+    return {
+      version: m.version,
+      createdAt: m.createdAt,
+      fileCount: m.files.size,
+      totalBytes: m.totalBytes,
+      live: m.version === live,
+      source: m.source,
+    };
   }
 
   /** One site as stored, or undefined when it has no version. */
@@ -180,29 +218,41 @@ export class LocalSiteStore implements DeployTarget {
     const ids = await this.versionIds(name);
     if (!ids.length) return undefined;
     const live = await this.liveVersion(name);
-    const versions = (await Promise.all(ids.map((v) => this.manifest(name, v)))).filter((m): m is Manifest => !!m).map((m) => this.info(m, live));
+    const versions = (await Promise.all(ids.map((v) => this.manifest(name, v))))
+      .filter((m): m is Manifest => !!m)
+      .map((m) => this.info(m, live));
     return { name, owner: await this.owners.read(this.siteDir(name)), live, versions };
   }
 
   /** Every site with its owner value (null: deployed before owners were recorded), for the operator. */
   async records(): Promise<SiteRecord[]> {
-    const names = (await fs.readdir(path.join(this.root, 'sites')).catch(() => [] as string[])).filter((n) => SITE_NAME.test(n)).sort();
+    const names = (await fs.readdir(path.join(this.root, 'sites')).catch(() => [] as string[]))
+      .filter((n) => SITE_NAME.test(n))
+      .sort();
     return (await Promise.all(names.map((n) => this.record(n)))).filter((r): r is SiteRecord => !!r);
   }
 
   /** The actor's sites (the operator's: all), or the one named, which must be theirs. */
   async list(site: string | undefined, actor: Actor): Promise<SiteInfo[]> {
     if (site !== undefined) checkSiteName(site);
-    const records = site === undefined ? await this.records() : [await this.record(site)].filter((r): r is SiteRecord => !!r);
-    if (site !== undefined && !records.length) throw new SandboxError('NOT_FOUND', `no site named "${site}"`, { hint: 'deploy_list shows your sites; deploy_site publishes a new one' });
+    const records =
+      site === undefined ? await this.records() : [await this.record(site)].filter((r): r is SiteRecord => !!r);
+    if (site !== undefined && !records.length)
+      throw new SandboxError('NOT_FOUND', `no site named "${site}"`, {
+        hint: 'deploy_list shows your sites; deploy_site publishes a new one',
+      });
     const out: SiteInfo[] = [];
     for (const r of records) {
       if (actor !== 'operator' && r.owner !== actor.owner) {
         if (site === undefined) continue;
         if (r.owner !== null) throw refusal(site, r.owner);
-        throw new SandboxError('PERMISSION_DENIED', `site "${site}" has no owner yet: it was deployed before sites had owners (versions: ${r.versions.map((v) => v.version).join(', ')}; live: ${r.live})`, {
-          hint: 'the first session to change it (deploy_site, deploy_rollback or deploy_delete) becomes its owner',
-        });
+        throw new SandboxError(
+          'PERMISSION_DENIED',
+          `site "${site}" has no owner yet: it was deployed before sites had owners (versions: ${r.versions.map((v) => v.version).join(', ')}; live: ${r.live})`,
+          {
+            hint: 'the first session to change it (deploy_site, deploy_rollback or deploy_delete) becomes its owner',
+          },
+        );
       }
       out.push({ name: r.name, url: await this.url(r.name), live: r.live, versions: r.versions });
     }
@@ -213,10 +263,16 @@ export class LocalSiteStore implements DeployTarget {
     checkSiteName(site);
     return this.exclusive(async () => {
       const ids = await this.versionIds(site);
-      if (!ids.length) throw new SandboxError('NOT_FOUND', `no site named "${site}"`, { hint: 'deploy_list shows your sites' });
+      if (!ids.length)
+        throw new SandboxError('NOT_FOUND', `no site named "${site}"`, { hint: 'deploy_list shows your sites' });
       await this.owners.check(site, this.siteDir(site), actor);
       const m = await this.manifest(site, version);
-      if (!m) throw new SandboxError('NOT_FOUND', `site "${site}" has no version "${version}" (versions: ${ids.join(', ')})`, { hint: 'pass one of the listed versions' });
+      if (!m)
+        throw new SandboxError(
+          'NOT_FOUND',
+          `site "${site}" has no version "${version}" (versions: ${ids.join(', ')})`,
+          { hint: 'pass one of the listed versions' },
+        );
       await this.owners.claim(site, this.siteDir(site), actor);
       await this.setLive(site, version);
       return this.info(m, version);
@@ -228,7 +284,8 @@ export class LocalSiteStore implements DeployTarget {
     checkSiteName(site);
     return this.exclusive(async () => {
       const ids = await this.versionIds(site);
-      if (!ids.length) throw new SandboxError('NOT_FOUND', `no site named "${site}"`, { hint: 'deploy_list shows your sites' });
+      if (!ids.length)
+        throw new SandboxError('NOT_FOUND', `no site named "${site}"`, { hint: 'deploy_list shows your sites' });
       await this.owners.check(site, this.siteDir(site), actor);
       await fs.rm(this.siteDir(site), { recursive: true, force: true });
       for (const key of [...this.manifests.keys()]) if (key.startsWith(`${site}/`)) this.manifests.delete(key);

@@ -38,7 +38,9 @@ export function classifyAddress(address: string): AddressVerdict {
     const groups = expandIpv6(address);
     if (!groups) return { public: false, range: 'not an IP address' };
     // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (the deprecated compatible form) reach IPv4 address a.b.c.d.
-    const embedsIpv4 = groups.slice(0, 5).every((g) => g === 0) && (groups[5] === 0xffff || (groups[5] === 0 && (groups[6] !== 0 || groups[7]! > 1)));
+    const embedsIpv4 =
+      groups.slice(0, 5).every((g) => g === 0) &&
+      (groups[5] === 0xffff || (groups[5] === 0 && (groups[6] !== 0 || groups[7]! > 1)));
     if (embedsIpv4) {
       const v4 = `${groups[6]! >> 8}.${groups[6]! & 255}.${groups[7]! >> 8}.${groups[7]! & 255}`;
       const inner = classifyAddress(v4);
@@ -56,7 +58,9 @@ function expandIpv6(address: string): number[] | undefined {
   const dotted = text.match(/(\d+\.\d+\.\d+\.\d+)$/);
   if (dotted) {
     const o = dotted[1]!.split('.').map(Number);
-    text = text.slice(0, -dotted[1]!.length) + `${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`;
+    text =
+      text.slice(0, -dotted[1]!.length) +
+      `${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`;
   }
   const halves = text.split('::');
   if (halves.length > 2) return undefined;

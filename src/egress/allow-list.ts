@@ -2,7 +2,10 @@
  * SANDBOX_EGRESS_ALLOW: exact host names, `*.example.com` (any name below example.com, not the name
  * itself), or `*` (any host; the address check still applies).
  */
-export function hostAllowed(host: string, allow: readonly string[]): { allowed: true; rule: string } | { allowed: false } {
+export function hostAllowed(
+  host: string,
+  allow: readonly string[],
+): { allowed: true; rule: string } | { allowed: false } {
   const name = normaliseHost(host);
   if (!name) return { allowed: false };
   for (const raw of allow) {

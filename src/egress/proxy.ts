@@ -26,13 +26,15 @@ export interface EgressCounters {
   openConnections: number;
 }
 
-const systemResolver: Resolver = async (host) => (await dns.lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+const systemResolver: Resolver = async (host) =>
+  (await dns.lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 const tcpDialer: Dialer = (address, port) => net.connect({ host: address, port, allowHalfOpen: true });
 const SETTING = 'SANDBOX_EGRESS_ALLOW (--egress-allow)';
 /** A proxied connection with no traffic either way for this long is closed. */
 const IDLE_TIMEOUT_MS = 10 * 60_000;
 
-type Decision = { ok: true; address: string; rule: string } | { ok: false; status: number; body: string; verdict: string };
+type Decision =
+  { ok: true; address: string; rule: string } | { ok: false; status: number; body: string; verdict: string };
 
 /**
  * One sandbox's door to the internet: an HTTP forward proxy (CONNECT for HTTPS, absolute-form for plain
@@ -48,14 +50,23 @@ export class EgressGate {
   private readonly resolve: Resolver;
   private readonly dial: Dialer;
 
-  constructor(private readonly policy: EgressPolicy, private readonly log: Logger) {
+  constructor(
+    private readonly policy: EgressPolicy,
+    private readonly log: Logger,
+  ) {
     this.resolve = policy.resolve ?? systemResolver;
     this.dial = policy.dial ?? tcpDialer;
     this.server = http.createServer({ maxHeaderSize: 16 * 1024 });
     // A failure past the checks (a dialer that throws, a socket gone mid-way) ends that connection only.
-    this.server.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => { this.tunnel(req, socket, head).catch(() => socket.destroy()); });
-    this.server.on('request', (req, res) => { this.forward(req, res).catch(() => res.destroy()); });
-    this.server.on('clientError', (_err, socket) => { socket.destroy(); });
+    this.server.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.tunnel(req, socket, head).catch(() => socket.destroy());
+    });
+    this.server.on('request', (req, res) => {
+      this.forward(req, res).catch(() => res.destroy());
+    });
+    this.server.on('clientError', (_err, socket) => {
+      socket.destroy();
+    });
   }
 
   /** A connection from the sandbox: served as HTTP proxy traffic, within the per-sandbox cap. */
@@ -64,7 +75,12 @@ export class EgressGate {
       this.totals.refused++;
       this.log.warn({ verdict: 'refused', rule: 'connection cap', openConnections: this.open.size }, 'egress');
       socket.on('error', () => undefined);
-      socket.end(rawResponse(503, `sandbox-mcp egress proxy: this sandbox already holds ${this.open.size} proxy connections, the most SANDBOX_EGRESS_MAX_CONNECTIONS allows. Close some (or let them finish) and retry; the operator may raise SANDBOX_EGRESS_MAX_CONNECTIONS.\n`));
+      socket.end(
+        rawResponse(
+          503,
+          `sandbox-mcp egress proxy: this sandbox already holds ${this.open.size} proxy connections, the most SANDBOX_EGRESS_MAX_CONNECTIONS allows. Close some (or let them finish) and retry; the operator may raise SANDBOX_EGRESS_MAX_CONNECTIONS.\n`,
+        ),
+      );
       return;
     }
     this.open.add(socket);
@@ -81,8 +97,17 @@ export class EgressGate {
   counters(): EgressCounters {
     let up = this.totals.bytesUp;
     let down = this.totals.bytesDown;
-    for (const s of this.open) { up += s.bytesRead; down += s.bytesWritten; }
-    return { bytesUp: up, bytesDown: down, allowed: this.totals.allowed, refused: this.totals.refused, openConnections: this.open.size };
+    for (const s of this.open) {
+      up += s.bytesRead;
+      down += s.bytesWritten;
+    }
+    return {
+      bytesUp: up,
+      bytesDown: down,
+      allowed: this.totals.allowed,
+      refused: this.totals.refused,
+      openConnections: this.open.size,
+    };
   }
 
   close(): void {
@@ -93,7 +118,13 @@ export class EgressGate {
   private async tunnel(req: http.IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
     client.on('error', () => client.destroy());
     const target = parseAuthority(req.url ?? '');
-    if (!target) return void client.end(rawResponse(400, `sandbox-mcp egress proxy: CONNECT needs host:port, got ${JSON.stringify((req.url ?? '').slice(0, 200))}\n`));
+    if (!target)
+      return void client.end(
+        rawResponse(
+          400,
+          `sandbox-mcp egress proxy: CONNECT needs host:port, got ${JSON.stringify((req.url ?? '').slice(0, 200))}\n`,
+        ),
+      );
     const decision = await this.decide(target.host, target.port);
     if (!decision.ok) return void client.end(rawResponse(decision.status, decision.body));
     const upstream = this.dial(decision.address, target.port);
@@ -104,7 +135,13 @@ export class EgressGate {
       client.pipe(upstream);
     });
     upstream.on('error', (e) => {
-      if (upstream.connecting) client.end(rawResponse(502, `sandbox-mcp egress proxy: cannot connect to ${target.host}:${target.port} (${decision.address}): ${e.message}\n`));
+      if (upstream.connecting)
+        client.end(
+          rawResponse(
+            502,
+            `sandbox-mcp egress proxy: cannot connect to ${target.host}:${target.port} (${decision.address}): ${e.message}\n`,
+          ),
+        );
       else client.destroy();
     });
     client.once('close', () => upstream.destroy());
@@ -113,9 +150,17 @@ export class EgressGate {
 
   private async forward(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     let url: URL | undefined;
-    try { url = new URL(req.url ?? ''); } catch { /* origin-form: not a proxy request */ }
+    try {
+      url = new URL(req.url ?? '');
+    } catch {
+      /* origin-form: not a proxy request */
+    }
     if (!url || url.protocol !== 'http:') {
-      return plainResponse(res, 400, 'sandbox-mcp egress proxy: send plain HTTP requests in absolute form (http://host/path) and HTTPS through CONNECT; HTTP_PROXY and HTTPS_PROXY are set for this.\n');
+      return plainResponse(
+        res,
+        400,
+        'sandbox-mcp egress proxy: send plain HTTP requests in absolute form (http://host/path) and HTTPS through CONNECT; HTTP_PROXY and HTTPS_PROXY are set for this.\n',
+      );
     }
     const port = Number(url.port || 80);
     const decision = await this.decide(url.hostname, port);
@@ -125,7 +170,10 @@ export class EgressGate {
     // The name that was checked is the one the upstream serves: no other site behind the same address.
     headers.host = url.host;
     const upstream = http.request({
-      method: req.method, path: `${url.pathname}${url.search}`, headers, setHost: false,
+      method: req.method,
+      path: `${url.pathname}${url.search}`,
+      headers,
+      setHost: false,
       createConnection: () => this.dial(decision.address, port),
     });
     upstream.on('response', (up) => {
@@ -147,27 +195,44 @@ export class EgressGate {
     const listed = host ? hostAllowed(host, this.policy.allow) : { allowed: false as const };
     if (!host || !listed.allowed) {
       const shown = host ?? JSON.stringify(rawHost.slice(0, 100));
-      return this.refuse(shown, port, 'not on the allow list', 403,
+      return this.refuse(
+        shown,
+        port,
+        'not on the allow list',
+        403,
         `sandbox-mcp egress proxy: refused ${shown}: the name is not on the egress allow list (${SETTING}: ${this.policy.allow.join(', ') || 'empty'}).\n` +
-        `To allow it, the operator adds the name (or a *.domain pattern) to ${SETTING} and restarts sandbox-mcp.\n`);
+          `To allow it, the operator adds the name (or a *.domain pattern) to ${SETTING} and restarts sandbox-mcp.\n`,
+      );
     }
     let addresses: string[];
     try {
       addresses = net.isIP(host) ? [host] : await this.resolve(host);
     } catch (e) {
-      return this.refuse(host, port, 'unresolvable', 502, `sandbox-mcp egress proxy: cannot resolve ${host}: ${(e as Error).message}. Check the name; the proxy resolves names on the server's machine.\n`);
+      return this.refuse(
+        host,
+        port,
+        'unresolvable',
+        502,
+        `sandbox-mcp egress proxy: cannot resolve ${host}: ${(e as Error).message}. Check the name; the proxy resolves names on the server's machine.\n`,
+      );
     }
     // One non-public answer refuses the name outright: a mixed answer is how rebinding attacks start.
     for (const address of addresses) {
       const v = classifyAddress(address);
       if (!v.public) {
-        return this.refuse(host, port, `${v.range} address`, 403,
+        return this.refuse(
+          host,
+          port,
+          `${v.range} address`,
+          403,
           `sandbox-mcp egress proxy: refused ${host}: it resolves to ${address}, a ${v.range} address, which the proxy never connects to whatever ${SETTING} says.\n` +
-          'Use a public host; services on this machine or its network are reachable only with SANDBOX_NETWORK=host (trusted use).\n');
+            'Use a public host; services on this machine or its network are reachable only with SANDBOX_NETWORK=host (trusted use).\n',
+        );
       }
     }
     const address = addresses[0];
-    if (!address) return this.refuse(host, port, 'unresolvable', 502, `sandbox-mcp egress proxy: ${host} has no address.\n`);
+    if (!address)
+      return this.refuse(host, port, 'unresolvable', 502, `sandbox-mcp egress proxy: ${host} has no address.\n`);
     this.totals.allowed++;
     this.log.info({ host, port, address, verdict: 'allowed', rule: listed.rule }, 'egress');
     return { ok: true, address, rule: listed.rule };
@@ -193,6 +258,10 @@ function rawResponse(status: number, body: string): string {
 }
 
 function plainResponse(res: http.ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+  res.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    Connection: 'close',
+  });
   res.end(body);
 }

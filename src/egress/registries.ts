@@ -15,13 +15,26 @@ export interface RegistryDiscovery {
 }
 
 /** The variables the package tools read their settings from, captured once at start (Config.packageEnv). */
-export const PACKAGE_ENV_VARS = ['PATH', 'HOME', 'XDG_CONFIG_HOME', 'PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL', 'PIP_CONFIG_FILE', 'npm_config_registry', 'NPM_CONFIG_REGISTRY', 'npm_config_userconfig', 'NPM_CONFIG_USERCONFIG'] as const;
+export const PACKAGE_ENV_VARS = [
+  'PATH',
+  'HOME',
+  'XDG_CONFIG_HOME',
+  'PIP_INDEX_URL',
+  'PIP_EXTRA_INDEX_URL',
+  'PIP_CONFIG_FILE',
+  'npm_config_registry',
+  'NPM_CONFIG_REGISTRY',
+  'npm_config_userconfig',
+  'NPM_CONFIG_USERCONFIG',
+] as const;
 
 const TOOL_TIMEOUT_MS = 5000;
 
 function run(file: string, args: string[], env: Record<string, string>): Promise<string | undefined> {
   return new Promise((resolve) => {
-    execFile(file, args, { env, timeout: TOOL_TIMEOUT_MS, maxBuffer: 1 << 20 }, (err, stdout) => resolve(err ? undefined : stdout.trim()));
+    execFile(file, args, { env, timeout: TOOL_TIMEOUT_MS, maxBuffer: 1 << 20 }, (err, stdout) =>
+      resolve(err ? undefined : stdout.trim()),
+    );
   });
 }
 
@@ -37,7 +50,14 @@ export async function discoverRegistries(env: Record<string, string>, aptDir = '
     ...pip.map((url) => ({ tool: 'pip' as const, url })),
     ...apt.map((url) => ({ tool: 'apt' as const, url })),
   ];
-  const hosts = [...new Set(sources.flatMap((s) => { const h = hostOf(s.url); return h ? [h] : []; }))];
+  const hosts = [
+    ...new Set(
+      sources.flatMap((s) => {
+        const h = hostOf(s.url);
+        return h ? [h] : [];
+      }),
+    ),
+  ];
   return { hosts, npmRegistry: npm, sources };
 }
 
@@ -58,7 +78,13 @@ async function npmRegistry(env: Record<string, string>): Promise<string | undefi
 async function pipIndexes(env: Record<string, string>): Promise<string[]> {
   const fromEnv = [env.PIP_INDEX_URL, env.PIP_EXTRA_INDEX_URL].flatMap((v) => (v ? v.split(/\s+/) : []));
   const home = env.HOME ?? '';
-  const files = [env.PIP_CONFIG_FILE, '/etc/pip.conf', '/etc/xdg/pip/pip.conf', path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'pip', 'pip.conf'), path.join(home, '.pip', 'pip.conf')];
+  const files = [
+    env.PIP_CONFIG_FILE,
+    '/etc/pip.conf',
+    '/etc/xdg/pip/pip.conf',
+    path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'pip', 'pip.conf'),
+    path.join(home, '.pip', 'pip.conf'),
+  ];
   const fromFiles: string[] = [];
   let indexSet = !!env.PIP_INDEX_URL;
   for (const file of files) {
@@ -73,7 +99,11 @@ async function pipIndexes(env: Record<string, string>): Promise<string[]> {
   const found = [...fromEnv, ...fromFiles].filter((u) => hostOf(u));
   // No index-url anywhere: pip uses its built-in default, which pip itself knows.
   if (!indexSet) {
-    const python = ['python3', '-c', 'from pip._internal.models.index import PyPI; print(PyPI.simple_url); print(PyPI.file_storage_domain)'];
+    const python = [
+      'python3',
+      '-c',
+      'from pip._internal.models.index import PyPI; print(PyPI.simple_url); print(PyPI.file_storage_domain)',
+    ];
     const out = await run(python[0]!, python.slice(1), env);
     for (const line of out?.split('\n') ?? []) found.push(/^https?:/.test(line) ? line : `https://${line}/`);
   }

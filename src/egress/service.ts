@@ -30,11 +30,21 @@ export class EgressService {
     private readonly testHooks: Pick<EgressPolicy, 'resolve' | 'dial'>,
   ) {}
 
-  static async start(config: Config, log: Logger, testHooks: Pick<EgressPolicy, 'resolve' | 'dial'> = {}): Promise<EgressService> {
+  static async start(
+    config: Config,
+    log: Logger,
+    testHooks: Pick<EgressPolicy, 'resolve' | 'dial'> = {},
+  ): Promise<EgressService> {
     const discovered = config.egressAllow ? undefined : await discoverRegistries(config.packageEnv);
     const allow = config.egressAllow ?? discovered?.hosts ?? [];
-    log.info({ allow, from: config.egressAllow ? 'SANDBOX_EGRESS_ALLOW' : discovered?.sources }, 'egress proxy allow list');
-    if (!allow.length) log.warn('SANDBOX_NETWORK=egress with an empty allow list: no package registry was found in npm, pip or apt settings; set SANDBOX_EGRESS_ALLOW');
+    log.info(
+      { allow, from: config.egressAllow ? 'SANDBOX_EGRESS_ALLOW' : discovered?.sources },
+      'egress proxy allow list',
+    );
+    if (!allow.length)
+      log.warn(
+        'SANDBOX_NETWORK=egress with an empty allow list: no package registry was found in npm, pip or apt settings; set SANDBOX_EGRESS_ALLOW',
+      );
     return new EgressService(allow, discovered?.npmRegistry, config.egressMaxConnections, log, testHooks);
   }
 
@@ -42,9 +52,15 @@ export class EgressService {
   sandboxEnv(): Record<string, string> {
     const proxy = `http://127.0.0.1:${EGRESS_PROXY_PORT}`;
     return {
-      HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy,
-      NO_PROXY: 'localhost,127.0.0.1', no_proxy: 'localhost,127.0.0.1',
-      npm_config_proxy: proxy, npm_config_https_proxy: proxy, PIP_PROXY: proxy,
+      HTTP_PROXY: proxy,
+      HTTPS_PROXY: proxy,
+      http_proxy: proxy,
+      https_proxy: proxy,
+      NO_PROXY: 'localhost,127.0.0.1',
+      no_proxy: 'localhost,127.0.0.1',
+      npm_config_proxy: proxy,
+      npm_config_https_proxy: proxy,
+      PIP_PROXY: proxy,
       // The sandbox's npm follows the host's registry (a private mirror included), which the list allows.
       ...(this.npmRegistry ? { npm_config_registry: this.npmRegistry } : {}),
     };
@@ -60,7 +76,10 @@ export class EgressService {
     server.maxConnections = this.maxConnections * 2;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(socketPath, () => { server.off('error', reject); resolve(); });
+      server.listen(socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
     server.unref();
     // Connecting to a Unix socket takes write permission on it.
@@ -70,7 +89,11 @@ export class EgressService {
 }
 
 export class SandboxEgress {
-  constructor(private readonly gate: EgressGate, private readonly server: net.Server, private readonly allow: string[]) {}
+  constructor(
+    private readonly gate: EgressGate,
+    private readonly server: net.Server,
+    private readonly allow: string[],
+  ) {}
 
   report(): EgressReport {
     return { proxy: `http://127.0.0.1:${EGRESS_PROXY_PORT}`, allow: this.allow, ...this.gate.counters() };

@@ -38,16 +38,34 @@ function bearerToken(headers: IncomingHttpHeaders): string {
   return /^bearer +(.*)$/i.exec(headers.authorization ?? '')?.[1] ?? '';
 }
 
-export function requestGuards(config: Pick<Config, 'host' | 'allowedHosts' | 'allowedOrigins' | 'publicUrl' | 'authToken'>): RequestGuards {
+export function requestGuards(
+  config: Pick<Config, 'host' | 'allowedHosts' | 'allowedOrigins' | 'publicUrl' | 'authToken'>,
+): RequestGuards {
   const publicHost = config.publicUrl ? new URL(config.publicUrl).hostname : undefined;
-  const allowedHosts = new Set([...LOOPBACK_NAMES, hostKey(config.host), ...config.allowedHosts.map(hostKey), ...(publicHost ? [publicHost] : [])]);
+  const allowedHosts = new Set([
+    ...LOOPBACK_NAMES,
+    hostKey(config.host),
+    ...config.allowedHosts.map(hostKey),
+    ...(publicHost ? [publicHost] : []),
+  ]);
   // Browsers send a bare lowercase origin; a configured "https://App.example.com/" must match it too.
-  const allowedOrigins = new Set(config.allowedOrigins.map((o) => { try { return new URL(o).origin; } catch { return o; } }));
+  const allowedOrigins = new Set(
+    config.allowedOrigins.map((o) => {
+      try {
+        return new URL(o).origin;
+      } catch {
+        return o;
+      }
+    }),
+  );
   const token = config.authToken ? Buffer.from(config.authToken) : undefined;
   return {
     hostAllowed(headers) {
       const name = hostName(headers.host);
-      return !!name && (allowedHosts.has(name) || name.endsWith('.localhost') || (!!publicHost && name.endsWith(`.${publicHost}`)));
+      return (
+        !!name &&
+        (allowedHosts.has(name) || name.endsWith('.localhost') || (!!publicHost && name.endsWith(`.${publicHost}`)))
+      );
     },
     originAllowed(headers) {
       const origin = headers.origin;
@@ -65,7 +83,10 @@ export function requestGuards(config: Pick<Config, 'host' | 'allowedHosts' | 'al
       return got.length === token.length && timingSafeEqual(got, token);
     },
     principal(headers) {
-      return createHash('sha256').update('sandbox-mcp bearer\0').update(token ? bearerToken(headers) : '').digest('base64url');
+      return createHash('sha256')
+        .update('sandbox-mcp bearer\0')
+        .update(token ? bearerToken(headers) : '')
+        .digest('base64url');
     },
   };
 }

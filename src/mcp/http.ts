@@ -23,18 +23,36 @@ export interface HttpServerHandle {
 }
 
 /** Streamable HTTP at /mcp (MCP 2026-07-28 and 2025-11-25) beside the mounted routes, guarded by Host/Origin checks and a token. */
-export async function serveHttp(o: ServerDeps & Pick<RouteOptions, 'hostRoutes' | 'routes'> & {
-  log: Logger; sessions: SessionManager; tools: ToolDefinition[]; upgrades?: UpgradeHandler[];
-}): Promise<HttpServerHandle> {
+export async function serveHttp(
+  o: ServerDeps &
+    Pick<RouteOptions, 'hostRoutes' | 'routes'> & {
+      log: Logger;
+      sessions: SessionManager;
+      tools: ToolDefinition[];
+      upgrades?: UpgradeHandler[];
+    },
+): Promise<HttpServerHandle> {
   const { config, log, sessions } = o;
   const guards = requestGuards(config);
   const legacy = new LegacySessions(config, log, sessions, (sessionId, workspace, headers) =>
-    buildServer(o.tools, sessions.router({ connection: () => sessions.open(sessionId(), { workspace }), principal: guards.principal(headers) }), o));
+    buildServer(
+      o.tools,
+      sessions.router({
+        connection: () => sessions.open(sessionId(), { workspace }),
+        principal: guards.principal(headers),
+      }),
+      o,
+    ),
+  );
   const modern = modernEndpoint({ ...o, guards });
   const route = routeRequest({
-    config, sessions, guards, hostRoutes: o.hostRoutes, routes: o.routes,
+    config,
+    sessions,
+    guards,
+    hostRoutes: o.hostRoutes,
+    routes: o.routes,
     // Both revisions on one endpoint: 2025-era requests keep their sessions (and per-session sandboxes).
-    mcp: (req, res, body) => isLegacy(req, body) ? legacy.handle(req, res, body) : modern.handle(req, res, body),
+    mcp: (req, res, body) => (isLegacy(req, body) ? legacy.handle(req, res, body) : modern.handle(req, res, body)),
   });
 
   let accepting = true;
@@ -48,15 +66,23 @@ export async function serveHttp(o: ServerDeps & Pick<RouteOptions, 'hostRoutes' 
   limitConnectionsPerClient(server, config.maxConnectionsPerClient, log);
   const upgrade = routeUpgrade(guards, o.upgrades ?? []);
   server.on('upgrade', (req, socket, head) => {
-    upgrade(req, socket, head).catch((err) => { log.error({ err }, 'upgrade failed'); socket.destroy(); });
+    upgrade(req, socket, head).catch((err) => {
+      log.error({ err }, 'upgrade failed');
+      socket.destroy();
+    });
   });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
       legacy.stopSweeper();
-      reject(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'].includes(e.code ?? '')
-        ? new SandboxError('UNAVAILABLE', `cannot listen on ${config.host} port ${config.port} (${e.code})`, { hint: 'pick another port with --port or SANDBOX_MCP_PORT (0 takes any free one), stop what holds it, or bind an address of this machine with --host', cause: e })
-        : e);
+      reject(
+        ['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'].includes(e.code ?? '')
+          ? new SandboxError('UNAVAILABLE', `cannot listen on ${config.host} port ${config.port} (${e.code})`, {
+              hint: 'pick another port with --port or SANDBOX_MCP_PORT (0 takes any free one), stop what holds it, or bind an address of this machine with --host',
+              cause: e,
+            })
+          : e,
+      );
     });
     server.listen(config.port, config.host, () => resolve());
   });
@@ -74,7 +100,8 @@ export async function serveHttp(o: ServerDeps & Pick<RouteOptions, 'hostRoutes' 
       accepting = false;
       await Promise.all([legacy.closeAll(), modern.close()]);
       await new Promise<void>((resolve) => {
-        if (!server.listening) resolve(); else server.close(() => resolve());
+        if (!server.listening) resolve();
+        else server.close(() => resolve());
         server.closeAllConnections();
       });
     },

@@ -17,7 +17,10 @@ export function keepV1UnknownToolResult(server: McpServer, known: ReadonlySet<st
     if (method !== 'tools/call') return install(method, handler);
     install(method, async (request, ctx) => {
       if (known.has(request.params.name) || ctx.mcpReq.envelope) return handler(request, ctx);
-      const result: CallToolResult = { isError: true, content: [{ type: 'text', text: `MCP error -32602: Tool ${request.params.name} not found` }] };
+      const result: CallToolResult = {
+        isError: true,
+        content: [{ type: 'text', text: `MCP error -32602: Tool ${request.params.name} not found` }],
+      };
       return result;
     });
   };

@@ -12,7 +12,11 @@ import { requestedWorkspace, requestId, rpcError } from './http-io.js';
  * Builds the McpServer of one 2025-era session; `sessionId` is known once initialize was answered, and
  * `headers` are the initialize request's.
  */
-export type LegacyServerFactory = (sessionId: () => string, workspace: string | undefined, headers: IncomingHttpHeaders) => McpServer;
+export type LegacyServerFactory = (
+  sessionId: () => string,
+  workspace: string | undefined,
+  headers: IncomingHttpHeaders,
+) => McpServer;
 
 /**
  * The session table of the 2025-11-25 revision over streamable HTTP: one transport and one McpServer
@@ -63,7 +67,10 @@ export class LegacySessions {
       if (victim === undefined || seen < this.lastSeen.get(victim)!) victim = id;
     }
     if (victim === undefined) return false;
-    this.log.info({ sessionId: victim, sessions: this.transports.size }, 'session displaced at SANDBOX_MAX_SESSIONS (it had no sandbox)');
+    this.log.info(
+      { sessionId: victim, sessions: this.transports.size },
+      'session displaced at SANDBOX_MAX_SESSIONS (it had no sandbox)',
+    );
     const t = this.transports.get(victim);
     this.transports.delete(victim);
     this.lastSeen.delete(victim);
@@ -88,7 +95,12 @@ export class LegacySessions {
     const workspace = requestedWorkspace(req.headers['sandbox-workspace'], req.url);
     if (workspace instanceof SandboxError) return rpcError(res, 400, `${workspace.message}; ${workspace.hint}`, { id });
     if (this.transports.size >= this.config.maxSessions && !this.makeRoom()) {
-      return rpcError(res, 503, `this server holds ${this.transports.size} sessions, its limit (SANDBOX_MAX_SESSIONS), and each has a sandbox or a call running: retry later, end unused sessions with DELETE, or raise SANDBOX_MAX_SESSIONS`, { headers: { 'retry-after': '30' }, id });
+      return rpcError(
+        res,
+        503,
+        `this server holds ${this.transports.size} sessions, its limit (SANDBOX_MAX_SESSIONS), and each has a sandbox or a call running: retry later, end unused sessions with DELETE, or raise SANDBOX_MAX_SESSIONS`,
+        { headers: { 'retry-after': '30' }, id },
+      );
     }
     const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
@@ -120,7 +132,8 @@ export class LegacySessions {
     this.openCalls.set(sessionId, (this.openCalls.get(sessionId) ?? 0) + 1);
     res.once('close', () => {
       const left = (this.openCalls.get(sessionId) ?? 1) - 1;
-      if (left > 0) this.openCalls.set(sessionId, left); else this.openCalls.delete(sessionId);
+      if (left > 0) this.openCalls.set(sessionId, left);
+      else this.openCalls.delete(sessionId);
       if (this.lastSeen.has(sessionId)) this.lastSeen.set(sessionId, Date.now());
     });
   }

@@ -21,13 +21,15 @@ export function isLegacy(req: Pick<IncomingMessage, 'method' | 'headers'>, body:
     const v = req.headers[name];
     return Array.isArray(v) ? v.join(', ') : v;
   };
-  return classifyInboundRequest({
-    httpMethod,
-    protocolVersionHeader: header('mcp-protocol-version'),
-    mcpMethodHeader: header('mcp-method'),
-    mcpNameHeader: header('mcp-name'),
-    ...(body !== undefined && { body }),
-  }).kind === 'legacy';
+  return (
+    classifyInboundRequest({
+      httpMethod,
+      protocolVersionHeader: header('mcp-protocol-version'),
+      mcpMethodHeader: header('mcp-method'),
+      mcpNameHeader: header('mcp-name'),
+      ...(body !== undefined && { body }),
+    }).kind === 'legacy'
+  );
 }
 
 export interface ModernEndpoint {
@@ -40,7 +42,9 @@ export interface ModernEndpoint {
  * `_meta`, the Mcp-Method/Mcp-Name headers and the protocol version, answers server/discover, and adds
  * the cache hints; a request reaches the sandbox its arguments or headers name, never a session's.
  */
-export function modernEndpoint(o: ServerDeps & { log: Logger; sessions: SessionManager; tools: ToolDefinition[]; guards: RequestGuards }): ModernEndpoint {
+export function modernEndpoint(
+  o: ServerDeps & { log: Logger; sessions: SessionManager; tools: ToolDefinition[]; guards: RequestGuards },
+): ModernEndpoint {
   /**
    * A tools/call needs only its own tool: registering all of them costs about a millisecond per request,
    * most of a stateless call's overhead. The Mcp-Method and Mcp-Name headers say which (the SDK refuses a
@@ -57,7 +61,11 @@ export function modernEndpoint(o: ServerDeps & { log: Logger; sessions: SessionM
     // The same header and query rules as a 2025-era session's initialize, applied to each request.
     const workspace = requestedWorkspace(req?.headers.get('sandbox-workspace'), req?.url);
     const authorization = req?.headers.get('authorization') ?? undefined;
-    return buildServer(toolsFor(req), o.sessions.router({ workspace, principal: o.guards.principal({ authorization }) }), o);
+    return buildServer(
+      toolsFor(req),
+      o.sessions.router({ workspace, principal: o.guards.principal({ authorization }) }),
+      o,
+    );
   };
   const handler = createMcpHandler(factory, {
     legacy: 'reject', // 2025-era requests never get here: they go to the session table

@@ -25,8 +25,11 @@ export interface ServerDeps {
 }
 
 /** The one sentence that teaches a model the handle, on every tool that works in a sandbox. */
-const HANDLE_ARG = z.string().min(1).max(512)
-  .describe('Sandbox handle returned by sandbox_create; omit it to use this session\'s own sandbox')
+const HANDLE_ARG = z
+  .string()
+  .min(1)
+  .max(512)
+  .describe("Sandbox handle returned by sandbox_create; omit it to use this session's own sandbox")
   .optional();
 
 /**
@@ -37,9 +40,10 @@ function strictInput(name: string, own: z.ZodRawShape, withHandle: boolean): z.Z
   const known = Object.keys(own);
   const takes = `${name} takes ${known.length ? known.join(', ') : 'no arguments'}${withHandle ? ' (and the optional sandbox handle)' : ''}`;
   return z.strictObject(withHandle ? { ...own, sandbox: HANDLE_ARG } : own, {
-    error: (iss) => iss.code === 'unrecognized_keys'
-      ? `unknown argument${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => JSON.stringify(k)).join(', ')}: ${takes}`
-      : undefined,
+    error: (iss) =>
+      iss.code === 'unrecognized_keys'
+        ? `unknown argument${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => JSON.stringify(k)).join(', ')}: ${takes}`
+        : undefined,
   });
 }
 
@@ -64,7 +68,7 @@ function convertedOnce(schema: z.ZodObject): ObjectSchema {
     const key = `${io} ${options.target}`;
     let json = memo.get(key);
     // Frozen: shared by every McpServer, so nothing may change it (the SDK copies what it adjusts).
-    if (!json) memo.set(key, json = deepFreeze(std.jsonSchema[io](options)));
+    if (!json) memo.set(key, (json = deepFreeze(std.jsonSchema[io](options))));
     return json;
   };
   return { '~standard': { ...std, jsonSchema: { input: once('input'), output: once('output') } } } as ObjectSchema;
@@ -100,7 +104,11 @@ export function buildServer(tools: ToolDefinition[], router: CallRouter, deps: S
   const server = new McpServer(
     { name: SERVER_NAME, version: SERVER_VERSION },
     // The tools capability comes with the first registerTool, after keepV1UnknownToolResult is in place.
-    { capabilities: { logging: {} }, instructions: INSTRUCTIONS, cacheHints: { 'tools/list': LIST_CACHE, 'server/discover': LIST_CACHE } },
+    {
+      capabilities: { logging: {} },
+      instructions: INSTRUCTIONS,
+      cacheHints: { 'tools/list': LIST_CACHE, 'server/discover': LIST_CACHE },
+    },
   );
   keepV1UnknownToolResult(server, new Set(tools.map((t) => t.name)));
   const call: CallDeps = { config, telemetry, log: deps.log, router, server, hostPaths };
@@ -108,8 +116,15 @@ export function buildServer(tools: ToolDefinition[], router: CallRouter, deps: S
     const { input, output } = schemasOf(tool);
     server.registerTool(
       tool.name,
-      { title: tool.title, description: tool.description, inputSchema: input, outputSchema: output, annotations: { title: tool.title, ...tool.annotations } },
-      (args: Record<string, unknown>, extra: ServerContext) => tool.kind === 'handles' ? callHandleTool(call, tool, args, extra) : callSandboxTool(call, tool, args, extra),
+      {
+        title: tool.title,
+        description: tool.description,
+        inputSchema: input,
+        outputSchema: output,
+        annotations: { title: tool.title, ...tool.annotations },
+      },
+      (args: Record<string, unknown>, extra: ServerContext) =>
+        tool.kind === 'handles' ? callHandleTool(call, tool, args, extra) : callSandboxTool(call, tool, args, extra),
     );
   }
   // The list is fixed while the server runs: no client should wait for list_changed notifications.

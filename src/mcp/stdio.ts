@@ -9,7 +9,10 @@ import type { ToolDefinition } from './tool.js';
  * when the wire goes (a message over SANDBOX_MAX_BODY drops it), so this transport reports its close.
  */
 class EndingStdioTransport extends StdioServerTransport {
-  constructor(maxBufferSize: number, private readonly onEnded: () => void) {
+  constructor(
+    maxBufferSize: number,
+    private readonly onEnded: () => void,
+  ) {
     super(process.stdin, process.stdout, { maxBufferSize });
   }
 
@@ -24,9 +27,14 @@ class EndingStdioTransport extends StdioServerTransport {
  * (initialize) or 2026-07-28 (server/discover, per-request _meta). The connection is pinned to its
  * era, so it keeps one sandbox either way; the client closing stdin ends it.
  */
-export async function serveStdio(o: ServerDeps & {
-  log: Logger; sessions: SessionManager; tools: ToolDefinition[]; onEnd: (reason: string) => void;
-}): Promise<void> {
+export async function serveStdio(
+  o: ServerDeps & {
+    log: Logger;
+    sessions: SessionManager;
+    tools: ToolDefinition[];
+    onEnd: (reason: string) => void;
+  },
+): Promise<void> {
   const session = o.sessions.open('stdio');
   // No token on stdio: whoever launched the server is its one caller.
   const router = o.sessions.router({ connection: () => session, principal: 'stdio' });

@@ -26,7 +26,9 @@ function progressOf(extra: ServerContext): Pick<ToolContext, 'wantsProgress' | '
     wantsProgress: progressToken !== undefined,
     progress: (p) => {
       if (progressToken === undefined) return;
-      void extra.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, ...p } }).catch(() => undefined);
+      void extra.mcpReq
+        .notify({ method: 'notifications/progress', params: { progressToken, ...p } })
+        .catch(() => undefined);
     },
   };
 }
@@ -49,10 +51,22 @@ function failure(d: CallDeps, name: string, log: Logger, err: unknown, session?:
 }
 
 /** sandbox_create, sandbox_delete: no session, the caller's handles. */
-export async function callHandleTool(d: CallDeps, tool: ToolDefinition & { kind: 'handles' }, args: Record<string, unknown>, extra: ServerContext): Promise<ToolResult> {
+export async function callHandleTool(
+  d: CallDeps,
+  tool: ToolDefinition & { kind: 'handles' },
+  args: Record<string, unknown>,
+  extra: ServerContext,
+): Promise<ToolResult> {
   const log = d.log.child({ tool: tool.name });
   const started = performance.now();
-  const ctx: HandleToolContext = { log, config: d.config, telemetry: d.telemetry, signal: extra.mcpReq.signal, handles: d.router, ...progressOf(extra) };
+  const ctx: HandleToolContext = {
+    log,
+    config: d.config,
+    telemetry: d.telemetry,
+    signal: extra.mcpReq.signal,
+    handles: d.router,
+    ...progressOf(extra),
+  };
   try {
     return finish(d, tool.name, log, started, await tool.handler(ctx, args as never));
   } catch (err) {
@@ -61,7 +75,12 @@ export async function callHandleTool(d: CallDeps, tool: ToolDefinition & { kind:
 }
 
 /** A tool that works in a sandbox: the session its `sandbox` handle, workspace or connection reaches. */
-export async function callSandboxTool(d: CallDeps, tool: ToolDefinition & { kind?: 'sandbox' }, input: Record<string, unknown>, extra: ServerContext): Promise<ToolResult> {
+export async function callSandboxTool(
+  d: CallDeps,
+  tool: ToolDefinition & { kind?: 'sandbox' },
+  input: Record<string, unknown>,
+  extra: ServerContext,
+): Promise<ToolResult> {
   const { sandbox: handle, ...args } = input;
   let session: Session;
   try {
@@ -75,19 +94,27 @@ export async function callSandboxTool(d: CallDeps, tool: ToolDefinition & { kind
   if (session === d.router.connection()) {
     const transportSessionId = extra.sessionId;
     session.clientLog ??= (level, message) => {
-      void d.server.sendLoggingMessage({ level, logger: SERVER_NAME, data: redactPaths(message, d.hostPaths) }, transportSessionId).catch(() => undefined);
+      void d.server
+        .sendLoggingMessage({ level, logger: SERVER_NAME, data: redactPaths(message, d.hostPaths) }, transportSessionId)
+        .catch(() => undefined);
     };
   }
   const log = session.log.child({ tool: tool.name });
   const ctx: ToolContext = {
-    session, log, config: d.config, telemetry: d.telemetry,
+    session,
+    log,
+    config: d.config,
+    telemetry: d.telemetry,
     signal: AbortSignal.any([extra.mcpReq.signal, session.endSignal]),
     ...progressOf(extra),
   };
   const started = performance.now();
   session.beginCall();
   let result: ToolResult;
-  const stopped = () => fail(`${tool.name} was stopped: this session ended while it ran (the server is shutting down, or the session was deleted or expired). Start a new session and call again`);
+  const stopped = () =>
+    fail(
+      `${tool.name} was stopped: this session ended while it ran (the server is shutting down, or the session was deleted or expired). Start a new session and call again`,
+    );
   try {
     result = await tool.handler(ctx, args as never);
     // Aborted by the session's end (not by the client): what the handler made of that is partial.

@@ -50,13 +50,19 @@ interface ToolShape<In extends ZodRawShape, Out extends ZodRawShape> {
  * (the default kind) also takes the optional `sandbox` handle, added by the plumbing, which finds the
  * session of each call; a handles tool manages handles and reaches no sandbox.
  */
-export type ToolDefinition<In extends ZodRawShape = ZodRawShape, Out extends ZodRawShape = ZodRawShape> = ToolShape<In, Out> & (
-  | { kind?: 'sandbox'; handler(ctx: ToolContext, args: z.output<z.ZodObject<In>>): Promise<ToolResult> }
-  | { kind: 'handles'; handler(ctx: HandleToolContext, args: z.output<z.ZodObject<In>>): Promise<ToolResult> }
-);
+export type ToolDefinition<In extends ZodRawShape = ZodRawShape, Out extends ZodRawShape = ZodRawShape> = ToolShape<
+  In,
+  Out
+> &
+  (
+    | { kind?: 'sandbox'; handler(ctx: ToolContext, args: z.output<z.ZodObject<In>>): Promise<ToolResult> }
+    | { kind: 'handles'; handler(ctx: HandleToolContext, args: z.output<z.ZodObject<In>>): Promise<ToolResult> }
+  );
 
 /** Keeps each definition's own types while collecting them in one list. */
-export function defineTool<In extends ZodRawShape, Out extends ZodRawShape>(t: ToolDefinition<In, Out>): ToolDefinition {
+export function defineTool<In extends ZodRawShape, Out extends ZodRawShape>(
+  t: ToolDefinition<In, Out>,
+): ToolDefinition {
   return t as unknown as ToolDefinition;
 }
 

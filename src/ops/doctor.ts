@@ -19,7 +19,11 @@ const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '
  * The seed's deployment validation: shows the configuration in force, then creates a sandbox, runs
  * commands, round-trips a file and destroys it, timing each step. Exit code 1 if any step failed.
  */
-export async function doctor(config: Config, log: Logger, opts: { json: boolean }): Promise<{ exitCode: number; report: string }> {
+export async function doctor(
+  config: Config,
+  log: Logger,
+  opts: { json: boolean },
+): Promise<{ exitCode: number; report: string }> {
   const steps: Step[] = [];
   let provider: SandboxProvider | undefined;
   let sandbox: Sandbox | undefined;
@@ -30,13 +34,19 @@ export async function doctor(config: Config, log: Logger, opts: { json: boolean 
       steps.push({ name, ok: true, ms: Math.round(performance.now() - t0), detail: detail || undefined });
       return true;
     } catch (e) {
-      steps.push({ name, ok: false, ms: Math.round(performance.now() - t0), detail: isSandboxError(e) ? e.describe() : (e as Error).message });
+      steps.push({
+        name,
+        ok: false,
+        ms: Math.round(performance.now() - t0),
+        detail: isSandboxError(e) ? e.describe() : (e as Error).message,
+      });
       return false;
     }
   };
   const expectOutput = async (cmd: string, want: string) => {
     const r = await sandbox!.exec(cmd, { timeoutMs: 30_000 });
-    if (r.exitCode !== 0 || r.stdout.trim() !== want) throw new Error(`expected "${want}", got exit ${r.exitCode}: ${(r.stdout + r.stderr).trim().slice(0, 300)}`);
+    if (r.exitCode !== 0 || r.stdout.trim() !== want)
+      throw new Error(`expected "${want}", got exit ${r.exitCode}: ${(r.stdout + r.stderr).trim().slice(0, 300)}`);
   };
 
   const chromium = CHROMIUM_CANDIDATES.find((p) => existsSync(p));
@@ -46,7 +56,11 @@ export async function doctor(config: Config, log: Logger, opts: { json: boolean 
     transport: config.transport,
     stateDir: config.stateDir,
     // Presence only: secrets are never printed.
-    keys: { E2B_API_KEY: !!config.e2bApiKey, DAYTONA_API_KEY: !!config.daytonaApiKey, SANDBOX_MCP_AUTH_TOKEN: !!config.authToken },
+    keys: {
+      E2B_API_KEY: !!config.e2bApiKey,
+      DAYTONA_API_KEY: !!config.daytonaApiKey,
+      SANDBOX_MCP_AUTH_TOKEN: !!config.authToken,
+    },
     chromium: chromium ?? null,
     isolation: undefined as string | undefined,
     network: undefined as string | undefined,
@@ -61,9 +75,17 @@ export async function doctor(config: Config, log: Logger, opts: { json: boolean 
     summary.warnings = d.warnings;
     return d.isolation;
   });
-  if (started && await step('create a sandbox', async () => { sandbox = await provider!.create({ labels: { purpose: 'doctor' }, timeoutMs: 120_000 }); return sandbox.id; })) {
+  if (
+    started &&
+    (await step('create a sandbox', async () => {
+      sandbox = await provider!.create({ labels: { purpose: 'doctor' }, timeoutMs: 120_000 });
+      return sandbox.id;
+    }))
+  ) {
     await step('run echo', () => expectOutput('echo hello', 'hello'));
-    await step('mkdir -p, touch and ls', () => expectOutput('mkdir -p doctor/a/b && touch doctor/a/b/file && ls doctor/a/b', 'file'));
+    await step('mkdir -p, touch and ls', () =>
+      expectOutput('mkdir -p doctor/a/b && touch doctor/a/b/file && ls doctor/a/b', 'file'),
+    );
     await step('write and read back a file', async () => {
       const content = randomBytes(64 * 1024);
       await sandbox!.files.write('doctor/roundtrip.bin', content);
@@ -81,17 +103,22 @@ export async function doctor(config: Config, log: Logger, opts: { json: boolean 
 
   if (opts.json) return { exitCode: ok ? 0 : 1, report: JSON.stringify({ ok, config: summary, steps }, null, 2) };
   const lines = [
-      `provider   ${summary.provider} (${summary.reason})`,
-      `isolation  ${summary.isolation ?? 'unknown'}`,
-      `network    ${summary.network ?? 'unknown'}`,
-      `state dir  ${summary.stateDir}`,
-      `keys       ${Object.entries(summary.keys).map(([k, v]) => `${k} ${v ? 'set' : 'not set'}`).join(', ')}`,
-      `chromium   ${summary.chromium ?? 'not found (browser tools unavailable: apt-get install chromium)'}`,
-      ...summary.warnings.map((w) => `warning    ${w}`),
-      '',
-      ...steps.map((s) => `${s.ok ? '✔' : '✘'} ${s.name.padEnd(32)} ${String(s.ms).padStart(6)} ms${s.detail ? `  ${s.detail}` : ''}`),
-      '',
-      ok ? 'All checks passed.' : 'Some checks failed: see the ✘ lines above.',
+    `provider   ${summary.provider} (${summary.reason})`,
+    `isolation  ${summary.isolation ?? 'unknown'}`,
+    `network    ${summary.network ?? 'unknown'}`,
+    `state dir  ${summary.stateDir}`,
+    `keys       ${Object.entries(summary.keys)
+      .map(([k, v]) => `${k} ${v ? 'set' : 'not set'}`)
+      .join(', ')}`,
+    `chromium   ${summary.chromium ?? 'not found (browser tools unavailable: apt-get install chromium)'}`,
+    ...summary.warnings.map((w) => `warning    ${w}`),
+    '',
+    ...steps.map(
+      (s) =>
+        `${s.ok ? '✔' : '✘'} ${s.name.padEnd(32)} ${String(s.ms).padStart(6)} ms${s.detail ? `  ${s.detail}` : ''}`,
+    ),
+    '',
+    ok ? 'All checks passed.' : 'Some checks failed: see the ✘ lines above.',
   ];
   return { exitCode: ok ? 0 : 1, report: lines.join('\n') };
 }

@@ -9,14 +9,54 @@ const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
  */
 export class Metrics implements Telemetry {
   readonly registry = new Registry();
-  private readonly active = new Gauge({ name: 'sandbox_mcp_sandboxes_active', help: 'Sandboxes alive now', registers: [this.registry] });
-  private readonly creations = new Counter({ name: 'sandbox_mcp_sandbox_creations_total', help: 'Sandbox creations by result', labelNames: ['result'], registers: [this.registry] });
-  private readonly creationSeconds = new Histogram({ name: 'sandbox_mcp_sandbox_creation_seconds', help: 'Time to create a sandbox', buckets: SECONDS, registers: [this.registry] });
-  private readonly ended = new Counter({ name: 'sandbox_mcp_sandboxes_ended_total', help: 'Sandboxes ended, by reason (idle = idle reaps)', labelNames: ['reason'], registers: [this.registry] });
-  private readonly toolCalls = new Counter({ name: 'sandbox_mcp_tool_calls_total', help: 'Tool calls by tool and result', labelNames: ['tool', 'result'], registers: [this.registry] });
-  private readonly toolSeconds = new Histogram({ name: 'sandbox_mcp_tool_duration_seconds', help: 'Tool call duration', labelNames: ['tool'], buckets: SECONDS, registers: [this.registry] });
-  private readonly commandSeconds = new Histogram({ name: 'sandbox_mcp_command_duration_seconds', help: 'shell_exec command duration', labelNames: ['outcome'], buckets: SECONDS, registers: [this.registry] });
-  private readonly orphans = new Counter({ name: 'sandbox_mcp_orphans_reaped_total', help: 'Sandboxes of dead servers reaped at start-up', registers: [this.registry] });
+  private readonly active = new Gauge({
+    name: 'sandbox_mcp_sandboxes_active',
+    help: 'Sandboxes alive now',
+    registers: [this.registry],
+  });
+  private readonly creations = new Counter({
+    name: 'sandbox_mcp_sandbox_creations_total',
+    help: 'Sandbox creations by result',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  private readonly creationSeconds = new Histogram({
+    name: 'sandbox_mcp_sandbox_creation_seconds',
+    help: 'Time to create a sandbox',
+    buckets: SECONDS,
+    registers: [this.registry],
+  });
+  private readonly ended = new Counter({
+    name: 'sandbox_mcp_sandboxes_ended_total',
+    help: 'Sandboxes ended, by reason (idle = idle reaps)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  private readonly toolCalls = new Counter({
+    name: 'sandbox_mcp_tool_calls_total',
+    help: 'Tool calls by tool and result',
+    labelNames: ['tool', 'result'],
+    registers: [this.registry],
+  });
+  private readonly toolSeconds = new Histogram({
+    name: 'sandbox_mcp_tool_duration_seconds',
+    help: 'Tool call duration',
+    labelNames: ['tool'],
+    buckets: SECONDS,
+    registers: [this.registry],
+  });
+  private readonly commandSeconds = new Histogram({
+    name: 'sandbox_mcp_command_duration_seconds',
+    help: 'shell_exec command duration',
+    labelNames: ['outcome'],
+    buckets: SECONDS,
+    registers: [this.registry],
+  });
+  private readonly orphans = new Counter({
+    name: 'sandbox_mcp_orphans_reaped_total',
+    help: 'Sandboxes of dead servers reaped at start-up',
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'sandbox_mcp_' });

@@ -16,7 +16,11 @@ interface OpResult {
  * file write/read round trip, each with min/median/p95/max/stdev and a success rate. The seed's
  * targets (creation < 30 s, command < 5 s, success > 95 %) are checked and reported.
  */
-export async function perf(config: Config, log: Logger, opts: { json: boolean; iterations: number; progress?: (line: string) => void }): Promise<{ exitCode: number; report: string }> {
+export async function perf(
+  config: Config,
+  log: Logger,
+  opts: { json: boolean; iterations: number; progress?: (line: string) => void },
+): Promise<{ exitCode: number; report: string }> {
   const provider = await createProvider({ ...config, warmPool: 0 }, log);
   const samples: Record<'create' | 'exec' | 'file', number[]> = { create: [], exec: [], file: [] };
   const attempts = { create: 0, exec: 0, file: 0 };
@@ -37,7 +41,12 @@ export async function perf(config: Config, log: Logger, opts: { json: boolean; i
   for (let i = 0; i < opts.iterations; i++) {
     opts.progress?.(`bench ${i + 1}/${opts.iterations}`);
     let sb: Awaited<ReturnType<typeof provider.create>> | undefined;
-    if (!(await timed('create', async () => { sb = await provider.create({ labels: { purpose: 'bench' }, timeoutMs: 120_000 }); }))) continue;
+    if (
+      !(await timed('create', async () => {
+        sb = await provider.create({ labels: { purpose: 'bench' }, timeoutMs: 120_000 });
+      }))
+    )
+      continue;
     await timed('exec', async () => {
       const r = await sb!.exec('echo ok', { timeoutMs: 30_000 });
       if (r.exitCode !== 0 || r.stdout !== 'ok\n') throw new Error(`unexpected result: exit ${r.exitCode}`);
@@ -51,24 +60,41 @@ export async function perf(config: Config, log: Logger, opts: { json: boolean; i
   }
   await provider.shutdown();
   const result = (op: keyof typeof samples): OpResult => ({
-    stats: summarize(samples[op]), attempts: attempts[op], successes: samples[op].length,
+    stats: summarize(samples[op]),
+    attempts: attempts[op],
+    successes: samples[op].length,
     successRate: attempts[op] ? samples[op].length / attempts[op] : 0,
   });
   const ops = { create: result('create'), exec: result('exec'), file: result('file') };
   const all = Object.values(ops);
-  const overall = all.reduce((a, o) => a + o.successes, 0) / Math.max(1, all.reduce((a, o) => a + o.attempts, 0));
+  const overall =
+    all.reduce((a, o) => a + o.successes, 0) /
+    Math.max(
+      1,
+      all.reduce((a, o) => a + o.attempts, 0),
+    );
   const targets = [
     { name: 'creation p95 < 30 s', pass: ops.create.stats.p95 < 30_000 },
     { name: 'command p95 < 5 s', pass: ops.exec.stats.p95 < 5_000 },
     { name: 'success rate > 95 %', pass: overall > 0.95 },
   ];
-  const out = { provider: config.provider, iterations: opts.iterations, operations: ops, successRate: overall, targets, errors: errors.slice(0, 20) };
+  const out = {
+    provider: config.provider,
+    iterations: opts.iterations,
+    operations: ops,
+    successRate: overall,
+    targets,
+    errors: errors.slice(0, 20),
+  };
   const exitCode = targets.every((t) => t.pass) ? 0 : 1;
   if (opts.json) return { exitCode, report: JSON.stringify(out, null, 2) };
-  const row = (name: string, o: OpResult) => `${name.padEnd(22)} min ${o.stats.min}  p50 ${o.stats.p50}  p95 ${o.stats.p95}  max ${o.stats.max}  sd ${o.stats.stdev}  ok ${o.successes}/${o.attempts}`;
+  const row = (name: string, o: OpResult) =>
+    `${name.padEnd(22)} min ${o.stats.min}  p50 ${o.stats.p50}  p95 ${o.stats.p95}  max ${o.stats.max}  sd ${o.stats.stdev}  ok ${o.successes}/${o.attempts}`;
   const report = [
     `provider ${config.provider}, ${opts.iterations} iterations (ms)`,
-    row('sandbox creation', ops.create), row('command (echo)', ops.exec), row('file write+read 64 KiB', ops.file),
+    row('sandbox creation', ops.create),
+    row('command (echo)', ops.exec),
+    row('file write+read 64 KiB', ops.file),
     `success rate ${(overall * 100).toFixed(1)} %`,
     ...targets.map((t) => `${t.pass ? '✔' : '✘'} ${t.name}`),
     ...errors.slice(0, 5).map((e) => `error: ${e}`),

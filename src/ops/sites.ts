@@ -21,29 +21,62 @@ function siteUrl(config: Config, site: string): string {
 
 /** The owner as the operator sees it: its kind and a short fingerprint (equal for sites of one owner), never a name. */
 function ownerLabel(owner: string | null): { kind: 'workspace' | 'session'; id: string } | null {
-  return owner === null ? null : { kind: ownerKind(owner), id: owner.slice(owner.indexOf(':') + 1, owner.indexOf(':') + 9) };
+  return owner === null
+    ? null
+    : { kind: ownerKind(owner), id: owner.slice(owner.indexOf(':') + 1, owner.indexOf(':') + 9) };
 }
 
 function table(records: SiteRecord[], config: Config): string {
-  if (!records.length) return config.workspace ? `No sites of workspace ${config.workspace} in ${config.stateDir}.` : `No sites in ${config.stateDir}.`;
+  if (!records.length)
+    return config.workspace
+      ? `No sites of workspace ${config.workspace} in ${config.stateDir}.`
+      : `No sites in ${config.stateDir}.`;
   const rows = records.map((r) => {
     const o = ownerLabel(r.owner);
     const live = r.versions.find((v) => v.live);
-    return [r.name, o ? `${o.kind} ${o.id}` : 'none (unclaimed)', r.live ?? '-', String(r.versions.length), live ? `${live.fileCount} files, ${live.totalBytes} B` : '-', live?.createdAt ?? '-', siteUrl(config, r.name)];
+    return [
+      r.name,
+      o ? `${o.kind} ${o.id}` : 'none (unclaimed)',
+      r.live ?? '-',
+      String(r.versions.length),
+      live ? `${live.fileCount} files, ${live.totalBytes} B` : '-',
+      live?.createdAt ?? '-',
+      siteUrl(config, r.name),
+    ];
   });
   const head = ['NAME', 'OWNER', 'LIVE', 'VERSIONS', 'LIVE SIZE', 'LIVE SINCE', 'URL'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return [head, ...rows]
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** `sandbox-mcp sites ...`: works on the state dir directly, with or without a server running on it. */
-export async function sites(config: Config, cmd: SitesCommand, opts: { json: boolean }): Promise<{ exitCode: number; report: string }> {
+export async function sites(
+  config: Config,
+  cmd: SitesCommand,
+  opts: { json: boolean },
+): Promise<{ exitCode: number; report: string }> {
   const store = new LocalSiteStore(config.stateDir, async (site) => siteUrl(config, site));
   if (cmd.action === 'delete') {
     const r = await store.remove(cmd.name, 'operator', CLI_BLOB_GRACE_MS).catch((e: unknown) => {
-      throw isSandboxError(e) && e.code === 'NOT_FOUND' ? new SandboxError('NOT_FOUND', `no site named "${cmd.name}" in ${config.stateDir}`, { hint: 'sandbox-mcp sites list shows the sites (pass the server\'s --state-dir if it has one)' }) : e;
+      throw isSandboxError(e) && e.code === 'NOT_FOUND'
+        ? new SandboxError('NOT_FOUND', `no site named "${cmd.name}" in ${config.stateDir}`, {
+            hint: "sandbox-mcp sites list shows the sites (pass the server's --state-dir if it has one)",
+          })
+        : e;
     });
-    return { exitCode: 0, report: opts.json ? JSON.stringify({ name: cmd.name, deletedVersions: r.versions }) : `Deleted site ${cmd.name} (${r.versions} versions); its URL now answers 404.` };
+    return {
+      exitCode: 0,
+      report: opts.json
+        ? JSON.stringify({ name: cmd.name, deletedVersions: r.versions })
+        : `Deleted site ${cmd.name} (${r.versions} versions); its URL now answers 404.`,
+    };
   }
   let records = await store.records();
   if (config.workspace) {
@@ -51,6 +84,12 @@ export async function sites(config: Config, cmd: SitesCommand, opts: { json: boo
     records = records.filter((r) => actor !== 'operator' && r.owner === actor.owner);
   }
   if (!opts.json) return { exitCode: 0, report: table(records, config) };
-  const out = records.map((r) => ({ name: r.name, owner: ownerLabel(r.owner), live: r.live, url: siteUrl(config, r.name) || undefined, versions: r.versions }));
+  const out = records.map((r) => ({
+    name: r.name,
+    owner: ownerLabel(r.owner),
+    live: r.live,
+    url: siteUrl(config, r.name) || undefined,
+    versions: r.versions,
+  }));
   return { exitCode: 0, report: JSON.stringify({ sites: out }, null, 2) };
 }

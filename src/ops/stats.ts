@@ -15,7 +15,15 @@ export function summarize(samples: number[]): Stat {
   const mean = s.reduce((a, b) => a + b, 0) / (s.length || 1);
   const stdev = Math.sqrt(s.reduce((a, b) => a + (b - mean) ** 2, 0) / (s.length || 1));
   const r = (x: number) => Math.round(x * 100) / 100;
-  return { n: s.length, min: r(s[0] ?? NaN), p50: r(q(0.5)), p95: r(q(0.95)), max: r(s[s.length - 1] ?? NaN), mean: r(mean), stdev: r(stdev) };
+  return {
+    n: s.length,
+    min: r(s[0] ?? NaN),
+    p50: r(q(0.5)),
+    p95: r(q(0.95)),
+    max: r(s[s.length - 1] ?? NaN),
+    mean: r(mean),
+    stdev: r(stdev),
+  };
 }
 
 export async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
@@ -52,6 +60,13 @@ export interface BenchOptions {
 
 export type BenchRunner = (o: BenchOptions) => Promise<BenchSection>;
 
-export function compare(metric: string, ours: number, baselineName: string, baseline: number, target: string, pass: boolean): Comparison {
+export function compare(
+  metric: string,
+  ours: number,
+  baselineName: string,
+  baseline: number,
+  target: string,
+  pass: boolean,
+): Comparison {
   return { metric, ours, baseline, baselineName, ratio: Math.round((ours / baseline) * 1000) / 1000, target, pass };
 }

@@ -16,14 +16,26 @@ export function parsePreviewLabel(label: string): { port: number; sandboxId: str
   return { port, sandboxId: m[2]! };
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 
 function forwardedHeaders(req: IncomingMessage): Record<string, string> {
   return {
     'x-forwarded-for': req.socket.remoteAddress ?? '',
     'x-forwarded-host': req.headers.host ?? '',
     // Behind a TLS-terminating proxy (SANDBOX_PUBLIC_URL https://...), keep the scheme it reported.
-    'x-forwarded-proto': String(req.headers['x-forwarded-proto'] ?? 'http').split(',')[0]!.trim(),
+    'x-forwarded-proto': String(req.headers['x-forwarded-proto'] ?? 'http')
+      .split(',')[0]!
+      .trim(),
   };
 }
 
@@ -40,14 +52,16 @@ function previewLocation(location: string, req: IncomingMessage): string {
 }
 
 export function notFound(res: ServerResponse, message: string): void {
-  res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(`404 Not Found\n${message}\n`);
+  res
+    .writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
+    .end(`404 Not Found\n${message}\n`);
 }
 
 /** Finds the sandbox behind a preview id; undefined for unknown or dead ones (their previews 404). */
 export type SandboxLookup = (sandboxId: string) => Sandbox | undefined;
 
 async function open(sandbox: Sandbox, port: number): Promise<Duplex | string> {
-  if (!sandbox.connectPort) return 'this sandbox\'s provider serves previews at its own URL';
+  if (!sandbox.connectPort) return "this sandbox's provider serves previews at its own URL";
   try {
     return await sandbox.connectPort(port);
   } catch (e) {
@@ -56,7 +70,13 @@ async function open(sandbox: Sandbox, port: number): Promise<Duplex | string> {
 }
 
 /** Proxies one HTTP request to a sandbox port; one upstream connection per request. */
-export async function proxyRequest(req: IncomingMessage, res: ServerResponse, sandbox: Sandbox, port: number, log: Logger): Promise<void> {
+export async function proxyRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  sandbox: Sandbox,
+  port: number,
+  log: Logger,
+): Promise<void> {
   const upstream = await open(sandbox, port);
   if (typeof upstream === 'string') return notFound(res, upstream);
   // The client may have left while the port opened: its 'close' is gone, so nothing would end this one.
@@ -76,19 +96,35 @@ export async function proxyRequest(req: IncomingMessage, res: ServerResponse, sa
   });
   preq.on('error', (err) => {
     log.debug({ err: err.message, port }, 'preview upstream failed');
-    if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' }).end(`502 Bad Gateway\nthe server on port ${port} closed the connection: ${err.message}\n`);
+    if (!res.headersSent)
+      res
+        .writeHead(502, { 'content-type': 'text/plain; charset=utf-8' })
+        .end(`502 Bad Gateway\nthe server on port ${port} closed the connection: ${err.message}\n`);
     else res.destroy();
   });
-  res.on('close', () => { if (!res.writableFinished) { preq.destroy(); upstream.destroy(); } });
+  res.on('close', () => {
+    if (!res.writableFinished) {
+      preq.destroy();
+      upstream.destroy();
+    }
+  });
   req.pipe(preq);
 }
 
 /** Proxies a WebSocket (or any Upgrade) handshake, then pipes raw bytes both ways. */
-export async function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, sandbox: Sandbox, port: number): Promise<void> {
+export async function proxyUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  sandbox: Sandbox,
+  port: number,
+): Promise<void> {
   socket.on('error', () => socket.destroy());
   const upstream = await open(sandbox, port);
   if (typeof upstream === 'string') {
-    socket.end(`HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n404 Not Found\n${upstream}\n`);
+    socket.end(
+      `HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n404 Not Found\n${upstream}\n`,
+    );
     return;
   }
   if (socket.destroyed) return void upstream.destroy();
@@ -97,7 +133,10 @@ export async function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: B
   for (const [k, v] of Object.entries(forwardedHeaders(req))) lines.push(`${k}: ${v}`);
   upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
   if (head.length) upstream.write(head);
-  const end = () => { socket.destroy(); upstream.destroy(); };
+  const end = () => {
+    socket.destroy();
+    upstream.destroy();
+  };
   upstream.on('error', end).on('close', end);
   socket.on('close', end);
   upstream.pipe(socket);

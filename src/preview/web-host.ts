@@ -54,7 +54,9 @@ export class WebHost {
     if (this.mainPort !== undefined) return this.mainPort;
     if (!this.own) {
       this.own = this.listen();
-      this.own.catch(() => { this.own = undefined; });
+      this.own.catch(() => {
+        this.own = undefined;
+      });
     }
     return (await this.own).port;
   }
@@ -116,7 +118,9 @@ export class WebHost {
     if (!preview) return false;
     const sb = this.lookup(preview.sandboxId);
     if (!sb || !sb.isAlive()) {
-      socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nno preview at this address\n');
+      socket.end(
+        'HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nno preview at this address\n',
+      );
       return true;
     }
     await proxyUpgrade(req, socket, head, sb, preview.port);
@@ -126,26 +130,47 @@ export class WebHost {
   private async listen(): Promise<{ server: http.Server; port: number }> {
     // The same limits as the HTTP transport's listener: this one serves loopback only, but any local client.
     const server = http.createServer(this.config ? httpTimeouts(this.config) : {}, (req, res) => {
-      this.handleRequest(req, res).then((claimed) => {
-        if (!claimed) notFound(res, 'this listener serves only preview (<port>-<sandboxId>.<domain>) and site (<name>.site.<domain>) addresses');
-      }, (err) => {
-        this.log?.error({ err }, 'web request failed');
-        if (!res.headersSent) res.writeHead(500).end('internal error\n');
-        else res.destroy();
-      });
+      this.handleRequest(req, res).then(
+        (claimed) => {
+          if (!claimed)
+            notFound(
+              res,
+              'this listener serves only preview (<port>-<sandboxId>.<domain>) and site (<name>.site.<domain>) addresses',
+            );
+        },
+        (err) => {
+          this.log?.error({ err }, 'web request failed');
+          if (!res.headersSent) res.writeHead(500).end('internal error\n');
+          else res.destroy();
+        },
+      );
     });
     if (this.config && this.log) limitConnectionsPerClient(server, this.config.maxConnectionsPerClient, this.log);
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      this.handleUpgrade(req, socket, head).then((claimed) => { if (!claimed) socket.destroy(); }, () => socket.destroy());
+      this.handleUpgrade(req, socket, head).then(
+        (claimed) => {
+          if (!claimed) socket.destroy();
+        },
+        () => socket.destroy(),
+      );
     });
     const wanted = this.config?.webPort ?? 0;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(wanted, '127.0.0.1', () => { server.off('error', reject); resolve(); });
-    }).catch((err: Error) => {
-      throw new SandboxError('UNAVAILABLE', `cannot open the preview and site listener on 127.0.0.1:${wanted}: ${err.message}`, {
-        hint: wanted ? 'another program uses SANDBOX_WEB_PORT: the operator should set a free port (or 0 for any) and restart sandbox-mcp' : 'the operator should check the machine\'s loopback interface and restart sandbox-mcp',
+      server.listen(wanted, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
       });
+    }).catch((err: Error) => {
+      throw new SandboxError(
+        'UNAVAILABLE',
+        `cannot open the preview and site listener on 127.0.0.1:${wanted}: ${err.message}`,
+        {
+          hint: wanted
+            ? 'another program uses SANDBOX_WEB_PORT: the operator should set a free port (or 0 for any) and restart sandbox-mcp'
+            : "the operator should check the machine's loopback interface and restart sandbox-mcp",
+        },
+      );
     });
     server.unref();
     const port = (server.address() as AddressInfo).port;
@@ -155,7 +180,11 @@ export class WebHost {
 
   async close(): Promise<void> {
     const own = await this.own?.catch(() => undefined);
-    if (own) await new Promise<void>((resolve) => { own.server.close(() => resolve()); own.server.closeAllConnections(); });
+    if (own)
+      await new Promise<void>((resolve) => {
+        own.server.close(() => resolve());
+        own.server.closeAllConnections();
+      });
   }
 }
 

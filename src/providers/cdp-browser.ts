@@ -19,10 +19,24 @@ const LISTENING = /DevTools listening on ws:\/\/[^/\s]+:(\d+)(\/devtools\/browse
  */
 function chromiumArgs(profile: string): string[] {
   return [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-default-apps', '--no-default-browser-check',
-    '--password-store=basic', '--use-mock-keychain', '--mute-audio', '--disable-dev-shm-usage',
-    '--remote-debugging-address=127.0.0.1', '--remote-debugging-port=0', `--user-data-dir=${profile}`, 'about:blank',
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-default-apps',
+    '--no-default-browser-check',
+    '--password-store=basic',
+    '--use-mock-keychain',
+    '--mute-audio',
+    '--disable-dev-shm-usage',
+    '--remote-debugging-address=127.0.0.1',
+    '--remote-debugging-port=0',
+    `--user-data-dir=${profile}`,
+    'about:blank',
   ];
 }
 
@@ -82,10 +96,17 @@ export class SandboxChromium {
   /** The configured path if the sandbox has it, else the first known name on the sandbox's PATH. */
   private async find(chromiumPath: string): Promise<string> {
     const names = [chromiumPath, ...NAMES].map(q).join(' ');
-    const r = await this.sandbox.exec(`for c in ${names}; do p=$(command -v "$c" 2>/dev/null) && [ -x "$p" ] && { echo "$p"; exit 0; }; done; exit 3`, { timeoutMs: 15_000 });
+    const r = await this.sandbox.exec(
+      `for c in ${names}; do p=$(command -v "$c" 2>/dev/null) && [ -x "$p" ] && { echo "$p"; exit 0; }; done; exit 3`,
+      { timeoutMs: 15_000 },
+    );
     const found = r.stdout.trim().split('\n')[0];
     if (r.exitCode === 0 && found) return found;
-    throw new SandboxError('UNSUPPORTED', `no Chromium in this ${this.sandbox.provider} sandbox (looked for ${[chromiumPath, ...NAMES].join(', ')} on its PATH), so the browser tools are unavailable`, { hint: this.installHint });
+    throw new SandboxError(
+      'UNSUPPORTED',
+      `no Chromium in this ${this.sandbox.provider} sandbox (looked for ${[chromiumPath, ...NAMES].join(', ')} on its PATH), so the browser tools are unavailable`,
+      { hint: this.installHint },
+    );
   }
 
   private async waitListening(processId: string): Promise<{ port: number; path: string }> {
@@ -94,16 +115,31 @@ export class SandboxChromium {
     let output = '';
     for (;;) {
       const waitMs = Math.max(0, deadline - Date.now());
-      const r = await this.sandbox.processes.read(processId, { cursor, waitMs: Math.min(waitMs, 5000), until: LISTENING.source, maxBytes: 64 * 1024 });
+      const r = await this.sandbox.processes.read(processId, {
+        cursor,
+        waitMs: Math.min(waitMs, 5000),
+        until: LISTENING.source,
+        maxBytes: 64 * 1024,
+      });
       cursor = r.cursor;
       output = (output + r.output).slice(-16 * 1024);
       const m = LISTENING.exec(output);
       if (m) return { port: Number(m[1]), path: m[2]! };
       if (!r.running) {
-        throw new SandboxError('UNAVAILABLE', `Chromium exited in the sandbox before it listened (${r.signal ?? `exit code ${r.exitCode}`}): ${tail(output)}`, { hint: 'check that the image\'s Chromium runs headless as a non-root user (chromium --headless --no-sandbox --dump-dom about:blank)' });
+        throw new SandboxError(
+          'UNAVAILABLE',
+          `Chromium exited in the sandbox before it listened (${r.signal ?? `exit code ${r.exitCode}`}): ${tail(output)}`,
+          {
+            hint: "check that the image's Chromium runs headless as a non-root user (chromium --headless --no-sandbox --dump-dom about:blank)",
+          },
+        );
       }
       if (Date.now() >= deadline) {
-        throw new SandboxError('UNAVAILABLE', `Chromium did not open its DevTools port within ${START_TIMEOUT_MS / 1000} s: ${tail(output)}`, { hint: 'the sandbox may be short of memory or CPU; try again' });
+        throw new SandboxError(
+          'UNAVAILABLE',
+          `Chromium did not open its DevTools port within ${START_TIMEOUT_MS / 1000} s: ${tail(output)}`,
+          { hint: 'the sandbox may be short of memory or CPU; try again' },
+        );
       }
     }
   }
@@ -115,25 +151,37 @@ export class SandboxChromium {
       run.sockets.add(socket);
       socket.on('close', () => run.sockets.delete(socket));
       socket.pause();
-      connect(port).then((remote) => {
-        run.sockets.add(remote);
-        remote.on('close', () => { run.sockets.delete(remote); socket.destroy(); });
-        remote.on('error', () => socket.destroy());
-        socket.on('close', () => remote.destroy());
-        socket.on('error', () => remote.destroy());
-        if (socket.destroyed) { remote.destroy(); return; }
-        socket.pipe(remote);
-        remote.pipe(socket);
-        socket.resume();
-      }, (e: Error) => {
-        this.log?.debug({ sandboxId: this.sandbox.id, err: e.message }, 'browser port bridge failed');
-        socket.destroy();
-      });
+      connect(port).then(
+        (remote) => {
+          run.sockets.add(remote);
+          remote.on('close', () => {
+            run.sockets.delete(remote);
+            socket.destroy();
+          });
+          remote.on('error', () => socket.destroy());
+          socket.on('close', () => remote.destroy());
+          socket.on('error', () => remote.destroy());
+          if (socket.destroyed) {
+            remote.destroy();
+            return;
+          }
+          socket.pipe(remote);
+          remote.pipe(socket);
+          socket.resume();
+        },
+        (e: Error) => {
+          this.log?.debug({ sandboxId: this.sandbox.id, err: e.message }, 'browser port bridge failed');
+          socket.destroy();
+        },
+      );
     });
     run.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+      server.listen(0, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
     return (server.address() as net.AddressInfo).port;
   }

@@ -4,11 +4,27 @@ import { SandboxError } from '../errors.js';
 import { toSandboxError } from './agent-errors.js';
 import { globMatcher } from './local/agent/glob.js';
 import { MAX_TRANSFER_BYTES } from './local/agent/protocol.js';
-import { compilePattern, displayPath, MAX_SEARCH_FILE_BYTES, searchBuffer, type SearchOutcome } from './local/agent/search.js';
+import {
+  compilePattern,
+  displayPath,
+  MAX_SEARCH_FILE_BYTES,
+  searchBuffer,
+  type SearchOutcome,
+} from './local/agent/search.js';
 import { sniff, SNIFF_BYTES } from './local/agent/sniff.js';
 import { readTextRange } from './local/agent/text.js';
 import { IGNORED_DIRS, MAX_SCANNED, SYSTEM_DIRS } from './local/agent/walk.js';
-import type { DirEntry, FilesApi, FileStat, ReadTextOptions, ReadTextResult, SearchOptions, SearchResult, TreeOptions, TreeResult } from './types.js';
+import type {
+  DirEntry,
+  FilesApi,
+  FileStat,
+  ReadTextOptions,
+  ReadTextResult,
+  SearchOptions,
+  SearchResult,
+  TreeOptions,
+  TreeResult,
+} from './types.js';
 
 /**
  * readText, tree and search for providers whose vendor API only offers primitive file operations
@@ -30,21 +46,35 @@ async function translated<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 function intArg(name: string, v: number, min: number, max: number): number {
-  if (!Number.isInteger(v) || v < min || v > max) throw new SandboxError('INVALID_ARGUMENT', `${name} must be a whole number from ${min} to ${max}`);
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new SandboxError('INVALID_ARGUMENT', `${name} must be a whole number from ${min} to ${max}`);
   return v;
 }
 
 /** A read-only FileHandle over a Buffer: readTextRange only ever calls read(). */
 function bufferHandle(data: Buffer): FileHandle {
   return {
-    read: async (buffer: Buffer, offset: number, length: number, position: number) => ({ bytesRead: data.copy(buffer, offset, position, position + length), buffer }),
+    read: async (buffer: Buffer, offset: number, length: number, position: number) => ({
+      bytesRead: data.copy(buffer, offset, position, position + length),
+      buffer,
+    }),
   } as unknown as FileHandle;
 }
 
-interface Walked { abs: string; rel: string; entry: DirEntry; skipped: boolean }
+interface Walked {
+  abs: string;
+  rel: string;
+  entry: DirEntry;
+  skipped: boolean;
+}
 
 /** Breadth-first, names sorted, symlinks never followed: the local walk's order and rules. */
-async function* walk(files: PrimitiveFiles, root: string, o: { depth: number; includeHidden?: boolean; includeIgnored?: boolean }, stats: { hidden: number; scanned: number; exhausted: boolean }): AsyncGenerator<Walked> {
+async function* walk(
+  files: PrimitiveFiles,
+  root: string,
+  o: { depth: number; includeHidden?: boolean; includeIgnored?: boolean },
+  stats: { hidden: number; scanned: number; exhausted: boolean },
+): AsyncGenerator<Walked> {
   let level = [{ abs: root, rel: '' }];
   for (let depth = 1; depth <= o.depth && level.length; depth++) {
     const next: typeof level = [];
@@ -52,11 +82,18 @@ async function* walk(files: PrimitiveFiles, root: string, o: { depth: number; in
       const entries = await files.list(dir.abs).catch(() => [] as DirEntry[]);
       entries.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
       for (const entry of entries) {
-        if (++stats.scanned > MAX_SCANNED) { stats.exhausted = true; return; }
-        if (!o.includeHidden && entry.name.startsWith('.')) { stats.hidden++; continue; }
+        if (++stats.scanned > MAX_SCANNED) {
+          stats.exhausted = true;
+          return;
+        }
+        if (!o.includeHidden && entry.name.startsWith('.')) {
+          stats.hidden++;
+          continue;
+        }
         const rel = dir.rel ? `${dir.rel}/${entry.name}` : entry.name;
         const abs = path.posix.join(dir.abs, entry.name);
-        const skipped = entry.type === 'directory' && (SYSTEM_DIRS.has(abs) || (!o.includeIgnored && IGNORED_DIRS.has(entry.name)));
+        const skipped =
+          entry.type === 'directory' && (SYSTEM_DIRS.has(abs) || (!o.includeIgnored && IGNORED_DIRS.has(entry.name)));
         yield { abs, rel, entry, skipped };
         if (entry.type === 'directory' && !skipped) next.push({ abs, rel });
       }
@@ -77,7 +114,10 @@ export function extendFiles(files: PrimitiveFiles, workdir: string): ExtendedFil
     stat: async (p: string): Promise<FileStat> => {
       const st = await files.stat(p);
       if (st.type !== 'file') return st;
-      const head = await files.read(p, { length: SNIFF_BYTES }).then((r) => r.data, () => undefined);
+      const head = await files.read(p, { length: SNIFF_BYTES }).then(
+        (r) => r.data,
+        () => undefined,
+      );
       return head ? { ...st, ...sniff(head) } : st;
     },
 
@@ -91,66 +131,125 @@ export function extendFiles(files: PrimitiveFiles, workdir: string): ExtendedFil
       throw new SandboxError('INVALID_ARGUMENT', `${file}: too many levels of symbolic links`);
     },
 
-    readText: (p: string, opts: ReadTextOptions): Promise<ReadTextResult> => translated(async () => {
-      const file = resolve(p);
-      const st = await files.stat(file);
-      if (st.type === 'directory') throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'use file_list to see its entries' });
-      const { data } = await files.read(file);
-      const { bytes, ...range } = await readTextRange(bufferHandle(data), data.length, opts);
-      return { path: file, size: data.length, ...range, text: bytes.toString('utf8') };
-    }),
+    readText: (p: string, opts: ReadTextOptions): Promise<ReadTextResult> =>
+      translated(async () => {
+        const file = resolve(p);
+        const st = await files.stat(file);
+        if (st.type === 'directory')
+          throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, {
+            hint: 'use file_list to see its entries',
+          });
+        const { data } = await files.read(file);
+        const { bytes, ...range } = await readTextRange(bufferHandle(data), data.length, opts);
+        return { path: file, size: data.length, ...range, text: bytes.toString('utf8') };
+      }),
 
-    tree: (p: string, opts: TreeOptions): Promise<TreeResult> => translated(async () => {
-      const root = resolve(p);
-      const depth = intArg('depth', opts.depth, 1, MAX_DEPTH);
-      const maxEntries = intArg('maxEntries', opts.maxEntries, 1, 1_000_000);
-      const keep = globMatcher(opts.glob);
-      if ((await files.stat(root)).type !== 'directory') throw new SandboxError('INVALID_ARGUMENT', `${root} is a file, not a folder`, { hint: 'use file_info or file_read for a file' });
-      const stats = { hidden: 0, scanned: 0, exhausted: false };
-      const found: (Walked & { key: string[] })[] = [];
-      let truncated = false;
-      for await (const item of walk(files, root, { depth, includeHidden: opts.includeHidden, includeIgnored: opts.includeIgnored }, stats)) {
-        if (keep && !keep(item.rel)) continue;
-        if (found.length >= maxEntries) { truncated = true; break; }
-        found.push({ ...item, key: item.rel.split('/') });
-      }
-      found.sort((x, y) => comparePaths(x.key, y.key));
-      const entries = await Promise.all(found.map(async (f) => ({
-        path: displayPath(workdir, f.abs), type: f.entry.type, size: f.entry.size, mtime: f.entry.mtime,
-        linkTarget: f.entry.type === 'symlink' ? (await files.stat(f.abs).catch(() => undefined))?.linkTarget : undefined,
-        skipped: f.skipped || undefined,
-      })));
-      return { root, entries, truncated: truncated || stats.exhausted, hiddenCount: stats.hidden };
-    }),
+    tree: (p: string, opts: TreeOptions): Promise<TreeResult> =>
+      translated(async () => {
+        const root = resolve(p);
+        const depth = intArg('depth', opts.depth, 1, MAX_DEPTH);
+        const maxEntries = intArg('maxEntries', opts.maxEntries, 1, 1_000_000);
+        const keep = globMatcher(opts.glob);
+        if ((await files.stat(root)).type !== 'directory')
+          throw new SandboxError('INVALID_ARGUMENT', `${root} is a file, not a folder`, {
+            hint: 'use file_info or file_read for a file',
+          });
+        const stats = { hidden: 0, scanned: 0, exhausted: false };
+        const found: (Walked & { key: string[] })[] = [];
+        let truncated = false;
+        for await (const item of walk(
+          files,
+          root,
+          { depth, includeHidden: opts.includeHidden, includeIgnored: opts.includeIgnored },
+          stats,
+        )) {
+          if (keep && !keep(item.rel)) continue;
+          if (found.length >= maxEntries) {
+            truncated = true;
+            break;
+          }
+          found.push({ ...item, key: item.rel.split('/') });
+        }
+        found.sort((x, y) => comparePaths(x.key, y.key));
+        const entries = await Promise.all(
+          found.map(async (f) => ({
+            path: displayPath(workdir, f.abs),
+            type: f.entry.type,
+            size: f.entry.size,
+            mtime: f.entry.mtime,
+            linkTarget:
+              f.entry.type === 'symlink' ? (await files.stat(f.abs).catch(() => undefined))?.linkTarget : undefined,
+            skipped: f.skipped || undefined,
+          })),
+        );
+        return { root, entries, truncated: truncated || stats.exhausted, hiddenCount: stats.hidden };
+      }),
 
-    search: (pattern: string, opts: SearchOptions): Promise<SearchResult> => translated(async () => {
-      if (!pattern) throw new SandboxError('INVALID_ARGUMENT', 'pattern must be a non-empty regex', { hint: 'e.g. "TODO|FIXME"' });
-      const re = new RegExp(pattern, compilePattern(pattern, opts.caseSensitive !== false).flags);
-      const keep = globMatcher(opts.glob);
-      const root = resolve(opts.path ?? workdir);
-      const st = await files.stat(root);
-      const deadline = Date.now() + opts.timeoutMs;
-      const out: SearchOutcome = { matches: [], truncated: false, filesSearched: 0, binarySkipped: 0, largeSkipped: 0, timedOut: false };
-      const stats = { hidden: 0, scanned: 0, exhausted: false };
-      const candidates = st.type === 'directory'
-        ? walk(files, root, { depth: MAX_DEPTH, includeHidden: opts.includeHidden }, stats)
-        : (async function* () { yield { abs: root, rel: path.posix.basename(root), entry: { name: path.posix.basename(root), type: st.type, size: st.size, mtime: st.mtime }, skipped: false }; })();
-      for await (const item of candidates) {
-        if (item.entry.type !== 'file' || (keep && !keep(item.rel))) continue;
-        if (Date.now() > deadline) { out.timedOut = true; break; }
-        if (item.entry.size > MAX_SEARCH_FILE_BYTES) { out.largeSkipped++; continue; }
-        // One byte over the cap tells a file that only reported a small size (a kernel file) is too big.
-        const data = await files.read(item.abs, { length: MAX_SEARCH_FILE_BYTES + 1 }).then((r) => r.data, () => undefined);
-        if (data && data.length > MAX_SEARCH_FILE_BYTES) { out.largeSkipped++; continue; }
-        if (data && !searchBuffer(data, displayPath(workdir, item.abs), re, opts.maxResults, out)) break;
-      }
-      return out;
-    }),
+    search: (pattern: string, opts: SearchOptions): Promise<SearchResult> =>
+      translated(async () => {
+        if (!pattern)
+          throw new SandboxError('INVALID_ARGUMENT', 'pattern must be a non-empty regex', {
+            hint: 'e.g. "TODO|FIXME"',
+          });
+        const re = new RegExp(pattern, compilePattern(pattern, opts.caseSensitive !== false).flags);
+        const keep = globMatcher(opts.glob);
+        const root = resolve(opts.path ?? workdir);
+        const st = await files.stat(root);
+        const deadline = Date.now() + opts.timeoutMs;
+        const out: SearchOutcome = {
+          matches: [],
+          truncated: false,
+          filesSearched: 0,
+          binarySkipped: 0,
+          largeSkipped: 0,
+          timedOut: false,
+        };
+        const stats = { hidden: 0, scanned: 0, exhausted: false };
+        const candidates =
+          st.type === 'directory'
+            ? walk(files, root, { depth: MAX_DEPTH, includeHidden: opts.includeHidden }, stats)
+            : (async function* () {
+                yield {
+                  abs: root,
+                  rel: path.posix.basename(root),
+                  entry: { name: path.posix.basename(root), type: st.type, size: st.size, mtime: st.mtime },
+                  skipped: false,
+                };
+              })();
+        for await (const item of candidates) {
+          if (item.entry.type !== 'file' || (keep && !keep(item.rel))) continue;
+          if (Date.now() > deadline) {
+            out.timedOut = true;
+            break;
+          }
+          if (item.entry.size > MAX_SEARCH_FILE_BYTES) {
+            out.largeSkipped++;
+            continue;
+          }
+          // One byte over the cap tells a file that only reported a small size (a kernel file) is too big.
+          const data = await files.read(item.abs, { length: MAX_SEARCH_FILE_BYTES + 1 }).then(
+            (r) => r.data,
+            () => undefined,
+          );
+          if (data && data.length > MAX_SEARCH_FILE_BYTES) {
+            out.largeSkipped++;
+            continue;
+          }
+          if (data && !searchBuffer(data, displayPath(workdir, item.abs), re, opts.maxResults, out)) break;
+        }
+        return out;
+      }),
   };
 }
 
 function tooLarge(file: string, size: number): SandboxError {
-  return new SandboxError('LIMIT_EXCEEDED', `${file}${size ? ` is ${size} bytes,` : ' holds'} more than the ${MAX_TRANSFER_BYTES} bytes one read moves`, { hint: 'read it in ranges (file_read with offset and limit), or work on it with shell_exec (head, tail, sed -n, split)' });
+  return new SandboxError(
+    'LIMIT_EXCEEDED',
+    `${file}${size ? ` is ${size} bytes,` : ' holds'} more than the ${MAX_TRANSFER_BYTES} bytes one read moves`,
+    {
+      hint: 'read it in ranges (file_read with offset and limit), or work on it with shell_exec (head, tail, sed -n, split)',
+    },
+  );
 }
 
 function comparePaths(a: string[], b: string[]): number {
@@ -184,10 +283,16 @@ export abstract class VendorFiles implements FilesApi {
    */
   /** Refuses up front a whole read the vendor says is over the cap, before any download starts. */
   protected static checkWholeRead(file: string, size: number, opts?: { offset?: number; length?: number }): void {
-    if (opts?.length === undefined && size - Math.max(0, opts?.offset ?? 0) > MAX_TRANSFER_BYTES) throw tooLarge(file, size);
+    if (opts?.length === undefined && size - Math.max(0, opts?.offset ?? 0) > MAX_TRANSFER_BYTES)
+      throw tooLarge(file, size);
   }
 
-  protected static async rangeOf(file: string, size: number, source: AsyncIterable<Uint8Array>, opts?: { offset?: number; length?: number }): Promise<{ data: Buffer; size: number }> {
+  protected static async rangeOf(
+    file: string,
+    size: number,
+    source: AsyncIterable<Uint8Array>,
+    opts?: { offset?: number; length?: number },
+  ): Promise<{ data: Buffer; size: number }> {
     const from = Math.max(0, opts?.offset ?? 0);
     const whole = opts?.length === undefined;
     if (whole && size - from > MAX_TRANSFER_BYTES) throw tooLarge(file, size);
@@ -205,14 +310,20 @@ export abstract class VendorFiles implements FilesApi {
         kept.push(piece);
         keptBytes += piece.length;
       }
-      if (keptBytes >= want) { ended = false; break; }
+      if (keptBytes >= want) {
+        ended = false;
+        break;
+      }
     }
     if (whole && keptBytes > MAX_TRANSFER_BYTES) throw tooLarge(file, size);
     return { data: Buffer.concat(kept, keptBytes), size: size > 0 ? size : ended ? seen : from + keptBytes };
   }
 
   protected get extended(): ExtendedFiles {
-    return (this.extendedApi ??= extendFiles({ read: (p, o) => this.read(p, o), list: (p) => this.list(p), stat: (p) => this.rawStat(p) }, this.workdir));
+    return (this.extendedApi ??= extendFiles(
+      { read: (p, o) => this.read(p, o), list: (p) => this.list(p), stat: (p) => this.rawStat(p) },
+      this.workdir,
+    ));
   }
 
   stat(p: string): Promise<FileStat> {

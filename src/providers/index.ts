@@ -22,23 +22,41 @@ export async function createProvider(config: Config, log: Logger): Promise<Sandb
     }
     case 'e2b':
       if (!config.e2bApiKey) {
-        throw new SandboxError('AUTH', 'the e2b provider needs an API key', { hint: 'set E2B_API_KEY (from https://e2b.dev/dashboard?tab=keys), or choose another provider with SANDBOX_PROVIDER' });
+        throw new SandboxError('AUTH', 'the e2b provider needs an API key', {
+          hint: 'set E2B_API_KEY (from https://e2b.dev/dashboard?tab=keys), or choose another provider with SANDBOX_PROVIDER',
+        });
       }
-      return new LazyProvider('e2b', () => describeE2B(config), async () => {
-        const { E2BProvider } = await import('./e2b/provider.js');
-        return E2BProvider.start(config, log);
-      }, log);
+      return new LazyProvider(
+        'e2b',
+        () => describeE2B(config),
+        async () => {
+          const { E2BProvider } = await import('./e2b/provider.js');
+          return E2BProvider.start(config, log);
+        },
+        log,
+      );
     case 'daytona':
       if (!config.daytonaApiKey) {
-        throw new SandboxError('AUTH', 'the daytona provider needs an API key', { hint: 'set DAYTONA_API_KEY (from https://app.daytona.io/dashboard/keys), or choose another provider with SANDBOX_PROVIDER' });
+        throw new SandboxError('AUTH', 'the daytona provider needs an API key', {
+          hint: 'set DAYTONA_API_KEY (from https://app.daytona.io/dashboard/keys), or choose another provider with SANDBOX_PROVIDER',
+        });
       }
-      return new LazyProvider('daytona', () => describeDaytona(config), async () => {
-        const { DaytonaProvider } = await import('./daytona/provider.js');
-        return DaytonaProvider.start(config, log);
-      }, log);
+      return new LazyProvider(
+        'daytona',
+        () => describeDaytona(config),
+        async () => {
+          const { DaytonaProvider } = await import('./daytona/provider.js');
+          return DaytonaProvider.start(config, log);
+        },
+        log,
+      );
     default:
-      throw new SandboxError('UNSUPPORTED', `provider "${config.provider}" (${config.providerReason}) is not available in this version`, {
-        hint: 'set SANDBOX_PROVIDER=local, e2b or daytona',
-      });
+      throw new SandboxError(
+        'UNSUPPORTED',
+        `provider "${config.provider}" (${config.providerReason}) is not available in this version`,
+        {
+          hint: 'set SANDBOX_PROVIDER=local, e2b or daytona',
+        },
+      );
   }
 }

@@ -23,9 +23,17 @@ export class LazyProvider implements SandboxProvider {
   private get loaded(): Promise<SandboxProvider> {
     if (!this.loading) {
       this.loading = this.loader();
-      this.loading.then(() => { for (const f of this.reapAfterLoad.splice(0)) f(); }, (e: Error) => {
-        this.log.error({ provider: this.name, err: e.message }, 'provider failed to start; tool calls will report it');
-      });
+      this.loading.then(
+        () => {
+          for (const f of this.reapAfterLoad.splice(0)) f();
+        },
+        (e: Error) => {
+          this.log.error(
+            { provider: this.name, err: e.message },
+            'provider failed to start; tool calls will report it',
+          );
+        },
+      );
     }
     return this.loading;
   }
@@ -63,10 +71,18 @@ export class LazyProvider implements SandboxProvider {
   /** Runs once the SDK has loaded (it does not trigger the load: start-up stays light). */
   async reapOrphans(): Promise<string[]> {
     this.reapAfterLoad.push(() => {
-      void this.loaded.then((p) => p.reapOrphans()).then(
-        (ids) => { if (ids.length) this.log.info({ provider: this.name, count: ids.length, ids }, 'reaped sandboxes left by a server that died'); },
-        () => undefined,
-      );
+      void this.loaded
+        .then((p) => p.reapOrphans())
+        .then(
+          (ids) => {
+            if (ids.length)
+              this.log.info(
+                { provider: this.name, count: ids.length, ids },
+                'reaped sandboxes left by a server that died',
+              );
+          },
+          () => undefined,
+        );
     });
     return [];
   }

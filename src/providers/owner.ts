@@ -42,7 +42,13 @@ export class Ownership {
   }
 
   labels(callerLabels: Record<string, string>): Record<string, string> {
-    return { ...callerLabels, [LABEL_APP]: '1', [LABEL_SERVER]: this.instanceId, [LABEL_HOST]: this.host, [LABEL_STATE]: this.stateKey };
+    return {
+      ...callerLabels,
+      [LABEL_APP]: '1',
+      [LABEL_SERVER]: this.instanceId,
+      [LABEL_HOST]: this.host,
+      [LABEL_STATE]: this.stateKey,
+    };
   }
 
   /** Our kind of sandbox, from this host and state dir, whose server is gone, and not left on purpose. */
@@ -53,7 +59,8 @@ export class Ownership {
 
   /** Our kind of sandbox, from this host and state dir, whose server is gone: free to reap or reattach. */
   async isReleased(labels: Record<string, string>, live?: Set<string>): Promise<boolean> {
-    if (labels[LABEL_APP] !== '1' || labels[LABEL_HOST] !== this.host || labels[LABEL_STATE] !== this.stateKey) return false;
+    if (labels[LABEL_APP] !== '1' || labels[LABEL_HOST] !== this.host || labels[LABEL_STATE] !== this.stateKey)
+      return false;
     const servers = live ?? (await this.registry.liveServers());
     return !servers.has(labels[LABEL_SERVER] ?? '');
   }
@@ -65,15 +72,25 @@ export class Ownership {
 }
 
 /** Runs orphan reaping without ever failing or stalling server start-up on a sick provider. */
-export async function reapSafely(provider: string, log: Logger, timeoutMs: number, reap: () => Promise<string[]>): Promise<string[]> {
+export async function reapSafely(
+  provider: string,
+  log: Logger,
+  timeoutMs: number,
+  reap: () => Promise<string[]>,
+): Promise<string[]> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
       reap(),
-      new Promise<string[]>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs); }),
+      new Promise<string[]>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
     ]);
   } catch (e) {
-    log.warn({ provider, err: (e as Error).message }, 'could not look for orphaned sandboxes; will try at the next start');
+    log.warn(
+      { provider, err: (e as Error).message },
+      'could not look for orphaned sandboxes; will try at the next start',
+    );
     return [];
   } finally {
     clearTimeout(timer);
@@ -85,8 +102,12 @@ export async function reapSafely(provider: string, log: Logger, timeoutMs: numbe
  * gone (released at its shutdown), reattached; one that cannot be is skipped.
  */
 export async function reattachReleased(o: {
-  owner: Ownership; kind: string; log: Logger; labels: Record<string, string>;
-  list(labels: Record<string, string>): Promise<SandboxSummary[]>; connect(id: string): Promise<Sandbox>;
+  owner: Ownership;
+  kind: string;
+  log: Logger;
+  labels: Record<string, string>;
+  list(labels: Record<string, string>): Promise<SandboxSummary[]>;
+  connect(id: string): Promise<Sandbox>;
 }): Promise<Sandbox | undefined> {
   for (const s of await o.list({ ...o.labels, ...o.owner.reapSelector })) {
     if (!(await o.owner.isReleased(s.labels))) continue;
@@ -95,7 +116,10 @@ export async function reattachReleased(o: {
       o.log.info({ sandboxId: s.id }, `reattached a ${o.kind} sandbox a previous server released`);
       return sb;
     } catch (e) {
-      o.log.warn({ sandboxId: s.id, err: (e as Error).message }, `could not reattach a released ${o.kind} sandbox; starting a new one`);
+      o.log.warn(
+        { sandboxId: s.id, err: (e as Error).message },
+        `could not reattach a released ${o.kind} sandbox; starting a new one`,
+      );
     }
   }
   return undefined;

@@ -19,7 +19,12 @@ export class RemoteProcess {
   stdinClosed = false;
   readonly startedAt = new Date().toISOString();
 
-  constructor(readonly processId: string, readonly command: string, readonly pid: number, readonly name?: string) {}
+  constructor(
+    readonly processId: string,
+    readonly command: string,
+    readonly pid: number,
+    readonly name?: string,
+  ) {}
 
   append(data: string | Buffer): void {
     this.log.append(data);
@@ -34,17 +39,31 @@ export class RemoteProcess {
   }
 
   async read(o: ReadOptions): Promise<ReadResult> {
-    const r = await this.log.read(o).catch((e: unknown) => { throw toSandboxError(e); });
+    const r = await this.log.read(o).catch((e: unknown) => {
+      throw toSandboxError(e);
+    });
     return {
-      output: r.output, cursor: r.cursor, running: this.running, exitCode: this.exitCode, signal: this.signal,
-      droppedBytes: r.droppedBytes, matched: r.matched,
+      output: r.output,
+      cursor: r.cursor,
+      running: this.running,
+      exitCode: this.exitCode,
+      signal: this.signal,
+      droppedBytes: r.droppedBytes,
+      matched: r.matched,
     };
   }
 
   info(): ProcessInfo {
     return {
-      processId: this.processId, name: this.name, command: this.command, pid: this.pid,
-      running: this.running, exitCode: this.exitCode, signal: this.signal, startedAt: this.startedAt, outputBytes: this.log.total,
+      processId: this.processId,
+      name: this.name,
+      command: this.command,
+      pid: this.pid,
+      running: this.running,
+      exitCode: this.exitCode,
+      signal: this.signal,
+      startedAt: this.startedAt,
+      outputBytes: this.log.total,
     };
   }
 }
@@ -60,7 +79,9 @@ export class RemoteProcessTable {
   /** Refuses a second running process with the same name, like the local provider. */
   checkName(name: string | undefined): void {
     if (name && [...this.procs.values()].some((p) => p.running && p.name === name)) {
-      throw new SandboxError('ALREADY_EXISTS', `a running process is already named "${name}"`, { hint: 'pick another name, or shell_kill the running one first' });
+      throw new SandboxError('ALREADY_EXISTS', `a running process is already named "${name}"`, {
+        hint: 'pick another name, or shell_kill the running one first',
+      });
     }
   }
 
@@ -74,7 +95,9 @@ export class RemoteProcessTable {
     const p = this.procs.get(idOrName) ?? [...this.procs.values()].reverse().find((q) => q.name === idOrName);
     if (!p) {
       const known = [...this.procs.keys()].join(', ') || 'none';
-      throw new SandboxError('NOT_FOUND', `no process "${idOrName}" (known: ${known})`, { hint: 'use shell_list to see processes, or shell_start to start one' });
+      throw new SandboxError('NOT_FOUND', `no process "${idOrName}" (known: ${known})`, {
+        hint: 'use shell_list to see processes, or shell_start to start one',
+      });
     }
     return p;
   }
@@ -85,16 +108,35 @@ export class RemoteProcessTable {
 
   /** Checks before writing to a process's stdin, with the local provider's messages. */
   checkWritable(p: RemoteProcess): void {
-    if (!p.running) throw new SandboxError('INVALID_ARGUMENT', `${p.processId} has exited (code ${p.exitCode ?? p.signal})`, { hint: 'start it again with shell_start' });
-    if (p.stdinClosed) throw new SandboxError('INVALID_ARGUMENT', `stdin of ${p.processId} was already closed`, { hint: 'start a new process to send more input' });
+    if (!p.running)
+      throw new SandboxError('INVALID_ARGUMENT', `${p.processId} has exited (code ${p.exitCode ?? p.signal})`, {
+        hint: 'start it again with shell_start',
+      });
+    if (p.stdinClosed)
+      throw new SandboxError('INVALID_ARGUMENT', `stdin of ${p.processId} was already closed`, {
+        hint: 'start a new process to send more input',
+      });
   }
 }
 
 /** Signal names the tools accept, as numbers for a shell `kill -N`. */
 export function signalNumber(signal: string): number {
-  const table: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGCONT: 18, SIGSTOP: 19 };
+  const table: Record<string, number> = {
+    SIGHUP: 1,
+    SIGINT: 2,
+    SIGQUIT: 3,
+    SIGKILL: 9,
+    SIGUSR1: 10,
+    SIGUSR2: 12,
+    SIGTERM: 15,
+    SIGCONT: 18,
+    SIGSTOP: 19,
+  };
   const n = table[signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`];
-  if (!n) throw new SandboxError('INVALID_ARGUMENT', `unknown signal ${signal}`, { hint: `use one of ${Object.keys(table).join(', ')}` });
+  if (!n)
+    throw new SandboxError('INVALID_ARGUMENT', `unknown signal ${signal}`, {
+      hint: `use one of ${Object.keys(table).join(', ')}`,
+    });
   return n;
 }
 

@@ -45,6 +45,8 @@ export class Renewal {
   private tick(period: number): void {
     if (this.inFlight === 0 && Date.now() - this.lastActivity > period && !this.busy()) return;
     const started = Date.now();
-    this.renew().then(() => { this.expiresAt = started + this.lifetimeMs; }, this.onError);
+    this.renew().then(() => {
+      this.expiresAt = started + this.lifetimeMs;
+    }, this.onError);
   }
 }

@@ -41,7 +41,10 @@ export async function withRetry<T>(what: string, fn: () => Promise<T>, o: RetryO
         }
         throw err;
       }
-      o.log?.warn({ what, attempt: attempt + 1, delayMs: delay, code: err.code, err: err.message }, 'transient provider failure: retrying');
+      o.log?.warn(
+        { what, attempt: attempt + 1, delayMs: delay, code: err.code, err: err.message },
+        'transient provider failure: retrying',
+      );
       await sleep(delay);
     }
   }
@@ -49,13 +52,26 @@ export async function withRetry<T>(what: string, fn: () => Promise<T>, o: RetryO
 
 /** Network-level failures that a retry may fix: resets, refused or timed-out connections, DNS blips. */
 export function isNetworkError(err: unknown): boolean {
-  const codes = ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH'];
+  const codes = [
+    'ECONNRESET',
+    'ECONNREFUSED',
+    'ETIMEDOUT',
+    'EPIPE',
+    'EAI_AGAIN',
+    'ENOTFOUND',
+    'UND_ERR_SOCKET',
+    'UND_ERR_CONNECT_TIMEOUT',
+    'ECONNABORTED',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+  ];
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     if (isSandboxError(e) && e !== err) continue;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && codes.includes(code)) return true;
     const msg = (e as { message?: unknown }).message;
-    if (typeof msg === 'string' && /fetch failed|socket hang up|network error|other side closed|terminated/i.test(msg)) return true;
+    if (typeof msg === 'string' && /fetch failed|socket hang up|network error|other side closed|terminated/i.test(msg))
+      return true;
   }
   return false;
 }

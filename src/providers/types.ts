@@ -319,10 +319,12 @@ export interface FilesApi {
 export type BrowserEndpoint =
   | { kind: 'launch'; executablePath: string; env: Record<string, string>; args: string[] }
   | {
-    kind: 'cdp'; url: string; headers?: Record<string, string>;
-    /** Ends that Chromium (and whatever reaches it) once the service is done with it: disconnecting does not. */
-    close?: () => Promise<void>;
-  };
+      kind: 'cdp';
+      url: string;
+      headers?: Record<string, string>;
+      /** Ends that Chromium (and whatever reaches it) once the service is done with it: disconnecting does not. */
+      close?: () => Promise<void>;
+    };
 
 export interface Sandbox {
   readonly id: string;

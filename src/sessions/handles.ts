@@ -43,7 +43,10 @@ export class HandleCodec {
   private readonly verified = new Map<string, ParsedHandle>();
 
   /** `host`: set for providers whose sandboxes live on this machine only (local). */
-  constructor(private readonly keyFile: string, private readonly host: string | undefined) {}
+  constructor(
+    private readonly keyFile: string,
+    private readonly host: string | undefined,
+  ) {}
 
   private secret(): Buffer {
     if (this.key) return this.key;
@@ -69,7 +72,13 @@ export class HandleCodec {
 
   mint(caller: Caller): { handle: string; id: string } {
     const id = randomBytes(ID);
-    const payload = Buffer.concat([Buffer.from([VERSION]), id, this.tag('token', caller.principal, TAG), this.tag('scope', caller.scope, TAG), Buffer.from(this.host ?? '', 'utf8')]);
+    const payload = Buffer.concat([
+      Buffer.from([VERSION]),
+      id,
+      this.tag('token', caller.principal, TAG),
+      this.tag('scope', caller.scope, TAG),
+      Buffer.from(this.host ?? '', 'utf8'),
+    ]);
     const mac = this.tag('handle', payload, MAC);
     return { handle: PREFIX + Buffer.concat([payload, mac]).toString('base64url'), id: id.toString('hex') };
   }
@@ -87,37 +96,57 @@ export class HandleCodec {
 
   private check(handle: string, caller: Caller): ParsedHandle {
     const body = handle.slice(PREFIX.length);
-    const decoded = handle.length <= MAX_HANDLE_CHARS && handle.startsWith(PREFIX) ? Buffer.from(body, 'base64url') : undefined;
+    const decoded =
+      handle.length <= MAX_HANDLE_CHARS && handle.startsWith(PREFIX) ? Buffer.from(body, 'base64url') : undefined;
     // Only the exact text minted: base64 decoding skips stray characters, which would let many strings
     // stand for one handle.
     const raw = decoded?.toString('base64url') === body ? decoded : undefined;
     if (!raw || raw.length < FIXED + MAC || raw[0] !== VERSION) {
-      throw new SandboxError('INVALID_ARGUMENT', 'the sandbox argument is not a sandbox handle (handles start with "sbx-" and come from sandbox_create)', { hint: `pass it exactly as sandbox_create returned it, or ${NEW_HANDLE}` });
+      throw new SandboxError(
+        'INVALID_ARGUMENT',
+        'the sandbox argument is not a sandbox handle (handles start with "sbx-" and come from sandbox_create)',
+        { hint: `pass it exactly as sandbox_create returned it, or ${NEW_HANDLE}` },
+      );
     }
     const payload = raw.subarray(0, raw.length - MAC);
     const host = payload.subarray(FIXED).toString('utf8');
     // Read before the MAC check: another host's server has another key, and this is all it can tell.
     if (host !== (this.host ?? '')) {
-      throw new SandboxError('NOT_FOUND', host
-        ? `this sandbox handle belongs to a sandbox on host "${host}" (the local provider keeps sandboxes on the machine that made them); this server runs on ${this.host ? `host "${this.host}"` : 'a cloud provider'} and cannot reach it`
-        : 'this sandbox handle was made by a server on a cloud provider; this one keeps its sandboxes on this machine and cannot reach it',
-      { hint: `send the call to the server that made the handle, or ${NEW_HANDLE}` });
+      throw new SandboxError(
+        'NOT_FOUND',
+        host
+          ? `this sandbox handle belongs to a sandbox on host "${host}" (the local provider keeps sandboxes on the machine that made them); this server runs on ${this.host ? `host "${this.host}"` : 'a cloud provider'} and cannot reach it`
+          : 'this sandbox handle was made by a server on a cloud provider; this one keeps its sandboxes on this machine and cannot reach it',
+        { hint: `send the call to the server that made the handle, or ${NEW_HANDLE}` },
+      );
     }
     const mac = this.tag('handle', payload, MAC);
     if (!timingSafeEqual(mac, raw.subarray(raw.length - MAC))) {
-      throw new SandboxError('NOT_FOUND', 'this server did not issue this sandbox handle (mistyped, altered, or made by a server with another key)', { hint: NEW_HANDLE });
+      throw new SandboxError(
+        'NOT_FOUND',
+        'this server did not issue this sandbox handle (mistyped, altered, or made by a server with another key)',
+        { hint: NEW_HANDLE },
+      );
     }
     if (!timingSafeEqual(payload.subarray(1 + ID, 1 + ID + TAG), this.tag('token', caller.principal, TAG))) {
-      throw new SandboxError('PERMISSION_DENIED', 'this sandbox handle was created under another bearer token, and works only with that token', { hint: NEW_HANDLE });
+      throw new SandboxError(
+        'PERMISSION_DENIED',
+        'this sandbox handle was created under another bearer token, and works only with that token',
+        { hint: NEW_HANDLE },
+      );
     }
     const scope = payload.subarray(1 + ID + TAG, FIXED);
     if (!timingSafeEqual(scope, this.tag('scope', caller.scope, TAG))) {
       const madeStateless = timingSafeEqual(scope, this.tag('scope', STATELESS_SCOPE, TAG));
-      throw new SandboxError('PERMISSION_DENIED', caller.scope === STATELESS_SCOPE
-        ? 'this sandbox handle belongs to the MCP session (or stdio connection) that created it, and works only there'
-        : madeStateless
-          ? 'this sandbox handle was made by a stateless (MCP 2026-07-28) request and works only in such requests, not in this session'
-          : 'this sandbox handle belongs to another MCP session or connection, and works only there', { hint: NEW_HANDLE });
+      throw new SandboxError(
+        'PERMISSION_DENIED',
+        caller.scope === STATELESS_SCOPE
+          ? 'this sandbox handle belongs to the MCP session (or stdio connection) that created it, and works only there'
+          : madeStateless
+            ? 'this sandbox handle was made by a stateless (MCP 2026-07-28) request and works only in such requests, not in this session'
+            : 'this sandbox handle belongs to another MCP session or connection, and works only there',
+        { hint: NEW_HANDLE },
+      );
     }
     return { id: payload.subarray(1, 1 + ID).toString('hex') };
   }
@@ -151,7 +180,9 @@ export class HandleTombstones {
       'connection-ended': 'this sandbox handle expired with the MCP session that created it',
       shutdown: 'this sandbox handle expired when the server shut down',
     }[t?.reason ?? 'shutdown'];
-    const message = t ? what : 'this sandbox handle has expired: its sandbox is gone (deleted, idle too long, or the server restarted since)';
+    const message = t
+      ? what
+      : 'this sandbox handle has expired: its sandbox is gone (deleted, idle too long, or the server restarted since)';
     const hint = t?.workspace
       ? `call sandbox_create with workspace "${t.workspace}" for a new handle (the workspace's files are kept) and pass its sandbox to later calls`
       : `${NEW_HANDLE} (the old sandbox's files and processes are gone)`;

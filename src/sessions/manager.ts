@@ -36,8 +36,10 @@ export interface CallRouter {
 const STATELESS_WORKSPACE = 'workspace:';
 /** The handle scope of a connection's session (a 2025-era HTTP session, stdio). */
 const connectionScope = (sessionId: string) => `conn:${sessionId}`;
-const NO_SANDBOX = 'this request reaches no sandbox: over MCP 2026-07-28 (stateless HTTP) a call names the sandbox it works in';
-const GET_A_HANDLE = 'call sandbox_create once, then pass the sandbox it returns to every later call (or name a workspace with a Sandbox-Workspace header or ?workspace= on the MCP URL)';
+const NO_SANDBOX =
+  'this request reaches no sandbox: over MCP 2026-07-28 (stateless HTTP) a call names the sandbox it works in';
+const GET_A_HANDLE =
+  'call sandbox_create once, then pass the sandbox it returns to every later call (or name a workspace with a Sandbox-Workspace header or ?workspace= on the MCP URL)';
 
 /** MCP session id -> Session. Each tool call reaches only the sandbox of its own session. */
 export class SessionManager {
@@ -48,12 +50,20 @@ export class SessionManager {
       if (this.sandboxes >= this.config.maxSandboxes) {
         // A workspace's sandbox outlives its sessions: ending sessions cannot free its slot before the TTL.
         const unheld = this.workspaces.list().filter((w) => w.sandboxId && w.sessions === 0).length;
-        const kept = unheld ? `; ${unheld} of them belong to named workspaces with no session attached, kept for SANDBOX_WORKSPACE_TTL (${this.config.workspaceTtlS} s) after their last session` : '';
-        throw new SandboxError('LIMIT_EXCEEDED', `this server already runs ${this.sandboxes} sandboxes, its limit${kept}`, { hint: 'end idle sessions, or raise SANDBOX_MAX_SANDBOXES' });
+        const kept = unheld
+          ? `; ${unheld} of them belong to named workspaces with no session attached, kept for SANDBOX_WORKSPACE_TTL (${this.config.workspaceTtlS} s) after their last session`
+          : '';
+        throw new SandboxError(
+          'LIMIT_EXCEEDED',
+          `this server already runs ${this.sandboxes} sandboxes, its limit${kept}`,
+          { hint: 'end idle sessions, or raise SANDBOX_MAX_SANDBOXES' },
+        );
       }
       this.telemetry.sandboxesActive(++this.sandboxes);
     },
-    release: () => { this.telemetry.sandboxesActive(--this.sandboxes); },
+    release: () => {
+      this.telemetry.sandboxesActive(--this.sandboxes);
+    },
   };
   readonly workspaces: WorkspaceRegistry;
   readonly handles: SandboxHandles;
@@ -67,7 +77,12 @@ export class SessionManager {
     this.workspaces = new WorkspaceRegistry(provider, config, log, this.limits, telemetry);
     // Local sandboxes live on this machine only: their handles name it, so another host can say so.
     const host = provider.name === 'local' ? os.hostname().slice(0, 63) : undefined;
-    this.handles = new SandboxHandles(new HandleCodec(path.join(config.stateDir, 'handle.key'), host), this, config, log);
+    this.handles = new SandboxHandles(
+      new HandleCodec(path.join(config.stateDir, 'handle.key'), host),
+      this,
+      config,
+      log,
+    );
   }
 
   /**
@@ -78,9 +93,12 @@ export class SessionManager {
     const existing = this.sessions.get(id);
     if (existing) return existing;
     // null: a sandbox of its own even where SANDBOX_WORKSPACE names a default (sandbox_create).
-    const name = opts.workspace === null ? undefined : opts.workspace ?? this.config.workspace;
+    const name = opts.workspace === null ? undefined : (opts.workspace ?? this.config.workspace);
     const session: Session = new Session(id, this.log.child({ sessionId: id, ...(name ? { workspace: name } : {}) }), {
-      provider: this.provider, config: this.config, limits: this.limits, telemetry: this.telemetry,
+      provider: this.provider,
+      config: this.config,
+      limits: this.limits,
+      telemetry: this.telemetry,
       workspace: name ? { name, registry: this.workspaces } : undefined,
       onIdle: opts.onIdle,
     });
@@ -121,7 +139,9 @@ export class SessionManager {
     const session: Session = this.open(id, {
       workspace: name,
       // A call that arrived while the session was letting go keeps it: it has taken the sandbox again.
-      onIdle: () => { if (!session.busy && this.sessions.get(id) === session) void this.close(id); },
+      onIdle: () => {
+        if (!session.busy && this.sessions.get(id) === session) void this.close(id);
+      },
     });
     return session;
   }

@@ -40,13 +40,20 @@ export class SandboxHandles {
   /** A new handle and its session, whose sandbox is started now: sandbox_create reports a failure itself. */
   async create(caller: Caller, workspace?: string): Promise<{ handle: string; session: Session }> {
     if (this.live.size >= this.config.maxSessions) {
-      throw new SandboxError('LIMIT_EXCEEDED', `this server holds ${this.live.size} sandbox handles, its limit (SANDBOX_MAX_SESSIONS)`, { hint: 'delete handles you no longer use with sandbox_delete, or retry after idle ones expire' });
+      throw new SandboxError(
+        'LIMIT_EXCEEDED',
+        `this server holds ${this.live.size} sandbox handles, its limit (SANDBOX_MAX_SESSIONS)`,
+        { hint: 'delete handles you no longer use with sandbox_delete, or retry after idle ones expire' },
+      );
     }
     const { handle, id } = this.codec.mint(caller);
     const sessionId = handleSessionId(id);
     // Without a workspace, a sandbox of its own: that is what the model asked sandbox_create for.
     this.live.set(id, { sessionId, scope: caller.scope, workspace });
-    const session = this.sessions.open(sessionId, { workspace: workspace ?? null, onIdle: () => void this.end(id, 'idle') });
+    const session = this.sessions.open(sessionId, {
+      workspace: workspace ?? null,
+      onIdle: () => void this.end(id, 'idle'),
+    });
     // As a call: the idle clock starts when it returns, so a handle never used still expires.
     session.beginCall();
     try {
@@ -83,7 +90,9 @@ export class SandboxHandles {
 
   /** Ends the handles a connection created, with it. */
   async endScope(scope: string): Promise<void> {
-    await Promise.all([...this.live].filter(([, h]) => h.scope === scope).map(([id]) => this.end(id, 'connection-ended')));
+    await Promise.all(
+      [...this.live].filter(([, h]) => h.scope === scope).map(([id]) => this.end(id, 'connection-ended')),
+    );
   }
 
   private async end(id: string, reason: HandleEnd, settleMs = 0): Promise<void> {

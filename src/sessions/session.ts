@@ -66,9 +66,22 @@ export class Session {
    */
   readonly principal: { kind: 'workspace' | 'session'; key: string };
 
-  constructor(readonly id: string, readonly log: Logger, deps: SessionDeps) {
-    ({ provider: this.provider, config: this.config, limits: this.limits, telemetry: this.telemetry, workspace: this.workspace, onIdle: this.onIdle } = deps);
-    this.principal = this.workspace ? { kind: 'workspace', key: this.workspace.name } : { kind: 'session', key: randomBytes(16).toString('hex') };
+  constructor(
+    readonly id: string,
+    readonly log: Logger,
+    deps: SessionDeps,
+  ) {
+    ({
+      provider: this.provider,
+      config: this.config,
+      limits: this.limits,
+      telemetry: this.telemetry,
+      workspace: this.workspace,
+      onIdle: this.onIdle,
+    } = deps);
+    this.principal = this.workspace
+      ? { kind: 'workspace', key: this.workspace.name }
+      : { kind: 'session', key: randomBytes(16).toString('hex') };
   }
 
   /** The named workspace this session is bound to, if any, and how many sessions share it now. */
@@ -102,17 +115,22 @@ export class Session {
 
   /** The session's sandbox, created on first use. */
   async sandbox(): Promise<Sandbox> {
-    if (this.closed) throw new SandboxError('SANDBOX_GONE', 'this session has ended', { hint: 'start a new MCP session' });
+    if (this.closed)
+      throw new SandboxError('SANDBOX_GONE', 'this session has ended', { hint: 'start a new MCP session' });
     if (this.current?.isAlive()) return this.current;
     if (this.workspace) return this.workspaceSandbox(this.workspace);
     if (this.current) {
       const why = this.current.endReason ?? 'ended unexpectedly';
-      this.pendingNotes.push(`Note: the previous sandbox of this session ${why}; this is a fresh sandbox, and files and processes of the old one are gone.`);
+      this.pendingNotes.push(
+        `Note: the previous sandbox of this session ${why}; this is a fresh sandbox, and files and processes of the old one are gone.`,
+      );
       this.warn(`sandbox ${why}; a fresh one is being created`, { sandboxId: this.current.id });
       this.telemetry.sandboxEnded('crashed');
       this.dropSandbox();
     }
-    this.creating ??= this.createSandbox().finally(() => { this.creating = undefined; });
+    this.creating ??= this.createSandbox().finally(() => {
+      this.creating = undefined;
+    });
     return this.creating;
   }
 
@@ -141,7 +159,10 @@ export class Session {
     this.limits.acquire();
     const started = performance.now();
     try {
-      const sb = await this.provider.create({ labels: { session: this.id }, timeoutMs: this.config.idleTimeoutS * 1000 });
+      const sb = await this.provider.create({
+        labels: { session: this.id },
+        timeoutMs: this.config.idleTimeoutS * 1000,
+      });
       if (this.closed) {
         await sb.kill();
         throw new SandboxError('SANDBOX_GONE', 'this session ended while its sandbox was being created');
@@ -217,14 +238,20 @@ export class Session {
       // and of what it runs there for itself (its Chromium).
       this.current = undefined;
       this.workspace.registry.release(this.workspace.name, this.id);
-      await Promise.all([...this.services.values()].map((s) => s.suspend?.().catch((e: Error) => this.log.warn({ err: e.message }, 'suspending a session service failed'))));
+      await Promise.all(
+        [...this.services.values()].map((s) =>
+          s.suspend?.().catch((e: Error) => this.log.warn({ err: e.message }, 'suspending a session service failed')),
+        ),
+      );
       this.onIdle?.();
       return;
     }
     const id = this.current.id;
     this.log.info({ sandboxId: id, idleS: this.config.idleTimeoutS }, 'idle sandbox reaped');
     this.telemetry.sandboxEnded('idle');
-    this.pendingNotes.push(`Note: the previous sandbox was idle for more than ${this.config.idleTimeoutS} s and was deleted with its files and processes; this is a fresh sandbox.`);
+    this.pendingNotes.push(
+      `Note: the previous sandbox was idle for more than ${this.config.idleTimeoutS} s and was deleted with its files and processes; this is a fresh sandbox.`,
+    );
     const sb = this.current;
     this.dropSandbox();
     await sb.kill().catch((e) => this.log.warn({ err: (e as Error).message }, 'killing idle sandbox failed'));
@@ -247,7 +274,11 @@ export class Session {
     clearTimeout(this.idleTimer);
     const pending = this.creating?.catch(() => undefined);
     await pending;
-    await Promise.all([...this.services.values()].map((s) => s.close().catch((e) => this.log.warn({ err: (e as Error).message }, 'closing a session service failed'))));
+    await Promise.all(
+      [...this.services.values()].map((s) =>
+        s.close().catch((e) => this.log.warn({ err: (e as Error).message }, 'closing a session service failed')),
+      ),
+    );
     if (this.workspace) {
       this.current = undefined;
       this.workspace.registry.release(this.workspace.name, this.id);

@@ -5,7 +5,6 @@ import type { Sandbox, SandboxProvider } from '../providers/types.js';
 import type { Telemetry } from '../telemetry.js';
 import type { SessionLimits } from './session.js';
 
-
 interface Entry {
   name: string;
   sandbox?: Sandbox;
@@ -57,7 +56,9 @@ export class WorkspaceRegistry {
     if (e.sandbox?.isAlive()) return { sandbox: e.sandbox, replaced: false };
     const replaced = !!e.sandbox;
     const entry = e;
-    entry.creating ??= this.restart(entry).finally(() => { entry.creating = undefined; });
+    entry.creating ??= this.restart(entry).finally(() => {
+      entry.creating = undefined;
+    });
     const sandbox = await entry.creating;
     return { sandbox, replaced, filesKept: entry.revived === sandbox.id || undefined };
   }
@@ -68,7 +69,10 @@ export class WorkspaceRegistry {
     if (!old) return this.start(e);
     const revived = await this.revive(e, old);
     if (revived) return revived;
-    this.log.warn({ workspace: e.name, sandboxId: old.id }, 'workspace sandbox ended unexpectedly; starting a fresh one');
+    this.log.warn(
+      { workspace: e.name, sandboxId: old.id },
+      'workspace sandbox ended unexpectedly; starting a fresh one',
+    );
     this.telemetry.sandboxEnded('crashed');
     this.limits.release();
     // What is left of it (a stopped container, its listeners) goes now, not at server shutdown.
@@ -99,7 +103,15 @@ export class WorkspaceRegistry {
     this.armExpiry(e);
     // A cloud sandbox ends at its vendor timeout (E2B_TIMEOUT) when idle: make that the workspace TTL.
     const sb = e.sandbox;
-    if (sb?.isAlive()) void sb.keepAlive(this.config.workspaceTtlS * 1000).catch((err: Error) => this.log.warn({ workspace: name, err: err.message }, 'could not extend the workspace sandbox lifetime to SANDBOX_WORKSPACE_TTL'));
+    if (sb?.isAlive())
+      void sb
+        .keepAlive(this.config.workspaceTtlS * 1000)
+        .catch((err: Error) =>
+          this.log.warn(
+            { workspace: name, err: err.message },
+            'could not extend the workspace sandbox lifetime to SANDBOX_WORKSPACE_TTL',
+          ),
+        );
   }
 
   private armExpiry(e: Entry): void {
@@ -113,7 +125,10 @@ export class WorkspaceRegistry {
     for (const e of this.entries.values()) {
       if (e.sandbox?.id !== id || !e.sandbox.isAlive()) continue;
       // A preview in use counts as use: the TTL starts again (throttled: requests come in bursts).
-      if (e.holders.size === 0 && Date.now() - e.lastTouched > 1000) { e.lastTouched = Date.now(); this.armExpiry(e); }
+      if (e.holders.size === 0 && Date.now() - e.lastTouched > 1000) {
+        e.lastTouched = Date.now();
+        this.armExpiry(e);
+      }
       return e.sandbox;
     }
     return undefined;
@@ -121,18 +136,24 @@ export class WorkspaceRegistry {
 
   /** The names with a live sandbox, and how many sessions hold each. */
   list(): { name: string; sandboxId?: string; sessions: number }[] {
-    return [...this.entries.values()].map((e) => ({ name: e.name, sandboxId: e.sandbox?.isAlive() ? e.sandbox.id : undefined, sessions: e.holders.size }));
+    return [...this.entries.values()].map((e) => ({
+      name: e.name,
+      sandboxId: e.sandbox?.isAlive() ? e.sandbox.id : undefined,
+      sessions: e.holders.size,
+    }));
   }
 
   /** Server shutdown: every workspace sandbox ends (files stay where the provider keeps them). */
   async closeAll(): Promise<void> {
     const all = [...this.entries.values()];
     this.entries.clear();
-    await Promise.all(all.map(async (e) => {
-      clearTimeout(e.expiry);
-      await e.creating?.catch(() => undefined);
-      await this.end(e, 'session-closed', true);
-    }));
+    await Promise.all(
+      all.map(async (e) => {
+        clearTimeout(e.expiry);
+        await e.creating?.catch(() => undefined);
+        await this.end(e, 'session-closed', true);
+      }),
+    );
   }
 
   private async start(e: Entry): Promise<Sandbox> {
@@ -142,7 +163,9 @@ export class WorkspaceRegistry {
     const started = performance.now();
     try {
       // A cloud workspace's sandbox is its only storage: one a previous server released is taken back.
-      const sb = (await this.findReleased(labels)) ?? await this.provider.create({ labels, workspace: e.name, timeoutMs: this.config.idleTimeoutS * 1000 });
+      const sb =
+        (await this.findReleased(labels)) ??
+        (await this.provider.create({ labels, workspace: e.name, timeoutMs: this.config.idleTimeoutS * 1000 }));
       e.sandbox = sb;
       const ms = performance.now() - started;
       this.telemetry.sandboxCreated(ms, true);
@@ -162,7 +185,10 @@ export class WorkspaceRegistry {
     if (e.creating) await e.creating.catch(() => undefined);
     if (e.holders.size > 0) return;
     this.entries.delete(e.name);
-    this.log.info({ workspace: e.name, ttlS: this.config.workspaceTtlS }, 'workspace sandbox ended: no session for SANDBOX_WORKSPACE_TTL');
+    this.log.info(
+      { workspace: e.name, ttlS: this.config.workspaceTtlS },
+      'workspace sandbox ended: no session for SANDBOX_WORKSPACE_TTL',
+    );
     await this.end(e, 'idle');
   }
 
@@ -182,10 +208,18 @@ export class WorkspaceRegistry {
     if (shutdown && sb.release && sb.isAlive()) {
       this.telemetry.sandboxEnded('shutdown');
       this.log.info({ workspace: e.name, sandboxId: sb.id }, 'workspace sandbox released for the next server');
-      await sb.release(this.config.workspaceTtlS * 1000).catch((err: Error) => this.log.warn({ workspace: e.name, err: err.message }, 'releasing a workspace sandbox failed'));
+      await sb
+        .release(this.config.workspaceTtlS * 1000)
+        .catch((err: Error) =>
+          this.log.warn({ workspace: e.name, err: err.message }, 'releasing a workspace sandbox failed'),
+        );
       return;
     }
     this.telemetry.sandboxEnded(reason);
-    await sb.kill().catch((err: Error) => this.log.warn({ workspace: e.name, err: err.message }, 'killing a workspace sandbox failed'));
+    await sb
+      .kill()
+      .catch((err: Error) =>
+        this.log.warn({ workspace: e.name, err: err.message }, 'killing a workspace sandbox failed'),
+      );
   }
 }

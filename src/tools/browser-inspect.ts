@@ -14,21 +14,32 @@ const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
 /** JSON for a model: undefined and functions said plainly, long values cut with a note. */
 function render(value: unknown): { text: string; truncated: boolean } {
   const text = value === undefined ? 'undefined' : (JSON.stringify(value, null, 2) ?? String(value));
-  return text.length > MAX_RESULT_CHARS ? { text: `${text.slice(0, MAX_RESULT_CHARS)}\n... (truncated)`, truncated: true } : { text, truncated: false };
+  return text.length > MAX_RESULT_CHARS
+    ? { text: `${text.slice(0, MAX_RESULT_CHARS)}\n... (truncated)`, truncated: true }
+    : { text, truncated: false };
 }
 
 function scriptError(e: unknown): SandboxError {
   const msg = firstLine(e).replace(/^(page|locator)\.evaluate: /, '');
-  if (/SyntaxError/.test(msg)) return new SandboxError('INVALID_ARGUMENT', `the script does not parse: ${msg}`, { hint: 'pass one expression (document.title) or a function (() => { ...; return value; }); with ref, (el) => el.value' });
-  if (/EvalError|unsafe-eval|Content Security Policy/i.test(msg)) return new SandboxError('INVALID_ARGUMENT', `this page's Content-Security-Policy forbids running scripts: ${msg}`, { hint: 'read the page with browser_snapshot or browser_extract instead' });
-  return new SandboxError('INVALID_ARGUMENT', `the script threw: ${msg}`, { hint: 'fix the script; it runs in the page, so only the page\'s own globals (document, window, fetch) exist' });
+  if (/SyntaxError/.test(msg))
+    return new SandboxError('INVALID_ARGUMENT', `the script does not parse: ${msg}`, {
+      hint: 'pass one expression (document.title) or a function (() => { ...; return value; }); with ref, (el) => el.value',
+    });
+  if (/EvalError|unsafe-eval|Content Security Policy/i.test(msg))
+    return new SandboxError('INVALID_ARGUMENT', `this page's Content-Security-Policy forbids running scripts: ${msg}`, {
+      hint: 'read the page with browser_snapshot or browser_extract instead',
+    });
+  return new SandboxError('INVALID_ARGUMENT', `the script threw: ${msg}`, {
+    hint: "fix the script; it runs in the page, so only the page's own globals (document, window, fetch) exist",
+  });
 }
 
 export const browserInspectTools = [
   defineTool({
     name: 'browser_hover',
     title: 'Hover over an element',
-    description: 'Move the mouse over the element with this ref (menus, tooltips, hover states) and return what changed.',
+    description:
+      'Move the mouse over the element with this ref (menus, tooltips, hover states) and return what changed.',
     inputSchema: { ref: refSchema },
     outputSchema: pageStateShape,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
@@ -47,10 +58,17 @@ export const browserInspectTools = [
       '"() => [...document.querySelectorAll(\'a\')].map(a => a.href)", or with ref a function of that element, "(el) => el.getBoundingClientRect()". ' +
       'For inspecting state the snapshot does not show (storage, computed styles, app variables); act on the page with the other browser tools.',
     inputSchema: {
-      function: z.string().min(1, 'give an expression or a function').describe('An expression, or a function (of the element when ref is given)'),
+      function: z
+        .string()
+        .min(1, 'give an expression or a function')
+        .describe('An expression, or a function (of the element when ref is given)'),
       ref: refSchema.optional().describe('Run the function on this element from the latest snapshot'),
     },
-    outputSchema: { url: z.string(), result: z.string().describe('The value as JSON (or "undefined")'), truncated: z.boolean() },
+    outputSchema: {
+      url: z.string(),
+      result: z.string().describe('The value as JSON (or "undefined")'),
+      truncated: z.boolean(),
+    },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async handler(ctx, args) {
       return browserCall(ctx, false, async (svc, page) => {
@@ -59,10 +77,14 @@ export const browserInspectTools = [
         try {
           if (args.ref) {
             const loc = await svc.locate(page, args.ref);
-            value = await loc.evaluate((el, src) => {
-              const f: unknown = (0, eval)(`(${src}\n)`);
-              return typeof f === 'function' ? f(el) : f;
-            }, args.function, { timeout: ctx.config.browserActionTimeoutS * 1000 });
+            value = await loc.evaluate(
+              (el, src) => {
+                const f: unknown = (0, eval)(`(${src}\n)`);
+                return typeof f === 'function' ? f(el) : f;
+              },
+              args.function,
+              { timeout: ctx.config.browserActionTimeoutS * 1000 },
+            );
           } else {
             value = await page.evaluate((src) => {
               const f: unknown = (0, eval)(`(${src}\n)`);
@@ -71,7 +93,8 @@ export const browserInspectTools = [
           }
         } catch (e) {
           if (e instanceof SandboxError) throw e;
-          if (/Target .*closed|Timeout \d+ms exceeded/i.test(String(e))) throw actionError(e, 'running the script', ctx.config.browserActionTimeoutS);
+          if (/Target .*closed|Timeout \d+ms exceeded/i.test(String(e)))
+            throw actionError(e, 'running the script', ctx.config.browserActionTimeoutS);
           throw scriptError(e);
         }
         const { text, truncated } = render(value);
@@ -82,20 +105,33 @@ export const browserInspectTools = [
   defineTool({
     name: 'browser_network_requests',
     title: 'Network requests of the page',
-    description: 'Requests the active tab made since it opened (newest 500): method, URL, status or failure reason, type and time. only_failed shows what broke (4xx, 5xx, refused, blocked), e.g. why a page renders blank.',
+    description:
+      'Requests the active tab made since it opened (newest 500): method, URL, status or failure reason, type and time. only_failed shows what broke (4xx, 5xx, refused, blocked), e.g. why a page renders blank.',
     inputSchema: {
       only_failed: z.boolean().optional().describe('Only requests that failed or got a 4xx/5xx status'),
       url_contains: z.string().optional().describe('Only requests whose URL contains this text'),
     },
     outputSchema: {
-      requests: z.array(z.object({ method: z.string(), url: z.string(), resourceType: z.string(), status: z.number().optional(), failure: z.string().optional(), durationMs: z.number().optional(), at: z.string() })),
+      requests: z.array(
+        z.object({
+          method: z.string(),
+          url: z.string(),
+          resourceType: z.string(),
+          status: z.number().optional(),
+          failure: z.string().optional(),
+          durationMs: z.number().optional(),
+          at: z.string(),
+        }),
+      ),
       dropped: z.number().describe('Older requests no longer kept'),
     },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {
       return browserCall(ctx, true, async (svc, page) => {
         const log = svc.networkLog(page);
-        const requests = (log?.entries ?? []).filter((e) => (!args.only_failed || isFailed(e)) && (!args.url_contains || e.url.includes(args.url_contains)));
+        const requests = (log?.entries ?? []).filter(
+          (e) => (!args.only_failed || isFailed(e)) && (!args.url_contains || e.url.includes(args.url_contains)),
+        );
         const dropped = log?.droppedCount ?? 0;
         const head = `${requests.length} request(s)${args.only_failed ? ' that failed' : ''} in the active tab (${page.url()})${dropped ? `; ${dropped} older ones dropped` : ''}`;
         return ok({ requests, dropped }, [...svc.takeNotes(), head, ...requests.map(formatRequest)].join('\n'));
@@ -105,10 +141,15 @@ export const browserInspectTools = [
   defineTool({
     name: 'browser_file_upload',
     title: 'Upload files into a file input',
-    description: 'Choose files of the sandbox for a file input (by ref: the <input type=file>, or the button that opens the file dialog), as a user picking them in the dialog would. Returns what changed.',
+    description:
+      'Choose files of the sandbox for a file input (by ref: the <input type=file>, or the button that opens the file dialog), as a user picking them in the dialog would. Returns what changed.',
     inputSchema: {
       ref: refSchema,
-      paths: z.array(z.string().min(1)).min(1, 'give at least one path').max(20, 'at most 20 files').describe('Files in the sandbox (relative to the workdir or absolute)'),
+      paths: z
+        .array(z.string().min(1))
+        .min(1, 'give at least one path')
+        .max(20, 'at most 20 files')
+        .describe('Files in the sandbox (relative to the workdir or absolute)'),
     },
     outputSchema: pageStateShape,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
@@ -120,25 +161,52 @@ export const browserInspectTools = [
       for (const p of args.paths) {
         const { data } = await sb.files.read(p);
         total += data.length;
-        if (total > MAX_UPLOAD_BYTES) throw new SandboxError('LIMIT_EXCEEDED', `the files add up to more than ${MAX_UPLOAD_BYTES / 1024 / 1024} MiB`, { hint: 'upload fewer or smaller files' });
+        if (total > MAX_UPLOAD_BYTES)
+          throw new SandboxError(
+            'LIMIT_EXCEEDED',
+            `the files add up to more than ${MAX_UPLOAD_BYTES / 1024 / 1024} MiB`,
+            { hint: 'upload fewer or smaller files' },
+          );
         files.push({ name: path.posix.basename(p), mimeType: contentType(p).split(';')[0]!, buffer: data });
       }
       return browserCall(ctx, false, async (svc, page) => {
         const loc = await svc.locate(page, args.ref);
         const timeout = ctx.config.browserActionTimeoutS * 1000;
         try {
-          const isInput = await loc.evaluate((el) => { const e = el as { tagName?: string; type?: string }; return e.tagName === 'INPUT' && e.type === 'file'; }, undefined, { timeout });
-          await settle(page, async () => {
-            if (isInput) return loc.setInputFiles(files, { timeout });
-            // A click that opens the dialog fires at once; no need to wait the whole action timeout.
-            const chooser = page.waitForEvent('filechooser', { timeout: Math.min(timeout, 2000) });
-            await loc.click({ timeout });
-            await (await chooser.catch(() => {
-              throw new SandboxError('INVALID_ARGUMENT', `${args.ref} is not a file input, and clicking it opened no file dialog`, { hint: 'use the ref of the <input type=file> (or of the button that opens the dialog) from browser_snapshot' });
-            })).setFiles(files, { timeout });
-          }, ctx.config.browserNavTimeoutS * 1000);
+          const isInput = await loc.evaluate(
+            (el) => {
+              const e = el as { tagName?: string; type?: string };
+              return e.tagName === 'INPUT' && e.type === 'file';
+            },
+            undefined,
+            { timeout },
+          );
+          await settle(
+            page,
+            async () => {
+              if (isInput) return loc.setInputFiles(files, { timeout });
+              // A click that opens the dialog fires at once; no need to wait the whole action timeout.
+              const chooser = page.waitForEvent('filechooser', { timeout: Math.min(timeout, 2000) });
+              await loc.click({ timeout });
+              await (
+                await chooser.catch(() => {
+                  throw new SandboxError(
+                    'INVALID_ARGUMENT',
+                    `${args.ref} is not a file input, and clicking it opened no file dialog`,
+                    {
+                      hint: 'use the ref of the <input type=file> (or of the button that opens the dialog) from browser_snapshot',
+                    },
+                  );
+                })
+              ).setFiles(files, { timeout });
+            },
+            ctx.config.browserNavTimeoutS * 1000,
+          );
         } catch (e) {
-          if (/Non-multiple file input/i.test(String(e))) throw new SandboxError('INVALID_ARGUMENT', 'this file input takes one file', { hint: 'pass a single path' });
+          if (/Non-multiple file input/i.test(String(e)))
+            throw new SandboxError('INVALID_ARGUMENT', 'this file input takes one file', {
+              hint: 'pass a single path',
+            });
           throw actionError(e, `uploading into ${args.ref}`, ctx.config.browserActionTimeoutS);
         }
         const names = files.map((f) => `${f.name} (${f.buffer.length} B)`).join(', ');

@@ -25,17 +25,30 @@ export function normalizeUrl(raw: string): string {
  */
 function fromInside(url: string, sandboxId: string): { url: string; note?: string } {
   let u: URL;
-  try { u = new URL(url); } catch { return { url }; }
+  try {
+    u = new URL(url);
+  } catch {
+    return { url };
+  }
   if (!/^https?:$/.test(u.protocol)) return { url };
   const preview = /^(\d{1,5})-([a-z0-9]{8,64})\./.exec(u.hostname);
   if (preview?.[2] === sandboxId) {
     const inside = `http://localhost:${preview[1]}${u.pathname}${u.search}${u.hash}`;
-    return { url: inside, note: `Note: ${url} is this sandbox's port ${preview[1]} seen from outside; the browser runs inside the sandbox, so it opened ${inside}.` };
+    return {
+      url: inside,
+      note: `Note: ${url} is this sandbox's port ${preview[1]} seen from outside; the browser runs inside the sandbox, so it opened ${inside}.`,
+    };
   }
   if (/^(\d{1,5}-[a-z0-9]{8,64}|[a-z0-9-]+\.site)\.localhost$/.test(u.hostname)) {
-    throw new SandboxError('UNSUPPORTED', `${url} is served by sandbox-mcp on the host, which this sandbox's browser cannot reach`, {
-      hint: preview ? 'open servers of this sandbox as http://localhost:PORT/' : 'to look at a deployed site, open the folder you deployed: serve it inside the sandbox (e.g. shell_start "python3 -m http.server 8000 -d my-app/dist") and open http://localhost:8000/',
-    });
+    throw new SandboxError(
+      'UNSUPPORTED',
+      `${url} is served by sandbox-mcp on the host, which this sandbox's browser cannot reach`,
+      {
+        hint: preview
+          ? 'open servers of this sandbox as http://localhost:PORT/'
+          : 'to look at a deployed site, open the folder you deployed: serve it inside the sandbox (e.g. shell_start "python3 -m http.server 8000 -d my-app/dist") and open http://localhost:8000/',
+      },
+    );
   }
   return { url };
 }
@@ -66,9 +79,14 @@ export const browserTools = [
     name: 'browser_navigate',
     title: 'Open a URL in the browser',
     description:
-      'Open a URL in the active tab of this session\'s browser and return the page\'s accessibility snapshot (elements tagged [ref=eN] for the other browser tools). ' +
+      "Open a URL in the active tab of this session's browser and return the page's accessibility snapshot (elements tagged [ref=eN] for the other browser tools). " +
       'The browser runs inside the sandbox: http://localhost:PORT reaches servers you started there (shell_start), file:///workspace/... its files. Starts the browser on first use.',
-    inputSchema: { url: z.string().min(1, 'url must not be empty').describe('e.g. "http://localhost:3000/" or "file:///workspace/index.html"') },
+    inputSchema: {
+      url: z
+        .string()
+        .min(1, 'url must not be empty')
+        .describe('e.g. "http://localhost:3000/" or "file:///workspace/index.html"'),
+    },
     outputSchema: pageStateShape,
     annotations: { ...act, destructiveHint: false },
     async handler(ctx, args) {
@@ -89,7 +107,7 @@ export const browserTools = [
     name: 'browser_snapshot',
     title: 'Accessibility snapshot of the page',
     description:
-      'The active tab\'s accessibility tree as indented YAML-like text: roles, names, values and states, each interactive element tagged [ref=eN]. ' +
+      "The active tab's accessibility tree as indented YAML-like text: roles, names, values and states, each interactive element tagged [ref=eN]. " +
       'Use the refs with browser_click, browser_type, browser_select_option and browser_scroll. Prefer this to screenshots for acting on a page.',
     inputSchema: {},
     outputSchema: pageStateShape,
@@ -103,7 +121,8 @@ export const browserTools = [
   defineTool({
     name: 'browser_click',
     title: 'Click an element',
-    description: 'Click the element with this ref (from the latest snapshot), wait for what it triggers to settle, and return what changed on the page.',
+    description:
+      'Click the element with this ref (from the latest snapshot), wait for what it triggers to settle, and return what changed on the page.',
     inputSchema: { ref: refSchema, double: z.boolean().optional().describe('Double-click instead') },
     outputSchema: pageStateShape,
     annotations: act,
@@ -117,7 +136,8 @@ export const browserTools = [
   defineTool({
     name: 'browser_type',
     title: 'Type into a field',
-    description: 'Replace the text of an input, textarea or contenteditable (by ref) with `text`; submit: true presses Enter afterwards. Returns what changed.',
+    description:
+      'Replace the text of an input, textarea or contenteditable (by ref) with `text`; submit: true presses Enter afterwards. Returns what changed.',
     inputSchema: {
       ref: refSchema,
       text: z.string().describe('The new content of the field'),
@@ -136,8 +156,11 @@ export const browserTools = [
   defineTool({
     name: 'browser_press_key',
     title: 'Press a key',
-    description: 'Press a key or chord in the focused element of the active tab: "Enter", "Escape", "Tab", "ArrowDown", "Control+a", a single character, ...',
-    inputSchema: { key: z.string().min(1).describe('Key name as in Playwright / KeyboardEvent.key, e.g. "Enter" or "Shift+Tab"') },
+    description:
+      'Press a key or chord in the focused element of the active tab: "Enter", "Escape", "Tab", "ArrowDown", "Control+a", a single character, ...',
+    inputSchema: {
+      key: z.string().min(1).describe('Key name as in Playwright / KeyboardEvent.key, e.g. "Enter" or "Shift+Tab"'),
+    },
     outputSchema: pageStateShape,
     annotations: act,
     async handler(ctx, args) {
@@ -145,7 +168,10 @@ export const browserTools = [
         try {
           await settle(page, () => page.keyboard.press(args.key), ctx.config.browserNavTimeoutS * 1000);
         } catch (e) {
-          if (/Unknown key/i.test(String(e))) throw new SandboxError('INVALID_ARGUMENT', `unknown key ${JSON.stringify(args.key)}`, { hint: 'use names like Enter, Escape, Tab, ArrowDown, Backspace, PageDown, or chords like Control+a' });
+          if (/Unknown key/i.test(String(e)))
+            throw new SandboxError('INVALID_ARGUMENT', `unknown key ${JSON.stringify(args.key)}`, {
+              hint: 'use names like Enter, Escape, Tab, ArrowDown, Backspace, PageDown, or chords like Control+a',
+            });
           throw actionError(e, `pressing ${args.key}`, ctx.config.browserActionTimeoutS);
         }
         return pageState(svc, await svc.page(), 'auto', [`Pressed ${args.key}.`]);
@@ -155,7 +181,8 @@ export const browserTools = [
   defineTool({
     name: 'browser_select_option',
     title: 'Choose options in a select',
-    description: 'Select one or more options (by value or visible label) in the <select> with this ref; returns what changed.',
+    description:
+      'Select one or more options (by value or visible label) in the <select> with this ref; returns what changed.',
     inputSchema: {
       ref: refSchema,
       values: z.array(z.string()).min(1, 'give at least one value').describe('Option values or labels, e.g. ["blue"]'),
@@ -172,7 +199,8 @@ export const browserTools = [
   defineTool({
     name: 'browser_scroll',
     title: 'Scroll the page',
-    description: 'Scroll the element with this ref into view, or scroll the page by dy pixels (negative: up; default: most of a screen down). Returns the new snapshot or what changed.',
+    description:
+      'Scroll the element with this ref into view, or scroll the page by dy pixels (negative: up; default: most of a screen down). Returns the new snapshot or what changed.',
     inputSchema: {
       ref: refSchema.optional(),
       dy: z.number().optional().describe('Pixels to scroll vertically when no ref is given'),
@@ -188,7 +216,11 @@ export const browserTools = [
         } catch (e) {
           throw actionError(e, args.ref ? `scrolling to ${args.ref}` : 'scrolling', ctx.config.browserActionTimeoutS);
         }
-        const y = await page.evaluate<string>('`${Math.round(window.scrollY)} of ${Math.max(0, document.documentElement.scrollHeight - window.innerHeight)}`').catch(() => '?');
+        const y = await page
+          .evaluate<string>(
+            '`${Math.round(window.scrollY)} of ${Math.max(0, document.documentElement.scrollHeight - window.innerHeight)}`',
+          )
+          .catch(() => '?');
         return pageState(svc, page, 'auto', [`Scrolled; vertical position ${y} px.`]);
       });
     },
@@ -196,32 +228,54 @@ export const browserTools = [
   defineTool({
     name: 'browser_wait_for',
     title: 'Wait for text or time',
-    description: 'Wait until `text` appears, or `text_gone` disappears, in the active tab (up to time_s, default 10 s); with only time_s, just wait that long (max 60 s). Returns the page afterwards.',
+    description:
+      'Wait until `text` appears, or `text_gone` disappears, in the active tab (up to time_s, default 10 s); with only time_s, just wait that long (max 60 s). Returns the page afterwards.',
     inputSchema: {
       text: z.string().min(1).optional().describe('Wait until this text is visible'),
       text_gone: z.string().min(1).optional().describe('Wait until this text is no longer visible'),
-      time_s: z.number().positive().max(60, 'time_s is at most 60').optional().describe('Seconds to wait, or the most to wait for text'),
+      time_s: z
+        .number()
+        .positive()
+        .max(60, 'time_s is at most 60')
+        .optional()
+        .describe('Seconds to wait, or the most to wait for text'),
     },
     outputSchema: pageStateShape,
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: true },
     async handler(ctx, args) {
-      if (!args.text && !args.text_gone && !args.time_s) throw new SandboxError('INVALID_ARGUMENT', 'give text, text_gone or time_s', { hint: 'e.g. {"text": "Saved"} waits until "Saved" shows' });
+      if (!args.text && !args.text_gone && !args.time_s)
+        throw new SandboxError('INVALID_ARGUMENT', 'give text, text_gone or time_s', {
+          hint: 'e.g. {"text": "Saved"} waits until "Saved" shows',
+        });
       return browserCall(ctx, false, async (svc, page) => {
         const limit = (args.time_s ?? 10) * 1000;
         const started = Date.now();
         try {
           if (args.text) await page.getByText(args.text).first().waitFor({ state: 'visible', timeout: limit });
-          if (args.text_gone) await page.getByText(args.text_gone).first().waitFor({ state: 'hidden', timeout: Math.max(1, limit - (Date.now() - started)) });
+          if (args.text_gone)
+            await page
+              .getByText(args.text_gone)
+              .first()
+              .waitFor({ state: 'hidden', timeout: Math.max(1, limit - (Date.now() - started)) });
           if (!args.text && !args.text_gone) await page.waitForTimeout(limit);
         } catch (e) {
           if (/Timeout \d+ms exceeded/.test(String(e))) {
-            const what = args.text && !args.text_gone ? `text ${JSON.stringify(args.text)} did not appear` : args.text_gone ? `text ${JSON.stringify(args.text_gone)} did not disappear` : 'waiting failed';
-            throw new SandboxError('TIMEOUT', `${what} within ${limit / 1000} s`, { hint: 'check the page with browser_snapshot; wait longer with time_s (up to 60)' });
+            const what =
+              args.text && !args.text_gone
+                ? `text ${JSON.stringify(args.text)} did not appear`
+                : args.text_gone
+                  ? `text ${JSON.stringify(args.text_gone)} did not disappear`
+                  : 'waiting failed';
+            throw new SandboxError('TIMEOUT', `${what} within ${limit / 1000} s`, {
+              hint: 'check the page with browser_snapshot; wait longer with time_s (up to 60)',
+            });
           }
           throw actionError(e, 'waiting', limit / 1000);
         }
         const waited = ((Date.now() - started) / 1000).toFixed(1);
-        return pageState(svc, page, 'auto', [`Waited ${waited} s${args.text ? `: ${JSON.stringify(args.text)} is visible` : ''}${args.text_gone ? `: ${JSON.stringify(args.text_gone)} is gone` : ''}.`]);
+        return pageState(svc, page, 'auto', [
+          `Waited ${waited} s${args.text ? `: ${JSON.stringify(args.text)} is visible` : ''}${args.text_gone ? `: ${JSON.stringify(args.text_gone)} is gone` : ''}.`,
+        ]);
       });
     },
   }),

@@ -4,23 +4,49 @@ import { siteStore } from '../deploy/index.js';
 import { checkSiteName } from '../deploy/store.js';
 import { defineTool, ok } from '../mcp/tool.js';
 
-const siteName = z.string().min(1).max(63).describe('Site name, a DNS label: lowercase letters, digits, hyphens, e.g. "my-blog"; deploy_site returns the URL it is served at');
-const versionShape = { version: z.string(), createdAt: z.string(), fileCount: z.number(), totalBytes: z.number(), live: z.boolean(), source: z.string() };
+const siteName = z
+  .string()
+  .min(1)
+  .max(63)
+  .describe(
+    'Site name, a DNS label: lowercase letters, digits, hyphens, e.g. "my-blog"; deploy_site returns the URL it is served at',
+  );
+const versionShape = {
+  version: z.string(),
+  createdAt: z.string(),
+  fileCount: z.number(),
+  totalBytes: z.number(),
+  live: z.boolean(),
+  source: z.string(),
+};
 
-const kb = (n: number) => (n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);
+const kb = (n: number) =>
+  n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`;
 
 export const deployTools = [
   defineTool({
     name: 'deploy_site',
     title: 'Publish a static site',
-    description: 'Publish a folder of the sandbox (a build output holding index.html, e.g. from webdev_build) as a site with a durable URL. ' +
+    description:
+      'Publish a folder of the sandbox (a build output holding index.html, e.g. from webdev_build) as a site with a durable URL. ' +
       'Each call makes a new immutable version and makes it live; earlier versions stay available for deploy_rollback. The site outlives this session and sandbox. ' +
       'A site belongs to the named workspace that deployed it (else to this session): a name another one owns is refused, so pick another.',
     inputSchema: {
-      path: z.string().min(1).describe('Folder to publish: relative to the workdir or absolute inside the sandbox, e.g. "my-app/dist"'),
+      path: z
+        .string()
+        .min(1)
+        .describe('Folder to publish: relative to the workdir or absolute inside the sandbox, e.g. "my-app/dist"'),
       name: siteName,
     },
-    outputSchema: { name: z.string(), url: z.string(), version: z.string(), fileCount: z.number(), totalBytes: z.number(), skipped: z.array(z.string()), hasIndex: z.boolean() },
+    outputSchema: {
+      name: z.string(),
+      url: z.string(),
+      version: z.string(),
+      fileCount: z.number(),
+      totalBytes: z.number(),
+      skipped: z.array(z.string()),
+      hasIndex: z.boolean(),
+    },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async handler(ctx, args) {
       checkSiteName(args.name);
@@ -29,7 +55,10 @@ export const deployTools = [
       // Before reading the folder: a name that belongs to someone else is refused at once.
       await store.checkOwner(args.name, actor);
       const sb = await ctx.session.sandbox();
-      const c = await collectFolder(sb, args.path, { maxBytes: ctx.config.deployMaxMb * 1048576, maxFiles: ctx.config.deployMaxFiles });
+      const c = await collectFolder(sb, args.path, {
+        maxBytes: ctx.config.deployMaxMb * 1048576,
+        maxFiles: ctx.config.deployMaxFiles,
+      });
       // The URL first: if it cannot be served, publish nothing rather than report a failure after a deploy.
       const url = await store.url(args.name);
       // The source is the folder alone: the sandbox id behind preview URLs must not outlive the session in the store.
@@ -41,22 +70,53 @@ export const deployTools = [
         ...(c.skipped.length ? [`Skipped ${c.skipped.length}: ${c.skipped.slice(0, 10).join('; ')}`] : []),
         'deploy_list shows versions; deploy_rollback switches the live one.',
       ];
-      return ok({ name: args.name, url, version: v.version, fileCount: v.fileCount, totalBytes: v.totalBytes, skipped: c.skipped, hasIndex }, notes.join('\n'));
+      return ok(
+        {
+          name: args.name,
+          url,
+          version: v.version,
+          fileCount: v.fileCount,
+          totalBytes: v.totalBytes,
+          skipped: c.skipped,
+          hasIndex,
+        },
+        notes.join('\n'),
+      );
     },
   }),
 
   defineTool({
     name: 'deploy_list',
     title: 'List deployed sites',
-    description: 'List your deployed sites (those of this named workspace, or of this session without one), or one of them, with URL, versions, sizes, times and which version is live.',
+    description:
+      'List your deployed sites (those of this named workspace, or of this session without one), or one of them, with URL, versions, sizes, times and which version is live.',
     inputSchema: { name: siteName.optional() },
-    outputSchema: { sites: z.array(z.object({ name: z.string(), url: z.string(), live: z.string().nullable(), versions: z.array(z.object(versionShape)) })) },
+    outputSchema: {
+      sites: z.array(
+        z.object({
+          name: z.string(),
+          url: z.string(),
+          live: z.string().nullable(),
+          versions: z.array(z.object(versionShape)),
+        }),
+      ),
+    },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {
       const store = siteStore(ctx.config.stateDir);
       const sites = await store.list(args.name, await store.actorFor(ctx.session.principal));
       const text = sites.length
-        ? sites.map((s) => [`${s.name}: ${s.url} (live ${s.live})`, ...s.versions.map((v) => `  ${v.version}${v.live ? ' [live]' : ''} ${v.createdAt} ${v.fileCount} files ${kb(v.totalBytes)}`)].join('\n')).join('\n')
+        ? sites
+            .map((s) =>
+              [
+                `${s.name}: ${s.url} (live ${s.live})`,
+                ...s.versions.map(
+                  (v) =>
+                    `  ${v.version}${v.live ? ' [live]' : ''} ${v.createdAt} ${v.fileCount} files ${kb(v.totalBytes)}`,
+                ),
+              ].join('\n'),
+            )
+            .join('\n')
         : 'No sites of yours yet (deploy_list shows only the sites of this workspace, or of this session when it has none). Publish a folder with deploy_site.';
       return ok({ sites }, text);
     },
@@ -65,8 +125,12 @@ export const deployTools = [
   defineTool({
     name: 'deploy_rollback',
     title: 'Switch the live version of a site',
-    description: 'Make an earlier (or any) version of a site live again; nothing is deleted. deploy_list shows the versions.',
-    inputSchema: { name: siteName, version: z.string().min(1).describe('Version id from deploy_list or deploy_site, e.g. "v2"') },
+    description:
+      'Make an earlier (or any) version of a site live again; nothing is deleted. deploy_list shows the versions.',
+    inputSchema: {
+      name: siteName,
+      version: z.string().min(1).describe('Version id from deploy_list or deploy_site, e.g. "v2"'),
+    },
     outputSchema: { name: z.string(), url: z.string(), ...versionShape },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {
@@ -87,7 +151,10 @@ export const deployTools = [
     async handler(ctx, args) {
       const store = siteStore(ctx.config.stateDir);
       const r = await store.remove(args.name, await store.actorFor(ctx.session.principal));
-      return ok({ name: args.name, deletedVersions: r.versions }, `Deleted site ${args.name} (${r.versions} versions).`);
+      return ok(
+        { name: args.name, deletedVersions: r.versions },
+        `Deleted site ${args.name} (${r.versions} versions).`,
+      );
     },
   }),
 ];

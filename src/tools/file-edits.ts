@@ -20,8 +20,16 @@ export function applyEdits(original: string, edits: Edit[], name: string): { tex
   edits.forEach((edit, i) => {
     const which = edits.length > 1 ? `edit ${i + 1} of ${edits.length}` : 'the edit';
     let { old_text: oldText, new_text: newText } = edit;
-    if (oldText === '') throw new SandboxError('INVALID_ARGUMENT', `${which}: old_text is empty`, { hint: `give the exact text to replace (to insert, include a neighbouring line in both old_text and new_text); use file_write to replace a whole file. ${UNCHANGED}` });
-    if (oldText === newText) throw new SandboxError('INVALID_ARGUMENT', `${which}: old_text and new_text are the same, so it changes nothing`, { hint: UNCHANGED });
+    if (oldText === '')
+      throw new SandboxError('INVALID_ARGUMENT', `${which}: old_text is empty`, {
+        hint: `give the exact text to replace (to insert, include a neighbouring line in both old_text and new_text); use file_write to replace a whole file. ${UNCHANGED}`,
+      });
+    if (oldText === newText)
+      throw new SandboxError(
+        'INVALID_ARGUMENT',
+        `${which}: old_text and new_text are the same, so it changes nothing`,
+        { hint: UNCHANGED },
+      );
     // A model usually sends \n; in a CRLF file the text to find has \r\n.
     if (crlf && !text.includes(oldText) && oldText.includes('\n') && !oldText.includes('\r\n')) {
       const o = oldText.replace(/\n/g, '\r\n');
@@ -30,12 +38,19 @@ export function applyEdits(original: string, edits: Edit[], name: string): { tex
     // New lines take the file's CRLF endings unless old_text itself matched bare \n (a mixed file).
     if (crlf && !/(^|[^\r])\n/.test(oldText)) newText = newText.replace(/\r?\n/g, '\r\n');
     const at = occurrences(text, oldText);
-    if (at.length === 0) throw new SandboxError('INVALID_ARGUMENT', `${which}: old_text was not found in ${name}`, { hint: `${notFoundHint(original, text, oldText)} ${UNCHANGED}` });
+    if (at.length === 0)
+      throw new SandboxError('INVALID_ARGUMENT', `${which}: old_text was not found in ${name}`, {
+        hint: `${notFoundHint(original, text, oldText)} ${UNCHANGED}`,
+      });
     if (at.length > 1 && !edit.replace_all) {
       const lines = at.slice(0, 10).map((p) => lineOf(text, p));
-      throw new SandboxError('INVALID_ARGUMENT', `${which}: old_text matches ${at.length} times in ${name} (lines ${lines.join(', ')}${at.length > 10 ? ', ...' : ''})`, {
-        hint: `add surrounding lines to old_text so it matches exactly once, or pass replace_all: true to replace every match. ${UNCHANGED}`,
-      });
+      throw new SandboxError(
+        'INVALID_ARGUMENT',
+        `${which}: old_text matches ${at.length} times in ${name} (lines ${lines.join(', ')}${at.length > 10 ? ', ...' : ''})`,
+        {
+          hint: `add surrounding lines to old_text so it matches exactly once, or pass replace_all: true to replace every match. ${UNCHANGED}`,
+        },
+      );
     }
     if (edit.replace_all) text = text.split(oldText).join(newText);
     else text = text.slice(0, at[0]) + newText + text.slice(at[0]! + oldText.length);
@@ -58,11 +73,16 @@ function lineOf(text: string, index: number): number {
 
 /** Says why an exact match failed when a near one exists: whitespace, or an earlier edit. */
 function notFoundHint(original: string, current: string, oldText: string): string {
-  if (original !== current && original.includes(oldText)) return 'An earlier edit in this call changed that text: edits apply in order, each to the result of the one before.';
+  if (original !== current && original.includes(oldText))
+    return 'An earlier edit in this call changed that text: edits apply in order, each to the result of the one before.';
   if (oldText.length <= 4000) {
-    const tokens = oldText.trim().split(/\s+/).map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    const tokens = oldText
+      .trim()
+      .split(/\s+/)
+      .map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
     const near = new RegExp(tokens.join('\\s+')).exec(current);
-    if (near) return `It matches at line ${lineOf(current, near.index)} only when whitespace is ignored: copy the exact text, indentation included, from file_read (without the line-number prefix).`;
+    if (near)
+      return `It matches at line ${lineOf(current, near.index)} only when whitespace is ignored: copy the exact text, indentation included, from file_read (without the line-number prefix).`;
   }
   return 'Read the file again with file_read and copy old_text exactly (without the line-number prefix).';
 }
@@ -90,8 +110,19 @@ export function unifiedDiff(name: string, before: string, after: string): string
   }
   const suffix = before.length - tail;
   const skipped = lineOf(before, from) - 1;
-  const patch = structuredPatch(name, name, before.slice(from, tail), after.slice(from, after.length - suffix), undefined, undefined, { context: 3, timeout: 5000 });
+  const patch = structuredPatch(
+    name,
+    name,
+    before.slice(from, tail),
+    after.slice(from, after.length - suffix),
+    undefined,
+    undefined,
+    { context: 3, timeout: 5000 },
+  );
   if (!patch) return undefined;
-  for (const h of patch.hunks) { h.oldStart += skipped; h.newStart += skipped; }
+  for (const h of patch.hunks) {
+    h.oldStart += skipped;
+    h.newStart += skipped;
+  }
   return formatPatch(patch, FILE_HEADERS_ONLY);
 }

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { SandboxError } from '../errors.js';
 
-export const pathSchema = z.string().min(1, 'path must not be empty').max(4096, 'path is longer than 4096 characters')
+export const pathSchema = z
+  .string()
+  .min(1, 'path must not be empty')
+  .max(4096, 'path is longer than 4096 characters')
   .describe('Path relative to the workdir (/workspace), or absolute inside the sandbox, e.g. "src/index.ts"');
 
 export function fmtBytes(n: number): string {
@@ -9,7 +12,10 @@ export function fmtBytes(n: number): string {
   const units = ['KB', 'MB', 'GB', 'TB'];
   let v = n / 1024;
   let u = 0;
-  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
   return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
 }
 
@@ -21,7 +27,10 @@ export function fmtMode(mode: number): string {
 export function parseMode(mode: string | undefined): number | undefined {
   if (mode === undefined) return undefined;
   const m = /^(?:0o?)?([0-7]{3,4})$/.exec(mode.trim());
-  if (!m) throw new SandboxError('INVALID_ARGUMENT', `mode ${JSON.stringify(mode)} is not an octal permission string`, { hint: 'pass e.g. "644" for rw-r--r-- or "755" for an executable' });
+  if (!m)
+    throw new SandboxError('INVALID_ARGUMENT', `mode ${JSON.stringify(mode)} is not an octal permission string`, {
+      hint: 'pass e.g. "644" for rw-r--r-- or "755" for an executable',
+    });
   return parseInt(m[1]!, 8);
 }
 

@@ -11,15 +11,20 @@ const hiddenSchema = z.boolean().optional().describe('Include names starting wit
 const SYSTEM_FOLDER = /^\/(dev|proc|sys)$/;
 
 function renderEntry(e: TreeEntry): string {
-  if (e.type === 'directory' && e.skipped && SYSTEM_FOLDER.test(e.path)) return `${e.path}/  (system folder, not walked: list it by its own path)`;
+  if (e.type === 'directory' && e.skipped && SYSTEM_FOLDER.test(e.path))
+    return `${e.path}/  (system folder, not walked: list it by its own path)`;
   if (e.type === 'directory') return `${e.path}/${e.skipped ? '  (not listed: pass include_ignored: true)' : ''}`;
   if (e.type === 'symlink') return `${e.path} -> ${e.linkTarget ?? '?'}`;
   return `${e.path}  ${fmtBytes(e.size)}  ${fmtTime(e.mtime)}${e.type === 'other' ? '  (special file)' : ''}`;
 }
 
 const entryShape = z.object({
-  path: z.string(), type: z.enum(['file', 'directory', 'symlink', 'other']), size: z.number(), mtime: z.string(),
-  linkTarget: z.string().optional(), skipped: z.boolean().optional(),
+  path: z.string(),
+  type: z.enum(['file', 'directory', 'symlink', 'other']),
+  size: z.number(),
+  mtime: z.string(),
+  linkTarget: z.string().optional(),
+  skipped: z.boolean().optional(),
 });
 
 export const manageFileTools = [
@@ -32,11 +37,23 @@ export const manageFileTools = [
       'node_modules, .git, __pycache__ and .venv are shown but not entered unless include_ignored is true. Paths in the answer can be passed straight to file_read.',
     inputSchema: {
       path: pathSchema.optional().describe('Folder to list (default: the workdir)'),
-      depth: z.number().int('depth must be a whole number').min(1, 'depth must be at least 1').max(MAX_DEPTH, `depth is at most ${MAX_DEPTH}`).optional().describe(`Levels to walk (default 1, or ${MAX_DEPTH} with a glob)`),
+      depth: z
+        .number()
+        .int('depth must be a whole number')
+        .min(1, 'depth must be at least 1')
+        .max(MAX_DEPTH, `depth is at most ${MAX_DEPTH}`)
+        .optional()
+        .describe(`Levels to walk (default 1, or ${MAX_DEPTH} with a glob)`),
       glob: globSchema.describe('Only entries matching this glob, e.g. "*.py" or "src/**/*.ts"'),
       include_hidden: hiddenSchema,
       include_ignored: z.boolean().optional().describe('Also walk node_modules, .git, __pycache__ and .venv'),
-      max_entries: z.number().int().min(1, 'max_entries must be at least 1').max(5000, 'max_entries is at most 5000').optional().describe('Most entries to return (default 500)'),
+      max_entries: z
+        .number()
+        .int()
+        .min(1, 'max_entries must be at least 1')
+        .max(5000, 'max_entries is at most 5000')
+        .optional()
+        .describe('Most entries to return (default 500)'),
     },
     outputSchema: { root: z.string(), entries: z.array(entryShape), truncated: z.boolean(), hiddenCount: z.number() },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
@@ -44,12 +61,26 @@ export const manageFileTools = [
       const sb = await ctx.session.sandbox();
       const maxEntries = args.max_entries ?? 500;
       const r = await sb.files.tree(args.path ?? '.', {
-        depth: args.depth ?? (args.glob ? MAX_DEPTH : 1), glob: args.glob, includeHidden: args.include_hidden, includeIgnored: args.include_ignored, maxEntries,
+        depth: args.depth ?? (args.glob ? MAX_DEPTH : 1),
+        glob: args.glob,
+        includeHidden: args.include_hidden,
+        includeIgnored: args.include_ignored,
+        maxEntries,
       });
-      const lines = [`${r.root}: ${r.entries.length} entr${r.entries.length === 1 ? 'y' : 'ies'}${args.glob ? ` matching ${args.glob}` : ''}`, ...r.entries.map(renderEntry)];
-      if (!r.entries.length) lines.push(args.glob ? '(nothing matches: try a broader glob, or include_hidden)' : '(empty folder)');
-      if (r.truncated) lines.push(`[truncated: more entries exist. Narrow path or glob, lower depth, or raise max_entries (up to 5000)]`);
-      if (r.hiddenCount) lines.push(`[${r.hiddenCount} hidden entr${r.hiddenCount === 1 ? 'y' : 'ies'} (names starting with ".") not shown: pass include_hidden: true]`);
+      const lines = [
+        `${r.root}: ${r.entries.length} entr${r.entries.length === 1 ? 'y' : 'ies'}${args.glob ? ` matching ${args.glob}` : ''}`,
+        ...r.entries.map(renderEntry),
+      ];
+      if (!r.entries.length)
+        lines.push(args.glob ? '(nothing matches: try a broader glob, or include_hidden)' : '(empty folder)');
+      if (r.truncated)
+        lines.push(
+          `[truncated: more entries exist. Narrow path or glob, lower depth, or raise max_entries (up to 5000)]`,
+        );
+      if (r.hiddenCount)
+        lines.push(
+          `[${r.hiddenCount} hidden entr${r.hiddenCount === 1 ? 'y' : 'ies'} (names starting with ".") not shown: pass include_hidden: true]`,
+        );
       return ok({ ...r }, lines.join('\n'));
     },
   }),
@@ -61,29 +92,56 @@ export const manageFileTools = [
       'Search text files for a regular expression (JavaScript syntax; ^ and $ match at line ends) and get "path:line: text" for each matching line. ' +
       'Binary files, hidden files and node_modules/.git are skipped. Narrow with path (a folder or file) and glob (e.g. "*.ts"). Then file_read the file around the line.',
     inputSchema: {
-      pattern: z.string().min(1, 'pattern must not be empty').max(2000, 'pattern is at most 2000 characters').describe('Regex, e.g. "function \\\\w+Handler" or "TODO|FIXME"'),
+      pattern: z
+        .string()
+        .min(1, 'pattern must not be empty')
+        .max(2000, 'pattern is at most 2000 characters')
+        .describe('Regex, e.g. "function \\\\w+Handler" or "TODO|FIXME"'),
       path: pathSchema.optional().describe('Folder or file to search (default: the workdir)'),
       glob: globSchema.describe('Only files matching this glob, e.g. "*.{ts,tsx}"'),
-      max_results: z.number().int().min(1, 'max_results must be at least 1').max(1000, 'max_results is at most 1000').optional().describe('Most matching lines to return (default 100)'),
+      max_results: z
+        .number()
+        .int()
+        .min(1, 'max_results must be at least 1')
+        .max(1000, 'max_results is at most 1000')
+        .optional()
+        .describe('Most matching lines to return (default 100)'),
       case_sensitive: z.boolean().optional().describe('Default true; false ignores case'),
       include_hidden: hiddenSchema,
     },
     outputSchema: {
       matches: z.array(z.object({ path: z.string(), line: z.number(), text: z.string() })),
-      truncated: z.boolean(), filesSearched: z.number(), binarySkipped: z.number(), largeSkipped: z.number(), timedOut: z.boolean(),
+      truncated: z.boolean(),
+      filesSearched: z.number(),
+      binarySkipped: z.number(),
+      largeSkipped: z.number(),
+      timedOut: z.boolean(),
     },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {
       const sb = await ctx.session.sandbox();
       const maxResults = args.max_results ?? 100;
       const r = await sb.files.search(args.pattern, {
-        path: args.path, glob: args.glob, maxResults, caseSensitive: args.case_sensitive ?? true, includeHidden: args.include_hidden, timeoutMs: ctx.config.searchTimeoutS * 1000,
+        path: args.path,
+        glob: args.glob,
+        maxResults,
+        caseSensitive: args.case_sensitive ?? true,
+        includeHidden: args.include_hidden,
+        timeoutMs: ctx.config.searchTimeoutS * 1000,
       });
       const lines = r.matches.map((m) => `${m.path}:${m.line}: ${m.text}`);
-      if (!lines.length) lines.push(`No matches for /${args.pattern}/ in ${r.filesSearched} file${r.filesSearched === 1 ? '' : 's'}.`);
-      if (r.truncated) lines.push(`[stopped at ${maxResults} matches: narrow path or glob, or raise max_results (up to 1000)]`);
-      if (r.timedOut) lines.push(`[stopped after ${ctx.config.searchTimeoutS} s: results are partial. Narrow path or glob, or simplify the pattern (nested quantifiers like (a+)+ can run for ever)]`);
-      const skipped = [r.binarySkipped && `${r.binarySkipped} binary`, r.largeSkipped && `${r.largeSkipped} over 32 MB`].filter(Boolean);
+      if (!lines.length)
+        lines.push(`No matches for /${args.pattern}/ in ${r.filesSearched} file${r.filesSearched === 1 ? '' : 's'}.`);
+      if (r.truncated)
+        lines.push(`[stopped at ${maxResults} matches: narrow path or glob, or raise max_results (up to 1000)]`);
+      if (r.timedOut)
+        lines.push(
+          `[stopped after ${ctx.config.searchTimeoutS} s: results are partial. Narrow path or glob, or simplify the pattern (nested quantifiers like (a+)+ can run for ever)]`,
+        );
+      const skipped = [
+        r.binarySkipped && `${r.binarySkipped} binary`,
+        r.largeSkipped && `${r.largeSkipped} over 32 MB`,
+      ].filter(Boolean);
       if (skipped.length) lines.push(`[skipped ${skipped.join(' and ')} file(s)]`);
       return ok({ ...r }, lines.join('\n'));
     },
@@ -92,7 +150,8 @@ export const manageFileTools = [
   defineTool({
     name: 'file_move',
     title: 'Move or rename',
-    description: 'Move or rename a file or folder. "to" is the full new path (not a folder to move into). An existing destination is an error unless overwrite is true.',
+    description:
+      'Move or rename a file or folder. "to" is the full new path (not a folder to move into). An existing destination is an error unless overwrite is true.',
     inputSchema: {
       from: pathSchema.describe('Existing path'),
       to: pathSchema.describe('New path, e.g. "src/new-name.ts"'),
@@ -110,27 +169,43 @@ export const manageFileTools = [
   defineTool({
     name: 'file_delete',
     title: 'Delete a file or folder',
-    description: 'Delete a file or symlink (the link, not its target), or a folder with recursive: true. There is no undo.',
-    inputSchema: { path: pathSchema, recursive: z.boolean().optional().describe('Required to delete a folder and everything in it') },
+    description:
+      'Delete a file or symlink (the link, not its target), or a folder with recursive: true. There is no undo.',
+    inputSchema: {
+      path: pathSchema,
+      recursive: z.boolean().optional().describe('Required to delete a folder and everything in it'),
+    },
     outputSchema: { path: z.string(), type: z.string() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {
       const sb = await ctx.session.sandbox();
       const st = await sb.files.stat(args.path);
       await sb.files.remove(args.path, { recursive: args.recursive });
-      return ok({ path: st.path, type: st.type }, `Deleted ${st.type === 'directory' ? 'folder' : st.type} ${st.path}${st.type === 'directory' ? ' and its contents' : ''}.`);
+      return ok(
+        { path: st.path, type: st.type },
+        `Deleted ${st.type === 'directory' ? 'folder' : st.type} ${st.path}${st.type === 'directory' ? ' and its contents' : ''}.`,
+      );
     },
   }),
 
   defineTool({
     name: 'file_info',
     title: 'File info',
-    description: 'Type, size, permissions, times and (for a symlink) its target, without reading the file; for a file also whether it is text, an image or binary.',
+    description:
+      'Type, size, permissions, times and (for a symlink) its target, without reading the file; for a file also whether it is text, an image or binary.',
     inputSchema: { path: pathSchema },
     outputSchema: {
-      path: z.string(), type: z.enum(['file', 'directory', 'symlink', 'other']), size: z.number(), mode: z.string(),
-      mtime: z.string(), atime: z.string(), ctime: z.string(), birthtime: z.string(),
-      linkTarget: z.string().optional(), kind: z.enum(['text', 'image', 'binary']).optional(), mimeType: z.string().optional(),
+      path: z.string(),
+      type: z.enum(['file', 'directory', 'symlink', 'other']),
+      size: z.number(),
+      mode: z.string(),
+      mtime: z.string(),
+      atime: z.string(),
+      ctime: z.string(),
+      birthtime: z.string(),
+      linkTarget: z.string().optional(),
+      kind: z.enum(['text', 'image', 'binary']).optional(),
+      mimeType: z.string().optional(),
     },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {

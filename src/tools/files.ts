@@ -31,14 +31,32 @@ const readOutput = {
   truncated: z.boolean().describe('More of the file exists past what was returned'),
 };
 
-async function readBase64(ctx: ToolContext, path: string, offset: number, limit: number | undefined): Promise<ToolResult> {
+async function readBase64(
+  ctx: ToolContext,
+  path: string,
+  offset: number,
+  limit: number | undefined,
+): Promise<ToolResult> {
   const sb = await ctx.session.sandbox();
   const cap = ctx.config.maxReadBytes;
   const { data, size } = await sb.files.read(path, { offset, length: Math.min(limit ?? cap, cap) });
   const truncated = offset + data.length < size;
-  const more = truncated ? `\n[${size - offset - data.length} more bytes: continue with offset: ${offset + data.length}]` : '';
-  return ok({ path, kind: 'binary', encoding: 'base64', content: data.toString('base64'), size, offset, bytes: data.length, truncated },
-    `${path}: bytes ${offset}-${offset + data.length} of ${size}, base64:\n${data.toString('base64')}${more}`);
+  const more = truncated
+    ? `\n[${size - offset - data.length} more bytes: continue with offset: ${offset + data.length}]`
+    : '';
+  return ok(
+    {
+      path,
+      kind: 'binary',
+      encoding: 'base64',
+      content: data.toString('base64'),
+      size,
+      offset,
+      bytes: data.length,
+      truncated,
+    },
+    `${path}: bytes ${offset}-${offset + data.length} of ${size}, base64:\n${data.toString('base64')}${more}`,
+  );
 }
 
 const fileRead = defineTool({
@@ -50,24 +68,50 @@ const fileRead = defineTool({
     'Other binary files are refused unless encoding is "base64" (then offset and limit count bytes, offset 0-based). Use file_search to find where something is first.',
   inputSchema: {
     path: pathSchema,
-    offset: z.number().int('offset must be a whole number').min(0, 'offset must be >= 1 (first line) or, with base64, >= 0 (first byte)').optional().describe('First line to read, 1-based (default 1); with base64: first byte, 0-based'),
-    limit: z.number().int('limit must be a whole number').min(1, 'limit must be at least 1').optional().describe('Number of lines to read (default: to the end, up to the byte cap); with base64: bytes'),
-    encoding: z.enum(['utf-8', 'utf8', 'base64']).optional().describe('"base64" returns raw bytes (for binary files); default utf-8 text'),
+    offset: z
+      .number()
+      .int('offset must be a whole number')
+      .min(0, 'offset must be >= 1 (first line) or, with base64, >= 0 (first byte)')
+      .optional()
+      .describe('First line to read, 1-based (default 1); with base64: first byte, 0-based'),
+    limit: z
+      .number()
+      .int('limit must be a whole number')
+      .min(1, 'limit must be at least 1')
+      .optional()
+      .describe('Number of lines to read (default: to the end, up to the byte cap); with base64: bytes'),
+    encoding: z
+      .enum(['utf-8', 'utf8', 'base64'])
+      .optional()
+      .describe('"base64" returns raw bytes (for binary files); default utf-8 text'),
   },
   outputSchema: readOutput,
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   async handler(ctx, args) {
     if (args.encoding === 'base64') return readBase64(ctx, args.path, args.offset ?? 0, args.limit);
-    if (args.offset === 0) throw new SandboxError('INVALID_ARGUMENT', 'offset is 1-based: the first line is 1', { hint: 'pass offset: 1, or omit it' });
+    if (args.offset === 0)
+      throw new SandboxError('INVALID_ARGUMENT', 'offset is 1-based: the first line is 1', {
+        hint: 'pass offset: 1, or omit it',
+      });
     const sb = await ctx.session.sandbox();
     const cap = ctx.config.maxReadBytes;
     const r = await sb.files.readText(args.path, { offset: args.offset, limit: args.limit, maxBytes: cap });
     if (r.kind === 'image') {
-      if (r.size > MAX_IMAGE_BYTES) throw new SandboxError('LIMIT_EXCEEDED', `${args.path} is a ${fmtBytes(r.size)} image, over the ${fmtBytes(MAX_IMAGE_BYTES)} limit for image results`, { hint: 'make a smaller copy first (e.g. with ImageMagick or Python PIL via shell_exec), or read its bytes with encoding: "base64"' });
+      if (r.size > MAX_IMAGE_BYTES)
+        throw new SandboxError(
+          'LIMIT_EXCEEDED',
+          `${args.path} is a ${fmtBytes(r.size)} image, over the ${fmtBytes(MAX_IMAGE_BYTES)} limit for image results`,
+          {
+            hint: 'make a smaller copy first (e.g. with ImageMagick or Python PIL via shell_exec), or read its bytes with encoding: "base64"',
+          },
+        );
       const { data } = await sb.files.read(args.path);
       return {
         structuredContent: { path: args.path, kind: 'image', mimeType: r.mimeType, size: r.size, truncated: false },
-        content: [{ type: 'image', data: data.toString('base64'), mimeType: r.mimeType! }, { type: 'text', text: `${args.path}: ${r.mimeType}, ${fmtBytes(r.size)}` }],
+        content: [
+          { type: 'image', data: data.toString('base64'), mimeType: r.mimeType! },
+          { type: 'text', text: `${args.path}: ${r.mimeType}, ${fmtBytes(r.size)}` },
+        ],
       };
     }
     if (r.kind === 'binary') {
@@ -76,16 +120,34 @@ const fileRead = defineTool({
       });
     }
     if (r.totalLines > 0 && r.startLine > r.totalLines) {
-      throw new SandboxError('INVALID_ARGUMENT', `offset ${r.startLine} is past the end of ${args.path}, which has ${r.totalLines} lines`, { hint: `pass an offset from 1 to ${r.totalLines}` });
+      throw new SandboxError(
+        'INVALID_ARGUMENT',
+        `offset ${r.startLine} is past the end of ${args.path}, which has ${r.totalLines} lines`,
+        { hint: `pass an offset from 1 to ${r.totalLines}` },
+      );
     }
-    const structured = { path: args.path, kind: 'text' as const, encoding: 'utf-8' as const, content: r.text, size: r.size, startLine: r.startLine, endLine: r.endLine, totalLines: r.totalLines, truncated: r.endLine < r.totalLines || r.truncated };
+    const structured = {
+      path: args.path,
+      kind: 'text' as const,
+      encoding: 'utf-8' as const,
+      content: r.text,
+      size: r.size,
+      startLine: r.startLine,
+      endLine: r.endLine,
+      totalLines: r.totalLines,
+      truncated: r.endLine < r.totalLines || r.truncated,
+    };
     if (r.totalLines === 0) return ok(structured, `${args.path} is empty.`);
     let note = '';
     const partLine = r.truncated && r.endLine === r.startLine && !r.text.endsWith('\n');
-    if (partLine) note = `[line ${r.startLine} is longer than the ${fmtBytes(cap)} read cap and was cut; read it in pieces with encoding: "base64" or shell_exec (e.g. cut -c)]`;
-    else if (r.truncated) note = `[showing lines ${r.startLine}-${r.endLine} of ${r.totalLines}: the ${fmtBytes(cap)} read cap was reached. Continue with offset: ${r.endLine + 1}]`;
-    else if (r.endLine < r.totalLines) note = `[showing lines ${r.startLine}-${r.endLine} of ${r.totalLines}. Continue with offset: ${r.endLine + 1}]`;
-    if (partLine && r.endLine < r.totalLines) note += `\n[the file has ${r.totalLines} lines; the next one is at offset: ${r.endLine + 1}]`;
+    if (partLine)
+      note = `[line ${r.startLine} is longer than the ${fmtBytes(cap)} read cap and was cut; read it in pieces with encoding: "base64" or shell_exec (e.g. cut -c)]`;
+    else if (r.truncated)
+      note = `[showing lines ${r.startLine}-${r.endLine} of ${r.totalLines}: the ${fmtBytes(cap)} read cap was reached. Continue with offset: ${r.endLine + 1}]`;
+    else if (r.endLine < r.totalLines)
+      note = `[showing lines ${r.startLine}-${r.endLine} of ${r.totalLines}. Continue with offset: ${r.endLine + 1}]`;
+    if (partLine && r.endLine < r.totalLines)
+      note += `\n[the file has ${r.totalLines} lines; the next one is at offset: ${r.endLine + 1}]`;
     return ok(structured, note ? `${numbered(r.text, r.startLine)}\n${note}` : numbered(r.text, r.startLine));
   },
 });
@@ -102,7 +164,10 @@ const fileWrite = defineTool({
     path: pathSchema,
     content: z.string().describe('The full new content (UTF-8 text, or base64 with encoding: "base64")'),
     encoding: z.enum(['utf-8', 'utf8', 'base64']).optional().describe('How content is encoded (default utf-8)'),
-    mode: z.string().optional().describe('Octal permissions, e.g. "755" for a script; default: keep the existing file\'s, else "644"'),
+    mode: z
+      .string()
+      .optional()
+      .describe('Octal permissions, e.g. "755" for a script; default: keep the existing file\'s, else "644"'),
   },
   outputSchema: { path: z.string(), size: z.number(), mode: z.string() },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
@@ -111,13 +176,18 @@ const fileWrite = defineTool({
     let data: Buffer | string = args.content;
     if (args.encoding === 'base64') {
       if (!BASE64.test(args.content) || args.content.replace(/\s/g, '').length % 4 !== 0) {
-        throw new SandboxError('INVALID_ARGUMENT', 'content is not valid base64', { hint: 'encode the bytes with standard base64 (A-Z a-z 0-9 + /, = padding), or omit encoding to write text' });
+        throw new SandboxError('INVALID_ARGUMENT', 'content is not valid base64', {
+          hint: 'encode the bytes with standard base64 (A-Z a-z 0-9 + /, = padding), or omit encoding to write text',
+        });
       }
       data = Buffer.from(args.content, 'base64');
     }
     const sb = await ctx.session.sandbox();
     const st = await sb.files.write(args.path, data, { mode });
-    return ok({ path: st.path, size: st.size, mode: fmtMode(st.mode) }, `Wrote ${fmtBytes(st.size)} to ${st.path} (mode ${fmtMode(st.mode)}).`);
+    return ok(
+      { path: st.path, size: st.size, mode: fmtMode(st.mode) },
+      `Wrote ${fmtBytes(st.size)} to ${st.path} (mode ${fmtMode(st.mode)}).`,
+    );
   },
 });
 
@@ -125,18 +195,31 @@ const fileEdit = defineTool({
   name: 'file_edit',
   title: 'Edit a file',
   description:
-    'Replace exact text in a file. Each edit\'s old_text must match exactly once (copy it from file_read, without line numbers, indentation included), unless replace_all is set. ' +
+    "Replace exact text in a file. Each edit's old_text must match exactly once (copy it from file_read, without line numbers, indentation included), unless replace_all is set. " +
     'Edits apply in order; if any fails, none is written and the error says which and why. Returns a unified diff; dry_run: true shows the diff without writing.',
   inputSchema: {
     path: pathSchema,
-    edits: z.array(z.object({
-      old_text: z.string().describe('Exact text to find'),
-      new_text: z.string().describe('Text to put in its place'),
-      replace_all: z.boolean().optional().describe('Replace every match instead of requiring exactly one'),
-    }).strict()).min(1, 'edits must hold at least one edit').max(200, 'at most 200 edits per call'),
+    edits: z
+      .array(
+        z
+          .object({
+            old_text: z.string().describe('Exact text to find'),
+            new_text: z.string().describe('Text to put in its place'),
+            replace_all: z.boolean().optional().describe('Replace every match instead of requiring exactly one'),
+          })
+          .strict(),
+      )
+      .min(1, 'edits must hold at least one edit')
+      .max(200, 'at most 200 edits per call'),
     dry_run: z.boolean().optional().describe('Return the diff without writing'),
   },
-  outputSchema: { path: z.string(), diff: z.string(), edits: z.number(), replacements: z.number(), dryRun: z.boolean() },
+  outputSchema: {
+    path: z.string(),
+    diff: z.string(),
+    edits: z.number(),
+    replacements: z.number(),
+    dryRun: z.boolean(),
+  },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   async handler(ctx, args) {
     const sb = await ctx.session.sandbox();
@@ -151,7 +234,7 @@ const fileEdit = defineTool({
 const queues = new WeakMap<object, Map<string, Promise<unknown>>>();
 async function oneAtATime<T>(owner: object, key: string, fn: () => Promise<T>): Promise<T> {
   let byKey = queues.get(owner);
-  if (!byKey) queues.set(owner, byKey = new Map());
+  if (!byKey) queues.set(owner, (byKey = new Map()));
   const prev = byKey.get(key) ?? Promise.resolve();
   const run = prev.then(fn, fn);
   const settled = run.catch(() => undefined);
@@ -163,26 +246,46 @@ async function oneAtATime<T>(owner: object, key: string, fn: () => Promise<T>): 
   }
 }
 
-type EditArgs = { path: string; edits: { old_text: string; new_text: string; replace_all?: boolean }[]; dry_run?: boolean };
+type EditArgs = {
+  path: string;
+  edits: { old_text: string; new_text: string; replace_all?: boolean }[];
+  dry_run?: boolean;
+};
 
 async function editFile(ctx: ToolContext, args: EditArgs): Promise<ToolResult> {
   const sb = await ctx.session.sandbox();
   const before = await sb.files.stat(args.path);
-  if (before.type === 'directory') throw new SandboxError('INVALID_ARGUMENT', `${args.path} is a directory`, { hint: 'give the path of a file inside it' });
+  if (before.type === 'directory')
+    throw new SandboxError('INVALID_ARGUMENT', `${args.path} is a directory`, {
+      hint: 'give the path of a file inside it',
+    });
   const { data } = await sb.files.read(args.path);
-  if (data.subarray(0, 8192).includes(0)) throw new SandboxError('INVALID_ARGUMENT', `${args.path} is a binary file`, { hint: 'file_edit changes text files; rewrite binary files with file_write and encoding: "base64"' });
+  if (data.subarray(0, 8192).includes(0))
+    throw new SandboxError('INVALID_ARGUMENT', `${args.path} is a binary file`, {
+      hint: 'file_edit changes text files; rewrite binary files with file_write and encoding: "base64"',
+    });
   const original = data.toString('utf8');
-  if (Buffer.byteLength(original) !== data.length) throw new SandboxError('INVALID_ARGUMENT', `${args.path} is not valid UTF-8, so editing it as text would corrupt it`, { hint: 'edit it with shell_exec (e.g. sed) instead' });
+  if (Buffer.byteLength(original) !== data.length)
+    throw new SandboxError(
+      'INVALID_ARGUMENT',
+      `${args.path} is not valid UTF-8, so editing it as text would corrupt it`,
+      { hint: 'edit it with shell_exec (e.g. sed) instead' },
+    );
   const { text, replacements } = applyEdits(original, args.edits, args.path);
   const diff = unifiedDiff(args.path, original, text) ?? '(the diff is too large to show)';
   if (!args.dry_run) {
     const now = await sb.files.stat(args.path);
-    if (now.mtime !== before.mtime || now.size !== before.size) throw new SandboxError('UNAVAILABLE', `${args.path} changed while it was being edited`, { hint: 'read it again and retry the edit; nothing was written' });
+    if (now.mtime !== before.mtime || now.size !== before.size)
+      throw new SandboxError('UNAVAILABLE', `${args.path} changed while it was being edited`, {
+        hint: 'read it again and retry the edit; nothing was written',
+      });
     await sb.files.write(args.path, text);
   }
   const what = `${args.edits.length} edit${args.edits.length > 1 ? 's' : ''} (${replacements} replacement${replacements > 1 ? 's' : ''})`;
-  return ok({ path: args.path, diff, edits: args.edits.length, replacements, dryRun: !!args.dry_run },
-    `${args.dry_run ? `Dry run, nothing written: ${what} would change` : `Applied ${what} to`} ${args.path}:\n${diff}`);
+  return ok(
+    { path: args.path, diff, edits: args.edits.length, replacements, dryRun: !!args.dry_run },
+    `${args.dry_run ? `Dry run, nothing written: ${what} would change` : `Applied ${what} to`} ${args.path}:\n${diff}`,
+  );
 }
 
 export const fileTools = [fileRead, fileWrite, fileEdit, ...manageFileTools];

@@ -7,4 +7,11 @@ import { shellTools } from './shell.js';
 import { webdevTools } from './webdev.js';
 
 /** Every tool the server offers, in the order clients list them. */
-export const allTools: ToolDefinition[] = [...sandboxTools, ...shellTools, ...fileTools, ...browserTools, ...webdevTools, ...deployTools];
+export const allTools: ToolDefinition[] = [
+  ...sandboxTools,
+  ...shellTools,
+  ...fileTools,
+  ...browserTools,
+  ...webdevTools,
+  ...deployTools,
+];

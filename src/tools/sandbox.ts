@@ -7,7 +7,7 @@ export const sandboxTools = [
     name: 'sandbox_info',
     title: 'Sandbox info',
     description:
-      'Describe this session\'s sandbox: provider, id, workdir, isolation, network access, resource limits and when it expires if left idle. ' +
+      "Describe this session's sandbox: provider, id, workdir, isolation, network access, resource limits and when it expires if left idle. " +
       'Starts the sandbox if it is not running yet. Call it when you need to know whether the network is reachable or how long commands may run.',
     inputSchema: {},
     outputSchema: {
@@ -21,12 +21,24 @@ export const sandboxTools = [
       createdAt: z.string(),
       idleTimeoutS: z.number(),
       expiresAt: z.string().nullable(),
-      workspace: z.object({ name: z.string(), sessions: z.number(), ttlS: z.number() }).nullable()
+      workspace: z
+        .object({ name: z.string(), sessions: z.number(), ttlS: z.number() })
+        .nullable()
         .describe('The named workspace this session shares, or null: a sandbox of its own'),
-      egress: z.object({
-        proxy: z.string(), allow: z.array(z.string()), bytesUp: z.number(), bytesDown: z.number(),
-        allowed: z.number(), refused: z.number(), openConnections: z.number(),
-      }).nullable().describe('SANDBOX_NETWORK=egress: the proxy commands use, the host names it allows, and this sandbox\'s traffic through it; null otherwise'),
+      egress: z
+        .object({
+          proxy: z.string(),
+          allow: z.array(z.string()),
+          bytesUp: z.number(),
+          bytesDown: z.number(),
+          allowed: z.number(),
+          refused: z.number(),
+          openConnections: z.number(),
+        })
+        .nullable()
+        .describe(
+          "SANDBOX_NETWORK=egress: the proxy commands use, the host names it allows, and this sandbox's traffic through it; null otherwise",
+        ),
       warnings: z.array(z.string()),
     },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
@@ -57,8 +69,14 @@ export const sandboxTools = [
         `workdir: ${info.workdir}`,
         `isolation: ${info.isolation}`,
         `network: ${info.network}`,
-        ...(info.egress ? [`egress: proxy ${info.egress.proxy}; ${info.egress.bytesUp} bytes up, ${info.egress.bytesDown} down; ${info.egress.allowed} allowed, ${info.egress.refused} refused; ${info.egress.openConnections} open`] : []),
-        `limits: ${Object.entries(info.limits).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+        ...(info.egress
+          ? [
+              `egress: proxy ${info.egress.proxy}; ${info.egress.bytesUp} bytes up, ${info.egress.bytesDown} down; ${info.egress.allowed} allowed, ${info.egress.refused} refused; ${info.egress.openConnections} open`,
+            ]
+          : []),
+        `limits: ${Object.entries(info.limits)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')}`,
         info.workspace
           ? `workspace "${info.workspace.name}": shared by ${info.workspace.sessions} session(s); kept ${info.workspace.ttlS} s after the last one leaves (at ${info.expiresAt} if unused)`
           : `expires after ${info.idleTimeoutS} s idle (at ${info.expiresAt} if unused)`,
@@ -73,21 +91,29 @@ export const sandboxTools = [
     title: 'Create a sandbox',
     description:
       'Create a sandbox and return its handle; pass that handle as `sandbox` to every later call that should run in it. ' +
-      'Use it when a call says it reaches no sandbox, or to work in several sandboxes at once. With `workspace`, the handle reaches that named workspace\'s shared sandbox, whose files outlive the handle.',
+      "Use it when a call says it reaches no sandbox, or to work in several sandboxes at once. With `workspace`, the handle reaches that named workspace's shared sandbox, whose files outlive the handle.",
     inputSchema: {
-      workspace: z.string().regex(WORKSPACE_NAME, `a workspace name is ${WORKSPACE_NAME_RULE}`).optional()
+      workspace: z
+        .string()
+        .regex(WORKSPACE_NAME, `a workspace name is ${WORKSPACE_NAME_RULE}`)
+        .optional()
         .describe(`Named workspace to work in (${WORKSPACE_NAME_RULE}); omit it for a fresh sandbox of your own`),
     },
     outputSchema: {
       sandbox: z.string().describe('The handle: pass it as `sandbox` to later calls'),
-      workspace: z.string().nullable().describe('The named workspace the handle reaches, or null: a sandbox of its own'),
+      workspace: z
+        .string()
+        .nullable()
+        .describe('The named workspace the handle reaches, or null: a sandbox of its own'),
       idleTimeoutS: z.number().describe('The handle expires after this many seconds without a call'),
     },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     async handler(ctx, args) {
       const { handle, session } = await ctx.handles.create(args.workspace);
       const workspace = session.workspaceShare?.name ?? null;
-      const where = workspace ? `the sandbox of workspace "${workspace}" (its files are kept when the handle expires)` : 'a new sandbox of its own';
+      const where = workspace
+        ? `the sandbox of workspace "${workspace}" (its files are kept when the handle expires)`
+        : 'a new sandbox of its own';
       return ok(
         { sandbox: handle, workspace, idleTimeoutS: ctx.config.idleTimeoutS },
         `Sandbox handle: ${handle}\nIt reaches ${where}. Pass sandbox: "${handle}" to every later call that should run there. It expires after ${ctx.config.idleTimeoutS} s without a call; sandbox_delete ends it now.`,
@@ -98,13 +124,19 @@ export const sandboxTools = [
     kind: 'handles',
     name: 'sandbox_delete',
     title: 'Delete a sandbox',
-    description: 'Delete the sandbox a handle from sandbox_create reaches, with its files and processes (a named workspace\'s sandbox only loses this handle). Call it when you are done with a sandbox.',
+    description:
+      "Delete the sandbox a handle from sandbox_create reaches, with its files and processes (a named workspace's sandbox only loses this handle). Call it when you are done with a sandbox.",
     inputSchema: {
       sandbox: z.string().min(1).max(512).describe('The handle sandbox_create returned'),
     },
     outputSchema: {
       deleted: z.boolean(),
-      workspace: z.string().nullable().describe('The named workspace the handle reached, whose sandbox and files live on; null when the sandbox itself was deleted'),
+      workspace: z
+        .string()
+        .nullable()
+        .describe(
+          'The named workspace the handle reached, whose sandbox and files live on; null when the sandbox itself was deleted',
+        ),
     },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     async handler(ctx, args) {

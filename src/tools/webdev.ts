@@ -7,7 +7,12 @@ import { portAnswers, registryReachable, waitForPort } from '../webdev/probe.js'
 import { getTemplate, listTemplates, PROJECT_META, type ProjectSpec } from '../webdev/templates.js';
 
 const posix = path.posix;
-const nameSchema = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'name: 1-63 lowercase letters, digits and hyphens (a DNS label), e.g. "my-app"')
+const nameSchema = z
+  .string()
+  .regex(
+    /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
+    'name: 1-63 lowercase letters, digits and hyphens (a DNS label), e.g. "my-app"',
+  )
   .describe('Project name: a folder of that name in the workdir, e.g. "my-app"');
 const portSchema = z.number().int().min(1, 'port must be 1-65535').max(65535, 'port must be 1-65535');
 const urlShape = { url: z.string(), headers: z.record(z.string(), z.string()).optional() };
@@ -25,12 +30,18 @@ async function readMeta(sb: Sandbox, name: string): Promise<Partial<ProjectSpec>
 }
 
 async function writeMeta(sb: Sandbox, name: string, meta: object): Promise<void> {
-  await sb.files.write(posix.join(projectDir(sb, name), PROJECT_META), Buffer.from(`${JSON.stringify(meta, null, 2)}\n`));
+  await sb.files.write(
+    posix.join(projectDir(sb, name), PROJECT_META),
+    Buffer.from(`${JSON.stringify(meta, null, 2)}\n`),
+  );
 }
 
 async function requireProject(sb: Sandbox, name: string): Promise<void> {
   const st = await sb.files.stat(projectDir(sb, name)).catch(() => undefined);
-  if (st?.type !== 'directory') throw new SandboxError('NOT_FOUND', `no project "${name}" (no folder ${projectDir(sb, name)})`, { hint: 'create it with webdev_create, or see webdev_list' });
+  if (st?.type !== 'directory')
+    throw new SandboxError('NOT_FOUND', `no project "${name}" (no folder ${projectDir(sb, name)})`, {
+      hint: 'create it with webdev_create, or see webdev_list',
+    });
 }
 
 /** The newest dev server process of a project, running or not. */
@@ -40,7 +51,11 @@ async function serverOf(sb: Sandbox, name: string): Promise<ProcessInfo | undefi
 
 async function tail(sb: Sandbox, processId: string, lines: number, maxBytes: number): Promise<string> {
   const r = await sb.processes.read(processId, { maxBytes });
-  return r.output.split('\n').slice(-lines - 1).join('\n').trimEnd();
+  return r.output
+    .split('\n')
+    .slice(-lines - 1)
+    .join('\n')
+    .trimEnd();
 }
 
 async function urlFor(sb: Sandbox, port: number): Promise<{ url: string; headers?: Record<string, string> }> {
@@ -55,7 +70,10 @@ async function urlFor(sb: Sandbox, port: number): Promise<{ url: string; headers
 async function heartbeat<T>(ctx: ToolContext, message: string, totalS: number, work: Promise<T>): Promise<T> {
   if (!ctx.wantsProgress) return work;
   const started = Date.now();
-  const timer = setInterval(() => ctx.progress({ progress: Math.round((Date.now() - started) / 1000), total: totalS, message }), 2000);
+  const timer = setInterval(
+    () => ctx.progress({ progress: Math.round((Date.now() - started) / 1000), total: totalS, message }),
+    2000,
+  );
   try {
     return await work;
   } finally {
@@ -78,70 +96,127 @@ async function startHandler(ctx: ToolContext, args: { name: string; port?: numbe
   await requireProject(sb, args.name);
   const meta = await readMeta(sb, args.name);
   const command = args.command ?? meta.dev;
-  if (!command) throw new SandboxError('INVALID_ARGUMENT', `project "${args.name}" was not made by webdev_create, so its dev command is unknown`, { hint: 'pass command, e.g. "npm run dev -- --port $PORT" (PORT is set to the port)' });
+  if (!command)
+    throw new SandboxError(
+      'INVALID_ARGUMENT',
+      `project "${args.name}" was not made by webdev_create, so its dev command is unknown`,
+      { hint: 'pass command, e.g. "npm run dev -- --port $PORT" (PORT is set to the port)' },
+    );
   const port = args.port ?? meta.port ?? 3000;
   const running = await serverOf(sb, args.name);
   if (running?.running) {
     const u = await urlFor(sb, meta.lastPort ?? port);
-    return ok({ name: args.name, port: meta.lastPort ?? port, processId: running.processId, alreadyRunning: true, ...u }, `${args.name} is already running (${running.processId}) at ${u.url}\nStop it with webdev_stop to restart it with other settings.`);
+    return ok(
+      { name: args.name, port: meta.lastPort ?? port, processId: running.processId, alreadyRunning: true, ...u },
+      `${args.name} is already running (${running.processId}) at ${u.url}\nStop it with webdev_stop to restart it with other settings.`,
+    );
   }
   if (await portAnswers(sb, port)) {
-    throw new SandboxError('ALREADY_EXISTS', `port ${port} is already in use inside the sandbox`, { hint: 'pass another port, or stop what listens there (shell_list / webdev_list)' });
+    throw new SandboxError('ALREADY_EXISTS', `port ${port} is already in use inside the sandbox`, {
+      hint: 'pass another port, or stop what listens there (shell_list / webdev_list)',
+    });
   }
   // PREVIEW_URL tells the dev server the address it is reached at (Vite's allowedHosts, absolute links).
-  const preview = await sb.portUrl(port).then((u) => u.url, () => undefined);
+  const preview = await sb.portUrl(port).then(
+    (u) => u.url,
+    () => undefined,
+  );
   const env: Record<string, string> = { PORT: String(port), ...(preview ? { PREVIEW_URL: preview } : {}) };
   const p = await sb.processes.spawn(command, { cwd: projectDir(sb, args.name), env, name: processName(args.name) });
   const timeoutMs = ctx.config.webdevStartTimeoutS * 1000;
   let exited = false;
-  const up = await heartbeat(ctx, `waiting for port ${port}`, ctx.config.webdevStartTimeoutS, waitForPort(sb, port, timeoutMs, async () => {
-    exited = !(await sb.processes.read(p.processId, { maxBytes: 0 })).running;
-    return exited || ctx.signal.aborted;
-  }));
+  const up = await heartbeat(
+    ctx,
+    `waiting for port ${port}`,
+    ctx.config.webdevStartTimeoutS,
+    waitForPort(sb, port, timeoutMs, async () => {
+      exited = !(await sb.processes.read(p.processId, { maxBytes: 0 })).running;
+      return exited || ctx.signal.aborted;
+    }),
+  );
   if (!up) {
     const logs = await tail(sb, p.processId, 30, ctx.config.maxOutputBytes);
     const after = exited ? await sb.processes.read(p.processId, { maxBytes: 0 }) : await stopServer(sb, p);
-    const why = exited ? `exited (${after.signal ?? `code ${after.exitCode}`}) before port ${port} answered` : `port ${port} did not answer within ${ctx.config.webdevStartTimeoutS} s, so the server was stopped`;
-    return fail(`webdev_start failed: ${args.name} ${why}.\nLast log lines:\n${logs || '(no output)'}\nFix the error, check that the server listens on $PORT (${port}), then call webdev_start again.`);
+    const why = exited
+      ? `exited (${after.signal ?? `code ${after.exitCode}`}) before port ${port} answered`
+      : `port ${port} did not answer within ${ctx.config.webdevStartTimeoutS} s, so the server was stopped`;
+    return fail(
+      `webdev_start failed: ${args.name} ${why}.\nLast log lines:\n${logs || '(no output)'}\nFix the error, check that the server listens on $PORT (${port}), then call webdev_start again.`,
+    );
   }
   await writeMeta(sb, args.name, { ...meta, lastPort: port });
   const u = await urlFor(sb, port);
   const hdr = u.headers ? `\nSend these headers with each request: ${JSON.stringify(u.headers)}` : '';
-  return ok({ name: args.name, port, processId: p.processId, alreadyRunning: false, ...u },
-    `${args.name} is running (${p.processId}) on port ${port}.\nPreview: ${u.url}${hdr}\nSee its output with webdev_logs; stop it with webdev_stop.`);
+  return ok(
+    { name: args.name, port, processId: p.processId, alreadyRunning: false, ...u },
+    `${args.name} is running (${p.processId}) on port ${port}.\nPreview: ${u.url}${hdr}\nSee its output with webdev_logs; stop it with webdev_stop.`,
+  );
 }
 
 export const webdevTools = [
   defineTool({
     name: 'webdev_templates',
     title: 'List web project templates',
-    description: 'List the project templates webdev_create can scaffold (static site, Node server, Vite + React, ...), with what each needs.',
+    description:
+      'List the project templates webdev_create can scaffold (static site, Node server, Vite + React, ...), with what each needs.',
     inputSchema: {},
-    outputSchema: { templates: z.array(z.object({ name: z.string(), description: z.string(), port: z.number(), needsInstall: z.boolean() })) },
+    outputSchema: {
+      templates: z.array(
+        z.object({ name: z.string(), description: z.string(), port: z.number(), needsInstall: z.boolean() }),
+      ),
+    },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     async handler() {
-      const templates = (await listTemplates()).map((t) => ({ name: t.template, description: t.description, port: t.port, needsInstall: t.install }));
-      return ok({ templates }, templates.map((t) => `${t.name}: ${t.description} (dev port ${t.port}${t.needsInstall ? '; needs npm install with network' : ''})`).join('\n'));
+      const templates = (await listTemplates()).map((t) => ({
+        name: t.template,
+        description: t.description,
+        port: t.port,
+        needsInstall: t.install,
+      }));
+      return ok(
+        { templates },
+        templates
+          .map(
+            (t) =>
+              `${t.name}: ${t.description} (dev port ${t.port}${t.needsInstall ? '; needs npm install with network' : ''})`,
+          )
+          .join('\n'),
+      );
     },
   }),
 
   defineTool({
     name: 'webdev_create',
     title: 'Create a web project',
-    description: 'Scaffold a web project from a template into a folder of the workdir. Then run it with webdev_start (preview URL), build it with webdev_build, publish the build with deploy_site.',
-    inputSchema: { name: nameSchema, template: z.string().min(1).describe('Template name from webdev_templates: static, node-server, vite-react') },
-    outputSchema: { name: z.string(), template: z.string(), path: z.string(), files: z.array(z.string()), installed: z.boolean() },
+    description:
+      'Scaffold a web project from a template into a folder of the workdir. Then run it with webdev_start (preview URL), build it with webdev_build, publish the build with deploy_site.',
+    inputSchema: {
+      name: nameSchema,
+      template: z.string().min(1).describe('Template name from webdev_templates: static, node-server, vite-react'),
+    },
+    outputSchema: {
+      name: z.string(),
+      template: z.string(),
+      path: z.string(),
+      files: z.array(z.string()),
+      installed: z.boolean(),
+    },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async handler(ctx, args) {
       const { spec, files } = await getTemplate(args.template);
       const sb = await ctx.session.sandbox();
       const dir = projectDir(sb, args.name);
-      if (await sb.files.stat(dir).catch(() => undefined)) throw new SandboxError('ALREADY_EXISTS', `${dir} already exists`, { hint: 'pick another name, or delete the folder first' });
+      if (await sb.files.stat(dir).catch(() => undefined))
+        throw new SandboxError('ALREADY_EXISTS', `${dir} already exists`, {
+          hint: 'pick another name, or delete the folder first',
+        });
       if (spec.install) {
         const net = await registryReachable(sb);
         if (!net.ok) {
-          return fail(`webdev_create failed: the ${args.template} template needs "npm install" from the npm registry, and this sandbox cannot reach it (${net.detail || 'no network'}). ` +
-            'Local sandboxes have no network by default (sandbox_info shows "network"). Ask the operator to restart sandbox-mcp with SANDBOX_NETWORK=egress (package registries only, through an allowlisting proxy), or use the "static" or "node-server" template, which need no install. Nothing was written.');
+          return fail(
+            `webdev_create failed: the ${args.template} template needs "npm install" from the npm registry, and this sandbox cannot reach it (${net.detail || 'no network'}). ` +
+              'Local sandboxes have no network by default (sandbox_info shows "network"). Ask the operator to restart sandbox-mcp with SANDBOX_NETWORK=egress (package registries only, through an allowlisting proxy), or use the "static" or "node-server" template, which need no install. Nothing was written.',
+          );
         }
       }
       for (const f of files) await sb.files.write(posix.join(dir, f.path), f.data);
@@ -149,31 +224,52 @@ export const webdevTools = [
       let installed = false;
       if (spec.install) {
         const installS = Math.min(600, ctx.config.maxExecTimeoutS);
-        const r = await heartbeat(ctx, 'npm install', installS, sb.exec('npm install --no-audit --no-fund', { cwd: dir, timeoutMs: installS * 1000, signal: ctx.signal }));
+        const r = await heartbeat(
+          ctx,
+          'npm install',
+          installS,
+          sb.exec('npm install --no-audit --no-fund', { cwd: dir, timeoutMs: installS * 1000, signal: ctx.signal }),
+        );
         if (r.exitCode !== 0) {
           await sb.files.remove(dir, { recursive: true }).catch(() => undefined);
           const out = `${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-20).join('\n');
-          return fail(`webdev_create failed: npm install ${r.timedOut ? 'timed out' : `exited with ${r.exitCode}`}; the project folder was removed.\n${out}`);
+          return fail(
+            `webdev_create failed: npm install ${r.timedOut ? 'timed out' : `exited with ${r.exitCode}`}; the project folder was removed.\n${out}`,
+          );
         }
         installed = true;
       }
       const list = files.map((f) => f.path);
-      return ok({ name: args.name, template: args.template, path: dir, files: list, installed },
-        `Created ${args.template} project "${args.name}" in ${dir}${installed ? ' (dependencies installed)' : ''}:\n${list.join('\n')}\nNext: webdev_start {"name": "${args.name}"} for a preview URL.`);
+      return ok(
+        { name: args.name, template: args.template, path: dir, files: list, installed },
+        `Created ${args.template} project "${args.name}" in ${dir}${installed ? ' (dependencies installed)' : ''}:\n${list.join('\n')}\nNext: webdev_start {"name": "${args.name}"} for a preview URL.`,
+      );
     },
   }),
 
   defineTool({
     name: 'webdev_start',
     title: 'Start a dev server',
-    description: 'Start a project\'s dev server in the background (PORT and PREVIEW_URL are set in its environment), wait until its port answers, and return the preview URL. ' +
+    description:
+      "Start a project's dev server in the background (PORT and PREVIEW_URL are set in its environment), wait until its port answers, and return the preview URL. " +
       'If it fails to come up, returns its last log lines. Use command to run something else, e.g. "python3 -m http.server $PORT".',
     inputSchema: {
       name: nameSchema,
-      port: portSchema.optional().describe('Port the server listens on inside the sandbox (default: the template\'s)'),
-      command: z.string().min(1).max(10_000).optional().describe('Command instead of the template\'s dev command; $PORT holds the port'),
+      port: portSchema.optional().describe("Port the server listens on inside the sandbox (default: the template's)"),
+      command: z
+        .string()
+        .min(1)
+        .max(10_000)
+        .optional()
+        .describe("Command instead of the template's dev command; $PORT holds the port"),
     },
-    outputSchema: { name: z.string(), port: z.number(), processId: z.string(), alreadyRunning: z.boolean(), ...urlShape },
+    outputSchema: {
+      name: z.string(),
+      port: z.number(),
+      processId: z.string(),
+      alreadyRunning: z.boolean(),
+      ...urlShape,
+    },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     handler: startHandler,
   }),
@@ -181,50 +277,79 @@ export const webdevTools = [
   defineTool({
     name: 'webdev_stop',
     title: 'Stop a dev server',
-    description: 'Stop a project\'s dev server (SIGTERM, then SIGKILL after 3 s) and all its child processes. Its preview URL stops answering.',
+    description:
+      "Stop a project's dev server (SIGTERM, then SIGKILL after 3 s) and all its child processes. Its preview URL stops answering.",
     inputSchema: { name: nameSchema },
     outputSchema: { name: z.string(), stopped: z.boolean(), processId: z.string().nullable() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {
       const sb = await ctx.session.sandbox();
       const p = await serverOf(sb, args.name);
-      if (!p?.running) return ok({ name: args.name, stopped: false, processId: p?.processId ?? null }, `${args.name} has no running dev server.`);
+      if (!p?.running)
+        return ok(
+          { name: args.name, stopped: false, processId: p?.processId ?? null },
+          `${args.name} has no running dev server.`,
+        );
       const after = await stopServer(sb, p);
-      if (after.running) return fail(`webdev_stop failed: ${p.processId} is still running after SIGKILL; try shell_kill {"processId": "${p.processId}", "signal": "SIGKILL"}.`);
+      if (after.running)
+        return fail(
+          `webdev_stop failed: ${p.processId} is still running after SIGKILL; try shell_kill {"processId": "${p.processId}", "signal": "SIGKILL"}.`,
+        );
       const port = (await readMeta(sb, args.name)).lastPort;
       // A child that left the process group (setsid, daemons) survives the group kill and keeps the port.
-      let lingering = port !== undefined && await portAnswers(sb, port);
+      let lingering = port !== undefined && (await portAnswers(sb, port));
       for (let i = 0; lingering && i < 4; i++) {
         await new Promise((r) => setTimeout(r, 250));
         lingering = await portAnswers(sb, port!);
       }
-      const warn = lingering ? `\nWarning: port ${port} still answers, so its preview still works: a process the server started left its process group (e.g. with setsid) and still listens. Find it with shell_exec "ps -ef" and end it with kill, before webdev_start uses that port again.` : '';
-      return ok({ name: args.name, stopped: true, processId: p.processId }, `Stopped ${args.name} (${p.processId}).${warn}`);
+      const warn = lingering
+        ? `\nWarning: port ${port} still answers, so its preview still works: a process the server started left its process group (e.g. with setsid) and still listens. Find it with shell_exec "ps -ef" and end it with kill, before webdev_start uses that port again.`
+        : '';
+      return ok(
+        { name: args.name, stopped: true, processId: p.processId },
+        `Stopped ${args.name} (${p.processId}).${warn}`,
+      );
     },
   }),
 
   defineTool({
     name: 'webdev_logs',
     title: 'Dev server logs',
-    description: 'Show the last lines of output (stdout and stderr) of a project\'s dev server, running or exited.',
-    inputSchema: { name: nameSchema, tail: z.number().int().min(1).max(10_000).optional().describe('How many of the last lines (default 100)') },
+    description: "Show the last lines of output (stdout and stderr) of a project's dev server, running or exited.",
+    inputSchema: {
+      name: nameSchema,
+      tail: z.number().int().min(1).max(10_000).optional().describe('How many of the last lines (default 100)'),
+    },
     outputSchema: { name: z.string(), processId: z.string(), running: z.boolean(), logs: z.string() },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {
       const sb = await ctx.session.sandbox();
       const p = await serverOf(sb, args.name);
-      if (!p) throw new SandboxError('NOT_FOUND', `${args.name} has no dev server (never started in this sandbox)`, { hint: 'start it with webdev_start' });
+      if (!p)
+        throw new SandboxError('NOT_FOUND', `${args.name} has no dev server (never started in this sandbox)`, {
+          hint: 'start it with webdev_start',
+        });
       const logs = await tail(sb, p.processId, args.tail ?? 100, ctx.config.maxOutputBytes);
-      return ok({ name: args.name, processId: p.processId, running: p.running, logs }, `${args.name} (${p.processId}, ${p.running ? 'running' : `exited ${p.signal ?? p.exitCode}`}):\n${logs || '(no output yet)'}`);
+      return ok(
+        { name: args.name, processId: p.processId, running: p.running, logs },
+        `${args.name} (${p.processId}, ${p.running ? 'running' : `exited ${p.signal ?? p.exitCode}`}):\n${logs || '(no output yet)'}`,
+      );
     },
   }),
 
   defineTool({
     name: 'webdev_build',
     title: 'Build a web project',
-    description: 'Run a project\'s production build and report exit code, the output folder (pass it to deploy_site) and the last log lines.',
+    description:
+      "Run a project's production build and report exit code, the output folder (pass it to deploy_site) and the last log lines.",
     inputSchema: { name: nameSchema },
-    outputSchema: { name: z.string(), exitCode: z.number().nullable(), outputDir: z.string().nullable(), durationMs: z.number(), logTail: z.string() },
+    outputSchema: {
+      name: z.string(),
+      exitCode: z.number().nullable(),
+      outputDir: z.string().nullable(),
+      durationMs: z.number(),
+      logTail: z.string(),
+    },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     async handler(ctx, args) {
       const sb = await ctx.session.sandbox();
@@ -232,12 +357,23 @@ export const webdevTools = [
       const meta = await readMeta(sb, args.name);
       const command = meta.build ?? 'npm run build';
       const buildS = Math.min(600, ctx.config.maxExecTimeoutS);
-      const r = await heartbeat(ctx, `building ${args.name}`, buildS, sb.exec(command, { cwd: projectDir(sb, args.name), timeoutMs: buildS * 1000, signal: ctx.signal }));
+      const r = await heartbeat(
+        ctx,
+        `building ${args.name}`,
+        buildS,
+        sb.exec(command, { cwd: projectDir(sb, args.name), timeoutMs: buildS * 1000, signal: ctx.signal }),
+      );
       const logTail = `${r.stdout}${r.stderr ? `\n${r.stderr}` : ''}`.trim().split('\n').slice(-40).join('\n');
       const outputDir = r.exitCode === 0 ? posix.join(projectDir(sb, args.name), meta.outDir ?? 'dist') : null;
-      const status = r.timedOut ? 'timed out' : r.exitCode === 0 ? 'succeeded' : `FAILED (exit ${r.exitCode ?? r.signal})`;
-      return ok({ name: args.name, exitCode: r.exitCode, outputDir, durationMs: r.durationMs, logTail },
-        `Build of ${args.name} ${status} in ${Math.round(r.durationMs)} ms${outputDir ? `; output in ${outputDir}\nPublish it with deploy_site {"path": "${outputDir}", "name": "${args.name}"}` : ''}\n${logTail}`);
+      const status = r.timedOut
+        ? 'timed out'
+        : r.exitCode === 0
+          ? 'succeeded'
+          : `FAILED (exit ${r.exitCode ?? r.signal})`;
+      return ok(
+        { name: args.name, exitCode: r.exitCode, outputDir, durationMs: r.durationMs, logTail },
+        `Build of ${args.name} ${status} in ${Math.round(r.durationMs)} ms${outputDir ? `; output in ${outputDir}\nPublish it with deploy_site {"path": "${outputDir}", "name": "${args.name}"}` : ''}\n${logTail}`,
+      );
     },
   }),
 
@@ -246,14 +382,30 @@ export const webdevTools = [
     title: 'List web projects',
     description: 'List web projects in the workdir, whether their dev server runs, and their preview URLs.',
     inputSchema: {},
-    outputSchema: { projects: z.array(z.object({ name: z.string(), template: z.string().nullable(), path: z.string(), running: z.boolean(), port: z.number().nullable(), url: z.string().nullable(), processId: z.string().nullable() })) },
+    outputSchema: {
+      projects: z.array(
+        z.object({
+          name: z.string(),
+          template: z.string().nullable(),
+          path: z.string(),
+          running: z.boolean(),
+          port: z.number().nullable(),
+          url: z.string().nullable(),
+          processId: z.string().nullable(),
+        }),
+      ),
+    },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx) {
       const sb = await ctx.session.sandbox();
       const procs = await sb.processes.list();
       const names = new Set<string>();
       for (const e of await sb.files.list(sb.workdir)) {
-        if (e.type === 'directory' && (await sb.files.stat(posix.join(sb.workdir, e.name, PROJECT_META)).catch(() => undefined))) names.add(e.name);
+        if (
+          e.type === 'directory' &&
+          (await sb.files.stat(posix.join(sb.workdir, e.name, PROJECT_META)).catch(() => undefined))
+        )
+          names.add(e.name);
       }
       for (const p of procs) if (p.name?.startsWith('webdev-')) names.add(p.name.slice('webdev-'.length));
       const projects = [];
@@ -261,10 +413,25 @@ export const webdevTools = [
         const meta = await readMeta(sb, name);
         const p = procs.filter((q) => q.name === processName(name)).pop();
         const running = !!p?.running;
-        const port = running ? meta.lastPort ?? meta.port ?? null : null;
-        projects.push({ name, template: meta.template ?? null, path: projectDir(sb, name), running, port, url: running && port ? (await urlFor(sb, port)).url : null, processId: p?.processId ?? null });
+        const port = running ? (meta.lastPort ?? meta.port ?? null) : null;
+        projects.push({
+          name,
+          template: meta.template ?? null,
+          path: projectDir(sb, name),
+          running,
+          port,
+          url: running && port ? (await urlFor(sb, port)).url : null,
+          processId: p?.processId ?? null,
+        });
       }
-      const text = projects.length ? projects.map((p) => `${p.name} (${p.template ?? 'custom'}): ${p.running ? `running on ${p.port}, ${p.url}` : 'stopped'}`).join('\n') : 'No web projects yet. Create one with webdev_create.';
+      const text = projects.length
+        ? projects
+            .map(
+              (p) =>
+                `${p.name} (${p.template ?? 'custom'}): ${p.running ? `running on ${p.port}, ${p.url}` : 'stopped'}`,
+            )
+            .join('\n')
+        : 'No web projects yet. Create one with webdev_create.';
       return ok({ projects }, text);
     },
   }),
@@ -272,17 +439,25 @@ export const webdevTools = [
   defineTool({
     name: 'expose_port',
     title: 'Preview URL for a port',
-    description: 'Get a URL that reaches a port of the sandbox from outside (for any server you started yourself, e.g. with shell_start). The server must already listen on it.',
+    description:
+      'Get a URL that reaches a port of the sandbox from outside (for any server you started yourself, e.g. with shell_start). The server must already listen on it.',
     inputSchema: { port: portSchema.describe('TCP port inside the sandbox, 1-65535') },
     outputSchema: { port: z.number(), ...urlShape },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {
       const sb = await ctx.session.sandbox();
       if (!(await waitForPort(sb, args.port, EXPOSE_WAIT_MS))) {
-        throw new SandboxError('NOT_FOUND', `nothing is listening on port ${args.port} inside the sandbox (waited ${EXPOSE_WAIT_MS / 1000} s)`, { hint: 'start the server first (shell_start or webdev_start) and make sure it listens on that port' });
+        throw new SandboxError(
+          'NOT_FOUND',
+          `nothing is listening on port ${args.port} inside the sandbox (waited ${EXPOSE_WAIT_MS / 1000} s)`,
+          { hint: 'start the server first (shell_start or webdev_start) and make sure it listens on that port' },
+        );
       }
       const u = await urlFor(sb, args.port);
-      return ok({ port: args.port, ...u }, `Port ${args.port}: ${u.url}${u.headers ? `\nSend these headers: ${JSON.stringify(u.headers)}` : ''}`);
+      return ok(
+        { port: args.port, ...u },
+        `Port ${args.port}: ${u.url}${u.headers ? `\nSend these headers: ${JSON.stringify(u.headers)}` : ''}`,
+      );
     },
   }),
 ];

@@ -15,7 +15,12 @@ export async function portAnswers(sb: Sandbox, port: number): Promise<boolean> {
 }
 
 /** Polls until the port answers, `stop()` says to give up, or the deadline passes. */
-export async function waitForPort(sb: Sandbox, port: number, timeoutMs: number, stop?: () => Promise<boolean>): Promise<boolean> {
+export async function waitForPort(
+  sb: Sandbox,
+  port: number,
+  timeoutMs: number,
+  stop?: () => Promise<boolean>,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await portAnswers(sb, port)) return true;
@@ -31,6 +36,9 @@ export async function waitForPort(sb: Sandbox, port: number, timeoutMs: number, 
  */
 export async function registryReachable(sb: Sandbox): Promise<{ ok: boolean; detail: string }> {
   const r = await sb.exec('npm ping --fetch-timeout=5000 --fetch-retries=0 --loglevel=error', { timeoutMs: 15_000 });
-  const lines = `${r.stderr}\n${r.stdout}`.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = `${r.stderr}\n${r.stdout}`
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return { ok: r.exitCode === 0, detail: lines.find((l) => /ERR|error|code/i.test(l)) ?? lines.pop() ?? '' };
 }

@@ -20,19 +20,29 @@ export interface ProjectSpec {
 export const PROJECT_META = '.webdev.json';
 
 export async function listTemplates(): Promise<ProjectSpec[]> {
-  const names = (await fs.readdir(TEMPLATES_DIR, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const names = (await fs.readdir(TEMPLATES_DIR, { withFileTypes: true }))
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
   return Promise.all(names.map(readSpec));
 }
 
 async function readSpec(name: string): Promise<ProjectSpec> {
-  const raw = JSON.parse(await fs.readFile(path.join(TEMPLATES_DIR, name, 'template.json'), 'utf8')) as Omit<ProjectSpec, 'template'>;
+  const raw = JSON.parse(await fs.readFile(path.join(TEMPLATES_DIR, name, 'template.json'), 'utf8')) as Omit<
+    ProjectSpec,
+    'template'
+  >;
   return { template: name, ...raw };
 }
 
-export async function getTemplate(name: string): Promise<{ spec: ProjectSpec; files: { path: string; data: Buffer }[] }> {
+export async function getTemplate(
+  name: string,
+): Promise<{ spec: ProjectSpec; files: { path: string; data: Buffer }[] }> {
   const all = await listTemplates();
   if (!all.some((t) => t.template === name)) {
-    throw new SandboxError('INVALID_ARGUMENT', `no template "${name}"`, { hint: `pick one of: ${all.map((t) => t.template).join(', ')} (webdev_templates describes them)` });
+    throw new SandboxError('INVALID_ARGUMENT', `no template "${name}"`, {
+      hint: `pick one of: ${all.map((t) => t.template).join(', ')} (webdev_templates describes them)`,
+    });
   }
   const root = path.join(TEMPLATES_DIR, name);
   const files: { path: string; data: Buffer }[] = [];
@@ -40,7 +50,8 @@ export async function getTemplate(name: string): Promise<{ spec: ProjectSpec; fi
     for (const e of await fs.readdir(dir, { withFileTypes: true })) {
       const abs = path.join(dir, e.name);
       if (e.isDirectory()) await walk(abs);
-      else if (e.isFile() && abs !== path.join(root, 'template.json')) files.push({ path: path.relative(root, abs).split(path.sep).join('/'), data: await fs.readFile(abs) });
+      else if (e.isFile() && abs !== path.join(root, 'template.json'))
+        files.push({ path: path.relative(root, abs).split(path.sep).join('/'), data: await fs.readFile(abs) });
     }
   };
   await walk(root);

@@ -7,7 +7,13 @@ import type { AddressInfo } from 'node:net';
  * next N matching requests with a status), and real processes run on this machine in a temporary
  * folder standing in for the sandbox.
  */
-export interface Fault { method: string; path: RegExp; status: number; remaining: number; body?: unknown }
+export interface Fault {
+  method: string;
+  path: RegExp;
+  status: number;
+  remaining: number;
+  body?: unknown;
+}
 
 export class FakeHttp {
   server!: Server;
@@ -16,7 +22,9 @@ export class FakeHttp {
   /** Every request seen, "METHOD /path", for assertions. */
   readonly seen: string[] = [];
 
-  async listen(handler: (req: IncomingMessage, res: ServerResponse, body: Buffer) => Promise<void> | void): Promise<string> {
+  async listen(
+    handler: (req: IncomingMessage, res: ServerResponse, body: Buffer) => Promise<void> | void,
+  ): Promise<string> {
     this.server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -56,7 +64,8 @@ export function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(data);
 }
 
-export type OutputEvent = { stream: 'stdout' | 'stderr'; data: Buffer } | { end: true; code: number | null; signal: NodeJS.Signals | null };
+export type OutputEvent =
+  { stream: 'stdout' | 'stderr'; data: Buffer } | { end: true; code: number | null; signal: NodeJS.Signals | null };
 
 /** A real process standing in for one started inside a vendor sandbox. */
 export class FakeProc {
@@ -65,10 +74,18 @@ export class FakeProc {
   private listeners = new Set<(e: OutputEvent) => void>();
   exit?: { code: number | null; signal: NodeJS.Signals | null };
 
-  constructor(readonly cmd: string, readonly args: string[], readonly cwd: string, env: Record<string, string>) {
+  constructor(
+    readonly cmd: string,
+    readonly args: string[],
+    readonly cwd: string,
+    env: Record<string, string>,
+  ) {
     this.child = spawn(cmd, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdin.on('error', () => undefined);
-    const push = (e: OutputEvent) => { this.events.push(e); for (const l of this.listeners) l(e); };
+    const push = (e: OutputEvent) => {
+      this.events.push(e);
+      for (const l of this.listeners) l(e);
+    };
     this.child.stdout.on('data', (d: Buffer) => push({ stream: 'stdout', data: d }));
     this.child.stderr.on('data', (d: Buffer) => push({ stream: 'stderr', data: d }));
     this.child.on('error', (e) => push({ stream: 'stderr', data: Buffer.from(`${e.message}\n`) }));
@@ -98,5 +115,12 @@ export class FakeProc {
 
 /** The environment a fake sandbox's commands get: a clean one, with HOME as the sandbox folder. */
 export function sandboxEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, USER: 'user', LANG: 'C.UTF-8', TERM: 'dumb', ...extra };
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: home,
+    USER: 'user',
+    LANG: 'C.UTF-8',
+    TERM: 'dumb',
+    ...extra,
+  };
 }

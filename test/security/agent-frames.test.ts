@@ -23,15 +23,28 @@ const limits = { maxLineBytes: 1 << 20, maxBodyBytes: 1 << 20, binFields: ['resu
 function reader() {
   const messages: Frame[] = [];
   const errors: string[] = [];
-  const r = new FrameReader((m) => messages.push(m), (e) => errors.push(e), limits);
+  const r = new FrameReader(
+    (m) => messages.push(m),
+    (e) => errors.push(e),
+    limits,
+  );
   return { r, messages, errors };
 }
 
 describe('FrameReader with hostile input', () => {
   it('never writes through __proto__ (or any $bin it was not told to accept)', () => {
-    for (const field of ['__proto__.x', '__proto__', 'constructor.prototype.x', 'result.__proto__', 'data', 'result.text.x']) {
+    for (const field of [
+      '__proto__.x',
+      '__proto__',
+      'constructor.prototype.x',
+      'result.__proto__',
+      'data',
+      'result.text.x',
+    ]) {
       const { r, messages, errors } = reader();
-      r.push(Buffer.from(`{"$bin":${JSON.stringify(field)},"$len":5,"result":{}}\nhello{"id":1,"ok":true,"result":{}}\n`));
+      r.push(
+        Buffer.from(`{"$bin":${JSON.stringify(field)},"$len":5,"result":{}}\nhello{"id":1,"ok":true,"result":{}}\n`),
+      );
       expect(proto.x, field).toBeUndefined();
       expect(({} as Record<string, unknown>).x, field).toBeUndefined();
       expect(errors, field).toHaveLength(1);
@@ -92,7 +105,11 @@ describe('FrameReader with hostile input', () => {
 
   it('still decodes honest frames split anywhere', () => {
     const body = Buffer.from('a\nb\0c');
-    const stream = Buffer.concat([Buffer.from(frameHeader({ id: 1, ok: true, result: { size: 5 } }, { field: 'result.data', data: body })), body, Buffer.from('{"id":2,"ok":true,"result":{}}\n')]);
+    const stream = Buffer.concat([
+      Buffer.from(frameHeader({ id: 1, ok: true, result: { size: 5 } }, { field: 'result.data', data: body })),
+      body,
+      Buffer.from('{"id":2,"ok":true,"result":{}}\n'),
+    ]);
     const { r, messages, errors } = reader();
     for (const b of stream) r.push(Buffer.from([b]));
     expect(errors).toEqual([]);
@@ -111,7 +128,8 @@ class FakeAgent extends EventEmitter {
   constructor() {
     super();
     this.stdin.on('data', (c: Buffer) => {
-      for (const line of c.toString().split('\n').filter(Boolean)) this.requests.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of c.toString().split('\n').filter(Boolean))
+        this.requests.push(JSON.parse(line) as Record<string, unknown>);
     });
   }
 
@@ -141,7 +159,13 @@ const tick = () => new Promise((r) => setImmediate(r));
 
 async function expectStoppedForProtocol(fake: FakeAgent, conn: AgentConnection, pending: Promise<unknown>) {
   const hung = new Promise((r) => setTimeout(() => r(new Error('the call got no answer within 5 s')), 5000).unref());
-  const err = await Promise.race([pending.then(() => undefined, (e: unknown) => e), hung]);
+  const err = await Promise.race([
+    pending.then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+    hung,
+  ]);
   expect(err).toBeInstanceOf(SandboxError);
   expect((err as SandboxError).code).toBe('SANDBOX_GONE');
   expect((err as SandboxError).message).toMatch(/broke the agent protocol and was stopped/);
@@ -173,7 +197,10 @@ describe('AgentConnection with a hostile agent', () => {
     const pending = conn.call('ping');
     pending.catch(() => undefined); // rejected while the loop still runs; checked below
     const chunk = Buffer.alloc(1 << 20, 0x61);
-    for (let i = 0; i < 40 && !fake.killedWith; i++) { fake.send(chunk); await tick(); }
+    for (let i = 0; i < 40 && !fake.killedWith; i++) {
+      fake.send(chunk);
+      await tick();
+    }
     await expectStoppedForProtocol(fake, conn, pending);
   });
 

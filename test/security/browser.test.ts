@@ -25,32 +25,35 @@ print("done")
 
 const noChromium = chromiumMissing();
 for (const isolation of ['bwrap', 'unshare'] as const) {
-  describe.skipIf(!!isolationSkipReason(isolation) || !!noChromium)(`Chromium in a hostile sandbox (${isolation})`, () => {
-    let client: Client;
-    let state: ReturnType<typeof tempDir>;
+  describe.skipIf(!!isolationSkipReason(isolation) || !!noChromium)(
+    `Chromium in a hostile sandbox (${isolation})`,
+    () => {
+      let client: Client;
+      let state: ReturnType<typeof tempDir>;
 
-    beforeAll(async () => {
-      state = tempDir('sbx-sec-browser-');
-      ({ client } = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_ISOLATION: isolation }));
-    });
-    afterAll(async () => {
-      await client?.close();
-      state?.cleanup();
-    });
+      beforeAll(async () => {
+        state = tempDir('sbx-sec-browser-');
+        ({ client } = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_ISOLATION: isolation }));
+      });
+      afterAll(async () => {
+        await client?.close();
+        state?.cleanup();
+      });
 
-    it("cannot take Chromium's CDP pipe; the browser keeps answering", async () => {
-      const nav = await call(client, 'browser_navigate', { url: 'data:text/html,<h1>steady</h1>' });
-      expect(nav.isError, text(nav)).toBeFalsy();
-      const r = await call(client, 'shell_exec', { command: 'python3 -', stdin: ATTACK_PIPE });
-      const out = (r.structuredContent as { stdout: string }).stdout;
-      expect(out).toContain('done');
-      expect(out).not.toContain('REACHED');
-      // Either the server holds a pipe to the browser (root, or unshare) or it speaks CDP over the bridge.
-      if (process.getuid?.() === 0) expect(out).not.toContain('pipe-chromiums=0');
-      const snap = await call(client, 'browser_snapshot');
-      expect(snap.isError, text(snap)).toBeFalsy();
-      expect(text(snap)).toContain('steady');
-    });
-  });
+      it("cannot take Chromium's CDP pipe; the browser keeps answering", async () => {
+        const nav = await call(client, 'browser_navigate', { url: 'data:text/html,<h1>steady</h1>' });
+        expect(nav.isError, text(nav)).toBeFalsy();
+        const r = await call(client, 'shell_exec', { command: 'python3 -', stdin: ATTACK_PIPE });
+        const out = (r.structuredContent as { stdout: string }).stdout;
+        expect(out).toContain('done');
+        expect(out).not.toContain('REACHED');
+        // Either the server holds a pipe to the browser (root, or unshare) or it speaks CDP over the bridge.
+        if (process.getuid?.() === 0) expect(out).not.toContain('pipe-chromiums=0');
+        const snap = await call(client, 'browser_snapshot');
+        expect(snap.isError, text(snap)).toBeFalsy();
+        expect(text(snap)).toContain('steady');
+      });
+    },
+  );
 }
 if (noChromium) console.warn(`[security browser] skipped: ${noChromium}`);

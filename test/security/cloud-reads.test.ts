@@ -19,77 +19,106 @@ import { tempDir } from '../helpers.js';
 const BIG = 70 * 1024 * 1024;
 
 const vendors: [string, () => Promise<{ provider: SandboxProvider; stop: () => Promise<void> }>][] = [
-  ['e2b', async () => {
-    const fake = await new FakeE2B().start();
-    return { provider: await start('e2b', { E2B_API_KEY: fake.apiKey, E2B_API_URL: fake.url, E2B_SANDBOX_URL: fake.url }), stop: () => fake.stop() };
-  }],
-  ['daytona', async () => {
-    const fake = await new FakeDaytona().start();
-    return { provider: await start('daytona', { DAYTONA_API_KEY: fake.apiKey, DAYTONA_SERVER_URL: fake.url }), stop: () => fake.stop() };
-  }],
+  [
+    'e2b',
+    async () => {
+      const fake = await new FakeE2B().start();
+      return {
+        provider: await start('e2b', { E2B_API_KEY: fake.apiKey, E2B_API_URL: fake.url, E2B_SANDBOX_URL: fake.url }),
+        stop: () => fake.stop(),
+      };
+    },
+  ],
+  [
+    'daytona',
+    async () => {
+      const fake = await new FakeDaytona().start();
+      return {
+        provider: await start('daytona', { DAYTONA_API_KEY: fake.apiKey, DAYTONA_SERVER_URL: fake.url }),
+        stop: () => fake.stop(),
+      };
+    },
+  ],
 ];
 
 async function start(name: 'e2b' | 'daytona', env: Record<string, string>): Promise<SandboxProvider> {
   const { dir } = tempDir(`sbx-${name}-`);
   const config = loadConfig({}, { SANDBOX_PROVIDER: name, SANDBOX_STATE_DIR: dir, ...env });
-  const p = name === 'e2b' ? await E2BProvider.start(config, createLogger('warn')) : await DaytonaProvider.start(config, createLogger('warn'));
+  const p =
+    name === 'e2b'
+      ? await E2BProvider.start(config, createLogger('warn'))
+      : await DaytonaProvider.start(config, createLogger('warn'));
   const shutdown = p.shutdown.bind(p);
-  p.shutdown = async () => { await shutdown(); rmSync(dir, { recursive: true, force: true }); };
+  p.shutdown = async () => {
+    await shutdown();
+    rmSync(dir, { recursive: true, force: true });
+  };
   return p;
 }
 
-console.warn('[security/cloud-reads] daytona: the 200 MB output case is skipped: Daytona returns a command\'s whole output in one response');
-for (const [name, make] of vendors) describe(`${name} reads are capped (fake API, real SDK)`, () => {
-  let provider: SandboxProvider;
-  let stop: () => Promise<void>;
-  let sb: Sandbox;
+console.warn(
+  "[security/cloud-reads] daytona: the 200 MB output case is skipped: Daytona returns a command's whole output in one response",
+);
+for (const [name, make] of vendors)
+  describe(`${name} reads are capped (fake API, real SDK)`, () => {
+    let provider: SandboxProvider;
+    let stop: () => Promise<void>;
+    let sb: Sandbox;
 
-  beforeAll(async () => {
-    ({ provider, stop } = await make());
-    sb = await provider.create({ labels: { suite: 'cloud-reads' }, timeoutMs: 120_000 });
-    const r = await sb.exec(`truncate -s ${BIG} big.bin && printf abcdefghijklmnop > small.txt`, { timeoutMs: 30_000 });
-    expect(r.exitCode).toBe(0);
-  }, 120_000);
-  afterAll(async () => {
-    await sb?.kill().catch(() => undefined);
-    await provider?.shutdown();
-    await stop?.();
+    beforeAll(async () => {
+      ({ provider, stop } = await make());
+      sb = await provider.create({ labels: { suite: 'cloud-reads' }, timeoutMs: 120_000 });
+      const r = await sb.exec(`truncate -s ${BIG} big.bin && printf abcdefghijklmnop > small.txt`, {
+        timeoutMs: 30_000,
+      });
+      expect(r.exitCode).toBe(0);
+    }, 120_000);
+    afterAll(async () => {
+      await sb?.kill().catch(() => undefined);
+      await provider?.shutdown();
+      await stop?.();
+    });
+
+    it('a whole read of a file over 64 MiB is refused', async () => {
+      await expect(sb.files.read('big.bin')).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
+      await expect(sb.files.readText('big.bin', { maxBytes: 1024 })).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
+    });
+
+    it('a range is read without the rest, and the size is the whole file', async () => {
+      const r = await sb.files.read('big.bin', { offset: 1_000_000, length: 10 });
+      expect(r).toMatchObject({ size: BIG });
+      expect(r.data.equals(Buffer.alloc(10))).toBe(true);
+      const small = await sb.files.read('small.txt', { offset: 2, length: 3 });
+      expect([small.data.toString(), small.size]).toEqual(['cde', 16]);
+      expect((await sb.files.read('small.txt')).data.toString()).toBe('abcdefghijklmnop');
+      expect(await sb.files.stat('big.bin')).toMatchObject({ type: 'file', size: BIG });
+    });
+
+    // Daytona's executeSessionCommand answers with the whole output in one response: not bounded yet.
+    it.skipIf(name === 'daytona')(
+      'a command printing 200 MB costs the server a bounded amount of memory',
+      async () => {
+        let peak = 0;
+        const base = process.memoryUsage().heapUsed;
+        const sampler = setInterval(() => {
+          peak = Math.max(peak, process.memoryUsage().heapUsed - base);
+        }, 20);
+        try {
+          const r = await sb.exec('head -c 200000000 /dev/zero | tr "\\0" x; echo; echo end', { timeoutMs: 120_000 });
+          expect(r.stdout.endsWith('end\n')).toBe(true);
+          expect(r.truncated).toBe(true);
+        } finally {
+          clearInterval(sampler);
+        }
+        // The head and tail kept are a few MiB; the whole output would be 200 MB of strings.
+        expect(peak).toBeLessThan(120 * 1024 * 1024);
+      },
+      180_000,
+    );
+
+    it('file search skips the big file instead of downloading it', async () => {
+      const r = await sb.files.search('abc', { maxResults: 10, caseSensitive: true, timeoutMs: 30_000 });
+      expect(r.matches.map((m) => m.path)).toEqual(['small.txt']);
+      expect(r.largeSkipped).toBe(1);
+    });
   });
-
-  it('a whole read of a file over 64 MiB is refused', async () => {
-    await expect(sb.files.read('big.bin')).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
-    await expect(sb.files.readText('big.bin', { maxBytes: 1024 })).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
-  });
-
-  it('a range is read without the rest, and the size is the whole file', async () => {
-    const r = await sb.files.read('big.bin', { offset: 1_000_000, length: 10 });
-    expect(r).toMatchObject({ size: BIG });
-    expect(r.data.equals(Buffer.alloc(10))).toBe(true);
-    const small = await sb.files.read('small.txt', { offset: 2, length: 3 });
-    expect([small.data.toString(), small.size]).toEqual(['cde', 16]);
-    expect((await sb.files.read('small.txt')).data.toString()).toBe('abcdefghijklmnop');
-    expect(await sb.files.stat('big.bin')).toMatchObject({ type: 'file', size: BIG });
-  });
-
-  // Daytona's executeSessionCommand answers with the whole output in one response: not bounded yet.
-  it.skipIf(name === 'daytona')('a command printing 200 MB costs the server a bounded amount of memory', async () => {
-    let peak = 0;
-    const base = process.memoryUsage().heapUsed;
-    const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().heapUsed - base); }, 20);
-    try {
-      const r = await sb.exec('head -c 200000000 /dev/zero | tr "\\0" x; echo; echo end', { timeoutMs: 120_000 });
-      expect(r.stdout.endsWith('end\n')).toBe(true);
-      expect(r.truncated).toBe(true);
-    } finally {
-      clearInterval(sampler);
-    }
-    // The head and tail kept are a few MiB; the whole output would be 200 MB of strings.
-    expect(peak).toBeLessThan(120 * 1024 * 1024);
-  }, 180_000);
-
-  it('file search skips the big file instead of downloading it', async () => {
-    const r = await sb.files.search('abc', { maxResults: 10, caseSensitive: true, timeoutMs: 30_000 });
-    expect(r.matches.map((m) => m.path)).toEqual(['small.txt']);
-    expect(r.largeSkipped).toBe(1);
-  });
-});

@@ -15,7 +15,9 @@ const structured = <T = Record<string, unknown>>(r: ToolResult) => r.structuredC
 async function answered(client: Client, name: string, args: Record<string, unknown>, ms = 70_000): Promise<ToolResult> {
   return Promise.race([
     call(client, name, args),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${name} ${JSON.stringify(args)} got no answer in ${ms} ms`)), ms)),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`${name} ${JSON.stringify(args)} got no answer in ${ms} ms`)), ms),
+    ),
   ]);
 }
 
@@ -26,12 +28,21 @@ describe.skipIf(!!dockerSkip)('docker file tools on hostile files', () => {
 
   beforeAll(async () => {
     state = tempDir('sbx-docker-');
-    ({ client } = await stdioClient(dockerEnv(state.dir, { SANDBOX_FILE_SIZE_MB: '1024', SANDBOX_SEARCH_TIMEOUT: '8' })));
-    await sh(client, [
-      'echo precious > /workspace/keep.txt', 'mkfifo /workspace/fifo', 'ln -s /dev/zero /workspace/zero-link',
-      'printf "hello\\n" > /workspace/huge.txt', 'truncate -s 900M /workspace/huge.txt',
-      'head -c 30000000 /dev/zero | tr "\\0" a > /workspace/oneline.txt', 'echo needle >> /workspace/oneline.txt',
-    ].join(' && '));
+    ({ client } = await stdioClient(
+      dockerEnv(state.dir, { SANDBOX_FILE_SIZE_MB: '1024', SANDBOX_SEARCH_TIMEOUT: '8' }),
+    ));
+    await sh(
+      client,
+      [
+        'echo precious > /workspace/keep.txt',
+        'mkfifo /workspace/fifo',
+        'ln -s /dev/zero /workspace/zero-link',
+        'printf "hello\\n" > /workspace/huge.txt',
+        'truncate -s 900M /workspace/huge.txt',
+        'head -c 30000000 /dev/zero | tr "\\0" a > /workspace/oneline.txt',
+        'echo needle >> /workspace/oneline.txt',
+      ].join(' && '),
+    );
     keeper = structured(await call(client, 'shell_start', { command: 'sleep 900' })).processId as string;
   }, 120_000);
   afterAll(async () => {
@@ -74,7 +85,10 @@ describe.skipIf(!!dockerSkip)('docker file tools on hostile files', () => {
   }, 180_000);
 
   it('a 900 MB file is never read whole; a 30 MB line comes back cut', async () => {
-    const edit = await answered(client, 'file_edit', { path: 'huge.txt', edits: [{ old_text: 'hello', new_text: 'bye' }] });
+    const edit = await answered(client, 'file_edit', {
+      path: 'huge.txt',
+      edits: [{ old_text: 'hello', new_text: 'bye' }],
+    });
     expect(edit.isError).toBe(true);
     expect(text(edit)).toMatch(/more than the \d+ one read moves/);
     const piece = await answered(client, 'file_read', { path: 'huge.txt', encoding: 'base64', offset: 0, limit: 100 });

@@ -18,7 +18,12 @@ describe('docker output parsing with hostile bytes', () => {
   it('a forged trailer start followed by endless output is passed on, not held', () => {
     let emitted = 0;
     const trailers: string[] = [];
-    const s = new TrailerScanner(token, 'out', { data: (b) => { emitted += b.length; }, trailer: (v) => trailers.push(v) });
+    const s = new TrailerScanner(token, 'out', {
+      data: (b) => {
+        emitted += b.length;
+      },
+      trailer: (v) => trailers.push(v),
+    });
     const prefix = Buffer.from(`\0\x1b${token}:out:`);
     s.push(prefix);
     const chunk = Buffer.alloc(MiB, 0x61);
@@ -35,7 +40,10 @@ describe('docker output parsing with hostile bytes', () => {
     let feed!: (b: Buffer) => void;
     const runner: ExecStarter = {
       start: async () => ({ stream: stream as unknown as Duplex }),
-      demux: (_s, onStdout) => { feed = onStdout; return new Promise<void>(() => undefined); },
+      demux: (_s, onStdout) => {
+        feed = onStdout;
+        return new Promise<void>(() => undefined);
+      },
     };
     const ctl = new Controller();
     await ctl.start(runner);
@@ -57,7 +65,9 @@ describe('docker output parsing with hostile bytes', () => {
     let flooded = 0;
     const docker = {
       modem: {
-        demuxStream: (stream: PassThrough, out: Writable) => { stream.on('data', (b: Buffer) => out.write(b)); },
+        demuxStream: (stream: PassThrough, out: Writable) => {
+          stream.on('data', (b: Buffer) => out.write(b));
+        },
       },
     } as unknown as Dockerode;
     const container = {
@@ -65,10 +75,16 @@ describe('docker output parsing with hostile bytes', () => {
         commands.push(o.Cmd);
         const stream = new PassThrough();
         const isHelper = o.Cmd[3] === 'sandbox-mcp';
-        const ending = () => { stream.end(); stream.emit('close'); };
+        const ending = () => {
+          stream.end();
+          stream.emit('close');
+        };
         return {
           start: async () => {
-            if (!isHelper) { setImmediate(ending); return stream; }
+            if (!isHelper) {
+              setImmediate(ending);
+              return stream;
+            }
             // 100 MiB of "file content", a MiB a tick, until the server drops the stream.
             const pump = () => {
               if (stream.destroyed) return;
@@ -87,7 +103,10 @@ describe('docker output parsing with hostile bytes', () => {
     } as unknown as Dockerode.Container;
     const runner = new ContainerExec(docker, container, '/workspace', { dockerHost: 'fake' }, () => undefined);
     // Compared as a word: printing a resolved 100 MiB result in a failure message would itself exhaust memory.
-    const outcome = await runner.helper('cat big', []).then((r) => `resolved with ${r.stdout.length} bytes`, (e: { code?: string }) => e.code);
+    const outcome = await runner.helper('cat big', []).then(
+      (r) => `resolved with ${r.stdout.length} bytes`,
+      (e: { code?: string }) => e.code,
+    );
     expect(outcome).toBe('LIMIT_EXCEEDED');
     expect(flooded).toBeLessThan(100 * MiB);
     // The helper was killed (a kill script ran with its token).

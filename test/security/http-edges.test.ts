@@ -22,7 +22,12 @@ function health(port: number, localAddress = '127.0.0.1'): Promise<{ status: num
  * Sends `head` at once, then `bytes` one per second (at most `maxS` of them), and resolves when the server
  * closes the connection, with what it answered and after how long; or when the bytes run out, closed false.
  */
-function dribble(port: number, head: string, bytes: string, maxS: number): Promise<{ closed: boolean; afterMs: number; answer: string }> {
+function dribble(
+  port: number,
+  head: string,
+  bytes: string,
+  maxS: number,
+): Promise<{ closed: boolean; afterMs: number; answer: string }> {
   return new Promise((resolve) => {
     const started = Date.now();
     const sock = net.connect({ host: '127.0.0.1', port });
@@ -30,12 +35,20 @@ function dribble(port: number, head: string, bytes: string, maxS: number): Promi
     let answer = '';
     let sent = 0;
     const timer = setInterval(() => {
-      if (sent >= Math.min(bytes.length, maxS)) { clearInterval(timer); sock.destroy(); resolve({ closed: false, afterMs: Date.now() - started, answer }); return; }
+      if (sent >= Math.min(bytes.length, maxS)) {
+        clearInterval(timer);
+        sock.destroy();
+        resolve({ closed: false, afterMs: Date.now() - started, answer });
+        return;
+      }
       sock.write(bytes[sent++]!);
     }, 1000);
     sock.on('data', (d) => (answer += d));
     sock.on('error', () => undefined);
-    sock.on('close', () => { clearInterval(timer); resolve({ closed: true, afterMs: Date.now() - started, answer }); });
+    sock.on('close', () => {
+      clearInterval(timer);
+      resolve({ closed: true, afterMs: Date.now() - started, answer });
+    });
   });
 }
 
@@ -46,7 +59,12 @@ describe('HTTP edges: slow clients, connection caps', () => {
 
   beforeAll(async () => {
     state = tempDir('sbx-sec-http-');
-    server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_REQUEST_TIMEOUT: '3', SANDBOX_MAX_CONNECTIONS_PER_CLIENT: '6', SANDBOX_MAX_BODY: '65536' });
+    server = await startHttpServer({
+      SANDBOX_STATE_DIR: state.dir,
+      SANDBOX_REQUEST_TIMEOUT: '3',
+      SANDBOX_MAX_CONNECTIONS_PER_CLIENT: '6',
+      SANDBOX_MAX_BODY: '65536',
+    });
     ({ client } = await httpClient(server.url));
   }, 30_000);
   afterAll(async () => {
@@ -67,7 +85,8 @@ describe('HTTP edges: slow clients, connection caps', () => {
   }, 20_000);
 
   it('a client sending its body one byte per second is cut off after SANDBOX_REQUEST_TIMEOUT', async () => {
-    const head = 'POST /mcp HTTP/1.1\r\nHost: localhost\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\ncontent-length: 200\r\n\r\n';
+    const head =
+      'POST /mcp HTTP/1.1\r\nHost: localhost\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\ncontent-length: 200\r\n\r\n';
     const r = await dribble(server.port, head, '{'.repeat(200), 15);
     expect(r.closed).toBe(true);
     expect(r.afterMs).toBeLessThan(8000);
@@ -83,27 +102,58 @@ describe('HTTP edges: slow clients, connection caps', () => {
   }, 30_000);
 
   it('a GET event stream stays open longer than the request timeout', async () => {
-    const init = await fetch(`http://127.0.0.1:${server.port}/mcp`, { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    const init = await fetch(`http://127.0.0.1:${server.port}/mcp`, {
+      method: 'POST',
+      headers: MCP_HEADERS,
+      body: INIT,
+    });
     const sessionId = init.headers.get('mcp-session-id')!;
     await init.text();
     const headers = { ...MCP_HEADERS, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' };
-    await (await fetch(`http://127.0.0.1:${server.port}/mcp`, { method: 'POST', headers, body: '{"jsonrpc":"2.0","method":"notifications/initialized"}' })).text();
+    await (
+      await fetch(`http://127.0.0.1:${server.port}/mcp`, {
+        method: 'POST',
+        headers,
+        body: '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+      })
+    ).text();
     const stream = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: server.port, path: '/mcp', headers: { ...headers, accept: 'text/event-stream' }, agent: false }, resolve).on('error', reject);
+      http
+        .get(
+          {
+            host: '127.0.0.1',
+            port: server.port,
+            path: '/mcp',
+            headers: { ...headers, accept: 'text/event-stream' },
+            agent: false,
+          },
+          resolve,
+        )
+        .on('error', reject);
     });
     expect(stream.statusCode).toBe(200);
     let ended = false;
-    stream.on('close', () => { ended = true; }).resume();
+    stream
+      .on('close', () => {
+        ended = true;
+      })
+      .resume();
     await new Promise((r) => setTimeout(r, 5000));
     expect(ended).toBe(false);
     stream.destroy();
   }, 20_000);
 
   it('an address holding the most connections gets 429 for more; another address is served; the server stays healthy', async () => {
-    const held = await Promise.all(Array.from({ length: 6 }, () => new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect({ host: '127.0.0.1', port: server.port }, () => resolve(s));
-      s.on('error', reject);
-    })));
+    const held = await Promise.all(
+      Array.from(
+        { length: 6 },
+        () =>
+          new Promise<net.Socket>((resolve, reject) => {
+            const s = net.connect({ host: '127.0.0.1', port: server.port }, () => resolve(s));
+            s.on('error', reject);
+          }),
+      ),
+    );
     try {
       await new Promise((r) => setTimeout(r, 300));
       const refused = await health(server.port);
@@ -121,7 +171,20 @@ describe('HTTP edges: slow clients, connection caps', () => {
 
   it('a chunked body over SANDBOX_MAX_BODY (no content-length to refuse up front) gets 413', async () => {
     const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: server.port, method: 'POST', path: '/mcp', headers: { ...MCP_HEADERS, 'transfer-encoding': 'chunked' }, agent: false }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: server.port,
+          method: 'POST',
+          path: '/mcp',
+          headers: { ...MCP_HEADERS, 'transfer-encoding': 'chunked' },
+          agent: false,
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       for (let i = 0; i < 20; i++) req.write('x'.repeat(8192));
       req.end();
@@ -137,7 +200,11 @@ describe('HTTP edges: default timeouts', () => {
     const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir });
     const { client } = await httpClient(server.url);
     try {
-      const r = await client.callTool({ name: 'shell_exec', arguments: { command: 'sleep 65; echo finished', timeout_s: 100 } }, undefined, { timeout: 100_000 }) as ToolResult;
+      const r = (await client.callTool(
+        { name: 'shell_exec', arguments: { command: 'sleep 65; echo finished', timeout_s: 100 } },
+        undefined,
+        { timeout: 100_000 },
+      )) as ToolResult;
       expect(r.isError, text(r)).toBeFalsy();
       expect(r.structuredContent!.stdout).toBe('finished\n');
     } finally {

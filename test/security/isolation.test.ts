@@ -18,7 +18,15 @@ function descendants(pid: number): number[] {
   while (queue.length) {
     const next = queue.shift()!;
     let kids: number[] = [];
-    try { kids = readFileSync(`/proc/${next}/task/${next}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { /* exited */ }
+    try {
+      kids = readFileSync(`/proc/${next}/task/${next}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number);
+    } catch {
+      /* exited */
+    }
     out.push(...kids);
     queue.push(...kids);
   }
@@ -29,7 +37,11 @@ function descendants(pid: number): number[] {
 function hostUids(pids: number[]): number[] {
   return pids.flatMap((pid) => {
     try {
-      return readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Uid:\s+(.*)$/m)![1]!.trim().split(/\s+/).map(Number);
+      return readFileSync(`/proc/${pid}/status`, 'utf8')
+        .match(/^Uid:\s+(.*)$/m)![1]!
+        .trim()
+        .split(/\s+/)
+        .map(Number);
     } catch {
       return [];
     }
@@ -61,7 +73,11 @@ for (const isolation of ['bwrap', 'unshare'] as const) {
 
     beforeAll(async () => {
       state = tempDir('sbx-sec-');
-      ({ client, pid: serverPid } = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_ISOLATION: isolation, SANDBOX_DISK_MB: '64' }));
+      ({ client, pid: serverPid } = await stdioClient({
+        SANDBOX_STATE_DIR: state.dir,
+        SANDBOX_ISOLATION: isolation,
+        SANDBOX_DISK_MB: '64',
+      }));
     });
     afterAll(async () => {
       await client?.close();
@@ -103,33 +119,42 @@ for (const isolation of ['bwrap', 'unshare'] as const) {
     });
 
     it('cannot write /proc/sys, /proc/sysrq-trigger or /sys, not even the value already there', async () => {
-      const r = await sh(client, [
-        'find /proc/sys /sys -writable 2>/dev/null | head -5',
-        '[ -w /proc/sysrq-trigger ] && echo sysrq-writable',
-        // The review's way to host root: a pipe in core_pattern. Write back what is there.
-        'cat /proc/sys/kernel/core_pattern > /proc/sys/kernel/core_pattern 2>/dev/null && echo core_pattern-writable',
-        'cat /proc/sys/kernel/modprobe > /proc/sys/kernel/modprobe 2>/dev/null && echo modprobe-writable',
-        'cat /proc/sys/vm/overcommit_memory > /proc/sys/vm/overcommit_memory 2>/dev/null && echo overcommit-writable',
-        'echo end',
-      ].join('; '));
+      const r = await sh(
+        client,
+        [
+          'find /proc/sys /sys -writable 2>/dev/null | head -5',
+          '[ -w /proc/sysrq-trigger ] && echo sysrq-writable',
+          // The review's way to host root: a pipe in core_pattern. Write back what is there.
+          'cat /proc/sys/kernel/core_pattern > /proc/sys/kernel/core_pattern 2>/dev/null && echo core_pattern-writable',
+          'cat /proc/sys/kernel/modprobe > /proc/sys/kernel/modprobe 2>/dev/null && echo modprobe-writable',
+          'cat /proc/sys/vm/overcommit_memory > /proc/sys/vm/overcommit_memory 2>/dev/null && echo overcommit-writable',
+          'echo end',
+        ].join('; '),
+      );
       expect(r.stdout).toBe('end\n');
     });
 
     it('can make no user namespace, so mounts no proc or cgroup file system and lifts no limit', async () => {
-      const r = await sh(client, [
-        'unshare -U true 2>/dev/null && echo userns-made',
-        'unshare -Ur true 2>/dev/null && echo userns-root-made',
-        'unshare -m true 2>/dev/null && echo mountns-made',
-        'python3 -c "import os; os.unshare(os.CLONE_NEWUSER|os.CLONE_NEWNS|os.CLONE_NEWCGROUP)" 2>/dev/null && echo py-unshare',
-        'mkdir -p /tmp/m && (mount -t proc proc /tmp/m || mount -t cgroup -o memory cg /tmp/m || mount -t tmpfs t /tmp/m) 2>/dev/null && echo mounted',
-        'cat /proc/sys/user/max_user_namespaces > /proc/sys/user/max_user_namespaces 2>/dev/null && echo userns-limit-writable',
-        'echo end',
-      ].join('; '));
+      const r = await sh(
+        client,
+        [
+          'unshare -U true 2>/dev/null && echo userns-made',
+          'unshare -Ur true 2>/dev/null && echo userns-root-made',
+          'unshare -m true 2>/dev/null && echo mountns-made',
+          'python3 -c "import os; os.unshare(os.CLONE_NEWUSER|os.CLONE_NEWNS|os.CLONE_NEWCGROUP)" 2>/dev/null && echo py-unshare',
+          'mkdir -p /tmp/m && (mount -t proc proc /tmp/m || mount -t cgroup -o memory cg /tmp/m || mount -t tmpfs t /tmp/m) 2>/dev/null && echo mounted',
+          'cat /proc/sys/user/max_user_namespaces > /proc/sys/user/max_user_namespaces 2>/dev/null && echo userns-limit-writable',
+          'echo end',
+        ].join('; '),
+      );
       expect(r.stdout).toBe('end\n');
     });
 
     it('makes no setuid file that means anything on the host', async () => {
-      const r = await sh(client, 'cp /bin/true ./suid-probe && chmod 4755 ./suid-probe && stat -c %A ./suid-probe; grep " /workspace " /proc/self/mountinfo');
+      const r = await sh(
+        client,
+        'cp /bin/true ./suid-probe && chmod 4755 ./suid-probe && stat -c %A ./suid-probe; grep " /workspace " /proc/self/mountinfo',
+      );
       expect(r.exitCode).toBe(0);
       // On the host: no setuid file owned by root anywhere in the state dir.
       const found: string[] = [];
@@ -137,7 +162,11 @@ for (const isolation of ['bwrap', 'unshare'] as const) {
         for (const name of readdirSync(dir)) {
           const p = path.join(dir, name);
           let st;
-          try { st = lstatSync(p); } catch { continue; }
+          try {
+            st = lstatSync(p);
+          } catch {
+            continue;
+          }
           if (st.isDirectory()) walk(p);
           else if (st.mode & 0o4000 && st.uid === 0) found.push(p);
         }
@@ -160,18 +189,22 @@ for (const isolation of ['bwrap', 'unshare'] as const) {
       expect((await sh(client, 'echo alive')).stdout).toBe('alive\n');
     });
 
-    it.skipIf(!asRoot)('hits its disk cap with ENOSPC, costs the host at most the cap, and works again once space is freed', async () => {
-      const before = allocatedBytes(state.dir);
-      const r = await sh(client, 'head -c 200M /dev/zero > /tmp/fill; head -c 10M /dev/zero > big; echo done');
-      expect(r.stderr).toMatch(/No space left on device/);
-      expect(allocatedBytes(state.dir) - before).toBeLessThanOrEqual(64 * 1024 * 1024);
-      const again = await sh(client, 'rm -f /tmp/fill big && echo fine > after.txt && cat after.txt');
-      expect(again.stdout).toBe('fine\n');
-    });
+    it.skipIf(!asRoot)(
+      'hits its disk cap with ENOSPC, costs the host at most the cap, and works again once space is freed',
+      async () => {
+        const before = allocatedBytes(state.dir);
+        const r = await sh(client, 'head -c 200M /dev/zero > /tmp/fill; head -c 10M /dev/zero > big; echo done');
+        expect(r.stderr).toMatch(/No space left on device/);
+        expect(allocatedBytes(state.dir) - before).toBeLessThanOrEqual(64 * 1024 * 1024);
+        const again = await sh(client, 'rm -f /tmp/fill big && echo fine > after.txt && cat after.txt');
+        expect(again.stdout).toBe('fine\n');
+      },
+    );
   });
 }
 
-if (!asRoot) console.warn('skipped: the disk cap needs a server started as root (loop-mounted images); this run is unprivileged');
+if (!asRoot)
+  console.warn('skipped: the disk cap needs a server started as root (loop-mounted images); this run is unprivileged');
 
 /** Bytes the files under `dir` take on disk (sparse images count only what they hold). */
 function allocatedBytes(dir: string): number {
@@ -183,4 +216,3 @@ function allocatedBytes(dir: string): number {
   }
   return total;
 }
-

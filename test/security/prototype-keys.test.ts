@@ -8,7 +8,18 @@ import { fetchHost, hostOf, MCP_HEADERS, rawRequest } from '../web-helpers.js';
  * labels) that are also members of Object.prototype must behave like any other name: a file, a plain
  * 404 or a plain refusal, never a lookup that finds the prototype's member.
  */
-const PROTO_MEMBERS = ['__proto__', 'constructor', 'hasOwnProperty', 'toString', 'valueOf', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__', '__lookupSetter__'];
+const PROTO_MEMBERS = [
+  '__proto__',
+  'constructor',
+  'hasOwnProperty',
+  'toString',
+  'valueOf',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  'toLocaleString',
+  '__defineGetter__',
+  '__lookupSetter__',
+];
 
 describe('prototype-named keys', () => {
   let state: ReturnType<typeof tempDir>;
@@ -23,7 +34,10 @@ describe('prototype-named keys', () => {
     server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir });
     ({ client } = await httpClient(server.url));
     // Files a sandbox names after prototype members; they are ordinary files and must be published as such.
-    await sh(client, 'mkdir -p out/toString && echo home > out/index.html && echo proto > out/__proto__ && echo ctor > out/constructor && echo ts > out/toString/index.html');
+    await sh(
+      client,
+      'mkdir -p out/toString && echo home > out/index.html && echo proto > out/__proto__ && echo ctor > out/constructor && echo ts > out/toString/index.html',
+    );
     const r = await call(client, 'deploy_site', { path: 'out', name: 'protos' });
     expect(r.isError, text(r)).toBeFalsy();
     siteHost = hostOf(r.structuredContent!.url as string).host;
@@ -45,7 +59,7 @@ describe('prototype-named keys', () => {
     expect(serverErrors()).toEqual([]);
   });
 
-  it('a sandbox\'s files named __proto__ or constructor are published and served like any file', async () => {
+  it("a sandbox's files named __proto__ or constructor are published and served like any file", async () => {
     const list = await call(client, 'deploy_list', { name: 'protos' });
     const [site] = list.structuredContent!.sites as { versions: { fileCount: number }[] }[];
     expect(site!.versions[0]!.fileCount).toBe(4);
@@ -66,11 +80,20 @@ describe('prototype-named keys', () => {
       expect(preview.status, name).toBe(404);
     }
     for (const id of PROTO_MEMBERS) {
-      const r = await rawRequest(server.port, { method: 'POST', headers: { ...MCP_HEADERS, 'mcp-session-id': id }, body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' });
+      const r = await rawRequest(server.port, {
+        method: 'POST',
+        headers: { ...MCP_HEADERS, 'mcp-session-id': id },
+        body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}',
+      });
       expect(r.status, id).toBe(404);
       expect(r.body).toContain('unknown or expired session');
     }
-    const refused = await rawRequest(server.port, { method: 'POST', path: '/mcp?workspace=__proto__', headers: MCP_HEADERS, body: '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}' });
+    const refused = await rawRequest(server.port, {
+      method: 'POST',
+      path: '/mcp?workspace=__proto__',
+      headers: MCP_HEADERS,
+      body: '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}',
+    });
     expect(refused.status).toBe(400);
     expect(refused.body).toMatch(/workspace name \\"__proto__\\".*is not valid/);
     // Valid names that are prototype members are ordinary workspaces: shared by name, distinct from each other.

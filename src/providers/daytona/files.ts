@@ -20,7 +20,16 @@ function toStat(file: string, f: FileInfo): FileStat {
   const t = new Date(f.modifiedAt || f.modTime || 0);
   const mtime = Number.isNaN(t.getTime()) ? new Date(0).toISOString() : t.toISOString();
   // Daytona reports only the modification time; the others are filled with it rather than left empty.
-  return { path: file, type: f.isDir ? 'directory' : 'file', size: f.size, mode: modeOf(f), mtime, atime: mtime, ctime: mtime, birthtime: mtime };
+  return {
+    path: file,
+    type: f.isDir ? 'directory' : 'file',
+    size: f.size,
+    mode: modeOf(f),
+    mtime,
+    atime: mtime,
+    ctime: mtime,
+    birthtime: mtime,
+  };
 }
 
 /**
@@ -29,7 +38,11 @@ function toStat(file: string, f: FileInfo): FileStat {
  * move never overwrites: the write stays atomic.
  */
 export class DaytonaFiles extends VendorFiles {
-  constructor(private readonly vendor: Vendor, protected readonly workdir: string, private readonly call: Call) {
+  constructor(
+    private readonly vendor: Vendor,
+    protected readonly workdir: string,
+    private readonly call: Call,
+  ) {
     super();
   }
 
@@ -42,18 +55,29 @@ export class DaytonaFiles extends VendorFiles {
   }
 
   private async detailsIfAny(file: string): Promise<FileInfo | undefined> {
-    return this.details(file).catch((e: SandboxError) => { if (e.code === 'NOT_FOUND') return undefined; throw e; });
+    return this.details(file).catch((e: SandboxError) => {
+      if (e.code === 'NOT_FOUND') return undefined;
+      throw e;
+    });
   }
 
   private async sh(what: string, script: string): Promise<void> {
-    const r = await this.call(what, () => this.vendor.process.executeCommand(`bash -c ${q(script)}`, undefined, undefined, 60), { retry: false, scope: 'toolbox' });
-    if (r.exitCode !== 0) throw new SandboxError('INTERNAL', `Daytona ${what} failed: ${r.result.trim().slice(0, 300)}`);
+    const r = await this.call(
+      what,
+      () => this.vendor.process.executeCommand(`bash -c ${q(script)}`, undefined, undefined, 60),
+      { retry: false, scope: 'toolbox' },
+    );
+    if (r.exitCode !== 0)
+      throw new SandboxError('INTERNAL', `Daytona ${what} failed: ${r.result.trim().slice(0, 300)}`);
   }
 
   async read(p: string, opts?: { offset?: number; length?: number }): Promise<{ data: Buffer; size: number }> {
     const file = this.abs(p);
     const info = await this.details(file);
-    if (info.isDir) throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'use file_list to see its entries' });
+    if (info.isDir)
+      throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, {
+        hint: 'use file_list to see its entries',
+      });
     VendorFiles.checkWholeRead(file, info.size, opts);
     const stream = await this.call(`read ${file}`, () => this.vendor.fs.downloadFileStream(file), { scope: 'toolbox' });
     try {
@@ -67,10 +91,17 @@ export class DaytonaFiles extends VendorFiles {
     const data = typeof content === 'string' ? Buffer.from(content) : content;
     const file = await this.extended.followLinks(p);
     const existing = await this.detailsIfAny(file);
-    if (existing?.isDir) throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'write to a file path inside it' });
+    if (existing?.isDir)
+      throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'write to a file path inside it' });
     const mode = opts?.mode ?? (existing ? modeOf(existing) : 0o644);
-    const tmp = path.posix.join(path.posix.dirname(file), `.${path.posix.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-    await this.call(`write ${file}`, () => this.vendor.fs.uploadFile(Buffer.from(data), tmp), { retry: false, scope: 'toolbox' });
+    const tmp = path.posix.join(
+      path.posix.dirname(file),
+      `.${path.posix.basename(file)}.${randomBytes(6).toString('hex')}.tmp`,
+    );
+    await this.call(`write ${file}`, () => this.vendor.fs.uploadFile(Buffer.from(data), tmp), {
+      retry: false,
+      scope: 'toolbox',
+    });
     try {
       await this.sh(`write ${file}`, `chmod ${mode.toString(8)} ${q(tmp)} && mv -f ${q(tmp)} ${q(file)}`);
     } catch (e) {
@@ -85,11 +116,11 @@ export class DaytonaFiles extends VendorFiles {
     return toStat(file, await this.details(file));
   }
 
-
   async list(p: string): Promise<DirEntry[]> {
     const dir = this.abs(p);
     const info = await this.details(dir);
-    if (!info.isDir) throw new SandboxError('INVALID_ARGUMENT', `${dir}: a parent is not a directory`, { hint: 'pass a directory' });
+    if (!info.isDir)
+      throw new SandboxError('INVALID_ARGUMENT', `${dir}: a parent is not a directory`, { hint: 'pass a directory' });
     const entries = await this.call(`list ${dir}`, () => this.vendor.fs.listFiles(dir), { scope: 'toolbox' });
     return entries.map((e) => {
       const s = toStat(path.posix.join(dir, e.name), e);
@@ -106,9 +137,14 @@ export class DaytonaFiles extends VendorFiles {
     const file = this.abs(p);
     const info = await this.details(file);
     if (info.isDir && !opts?.recursive) {
-      throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'pass recursive: true to delete it with its contents' });
+      throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, {
+        hint: 'pass recursive: true to delete it with its contents',
+      });
     }
-    await this.call(`remove ${file}`, () => this.vendor.fs.deleteFile(file, info.isDir), { retry: false, scope: 'toolbox' });
+    await this.call(`remove ${file}`, () => this.vendor.fs.deleteFile(file, info.isDir), {
+      retry: false,
+      scope: 'toolbox',
+    });
   }
 
   async rename(fromP: string, toP: string, opts?: { overwrite?: boolean }): Promise<void> {
@@ -116,7 +152,10 @@ export class DaytonaFiles extends VendorFiles {
     const to = this.abs(toP);
     await this.details(from);
     const target = await this.detailsIfAny(to);
-    if (target && !opts?.overwrite) throw new SandboxError('ALREADY_EXISTS', `${to} already exists`, { hint: 'pass overwrite: true to replace it, or pick another destination' });
+    if (target && !opts?.overwrite)
+      throw new SandboxError('ALREADY_EXISTS', `${to} already exists`, {
+        hint: 'pass overwrite: true to replace it, or pick another destination',
+      });
     if (target) return this.sh(`rename ${from}`, `mv -f -T ${q(from)} ${q(to)}`);
     await this.sh(`rename ${from}`, `mkdir -p ${q(path.posix.dirname(to))}`);
     await this.call(`rename ${from}`, () => this.vendor.fs.moveFiles(from, to), { retry: false, scope: 'toolbox' });

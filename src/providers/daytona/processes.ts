@@ -1,10 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import type { Sandbox as Vendor } from '@daytonaio/sdk';
 import { SandboxError } from '../../errors.js';
-import { RemoteProcess, RemoteProcessTable, shellQuote as q, signalNumber, treeSignalScript } from '../remote-processes.js';
+import {
+  RemoteProcess,
+  RemoteProcessTable,
+  shellQuote as q,
+  signalNumber,
+  treeSignalScript,
+} from '../remote-processes.js';
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
 
-export type Call = <T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean; scope?: 'api' | 'toolbox' }) => Promise<T>;
+export type Call = <T>(
+  what: string,
+  fn: () => Promise<T>,
+  opts?: { retry?: boolean; scope?: 'api' | 'toolbox' },
+) => Promise<T>;
 
 /** What the wrapper prints (exit 97) when the cwd does not exist: one round trip instead of two. */
 export const NO_CWD = 'sandbox-mcp: no such working directory';
@@ -20,9 +30,15 @@ export function tmpName(kind: string): string {
  * The wrapper records its pid (for killing the tree later), checks the cwd, sets the env, and runs
  * the user's command as a child so it can clean up after it.
  */
-export function wrapCommand(command: string, o: { cwd: string; env?: Record<string, string>; pidFile: string; stdinFile?: string | null }): string {
+export function wrapCommand(
+  command: string,
+  o: { cwd: string; env?: Record<string, string>; pidFile: string; stdinFile?: string | null },
+): string {
   const exports = Object.entries(o.env ?? {}).map(([k, v]) => {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new SandboxError('INVALID_ARGUMENT', `invalid environment variable name ${JSON.stringify(k)}`, { hint: 'use letters, digits and underscores, not starting with a digit' });
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
+      throw new SandboxError('INVALID_ARGUMENT', `invalid environment variable name ${JSON.stringify(k)}`, {
+        hint: 'use letters, digits and underscores, not starting with a digit',
+      });
     return `export ${k}=${q(v)}`;
   });
   const stdin = o.stdinFile === undefined ? '' : ` < ${o.stdinFile === null ? '/dev/null' : q(o.stdinFile)}`;
@@ -39,7 +55,13 @@ export function wrapCommand(command: string, o: { cwd: string; env?: Record<stri
   return `bash -c ${q(script)}`;
 }
 
-interface DaytonaProc { proc: RemoteProcess; sessionId: string; cmdId: string; pidFile: string; seen: number }
+interface DaytonaProc {
+  proc: RemoteProcess;
+  sessionId: string;
+  cmdId: string;
+  pidFile: string;
+  seen: number;
+}
 
 /**
  * Background processes on Daytona: one session each, the command started async; output and exit
@@ -50,7 +72,11 @@ export class DaytonaProcesses implements ProcessApi {
   private readonly table = new RemoteProcessTable();
   private readonly procs = new Map<string, DaytonaProc>();
 
-  constructor(private readonly vendor: Vendor, private readonly prepare: (cwd: string | undefined) => Promise<string>, private readonly call: Call) {}
+  constructor(
+    private readonly vendor: Vendor,
+    private readonly prepare: (cwd: string | undefined) => Promise<string>,
+    private readonly call: Call,
+  ) {}
 
   async spawn(command: string, opts: SpawnOptions): Promise<ProcessInfo> {
     this.table.checkName(opts.name);
@@ -59,8 +85,20 @@ export class DaytonaProcesses implements ProcessApi {
     const sessionId = `sandbox-mcp-${id}-${randomBytes(4).toString('hex')}`;
     const pidFile = tmpName('pid');
     const wrapped = wrapCommand(command, { cwd, env: opts.env, pidFile });
-    await this.call('create session', () => this.vendor.process.createSession(sessionId), { retry: false, scope: 'toolbox' });
-    const r = await this.call('start process', () => this.vendor.process.executeSessionCommand(sessionId, { command: wrapped, runAsync: true, suppressInputEcho: true }), { retry: false, scope: 'toolbox' });
+    await this.call('create session', () => this.vendor.process.createSession(sessionId), {
+      retry: false,
+      scope: 'toolbox',
+    });
+    const r = await this.call(
+      'start process',
+      () =>
+        this.vendor.process.executeSessionCommand(sessionId, {
+          command: wrapped,
+          runAsync: true,
+          suppressInputEcho: true,
+        }),
+      { retry: false, scope: 'toolbox' },
+    );
     const proc = new RemoteProcess(id, command, -1, opts.name);
     this.table.add(proc);
     const dp: DaytonaProc = { proc, sessionId, cmdId: r.cmdId, pidFile, seen: 0 };
@@ -72,8 +110,12 @@ export class DaytonaProcesses implements ProcessApi {
   private async sync(dp: DaytonaProc): Promise<void> {
     if (!dp.proc.running) return;
     const [cmd, logs] = await Promise.all([
-      this.call('process status', () => this.vendor.process.getSessionCommand(dp.sessionId, dp.cmdId), { scope: 'toolbox' }),
-      this.call('process output', () => this.vendor.process.getSessionCommandLogs(dp.sessionId, dp.cmdId), { scope: 'toolbox' }),
+      this.call('process status', () => this.vendor.process.getSessionCommand(dp.sessionId, dp.cmdId), {
+        scope: 'toolbox',
+      }),
+      this.call('process output', () => this.vendor.process.getSessionCommandLogs(dp.sessionId, dp.cmdId), {
+        scope: 'toolbox',
+      }),
     ]);
     const all = Buffer.from(logs.output || (logs.stdout ?? '') + (logs.stderr ?? ''));
     if (all.length > dp.seen) {
@@ -106,15 +148,22 @@ export class DaytonaProcesses implements ProcessApi {
     await this.sync(dp).catch(() => undefined);
     this.table.checkWritable(p);
     if (close) {
-      throw new SandboxError('UNSUPPORTED', 'Daytona cannot close the stdin of a running command', { hint: 'send the input without close, or have the program stop on its own input (e.g. a "quit" line)' });
+      throw new SandboxError('UNSUPPORTED', 'Daytona cannot close the stdin of a running command', {
+        hint: 'send the input without close, or have the program stop on its own input (e.g. a "quit" line)',
+      });
     }
-    if (input) await this.call('send input', () => this.vendor.process.sendSessionCommandInput(dp.sessionId, dp.cmdId, input), { retry: false, scope: 'toolbox' });
+    if (input)
+      await this.call('send input', () => this.vendor.process.sendSessionCommandInput(dp.sessionId, dp.cmdId, input), {
+        retry: false,
+        scope: 'toolbox',
+      });
   }
 
   async kill(processId: string, signal: string): Promise<ProcessInfo> {
     const p = this.table.get(processId);
     const dp = this.procs.get(p.processId)!;
-    if (p.running) await signalTree(this.vendor, this.call, `$(cat ${q(dp.pidFile)} 2>/dev/null)`, signalNumber(signal));
+    if (p.running)
+      await signalTree(this.vendor, this.call, `$(cat ${q(dp.pidFile)} 2>/dev/null)`, signalNumber(signal));
     return p.info();
   }
 
@@ -129,14 +178,18 @@ export class DaytonaProcesses implements ProcessApi {
 
   /** The sandbox is going away: nothing more will be read. */
   detachAll(): void {
-    for (const dp of this.procs.values()) dp.proc.end(dp.proc.exitCode, dp.proc.signal ?? (dp.proc.running ? 'SIGKILL' : null));
+    for (const dp of this.procs.values())
+      dp.proc.end(dp.proc.exitCode, dp.proc.signal ?? (dp.proc.running ? 'SIGKILL' : null));
   }
 }
 
 /** Daytona signals nothing but whole sessions; this reaches a process and all its descendants. */
 export async function signalTree(vendor: Vendor, call: Call, pidExpr: string, sig: number): Promise<void> {
   const script = `pid=${pidExpr}; [ -n "$pid" ] || exit 0\n${treeSignalScript('$pid', sig)}`;
-  await call('signal process', () => vendor.process.executeCommand(`bash -c ${q(script)}`, undefined, undefined, 15), { retry: false, scope: 'toolbox' }).catch(() => undefined);
+  await call('signal process', () => vendor.process.executeCommand(`bash -c ${q(script)}`, undefined, undefined, 15), {
+    retry: false,
+    scope: 'toolbox',
+  }).catch(() => undefined);
 }
 
 function signalName(n: number): string {

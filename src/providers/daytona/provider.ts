@@ -23,20 +23,39 @@ export class DaytonaProvider implements SandboxProvider {
   private readonly live = new Map<string, DaytonaSandbox>();
   private closing = false;
 
-  private constructor(private readonly config: Config, private readonly log: Logger, private readonly daytona: Daytona, private readonly owner: Ownership) {}
+  private constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly daytona: Daytona,
+    private readonly owner: Ownership,
+  ) {}
 
   static async start(config: Config, log: Logger): Promise<DaytonaProvider> {
     if (!config.daytonaApiKey) {
-      throw new SandboxError('AUTH', 'the daytona provider needs an API key', { hint: 'set DAYTONA_API_KEY (from https://app.daytona.io/dashboard/keys), or choose another provider with SANDBOX_PROVIDER' });
+      throw new SandboxError('AUTH', 'the daytona provider needs an API key', {
+        hint: 'set DAYTONA_API_KEY (from https://app.daytona.io/dashboard/keys), or choose another provider with SANDBOX_PROVIDER',
+      });
     }
     // Every setting is passed explicitly so the SDK never falls back to reading env or .env files.
     const daytona = new Daytona({
-      apiKey: config.daytonaApiKey, apiUrl: config.daytonaApiUrl ?? DEFAULT_API_URL, target: config.daytonaTarget,
-      useDeprecatedPolling: true, requestTimeoutMs: config.cloudRequestTimeoutS * 1000,
+      apiKey: config.daytonaApiKey,
+      apiUrl: config.daytonaApiUrl ?? DEFAULT_API_URL,
+      target: config.daytonaTarget,
+      useDeprecatedPolling: true,
+      requestTimeoutMs: config.cloudRequestTimeoutS * 1000,
     });
     const owner = new Ownership(config);
     await owner.register();
-    log.info({ apiUrl: config.daytonaApiUrl ?? DEFAULT_API_URL, target: config.daytonaTarget, snapshot: config.daytonaSnapshot ?? '(organisation default)', autoStopMin: config.daytonaAutoStopMin, maxRetries: config.daytonaMaxRetries }, 'daytona provider ready');
+    log.info(
+      {
+        apiUrl: config.daytonaApiUrl ?? DEFAULT_API_URL,
+        target: config.daytonaTarget,
+        snapshot: config.daytonaSnapshot ?? '(organisation default)',
+        autoStopMin: config.daytonaAutoStopMin,
+        maxRetries: config.daytonaMaxRetries,
+      },
+      'daytona provider ready',
+    );
     return new DaytonaProvider(config, log, daytona, owner);
   }
 
@@ -52,15 +71,24 @@ export class DaytonaProvider implements SandboxProvider {
     return describeDaytona(this.config);
   }
 
-
   async create(opts: CreateOptions): Promise<Sandbox> {
     if (this.closing) throw new SandboxError('UNAVAILABLE', 'the server is shutting down');
     const c = this.config;
-    const vendor = await this.call('create sandbox', () => this.daytona.create({
-      ...(c.daytonaSnapshot ? { snapshot: c.daytonaSnapshot } : {}),
-      labels: this.owner.labels(opts.labels), envVars: opts.envs, autoStopInterval: c.daytonaAutoStopMin,
-    }, { timeout: Math.min(120, c.cloudRequestTimeoutS * 4) }));
-    return this.adopt(vendor).catch(async (e) => { await this.daytona.delete(vendor, 30).catch(() => undefined); throw e; });
+    const vendor = await this.call('create sandbox', () =>
+      this.daytona.create(
+        {
+          ...(c.daytonaSnapshot ? { snapshot: c.daytonaSnapshot } : {}),
+          labels: this.owner.labels(opts.labels),
+          envVars: opts.envs,
+          autoStopInterval: c.daytonaAutoStopMin,
+        },
+        { timeout: Math.min(120, c.cloudRequestTimeoutS * 4) },
+      ),
+    );
+    return this.adopt(vendor).catch(async (e) => {
+      await this.daytona.delete(vendor, 30).catch(() => undefined);
+      throw e;
+    });
   }
 
   async connect(id: string): Promise<Sandbox> {
@@ -72,10 +100,15 @@ export class DaytonaProvider implements SandboxProvider {
   }
 
   private async adopt(vendor: Vendor): Promise<DaytonaSandbox> {
-    const workdir = (await this.call('find workdir', () => vendor.getWorkDir(), { scope: 'toolbox' })) || '/home/daytona';
+    const workdir =
+      (await this.call('find workdir', () => vendor.getWorkDir(), { scope: 'toolbox' })) || '/home/daytona';
     const sb = new DaytonaSandbox(vendor, workdir, vendor.createdAt ? new Date(vendor.createdAt) : new Date(), {
-      daytona: this.daytona, call: this.call, log: this.log.child({ sandboxId: vendor.id }),
-      maxOutputBytes: this.config.maxOutputBytes, autoStopMs: this.config.daytonaAutoStopMin * 60_000, onKilled: (id) => this.live.delete(id),
+      daytona: this.daytona,
+      call: this.call,
+      log: this.log.child({ sandboxId: vendor.id }),
+      maxOutputBytes: this.config.maxOutputBytes,
+      autoStopMs: this.config.daytonaAutoStopMin * 60_000,
+      onKilled: (id) => this.live.delete(id),
     });
     this.live.set(sb.id, sb);
     return sb;
@@ -94,7 +127,14 @@ export class DaytonaProvider implements SandboxProvider {
   }
 
   findReleased(labels: Record<string, string>): Promise<Sandbox | undefined> {
-    return reattachReleased({ owner: this.owner, kind: 'Daytona', log: this.log, labels, list: (l) => this.list(l), connect: (id) => this.connect(id) });
+    return reattachReleased({
+      owner: this.owner,
+      kind: 'Daytona',
+      log: this.log,
+      labels,
+      list: (l) => this.list(l),
+      connect: (id) => this.connect(id),
+    });
   }
 
   async reapOrphans(): Promise<string[]> {

@@ -34,14 +34,23 @@ export class DaytonaSandbox implements Sandbox {
   private nextSession = 1;
   private chromium?: SandboxChromium;
 
-  constructor(private readonly vendor: Vendor, readonly workdir: string, readonly createdAt: Date, private readonly deps: DaytonaSandboxDeps) {
+  constructor(
+    private readonly vendor: Vendor,
+    readonly workdir: string,
+    readonly createdAt: Date,
+    private readonly deps: DaytonaSandboxDeps,
+  ) {
     this.id = vendor.id;
     const call: Call = (what, fn, opts) => this.guard(what, fn, opts);
     this.files = new DaytonaFiles(vendor, workdir, call);
     this.processes = new DaytonaProcesses(vendor, (cwd) => this.checkCwd(cwd), call);
     if (deps.autoStopMs > 0) {
-      this.renewal = new Renewal(deps.autoStopMs, () => this.vendor.refreshActivity(), () => this.processes.anyRunning(),
-        (e) => deps.log.warn({ sandboxId: this.id, err: e.message }, 'could not refresh Daytona sandbox activity'));
+      this.renewal = new Renewal(
+        deps.autoStopMs,
+        () => this.vendor.refreshActivity(),
+        () => this.processes.anyRunning(),
+        (e) => deps.log.warn({ sandboxId: this.id, err: e.message }, 'could not refresh Daytona sandbox activity'),
+      );
     }
   }
 
@@ -51,7 +60,10 @@ export class DaytonaSandbox implements Sandbox {
   }
 
   private async guard<T>(what: string, fn: () => Promise<T>, opts?: Parameters<Call>[2]): Promise<T> {
-    if (!this.isAlive()) throw new SandboxError('SANDBOX_GONE', `Daytona sandbox ${this.id} has ended`, { hint: 'the next call starts a fresh sandbox' });
+    if (!this.isAlive())
+      throw new SandboxError('SANDBOX_GONE', `Daytona sandbox ${this.id} has ended`, {
+        hint: 'the next call starts a fresh sandbox',
+      });
     try {
       const run = () => this.deps.call(what, fn, opts);
       return await (this.renewal ? this.renewal.track(run) : run());
@@ -64,7 +76,10 @@ export class DaytonaSandbox implements Sandbox {
   private async checkCwd(cwd: string | undefined): Promise<string> {
     if (cwd === undefined) return this.workdir;
     const dir = resolvePath(this.workdir, cwd);
-    const info = await this.files.stat(dir).catch((e: SandboxError) => { if (e.code === 'NOT_FOUND') return undefined; throw e; });
+    const info = await this.files.stat(dir).catch((e: SandboxError) => {
+      if (e.code === 'NOT_FOUND') return undefined;
+      throw e;
+    });
     if (info?.type !== 'directory') throw noCwd(dir);
     return dir;
   }
@@ -89,23 +104,38 @@ export class DaytonaSandbox implements Sandbox {
     if (opts.stdin !== undefined) {
       stdinFile = tmpName('in');
       const data = Buffer.from(opts.stdin);
-      await this.guard('upload stdin', () => this.vendor.fs.uploadFile(data, stdinFile!), { retry: false, scope: 'toolbox' });
+      await this.guard('upload stdin', () => this.vendor.fs.uploadFile(data, stdinFile!), {
+        retry: false,
+        scope: 'toolbox',
+      });
     }
     const wrapped = wrapCommand(command, { cwd, env: opts.env, pidFile, stdinFile });
     const sessionId = await this.session();
     const started = performance.now();
     let timedOut = false;
     let cancelled = false;
-    const stop = () => { void signalTree(this.vendor, this.deps.call, `$(cat ${q(pidFile)} 2>/dev/null)`, 9); };
-    const timer = setTimeout(() => { timedOut = true; stop(); }, opts.timeoutMs);
-    const onAbort = () => { cancelled = true; stop(); };
+    const stop = () => {
+      void signalTree(this.vendor, this.deps.call, `$(cat ${q(pidFile)} 2>/dev/null)`, 9);
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop();
+    }, opts.timeoutMs);
+    const onAbort = () => {
+      cancelled = true;
+      stop();
+    };
     if (opts.signal?.aborted) onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     let reusable = false;
     try {
       // The HTTP request outlives our own timeout a little, so our tree kill decides, not a dropped connection.
       const waitS = Math.ceil(opts.timeoutMs / 1000) + 30;
-      const res = await this.guard('exec', () => this.vendor.process.executeSessionCommand(sessionId, { command: wrapped, runAsync: false }, waitS), { retry: false, scope: 'toolbox' });
+      const res = await this.guard(
+        'exec',
+        () => this.vendor.process.executeSessionCommand(sessionId, { command: wrapped, runAsync: false }, waitS),
+        { retry: false, scope: 'toolbox' },
+      );
       reusable = true;
       const r = { exitCode: res.exitCode, stdout: res.stdout ?? '', stderr: res.stderr ?? '' };
       const code = r.exitCode ?? null;
@@ -121,10 +151,22 @@ export class DaytonaSandbox implements Sandbox {
       const bySignal = code !== null && code > 128 && code < 160;
       return {
         exitCode: killed || bySignal ? null : code,
-        signal: killed ? 'SIGKILL' : bySignal ? (code === 137 ? 'SIGKILL' : code === 143 ? 'SIGTERM' : `SIG${code - 128}`) : null,
-        stdout: out.text(), stderr: err.text(),
+        signal: killed
+          ? 'SIGKILL'
+          : bySignal
+            ? code === 137
+              ? 'SIGKILL'
+              : code === 143
+                ? 'SIGTERM'
+                : `SIG${code - 128}`
+            : null,
+        stdout: out.text(),
+        stderr: err.text(),
         durationMs: Math.round((performance.now() - started) * 100) / 100,
-        timedOut, cancelled, truncated: out.dropped + err.dropped > 0, droppedBytes: out.dropped + err.dropped,
+        timedOut,
+        cancelled,
+        truncated: out.dropped + err.dropped > 0,
+        droppedBytes: out.dropped + err.dropped,
       };
     } finally {
       clearTimeout(timer);
@@ -135,14 +177,21 @@ export class DaytonaSandbox implements Sandbox {
   }
 
   async portUrl(port: number): Promise<{ url: string; headers: Record<string, string> }> {
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SandboxError('INVALID_ARGUMENT', `port ${port} is not a TCP port`, { hint: 'pass a number from 1 to 65535' });
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new SandboxError('INVALID_ARGUMENT', `port ${port} is not a TCP port`, {
+        hint: 'pass a number from 1 to 65535',
+      });
     const link = await this.guard('preview link', () => this.vendor.getPreviewLink(port));
     return { url: link.url, headers: { 'x-daytona-preview-token': link.token } };
   }
 
   /** Chromium from the snapshot, started in the sandbox and reached over CDP through Daytona's preview URL (cdp-browser.ts). */
   async browserEndpoint(opts: { chromiumPath: string }): Promise<BrowserEndpoint> {
-    this.chromium ??= new SandboxChromium(this, 'use a Daytona snapshot whose image has Chromium on its PATH (e.g. built from a Dockerfile with RUN apt-get install -y --no-install-recommends chromium) and set DAYTONA_SNAPSHOT to it', this.deps.log);
+    this.chromium ??= new SandboxChromium(
+      this,
+      'use a Daytona snapshot whose image has Chromium on its PATH (e.g. built from a Dockerfile with RUN apt-get install -y --no-install-recommends chromium) and set DAYTONA_SNAPSHOT to it',
+      this.deps.log,
+    );
     return this.chromium.endpoint(opts.chromiumPath);
   }
 
@@ -157,7 +206,9 @@ export class DaytonaSandbox implements Sandbox {
    * interval; the next server reattaches it by its labels and starts it again).
    */
   release(): Promise<void> {
-    this.killed ??= (async () => { this.letGo(); })();
+    this.killed ??= (async () => {
+      this.letGo();
+    })();
     return this.killed;
   }
 
@@ -165,7 +216,14 @@ export class DaytonaSandbox implements Sandbox {
     this.killed ??= (async () => {
       const wasAlive = this.letGo();
       if (wasAlive) {
-        await this.deps.call('delete sandbox', () => this.deps.daytona.delete(this.vendor, 60)).catch((e: Error) => this.deps.log.warn({ sandboxId: this.id, err: e.message }, 'Daytona delete failed; the sandbox stops at its auto-stop interval'));
+        await this.deps
+          .call('delete sandbox', () => this.deps.daytona.delete(this.vendor, 60))
+          .catch((e: Error) =>
+            this.deps.log.warn(
+              { sandboxId: this.id, err: e.message },
+              'Daytona delete failed; the sandbox stops at its auto-stop interval',
+            ),
+          );
       }
     })();
     return this.killed;
@@ -184,5 +242,7 @@ export class DaytonaSandbox implements Sandbox {
 }
 
 function noCwd(dir: string): SandboxError {
-  return new SandboxError('INVALID_ARGUMENT', `cwd ${dir} is not an existing directory`, { hint: 'pass an existing directory (relative paths start at the workdir), or create it first with mkdir -p' });
+  return new SandboxError('INVALID_ARGUMENT', `cwd ${dir} is not an existing directory`, {
+    hint: 'pass an existing directory (relative paths start at the workdir), or create it first with mkdir -p',
+  });
 }

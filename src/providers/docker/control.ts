@@ -24,10 +24,18 @@ export class Controller {
   private buffered = '';
 
   async start(runner: ExecStarter): Promise<void> {
-    const { stream } = await runner.start(['/bin/bash', '-c', CONTROLLER_SCRIPT, 'sandbox-mcp-control'], { stdin: true });
+    const { stream } = await runner.start(['/bin/bash', '-c', CONTROLLER_SCRIPT, 'sandbox-mcp-control'], {
+      stdin: true,
+    });
     this.stream = stream;
     this.alive = true;
-    void runner.demux(stream, (b) => this.onAnswer(b), () => undefined).then(() => this.stop());
+    void runner
+      .demux(
+        stream,
+        (b) => this.onAnswer(b),
+        () => undefined,
+      )
+      .then(() => this.stop());
   }
 
   /**
@@ -50,8 +58,15 @@ export class Controller {
   async kill(token: string, signal: string, session = 0): Promise<boolean> {
     if (!this.alive || !this.stream) return false;
     return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => { this.pending.delete(token); resolve(false); }, ANSWER_TIMEOUT_MS);
-      this.pending.set(token, (ok) => { clearTimeout(timer); this.pending.delete(token); resolve(ok); });
+      const timer = setTimeout(() => {
+        this.pending.delete(token);
+        resolve(false);
+      }, ANSWER_TIMEOUT_MS);
+      this.pending.set(token, (ok) => {
+        clearTimeout(timer);
+        this.pending.delete(token);
+        resolve(ok);
+      });
       this.stream!.write(`kill ${token} ${signal} ${session}\n`);
     });
   }
@@ -60,8 +75,15 @@ export class Controller {
   async killAll(): Promise<number | undefined> {
     if (!this.alive || !this.stream || this.pending.has('killall')) return undefined;
     return new Promise<number | undefined>((resolve) => {
-      const timer = setTimeout(() => { this.pending.delete('killall'); resolve(undefined); }, ANSWER_TIMEOUT_MS * 3);
-      this.pending.set('killall', (ok, detail) => { clearTimeout(timer); this.pending.delete('killall'); resolve(ok ? Number(detail ?? 0) : undefined); });
+      const timer = setTimeout(() => {
+        this.pending.delete('killall');
+        resolve(undefined);
+      }, ANSWER_TIMEOUT_MS * 3);
+      this.pending.set('killall', (ok, detail) => {
+        clearTimeout(timer);
+        this.pending.delete('killall');
+        resolve(ok ? Number(detail ?? 0) : undefined);
+      });
       this.stream!.write('killall\n');
     });
   }

@@ -22,7 +22,17 @@ export interface ErrorContext {
   doing?: string;
 }
 
-const SOCKET_ERRORS = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND']);
+const SOCKET_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ENOENT',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+]);
 
 function engineMessage(e: DockerodeError): string {
   const m = e.json?.message ?? e.message ?? String(e);
@@ -41,9 +51,14 @@ export function translateDockerError(err: unknown, ctx: ErrorContext): SandboxEr
   const e = (err ?? {}) as DockerodeError;
   const doing = ctx.doing ? `${ctx.doing}: ` : '';
   if (e.code === 'EACCES') {
-    return new SandboxError('PERMISSION_DENIED', `${doing}no permission to use the Docker engine at DOCKER_HOST=${ctx.dockerHost}`, {
-      hint: 'run sandbox-mcp as a user in the docker group, or point DOCKER_HOST at an engine it may use', cause: err,
-    });
+    return new SandboxError(
+      'PERMISSION_DENIED',
+      `${doing}no permission to use the Docker engine at DOCKER_HOST=${ctx.dockerHost}`,
+      {
+        hint: 'run sandbox-mcp as a user in the docker group, or point DOCKER_HOST at an engine it may use',
+        cause: err,
+      },
+    );
   }
   if (e.code && SOCKET_ERRORS.has(e.code)) return engineUnreachable(ctx.dockerHost, e.code, err);
   const status = e.statusCode;
@@ -52,31 +67,66 @@ export function translateDockerError(err: unknown, ctx: ErrorContext): SandboxEr
     if (/socket hang up|connect|Unable to connect/i.test(msg)) return engineUnreachable(ctx.dockerHost, msg, err);
     return new SandboxError('INTERNAL', `${doing}${msg}`, { cause: err });
   }
-  if (/no such image|pull access denied|repository does not exist/i.test(msg) || (status === 404 && ctx.image && msg.includes(ctx.image))) {
-    return new SandboxError('NOT_FOUND', `the sandbox image ${ctx.image ?? ''} is not available on the Docker engine at ${ctx.dockerHost}`.replace('  ', ' '), {
-      hint: 'build it first (README: "Docker provider: building a sandbox image"), or set SANDBOX_DOCKER_IMAGE to an image that exists', cause: err,
+  if (
+    /no such image|pull access denied|repository does not exist/i.test(msg) ||
+    (status === 404 && ctx.image && msg.includes(ctx.image))
+  ) {
+    return new SandboxError(
+      'NOT_FOUND',
+      `the sandbox image ${ctx.image ?? ''} is not available on the Docker engine at ${ctx.dockerHost}`.replace(
+        '  ',
+        ' ',
+      ),
+      {
+        hint: 'build it first (README: "Docker provider: building a sandbox image"), or set SANDBOX_DOCKER_IMAGE to an image that exists',
+        cause: err,
+      },
+    );
+  }
+  if (
+    status === 404 ||
+    /is not running|container stopped|is paused|is restarting|marked for removal|removal in progress/i.test(msg)
+  ) {
+    return new SandboxError('SANDBOX_GONE', `${doing}the sandbox container is gone (${msg})`, {
+      hint: 'the next call starts a fresh sandbox',
+      cause: err,
     });
   }
-  if (status === 404 || /is not running|container stopped|is paused|is restarting|marked for removal|removal in progress/i.test(msg)) {
-    return new SandboxError('SANDBOX_GONE', `${doing}the sandbox container is gone (${msg})`, { hint: 'the next call starts a fresh sandbox', cause: err });
-  }
-  const code: SandboxErrorCode = status === 400 ? 'INVALID_ARGUMENT'
-    : status === 401 ? 'AUTH'
-      : status === 403 ? 'PERMISSION_DENIED'
-        : status === 409 ? 'ALREADY_EXISTS'
-          : status === 503 || status === 502 || status === 504 ? 'UNAVAILABLE'
-            : 'INTERNAL';
+  const code: SandboxErrorCode =
+    status === 400
+      ? 'INVALID_ARGUMENT'
+      : status === 401
+        ? 'AUTH'
+        : status === 403
+          ? 'PERMISSION_DENIED'
+          : status === 409
+            ? 'ALREADY_EXISTS'
+            : status === 503 || status === 502 || status === 504
+              ? 'UNAVAILABLE'
+              : 'INTERNAL';
   return new SandboxError(code, `${doing}Docker engine answered ${status}: ${msg}`, { cause: err });
 }
 
 /** Marks the first line of a helper's stderr as ours: `E<TAB>CODE<TAB>message<TAB>hint`. */
 export const HELPER_ERROR = 'E\t';
 
-const HELPER_CODES = new Set<SandboxErrorCode>(['INVALID_ARGUMENT', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'LIMIT_EXCEEDED', 'TIMEOUT', 'UNSUPPORTED']);
+const HELPER_CODES = new Set<SandboxErrorCode>([
+  'INVALID_ARGUMENT',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'LIMIT_EXCEEDED',
+  'TIMEOUT',
+  'UNSUPPORTED',
+]);
 
 /** coreutils' own error texts, for failures the helper did not check for up front. */
 const TOOL_MESSAGES: [RegExp, SandboxErrorCode, string][] = [
-  [/Read-only file system/i, 'PERMISSION_DENIED', 'read-only file system (only /workspace, /tmp and the home folder are writable)'],
+  [
+    /Read-only file system/i,
+    'PERMISSION_DENIED',
+    'read-only file system (only /workspace, /tmp and the home folder are writable)',
+  ],
   [/Permission denied|Operation not permitted/i, 'PERMISSION_DENIED', 'permission denied'],
   [/No such file or directory/i, 'NOT_FOUND', 'no such file or directory'],
   [/Not a directory/i, 'INVALID_ARGUMENT', 'a parent is not a directory'],
@@ -89,7 +139,8 @@ const TOOL_MESSAGES: [RegExp, SandboxErrorCode, string][] = [
   [/Too many levels of symbolic links/i, 'INVALID_ARGUMENT', 'too many levels of symbolic links'],
 ];
 
-const PROCESS_LIMIT_HINT = 'the sandbox has probably used up its process limit (SANDBOX_PIDS_MAX): shell_kill_all ends every process in it, leftovers of earlier commands included (files stay); shell_kill stops one background process';
+const PROCESS_LIMIT_HINT =
+  'the sandbox has probably used up its process limit (SANDBOX_PIDS_MAX): shell_kill_all ends every process in it, leftovers of earlier commands included (files stay); shell_kill stops one background process';
 
 /** A failed file helper: our protocol line when it checked, else the tool's message mapped to a code. */
 export function helperError(stderr: string, exitCode: number | null, path: string): SandboxError {
@@ -99,26 +150,38 @@ export function helperError(stderr: string, exitCode: number | null, path: strin
     const c = (HELPER_CODES.has(code as SandboxErrorCode) ? code : 'INTERNAL') as SandboxErrorCode;
     return new SandboxError(c, message ?? 'file operation failed', { hint: hint || undefined });
   }
-  if (exitCode === 128 + 25) { // SIGXFSZ: the fsize ulimit
-    return new SandboxError('LIMIT_EXCEEDED', `${path}: file too large for the sandbox file size limit`, { hint: 'write a smaller file, or raise SANDBOX_FILE_SIZE_MB' });
+  if (exitCode === 128 + 25) {
+    // SIGXFSZ: the fsize ulimit
+    return new SandboxError('LIMIT_EXCEEDED', `${path}: file too large for the sandbox file size limit`, {
+      hint: 'write a smaller file, or raise SANDBOX_FILE_SIZE_MB',
+    });
   }
   // The helper's shell started, but could not fork the tools it runs: the same limit as a failed exec.
   if (/fork: (retry: )?Resource temporarily unavailable/i.test(stderr)) {
-    return new SandboxError('LIMIT_EXCEEDED', `${path}: the file operation could not start a process`, { hint: PROCESS_LIMIT_HINT });
+    return new SandboxError('LIMIT_EXCEEDED', `${path}: the file operation could not start a process`, {
+      hint: PROCESS_LIMIT_HINT,
+    });
   }
   for (const [re, code, text] of TOOL_MESSAGES) {
     if (re.test(stderr)) return new SandboxError(code, `${path}: ${text}`);
   }
-  return new SandboxError('INTERNAL', `${path}: file operation failed (exit ${exitCode}): ${stderr.trim().slice(0, 500) || 'no message'}`);
+  return new SandboxError(
+    'INTERNAL',
+    `${path}: file operation failed (exit ${exitCode}): ${stderr.trim().slice(0, 500) || 'no message'}`,
+  );
 }
 
 /** The engine could not start a process in the container (runc's message is the only output). */
 export function execStartFailed(output: string): SandboxError {
   const detail = output.trim().slice(0, 300) || 'no output';
   const pids = /init-p|resource temporarily unavailable|fork|pids/i.test(detail);
-  return new SandboxError(pids ? 'LIMIT_EXCEEDED' : 'UNAVAILABLE', `the sandbox could not start the command: ${detail}`, {
-    hint: pids
-      ? PROCESS_LIMIT_HINT
-      : 'the image must provide /bin/bash; if this persists, the sandbox is broken and ending the session gives a fresh one',
-  });
+  return new SandboxError(
+    pids ? 'LIMIT_EXCEEDED' : 'UNAVAILABLE',
+    `the sandbox could not start the command: ${detail}`,
+    {
+      hint: pids
+        ? PROCESS_LIMIT_HINT
+        : 'the image must provide /bin/bash; if this persists, the sandbox is broken and ending the session gives a fresh one',
+    },
+  );
 }

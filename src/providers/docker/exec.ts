@@ -8,7 +8,16 @@ import { MAX_TRANSFER_BYTES } from '../local/agent/protocol.js';
 import type { ExecOptions, ExecResult } from '../types.js';
 import { Controller } from './control.js';
 import { execStartFailed, translateDockerError, type ErrorContext } from './errors.js';
-import { EndLines, KILL_SCRIPT, MARKER_ENV, StderrFramer, TOKEN_ENV, TrailerScanner, wrapperCmd, type FrameHeader } from './framing.js';
+import {
+  EndLines,
+  KILL_SCRIPT,
+  MARKER_ENV,
+  StderrFramer,
+  TOKEN_ENV,
+  TrailerScanner,
+  wrapperCmd,
+  type FrameHeader,
+} from './framing.js';
 
 /** After a kill, answer at the latest this long later even if the engine keeps the stream open. */
 const KILL_GRACE_MS = 5000;
@@ -61,7 +70,12 @@ class CappedBuffer {
 
 /** Writable that hands every chunk to a function (the demuxer needs two writables). */
 export function sink(fn: (chunk: Buffer) => void): Writable {
-  return new Writable({ write(chunk: Buffer, _enc, cb) { fn(chunk); cb(); } });
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      fn(chunk);
+      cb();
+    },
+  });
 }
 
 /**
@@ -89,11 +103,20 @@ export class ContainerExec {
   async start(cmd: string[], opts: { env?: Record<string, string>; stdin: boolean }): Promise<StartedExec> {
     try {
       const exec = await this.container.exec({
-        Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: opts.stdin, Tty: false,
-        Env: Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`), User: SANDBOX_USER, WorkingDir: this.workdir, Privileged: false,
+        Cmd: cmd,
+        AttachStdout: true,
+        AttachStderr: true,
+        AttachStdin: opts.stdin,
+        Tty: false,
+        Env: Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`),
+        User: SANDBOX_USER,
+        WorkingDir: this.workdir,
+        Privileged: false,
       });
       const stream = await exec.start({ hijack: true, stdin: opts.stdin });
-      stream.on('error', () => { /* reported through end/close; EPIPE when a command ignores its stdin */ });
+      stream.on('error', () => {
+        /* reported through end/close; EPIPE when a command ignores its stdin */
+      });
       return { exec, stream };
     } catch (e) {
       throw this.translate(e, 'starting a command in the sandbox');
@@ -107,8 +130,14 @@ export class ContainerExec {
    */
   async containerGone(waitMs = 2000): Promise<boolean> {
     for (let waited = 0; ; waited += 250) {
-      const running = await this.container.inspect().then((i) => i.State.Running && !i.State.Paused, (e: unknown) => this.translate(e, 'inspecting the sandbox container').code !== 'SANDBOX_GONE');
-      if (!running) { this.onGone(); return true; }
+      const running = await this.container.inspect().then(
+        (i) => i.State.Running && !i.State.Paused,
+        (e: unknown) => this.translate(e, 'inspecting the sandbox container').code !== 'SANDBOX_GONE',
+      );
+      if (!running) {
+        this.onGone();
+        return true;
+      }
       if (waited >= waitMs) return false;
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -116,7 +145,10 @@ export class ContainerExec {
 
   /** Feeds the exec's stream to stdout/stderr callbacks; resolves when the engine closes it. */
   demux(stream: Duplex, onStdout: (b: Buffer) => void, onStderr: (b: Buffer) => void): Promise<void> {
-    const ended = new Promise<void>((resolve) => { stream.once('end', resolve); stream.once('close', resolve); });
+    const ended = new Promise<void>((resolve) => {
+      stream.once('end', resolve);
+      stream.once('close', resolve);
+    });
     this.docker.modem.demuxStream(stream, sink(onStdout), sink(onStderr));
     return ended;
   }
@@ -124,7 +156,9 @@ export class ContainerExec {
   /** The exit code the engine recorded; it may lag the stream's end by a moment. */
   async exitCode(exec: Dockerode.Exec): Promise<number | null> {
     for (let i = 0; i < 50; i++) {
-      const info = await exec.inspect().catch((e: unknown) => { throw this.translate(e, 'reading an exit code'); });
+      const info = await exec.inspect().catch((e: unknown) => {
+        throw this.translate(e, 'reading an exit code');
+      });
       if (!info.Running) return info.ExitCode;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -136,10 +170,15 @@ export class ContainerExec {
    * What the container prints is capped (a file read, a listing of millions of names): past
    * `maxStdoutBytes` the helper is killed and the call fails, instead of the server buffering it all.
    */
-  async helper(script: string, args: string[], opts: { stdin?: Buffer; timeoutMs?: number; maxStdoutBytes?: number } = {}): Promise<{ stdout: Buffer; stderr: string; exitCode: number | null }> {
+  async helper(
+    script: string,
+    args: string[],
+    opts: { stdin?: Buffer; timeoutMs?: number; maxStdoutBytes?: number } = {},
+  ): Promise<{ stdout: Buffer; stderr: string; exitCode: number | null }> {
     const token = newToken();
     const { exec, stream } = await this.start(['/bin/bash', '-c', script, 'sandbox-mcp', ...args], {
-      env: { [MARKER_ENV]: token, TZ: 'UTC', LC_ALL: 'C.UTF-8' }, stdin: opts.stdin !== undefined,
+      env: { [MARKER_ENV]: token, TZ: 'UTC', LC_ALL: 'C.UTF-8' },
+      stdin: opts.stdin !== undefined,
     });
     const maxStdout = opts.maxStdoutBytes ?? HELPER_MAX_STDOUT;
     const out = new CappedBuffer(maxStdout);
@@ -151,7 +190,15 @@ export class ContainerExec {
       void this.kill(token, 'SIGKILL').catch(() => undefined);
       setTimeout(() => stream.destroy(), why === 'overflow' ? 0 : KILL_GRACE_MS).unref();
     };
-    const ended = this.demux(stream, (b) => { if (!out.push(b)) stop('overflow'); }, (b) => { err.push(b); });
+    const ended = this.demux(
+      stream,
+      (b) => {
+        if (!out.push(b)) stop('overflow');
+      },
+      (b) => {
+        err.push(b);
+      },
+    );
     if (opts.stdin !== undefined) stream.end(opts.stdin);
     const timer = setTimeout(() => stop('timeout'), opts.timeoutMs ?? 60_000);
     try {
@@ -159,11 +206,22 @@ export class ContainerExec {
     } finally {
       clearTimeout(timer);
     }
-    if (stopped === 'timeout') throw new SandboxError('TIMEOUT', `a file operation took longer than ${Math.round((opts.timeoutMs ?? 60_000) / 1000)} s and was stopped`, { hint: 'the path may be a slow or blocking file; try a shell command instead' });
-    if (stopped === 'overflow') throw new SandboxError('LIMIT_EXCEEDED', `the answer was larger than ${maxStdout} bytes and was stopped`, { hint: 'ask for less: a byte range of a file, a narrower path or a glob' });
+    if (stopped === 'timeout')
+      throw new SandboxError(
+        'TIMEOUT',
+        `a file operation took longer than ${Math.round((opts.timeoutMs ?? 60_000) / 1000)} s and was stopped`,
+        { hint: 'the path may be a slow or blocking file; try a shell command instead' },
+      );
+    if (stopped === 'overflow')
+      throw new SandboxError('LIMIT_EXCEEDED', `the answer was larger than ${maxStdout} bytes and was stopped`, {
+        hint: 'ask for less: a byte range of a file, a narrower path or a glob',
+      });
     const r = { stdout: out.bytes(), stderr: err.bytes().toString(), exitCode: await this.exitCode(exec) };
     // bash never ran (runc's text is all there is, e.g. the process limit is used up): say so, not "exit 126".
-    if (r.exitCode === 126 && /^OCI runtime exec failed/.test(`${r.stdout.subarray(0, 200).toString()}${r.stderr}`.trim())) {
+    if (
+      r.exitCode === 126 &&
+      /^OCI runtime exec failed/.test(`${r.stdout.subarray(0, 200).toString()}${r.stderr}`.trim())
+    ) {
       throw execStartFailed(r.stdout.subarray(0, 300).toString() + r.stderr);
     }
     return r;
@@ -184,14 +242,26 @@ export class ContainerExec {
    */
   async kill(token: string, signal: string, session = 0): Promise<void> {
     if (await this.controller.kill(token, signal, session)) return;
-    const { stream } = await this.start(['/bin/bash', '-c', KILL_SCRIPT, 'sandbox-mcp-kill', token, signal, String(session)], { stdin: false });
-    await this.demux(stream, () => undefined, () => undefined);
+    const { stream } = await this.start(
+      ['/bin/bash', '-c', KILL_SCRIPT, 'sandbox-mcp-kill', token, signal, String(session)],
+      { stdin: false },
+    );
+    await this.demux(
+      stream,
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /** Every process of the container but its machinery, through the controller (it needs no fork). */
   async killAll(): Promise<number> {
     const n = await this.controller.killAll();
-    if (n === undefined) throw new SandboxError('UNAVAILABLE', 'the sandbox\'s process controller is not answering, so its processes cannot be listed and killed', { hint: 'end this session (or wait for SANDBOX_IDLE_TIMEOUT) to get a fresh sandbox' });
+    if (n === undefined)
+      throw new SandboxError(
+        'UNAVAILABLE',
+        "the sandbox's process controller is not answering, so its processes cannot be listed and killed",
+        { hint: 'end this session (or wait for SANDBOX_IDLE_TIMEOUT) to get a fresh sandbox' },
+      );
     return n;
   }
 
@@ -200,7 +270,8 @@ export class ContainerExec {
     const token = newToken();
     const started = performance.now();
     const { exec, stream } = await this.start(wrapperCmd(opts.cwd ?? this.workdir, command, opts.env), {
-      env: { [TOKEN_ENV]: token }, stdin: opts.stdin !== undefined,
+      env: { [TOKEN_ENV]: token },
+      stdin: opts.stdin !== undefined,
     });
     const budget = Math.max(512, Math.floor(opts.maxOutputBytes / 2));
     const out = new HeadTailCapture(budget);
@@ -211,7 +282,9 @@ export class ContainerExec {
     let timedOut = false;
     let cancelled = false;
     let answered = false;
-    const emit = (s: 'stdout' | 'stderr', b: Buffer) => { if (!answered) opts.onOutput?.({ stream: s, data: b.toString('utf8') }); };
+    const emit = (s: 'stdout' | 'stderr', b: Buffer) => {
+      if (!answered) opts.onOutput?.({ stream: s, data: b.toString('utf8') });
+    };
 
     return new Promise<ExecResult>((resolve, reject) => {
       const timers: NodeJS.Timeout[] = [];
@@ -221,7 +294,11 @@ export class ContainerExec {
         timers.forEach(clearTimeout);
         opts.signal?.removeEventListener('abort', onAbort);
         if (header === 'nocwd') {
-          reject(new SandboxError('INVALID_ARGUMENT', `cwd ${opts.cwd} is not an existing directory`, { hint: 'pass an existing directory (relative paths start at the workdir), or create it first with mkdir -p' }));
+          reject(
+            new SandboxError('INVALID_ARGUMENT', `cwd ${opts.cwd} is not an existing directory`, {
+              hint: 'pass an existing directory (relative paths start at the workdir), or create it first with mkdir -p',
+            }),
+          );
           return;
         }
         if (header === undefined && trailerCode === undefined && !killedWith) {
@@ -230,24 +307,39 @@ export class ContainerExec {
         }
         let exitCode: number | null = trailerCode ?? null;
         let signal: string | null = null;
-        if (trailerCode === undefined && !killedWith && await this.containerGone()) {
-          reject(new SandboxError('SANDBOX_GONE', 'the sandbox container was removed or stopped while the command ran (not by sandbox-mcp)', {
-            hint: 'the next call starts a fresh sandbox; files and processes of this one are gone',
-          }));
+        if (trailerCode === undefined && !killedWith && (await this.containerGone())) {
+          reject(
+            new SandboxError(
+              'SANDBOX_GONE',
+              'the sandbox container was removed or stopped while the command ran (not by sandbox-mcp)',
+              {
+                hint: 'the next call starts a fresh sandbox; files and processes of this one are gone',
+              },
+            ),
+          );
           return;
         }
         if (trailerCode === undefined) {
           // The wrapper died with the command (our kill, or the sandbox's memory limit): ask the engine.
           exitCode = await this.exitCode(exec).catch(() => null);
-          if (killedWith) { signal = killedWith; exitCode = null; }
+          if (killedWith) {
+            signal = killedWith;
+            exitCode = null;
+          }
         } else {
           signal = signalFromStatus(trailerCode, killedWith);
           if (signal) exitCode = null;
         }
         resolve({
-          exitCode, signal, stdout: out.text(), stderr: err.text(),
+          exitCode,
+          signal,
+          stdout: out.text(),
+          stderr: err.text(),
           durationMs: Math.round((performance.now() - started) * 100) / 100,
-          timedOut, cancelled, truncated: out.dropped + err.dropped > 0, droppedBytes: out.dropped + err.dropped,
+          timedOut,
+          cancelled,
+          truncated: out.dropped + err.dropped > 0,
+          droppedBytes: out.dropped + err.dropped,
         });
       };
       // The kill finds the command's processes by their marker, which only exists once the wrapper has
@@ -258,29 +350,67 @@ export class ContainerExec {
         if (killSent) return;
         killSent = true;
         this.kill(token, 'SIGKILL', typeof header === 'object' ? header.pid : 0).catch(() => undefined);
-        timers.push(setTimeout(() => { stream.destroy(); void finish(); }, KILL_GRACE_MS));
+        timers.push(
+          setTimeout(() => {
+            stream.destroy();
+            void finish();
+          }, KILL_GRACE_MS),
+        );
       };
       const killAll = () => {
         killedWith = 'SIGKILL';
         if (header !== undefined) sendKill();
         else timers.push(setTimeout(sendKill, HEADER_WAIT_MS));
       };
-      const onAbort = () => { if (!answered) { cancelled = true; killAll(); } };
+      const onAbort = () => {
+        if (!answered) {
+          cancelled = true;
+          killAll();
+        }
+      };
       const ends = new EndLines(() => void finish());
       const framer = new StderrFramer(token, {
-        header: (h) => { header = h; if (h === 'nocwd') void finish(); else if (killedWith) sendKill(); },
-        data: (b) => { err.push(b); emit('stderr', b); },
-        exit: (code) => { trailerCode = code; ends.exit(code); },
+        header: (h) => {
+          header = h;
+          if (h === 'nocwd') void finish();
+          else if (killedWith) sendKill();
+        },
+        data: (b) => {
+          err.push(b);
+          emit('stderr', b);
+        },
+        exit: (code) => {
+          trailerCode = code;
+          ends.exit(code);
+        },
       });
       const stdout = new TrailerScanner(token, 'out', {
-        data: (b) => { out.push(b); emit('stdout', b); },
+        data: (b) => {
+          out.push(b);
+          emit('stdout', b);
+        },
         trailer: () => ends.stdoutEnded(),
       });
-      this.demux(stream, (b) => stdout.push(b), (b) => framer.push(b))
-        .then(() => { stdout.flush(); framer.flush(); return finish(); })
+      this.demux(
+        stream,
+        (b) => stdout.push(b),
+        (b) => framer.push(b),
+      )
+        .then(() => {
+          stdout.flush();
+          framer.flush();
+          return finish();
+        })
         .catch(reject);
       if (opts.stdin !== undefined) stream.end(opts.stdin);
-      timers.push(setTimeout(() => { if (!answered) { timedOut = true; killAll(); } }, opts.timeoutMs));
+      timers.push(
+        setTimeout(() => {
+          if (!answered) {
+            timedOut = true;
+            killAll();
+          }
+        }, opts.timeoutMs),
+      );
       if (opts.signal?.aborted) onAbort();
       else opts.signal?.addEventListener('abort', onAbort, { once: true });
     });

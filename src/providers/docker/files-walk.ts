@@ -5,7 +5,16 @@ import { globMatcher } from '../local/agent/glob.js';
 import { compilePattern, displayPath } from '../local/agent/search.js';
 import { readTextRange } from '../local/agent/text.js';
 import { IGNORED_DIRS, MAX_SCANNED, SYSTEM_DIRS } from '../local/agent/walk.js';
-import type { FileStat, ReadTextOptions, ReadTextResult, SearchOptions, SearchResult, TreeEntry, TreeOptions, TreeResult } from '../types.js';
+import type {
+  FileStat,
+  ReadTextOptions,
+  ReadTextResult,
+  SearchOptions,
+  SearchResult,
+  TreeEntry,
+  TreeOptions,
+  TreeResult,
+} from '../types.js';
 
 /**
  * readText, tree and search for docker sandboxes. The walking and searching happen in the container
@@ -28,17 +37,42 @@ function agentCall<T>(fn: () => T): T {
 }
 
 /** find's expression: hidden names counted and pruned, ignored folders reported and pruned. */
-export function walkArgs(root: string, depth: number, o: { includeHidden?: boolean; includeIgnored?: boolean }, filesOnly = false): string[] {
+export function walkArgs(
+  root: string,
+  depth: number,
+  o: { includeHidden?: boolean; includeIgnored?: boolean },
+  filesOnly = false,
+): string[] {
   const args = [root, '-mindepth', '1', '-maxdepth', String(depth)];
   // Devices and kernel files (see SYSTEM_DIRS): listed from /, never walked into.
   if (root === '/') {
     const system = [...SYSTEM_DIRS].flatMap((d, i) => (i ? ['-o', '-path', d] : ['-path', d]));
-    args.push('(', '(', ...system, ')', ...(filesOnly ? [] : ['-printf', 'S%y\\t%s\\t%T@\\t%P\\t%l\\0']), '-prune', ')', '-o');
+    args.push(
+      '(',
+      '(',
+      ...system,
+      ')',
+      ...(filesOnly ? [] : ['-printf', 'S%y\\t%s\\t%T@\\t%P\\t%l\\0']),
+      '-prune',
+      ')',
+      '-o',
+    );
   }
   if (!o.includeHidden) args.push('(', '-name', '.*', '-printf', 'H\\0', '-prune', ')', '-o');
   if (!o.includeIgnored) {
     const names = [...IGNORED_DIRS].flatMap((n, i) => (i ? ['-o', '-name', n] : ['-name', n]));
-    args.push('(', '-type', 'd', '(', ...names, ')', ...(filesOnly ? [] : ['-printf', 'S%y\\t%s\\t%T@\\t%P\\t%l\\0']), '-prune', ')', '-o');
+    args.push(
+      '(',
+      '-type',
+      'd',
+      '(',
+      ...names,
+      ')',
+      ...(filesOnly ? [] : ['-printf', 'S%y\\t%s\\t%T@\\t%P\\t%l\\0']),
+      '-prune',
+      ')',
+      '-o',
+    );
   }
   if (filesOnly) args.push('-type', 'f', '-size', `-${SEARCH_FILE_MAX_BYTES + 1}c`, '-printf', 'F%s\\t%P\\0');
   else args.push('-printf', 'E%y\\t%s\\t%T@\\t%P\\t%l\\0');
@@ -55,18 +89,31 @@ export function parseTree(root: string, workdir: string, out: string, o: TreeOpt
   for (const rec of out.split('\0')) {
     if (!rec) continue;
     if (++scanned > MAX_SCANNED) break;
-    if (rec === 'H') { hidden++; continue; }
+    if (rec === 'H') {
+      hidden++;
+      continue;
+    }
     const [t = '', size, mtime, rel = '', link] = rec.slice(1).split('\t');
     if (keep && !keep(rel)) continue;
     const type = FIND_TYPES[t] ?? 'other';
     found.push({
-      path: displayPath(workdir, path.posix.join(root, rel)), type, size: Number(size), mtime: new Date(Number(mtime) * 1000).toISOString(),
-      linkTarget: type === 'symlink' ? link : undefined, skipped: rec[0] === 'S' || undefined, key: rel.split('/'),
+      path: displayPath(workdir, path.posix.join(root, rel)),
+      type,
+      size: Number(size),
+      mtime: new Date(Number(mtime) * 1000).toISOString(),
+      linkTarget: type === 'symlink' ? link : undefined,
+      skipped: rec[0] === 'S' || undefined,
+      key: rel.split('/'),
     });
   }
   found.sort((x, y) => comparePaths(x.key, y.key));
   const truncated = found.length > o.maxEntries || scanned > MAX_SCANNED;
-  return { root, entries: found.slice(0, o.maxEntries).map(({ key: _key, ...e }) => e), truncated, hiddenCount: hidden };
+  return {
+    root,
+    entries: found.slice(0, o.maxEntries).map(({ key: _key, ...e }) => e),
+    truncated,
+    hiddenCount: hidden,
+  };
 }
 
 /** Parents before children, names in byte order within a folder (as the local walk). */
@@ -80,7 +127,10 @@ function comparePaths(a: string[], b: string[]): number {
 /** Lines of a file fetched whole (up to READ_TEXT_MAX_BYTES), sliced by the local agent's text module. */
 export async function textOf(file: string, data: Buffer, size: number, o: ReadTextOptions): Promise<ReadTextResult> {
   const fh = {
-    read: async (buf: Buffer, off: number, len: number, pos: number) => ({ bytesRead: data.copy(buf, off, pos, Math.min(data.length, pos + len)), buffer: buf }),
+    read: async (buf: Buffer, off: number, len: number, pos: number) => ({
+      bytesRead: data.copy(buf, off, pos, Math.min(data.length, pos + len)),
+      buffer: buf,
+    }),
   } as unknown as FileHandle;
   const { bytes, ...range } = await agentCall(() => readTextRange(fh, size, o));
   return { path: file, size, ...range, text: range.kind === 'text' ? bytes.toString('utf8') : '' };
@@ -88,7 +138,8 @@ export async function textOf(file: string, data: Buffer, size: number, o: ReadTe
 
 /** Validates like the local provider; the grep in the container then uses PCRE, JavaScript's close kin. */
 export function searchArgs(pattern: string, o: SearchOptions): { flags: string } {
-  if (!pattern) throw new SandboxError('INVALID_ARGUMENT', 'pattern must be a non-empty regex', { hint: 'e.g. "TODO|FIXME"' });
+  if (!pattern)
+    throw new SandboxError('INVALID_ARGUMENT', 'pattern must be a non-empty regex', { hint: 'e.g. "TODO|FIXME"' });
   agentCall(() => globMatcher(o.glob));
   return agentCall(() => compilePattern(pattern, o.caseSensitive !== false));
 }
@@ -96,7 +147,13 @@ export function searchArgs(pattern: string, o: SearchOptions): { flags: string }
 export const SEARCH_DEPTH_MAX = SEARCH_DEPTH;
 
 /** grep -Z output: "file\0line:text\n" per matching line (a file name may hold a newline, text may not). */
-export function parseSearch(root: string, workdir: string, out: Buffer, candidates: number, maxResults: number): SearchResult {
+export function parseSearch(
+  root: string,
+  workdir: string,
+  out: Buffer,
+  candidates: number,
+  maxResults: number,
+): SearchResult {
   const matches: SearchResult['matches'] = [];
   let truncated = false;
   const all = out.toString('utf8');
@@ -107,9 +164,16 @@ export function parseSearch(root: string, workdir: string, out: Buffer, candidat
     at = nl < 0 ? all.length : nl + 1;
     const colon = line.indexOf(':');
     if (colon < 0) continue;
-    if (matches.length >= maxResults) { truncated = true; break; }
+    if (matches.length >= maxResults) {
+      truncated = true;
+      break;
+    }
     const text = line.slice(colon + 1).replace(/\r$/, '');
-    matches.push({ path: displayPath(workdir, path.posix.resolve(root, name)), line: Number(line.slice(0, colon)), text: text.length > 300 ? `${text.slice(0, 300)}…` : text });
+    matches.push({
+      path: displayPath(workdir, path.posix.resolve(root, name)),
+      line: Number(line.slice(0, colon)),
+      text: text.length > 300 ? `${text.slice(0, 300)}…` : text,
+    });
   }
   return { matches, truncated, filesSearched: candidates, binarySkipped: 0, largeSkipped: 0, timedOut: false };
 }

@@ -1,13 +1,31 @@
 import path from 'node:path';
 import { SandboxError } from '../../errors.js';
-import type { DirEntry, FilesApi, FileStat, ReadTextOptions, ReadTextResult, SearchOptions, SearchResult, TreeOptions, TreeResult } from '../types.js';
+import type {
+  DirEntry,
+  FilesApi,
+  FileStat,
+  ReadTextOptions,
+  ReadTextResult,
+  SearchOptions,
+  SearchResult,
+  TreeOptions,
+  TreeResult,
+} from '../types.js';
 import { MAX_TRANSFER_BYTES } from '../local/agent/protocol.js';
 import { sniff } from '../local/agent/sniff.js';
 import { MAX_SCANNED } from '../local/agent/walk.js';
 import { helperError } from './errors.js';
 import type { ContainerExec } from './exec.js';
 import { jsToPcre } from './regex.js';
-import { parseSearch, parseTree, READ_TEXT_MAX_BYTES, SEARCH_DEPTH_MAX, searchArgs, textOf, walkArgs } from './files-walk.js';
+import {
+  parseSearch,
+  parseTree,
+  READ_TEXT_MAX_BYTES,
+  SEARCH_DEPTH_MAX,
+  searchArgs,
+  textOf,
+  walkArgs,
+} from './files-walk.js';
 
 /**
  * File operations as small bash + coreutils scripts exec'd in the container as the sandbox user, not
@@ -17,11 +35,13 @@ import { parseSearch, parseTree, READ_TEXT_MAX_BYTES, SEARCH_DEPTH_MAX, searchAr
  * write as root, bypass those permissions and cannot write into tmpfs mounts.)
  */
 const FAIL = `fail() { printf 'E\\t%s\\t%s\\t%s\\n' "$1" "$2" "\${3:-}" >&2; exit 3; }`;
-const EXISTS = (v: string) => `[ -e "${v}" ] || [ -L "${v}" ] || fail NOT_FOUND "${v}: no such file or directory" "check the path with file_list"`;
+const EXISTS = (v: string) =>
+  `[ -e "${v}" ] || [ -L "${v}" ] || fail NOT_FOUND "${v}: no such file or directory" "check the path with file_list"`;
 /** Mount points of the container: deleting or moving one fails half-way, so it is refused up front. */
 const GUARD = (v: string, what: string, hint: string) =>
   `case ${v} in /|/workspace|/tmp|/home/user) fail PERMISSION_DENIED "${v} is a mount point of the sandbox and cannot be ${what}" "${hint}";; esac`;
-const NOT_REGULAR = 'fail INVALID_ARGUMENT "$p is not a regular file (a device, FIFO or socket)" "read it with shell_exec instead, e.g. head -c 1000"';
+const NOT_REGULAR =
+  'fail INVALID_ARGUMENT "$p is not a regular file (a device, FIFO or socket)" "read it with shell_exec instead, e.g. head -c 1000"';
 /** A sniff of the first bytes; bounded in time too, should the path have become a FIFO meanwhile. */
 const SNIFF_HEAD = 'timeout -s KILL 5 head -c 8192 -- "$p"';
 /** lstat fields: raw mode (hex), size, then atime, mtime, ctime, birth as "YYYY-MM-DD hh:mm:ss.n +0000". */
@@ -30,7 +50,10 @@ const STAT_FORMAT = '%f\\t%s\\t%x\\t%y\\t%z\\t%w\\n';
 const SCRIPTS = {
   // $4: the most a whole-file read (no $3) may return. Only regular files, checked again on the open
   // descriptor (/dev/fd/3): a path swapped to a device after the first test is refused, not read for ever.
-  read: [FAIL, 'p=$1; off=$2; len=$3; max=$4', EXISTS('$p'),
+  read: [
+    FAIL,
+    'p=$1; off=$2; len=$3; max=$4',
+    EXISTS('$p'),
     '[ -d "$p" ] && fail INVALID_ARGUMENT "$p is a directory" "use file_list to see its entries"',
     `[ -f "$p" ] || ${NOT_REGULAR}`,
     '[ -r "$p" ] || fail PERMISSION_DENIED "$p: permission denied"',
@@ -39,8 +62,11 @@ const SCRIPTS = {
     'size=$(stat -Lc %s /dev/fd/3) || exit 1',
     'if [ -z "$len" ] && [ $((size - off)) -gt "$max" ]; then fail LIMIT_EXCEEDED "$p is $size bytes, more than the $max one read moves" "read it in ranges (file_read with offset and limit), or work on it with shell_exec (head, tail, sed -n, split)"; fi',
     'printf "%s\\n" "$size"',
-    'tail -c "+$((off + 1))" <&3 | head -c "${len:-$((max + 1))}"'],
-  write: [FAIL, 'p=$1; mode=$2',
+    'tail -c "+$((off + 1))" <&3 | head -c "${len:-$((max + 1))}"',
+  ],
+  write: [
+    FAIL,
+    'p=$1; mode=$2',
     // A final symlink is followed, as editors do; inside the container, so it can only lead to its own files.
     'n=0; while [ -L "$p" ] && [ $n -lt 40 ]; do l=$(readlink -- "$p"); case $l in /*) p=$l;; *) p=$(dirname -- "$p")/$l;; esac; n=$((n + 1)); done',
     '[ -d "$p" ] && fail INVALID_ARGUMENT "$p is a directory" "write to a file path inside it"',
@@ -49,31 +75,66 @@ const SCRIPTS = {
     'if [ -z "$mode" ]; then if [ -e "$p" ]; then mode=$(stat -Lc %a -- "$p") || exit 1; else mode=644; fi; fi',
     'tmp=$(mktemp -- "$d/.$b.XXXXXX.tmp") || exit 1',
     'if cat >"$tmp" && chmod -- "$mode" "$tmp" && mv -fT -- "$tmp" "$p"; then :; else s=$?; rm -f -- "$tmp"; exit "$s"; fi',
-    `stat --printf '${STAT_FORMAT}' -- "$p"; echo; [ -f "$p" ] && ${SNIFF_HEAD}; exit 0`],
+    `stat --printf '${STAT_FORMAT}' -- "$p"; echo; [ -f "$p" ] && ${SNIFF_HEAD}; exit 0`,
+  ],
   // stat line, link target line (empty unless a symlink), then the first bytes of a regular file for sniffing.
-  stat: [FAIL, 'p=$1', EXISTS('$p'), `stat --printf '${STAT_FORMAT}' -- "$p" || exit 1`, 'if [ -L "$p" ]; then readlink -- "$p"; else echo; fi',
-    `[ -f "$p" ] && [ ! -L "$p" ] && [ -r "$p" ] && ${SNIFF_HEAD}`, 'exit 0'],
-  list: [FAIL, 'p=$1', EXISTS('$p'),
+  stat: [
+    FAIL,
+    'p=$1',
+    EXISTS('$p'),
+    `stat --printf '${STAT_FORMAT}' -- "$p" || exit 1`,
+    'if [ -L "$p" ]; then readlink -- "$p"; else echo; fi',
+    `[ -f "$p" ] && [ ! -L "$p" ] && [ -r "$p" ] && ${SNIFF_HEAD}`,
+    'exit 0',
+  ],
+  list: [
+    FAIL,
+    'p=$1',
+    EXISTS('$p'),
     '[ -d "$p" ] || fail INVALID_ARGUMENT "$p is not a directory" "use file_info or file_read for a file"',
     'cd -- "$p" || exit 1',
-    "find . -mindepth 1 -maxdepth 1 -printf '%y\\t%s\\t%T@\\t%P\\0'"],
-  mkdir: [FAIL, 'p=$1', '[ -e "$p" ] && [ ! -d "$p" ] && fail ALREADY_EXISTS "$p already exists and is not a directory"', 'mkdir -p -- "$p"'],
-  remove: [FAIL, 'p=$1; r=$2', EXISTS('$p'), GUARD('$p', 'deleted', 'delete the entries inside it instead'),
+    "find . -mindepth 1 -maxdepth 1 -printf '%y\\t%s\\t%T@\\t%P\\0'",
+  ],
+  mkdir: [
+    FAIL,
+    'p=$1',
+    '[ -e "$p" ] && [ ! -d "$p" ] && fail ALREADY_EXISTS "$p already exists and is not a directory"',
+    'mkdir -p -- "$p"',
+  ],
+  remove: [
+    FAIL,
+    'p=$1; r=$2',
+    EXISTS('$p'),
+    GUARD('$p', 'deleted', 'delete the entries inside it instead'),
     'if [ -d "$p" ] && [ ! -L "$p" ]; then',
     '  [ "$r" = 1 ] || fail INVALID_ARGUMENT "$p is a directory" "pass recursive: true to delete it with its contents"',
     '  rm -rf -- "$p"',
-    'else rm -f -- "$p"; fi'],
-  rename: [FAIL, 'f=$1; t=$2; o=$3', EXISTS('$f'), '[ "$f" = "$t" ] && exit 0', GUARD('$f', 'moved', 'move the entries inside it instead'),
+    'else rm -f -- "$p"; fi',
+  ],
+  rename: [
+    FAIL,
+    'f=$1; t=$2; o=$3',
+    EXISTS('$f'),
+    '[ "$f" = "$t" ] && exit 0',
+    GUARD('$f', 'moved', 'move the entries inside it instead'),
     'case $t in "$f"/*) [ -d "$f" ] && fail INVALID_ARGUMENT "cannot move the folder $f into itself ($t)" "pick a destination outside it";; esac',
     'if [ "$o" != 1 ] && { [ -e "$t" ] || [ -L "$t" ]; }; then fail ALREADY_EXISTS "$t already exists" "pass overwrite: true to replace it, or give the full new path (to move into a folder, end \\"to\\" with the file name)"; fi',
     '[ -d "$t" ] && [ ! -L "$t" ] && [ ! -d "$f" ] && fail INVALID_ARGUMENT "$t is a folder and cannot be replaced by a file" "give the full new path inside it, e.g. \\"folder/name\\""',
-    'mkdir -p -- "$(dirname -- "$t")" && mv -fT -- "$f" "$t"'],
-  tree: [FAIL, 'p=$1', EXISTS('$p'),
+    'mkdir -p -- "$(dirname -- "$t")" && mv -fT -- "$f" "$t"',
+  ],
+  tree: [
+    FAIL,
+    'p=$1',
+    EXISTS('$p'),
     '[ -d "$p" ] || fail INVALID_ARGUMENT "$p is a file, not a folder" "use file_info or file_read for a file"',
     // A walk stops at MAX_SCANNED records anyway: find is stopped there instead of listing millions.
-    `shift; find "$@" 2>/dev/null | head -z -n ${MAX_SCANNED + 1}; exit 0`],
+    `shift; find "$@" 2>/dev/null | head -z -n ${MAX_SCANNED + 1}; exit 0`,
+  ],
   // $1 root, $2 timeout (s), $3 max lines, $4 grep flags, $5 pattern; stdin: NUL-separated files under root.
-  search: [FAIL, 'p=$1', EXISTS('$p'),
+  search: [
+    FAIL,
+    'p=$1',
+    EXISTS('$p'),
     'printf "" | grep $4 -e "$5" >/dev/null 2>&1; [ $? -ge 2 ] && fail INVALID_ARGUMENT "invalid regex for grep -P: $5" "the docker provider searches with PCRE, close to JavaScript regex: simplify the pattern"',
     'list=$(mktemp) && cat >"$list" || exit 1',
     // Matching lines are cut (a file of one 30 MB line would otherwise come back whole); a match
@@ -83,7 +144,8 @@ const SCRIPTS = {
     '[ "$s" = 137 ] && printf "\\ntimedout\\n"',
     // Binary files (grep -I skips them): non-empty, and no line of them matches the empty pattern.
     'if [ -d "$p" ]; then printf "\\n\\0BINARY\\0"; xargs -0 -r grep -ILZ -e "" -- <"$list" 2>/dev/null; fi',
-    'rm -f -- "$list"; exit 0'],
+    'rm -f -- "$list"; exit 0',
+  ],
 } satisfies Record<string, string[]>;
 
 const TYPES: Record<number, FileStat['type']> = { 0o100000: 'file', 0o040000: 'directory', 0o120000: 'symlink' };
@@ -107,8 +169,14 @@ function parseStat(file: string, raw: Buffer): FileStat {
   const type = TYPES[mode & 0o170000] ?? 'other';
   const mt = isoTime(mtime) ?? new Date(0).toISOString();
   return {
-    path: file, type, size: Number(size), mode: mode & 0o7777,
-    mtime: mt, atime: isoTime(atime) ?? mt, ctime: isoTime(ctime) ?? mt, birthtime: isoTime(birth) ?? isoTime(ctime) ?? mt,
+    path: file,
+    type,
+    size: Number(size),
+    mode: mode & 0o7777,
+    mtime: mt,
+    atime: isoTime(atime) ?? mt,
+    ctime: isoTime(ctime) ?? mt,
+    birthtime: isoTime(birth) ?? isoTime(ctime) ?? mt,
     linkTarget: type === 'symlink' ? link : undefined,
     ...(type === 'file' ? sniff(head) : {}),
   };
@@ -118,7 +186,10 @@ export class DockerFiles implements FilesApi {
   constructor(private readonly runner: ContainerExec) {}
 
   private resolve(p: unknown): string {
-    if (typeof p !== 'string' || p.length === 0) throw new SandboxError('INVALID_ARGUMENT', 'path must be a non-empty string', { hint: 'pass a path relative to the workdir or an absolute one' });
+    if (typeof p !== 'string' || p.length === 0)
+      throw new SandboxError('INVALID_ARGUMENT', 'path must be a non-empty string', {
+        hint: 'pass a path relative to the workdir or an absolute one',
+      });
     if (p.includes('\0')) throw new SandboxError('INVALID_ARGUMENT', 'path contains a NUL byte', { hint: 'remove it' });
     return path.posix.resolve(this.runner.workdir, p);
   }
@@ -132,12 +203,22 @@ export class DockerFiles implements FilesApi {
   async read(p: string, opts: { offset?: number; length?: number } = {}): Promise<{ data: Buffer; size: number }> {
     const file = this.resolve(p);
     const length = opts.length === undefined ? '' : String(Math.max(0, Math.min(opts.length, MAX_TRANSFER_BYTES)));
-    const out = await this.run('read', file, [file, String(Math.max(0, opts.offset ?? 0)), length, String(MAX_TRANSFER_BYTES)]);
+    const out = await this.run('read', file, [
+      file,
+      String(Math.max(0, opts.offset ?? 0)),
+      length,
+      String(MAX_TRANSFER_BYTES),
+    ]);
     const nl = out.indexOf(10);
     const size = Number(out.subarray(0, nl).toString());
     const data = out.subarray(nl + 1);
     // A file that grew past the cap (or a kernel file reporting size 0) while it was read.
-    if (data.length > MAX_TRANSFER_BYTES) throw new SandboxError('LIMIT_EXCEEDED', `${file} holds more than the ${MAX_TRANSFER_BYTES} bytes one read moves`, { hint: 'read it in ranges (file_read with offset and limit), or work on it with shell_exec' });
+    if (data.length > MAX_TRANSFER_BYTES)
+      throw new SandboxError(
+        'LIMIT_EXCEEDED',
+        `${file} holds more than the ${MAX_TRANSFER_BYTES} bytes one read moves`,
+        { hint: 'read it in ranges (file_read with offset and limit), or work on it with shell_exec' },
+      );
     // Most of /proc and /sys report size 0 yet have content: their size is what reading them found.
     return { size: size === 0 && !opts.offset ? data.length : size, data };
   }
@@ -145,7 +226,12 @@ export class DockerFiles implements FilesApi {
   async write(p: string, data: Buffer | string, opts: { mode?: number } = {}): Promise<FileStat> {
     const file = this.resolve(p);
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    const out = await this.run('write', file, [file, opts.mode === undefined ? '' : (opts.mode & 0o7777).toString(8)], bytes);
+    const out = await this.run(
+      'write',
+      file,
+      [file, opts.mode === undefined ? '' : (opts.mode & 0o7777).toString(8)],
+      bytes,
+    );
     return parseStat(file, out);
   }
 
@@ -157,17 +243,29 @@ export class DockerFiles implements FilesApi {
   async list(p: string): Promise<DirEntry[]> {
     const dir = this.resolve(p);
     const out = (await this.run('list', dir, [dir])).toString();
-    return out.split('\0').filter(Boolean).map((rec) => {
-      const [t = '', size, mtime, ...name] = rec.split('\t');
-      return { name: name.join('\t'), type: FIND_TYPES[t] ?? 'other', size: Number(size), mtime: new Date(Number(mtime) * 1000).toISOString() };
-    });
+    return out
+      .split('\0')
+      .filter(Boolean)
+      .map((rec) => {
+        const [t = '', size, mtime, ...name] = rec.split('\t');
+        return {
+          name: name.join('\t'),
+          type: FIND_TYPES[t] ?? 'other',
+          size: Number(size),
+          mtime: new Date(Number(mtime) * 1000).toISOString(),
+        };
+      });
   }
 
   async readText(p: string, o: ReadTextOptions): Promise<ReadTextResult> {
     const file = this.resolve(p);
     const { data, size } = await this.read(file, { length: READ_TEXT_MAX_BYTES });
     if (size > READ_TEXT_MAX_BYTES) {
-      throw new SandboxError('LIMIT_EXCEEDED', `${file} is ${size} bytes, more than the ${READ_TEXT_MAX_BYTES} the docker provider reads as text`, { hint: 'read parts of it with a shell command, e.g. sed -n "100,200p" FILE' });
+      throw new SandboxError(
+        'LIMIT_EXCEEDED',
+        `${file} is ${size} bytes, more than the ${READ_TEXT_MAX_BYTES} the docker provider reads as text`,
+        { hint: 'read parts of it with a shell command, e.g. sed -n "100,200p" FILE' },
+      );
     }
     return textOf(file, data, size, o);
   }
@@ -187,26 +285,54 @@ export class DockerFiles implements FilesApi {
     let candidates = 1;
     let empty = new Set<string>();
     if (st.type === 'directory') {
-      const found = await this.run('tree', root, [root, ...walkArgs(root, SEARCH_DEPTH_MAX, { includeHidden: o.includeHidden }, true)]);
+      const found = await this.run('tree', root, [
+        root,
+        ...walkArgs(root, SEARCH_DEPTH_MAX, { includeHidden: o.includeHidden }, true),
+      ]);
       const { globMatcher } = await import('../local/agent/glob.js');
       const keep = globMatcher(o.glob);
       // Breadth-first, names sorted, like the local walk: matches come out in the same order.
-      const records = found.toString().split('\0').filter((r) => r.startsWith('F')).map((r) => r.slice(1).split('\t'));
+      const records = found
+        .toString()
+        .split('\0')
+        .filter((r) => r.startsWith('F'))
+        .map((r) => r.slice(1).split('\t'));
       empty = new Set(records.filter(([size]) => size === '0').map(([, f]) => f));
-      const files = records.map(([, f = '']) => f).filter((f) => !keep || keep(f))
+      const files = records
+        .map(([, f = '']) => f)
+        .filter((f) => !keep || keep(f))
         .map((f) => ({ f, key: f.split('/') }))
         .sort((a, b) => a.key.length - b.key.length || (a.f < b.f ? -1 : a.f > b.f ? 1 : 0))
         .map((x) => x.f);
       candidates = files.length;
-      if (!files.length) return { matches: [], truncated: false, filesSearched: 0, binarySkipped: 0, largeSkipped: 0, timedOut: false };
+      if (!files.length)
+        return { matches: [], truncated: false, filesSearched: 0, binarySkipped: 0, largeSkipped: 0, timedOut: false };
       list = Buffer.from(files.map((f) => `${f}\0`).join(''));
     }
     const secs = String(Math.max(1, Math.ceil(o.timeoutMs / 1000)));
     const flags = o.caseSensitive === false ? '-Pi' : '-P';
-    const out = await this.run('search', root, [root, secs, String(o.maxResults + 1), flags, jsToPcre(pattern, jsFlags.includes('u'))], list);
+    const out = await this.run(
+      'search',
+      root,
+      [root, secs, String(o.maxResults + 1), flags, jsToPcre(pattern, jsFlags.includes('u'))],
+      list,
+    );
     const marker = out.indexOf('\n\0BINARY\0');
-    const binary = marker < 0 ? 0 : out.subarray(marker + 9).toString().split('\0').filter((f) => f && !empty.has(f)).length;
-    const r = parseSearch(st.type === 'directory' ? root : path.posix.dirname(root), this.runner.workdir, marker < 0 ? out : out.subarray(0, marker), candidates - binary, o.maxResults);
+    const binary =
+      marker < 0
+        ? 0
+        : out
+            .subarray(marker + 9)
+            .toString()
+            .split('\0')
+            .filter((f) => f && !empty.has(f)).length;
+    const r = parseSearch(
+      st.type === 'directory' ? root : path.posix.dirname(root),
+      this.runner.workdir,
+      marker < 0 ? out : out.subarray(0, marker),
+      candidates - binary,
+      o.maxResults,
+    );
     return { ...r, binarySkipped: binary, timedOut: out.includes('\ntimedout\n') };
   }
 

@@ -34,7 +34,9 @@ export const WRAPPER = [
 
 /** The exec command line that runs `command` in `cwd` with the caller's `env` under the wrapper. */
 export function wrapperCmd(cwd: string, command: string, env: Record<string, string> = {}): string[] {
-  const vars = Object.entries(env).filter(([k]) => k !== MARKER_ENV && k !== TOKEN_ENV).map(([k, v]) => `${k}=${v}`);
+  const vars = Object.entries(env)
+    .filter(([k]) => k !== MARKER_ENV && k !== TOKEN_ENV)
+    .map(([k, v]) => `${k}=${v}`);
   return ['/bin/bash', '-c', WRAPPER, 'sandbox-mcp', cwd, command, ...vars];
 }
 
@@ -159,12 +161,19 @@ export class TrailerScanner {
   private done = false;
   private readonly prefix: Buffer;
 
-  constructor(token: string, kind: 'exit' | 'out', private readonly on: { data(chunk: Buffer): void; trailer(value: string): void }) {
+  constructor(
+    token: string,
+    kind: 'exit' | 'out',
+    private readonly on: { data(chunk: Buffer): void; trailer(value: string): void },
+  ) {
     this.prefix = Buffer.from(`\0\x1b${token}:${kind}:`);
   }
 
   push(chunk: Buffer): void {
-    if (this.done) { this.on.data(chunk); return; }
+    if (this.done) {
+      this.on.data(chunk);
+      return;
+    }
     this.held = this.held.length ? Buffer.concat([this.held, chunk]) : chunk;
     for (let at = this.held.indexOf(this.prefix); at >= 0; at = this.held.indexOf(this.prefix)) {
       if (at > 0) {
@@ -221,13 +230,23 @@ export class StderrFramer {
 
   constructor(
     private readonly token: string,
-    private readonly on: { header(h: FrameHeader | undefined): void; data(chunk: Buffer): void; exit(code: number): void },
+    private readonly on: {
+      header(h: FrameHeader | undefined): void;
+      data(chunk: Buffer): void;
+      exit(code: number): void;
+    },
   ) {
-    this.body = new TrailerScanner(token, 'exit', { data: on.data, trailer: (v) => on.exit(Number.isFinite(Number(v)) ? Number(v) : 1) });
+    this.body = new TrailerScanner(token, 'exit', {
+      data: on.data,
+      trailer: (v) => on.exit(Number.isFinite(Number(v)) ? Number(v) : 1),
+    });
   }
 
   push(chunk: Buffer): void {
-    if (!this.head) { this.body.push(chunk); return; }
+    if (!this.head) {
+      this.body.push(chunk);
+      return;
+    }
     const buf = Buffer.concat([this.head, chunk]);
     // The header is normally the first line, but a BASH_ENV script or SHELLOPTS=xtrace given for the
     // command writes before it: the header is the first line that starts with the token.
@@ -235,7 +254,10 @@ export class StderrFramer {
     let at = buf.indexOf(tag);
     while (at > 0 && buf[at - 1] !== 10) at = buf.indexOf(tag, at + 1);
     const nl = at < 0 ? -1 : buf.indexOf(10, at);
-    if (nl < 0 && buf.length <= 4096) { this.head = buf; return; }
+    if (nl < 0 && buf.length <= 4096) {
+      this.head = buf;
+      return;
+    }
     this.head = undefined;
     const line = nl < 0 ? '' : buf.subarray(at, nl).toString();
     let header: FrameHeader | undefined;

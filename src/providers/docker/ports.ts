@@ -23,10 +23,15 @@ const CONNECT_TIMEOUT_MS = 10_000;
 
 export async function connectPort(runner: ContainerExec, port: number): Promise<Duplex> {
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new SandboxError('INVALID_ARGUMENT', `port ${port} is not a TCP port`, { hint: 'pass a port between 1 and 65535' });
+    throw new SandboxError('INVALID_ARGUMENT', `port ${port} is not a TCP port`, {
+      hint: 'pass a port between 1 and 65535',
+    });
   }
   const token = newToken();
-  const { exec, stream } = await runner.start(['/bin/bash', '-c', BRIDGE, 'sandbox-mcp-port', String(port)], { env: { [MARKER_ENV]: token }, stdin: true });
+  const { exec, stream } = await runner.start(['/bin/bash', '-c', BRIDGE, 'sandbox-mcp-port', String(port)], {
+    env: { [MARKER_ENV]: token },
+    stdin: true,
+  });
   let killed = false;
   const stop = () => {
     if (killed) return;
@@ -36,23 +41,61 @@ export async function connectPort(runner: ContainerExec, port: number): Promise<
     runner.kill(token, 'SIGKILL').catch(() => undefined);
   };
   const duplex = new Duplex({
-    write(chunk: Buffer, _enc, cb) { stream.write(chunk, cb); },
-    final(cb) { stream.end(); cb(); },
-    read() { stream.resume(); },
-    destroy(err, cb) { stop(); cb(err); },
+    write(chunk: Buffer, _enc, cb) {
+      stream.write(chunk, cb);
+    },
+    final(cb) {
+      stream.end();
+      cb();
+    },
+    read() {
+      stream.resume();
+    },
+    destroy(err, cb) {
+      stop();
+      cb(err);
+    },
   });
   return new Promise<Duplex>((resolve, reject) => {
     let connected = false;
-    const timer = setTimeout(() => { stop(); reject(new SandboxError('TIMEOUT', `connecting to port ${port} in the sandbox took over ${CONNECT_TIMEOUT_MS / 1000} s`)); }, CONNECT_TIMEOUT_MS);
-    runner.demux(stream, (b) => { if (!duplex.push(b)) stream.pause(); }, (b) => {
-      if (!connected && b.toString().includes('ok')) { connected = true; clearTimeout(timer); resolve(duplex); }
-    }).then(async () => {
-      clearTimeout(timer);
-      if (connected) { duplex.push(null); killed = true; return; }
-      const code = await runner.exitCode(exec).catch(() => null);
-      reject(code === 7
-        ? new SandboxError('NOT_FOUND', `nothing is listening on port ${port} inside the sandbox`, { hint: 'start the server first (shell_start) and wait until it prints that it listens' })
-        : new SandboxError('INTERNAL', `port bridge to ${port} ended with exit code ${code}`));
-    }, reject);
+    const timer = setTimeout(() => {
+      stop();
+      reject(
+        new SandboxError(
+          'TIMEOUT',
+          `connecting to port ${port} in the sandbox took over ${CONNECT_TIMEOUT_MS / 1000} s`,
+        ),
+      );
+    }, CONNECT_TIMEOUT_MS);
+    runner
+      .demux(
+        stream,
+        (b) => {
+          if (!duplex.push(b)) stream.pause();
+        },
+        (b) => {
+          if (!connected && b.toString().includes('ok')) {
+            connected = true;
+            clearTimeout(timer);
+            resolve(duplex);
+          }
+        },
+      )
+      .then(async () => {
+        clearTimeout(timer);
+        if (connected) {
+          duplex.push(null);
+          killed = true;
+          return;
+        }
+        const code = await runner.exitCode(exec).catch(() => null);
+        reject(
+          code === 7
+            ? new SandboxError('NOT_FOUND', `nothing is listening on port ${port} inside the sandbox`, {
+                hint: 'start the server first (shell_start) and wait until it prints that it listens',
+              })
+            : new SandboxError('INTERNAL', `port bridge to ${port} ended with exit code ${code}`),
+        );
+      }, reject);
   });
 }

@@ -45,16 +45,29 @@ export class DockerProcesses implements ProcessApi {
 
   async spawn(command: string, opts: SpawnOptions): Promise<ProcessInfo> {
     if (opts.name && [...this.procs.values()].some((p) => p.running && p.name === opts.name)) {
-      throw new SandboxError('ALREADY_EXISTS', `a running process is already named "${opts.name}"`, { hint: 'pick another name, or shell_kill the running one first' });
+      throw new SandboxError('ALREADY_EXISTS', `a running process is already named "${opts.name}"`, {
+        hint: 'pick another name, or shell_kill the running one first',
+      });
     }
     const token = newToken();
     const { exec, stream } = await this.runner.start(wrapperCmd(opts.cwd ?? this.runner.workdir, command, opts.env), {
-      env: { [TOKEN_ENV]: token }, stdin: true,
+      env: { [TOKEN_ENV]: token },
+      stdin: true,
     });
     const p: Proc = {
-      processId: `proc-${this.next++}`, name: opts.name, command, token, pid: -1, exec, stream,
-      startedAt: new Date().toISOString(), log: new OutputLog(),
-      exitCode: null, signal: null, running: true, stdinClosed: false,
+      processId: `proc-${this.next++}`,
+      name: opts.name,
+      command,
+      token,
+      pid: -1,
+      exec,
+      stream,
+      startedAt: new Date().toISOString(),
+      log: new OutputLog(),
+      exitCode: null,
+      signal: null,
+      running: true,
+      stdinClosed: false,
     };
     const header = new Promise<FrameHeader | undefined>((resolve) => {
       // Closing the log at the exit line alone would lose output still on its way (EndLines).
@@ -68,18 +81,29 @@ export class DockerProcesses implements ProcessApi {
         data: (b) => p.log.append(b),
         trailer: () => ends.stdoutEnded(),
       });
-      this.runner.demux(stream, (b) => stdout.push(b), (b) => framer.push(b)).then(async () => {
-        stdout.flush();
-        framer.flush();
-        resolve(undefined);
-        if (ends.status !== undefined) this.onExit(p, ends.status);
-        else if (p.running) this.onExit(p, await this.runner.exitCode(exec).catch(() => null), true);
-      }, () => undefined);
+      this.runner
+        .demux(
+          stream,
+          (b) => stdout.push(b),
+          (b) => framer.push(b),
+        )
+        .then(
+          async () => {
+            stdout.flush();
+            framer.flush();
+            resolve(undefined);
+            if (ends.status !== undefined) this.onExit(p, ends.status);
+            else if (p.running) this.onExit(p, await this.runner.exitCode(exec).catch(() => null), true);
+          },
+          () => undefined,
+        );
       setTimeout(() => resolve(undefined), HEADER_TIMEOUT_MS).unref();
     });
     const h = await header;
     if (h === 'nocwd') {
-      throw new SandboxError('INVALID_ARGUMENT', `cwd ${opts.cwd} is not an existing directory`, { hint: 'pass an existing directory (relative paths start at the workdir), or create it first with mkdir -p' });
+      throw new SandboxError('INVALID_ARGUMENT', `cwd ${opts.cwd} is not an existing directory`, {
+        hint: 'pass an existing directory (relative paths start at the workdir), or create it first with mkdir -p',
+      });
     }
     if (!h) {
       stream.destroy();
@@ -103,22 +127,45 @@ export class DockerProcesses implements ProcessApi {
 
   async read(processId: string, a: ReadOptions): Promise<ReadResult> {
     const p = this.get(processId);
-    const r = await p.log.read(a).catch((e: unknown) => { throw toSandboxError(e); });
-    return { output: r.output, cursor: r.cursor, running: p.running, exitCode: p.exitCode, signal: p.signal, droppedBytes: r.droppedBytes, matched: r.matched };
+    const r = await p.log.read(a).catch((e: unknown) => {
+      throw toSandboxError(e);
+    });
+    return {
+      output: r.output,
+      cursor: r.cursor,
+      running: p.running,
+      exitCode: p.exitCode,
+      signal: p.signal,
+      droppedBytes: r.droppedBytes,
+      matched: r.matched,
+    };
   }
 
   async write(processId: string, input: string, close: boolean): Promise<void> {
     const p = this.get(processId);
-    if (!p.running) throw new SandboxError('INVALID_ARGUMENT', `${p.processId} has exited (code ${p.exitCode ?? p.signal})`, { hint: 'start it again with shell_start' });
-    if (p.stdinClosed) throw new SandboxError('INVALID_ARGUMENT', `stdin of ${p.processId} was already closed`, { hint: 'start a new process to send more input' });
+    if (!p.running)
+      throw new SandboxError('INVALID_ARGUMENT', `${p.processId} has exited (code ${p.exitCode ?? p.signal})`, {
+        hint: 'start it again with shell_start',
+      });
+    if (p.stdinClosed)
+      throw new SandboxError('INVALID_ARGUMENT', `stdin of ${p.processId} was already closed`, {
+        hint: 'start a new process to send more input',
+      });
     if (input) {
       const pending = p.stream.writableLength;
       if (pending + Buffer.byteLength(input) > MAX_PENDING_INPUT) {
-        throw new SandboxError('LIMIT_EXCEEDED', `${p.processId} is not reading its input: ${pending} bytes sent earlier are still waiting`, { hint: 'see what it is doing with shell_read, or stop it with shell_kill' });
+        throw new SandboxError(
+          'LIMIT_EXCEEDED',
+          `${p.processId} is not reading its input: ${pending} bytes sent earlier are still waiting`,
+          { hint: 'see what it is doing with shell_read, or stop it with shell_kill' },
+        );
       }
       p.stream.write(input);
     }
-    if (close) { p.stdinClosed = true; p.stream.end(); }
+    if (close) {
+      p.stdinClosed = true;
+      p.stream.end();
+    }
   }
 
   async kill(processId: string, signal: string): Promise<ProcessInfo> {
@@ -142,7 +189,11 @@ export class DockerProcesses implements ProcessApi {
   closeAll(): void {
     for (const p of this.procs.values()) {
       p.stream.destroy();
-      if (p.running) { p.running = false; p.signal = 'SIGKILL'; p.log.close(); }
+      if (p.running) {
+        p.running = false;
+        p.signal = 'SIGKILL';
+        p.log.close();
+      }
     }
   }
 
@@ -150,7 +201,9 @@ export class DockerProcesses implements ProcessApi {
     const p = this.procs.get(idOrName) ?? [...this.procs.values()].reverse().find((q) => q.name === idOrName);
     if (!p) {
       const known = [...this.procs.keys()].join(', ') || 'none';
-      throw new SandboxError('NOT_FOUND', `no process "${idOrName}" (known: ${known})`, { hint: 'use shell_list to see processes, or shell_start to start one' });
+      throw new SandboxError('NOT_FOUND', `no process "${idOrName}" (known: ${known})`, {
+        hint: 'use shell_list to see processes, or shell_start to start one',
+      });
     }
     return p;
   }
@@ -165,8 +218,15 @@ export class DockerProcesses implements ProcessApi {
 
   private info(p: Proc): ProcessInfo {
     return {
-      processId: p.processId, name: p.name, command: p.command, pid: p.pid,
-      running: p.running, exitCode: p.exitCode, signal: p.signal, startedAt: p.startedAt, outputBytes: p.log.total,
+      processId: p.processId,
+      name: p.name,
+      command: p.command,
+      pid: p.pid,
+      running: p.running,
+      exitCode: p.exitCode,
+      signal: p.signal,
+      startedAt: p.startedAt,
+      outputBytes: p.log.total,
     };
   }
 }

@@ -8,7 +8,14 @@ import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { newSandboxId } from '../local/provider.js';
 import { ServerRegistry } from '../local/registry.js';
-import type { CreateOptions, PreviewUrlBuilder, ProviderDescription, Sandbox, SandboxProvider, SandboxSummary } from '../types.js';
+import type {
+  CreateOptions,
+  PreviewUrlBuilder,
+  ProviderDescription,
+  Sandbox,
+  SandboxProvider,
+  SandboxSummary,
+} from '../types.js';
 import { engineUnreachable, translateDockerError } from './errors.js';
 import type { ContainerExec } from './exec.js';
 import { DockerSandbox } from './sandbox.js';
@@ -33,10 +40,15 @@ export function engineOptions(dockerHost: string, certPath?: string): Dockerode.
   const u = new URL(dockerHost);
   if (u.protocol === 'unix:') return { socketPath: u.pathname || '/var/run/docker.sock' };
   if (u.protocol === 'npipe:') return { socketPath: dockerHost.slice('npipe://'.length) };
-  if (u.protocol === 'ssh:') return { protocol: 'ssh', host: u.hostname, port: u.port || 22, username: u.username || undefined };
+  if (u.protocol === 'ssh:')
+    return { protocol: 'ssh', host: u.hostname, port: u.port || 22, username: u.username || undefined };
   const tls = !!certPath || u.protocol === 'https:' || u.port === '2376';
   const certs = certPath
-    ? { ca: readFileSync(path.join(certPath, 'ca.pem')), cert: readFileSync(path.join(certPath, 'cert.pem')), key: readFileSync(path.join(certPath, 'key.pem')) }
+    ? {
+        ca: readFileSync(path.join(certPath, 'ca.pem')),
+        cert: readFileSync(path.join(certPath, 'cert.pem')),
+        key: readFileSync(path.join(certPath, 'key.pem')),
+      }
     : {};
   return { protocol: tls ? 'https' : 'http', host: u.hostname, port: Number(u.port || (tls ? 2376 : 2375)), ...certs };
 }
@@ -87,7 +99,10 @@ export class DockerProvider implements SandboxProvider {
     this.ready ??= (async () => {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(engineUnreachable(this.config.dockerHost, `no answer in ${PING_TIMEOUT_MS / 1000} s`)), PING_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(engineUnreachable(this.config.dockerHost, `no answer in ${PING_TIMEOUT_MS / 1000} s`)),
+          PING_TIMEOUT_MS,
+        );
       });
       try {
         await Promise.race([this.docker.ping(), timeout]);
@@ -97,9 +112,16 @@ export class DockerProvider implements SandboxProvider {
         clearTimeout(timer);
       }
       // A missing image is a 404 "No such image", which the translation turns into how to build one.
-      await this.docker.getImage(this.config.dockerImage).inspect().catch((e: unknown) => { throw translateDockerError(e, this.errCtx('looking up the image')); });
+      await this.docker
+        .getImage(this.config.dockerImage)
+        .inspect()
+        .catch((e: unknown) => {
+          throw translateDockerError(e, this.errCtx('looking up the image'));
+        });
     })();
-    this.ready.catch(() => { this.ready = undefined; });
+    this.ready.catch(() => {
+      this.ready = undefined;
+    });
     return this.ready;
   }
 
@@ -124,13 +146,23 @@ export class DockerProvider implements SandboxProvider {
       isolation: `docker container of ${c.dockerImage} (own pid, mount, ipc, uts${c.network === 'none' ? ', net' : ''} namespaces; uid 1000, all capabilities dropped, no-new-privileges, read-only root)`,
       network: c.network === 'host' ? 'host network (host loopback included)' : 'none (container loopback only)',
       limits: {
-        memoryMb: c.memoryMb, cpus: c.cpus, pidsMax: c.pidsMax, fileSizeMb: c.fileSizeMb,
+        memoryMb: c.memoryMb,
+        cpus: c.cpus,
+        pidsMax: c.pidsMax,
+        fileSizeMb: c.fileSizeMb,
         // /tmp and home are tmpfs inside the memory limit; the engine's local volume driver caps no /workspace.
         diskMb: c.diskMb > 0 ? 'not enforced on /workspace (docker volume)' : 'off',
-        maxOutputBytes: c.maxOutputBytes, defaultExecTimeoutS: c.execTimeoutS, maxExecTimeoutS: c.maxExecTimeoutS, idleTimeoutS: c.idleTimeoutS,
+        maxOutputBytes: c.maxOutputBytes,
+        defaultExecTimeoutS: c.execTimeoutS,
+        maxExecTimeoutS: c.maxExecTimeoutS,
+        idleTimeoutS: c.idleTimeoutS,
       },
-      warnings: c.network === 'host' ? ['SANDBOX_NETWORK=host: sandboxes share the host network, host loopback services included']
-        : c.network === 'egress' ? ['SANDBOX_NETWORK=egress is not implemented for docker yet: containers have no network (as with none)'] : [],
+      warnings:
+        c.network === 'host'
+          ? ['SANDBOX_NETWORK=host: sandboxes share the host network, host loopback services included']
+          : c.network === 'egress'
+            ? ['SANDBOX_NETWORK=egress is not implemented for docker yet: containers have no network (as with none)']
+            : [],
     };
   }
 
@@ -142,27 +174,48 @@ export class DockerProvider implements SandboxProvider {
   private async ensureWorkspaceVolume(workspace: string): Promise<string> {
     const name = this.workspaceVolume(workspace);
     // Idempotent: an existing volume of that name is returned as it is, files included.
-    await this.docker.createVolume({ Name: name, Labels: { [L.managed]: '1', [L.state]: this.stateLabel, [L.workspace]: workspace } })
-      .catch((e: unknown) => { throw translateDockerError(e, this.errCtx('creating the workspace volume')); });
+    await this.docker
+      .createVolume({ Name: name, Labels: { [L.managed]: '1', [L.state]: this.stateLabel, [L.workspace]: workspace } })
+      .catch((e: unknown) => {
+        throw translateDockerError(e, this.errCtx('creating the workspace volume'));
+      });
     return name;
   }
 
-  private containerSpec(id: string, labels: Record<string, string>, envs: Record<string, string>, volume?: string): Dockerode.ContainerCreateOptions {
+  private containerSpec(
+    id: string,
+    labels: Record<string, string>,
+    envs: Record<string, string>,
+    volume?: string,
+  ): Dockerode.ContainerCreateOptions {
     const c = this.config;
     const mem = c.memoryMb * 1024 * 1024;
     const env = {
       PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      HOME, USER: 'user', LOGNAME: 'user', SHELL: '/bin/bash', LANG: 'C.UTF-8', TERM: 'dumb', ...envs,
+      HOME,
+      USER: 'user',
+      LOGNAME: 'user',
+      SHELL: '/bin/bash',
+      LANG: 'C.UTF-8',
+      TERM: 'dumb',
+      ...envs,
     };
     return {
       name: `sandbox-mcp-${id}`,
       Image: c.dockerImage,
       // The image's entrypoint is not ours to run; the container idles and commands arrive through exec.
-      Entrypoint: ['sleep'], Cmd: ['infinity'],
-      User: '1000:1000', WorkingDir: WORKDIR, Hostname: 'sandbox',
+      Entrypoint: ['sleep'],
+      Cmd: ['infinity'],
+      User: '1000:1000',
+      WorkingDir: WORKDIR,
+      Hostname: 'sandbox',
       Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
       Labels: {
-        [L.managed]: '1', [L.id]: id, [L.instance]: this.registry.instanceId, [L.host]: this.host, [L.state]: this.stateLabel,
+        [L.managed]: '1',
+        [L.id]: id,
+        [L.instance]: this.registry.instanceId,
+        [L.host]: this.host,
+        [L.state]: this.stateLabel,
         [L.created]: new Date().toISOString(),
         ...Object.fromEntries(Object.entries(labels).map(([k, v]) => [`${L.userPrefix}${k}`, v])),
       },
@@ -174,7 +227,8 @@ export class DockerProvider implements SandboxProvider {
         Binds: volume ? [`${volume}:${WORKDIR}`] : undefined,
         NetworkMode: c.network === 'host' ? 'host' : 'none',
         Init: true, // reaps orphans of exec'd commands, so killed trees leave no zombies against the pids limit
-        Memory: mem, MemorySwap: mem,
+        Memory: mem,
+        MemorySwap: mem,
         NanoCpus: Math.round(c.cpus * 1e9),
         PidsLimit: c.pidsMax,
         Ulimits: [{ Name: 'fsize', Soft: c.fileSizeMb * 1024 * 1024, Hard: c.fileSizeMb * 1024 * 1024 }],
@@ -204,7 +258,9 @@ export class DockerProvider implements SandboxProvider {
     }
     const sandbox = this.adopt(id, container, new Date());
     try {
-      await container.start().catch((e: unknown) => { throw translateDockerError(e, this.errCtx('starting the sandbox container')); });
+      await container.start().catch((e: unknown) => {
+        throw translateDockerError(e, this.errCtx('starting the sandbox container'));
+      });
       await Promise.all([sandbox.started(), this.imageProbed ? undefined : this.probeImage(sandbox.runner)]);
     } catch (e) {
       await sandbox.kill().catch(() => undefined);
@@ -216,9 +272,15 @@ export class DockerProvider implements SandboxProvider {
 
   /** Once per server: does the image give the sandbox user what the tools need? Clear words if not. */
   private async probeImage(runner: ContainerExec): Promise<void> {
-    const r = await runner.helper('for t in setsid env stat find grep mktemp; do command -v $t >/dev/null || { echo "missing $t"; exit 2; }; done; test -w /workspace || { echo "/workspace is not writable by uid 1000"; exit 2; }', []);
+    const r = await runner.helper(
+      'for t in setsid env stat find grep mktemp; do command -v $t >/dev/null || { echo "missing $t"; exit 2; }; done; test -w /workspace || { echo "/workspace is not writable by uid 1000"; exit 2; }',
+      [],
+    );
     if (r.exitCode !== 0) {
-      const why = r.exitCode === 2 ? r.stdout.toString().trim() : `bash did not run (exit ${r.exitCode}): ${(r.stdout.toString() + r.stderr).trim().slice(0, 300)}`;
+      const why =
+        r.exitCode === 2
+          ? r.stdout.toString().trim()
+          : `bash did not run (exit ${r.exitCode}): ${(r.stdout.toString() + r.stderr).trim().slice(0, 300)}`;
       throw new SandboxError('UNAVAILABLE', `the image ${this.config.dockerImage} cannot host sandboxes: ${why}`, {
         hint: 'it needs bash, coreutils, findutils and grep, and a /workspace owned by uid 1000 (README: "Docker provider: building a sandbox image")',
       });
@@ -227,10 +289,20 @@ export class DockerProvider implements SandboxProvider {
   }
 
   private adopt(id: string, container: Dockerode.Container, createdAt: Date): DockerSandbox {
-    const sandbox = new DockerSandbox(id, WORKDIR, createdAt, this.docker, container, { dockerHost: this.config.dockerHost }, this.config.maxOutputBytes, async () => {
-      this.live.delete(id);
-      await this.removeContainer(container);
-    }, () => this.previewUrls);
+    const sandbox = new DockerSandbox(
+      id,
+      WORKDIR,
+      createdAt,
+      this.docker,
+      container,
+      { dockerHost: this.config.dockerHost },
+      this.config.maxOutputBytes,
+      async () => {
+        this.live.delete(id);
+        await this.removeContainer(container);
+      },
+      () => this.previewUrls,
+    );
     this.live.set(id, sandbox);
     return sandbox;
   }
@@ -258,9 +330,15 @@ export class DockerProvider implements SandboxProvider {
     if (s?.isAlive()) return s;
     const [info] = await this.containers([`${L.id}=${id}`]);
     if (!info || info.State !== 'running') {
-      throw new SandboxError('NOT_FOUND', `no running docker sandbox ${id}`, { hint: 'it was removed or its container stopped; a new call creates a fresh one' });
+      throw new SandboxError('NOT_FOUND', `no running docker sandbox ${id}`, {
+        hint: 'it was removed or its container stopped; a new call creates a fresh one',
+      });
     }
-    const sandbox = this.adopt(id, this.docker.getContainer(info.Id), new Date(info.Labels[L.created] ?? info.Created * 1000));
+    const sandbox = this.adopt(
+      id,
+      this.docker.getContainer(info.Id),
+      new Date(info.Labels[L.created] ?? info.Created * 1000),
+    );
     await sandbox.started();
     return sandbox;
   }
@@ -269,7 +347,11 @@ export class DockerProvider implements SandboxProvider {
     const found = await this.containers(Object.entries(labels).map(([k, v]) => `${L.userPrefix}${k}=${v}`));
     return found.map((c) => ({
       id: c.Labels[L.id] ?? c.Id,
-      labels: Object.fromEntries(Object.entries(c.Labels).filter(([k]) => k.startsWith(L.userPrefix)).map(([k, v]) => [k.slice(L.userPrefix.length), v])),
+      labels: Object.fromEntries(
+        Object.entries(c.Labels)
+          .filter(([k]) => k.startsWith(L.userPrefix))
+          .map(([k, v]) => [k.slice(L.userPrefix.length), v]),
+      ),
       createdAt: c.Labels[L.created] ?? new Date(c.Created * 1000).toISOString(),
       alive: c.State === 'running',
     }));
@@ -293,8 +375,12 @@ export class DockerProvider implements SandboxProvider {
       const owner = c.Labels[L.instance] ?? 'unknown';
       if (live.has(owner)) continue;
       await this.removeContainer(this.docker.getContainer(c.Id)).then(
-        () => { reaped.push(c.Labels[L.id] ?? c.Id); this.log.info({ sandboxId: c.Labels[L.id], deadServer: owner }, 'reaped orphaned sandbox container'); },
-        (e: Error) => this.log.warn({ err: e.message, container: c.Id }, 'could not remove an orphaned sandbox container'),
+        () => {
+          reaped.push(c.Labels[L.id] ?? c.Id);
+          this.log.info({ sandboxId: c.Labels[L.id], deadServer: owner }, 'reaped orphaned sandbox container');
+        },
+        (e: Error) =>
+          this.log.warn({ err: e.message, container: c.Id }, 'could not remove an orphaned sandbox container'),
       );
     }
     return reaped;
@@ -302,7 +388,15 @@ export class DockerProvider implements SandboxProvider {
 
   async shutdown(): Promise<void> {
     this.closing = true;
-    await Promise.all([...this.live.values()].map((s) => s.kill().catch((e: Error) => this.log.warn({ err: e.message, sandboxId: s.id }, 'removing a sandbox container failed'))));
+    await Promise.all(
+      [...this.live.values()].map((s) =>
+        s
+          .kill()
+          .catch((e: Error) =>
+            this.log.warn({ err: e.message, sandboxId: s.id }, 'removing a sandbox container failed'),
+          ),
+      ),
+    );
     await this.registry.unregister();
   }
 }

@@ -17,10 +17,26 @@ export function jsToPcre(pattern: string, unicode: boolean): string {
       const n = pattern[i + 1] ?? '';
       const rest = pattern.slice(i + 2);
       let m: RegExpMatchArray | null;
-      if (n === 'u' && (m = rest.match(/^[0-9a-fA-F]{4}/))) { out += `\\x{${m[0]}}`; i += 5; continue; }
-      if (n === 'u' && unicode && (m = rest.match(/^\{([0-9a-fA-F]+)\}/))) { out += `\\x{${m[1]}}`; i += 1 + m[0].length; continue; }
-      if (n === 'x' && !/^[0-9a-fA-F]{2}/.test(rest)) { out += 'x'; i += 1; continue; }
-      if (!unicode && /[a-zA-Z]/.test(n) && !JS_LETTER_ESCAPES.has(n) && !(n === 'c' && /^[a-zA-Z]/.test(rest))) { out += n; i += 1; continue; }
+      if (n === 'u' && (m = rest.match(/^[0-9a-fA-F]{4}/))) {
+        out += `\\x{${m[0]}}`;
+        i += 5;
+        continue;
+      }
+      if (n === 'u' && unicode && (m = rest.match(/^\{([0-9a-fA-F]+)\}/))) {
+        out += `\\x{${m[1]}}`;
+        i += 1 + m[0].length;
+        continue;
+      }
+      if (n === 'x' && !/^[0-9a-fA-F]{2}/.test(rest)) {
+        out += 'x';
+        i += 1;
+        continue;
+      }
+      if (!unicode && /[a-zA-Z]/.test(n) && !JS_LETTER_ESCAPES.has(n) && !(n === 'c' && /^[a-zA-Z]/.test(rest))) {
+        out += n;
+        i += 1;
+        continue;
+      }
       out += c + n;
       i += 1;
       continue;
@@ -31,8 +47,16 @@ export function jsToPcre(pattern: string, unicode: boolean): string {
       continue;
     }
     if (c === '[') {
-      if (pattern.startsWith('[]', i)) { out += '(?!)'; i += 1; continue; }
-      if (pattern.startsWith('[^]', i)) { out += '[\\s\\S]'; i += 2; continue; }
+      if (pattern.startsWith('[]', i)) {
+        out += '(?!)';
+        i += 1;
+        continue;
+      }
+      if (pattern.startsWith('[^]', i)) {
+        out += '[\\s\\S]';
+        i += 2;
+        continue;
+      }
       inClass = true;
       const neg = pattern[i + 1] === '^';
       out += neg ? '[^' : '[';

@@ -2,15 +2,27 @@ import type { Duplex } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { SandboxError } from '../../errors.js';
 import { SandboxChromium } from '../cdp-browser.js';
-import type { BrowserEndpoint, ExecOptions, ExecResult, FilesApi, PreviewUrlBuilder, ProcessApi, Sandbox } from '../types.js';
+import type {
+  BrowserEndpoint,
+  ExecOptions,
+  ExecResult,
+  FilesApi,
+  PreviewUrlBuilder,
+  ProcessApi,
+  Sandbox,
+} from '../types.js';
 import { ContainerExec } from './exec.js';
 import { DockerFiles } from './files.js';
 import { connectPort } from './ports.js';
 import { DockerProcesses } from './processes.js';
 
-const DOCKER_CHROMIUM_HINT = 'use an image with Chromium on its PATH (Debian/Ubuntu based: RUN apt-get install -y --no-install-recommends chromium; set SANDBOX_DOCKER_IMAGE), or use the local provider for the browser tools';
+const DOCKER_CHROMIUM_HINT =
+  'use an image with Chromium on its PATH (Debian/Ubuntu based: RUN apt-get install -y --no-install-recommends chromium; set SANDBOX_DOCKER_IMAGE), or use the local provider for the browser tools';
 
-const gone = () => new SandboxError('SANDBOX_GONE', 'this sandbox has ended (its container was removed)', { hint: 'the next call starts a fresh sandbox' });
+const gone = () =>
+  new SandboxError('SANDBOX_GONE', 'this sandbox has ended (its container was removed)', {
+    hint: 'the next call starts a fresh sandbox',
+  });
 
 /** One container: commands, background processes and files all go through the engine's exec API. */
 export class DockerSandbox implements Sandbox {
@@ -34,7 +46,9 @@ export class DockerSandbox implements Sandbox {
     /** The server's preview URL builder, once the CLI has set it (see SandboxProvider.usePreviewUrls). */
     private readonly previewUrls: () => PreviewUrlBuilder | undefined,
   ) {
-    this.runner = new ContainerExec(docker, container, workdir, errorContext, () => { this.alive = false; });
+    this.runner = new ContainerExec(docker, container, workdir, errorContext, () => {
+      this.alive = false;
+    });
     this.procs = new DockerProcesses(this.runner);
     this.fileApi = new DockerFiles(this.runner);
   }
@@ -59,25 +73,73 @@ export class DockerSandbox implements Sandbox {
 
   /** Each method checks liveness first, so a killed sandbox answers SANDBOX_GONE without asking the engine. */
   readonly processes: ProcessApi = {
-    spawn: async (c, o) => { this.check(); return this.procs.spawn(c, o); },
-    read: async (id, o) => { this.check(); return this.procs.read(id, o); },
-    write: async (id, i, c) => { this.check(); return this.procs.write(id, i, c); },
-    kill: async (id, s) => { this.check(); return this.procs.kill(id, s); },
-    list: async () => { this.check(); return this.procs.list(); },
-    killAll: async () => { this.check(); return this.procs.killAll(); },
+    spawn: async (c, o) => {
+      this.check();
+      return this.procs.spawn(c, o);
+    },
+    read: async (id, o) => {
+      this.check();
+      return this.procs.read(id, o);
+    },
+    write: async (id, i, c) => {
+      this.check();
+      return this.procs.write(id, i, c);
+    },
+    kill: async (id, s) => {
+      this.check();
+      return this.procs.kill(id, s);
+    },
+    list: async () => {
+      this.check();
+      return this.procs.list();
+    },
+    killAll: async () => {
+      this.check();
+      return this.procs.killAll();
+    },
   };
 
   readonly files: FilesApi = {
-    read: async (p, o) => { this.check(); return this.fileApi.read(p, o); },
-    write: async (p, d, o) => { this.check(); return this.fileApi.write(p, d, o); },
-    stat: async (p) => { this.check(); return this.fileApi.stat(p); },
-    list: async (p) => { this.check(); return this.fileApi.list(p); },
-    mkdir: async (p) => { this.check(); return this.fileApi.mkdir(p); },
-    remove: async (p, o) => { this.check(); return this.fileApi.remove(p, o); },
-    rename: async (a, b, o) => { this.check(); return this.fileApi.rename(a, b, o); },
-    readText: async (p, o) => { this.check(); return this.fileApi.readText(p, o); },
-    tree: async (p, o) => { this.check(); return this.fileApi.tree(p, o); },
-    search: async (pat, o) => { this.check(); return this.fileApi.search(pat, o); },
+    read: async (p, o) => {
+      this.check();
+      return this.fileApi.read(p, o);
+    },
+    write: async (p, d, o) => {
+      this.check();
+      return this.fileApi.write(p, d, o);
+    },
+    stat: async (p) => {
+      this.check();
+      return this.fileApi.stat(p);
+    },
+    list: async (p) => {
+      this.check();
+      return this.fileApi.list(p);
+    },
+    mkdir: async (p) => {
+      this.check();
+      return this.fileApi.mkdir(p);
+    },
+    remove: async (p, o) => {
+      this.check();
+      return this.fileApi.remove(p, o);
+    },
+    rename: async (a, b, o) => {
+      this.check();
+      return this.fileApi.rename(a, b, o);
+    },
+    readText: async (p, o) => {
+      this.check();
+      return this.fileApi.readText(p, o);
+    },
+    tree: async (p, o) => {
+      this.check();
+      return this.fileApi.tree(p, o);
+    },
+    search: async (pat, o) => {
+      this.check();
+      return this.fileApi.search(pat, o);
+    },
   };
 
   /** A TCP connection to `port` on the container's loopback (see ports.ts); the preview proxy pipes to it. */
@@ -90,7 +152,11 @@ export class DockerSandbox implements Sandbox {
   async portUrl(port: number): Promise<{ url: string }> {
     this.check();
     const urlFor = this.previewUrls();
-    if (!urlFor) throw new SandboxError('UNSUPPORTED', 'preview URLs are not available: the server was started without its preview listener');
+    if (!urlFor)
+      throw new SandboxError(
+        'UNSUPPORTED',
+        'preview URLs are not available: the server was started without its preview listener',
+      );
     return { url: await urlFor(this.id, port) };
   }
 

@@ -1,6 +1,15 @@
 import {
-  AuthenticationError, FileNotFoundError, InvalidArgumentError, NotEnoughSpaceError, NotFoundError, RateLimitError,
-  SandboxNotFoundError, ServiceBusyError, TemplateError, TimeoutError, SandboxError as E2BError,
+  AuthenticationError,
+  FileNotFoundError,
+  InvalidArgumentError,
+  NotEnoughSpaceError,
+  NotFoundError,
+  RateLimitError,
+  SandboxNotFoundError,
+  ServiceBusyError,
+  TemplateError,
+  TimeoutError,
+  SandboxError as E2BError,
 } from 'e2b';
 import { SandboxError } from '../../errors.js';
 import { isNetworkError } from '../retry.js';
@@ -14,44 +23,89 @@ export function translate(err: unknown, context = 'E2B'): SandboxError {
   const msg = err instanceof Error ? err.message : String(err);
   const cause = { cause: err };
   if (err instanceof AuthenticationError) {
-    return new SandboxError('AUTH', `${context}: E2B rejected the credentials (${firstLine(msg)})`, { ...cause, hint: 'check E2B_API_KEY (a key from https://e2b.dev/dashboard?tab=keys), then restart the server' });
+    return new SandboxError('AUTH', `${context}: E2B rejected the credentials (${firstLine(msg)})`, {
+      ...cause,
+      hint: 'check E2B_API_KEY (a key from https://e2b.dev/dashboard?tab=keys), then restart the server',
+    });
   }
   if (err instanceof RateLimitError) {
     if (isQuota(msg)) return quota(context, msg, err);
-    return new SandboxError('UNAVAILABLE', `${context}: E2B is rate limiting requests (429)`, { ...cause, hint: 'wait a few seconds and retry; lower the request rate if it persists' });
+    return new SandboxError('UNAVAILABLE', `${context}: E2B is rate limiting requests (429)`, {
+      ...cause,
+      hint: 'wait a few seconds and retry; lower the request rate if it persists',
+    });
   }
   if (err instanceof ServiceBusyError) {
-    return new SandboxError('UNAVAILABLE', `${context}: E2B is temporarily unavailable (503)`, { ...cause, hint: 'retry in a minute; see https://status.e2b.dev' });
+    return new SandboxError('UNAVAILABLE', `${context}: E2B is temporarily unavailable (503)`, {
+      ...cause,
+      hint: 'retry in a minute; see https://status.e2b.dev',
+    });
   }
   if (err instanceof SandboxNotFoundError) {
-    return new SandboxError('SANDBOX_GONE', `${context}: the E2B sandbox is gone (killed or past its timeout)`, { ...cause, hint: 'the next call starts a fresh sandbox; raise E2B_TIMEOUT if sandboxes expire too early' });
+    return new SandboxError('SANDBOX_GONE', `${context}: the E2B sandbox is gone (killed or past its timeout)`, {
+      ...cause,
+      hint: 'the next call starts a fresh sandbox; raise E2B_TIMEOUT if sandboxes expire too early',
+    });
   }
   if (err instanceof FileNotFoundError || err instanceof NotFoundError) {
     return new SandboxError('NOT_FOUND', `${context}: ${firstLine(msg)}`, cause);
   }
   if (err instanceof TemplateError) {
-    return new SandboxError('INVALID_ARGUMENT', `${context}: E2B template problem (${firstLine(msg)})`, { ...cause, hint: 'check E2B_TEMPLATE names a template your team can use' });
+    return new SandboxError('INVALID_ARGUMENT', `${context}: E2B template problem (${firstLine(msg)})`, {
+      ...cause,
+      hint: 'check E2B_TEMPLATE names a template your team can use',
+    });
   }
-  if (err instanceof InvalidArgumentError) return new SandboxError('INVALID_ARGUMENT', `${context}: ${firstLine(msg)}`, cause);
-  if (err instanceof NotEnoughSpaceError) return new SandboxError('LIMIT_EXCEEDED', `${context}: the E2B sandbox is out of disk space`, { ...cause, hint: 'delete files you no longer need' });
+  if (err instanceof InvalidArgumentError)
+    return new SandboxError('INVALID_ARGUMENT', `${context}: ${firstLine(msg)}`, cause);
+  if (err instanceof NotEnoughSpaceError)
+    return new SandboxError('LIMIT_EXCEEDED', `${context}: the E2B sandbox is out of disk space`, {
+      ...cause,
+      hint: 'delete files you no longer need',
+    });
   if (err instanceof TimeoutError) {
     // A file call on a dead sandbox surfaces as a TimeoutError that says so.
-    if (/killed or reached its end of life|due to sandbox timeout/i.test(msg)) return new SandboxError('SANDBOX_GONE', `${context}: the E2B sandbox is gone`, { ...cause, hint: 'the next call starts a fresh sandbox' });
-    return new SandboxError('TIMEOUT', `${context}: E2B did not answer in time`, { ...cause, hint: 'retry; if it persists check the network or raise SANDBOX_CLOUD_REQUEST_TIMEOUT' });
+    if (/killed or reached its end of life|due to sandbox timeout/i.test(msg))
+      return new SandboxError('SANDBOX_GONE', `${context}: the E2B sandbox is gone`, {
+        ...cause,
+        hint: 'the next call starts a fresh sandbox',
+      });
+    return new SandboxError('TIMEOUT', `${context}: E2B did not answer in time`, {
+      ...cause,
+      hint: 'retry; if it persists check the network or raise SANDBOX_CLOUD_REQUEST_TIMEOUT',
+    });
   }
   if (err instanceof E2BError) {
     const status = (err as { statusCode?: number }).statusCode;
     if (isQuota(msg) || status === 402) return quota(context, msg, err);
-    if (status === 403) return new SandboxError('PERMISSION_DENIED', `${context}: E2B refused the request (${firstLine(msg)})`, { ...cause, hint: 'check that E2B_API_KEY belongs to a team allowed to use this template' });
-    if (status === 404) return new SandboxError('SANDBOX_GONE', `${context}: the E2B sandbox is gone`, { ...cause, hint: 'the next call starts a fresh sandbox' });
-    if (status !== undefined && status >= 500) return new SandboxError('UNAVAILABLE', `${context}: E2B server error (${status})`, { ...cause, hint: 'retry in a minute' });
+    if (status === 403)
+      return new SandboxError('PERMISSION_DENIED', `${context}: E2B refused the request (${firstLine(msg)})`, {
+        ...cause,
+        hint: 'check that E2B_API_KEY belongs to a team allowed to use this template',
+      });
+    if (status === 404)
+      return new SandboxError('SANDBOX_GONE', `${context}: the E2B sandbox is gone`, {
+        ...cause,
+        hint: 'the next call starts a fresh sandbox',
+      });
+    if (status !== undefined && status >= 500)
+      return new SandboxError('UNAVAILABLE', `${context}: E2B server error (${status})`, {
+        ...cause,
+        hint: 'retry in a minute',
+      });
   }
   if (err instanceof Error && (err.name === 'TimeoutError' || /aborted due to timeout/i.test(msg))) {
     // The request timeout (SANDBOX_CLOUD_REQUEST_TIMEOUT) fired: AbortSignal.timeout's DOMException.
-    return new SandboxError('TIMEOUT', `${context}: E2B did not answer in time`, { ...cause, hint: 'check the network and E2B_DOMAIN / E2B_API_URL, or raise SANDBOX_CLOUD_REQUEST_TIMEOUT; the server keeps running' });
+    return new SandboxError('TIMEOUT', `${context}: E2B did not answer in time`, {
+      ...cause,
+      hint: 'check the network and E2B_DOMAIN / E2B_API_URL, or raise SANDBOX_CLOUD_REQUEST_TIMEOUT; the server keeps running',
+    });
   }
   if (isNetworkError(err) || (err instanceof Error && err.name === 'AbortError')) {
-    return new SandboxError('UNAVAILABLE', `${context}: cannot reach E2B (${networkDetail(err)})`, { ...cause, hint: 'check the network and E2B_DOMAIN / E2B_API_URL; the server keeps running and later calls try again' });
+    return new SandboxError('UNAVAILABLE', `${context}: cannot reach E2B (${networkDetail(err)})`, {
+      ...cause,
+      hint: 'check the network and E2B_DOMAIN / E2B_API_URL; the server keeps running and later calls try again',
+    });
   }
   return new SandboxError('INTERNAL', `${context}: ${firstLine(msg)}`, cause);
 }
@@ -66,7 +120,10 @@ function isQuota(msg: string): boolean {
 }
 
 function quota(context: string, msg: string, err: unknown): SandboxError {
-  return new SandboxError('LIMIT_EXCEEDED', `${context}: E2B quota reached (${firstLine(msg)})`, { cause: err, hint: 'kill sandboxes you no longer use or raise the limit of your E2B plan; retrying will not help' });
+  return new SandboxError('LIMIT_EXCEEDED', `${context}: E2B quota reached (${firstLine(msg)})`, {
+    cause: err,
+    hint: 'kill sandboxes you no longer use or raise the limit of your E2B plan; retrying will not help',
+  });
 }
 
 function firstLine(s: string): string {

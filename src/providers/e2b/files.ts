@@ -9,7 +9,10 @@ type Call = <T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean }) 
 
 /** Paths as the sandbox sees them: absolute, or relative to the workdir (same rule as local). */
 export function resolvePath(workdir: string, p: unknown): string {
-  if (typeof p !== 'string' || p.length === 0) throw new SandboxError('INVALID_ARGUMENT', 'path must be a non-empty string', { hint: 'pass a path relative to the workdir or an absolute one' });
+  if (typeof p !== 'string' || p.length === 0)
+    throw new SandboxError('INVALID_ARGUMENT', 'path must be a non-empty string', {
+      hint: 'pass a path relative to the workdir or an absolute one',
+    });
   if (p.includes('\0')) throw new SandboxError('INVALID_ARGUMENT', 'path contains a NUL byte', { hint: 'remove it' });
   return path.posix.resolve(workdir, p);
 }
@@ -18,7 +21,17 @@ function toStat(e: EntryInfo): FileStat {
   const mtime = (e.modifiedTime ?? new Date(0)).toISOString();
   const type = e.type === 'dir' ? 'directory' : e.type === 'file' ? 'file' : e.type === 'symlink' ? 'symlink' : 'other';
   // envd reports only the modification time; the others are filled with it rather than left empty.
-  return { path: e.path, type, size: e.size, mode: e.mode & 0o7777, mtime, atime: mtime, ctime: mtime, birthtime: mtime, linkTarget: e.symlinkTarget };
+  return {
+    path: e.path,
+    type,
+    size: e.size,
+    mode: e.mode & 0o7777,
+    mtime,
+    atime: mtime,
+    ctime: mtime,
+    birthtime: mtime,
+    linkTarget: e.symlinkTarget,
+  };
 }
 
 /**
@@ -27,7 +40,11 @@ function toStat(e: EntryInfo): FileStat {
  * without `recursive`, a rename does not overwrite without `overwrite`, a write is atomic.
  */
 export class E2BFiles extends VendorFiles {
-  constructor(private readonly vendor: Vendor, protected readonly workdir: string, private readonly call: Call) {
+  constructor(
+    private readonly vendor: Vendor,
+    protected readonly workdir: string,
+    private readonly call: Call,
+  ) {
     super();
   }
 
@@ -42,7 +59,10 @@ export class E2BFiles extends VendorFiles {
   async read(p: string, opts?: { offset?: number; length?: number }): Promise<{ data: Buffer; size: number }> {
     const file = this.abs(p);
     const info = await this.entry(file);
-    if (info.type === 'dir') throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'use file_list to see its entries' });
+    if (info.type === 'dir')
+      throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, {
+        hint: 'use file_list to see its entries',
+      });
     VendorFiles.checkWholeRead(file, info.size, opts);
     const stream = await this.call(`read ${file}`, () => this.vendor.files.read(file, { format: 'stream' }));
     try {
@@ -56,16 +76,27 @@ export class E2BFiles extends VendorFiles {
   async write(p: string, content: Buffer | string, opts?: { mode?: number }): Promise<FileStat> {
     const data = typeof content === 'string' ? Buffer.from(content) : content;
     const file = await this.extended.followLinks(p);
-    const existing = await this.entry(file).catch((e: SandboxError) => { if (e.code === 'NOT_FOUND') return undefined; throw e; });
-    if (existing?.type === 'dir') throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'write to a file path inside it' });
+    const existing = await this.entry(file).catch((e: SandboxError) => {
+      if (e.code === 'NOT_FOUND') return undefined;
+      throw e;
+    });
+    if (existing?.type === 'dir')
+      throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'write to a file path inside it' });
     const mode = opts?.mode ?? (existing ? existing.mode & 0o7777 : undefined);
     // A temporary file beside the target, then a rename: readers never see half a file.
-    const tmp = path.posix.join(path.posix.dirname(file), `.${path.posix.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+    const tmp = path.posix.join(
+      path.posix.dirname(file),
+      `.${path.posix.basename(file)}.${randomBytes(6).toString('hex')}.tmp`,
+    );
     const body = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
     await this.call(`write ${file}`, () => this.vendor.files.write(tmp, body), { retry: false });
     try {
       if (mode !== undefined) {
-        await this.call(`chmod ${file}`, () => this.vendor.commands.run(`chmod ${mode.toString(8)} '${tmp.replace(/'/g, `'\\''`)}'`), { retry: false });
+        await this.call(
+          `chmod ${file}`,
+          () => this.vendor.commands.run(`chmod ${mode.toString(8)} '${tmp.replace(/'/g, `'\\''`)}'`),
+          { retry: false },
+        );
       }
       return toStat(await this.call(`rename ${tmp}`, () => this.vendor.files.rename(tmp, file), { retry: false }));
     } catch (e) {
@@ -78,11 +109,11 @@ export class E2BFiles extends VendorFiles {
     return toStat(await this.entry(this.abs(p)));
   }
 
-
   async list(p: string): Promise<DirEntry[]> {
     const dir = this.abs(p);
     const info = await this.entry(dir);
-    if (info.type !== 'dir') throw new SandboxError('INVALID_ARGUMENT', `${dir}: a parent is not a directory`, { hint: 'pass a directory' });
+    if (info.type !== 'dir')
+      throw new SandboxError('INVALID_ARGUMENT', `${dir}: a parent is not a directory`, { hint: 'pass a directory' });
     const entries = await this.call(`list ${dir}`, () => this.vendor.files.list(dir, { depth: 1 }));
     return entries.map((e) => {
       const s = toStat(e);
@@ -99,7 +130,9 @@ export class E2BFiles extends VendorFiles {
     const file = this.abs(p);
     const info = await this.entry(file);
     if (info.type === 'dir' && !opts?.recursive) {
-      throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'pass recursive: true to delete it with its contents' });
+      throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, {
+        hint: 'pass recursive: true to delete it with its contents',
+      });
     }
     await this.call(`remove ${file}`, () => this.vendor.files.remove(file), { retry: false });
   }
@@ -109,8 +142,14 @@ export class E2BFiles extends VendorFiles {
     const to = this.abs(toP);
     await this.entry(from);
     if (!opts?.overwrite) {
-      const target = await this.entry(to).catch((e: SandboxError) => { if (e.code === 'NOT_FOUND') return undefined; throw e; });
-      if (target) throw new SandboxError('ALREADY_EXISTS', `${to} already exists`, { hint: 'pass overwrite: true to replace it, or pick another destination' });
+      const target = await this.entry(to).catch((e: SandboxError) => {
+        if (e.code === 'NOT_FOUND') return undefined;
+        throw e;
+      });
+      if (target)
+        throw new SandboxError('ALREADY_EXISTS', `${to} already exists`, {
+          hint: 'pass overwrite: true to replace it, or pick another destination',
+        });
     }
     await this.call(`rename ${from}`, () => this.vendor.files.rename(from, to), { retry: false });
   }

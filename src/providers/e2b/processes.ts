@@ -9,7 +9,13 @@ type Call = <T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean }) 
 export function signalFromError(error: string | undefined): string | null {
   const m = /signal: (\w+)/.exec(error ?? '');
   if (!m) return null;
-  const names: Record<string, string> = { killed: 'SIGKILL', terminated: 'SIGTERM', interrupt: 'SIGINT', hangup: 'SIGHUP', quit: 'SIGQUIT' };
+  const names: Record<string, string> = {
+    killed: 'SIGKILL',
+    terminated: 'SIGTERM',
+    interrupt: 'SIGINT',
+    hangup: 'SIGHUP',
+    quit: 'SIGQUIT',
+  };
   return names[m[1]!] ?? `SIG${m[1]!.toUpperCase()}`;
 }
 
@@ -34,28 +40,48 @@ export class E2BProcesses implements ProcessApi {
     const id = this.table.newId();
     let proc: RemoteProcess | undefined;
     const early: string[] = [];
-    const sink = (d: string): void => { if (proc) proc.append(d); else early.push(d); };
-    const handle = await this.call(`start ${id}`, () => this.vendor.commands.run(command, {
-      background: true, stdin: true, cwd, envs: opts.env, timeoutMs: 0, onStdout: sink, onStderr: sink,
-    }), { retry: false });
+    const sink = (d: string): void => {
+      if (proc) proc.append(d);
+      else early.push(d);
+    };
+    const handle = await this.call(
+      `start ${id}`,
+      () =>
+        this.vendor.commands.run(command, {
+          background: true,
+          stdin: true,
+          cwd,
+          envs: opts.env,
+          timeoutMs: 0,
+          onStdout: sink,
+          onStderr: sink,
+        }),
+      { retry: false },
+    );
     discardAccumulatedOutput(handle);
     proc = new RemoteProcess(id, command, handle.pid, opts.name);
     for (const d of early) proc.append(d);
     this.table.add(proc);
     this.handles.set(id, handle);
     const p = proc;
-    handle.wait().then(
-      () => p.end(0, null),
-      (e: unknown) => {
-        if (e instanceof CommandExitError) {
-          const signal = signalFromError(e.error);
-          p.end(signal ? null : e.exitCode, signal);
-        } else {
-          this.log.debug({ processId: id, err: (e as Error).message }, 'lost the output stream of a background process');
-          p.end(null, null);
-        }
-      },
-    ).finally(() => this.handles.delete(id));
+    handle
+      .wait()
+      .then(
+        () => p.end(0, null),
+        (e: unknown) => {
+          if (e instanceof CommandExitError) {
+            const signal = signalFromError(e.error);
+            p.end(signal ? null : e.exitCode, signal);
+          } else {
+            this.log.debug(
+              { processId: id, err: (e as Error).message },
+              'lost the output stream of a background process',
+            );
+            p.end(null, null);
+          }
+        },
+      )
+      .finally(() => this.handles.delete(id));
     return p.info();
   }
 
@@ -66,7 +92,8 @@ export class E2BProcesses implements ProcessApi {
   async write(processId: string, input: string, close: boolean): Promise<void> {
     const p = this.table.get(processId);
     this.table.checkWritable(p);
-    if (input) await this.call(`stdin ${processId}`, () => this.vendor.commands.sendStdin(p.pid, input), { retry: false });
+    if (input)
+      await this.call(`stdin ${processId}`, () => this.vendor.commands.sendStdin(p.pid, input), { retry: false });
     if (close) {
       await this.call(`close stdin ${processId}`, () => this.vendor.commands.closeStdin(p.pid), { retry: false });
       p.stdinClosed = true;
@@ -96,8 +123,9 @@ export class E2BProcesses implements ProcessApi {
 
 /** E2B's kill signals only the pid it started; this reaches every descendant. */
 export async function signalTree(vendor: Vendor, call: Call, pid: number, sig: number): Promise<void> {
-  await call(`signal ${pid}`, () => vendor.commands.run(treeSignalScript(pid, sig), { timeoutMs: 15_000 }), { retry: false })
-    .catch(() => undefined);
+  await call(`signal ${pid}`, () => vendor.commands.run(treeSignalScript(pid, sig), { timeoutMs: 15_000 }), {
+    retry: false,
+  }).catch(() => undefined);
 }
 
 /**
@@ -109,6 +137,7 @@ export async function signalTree(vendor: Vendor, call: Call, pid: number, sig: n
  */
 export function discardAccumulatedOutput(handle: CommandHandle): void {
   for (const field of ['_stdout', '_stderr']) {
-    if (Object.hasOwn(handle, field)) Object.defineProperty(handle, field, { get: () => '', set: () => undefined, configurable: true });
+    if (Object.hasOwn(handle, field))
+      Object.defineProperty(handle, field, { get: () => '', set: () => undefined, configurable: true });
   }
 }

@@ -19,23 +19,43 @@ export class E2BProvider implements SandboxProvider {
   private readonly live = new Map<string, E2BSandbox>();
   private closing = false;
 
-  private constructor(private readonly config: Config, private readonly log: Logger, private readonly owner: Ownership) {}
+  private constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly owner: Ownership,
+  ) {}
 
   static async start(config: Config, log: Logger): Promise<E2BProvider> {
     if (!config.e2bApiKey) {
-      throw new SandboxError('AUTH', 'the e2b provider needs an API key', { hint: 'set E2B_API_KEY (from https://e2b.dev/dashboard?tab=keys), or choose another provider with SANDBOX_PROVIDER' });
+      throw new SandboxError('AUTH', 'the e2b provider needs an API key', {
+        hint: 'set E2B_API_KEY (from https://e2b.dev/dashboard?tab=keys), or choose another provider with SANDBOX_PROVIDER',
+      });
     }
     const owner = new Ownership(config);
     await owner.register();
-    log.info({ template: config.e2bTemplate, domain: config.e2bDomain ?? 'e2b.app', apiUrl: config.e2bApiUrl, timeoutS: config.e2bTimeoutS, maxRetries: config.e2bMaxRetries }, 'e2b provider ready');
+    log.info(
+      {
+        template: config.e2bTemplate,
+        domain: config.e2bDomain ?? 'e2b.app',
+        apiUrl: config.e2bApiUrl,
+        timeoutS: config.e2bTimeoutS,
+        maxRetries: config.e2bMaxRetries,
+      },
+      'e2b provider ready',
+    );
     return new E2BProvider(config, log, owner);
   }
 
   /** Connection options for every SDK call; nothing is read from the environment by the SDK. */
   private conn(requestTimeoutMs = this.config.cloudRequestTimeoutS * 1000): ConnectionOpts & { retries: number } {
     return {
-      apiKey: this.config.e2bApiKey, domain: this.config.e2bDomain, apiUrl: this.config.e2bApiUrl,
-      sandboxUrl: this.config.e2bSandboxUrl, requestTimeoutMs, retries: 0, debug: false,
+      apiKey: this.config.e2bApiKey,
+      domain: this.config.e2bDomain,
+      apiUrl: this.config.e2bApiUrl,
+      sandboxUrl: this.config.e2bSandboxUrl,
+      requestTimeoutMs,
+      retries: 0,
+      debug: false,
     };
   }
 
@@ -51,31 +71,45 @@ export class E2BProvider implements SandboxProvider {
     return describeE2B(this.config);
   }
 
-
   async create(opts: CreateOptions): Promise<Sandbox> {
     if (this.closing) throw new SandboxError('UNAVAILABLE', 'the server is shutting down');
     const lifetimeMs = this.config.e2bTimeoutS * 1000;
     // timeoutMs is always passed: without it the SDK sends none and E2B ends the sandbox within seconds.
-    const vendor = await this.call('create sandbox', () => Vendor.create(this.config.e2bTemplate, {
-      ...this.conn(), timeoutMs: lifetimeMs, metadata: this.owner.labels(opts.labels), envs: opts.envs,
-    }));
-    return this.adopt(vendor, new Date()).catch(async (e) => { await vendor.kill().catch(() => undefined); throw e; });
+    const vendor = await this.call('create sandbox', () =>
+      Vendor.create(this.config.e2bTemplate, {
+        ...this.conn(),
+        timeoutMs: lifetimeMs,
+        metadata: this.owner.labels(opts.labels),
+        envs: opts.envs,
+      }),
+    );
+    return this.adopt(vendor, new Date()).catch(async (e) => {
+      await vendor.kill().catch(() => undefined);
+      throw e;
+    });
   }
 
   async connect(id: string): Promise<Sandbox> {
     const existing = this.live.get(id);
     if (existing?.isAlive()) return existing;
-    const vendor = await this.call('connect sandbox', () => Vendor.connect(id, { ...this.conn(), timeoutMs: this.config.e2bTimeoutS * 1000 }));
+    const vendor = await this.call('connect sandbox', () =>
+      Vendor.connect(id, { ...this.conn(), timeoutMs: this.config.e2bTimeoutS * 1000 }),
+    );
     return this.adopt(vendor, new Date());
   }
 
   /** The workdir is the sandbox user's home, asked once: templates may run as another user. */
   private async adopt(vendor: Vendor, createdAt: Date): Promise<E2BSandbox> {
-    const r = await this.call('find workdir', () => vendor.commands.run('printf %s "$HOME"', { timeoutMs: 30_000 }), { retry: false });
+    const r = await this.call('find workdir', () => vendor.commands.run('printf %s "$HOME"', { timeoutMs: 30_000 }), {
+      retry: false,
+    });
     const workdir = r.stdout.trim() || '/home/user';
     const sb = new E2BSandbox(vendor, workdir, createdAt, {
-      call: this.call, log: this.log.child({ sandboxId: vendor.sandboxId }), maxOutputBytes: this.config.maxOutputBytes,
-      lifetimeMs: this.config.e2bTimeoutS * 1000, onKilled: (id) => this.live.delete(id),
+      call: this.call,
+      log: this.log.child({ sandboxId: vendor.sandboxId }),
+      maxOutputBytes: this.config.maxOutputBytes,
+      lifetimeMs: this.config.e2bTimeoutS * 1000,
+      onKilled: (id) => this.live.delete(id),
     });
     this.live.set(sb.id, sb);
     return sb;
@@ -89,7 +123,12 @@ export class E2BProvider implements SandboxProvider {
         for (const s of await pages.nextItems()) {
           // Filter again: a server that ignored the query must not make us touch foreign sandboxes.
           if (!Object.entries(labels).every(([k, v]) => s.metadata[k] === v)) continue;
-          out.push({ id: s.sandboxId, labels: s.metadata, createdAt: s.startedAt.toISOString(), alive: s.state === 'running' });
+          out.push({
+            id: s.sandboxId,
+            labels: s.metadata,
+            createdAt: s.startedAt.toISOString(),
+            alive: s.state === 'running',
+          });
         }
       }
       return out;
@@ -97,7 +136,14 @@ export class E2BProvider implements SandboxProvider {
   }
 
   findReleased(labels: Record<string, string>): Promise<Sandbox | undefined> {
-    return reattachReleased({ owner: this.owner, kind: 'E2B', log: this.log, labels, list: (l) => this.list(l), connect: (id) => this.connect(id) });
+    return reattachReleased({
+      owner: this.owner,
+      kind: 'E2B',
+      log: this.log,
+      labels,
+      list: (l) => this.list(l),
+      connect: (id) => this.connect(id),
+    });
   }
 
   async reapOrphans(): Promise<string[]> {

@@ -31,13 +31,22 @@ export class E2BSandbox implements Sandbox {
   private readonly renewal: Renewal;
   private chromium?: SandboxChromium;
 
-  constructor(private readonly vendor: Vendor, readonly workdir: string, readonly createdAt: Date, private readonly deps: E2BSandboxDeps) {
+  constructor(
+    private readonly vendor: Vendor,
+    readonly workdir: string,
+    readonly createdAt: Date,
+    private readonly deps: E2BSandboxDeps,
+  ) {
     this.id = vendor.sandboxId;
     const call: Call = (what, fn, opts) => this.guard(what, fn, opts);
     this.files = new E2BFiles(vendor, workdir, call);
     this.processes = new E2BProcesses(vendor, (cwd) => this.prepareCwd(cwd), call, deps.log);
-    this.renewal = new Renewal(deps.lifetimeMs, () => this.vendor.setTimeout(deps.lifetimeMs), () => this.processes.anyRunning(),
-      (e) => deps.log.warn({ sandboxId: this.id, err: e.message }, 'could not renew the E2B sandbox timeout'));
+    this.renewal = new Renewal(
+      deps.lifetimeMs,
+      () => this.vendor.setTimeout(deps.lifetimeMs),
+      () => this.processes.anyRunning(),
+      (e) => deps.log.warn({ sandboxId: this.id, err: e.message }, 'could not renew the E2B sandbox timeout'),
+    );
   }
 
   /** False once killed, found dead, or past the E2B timeout we last set (then E2B has ended it). */
@@ -47,7 +56,10 @@ export class E2BSandbox implements Sandbox {
 
   /** Every vendor call: refused once the sandbox is known dead, marks it dead on SANDBOX_GONE, renews its lifetime. */
   private async guard<T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean }): Promise<T> {
-    if (!this.isAlive()) throw new SandboxError('SANDBOX_GONE', `E2B sandbox ${this.id} has ended`, { hint: 'the next call starts a fresh sandbox' });
+    if (!this.isAlive())
+      throw new SandboxError('SANDBOX_GONE', `E2B sandbox ${this.id} has ended`, {
+        hint: 'the next call starts a fresh sandbox',
+      });
     try {
       return await this.renewal.track(() => this.deps.call(what, fn, opts));
     } catch (e) {
@@ -60,9 +72,14 @@ export class E2BSandbox implements Sandbox {
   private async prepareCwd(cwd: string | undefined): Promise<string> {
     if (cwd === undefined) return this.workdir;
     const dir = resolvePath(this.workdir, cwd);
-    const info = await this.files.stat(dir).catch((e: SandboxError) => { if (e.code === 'NOT_FOUND') return undefined; throw e; });
+    const info = await this.files.stat(dir).catch((e: SandboxError) => {
+      if (e.code === 'NOT_FOUND') return undefined;
+      throw e;
+    });
     if (info?.type !== 'directory') {
-      throw new SandboxError('INVALID_ARGUMENT', `cwd ${dir} is not an existing directory`, { hint: 'pass an existing directory (relative paths start at the workdir), or create it first with mkdir -p' });
+      throw new SandboxError('INVALID_ARGUMENT', `cwd ${dir} is not an existing directory`, {
+        hint: 'pass an existing directory (relative paths start at the workdir), or create it first with mkdir -p',
+      });
     }
     return dir;
   }
@@ -80,17 +97,40 @@ export class E2BSandbox implements Sandbox {
     const started = performance.now();
     const withStdin = opts.stdin !== undefined;
     // Background mode is what lets us feed stdin and enforce our own timeout (kill the whole tree).
-    const handle: CommandHandle = await this.guard('exec', () => this.vendor.commands.run(command, {
-      background: true, stdin: withStdin, cwd, envs: opts.env, timeoutMs: 0,
-      onStdout: (d) => { out.push(Buffer.from(d)); opts.onOutput?.({ stream: 'stdout', data: d }); },
-      onStderr: (d) => { err.push(Buffer.from(d)); opts.onOutput?.({ stream: 'stderr', data: d }); },
-    }), { retry: false });
+    const handle: CommandHandle = await this.guard(
+      'exec',
+      () =>
+        this.vendor.commands.run(command, {
+          background: true,
+          stdin: withStdin,
+          cwd,
+          envs: opts.env,
+          timeoutMs: 0,
+          onStdout: (d) => {
+            out.push(Buffer.from(d));
+            opts.onOutput?.({ stream: 'stdout', data: d });
+          },
+          onStderr: (d) => {
+            err.push(Buffer.from(d));
+            opts.onOutput?.({ stream: 'stderr', data: d });
+          },
+        }),
+      { retry: false },
+    );
     discardAccumulatedOutput(handle);
     let timedOut = false;
     let cancelled = false;
-    const stop = () => { void signalTree(this.vendor, this.deps.call, handle.pid, 9).then(() => handle.kill().catch(() => false)); };
-    const timer = setTimeout(() => { timedOut = true; stop(); }, opts.timeoutMs);
-    const onAbort = () => { cancelled = true; stop(); };
+    const stop = () => {
+      void signalTree(this.vendor, this.deps.call, handle.pid, 9).then(() => handle.kill().catch(() => false));
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop();
+    }, opts.timeoutMs);
+    const onAbort = () => {
+      cancelled = true;
+      stop();
+    };
     if (opts.signal?.aborted) onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -111,11 +151,20 @@ export class E2BSandbox implements Sandbox {
         signal = signalFromError(e.error);
         exitCode = signal ? null : e.exitCode;
       }
-      if (timedOut || cancelled) { exitCode = null; signal ??= 'SIGKILL'; }
+      if (timedOut || cancelled) {
+        exitCode = null;
+        signal ??= 'SIGKILL';
+      }
       return {
-        exitCode, signal, stdout: out.text(), stderr: err.text(),
+        exitCode,
+        signal,
+        stdout: out.text(),
+        stderr: err.text(),
         durationMs: Math.round((performance.now() - started) * 100) / 100,
-        timedOut, cancelled, truncated: out.dropped + err.dropped > 0, droppedBytes: out.dropped + err.dropped,
+        timedOut,
+        cancelled,
+        truncated: out.dropped + err.dropped > 0,
+        droppedBytes: out.dropped + err.dropped,
       };
     } finally {
       clearTimeout(timer);
@@ -124,13 +173,20 @@ export class E2BSandbox implements Sandbox {
   }
 
   async portUrl(port: number): Promise<{ url: string }> {
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SandboxError('INVALID_ARGUMENT', `port ${port} is not a TCP port`, { hint: 'pass a number from 1 to 65535' });
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new SandboxError('INVALID_ARGUMENT', `port ${port} is not a TCP port`, {
+        hint: 'pass a number from 1 to 65535',
+      });
     return { url: `https://${this.vendor.getHost(port)}` };
   }
 
   /** Chromium from the template, started in the sandbox and reached over CDP through E2B's port URL (cdp-browser.ts). */
   async browserEndpoint(opts: { chromiumPath: string }): Promise<BrowserEndpoint> {
-    this.chromium ??= new SandboxChromium(this, 'use an E2B template whose image has Chromium on its PATH (e.g. a template Dockerfile with RUN apt-get install -y --no-install-recommends chromium) and set E2B_TEMPLATE to it', this.deps.log);
+    this.chromium ??= new SandboxChromium(
+      this,
+      'use an E2B template whose image has Chromium on its PATH (e.g. a template Dockerfile with RUN apt-get install -y --no-install-recommends chromium) and set E2B_TEMPLATE to it',
+      this.deps.log,
+    );
     return this.chromium.endpoint(opts.chromiumPath);
   }
 
@@ -142,7 +198,12 @@ export class E2BSandbox implements Sandbox {
   /** Server shutdown with a named workspace: E2B keeps the sandbox `keepMs` more, for the next server to reattach. */
   release(keepMs: number): Promise<void> {
     this.killed ??= (async () => {
-      await this.keepAlive(keepMs).catch((e: Error) => this.deps.log.warn({ sandboxId: this.id, err: e.message }, 'could not extend the E2B timeout of a workspace sandbox'));
+      await this.keepAlive(keepMs).catch((e: Error) =>
+        this.deps.log.warn(
+          { sandboxId: this.id, err: e.message },
+          'could not extend the E2B timeout of a workspace sandbox',
+        ),
+      );
       this.letGo();
     })();
     return this.killed;
@@ -151,7 +212,15 @@ export class E2BSandbox implements Sandbox {
   kill(): Promise<void> {
     this.killed ??= (async () => {
       const wasAlive = this.letGo();
-      if (wasAlive) await this.deps.call('kill sandbox', () => this.vendor.kill()).catch((e: Error) => this.deps.log.warn({ sandboxId: this.id, err: e.message }, 'E2B kill failed; the sandbox ends at its timeout'));
+      if (wasAlive)
+        await this.deps
+          .call('kill sandbox', () => this.vendor.kill())
+          .catch((e: Error) =>
+            this.deps.log.warn(
+              { sandboxId: this.id, err: e.message },
+              'E2B kill failed; the sandbox ends at its timeout',
+            ),
+          );
     })();
     return this.killed;
   }

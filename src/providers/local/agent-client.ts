@@ -44,7 +44,10 @@ export class AgentConnection {
     private readonly onExit: (reason: string) => void,
     opts: AgentConnectionOptions,
   ) {
-    this.ready = new Promise<number>((res, rej) => { this.markReady = res; this.failReady = rej; });
+    this.ready = new Promise<number>((res, rej) => {
+      this.markReady = res;
+      this.failReady = rej;
+    });
     this.ready.catch(() => undefined);
     const stderrTail = new BoundedLines(20, 1000);
     child.stderr.on('data', (chunk: Buffer) => {
@@ -53,13 +56,22 @@ export class AgentConnection {
     const reader = new FrameReader(
       (m) => this.dispatch(m),
       (reason) => this.breakProtocol(reason),
-      { maxLineBytes: replyLineLimit(opts.maxOutputBytes), maxBodyBytes: MAX_TRANSFER_BYTES, binFields: REPLY_BIN_FIELDS },
+      {
+        maxLineBytes: replyLineLimit(opts.maxOutputBytes),
+        maxBodyBytes: MAX_TRANSFER_BYTES,
+        binFields: REPLY_BIN_FIELDS,
+      },
     );
     child.stdout.on('data', (chunk: Buffer) => reader.push(chunk));
-    child.stdin.on('error', () => { /* reported through exit */ });
+    child.stdin.on('error', () => {
+      /* reported through exit */
+    });
     child.on('exit', (code: number | null, signal: NodeJS.Signals | null) => {
       const detail = stderrTail.lines().join('\n').trim();
-      this.end(this.violation ?? `sandbox process exited (${signal ?? `code ${code}`})${detail ? `: ${detail.slice(-500)}` : ''}`);
+      this.end(
+        this.violation ??
+          `sandbox process exited (${signal ?? `code ${code}`})${detail ? `: ${detail.slice(-500)}` : ''}`,
+      );
       onExit(this.deadReason!);
     });
   }
@@ -71,13 +83,20 @@ export class AgentConnection {
 
   private dispatch(frame: Frame): void {
     const parsed = agentEnvelope.safeParse(frame);
-    if (!parsed.success) return this.breakProtocol(`a message of unknown shape (${parsed.error.issues[0]?.message ?? 'invalid'})`);
+    if (!parsed.success)
+      return this.breakProtocol(`a message of unknown shape (${parsed.error.issues[0]?.message ?? 'invalid'})`);
     const msg = parsed.data;
-    if ('ready' in msg) { this.markReady(msg.pid); return; }
+    if ('ready' in msg) {
+      this.markReady(msg.pid);
+      return;
+    }
     // A reply to a request that is over (answered, or its sandbox is ending) is dropped.
     const p = this.pending.get(msg.id);
     if (!p) return;
-    if ('event' in msg) { p.onEvent?.(msg.stream, msg.data); return; }
+    if ('event' in msg) {
+      p.onEvent?.(msg.stream, msg.data);
+      return;
+    }
     this.pending.delete(msg.id);
     if (!msg.ok) {
       p.reject(new SandboxError(knownErrorCode(msg.error.code), msg.error.message, { hint: msg.error.hint }));
@@ -86,7 +105,9 @@ export class AgentConnection {
     const result = agentResults[p.op].safeParse(msg.result);
     if (!result.success) {
       const issue = result.error.issues[0];
-      this.breakProtocol(`a ${p.op} result of the wrong shape (${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'})`);
+      this.breakProtocol(
+        `a ${p.op} result of the wrong shape (${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'})`,
+      );
       return p.reject(this.goneError());
     }
     p.resolve(result.data);
@@ -116,15 +137,25 @@ export class AgentConnection {
   }
 
   private goneError(): SandboxError {
-    if (this.violation) return new SandboxError('SANDBOX_GONE', `the sandbox ${this.violation}`, { hint: 'call again for a fresh one; its files and processes are gone' });
-    return new SandboxError('SANDBOX_GONE', `the sandbox is gone: ${this.deadReason}`, { hint: 'call again: a fresh sandbox will be created' });
+    if (this.violation)
+      return new SandboxError('SANDBOX_GONE', `the sandbox ${this.violation}`, {
+        hint: 'call again for a fresh one; its files and processes are gone',
+      });
+    return new SandboxError('SANDBOX_GONE', `the sandbox is gone: ${this.deadReason}`, {
+      hint: 'call again: a fresh sandbox will be created',
+    });
   }
 
   /**
    * Sends one request; `onEvent` receives streamed output for exec; `bin` travels as raw bytes after
    * the request line (see agent/frames.ts). Returns the request id too.
    */
-  request<O extends AgentOp>(op: O, args: Record<string, unknown>, onEvent?: Pending['onEvent'], bin?: Binary): { id: number; result: Promise<AgentResult<O>> } {
+  request<O extends AgentOp>(
+    op: O,
+    args: Record<string, unknown>,
+    onEvent?: Pending['onEvent'],
+    bin?: Binary,
+  ): { id: number; result: Promise<AgentResult<O>> } {
     const id = this.nextId++;
     if (!this.alive) return { id, result: Promise.reject(this.goneError()) };
     const result = new Promise<AgentResult<O>>((resolve, reject) => {

@@ -16,12 +16,26 @@ export const agentEnvelope = z.union([
   z.object({ ready: z.literal(true), pid: z.number().int() }),
   z.object({ id: requestId, event: z.literal('output'), stream: z.enum(['stdout', 'stderr']), data: z.string() }),
   z.object({ id: requestId, ok: z.literal(true), result: z.unknown() }),
-  z.object({ id: requestId, ok: z.literal(false), error: z.object({ code: z.string().max(64), message: errorText, hint: errorText.optional() }) }),
+  z.object({
+    id: requestId,
+    ok: z.literal(false),
+    error: z.object({ code: z.string().max(64), message: errorText, hint: errorText.optional() }),
+  }),
 ]);
 export type AgentEnvelope = z.output<typeof agentEnvelope>;
 
 const SANDBOX_ERROR_CODES: ReadonlySet<string> = new Set<SandboxErrorCode>([
-  'INVALID_ARGUMENT', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'TIMEOUT', 'LIMIT_EXCEEDED', 'UNAVAILABLE', 'AUTH', 'SANDBOX_GONE', 'UNSUPPORTED', 'INTERNAL',
+  'INVALID_ARGUMENT',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'TIMEOUT',
+  'LIMIT_EXCEEDED',
+  'UNAVAILABLE',
+  'AUTH',
+  'SANDBOX_GONE',
+  'UNSUPPORTED',
+  'INTERNAL',
 ]);
 
 /** An agent's error code, if it is one of ours; anything else is reported as INTERNAL. */
@@ -37,26 +51,56 @@ const bytes = z.instanceof(Buffer);
 const empty = z.object({});
 
 const processInfo = z.object({
-  processId: z.string(), name: z.string().optional(), command: z.string(), pid: z.number().int(),
-  running: z.boolean(), exitCode: nullableInt, signal: z.string().nullable(), startedAt: z.string(), outputBytes: count,
+  processId: z.string(),
+  name: z.string().optional(),
+  command: z.string(),
+  pid: z.number().int(),
+  running: z.boolean(),
+  exitCode: nullableInt,
+  signal: z.string().nullable(),
+  startedAt: z.string(),
+  outputBytes: count,
 });
 
 const fileStat = z.object({
-  path: z.string(), type: fileType, size: count, mode: count,
-  mtime: z.string(), atime: z.string(), ctime: z.string(), birthtime: z.string(),
-  linkTarget: z.string().optional(), kind: fileKind.optional(), mimeType: z.string().optional(),
+  path: z.string(),
+  type: fileType,
+  size: count,
+  mode: count,
+  mtime: z.string(),
+  atime: z.string(),
+  ctime: z.string(),
+  birthtime: z.string(),
+  linkTarget: z.string().optional(),
+  kind: fileKind.optional(),
+  mimeType: z.string().optional(),
 });
 
 /** Result schema of each op the server sends. */
 export const agentResults = {
   ping: z.object({ pid: z.number().int() }),
   exec: z.object({
-    exitCode: nullableInt, signal: z.string().nullable(), stdout: z.string(), stderr: z.string(), durationMs: z.number().nonnegative(),
-    timedOut: z.boolean(), cancelled: z.boolean(), truncated: z.boolean(), droppedBytes: count,
+    exitCode: nullableInt,
+    signal: z.string().nullable(),
+    stdout: z.string(),
+    stderr: z.string(),
+    durationMs: z.number().nonnegative(),
+    timedOut: z.boolean(),
+    cancelled: z.boolean(),
+    truncated: z.boolean(),
+    droppedBytes: count,
   }),
   cancel: empty,
   spawn: processInfo,
-  read: z.object({ output: z.string(), cursor: count, running: z.boolean(), exitCode: nullableInt, signal: z.string().nullable(), droppedBytes: count, matched: z.boolean() }),
+  read: z.object({
+    output: z.string(),
+    cursor: count,
+    running: z.boolean(),
+    exitCode: nullableInt,
+    signal: z.string().nullable(),
+    droppedBytes: count,
+    matched: z.boolean(),
+  }),
   write: empty,
   kill: processInfo,
   killAll: z.object({ killed: count }),
@@ -70,16 +114,38 @@ export const agentResults = {
   'fs.remove': empty,
   'fs.rename': empty,
   'fs.readText': z.object({
-    path: z.string(), size: count, kind: fileKind, mimeType: z.string().optional(), text: bytes,
-    startLine: z.number().int(), endLine: z.number().int(), totalLines: count, truncated: z.boolean(),
+    path: z.string(),
+    size: count,
+    kind: fileKind,
+    mimeType: z.string().optional(),
+    text: bytes,
+    startLine: z.number().int(),
+    endLine: z.number().int(),
+    totalLines: count,
+    truncated: z.boolean(),
   }),
   'fs.tree': z.object({
-    root: z.string(), truncated: z.boolean(), hiddenCount: count,
-    entries: z.array(z.object({ path: z.string(), type: fileType, size: count, mtime: z.string(), linkTarget: z.string().optional(), skipped: z.boolean().optional() })),
+    root: z.string(),
+    truncated: z.boolean(),
+    hiddenCount: count,
+    entries: z.array(
+      z.object({
+        path: z.string(),
+        type: fileType,
+        size: count,
+        mtime: z.string(),
+        linkTarget: z.string().optional(),
+        skipped: z.boolean().optional(),
+      }),
+    ),
   }),
   'fs.search': z.object({
     matches: z.array(z.object({ path: z.string(), line: count, text: z.string() })),
-    truncated: z.boolean(), filesSearched: count, binarySkipped: count, largeSkipped: count, timedOut: z.boolean(),
+    truncated: z.boolean(),
+    filesSearched: count,
+    binarySkipped: count,
+    largeSkipped: count,
+    timedOut: z.boolean(),
   }),
 } satisfies Record<string, z.ZodType>;
 

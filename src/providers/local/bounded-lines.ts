@@ -8,7 +8,10 @@ export class BoundedLines {
   private partialBytes = 0;
   private tail: string[] = [];
 
-  constructor(private readonly keep: number, private readonly maxLineBytes: number) {}
+  constructor(
+    private readonly keep: number,
+    private readonly maxLineBytes: number,
+  ) {}
 
   /** Feeds a chunk; returns the lines it completed (each cut to maxLineBytes). */
   push(chunk: Buffer): string[] {

@@ -22,7 +22,12 @@ export interface BridgeLimits {
   idleTimeoutMs: number;
 }
 
-export const DEFAULT_BRIDGE_LIMITS: BridgeLimits = { maxConnections: 128, maxUnintroduced: 8, helloTimeoutMs: 5000, idleTimeoutMs: 30 * 60_000 };
+export const DEFAULT_BRIDGE_LIMITS: BridgeLimits = {
+  maxConnections: 128,
+  maxUnintroduced: 8,
+  helloTimeoutMs: 5000,
+  idleTimeoutMs: 30 * 60_000,
+};
 
 interface Waiter {
   resolve: (s: net.Socket) => void;
@@ -41,19 +46,29 @@ export class PortBridge {
   private readonly waiters = new Map<string, Waiter>();
   private unintroduced = 0;
 
-  private constructor(readonly socketPath: string, private readonly server: net.Server, private readonly limits: BridgeLimits) {
+  private constructor(
+    readonly socketPath: string,
+    private readonly server: net.Server,
+    private readonly limits: BridgeLimits,
+  ) {
     // Past this, Node closes a new connection as soon as it is accepted.
     server.maxConnections = limits.maxConnections;
     server.on('connection', (s) => this.accept(s));
   }
 
-  static async listen(socketPath: string, limits: BridgeLimits = DEFAULT_BRIDGE_LIMITS): Promise<PortBridge | undefined> {
+  static async listen(
+    socketPath: string,
+    limits: BridgeLimits = DEFAULT_BRIDGE_LIMITS,
+  ): Promise<PortBridge | undefined> {
     if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) return undefined;
     await fs.rm(socketPath, { force: true });
     const server = net.createServer({ allowHalfOpen: true });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(socketPath, () => { server.off('error', reject); resolve(); });
+      server.listen(socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
     server.unref();
     return new PortBridge(socketPath, server, limits);
@@ -69,7 +84,10 @@ export class PortBridge {
         reject(new SandboxError('TIMEOUT', 'the sandbox did not open the port connection in time'));
       }, timeoutMs);
       this.waiters.set(token, { resolve, reject, timer });
-      cancel = () => { clearTimeout(timer); this.waiters.delete(token); };
+      cancel = () => {
+        clearTimeout(timer);
+        this.waiters.delete(token);
+      };
     });
     socket.catch(() => undefined);
     return { token, socket, cancel };
@@ -84,11 +102,22 @@ export class PortBridge {
     this.unintroduced++;
     let pending = true;
     let buf = Buffer.alloc(0);
-    const settle = () => { if (pending) { pending = false; this.unintroduced--; } };
-    const drop = () => { settle(); s.destroy(); };
+    const settle = () => {
+      if (pending) {
+        pending = false;
+        this.unintroduced--;
+      }
+    };
+    const drop = () => {
+      settle();
+      s.destroy();
+    };
     const timer = setTimeout(drop, this.limits.helloTimeoutMs);
     s.on('error', drop);
-    s.once('close', () => { clearTimeout(timer); settle(); });
+    s.once('close', () => {
+      clearTimeout(timer);
+      settle();
+    });
     // 'readable' rather than 'data': once the listener is removed, the stream is back to its
     // initial state, so whoever gets the socket next starts it flowing by listening or piping.
     const onReadable = () => {
@@ -96,7 +125,10 @@ export class PortBridge {
       while ((chunk = s.read() as Buffer | null) !== null) {
         buf = Buffer.concat([buf, chunk]);
         const nl = buf.indexOf(0x0a);
-        if (nl < 0) { if (buf.length > 64) drop(); continue; }
+        if (nl < 0) {
+          if (buf.length > 64) drop();
+          continue;
+        }
         s.off('readable', onReadable);
         clearTimeout(timer);
         s.off('error', drop);

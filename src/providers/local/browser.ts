@@ -34,7 +34,11 @@ export function findAgentPid(launcherPid: number): number | undefined {
 }
 
 function cmdline(pid: number): string {
-  try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { return ''; }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 function children(pid: number): number[] {
@@ -48,7 +52,9 @@ function children(pid: number): number[] {
       try {
         const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
         if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(d));
-      } catch { /* exited */ }
+      } catch {
+        /* exited */
+      }
     }
     return found;
   }
@@ -71,15 +77,27 @@ export interface LocalBrowserInfo {
   overCdp: boolean;
 }
 
-export const CHROMIUM_HINT = 'install Chromium (Debian/Ubuntu: apt-get install -y chromium; Fedora: dnf install chromium) or point SANDBOX_CHROMIUM_PATH / --chromium-path at a Chromium or Chrome binary under /usr (the part of the host a local sandbox sees)';
+export const CHROMIUM_HINT =
+  'install Chromium (Debian/Ubuntu: apt-get install -y chromium; Fedora: dnf install chromium) or point SANDBOX_CHROMIUM_PATH / --chromium-path at a Chromium or Chrome binary under /usr (the part of the host a local sandbox sees)';
 
-export async function localBrowserEndpoint(info: LocalBrowserInfo, chromiumPath: string, existsInSandbox: (p: string) => Promise<boolean>): Promise<BrowserEndpoint> {
+export async function localBrowserEndpoint(
+  info: LocalBrowserInfo,
+  chromiumPath: string,
+  existsInSandbox: (p: string) => Promise<boolean>,
+): Promise<BrowserEndpoint> {
   if (!(await existsInSandbox(chromiumPath))) {
-    throw new SandboxError('UNSUPPORTED', `no Chromium at ${chromiumPath} inside the sandbox, so the browser tools are unavailable`, { hint: CHROMIUM_HINT });
+    throw new SandboxError(
+      'UNSUPPORTED',
+      `no Chromium at ${chromiumPath} inside the sandbox, so the browser tools are unavailable`,
+      { hint: CHROMIUM_HINT },
+    );
   }
   const none = info.isolation === 'none';
   const target = none ? undefined : findAgentPid(info.launcherPid);
-  if (!none && !target) throw new SandboxError('SANDBOX_GONE', 'the sandbox\'s agent process is gone, so no browser can start in it', { hint: 'call the tool again: a fresh sandbox will be created' });
+  if (!none && !target)
+    throw new SandboxError('SANDBOX_GONE', "the sandbox's agent process is gone, so no browser can start in it", {
+      hint: 'call the tool again: a fresh sandbox will be created',
+    });
   return {
     kind: 'launch',
     executablePath: launcherPath(info.runtimeDir),
@@ -90,7 +108,10 @@ export async function localBrowserEndpoint(info: LocalBrowserInfo, chromiumPath:
       TMPDIR: none ? info.tmpDir : '/tmp',
       LANG: 'C.UTF-8',
       // One profile per launch: sessions of a named workspace each run a Chromium in the same sandbox.
-      SANDBOX_BROWSER_PROFILE: path.join(none ? info.tmpDir : '/tmp', `.sandbox-mcp-browser-profile-${randomBytes(4).toString('hex')}`),
+      SANDBOX_BROWSER_PROFILE: path.join(
+        none ? info.tmpDir : '/tmp',
+        `.sandbox-mcp-browser-profile-${randomBytes(4).toString('hex')}`,
+      ),
       SANDBOX_BROWSER_CGROUP: info.cgroupProcs.join(' '),
       SANDBOX_BROWSER_CHROMIUM: chromiumPath,
       SANDBOX_BROWSER_TARGET: target ? String(target) : '',

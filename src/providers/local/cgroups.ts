@@ -36,13 +36,18 @@ function ownPath(controller: string): string | undefined {
       if (ctrls === undefined || p === undefined) continue;
       if (controller === '' ? ctrls === '' : ctrls.split(',').includes(controller)) return p;
     }
-  } catch { /* not Linux */ }
+  } catch {
+    /* not Linux */
+  }
   return undefined;
 }
 
 export class Cgroups {
   /** Parent folders per controller: v1 has one per controller, v2 a single one. */
-  private constructor(private readonly parents: CgroupParent[], readonly limitsCpu: boolean) {}
+  private constructor(
+    private readonly parents: CgroupParent[],
+    readonly limitsCpu: boolean,
+  ) {}
 
   /** Memory and process limits, with a CPU limit where that controller is ours too; undefined if none. */
   static async detect(cpus: number): Promise<Cgroups | undefined> {
@@ -60,17 +65,25 @@ export class Cgroups {
       pids: { 'pids.max': (l) => String(l.pidsMax) },
       cpu: { 'cpu.cfs_period_us': () => String(CPU_PERIOD_US), 'cpu.cfs_quota_us': cpuQuota },
     };
-    const v2Files: CgroupParent['files'] = { 'memory.max': (l) => String(l.memoryBytes), 'pids.max': (l) => String(l.pidsMax) };
+    const v2Files: CgroupParent['files'] = {
+      'memory.max': (l) => String(l.memoryBytes),
+      'pids.max': (l) => String(l.pidsMax),
+    };
     if (withCpu) v2Files['cpu.max'] = (l) => `${cpuQuota(l)} ${CPU_PERIOD_US}`;
     const has = (c: string) => v1.some((h) => h.c === c);
     const onV1 = has('memory') && has('pids');
     if (withCpu && onV1 && !has('cpu')) return undefined;
     const candidates: CgroupParent[] = onV1
       ? v1.map(({ c, dir }) => ({ dir, files: v1Files[c]! }))
-      : [{
-        dir: path.join(existsSync(path.join(ROOT, 'cgroup.controllers')) ? ROOT : path.join(ROOT, 'unified'), ownPath('') ?? '/'),
-        files: v2Files,
-      }];
+      : [
+          {
+            dir: path.join(
+              existsSync(path.join(ROOT, 'cgroup.controllers')) ? ROOT : path.join(ROOT, 'unified'),
+              ownPath('') ?? '/',
+            ),
+            files: v2Files,
+          },
+        ];
     const cg = new Cgroups(candidates, withCpu);
     // Probe: create and remove a child with limits; any refusal means limits are not ours to set.
     try {
@@ -89,7 +102,8 @@ export class Cgroups {
         const dir = path.join(parent.dir, `sandbox-mcp-${name}`);
         await fs.mkdir(dir);
         made.push(dir);
-        for (const [file, value] of Object.entries(parent.files)) await fs.writeFile(path.join(dir, file), value(limits));
+        for (const [file, value] of Object.entries(parent.files))
+          await fs.writeFile(path.join(dir, file), value(limits));
       }
     } catch (e) {
       await Promise.all(made.map((d) => fs.rmdir(d).catch(() => undefined)));
@@ -97,7 +111,9 @@ export class Cgroups {
     }
     return {
       procsFiles: made.map((d) => path.join(d, 'cgroup.procs')),
-      remove: async () => { await Promise.all(made.map((d) => removeCgroup(d))); },
+      remove: async () => {
+        await Promise.all(made.map((d) => removeCgroup(d)));
+      },
     };
   }
 
@@ -110,7 +126,10 @@ export class Cgroups {
 /** rmdir fails while processes remain; they are being killed, so retry briefly. */
 export async function removeCgroup(dir: string): Promise<void> {
   for (let i = 0; i < 20; i++) {
-    try { await fs.rmdir(dir); return; } catch (e) {
+    try {
+      await fs.rmdir(dir);
+      return;
+    } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
       await new Promise((r) => setTimeout(r, 50));
     }

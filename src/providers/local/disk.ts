@@ -26,7 +26,9 @@ export async function ensureDiskTemplate(cacheDir: string, sizeMb: number, mkfs:
   // What every sandbox disk starts with: its workspace, home and tmp folders (stage.sh hands them over).
   const contents = `${temp}.d`;
   try {
-    await Promise.all(['workspace', 'home', 'tmp'].map((d) => fs.mkdir(path.join(contents, d), { recursive: true, mode: 0o755 })));
+    await Promise.all(
+      ['workspace', 'home', 'tmp'].map((d) => fs.mkdir(path.join(contents, d), { recursive: true, mode: 0o755 })),
+    );
     await fs.chmod(path.join(contents, 'tmp'), 0o1777);
     await fs.writeFile(temp, '', { mode: 0o600 });
     await fs.truncate(temp, sizeMb * 1024 * 1024);

@@ -31,7 +31,8 @@ export class HostUids {
       const digest = createHash('sha256').update(`${this.stateDir}\0${workspace}`).digest();
       uid = HOST_UID_BASE + (digest.readUInt32BE(0) % HOST_UID_COUNT);
     } else {
-      do uid = HOST_UID_BASE + randomInt(HOST_UID_COUNT); while (this.inUse.has(uid));
+      do uid = HOST_UID_BASE + randomInt(HOST_UID_COUNT);
+      while (this.inUse.has(uid));
     }
     this.inUse.add(uid);
     return uid;
@@ -72,7 +73,11 @@ export async function executeOnlyCopy(cacheDir: string, name: string, sourcePath
   return copy;
 }
 
-const CHROMIUM_BINARIES = ['/usr/lib/chromium/chromium', '/usr/lib/chromium-browser/chromium-browser', '/usr/lib64/chromium-browser/chromium-browser'];
+const CHROMIUM_BINARIES = [
+  '/usr/lib/chromium/chromium',
+  '/usr/lib/chromium-browser/chromium-browser',
+  '/usr/lib64/chromium-browser/chromium-browser',
+];
 
 /**
  * The Chromium executable behind a configured path, which is often a wrapper script (Debian's

@@ -16,7 +16,11 @@ export interface LaunchScripts {
 
 export async function loadLaunchScripts(): Promise<LaunchScripts> {
   const read = (name: string) => fs.readFile(path.join(SCRIPTS_DIR, name), 'utf8');
-  const [launch, stage, unshareSetup] = await Promise.all([read('launch.sh'), read('stage.sh'), read('unshare-setup.sh')]);
+  const [launch, stage, unshareSetup] = await Promise.all([
+    read('launch.sh'),
+    read('stage.sh'),
+    read('unshare-setup.sh'),
+  ]);
   return { launch, stage, unshareSetup };
 }
 
@@ -58,24 +62,44 @@ export interface LaunchRequest {
  * The program, argv and environment of one sandbox's launcher process: scripts/launch.sh, or for a root
  * server scripts/stage.sh in a private mount namespace of its own.
  */
-export function launchCommand(req: LaunchRequest, scripts: LaunchScripts): { file: string; args: string[]; env: Record<string, string> } {
+export function launchCommand(
+  req: LaunchRequest,
+  scripts: LaunchScripts,
+): { file: string; args: string[]; env: Record<string, string> } {
   const { sources, env: rootEnv } = req.root ? staged(req, req.root) : { sources: hostSources(req), env: {} };
   const options = { sources, network: req.network, env: req.agentEnv };
-  const [cmd, cmdArgs] = req.isolation === 'bwrap'
-    ? ['bwrap', bwrapArgs(options)]
-    : unshareCommand({ ...options, setupScript: scripts.unshareSetup });
-  const env = { PATH: req.hostPath, SANDBOX_CGROUP_PROCS: req.cgroupProcs.join(' '), SANDBOX_FSIZE_KB: String(req.fileSizeKb), ...rootEnv };
+  const [cmd, cmdArgs] =
+    req.isolation === 'bwrap'
+      ? ['bwrap', bwrapArgs(options)]
+      : unshareCommand({ ...options, setupScript: scripts.unshareSetup });
+  const env = {
+    PATH: req.hostPath,
+    SANDBOX_CGROUP_PROCS: req.cgroupProcs.join(' '),
+    SANDBOX_FSIZE_KB: String(req.fileSizeKb),
+    ...rootEnv,
+  };
   const bash = ['/bin/bash', '--norc', '--noprofile', '-c'];
   return req.root
-    ? { file: 'unshare', args: ['--mount', '--propagation', 'private', '--', ...bash, scripts.stage, 'stage', cmd, ...cmdArgs], env }
+    ? {
+        file: 'unshare',
+        args: ['--mount', '--propagation', 'private', '--', ...bash, scripts.stage, 'stage', cmd, ...cmdArgs],
+        env,
+      }
     : { file: bash[0]!, args: [...bash.slice(1), scripts.launch, 'launch', cmd, ...cmdArgs], env };
 }
 
 function hostSources(req: LaunchRequest): SandboxSources {
   const p = req.paths;
   return {
-    workspace: p.workspace, home: p.home, tmp: p.tmp, run: p.run, etc: p.etc,
-    agent: req.agentDir, runtime: req.runtimeDir, node: req.nodeCopy, rootfs: path.join(p.root, 'rootfs'),
+    workspace: p.workspace,
+    home: p.home,
+    tmp: p.tmp,
+    run: p.run,
+    etc: p.etc,
+    agent: req.agentDir,
+    runtime: req.runtimeDir,
+    node: req.nodeCopy,
+    rootfs: path.join(p.root, 'rootfs'),
     chromium: req.chromium,
   };
 }
@@ -83,7 +107,12 @@ function hostSources(req: LaunchRequest): SandboxSources {
 function staged(req: LaunchRequest, root: RootLaunch): { sources: SandboxSources; env: Record<string, string> } {
   const p = req.paths;
   // The sandbox's own folder holds home, tmp, run, etc (and the disk image's mount): one bind for all.
-  const stage: Record<string, string> = { root: p.root, agent: req.agentDir, runtime: req.runtimeDir, node: path.dirname(req.nodeCopy) };
+  const stage: Record<string, string> = {
+    root: p.root,
+    agent: req.agentDir,
+    runtime: req.runtimeDir,
+    node: path.dirname(req.nodeCopy),
+  };
   if (req.chromium) stage.chromium = path.dirname(req.chromium.copy);
   const inRoot = (hostPath: string) => `${STAGE_DIR}/root/${path.relative(p.root, hostPath)}`;
   const writable = root.disk ? root.disk.mountDir : p.root;
@@ -96,15 +125,26 @@ function staged(req: LaunchRequest, root: RootLaunch): { sources: SandboxSources
     if (hostPath.includes('\n')) throw new Error(`a sandbox path holds a line break: ${JSON.stringify(hostPath)}`);
   }
   const sources: SandboxSources = {
-    workspace, home: inRoot(path.join(writable, 'home')), tmp: inRoot(path.join(writable, 'tmp')),
-    run: inRoot(p.run), etc: inRoot(p.etc), agent: `${STAGE_DIR}/agent`, runtime: `${STAGE_DIR}/runtime`,
-    node: `${STAGE_DIR}/node/${path.basename(req.nodeCopy)}`, rootfs: inRoot(path.join(p.root, 'rootfs')),
-    chromium: req.chromium && { copy: `${STAGE_DIR}/chromium/${path.basename(req.chromium.copy)}`, target: req.chromium.target },
+    workspace,
+    home: inRoot(path.join(writable, 'home')),
+    tmp: inRoot(path.join(writable, 'tmp')),
+    run: inRoot(p.run),
+    etc: inRoot(p.etc),
+    agent: `${STAGE_DIR}/agent`,
+    runtime: `${STAGE_DIR}/runtime`,
+    node: `${STAGE_DIR}/node/${path.basename(req.nodeCopy)}`,
+    rootfs: inRoot(path.join(p.root, 'rootfs')),
+    chromium: req.chromium && {
+      copy: `${STAGE_DIR}/chromium/${path.basename(req.chromium.copy)}`,
+      target: req.chromium.target,
+    },
   };
   const env: Record<string, string> = {
     SANDBOX_HOST_UID: String(root.uid),
     SANDBOX_NPROC: String(root.nproc),
-    SANDBOX_STAGE: Object.entries(stage).map(([name, hostPath]) => `${name}=${hostPath}`).join('\n'),
+    SANDBOX_STAGE: Object.entries(stage)
+      .map(([name, hostPath]) => `${name}=${hostPath}`)
+      .join('\n'),
     SANDBOX_STAGE_DIR: STAGE_DIR,
     SANDBOX_STAGE_FSTAB: path.join(p.root, 'stage.fstab'),
   };

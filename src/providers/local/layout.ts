@@ -18,19 +18,52 @@ export const HOME = '/home/user';
 export function sandboxPaths(stateDir: string, id: string, workspace?: string) {
   const root = path.join(stateDir, 'sandboxes', id);
   const ws = workspace ? path.join(stateDir, 'workspaces', workspace) : path.join(root, 'workspace');
-  return { root, meta: path.join(root, 'meta.json'), workspace: ws, home: path.join(root, 'home'), tmp: path.join(root, 'tmp'), etc: path.join(root, 'etc'), run: path.join(root, 'run') };
+  return {
+    root,
+    meta: path.join(root, 'meta.json'),
+    workspace: ws,
+    home: path.join(root, 'home'),
+    tmp: path.join(root, 'tmp'),
+    etc: path.join(root, 'etc'),
+    run: path.join(root, 'run'),
+  };
 }
 
 /** Only what programs need of /etc; never the host's passwd, shadow or anything with secrets. */
-export const HOST_ETC = ['ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'alternatives', 'ssl', 'ca-certificates', 'ca-certificates.conf', 'localtime', 'fonts', 'mime.types', 'bash.bashrc', 'inputrc', 'terminfo', 'gai.conf', 'protocols', 'services', 'chromium', 'chromium.d'];
+export const HOST_ETC = [
+  'ld.so.cache',
+  'ld.so.conf',
+  'ld.so.conf.d',
+  'alternatives',
+  'ssl',
+  'ca-certificates',
+  'ca-certificates.conf',
+  'localtime',
+  'fonts',
+  'mime.types',
+  'bash.bashrc',
+  'inputrc',
+  'terminfo',
+  'gai.conf',
+  'protocols',
+  'services',
+  'chromium',
+  'chromium.d',
+];
 
 export async function writeEtc(etcDir: string): Promise<void> {
   await fs.mkdir(etcDir, { recursive: true });
   const resolv = existsSync('/etc/resolv.conf') ? readFileSync('/etc/resolv.conf', 'utf8') : '';
   await Promise.all([
-    fs.writeFile(path.join(etcDir, 'passwd'), `root:x:0:0:root:/root:/bin/bash\nuser:x:${SANDBOX_UID}:${SANDBOX_UID}:sandbox user:${HOME}:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`),
+    fs.writeFile(
+      path.join(etcDir, 'passwd'),
+      `root:x:0:0:root:/root:/bin/bash\nuser:x:${SANDBOX_UID}:${SANDBOX_UID}:sandbox user:${HOME}:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`,
+    ),
     fs.writeFile(path.join(etcDir, 'group'), `root:x:0:\nuser:x:${SANDBOX_UID}:\nnogroup:x:65534:\n`),
-    fs.writeFile(path.join(etcDir, 'hosts'), '127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n'),
+    fs.writeFile(
+      path.join(etcDir, 'hosts'),
+      '127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n',
+    ),
     fs.writeFile(path.join(etcDir, 'hostname'), 'sandbox\n'),
     fs.writeFile(path.join(etcDir, 'nsswitch.conf'), 'passwd: files\ngroup: files\nhosts: files dns\n'),
     fs.writeFile(path.join(etcDir, 'resolv.conf'), resolv),
@@ -73,7 +106,16 @@ export interface IsolationOptions {
  */
 export function bwrapArgs(o: IsolationOptions): string[] {
   const src = o.sources;
-  const a = ['--die-with-parent', '--new-session', '--unshare-user', '--disable-userns', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try'];
+  const a = [
+    '--die-with-parent',
+    '--new-session',
+    '--unshare-user',
+    '--disable-userns',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+  ];
   if (o.network === 'none') a.push('--unshare-net');
   a.push('--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID), '--hostname', 'sandbox');
   a.push('--ro-bind', '/usr', '/usr');
@@ -86,12 +128,21 @@ export function bwrapArgs(o: IsolationOptions): string[] {
   if (src.chromium) a.push('--ro-bind', src.chromium.copy, src.chromium.target);
   a.push('--proc', '/proc', '--dev', '/dev');
   // Not writable for the sandbox's uid anyway; read-only mounts say so to anything that asks.
-  for (const p of ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus']) if (existsSync(p)) a.push('--ro-bind', p, p);
+  for (const p of ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus'])
+    if (existsSync(p)) a.push('--ro-bind', p, p);
   a.push('--bind', src.tmp, '/tmp', '--bind', src.workspace, WORKDIR, '--bind', src.home, HOME);
   a.push('--dir', '/etc');
-  for (const f of ['passwd', 'group', 'hosts', 'hostname', 'nsswitch.conf', 'resolv.conf']) a.push('--ro-bind', path.join(src.etc, f), `/etc/${f}`);
+  for (const f of ['passwd', 'group', 'hosts', 'hostname', 'nsswitch.conf', 'resolv.conf'])
+    a.push('--ro-bind', path.join(src.etc, f), `/etc/${f}`);
   for (const f of HOST_ETC) if (existsSync(`/etc/${f}`)) a.push('--ro-bind', `/etc/${f}`, `/etc/${f}`);
-  a.push('--ro-bind', src.agent, `${AGENT_MOUNT}/agent`, '--ro-bind', path.join(src.runtime, 'package.json'), `${AGENT_MOUNT}/package.json`);
+  a.push(
+    '--ro-bind',
+    src.agent,
+    `${AGENT_MOUNT}/agent`,
+    '--ro-bind',
+    path.join(src.runtime, 'package.json'),
+    `${AGENT_MOUNT}/package.json`,
+  );
   a.push('--ro-bind', src.node, `${AGENT_MOUNT}/node`, '--ro-bind', src.run, RUN_MOUNT);
   a.push('--remount-ro', '/', '--chdir', WORKDIR, '--clearenv');
   for (const [k, v] of Object.entries(o.env)) a.push('--setenv', k, v);
@@ -100,7 +151,11 @@ export function bwrapArgs(o: IsolationOptions): string[] {
 }
 
 function lstatSafe(p: string) {
-  try { return lstatSync(p); } catch { return undefined; }
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The agent needs a package.json saying "module" beside it, as its mount has no parent package. */

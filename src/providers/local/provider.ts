@@ -6,7 +6,14 @@ import path from 'node:path';
 import type { Config } from '../../config.js';
 import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { CreateOptions, PreviewUrlBuilder, ProviderDescription, Sandbox, SandboxProvider, SandboxSummary } from '../types.js';
+import type {
+  CreateOptions,
+  PreviewUrlBuilder,
+  ProviderDescription,
+  Sandbox,
+  SandboxProvider,
+  SandboxSummary,
+} from '../types.js';
 import { EGRESS_PROXY_PORT, EGRESS_SOCKET, EgressService } from '../../egress/service.js';
 import { AgentConnection } from './agent-client.js';
 import { BRIDGE_SOCKET, RUN_MOUNT } from './agent/protocol.js';
@@ -58,7 +65,8 @@ export class LocalProvider implements SandboxProvider {
     const registry = new ServerRegistry(config.stateDir);
     await registry.register();
     const isolation = chooseIsolation(config.isolation);
-    if (isolation === 'none') log.warn('SANDBOX_ISOLATION=none: commands run on this machine WITHOUT isolation; use only with trusted agents');
+    if (isolation === 'none')
+      log.warn('SANDBOX_ISOLATION=none: commands run on this machine WITHOUT isolation; use only with trusted agents');
     const cgroups = isolation === 'none' ? undefined : await Cgroups.detect(config.cpus);
     await writeRuntime(path.join(config.stateDir, 'runtime'));
     await writeLauncher(path.join(config.stateDir, 'runtime'));
@@ -69,14 +77,37 @@ export class LocalProvider implements SandboxProvider {
       isolated ? chromiumCopy(config, log) : undefined,
     ]);
     const hostUids = isolation !== 'none' && serverIsRoot() ? new HostUids(config.stateDir) : undefined;
-    const mkfs = hostUids && config.diskMb > 0 ? findProgram('mkfs.ext4', `${config.hostPath}:/usr/sbin:/sbin`) : undefined;
-    if (hostUids && config.diskMb > 0 && !mkfs) log.warn('the disk cap is not enforced: mkfs.ext4 is missing (Debian/Ubuntu: apt-get install e2fsprogs)');
+    const mkfs =
+      hostUids && config.diskMb > 0 ? findProgram('mkfs.ext4', `${config.hostPath}:/usr/sbin:/sbin`) : undefined;
+    if (hostUids && config.diskMb > 0 && !mkfs)
+      log.warn('the disk cap is not enforced: mkfs.ext4 is missing (Debian/Ubuntu: apt-get install e2fsprogs)');
     const diskTemplate = mkfs ? await ensureDiskTemplate(config.cacheDir, config.diskMb, mkfs) : undefined;
     // Unisolated, a sandbox shares the host network: there is nothing for a proxy to guard.
-    if (config.network === 'egress' && !isolated) log.warn('SANDBOX_NETWORK=egress has no effect with SANDBOX_ISOLATION=none: commands use the host network');
+    if (config.network === 'egress' && !isolated)
+      log.warn('SANDBOX_NETWORK=egress has no effect with SANDBOX_ISOLATION=none: commands use the host network');
     const egress = config.network === 'egress' && isolated ? await EgressService.start(config, log) : undefined;
-    const p = new LocalProvider(config, log, isolation, cgroups, registry, scripts, { node: nodeCopy, chromium }, hostUids, diskTemplate, egress);
-    log.info({ isolation, cgroups: !!cgroups, cpu: cgroups?.limitsCpu ?? false, perSandboxUid: !!hostUids, diskCap: p.diskCapped() }, 'local provider ready');
+    const p = new LocalProvider(
+      config,
+      log,
+      isolation,
+      cgroups,
+      registry,
+      scripts,
+      { node: nodeCopy, chromium },
+      hostUids,
+      diskTemplate,
+      egress,
+    );
+    log.info(
+      {
+        isolation,
+        cgroups: !!cgroups,
+        cpu: cgroups?.limitsCpu ?? false,
+        perSandboxUid: !!hostUids,
+        diskCap: p.diskCapped(),
+      },
+      'local provider ready',
+    );
     return p;
   }
 
@@ -88,14 +119,24 @@ export class LocalProvider implements SandboxProvider {
     const c = this.config;
     const warnings: string[] = [];
     if (this.isolation === 'none') warnings.push('no isolation: commands run directly on the host');
-    if (!this.cgroups) warnings.push('memory, CPU and process limits are not enforced (no writable cgroup); file size is');
-    if (this.config.diskMb > 0 && !this.diskCapped()) warnings.push(`the ${c.diskMb} MiB disk cap is not enforced: ${this.hostUids ? 'mkfs.ext4 is missing (apt-get install e2fsprogs)' : 'it needs a server started as root (loop-mounted images)'}`);
+    if (!this.cgroups)
+      warnings.push('memory, CPU and process limits are not enforced (no writable cgroup); file size is');
+    if (this.config.diskMb > 0 && !this.diskCapped())
+      warnings.push(
+        `the ${c.diskMb} MiB disk cap is not enforced: ${this.hostUids ? 'mkfs.ext4 is missing (apt-get install e2fsprogs)' : 'it needs a server started as root (loop-mounted images)'}`,
+      );
     return {
       provider: 'local',
-      isolation: this.isolation === 'none' ? 'none' : `${this.isolation} (user, pid, mount, ipc, uts${c.network === 'none' ? ', net' : ''} namespaces)`,
-      network: this.isolation === 'none' || c.network === 'host' ? 'host network'
-        : this.egress ? `egress: no route out; HTTP(S) through the server's proxy (${this.egress.allow.join(', ') || 'nothing allowed'}), never to loopback or private addresses`
-          : 'none (sandbox loopback only)',
+      isolation:
+        this.isolation === 'none'
+          ? 'none'
+          : `${this.isolation} (user, pid, mount, ipc, uts${c.network === 'none' ? ', net' : ''} namespaces)`,
+      network:
+        this.isolation === 'none' || c.network === 'host'
+          ? 'host network'
+          : this.egress
+            ? `egress: no route out; HTTP(S) through the server's proxy (${this.egress.allow.join(', ') || 'nothing allowed'}), never to loopback or private addresses`
+            : 'none (sandbox loopback only)',
       limits: {
         memoryMb: this.cgroups ? c.memoryMb : 'not enforced',
         pidsMax: this.cgroups || this.hostUids ? c.pidsMax : 'not enforced',
@@ -166,53 +207,113 @@ export class LocalProvider implements SandboxProvider {
       this.log.warn({ err: (e as Error).message }, 'port bridge unavailable: no preview URLs for this sandbox');
       return undefined;
     });
-    if (!bridge) this.log.warn({ path: bridgeHostPath }, 'state dir path too long for the port bridge socket: no preview URLs');
+    if (!bridge)
+      this.log.warn({ path: bridgeHostPath }, 'state dir path too long for the port bridge socket: no preview URLs');
     // Connecting to a Unix socket takes write permission on it: the sandbox's uid alone gets it.
     if (bridge && hostUid !== undefined) await fs.chown(bridgeHostPath, hostUid, hostUid);
-    const egress = this.egress && await this.egress.open(id, path.join(paths.run, EGRESS_SOCKET), hostUid).catch((e) => {
-      this.log.warn({ err: (e as Error).message }, 'egress proxy socket unavailable: this sandbox has no network');
-      return undefined;
-    });
+    const egress =
+      this.egress &&
+      (await this.egress.open(id, path.join(paths.run, EGRESS_SOCKET), hostUid).catch((e) => {
+        this.log.warn({ err: (e as Error).message }, 'egress proxy socket unavailable: this sandbox has no network');
+        return undefined;
+      }));
     const workdir = this.isolation === 'none' ? paths.workspace : WORKDIR;
     const env: Record<string, string> = {
       ...(egress ? this.egress!.sandboxEnv() : {}),
       PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       HOME: this.isolation === 'none' ? paths.home : HOME,
-      USER: 'user', LOGNAME: 'user', SHELL: '/bin/bash', LANG: 'C.UTF-8', TERM: 'dumb',
+      USER: 'user',
+      LOGNAME: 'user',
+      SHELL: '/bin/bash',
+      LANG: 'C.UTF-8',
+      TERM: 'dumb',
       ...envs,
     };
     const agentEnv = {
-      ...env, SANDBOX_WORKDIR: workdir, SANDBOX_BASE_ENV: JSON.stringify(env),
+      ...env,
+      SANDBOX_WORKDIR: workdir,
+      SANDBOX_BASE_ENV: JSON.stringify(env),
       SANDBOX_BRIDGE: !bridge ? '' : this.isolation === 'none' ? bridgeHostPath : `${RUN_MOUNT}/${BRIDGE_SOCKET}`,
       // Only inside its own pid namespace may the agent kill "every process" (shell_kill_all).
       SANDBOX_OWN_PIDNS: this.isolation === 'none' ? '' : '1',
-      ...(egress ? { SANDBOX_EGRESS_SOCKET: `${RUN_MOUNT}/${EGRESS_SOCKET}`, SANDBOX_EGRESS_PORT: String(EGRESS_PROXY_PORT) } : {}),
+      ...(egress
+        ? { SANDBOX_EGRESS_SOCKET: `${RUN_MOUNT}/${EGRESS_SOCKET}`, SANDBOX_EGRESS_PORT: String(EGRESS_PROXY_PORT) }
+        : {}),
     };
     let cgroup: SandboxCgroup | undefined;
     if (this.cgroups) {
-      cgroup = await this.cgroups.create(id, { memoryBytes: this.config.memoryMb * 1024 * 1024, pidsMax: this.config.pidsMax, cpus: this.config.cpus })
-        .catch((e) => { this.log.warn({ err: (e as Error).message }, 'cgroup limits unavailable for this sandbox'); return undefined; });
+      cgroup = await this.cgroups
+        .create(id, {
+          memoryBytes: this.config.memoryMb * 1024 * 1024,
+          pidsMax: this.config.pidsMax,
+          cpus: this.config.cpus,
+        })
+        .catch((e) => {
+          this.log.warn({ err: (e as Error).message }, 'cgroup limits unavailable for this sandbox');
+          return undefined;
+        });
     }
     const fileSizeKb = this.config.fileSizeMb * 1024;
     const cgroupProcs = cgroup?.procsFiles ?? [];
-    const launcher = this.isolation === 'none'
-      ? { file: '/bin/bash', args: ['--norc', '--noprofile', '-c', this.scripts.launch, 'launch', process.execPath, path.join(AGENT_DIR, 'main.js'), paths.root],
-        env: { ...agentEnv, SANDBOX_CGROUP_PROCS: cgroupProcs.join(' '), SANDBOX_FSIZE_KB: String(fileSizeKb) } }
-      : launchCommand({
-        isolation: this.isolation, paths, agentDir: AGENT_DIR, runtimeDir: path.join(this.config.stateDir, 'runtime'), nodeCopy: this.copies.node, chromium: this.copies.chromium,
-        // egress keeps the sandbox's own network namespace, with no route: only the proxy relay leads out.
-        network: this.config.network === 'host' ? 'host' : 'none', agentEnv, cgroupProcs, fileSizeKb, hostPath: this.config.hostPath, root,
-      }, this.scripts);
+    const launcher =
+      this.isolation === 'none'
+        ? {
+            file: '/bin/bash',
+            args: [
+              '--norc',
+              '--noprofile',
+              '-c',
+              this.scripts.launch,
+              'launch',
+              process.execPath,
+              path.join(AGENT_DIR, 'main.js'),
+              paths.root,
+            ],
+            env: { ...agentEnv, SANDBOX_CGROUP_PROCS: cgroupProcs.join(' '), SANDBOX_FSIZE_KB: String(fileSizeKb) },
+          }
+        : launchCommand(
+            {
+              isolation: this.isolation,
+              paths,
+              agentDir: AGENT_DIR,
+              runtimeDir: path.join(this.config.stateDir, 'runtime'),
+              nodeCopy: this.copies.node,
+              chromium: this.copies.chromium,
+              // egress keeps the sandbox's own network namespace, with no route: only the proxy relay leads out.
+              network: this.config.network === 'host' ? 'host' : 'none',
+              agentEnv,
+              cgroupProcs,
+              fileSizeKb,
+              hostPath: this.config.hostPath,
+              root,
+            },
+            this.scripts,
+          );
     // Unisolated, the sandbox folder as an (ignored) argument lets orphan reaping recognise the agent.
-    const child = spawn(launcher.file, launcher.args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: this.isolation === 'none' ? paths.workspace : '/', env: launcher.env });
-    const meta: SandboxMeta = { id, labels: {}, createdAt: new Date().toISOString(), launcherPid: child.pid ?? -1, launcherStart: processStart(child.pid ?? -1) };
+    const child = spawn(launcher.file, launcher.args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      cwd: this.isolation === 'none' ? paths.workspace : '/',
+      env: launcher.env,
+    });
+    const meta: SandboxMeta = {
+      id,
+      labels: {},
+      createdAt: new Date().toISOString(),
+      launcherPid: child.pid ?? -1,
+      launcherStart: processStart(child.pid ?? -1),
+    };
     await this.registry.recordSandbox(meta);
     const log = this.log.child({ sandboxId: id });
     let sandbox: LocalSandbox | undefined;
-    const agent = new AgentConnection(child, log, (reason) => {
-      log.info({ reason }, 'sandbox ended');
-      if (sandbox) void sandbox.kill();
-    }, { maxOutputBytes: this.config.maxOutputBytes });
+    const agent = new AgentConnection(
+      child,
+      log,
+      (reason) => {
+        log.info({ reason }, 'sandbox ended');
+        if (sandbox) void sandbox.kill();
+      },
+      { maxOutputBytes: this.config.maxOutputBytes },
+    );
     const cleanup = async () => {
       this.live.delete(id);
       bridge?.close();
@@ -226,14 +327,33 @@ export class LocalProvider implements SandboxProvider {
       await agent.ready;
     } catch (e) {
       await cleanup();
-      throw new SandboxError('UNAVAILABLE', (e as Error).message, { hint: `check that ${this.isolation} works on this machine (sandbox-mcp doctor)` });
+      throw new SandboxError('UNAVAILABLE', (e as Error).message, {
+        hint: `check that ${this.isolation} works on this machine (sandbox-mcp doctor)`,
+      });
     } finally {
       clearTimeout(timer);
     }
-    sandbox = new LocalSandbox(id, workdir, child, agent, cleanup, this.config.maxOutputBytes, bridge, () => this.previewUrls, {
-      runtimeDir: path.join(this.config.stateDir, 'runtime'), isolation: this.isolation, launcherPid: child.pid ?? -1,
-      cgroupProcs, tmpDir: paths.tmp, homeDir: paths.home, sandboxId: id, overCdp: this.isolation === 'bwrap' && !serverIsRoot(),
-    }, egress);
+    sandbox = new LocalSandbox(
+      id,
+      workdir,
+      child,
+      agent,
+      cleanup,
+      this.config.maxOutputBytes,
+      bridge,
+      () => this.previewUrls,
+      {
+        runtimeDir: path.join(this.config.stateDir, 'runtime'),
+        isolation: this.isolation,
+        launcherPid: child.pid ?? -1,
+        cgroupProcs,
+        tmpDir: paths.tmp,
+        homeDir: paths.home,
+        sandboxId: id,
+        overCdp: this.isolation === 'bwrap' && !serverIsRoot(),
+      },
+      egress,
+    );
     this.live.set(id, sandbox);
     log.debug('sandbox started');
     return sandbox;
@@ -241,28 +361,42 @@ export class LocalProvider implements SandboxProvider {
 
   private rootLaunch(uid: number, paths: ReturnType<typeof sandboxPaths>, workspace?: string): RootLaunch {
     const mountDir = path.join(paths.root, 'disk');
-    const disk = !this.diskCapped() ? undefined : workspace
-      ? { image: `${paths.workspace}.img`, template: this.diskTemplate!, mountDir, legacyWorkspace: paths.workspace }
-      : { image: path.join(paths.root, 'disk.img'), template: this.diskTemplate!, mountDir };
+    const disk = !this.diskCapped()
+      ? undefined
+      : workspace
+        ? { image: `${paths.workspace}.img`, template: this.diskTemplate!, mountDir, legacyWorkspace: paths.workspace }
+        : { image: path.join(paths.root, 'disk.img'), template: this.diskTemplate!, mountDir };
     return { uid, nproc: this.config.pidsMax, disk };
   }
 
   async connect(id: string): Promise<Sandbox> {
     const s = this.live.get(id);
-    if (!s || !s.isAlive()) throw new SandboxError('NOT_FOUND', `no live local sandbox ${id}`, { hint: 'local sandboxes end with the server that started them; a new call creates a fresh one' });
+    if (!s || !s.isAlive())
+      throw new SandboxError('NOT_FOUND', `no live local sandbox ${id}`, {
+        hint: 'local sandboxes end with the server that started them; a new call creates a fresh one',
+      });
     return s;
   }
 
   async list(labels: Record<string, string>): Promise<SandboxSummary[]> {
     return (await this.registry.sandboxes())
       .filter((m) => Object.entries(labels).every(([k, v]) => m.labels[k] === v))
-      .map((m) => ({ id: m.id, labels: m.labels, createdAt: m.createdAt, alive: this.live.get(m.id)?.isAlive() ?? false }));
+      .map((m) => ({
+        id: m.id,
+        labels: m.labels,
+        createdAt: m.createdAt,
+        alive: this.live.get(m.id)?.isAlive() ?? false,
+      }));
   }
 
   async reapOrphans(): Promise<string[]> {
     return this.registry.reapOrphans(async (meta, owner) => {
       if (meta.launcherPid > 0 && isOurLauncher(meta)) {
-        try { process.kill(meta.launcherPid, 'SIGKILL'); } catch { /* gone */ }
+        try {
+          process.kill(meta.launcherPid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       }
       for (const dir of this.cgroups?.dirsFor(meta.id) ?? []) {
         await killCgroupProcs(dir);
@@ -298,7 +432,8 @@ async function giveTree(dir: string, uid: number): Promise<void> {
   if ((await fs.lstat(dir)).uid === uid) return;
   await new Promise<void>((resolve, reject) => {
     spawn('chown', ['-R', '-h', `${uid}:${uid}`, dir], { stdio: 'ignore' })
-      .on('error', reject).on('close', (code) => (code === 0 ? resolve() : reject(new Error(`chown -R ${dir} failed (${code})`))));
+      .on('error', reject)
+      .on('close', (code) => (code === 0 ? resolve() : reject(new Error(`chown -R ${dir} failed (${code})`))));
   });
 }
 
@@ -325,7 +460,11 @@ function processStart(pid: number): number | undefined {
 async function killCgroupProcs(dir: string): Promise<void> {
   const procs = await fs.readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
   for (const pid of procs.split('\n').filter(Boolean)) {
-    try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
 }
 
@@ -334,7 +473,9 @@ export async function removeTree(dir: string): Promise<void> {
   try {
     await fs.rm(dir, { recursive: true, force: true, maxRetries: 3 });
   } catch {
-    await new Promise<void>((resolve) => spawn('chmod', ['-R', 'u+rwX', dir], { stdio: 'ignore' }).on('close', () => resolve()));
+    await new Promise<void>((resolve) =>
+      spawn('chmod', ['-R', 'u+rwX', dir], { stdio: 'ignore' }).on('close', () => resolve()),
+    );
     await fs.rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
   }
 }

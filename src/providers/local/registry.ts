@@ -48,11 +48,23 @@ export class ServerRegistry {
     try {
       await fs.mkdir(this.serversDir(), { recursive: true, mode: 0o700 });
       await fs.mkdir(this.sandboxesDir(), { recursive: true, mode: 0o700 });
-      const rec: ServerRecord = { instanceId: this.instanceId, pid: process.pid, procStart: procStart(process.pid) ?? '', startedAt: new Date().toISOString() };
+      const rec: ServerRecord = {
+        instanceId: this.instanceId,
+        pid: process.pid,
+        procStart: procStart(process.pid) ?? '',
+        startedAt: new Date().toISOString(),
+      };
       await fs.writeFile(path.join(this.serversDir(), `${this.instanceId}.json`), JSON.stringify(rec));
     } catch (e) {
       // A file in its place, a read-only mount, a full disk: the raw errno names a subfolder, not the setting.
-      throw new SandboxError('PERMISSION_DENIED', `the state dir ${this.stateDir} is not a writable folder (${(e as Error).message})`, { hint: 'point SANDBOX_STATE_DIR (or --state-dir) at a folder this user can write, or fix its permissions', cause: e });
+      throw new SandboxError(
+        'PERMISSION_DENIED',
+        `the state dir ${this.stateDir} is not a writable folder (${(e as Error).message})`,
+        {
+          hint: 'point SANDBOX_STATE_DIR (or --state-dir) at a folder this user can write, or fix its permissions',
+          cause: e,
+        },
+      );
     }
   }
 
@@ -71,9 +83,15 @@ export class ServerRegistry {
 
   async sandboxes(): Promise<SandboxMeta[]> {
     const ids = await fs.readdir(this.sandboxesDir()).catch(() => [] as string[]);
-    const metas = await Promise.all(ids.map(async (id) => {
-      try { return JSON.parse(await fs.readFile(this.metaFile(id), 'utf8')) as SandboxMeta; } catch { return { id, labels: {}, createdAt: '', launcherPid: -1 }; }
-    }));
+    const metas = await Promise.all(
+      ids.map(async (id) => {
+        try {
+          return JSON.parse(await fs.readFile(this.metaFile(id), 'utf8')) as SandboxMeta;
+        } catch {
+          return { id, labels: {}, createdAt: '', launcherPid: -1 };
+        }
+      }),
+    );
     return metas;
   }
 

@@ -3,7 +3,20 @@ import type { Duplex } from 'node:stream';
 import type { EgressReport, SandboxEgress } from '../../egress/service.js';
 import { SandboxError } from '../../errors.js';
 import type {
-  BrowserEndpoint, DirEntry, ExecOptions, ExecResult, FilesApi, FileStat, PreviewUrlBuilder, ProcessApi, ProcessInfo, ReadResult, ReadTextResult, Sandbox, SearchResult, TreeResult,
+  BrowserEndpoint,
+  DirEntry,
+  ExecOptions,
+  ExecResult,
+  FilesApi,
+  FileStat,
+  PreviewUrlBuilder,
+  ProcessApi,
+  ProcessInfo,
+  ReadResult,
+  ReadTextResult,
+  Sandbox,
+  SearchResult,
+  TreeResult,
 } from '../types.js';
 import type { AgentConnection } from './agent-client.js';
 import type { PortBridge } from './bridge.js';
@@ -45,11 +58,24 @@ export class LocalSandbox implements Sandbox {
   }
 
   async exec(command: string, opts: ExecOptions): Promise<ExecResult> {
-    const onEvent = opts.onOutput ? (stream: 'stdout' | 'stderr', data: string) => opts.onOutput!({ stream, data }) : undefined;
-    const { id, result } = this.agent.request('exec', {
-      command, cwd: opts.cwd, env: opts.env, timeoutMs: opts.timeoutMs, stdin: opts.stdin, maxOutputBytes: this.maxOutputBytes,
-    }, onEvent);
-    const onAbort = () => { void this.agent.call('cancel', { target: id }).catch(() => undefined); };
+    const onEvent = opts.onOutput
+      ? (stream: 'stdout' | 'stderr', data: string) => opts.onOutput!({ stream, data })
+      : undefined;
+    const { id, result } = this.agent.request(
+      'exec',
+      {
+        command,
+        cwd: opts.cwd,
+        env: opts.env,
+        timeoutMs: opts.timeoutMs,
+        stdin: opts.stdin,
+        maxOutputBytes: this.maxOutputBytes,
+      },
+      onEvent,
+    );
+    const onAbort = () => {
+      void this.agent.call('cancel', { target: id }).catch(() => undefined);
+    };
     if (opts.signal?.aborted) onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -62,12 +88,19 @@ export class LocalSandbox implements Sandbox {
   readonly processes: ProcessApi = {
     spawn: (command, opts) => this.agent.call('spawn', { command, cwd: opts.cwd, env: opts.env, name: opts.name }),
     read: (processId, opts) => this.agent.call('read', { processId, ...opts }),
-    write: async (processId, input, close) => { await this.agent.call('write', { processId, input, close }); },
+    write: async (processId, input, close) => {
+      await this.agent.call('write', { processId, input, close });
+    },
     kill: (processId, signal) => this.agent.call('kill', { processId, signal }),
     list: () => this.agent.call('list'),
     killAll: async () => {
       // Without a pid namespace the agent would see, and kill, the host's processes.
-      if (this.browser.isolation === 'none') throw new SandboxError('UNSUPPORTED', 'with SANDBOX_ISOLATION=none the sandbox has no process namespace of its own, so "every process of the sandbox" cannot be told apart from the host\'s', { hint: 'stop processes one by one with shell_kill, or use an isolated sandbox' });
+      if (this.browser.isolation === 'none')
+        throw new SandboxError(
+          'UNSUPPORTED',
+          'with SANDBOX_ISOLATION=none the sandbox has no process namespace of its own, so "every process of the sandbox" cannot be told apart from the host\'s',
+          { hint: 'stop processes one by one with shell_kill, or use an isolated sandbox' },
+        );
       return (await this.agent.call('killAll')).killed;
     },
   };
@@ -75,13 +108,23 @@ export class LocalSandbox implements Sandbox {
   readonly files: FilesApi = {
     // Contents travel as raw bytes beside the JSON line: no base64, no JSON escaping.
     read: (path, opts) => this.agent.call('fs.read', { path, ...opts }),
-    write: (path, data, opts) => this.agent.call('fs.write', { path, mode: opts?.mode },
-      { field: 'data', data: typeof data === 'string' ? Buffer.from(data) : data }),
+    write: (path, data, opts) =>
+      this.agent.call(
+        'fs.write',
+        { path, mode: opts?.mode },
+        { field: 'data', data: typeof data === 'string' ? Buffer.from(data) : data },
+      ),
     stat: (path) => this.agent.call('fs.stat', { path }),
     list: (path) => this.agent.call('fs.list', { path }),
-    mkdir: async (path) => { await this.agent.call('fs.mkdir', { path }); },
-    remove: async (path, opts) => { await this.agent.call('fs.remove', { path, recursive: opts?.recursive }); },
-    rename: async (from, to, opts) => { await this.agent.call('fs.rename', { from, to, overwrite: opts?.overwrite }); },
+    mkdir: async (path) => {
+      await this.agent.call('fs.mkdir', { path });
+    },
+    remove: async (path, opts) => {
+      await this.agent.call('fs.remove', { path, recursive: opts?.recursive });
+    },
+    rename: async (from, to, opts) => {
+      await this.agent.call('fs.rename', { from, to, overwrite: opts?.overwrite });
+    },
     readText: async (path, opts) => {
       const r = await this.agent.call('fs.readText', { path, ...opts });
       return { ...r, text: r.text.toString('utf8') };
@@ -93,12 +136,20 @@ export class LocalSandbox implements Sandbox {
   /** Served by this server's preview proxy, which reaches the port through connectPort. */
   async portUrl(port: number): Promise<{ url: string }> {
     const urlFor = this.previewUrls();
-    if (!urlFor || !this.bridge) throw new SandboxError('UNSUPPORTED', 'preview URLs are not available for this sandbox', { hint: this.bridge ? 'the server was started without its preview listener' : 'the state dir path is too long for a Unix socket; use a shorter SANDBOX_STATE_DIR' });
+    if (!urlFor || !this.bridge)
+      throw new SandboxError('UNSUPPORTED', 'preview URLs are not available for this sandbox', {
+        hint: this.bridge
+          ? 'the server was started without its preview listener'
+          : 'the state dir path is too long for a Unix socket; use a shorter SANDBOX_STATE_DIR',
+      });
     return { url: await urlFor(this.id, port) };
   }
 
   async connectPort(port: number): Promise<Duplex> {
-    if (!this.bridge) throw new SandboxError('UNSUPPORTED', 'this sandbox has no port bridge', { hint: 'the state dir path is too long for a Unix socket; use a shorter SANDBOX_STATE_DIR' });
+    if (!this.bridge)
+      throw new SandboxError('UNSUPPORTED', 'this sandbox has no port bridge', {
+        hint: 'the state dir path is too long for a Unix socket; use a shorter SANDBOX_STATE_DIR',
+      });
     if (!this.isAlive()) throw new SandboxError('SANDBOX_GONE', 'the sandbox is gone');
     const pending = this.bridge.expect(PORT_OPEN_TIMEOUT_MS);
     try {
@@ -116,7 +167,11 @@ export class LocalSandbox implements Sandbox {
       this.chromium ??= new SandboxChromium(this, CHROMIUM_HINT);
       return this.chromium.endpoint(opts.chromiumPath);
     }
-    const exists = (p: string) => this.files.stat(p).then(() => true, () => false);
+    const exists = (p: string) =>
+      this.files.stat(p).then(
+        () => true,
+        () => false,
+      );
     return localBrowserEndpoint(this.browser, opts.chromiumPath, exists);
   }
 

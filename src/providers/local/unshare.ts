@@ -14,7 +14,11 @@ export function unshareCommand(o: IsolationOptions & { setupScript: string }): [
   const dirs: string[] = [];
   for (const top of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
     let st;
-    try { st = lstatSync(top); } catch { continue; }
+    try {
+      st = lstatSync(top);
+    } catch {
+      continue;
+    }
     if (st.isSymbolicLink()) links.push(`${top}=${readlinkSync(top)}`);
     else if (st.isDirectory()) dirs.push(top);
   }
@@ -39,11 +43,41 @@ export function unshareCommand(o: IsolationOptions & { setupScript: string }): [
     SANDBOX_MNT_AGENT: AGENT_MOUNT,
     SANDBOX_MNT_RUN: RUN_MOUNT,
   };
-  vars.SANDBOX_UNSET = Object.keys(vars).map((k) => `-u ${k}`).join(' ') + ' -u SANDBOX_UNSET';
-  const flags = ['--user', '--map-root-user', '--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child', '--ipc', '--uts'];
+  vars.SANDBOX_UNSET =
+    Object.keys(vars)
+      .map((k) => `-u ${k}`)
+      .join(' ') + ' -u SANDBOX_UNSET';
+  const flags = [
+    '--user',
+    '--map-root-user',
+    '--mount',
+    '--propagation',
+    'private',
+    '--pid',
+    '--fork',
+    '--kill-child',
+    '--ipc',
+    '--uts',
+  ];
   if (o.network === 'none') flags.push('--net');
   // env -i starts from nothing: the agent's environment plus the setup variables, which the script
   // removes again before starting the agent.
   const assignments = Object.entries({ ...o.env, ...vars }).map(([k, v]) => `${k}=${v}`);
-  return ['setpriv', ['--pdeathsig', 'KILL', '--', 'unshare', ...flags, '--', 'env', '-i', ...assignments, '/bin/sh', '-c', o.setupScript]];
+  return [
+    'setpriv',
+    [
+      '--pdeathsig',
+      'KILL',
+      '--',
+      'unshare',
+      ...flags,
+      '--',
+      'env',
+      '-i',
+      ...assignments,
+      '/bin/sh',
+      '-c',
+      o.setupScript,
+    ],
+  ];
 }

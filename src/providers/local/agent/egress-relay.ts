@@ -10,14 +10,20 @@ import net from 'node:net';
 export function startEgressRelay(port: number, socketPath: string): Promise<void> {
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     const upstream = net.connect({ path: socketPath, allowHalfOpen: true });
-    const end = () => { client.destroy(); upstream.destroy(); };
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
     client.pipe(upstream);
     upstream.pipe(client);
   });
   return new Promise((resolve) => {
-    server.once('error', (e) => { process.stderr.write(`agent: the egress relay cannot listen on 127.0.0.1:${port}: ${e.message}\n`); resolve(); });
+    server.once('error', (e) => {
+      process.stderr.write(`agent: the egress relay cannot listen on 127.0.0.1:${port}: ${e.message}\n`);
+      resolve();
+    });
     server.listen(port, '127.0.0.1', () => resolve());
   });
 }

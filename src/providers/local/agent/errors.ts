@@ -53,7 +53,7 @@ const ERRNO_HINTS: Record<string, string> = {
   EROFS: 'write under /workspace, /tmp or the home folder',
   EACCES: 'see its permissions with file_info; change them with shell_exec (chmod) if it is yours',
   EPERM: 'see its permissions with file_info; change them with shell_exec (chmod) if it is yours',
-  EISDIR: 'give the path of a file, not a folder; file_list shows a folder\'s entries',
+  EISDIR: "give the path of a file, not a folder; file_list shows a folder's entries",
   ENOTEMPTY: 'delete its contents first, or pick another destination',
   EEXIST: 'pick another path, or delete the existing one first',
   ELOOP: 'a symlink points (through others) back to itself: see where with file_info, then fix or delete it',
@@ -65,7 +65,11 @@ export function toErrorBody(err: unknown): AgentErrorBody {
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e.code === 'string' && e.code in ERRNO_CODES) {
     const where = e.path ? `${e.path}: ` : '';
-    return { code: ERRNO_CODES[e.code]!, message: `${where}${ERRNO_TEXT[e.code] ?? e.code}`, hint: ERRNO_HINTS[e.code] };
+    return {
+      code: ERRNO_CODES[e.code]!,
+      message: `${where}${ERRNO_TEXT[e.code] ?? e.code}`,
+      hint: ERRNO_HINTS[e.code],
+    };
   }
   return { code: 'INTERNAL', message: e instanceof Error ? e.message : String(err) };
 }

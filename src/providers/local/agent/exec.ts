@@ -33,7 +33,11 @@ export function killGroup(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void
   try {
     process.kill(-pid, signal);
   } catch {
-    try { process.kill(pid, signal); } catch { /* already gone */ }
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* already gone */
+    }
   }
 }
 
@@ -53,13 +57,24 @@ export function preferOomKill(pid: number | undefined): void {
 /** A clear error for a cwd that is missing or not a folder, before spawn reports a vague ENOENT. */
 export function checkCwd(cwd: string): void {
   let isDir = false;
-  try { isDir = statSync(cwd).isDirectory(); } catch { /* reported below */ }
+  try {
+    isDir = statSync(cwd).isDirectory();
+  } catch {
+    /* reported below */
+  }
   if (!isDir) {
-    throw new AgentError('INVALID_ARGUMENT', `cwd ${cwd} is not an existing directory`, 'pass an existing directory (relative paths start at the workdir), or create it first with mkdir -p');
+    throw new AgentError(
+      'INVALID_ARGUMENT',
+      `cwd ${cwd} is not an existing directory`,
+      'pass an existing directory (relative paths start at the workdir), or create it first with mkdir -p',
+    );
   }
 }
 
-export function runCommand(args: ExecArgs, onOutput?: (stream: 'stdout' | 'stderr', data: string) => void): RunningExec {
+export function runCommand(
+  args: ExecArgs,
+  onOutput?: (stream: 'stdout' | 'stderr', data: string) => void,
+): RunningExec {
   checkCwd(args.cwd);
   const started = performance.now();
   const child = spawn('/bin/bash', ['-c', args.command], {
@@ -75,9 +90,17 @@ export function runCommand(args: ExecArgs, onOutput?: (stream: 'stdout' | 'stder
   let timedOut = false;
   let cancelled = false;
 
-  child.stdout.on('data', (c: Buffer) => { out.push(c); onOutput?.('stdout', c.toString('utf8')); });
-  child.stderr.on('data', (c: Buffer) => { err.push(c); onOutput?.('stderr', c.toString('utf8')); });
-  child.stdin.on('error', () => { /* the command may not read its stdin */ });
+  child.stdout.on('data', (c: Buffer) => {
+    out.push(c);
+    onOutput?.('stdout', c.toString('utf8'));
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    err.push(c);
+    onOutput?.('stderr', c.toString('utf8'));
+  });
+  child.stdin.on('error', () => {
+    /* the command may not read its stdin */
+  });
   if (args.stdin !== undefined) child.stdin.end(args.stdin);
   else child.stdin.end();
 
@@ -109,8 +132,18 @@ export function runCommand(args: ExecArgs, onOutput?: (stream: 'stdout' | 'stder
       // Background children may keep the pipes open: answer after a short drain, and keep reading
       // (and discarding) so they do not die of SIGPIPE.
       let closed = false;
-      child.once('close', () => { if (!closed) { closed = true; finish(); } });
-      setTimeout(() => { if (!closed) { closed = true; finish(); } }, DRAIN_MS).unref();
+      child.once('close', () => {
+        if (!closed) {
+          closed = true;
+          finish();
+        }
+      });
+      setTimeout(() => {
+        if (!closed) {
+          closed = true;
+          finish();
+        }
+      }, DRAIN_MS).unref();
     });
   });
   return {

@@ -21,12 +21,20 @@ export class Files {
   /** Mount points: deleting one would empty it and then fail, so it is refused up front. */
   private readonly guarded: Set<string>;
 
-  constructor(private readonly workdir: string, private readonly home?: string) {
+  constructor(
+    private readonly workdir: string,
+    private readonly home?: string,
+  ) {
     this.guarded = new Set(['/', workdir, '/tmp', ...(home ? [home] : [])]);
   }
 
   resolve(p: unknown): string {
-    if (typeof p !== 'string' || p.length === 0) throw new AgentError('INVALID_ARGUMENT', 'path must be a non-empty string', 'pass a path relative to the workdir or an absolute one');
+    if (typeof p !== 'string' || p.length === 0)
+      throw new AgentError(
+        'INVALID_ARGUMENT',
+        'path must be a non-empty string',
+        'pass a path relative to the workdir or an absolute one',
+      );
     if (p.includes('\0')) throw new AgentError('INVALID_ARGUMENT', 'path contains a NUL byte', 'remove it');
     if (this.home && (p === '~' || p.startsWith('~/'))) return path.join(this.home, p.slice(1));
     return path.resolve(this.workdir, p);
@@ -49,7 +57,10 @@ export class Files {
     const { fh, size: statSize } = await openRegular(file);
     try {
       const size = await contentSize(fh, statSize);
-      const { bytes, ...range } = await readTextRange(fh, size, { ...a, maxBytes: Math.min(a.maxBytes, MAX_TRANSFER_BYTES) });
+      const { bytes, ...range } = await readTextRange(fh, size, {
+        ...a,
+        maxBytes: Math.min(a.maxBytes, MAX_TRANSFER_BYTES),
+      });
       return new WithBytes({ path: file, size, ...range }, 'text', bytes);
     } finally {
       await fh.close();
@@ -63,20 +74,31 @@ export class Files {
   /** `data` arrives as raw bytes (a framed Buffer), or as base64 from older callers; `text` as UTF-8. */
   async write(a: { path: string; data?: Buffer | string; text?: string; mode?: number }) {
     // resolve() drops a trailing slash, which would turn "folder/" into a file named "folder".
-    if (/\/\.?$/.test(a.path)) throw new AgentError('INVALID_ARGUMENT', `${a.path} ends with "/", so it names a folder, not a file`, 'give the full file path, e.g. "folder/name.txt"');
+    if (/\/\.?$/.test(a.path))
+      throw new AgentError(
+        'INVALID_ARGUMENT',
+        `${a.path} ends with "/", so it names a folder, not a file`,
+        'give the full file path, e.g. "folder/name.txt"',
+      );
     const file = await followLinks(this.resolve(a.path));
     const dir = path.dirname(file);
     await fs.mkdir(dir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'EEXIST' || e.code === 'ENOTDIR') throw new AgentError('INVALID_ARGUMENT', `cannot create ${file}: part of its folder path is a file, not a folder`, 'pick another path, or move or delete that file first');
+      if (e.code === 'EEXIST' || e.code === 'ENOTDIR')
+        throw new AgentError(
+          'INVALID_ARGUMENT',
+          `cannot create ${file}: part of its folder path is a file, not a folder`,
+          'pick another path, or move or delete that file first',
+        );
       throw e;
     });
     const existing = await fs.stat(file).catch(() => undefined);
-    if (existing?.isDirectory()) throw new AgentError('INVALID_ARGUMENT', `${file} is a directory`, 'write to a file path inside it');
+    if (existing?.isDirectory())
+      throw new AgentError('INVALID_ARGUMENT', `${file} is a directory`, 'write to a file path inside it');
     const mode = a.mode ?? (existing ? existing.mode & 0o7777 : 0o644);
     // Names are capped at 255 bytes: 50 characters (at most 200 bytes) keep the temporary name under it.
     const tmp = path.join(dir, `.${path.basename(file).slice(0, 50)}.${randomBytes(6).toString('hex')}.tmp`);
     try {
-      const body = a.text ?? (typeof a.data === 'string' ? Buffer.from(a.data, 'base64') : a.data ?? Buffer.alloc(0));
+      const body = a.text ?? (typeof a.data === 'string' ? Buffer.from(a.data, 'base64') : (a.data ?? Buffer.alloc(0)));
       await fs.writeFile(tmp, body, { mode, flag: 'wx' });
       await fs.chmod(tmp, mode);
       await fs.rename(tmp, file);
@@ -106,8 +128,14 @@ export class Files {
       }
     }
     return {
-      path: file, type, size: st.size, mode: st.mode & 0o7777,
-      mtime: st.mtime.toISOString(), atime: st.atime.toISOString(), ctime: st.ctime.toISOString(), birthtime: st.birthtime.toISOString(),
+      path: file,
+      type,
+      size: st.size,
+      mode: st.mode & 0o7777,
+      mtime: st.mtime.toISOString(),
+      atime: st.atime.toISOString(),
+      ctime: st.ctime.toISOString(),
+      birthtime: st.birthtime.toISOString(),
       linkTarget: type === 'symlink' ? await fs.readlink(file) : undefined,
       ...kind,
     };
@@ -116,49 +144,95 @@ export class Files {
   async list(a: { path: string }) {
     const dir = this.resolve(a.path);
     const entries = await fs.readdir(dir, { withFileTypes: true });
-    return Promise.all(entries.map(async (e) => {
-      const st = await fs.lstat(path.join(dir, e.name)).catch(() => undefined);
-      return { name: e.name, type: typeOf(e), size: st?.size ?? 0, mtime: st?.mtime.toISOString() ?? '' };
-    }));
+    return Promise.all(
+      entries.map(async (e) => {
+        const st = await fs.lstat(path.join(dir, e.name)).catch(() => undefined);
+        return { name: e.name, type: typeOf(e), size: st?.size ?? 0, mtime: st?.mtime.toISOString() ?? '' };
+      }),
+    );
   }
 
-  async tree(a: { path: string; depth: number; glob?: string; includeHidden?: boolean; includeIgnored?: boolean; maxEntries: number }) {
+  async tree(a: {
+    path: string;
+    depth: number;
+    glob?: string;
+    includeHidden?: boolean;
+    includeIgnored?: boolean;
+    maxEntries: number;
+  }) {
     const root = this.resolve(a.path);
     const depth = intArg('depth', a.depth, 1, MAX_DEPTH);
     const maxEntries = intArg('maxEntries', a.maxEntries, 1, 1_000_000);
     const keep = globMatcher(a.glob);
-    if (!(await fs.stat(root)).isDirectory()) throw new AgentError('INVALID_ARGUMENT', `${root} is a file, not a folder`, 'use file_info or file_read for a file');
+    if (!(await fs.stat(root)).isDirectory())
+      throw new AgentError(
+        'INVALID_ARGUMENT',
+        `${root} is a file, not a folder`,
+        'use file_info or file_read for a file',
+      );
     const stats: WalkStats = { hidden: 0, scanned: 0, exhausted: false, unreadable: 0 };
     const found: { rel: string; abs: string; skipped: boolean }[] = [];
     let truncated = false;
-    for await (const item of walk(root, { depth, includeHidden: a.includeHidden, includeIgnored: a.includeIgnored }, stats)) {
+    for await (const item of walk(
+      root,
+      { depth, includeHidden: a.includeHidden, includeIgnored: a.includeIgnored },
+      stats,
+    )) {
       if (keep && !keep(item.rel)) continue;
-      if (found.length >= maxEntries) { truncated = true; break; }
+      if (found.length >= maxEntries) {
+        truncated = true;
+        break;
+      }
       found.push({ rel: item.rel, abs: item.abs, skipped: item.skipped });
     }
-    const entries = await Promise.all(found.map(async (f) => {
-      const st = await fs.lstat(f.abs).catch(() => undefined);
-      const type = st ? typeOf(st) : 'other';
-      return {
-        path: displayPath(this.workdir, f.abs), type, size: st?.size ?? 0, mtime: st?.mtime.toISOString() ?? '',
-        linkTarget: type === 'symlink' ? await fs.readlink(f.abs).catch(() => undefined) : undefined,
-        skipped: f.skipped || undefined,
-        key: f.rel.split('/'),
-      };
-    }));
+    const entries = await Promise.all(
+      found.map(async (f) => {
+        const st = await fs.lstat(f.abs).catch(() => undefined);
+        const type = st ? typeOf(st) : 'other';
+        return {
+          path: displayPath(this.workdir, f.abs),
+          type,
+          size: st?.size ?? 0,
+          mtime: st?.mtime.toISOString() ?? '',
+          linkTarget: type === 'symlink' ? await fs.readlink(f.abs).catch(() => undefined) : undefined,
+          skipped: f.skipped || undefined,
+          key: f.rel.split('/'),
+        };
+      }),
+    );
     entries.sort((x, y) => comparePaths(x.key, y.key));
-    return { root, entries: entries.map(({ key: _key, ...e }) => e), truncated: truncated || stats.exhausted, hiddenCount: stats.hidden };
+    return {
+      root,
+      entries: entries.map(({ key: _key, ...e }) => e),
+      truncated: truncated || stats.exhausted,
+      hiddenCount: stats.hidden,
+    };
   }
 
-  async search(a: { pattern: string; path?: string; glob?: string; maxResults: number; caseSensitive: boolean; includeHidden?: boolean; timeoutMs: number }) {
-    if (typeof a.pattern !== 'string' || !a.pattern) throw new AgentError('INVALID_ARGUMENT', 'pattern must be a non-empty regex', 'e.g. "TODO|FIXME"');
+  async search(a: {
+    pattern: string;
+    path?: string;
+    glob?: string;
+    maxResults: number;
+    caseSensitive: boolean;
+    includeHidden?: boolean;
+    timeoutMs: number;
+  }) {
+    if (typeof a.pattern !== 'string' || !a.pattern)
+      throw new AgentError('INVALID_ARGUMENT', 'pattern must be a non-empty regex', 'e.g. "TODO|FIXME"');
     const { flags } = compilePattern(a.pattern, a.caseSensitive !== false);
     globMatcher(a.glob); // fail fast on a bad glob, before starting a worker
     const root = this.resolve(a.path ?? this.workdir);
     await fs.stat(root);
     return runSearch({
-      root, workdir: this.workdir, pattern: a.pattern, flags, glob: a.glob, includeHidden: a.includeHidden,
-      maxResults: intArg('maxResults', a.maxResults, 1, 100_000), deadline: Date.now() + intArg('timeoutMs', a.timeoutMs, 1, 3_600_000),
+      root,
+      workdir: this.workdir,
+      pattern: a.pattern,
+      flags,
+      glob: a.glob,
+      includeHidden: a.includeHidden,
+      maxResults: intArg('maxResults', a.maxResults, 1, 100_000),
+      deadline: Date.now() + intArg('timeoutMs', a.timeoutMs, 1, 3_600_000),
     });
   }
 
@@ -169,11 +243,19 @@ export class Files {
   async remove(a: { path: string; recursive?: boolean }) {
     const file = this.resolve(a.path);
     if (this.guarded.has(file)) {
-      throw new AgentError('PERMISSION_DENIED', `${file} is a mount point of the sandbox and cannot be deleted`, 'delete the entries inside it instead');
+      throw new AgentError(
+        'PERMISSION_DENIED',
+        `${file} is a mount point of the sandbox and cannot be deleted`,
+        'delete the entries inside it instead',
+      );
     }
     const st = await fs.lstat(file);
     if (st.isDirectory() && !a.recursive) {
-      throw new AgentError('INVALID_ARGUMENT', `${file} is a directory`, 'pass recursive: true to delete it with its contents');
+      throw new AgentError(
+        'INVALID_ARGUMENT',
+        `${file} is a directory`,
+        'pass recursive: true to delete it with its contents',
+      );
     }
     await fs.rm(file, { recursive: !!a.recursive });
   }
@@ -183,33 +265,80 @@ export class Files {
     const from = this.resolve(a.from);
     const to = this.resolve(a.to);
     const src = await fs.lstat(from);
-    if (!src.isDirectory() && /\/\.?$/.test(a.to)) throw new AgentError('INVALID_ARGUMENT', `"to" (${a.to}) ends with "/", but ${from} is not a folder`, `"to" is the full new path: to move it into a folder, end "to" with the file name, e.g. "${a.to.replace(/\/\.?$/, '')}/${path.basename(from)}"`);
+    if (!src.isDirectory() && /\/\.?$/.test(a.to))
+      throw new AgentError(
+        'INVALID_ARGUMENT',
+        `"to" (${a.to}) ends with "/", but ${from} is not a folder`,
+        `"to" is the full new path: to move it into a folder, end "to" with the file name, e.g. "${a.to.replace(/\/\.?$/, '')}/${path.basename(from)}"`,
+      );
     if (from === to) return;
-    if (this.guarded.has(from)) throw new AgentError('PERMISSION_DENIED', `${from} is a mount point of the sandbox and cannot be moved`, 'move the entries inside it instead');
-    if (src.isDirectory() && to.startsWith(`${from}/`)) throw new AgentError('INVALID_ARGUMENT', `cannot move the folder ${from} into itself (${to})`, 'pick a destination outside it');
+    if (this.guarded.has(from))
+      throw new AgentError(
+        'PERMISSION_DENIED',
+        `${from} is a mount point of the sandbox and cannot be moved`,
+        'move the entries inside it instead',
+      );
+    if (src.isDirectory() && to.startsWith(`${from}/`))
+      throw new AgentError(
+        'INVALID_ARGUMENT',
+        `cannot move the folder ${from} into itself (${to})`,
+        'pick a destination outside it',
+      );
     const dst = await fs.lstat(to).catch(() => undefined);
     if (dst) {
-      if (!a.overwrite) throw new AgentError('ALREADY_EXISTS', `${to} already exists`, 'pass overwrite: true to replace it, or give the full new path (to move into a folder, end "to" with the file name)');
-      if (dst.isDirectory() && !src.isDirectory()) throw new AgentError('INVALID_ARGUMENT', `${to} is a folder and cannot be replaced by a file`, 'give the full new path inside it, e.g. "folder/name"');
-      if (!dst.isDirectory() && src.isDirectory()) throw new AgentError('INVALID_ARGUMENT', `${to} is a file and cannot be replaced by a folder`, 'delete it first with file_delete, or pick another destination');
+      if (!a.overwrite)
+        throw new AgentError(
+          'ALREADY_EXISTS',
+          `${to} already exists`,
+          'pass overwrite: true to replace it, or give the full new path (to move into a folder, end "to" with the file name)',
+        );
+      if (dst.isDirectory() && !src.isDirectory())
+        throw new AgentError(
+          'INVALID_ARGUMENT',
+          `${to} is a folder and cannot be replaced by a file`,
+          'give the full new path inside it, e.g. "folder/name"',
+        );
+      if (!dst.isDirectory() && src.isDirectory())
+        throw new AgentError(
+          'INVALID_ARGUMENT',
+          `${to} is a file and cannot be replaced by a folder`,
+          'delete it first with file_delete, or pick another destination',
+        );
     }
     await fs.mkdir(path.dirname(to), { recursive: true });
     try {
       await fs.rename(from, to);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new AgentError('ALREADY_EXISTS', `${to} is a folder that is not empty`, 'delete it first or pick another destination');
+      if (code === 'ENOTEMPTY' || code === 'EEXIST')
+        throw new AgentError(
+          'ALREADY_EXISTS',
+          `${to} is a folder that is not empty`,
+          'delete it first or pick another destination',
+        );
       if (code !== 'EXDEV') throw e;
-      if (dst?.isDirectory() && (await fs.readdir(to)).length > 0) throw new AgentError('ALREADY_EXISTS', `${to} is a folder that is not empty`, 'delete it first or pick another destination');
+      if (dst?.isDirectory() && (await fs.readdir(to)).length > 0)
+        throw new AgentError(
+          'ALREADY_EXISTS',
+          `${to} is a folder that is not empty`,
+          'delete it first or pick another destination',
+        );
       if (dst) await fs.rm(to, { recursive: true });
-      await fs.cp(from, to, { recursive: true, errorOnExist: true, force: false, verbatimSymlinks: true, preserveTimestamps: true });
+      await fs.cp(from, to, {
+        recursive: true,
+        errorOnExist: true,
+        force: false,
+        verbatimSymlinks: true,
+        preserveTimestamps: true,
+      });
       await fs.rm(from, { recursive: true });
     }
   }
 }
 
 function intArg(name: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new AgentError('INVALID_ARGUMENT', `${name} must be a whole number from ${min} to ${max}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw new AgentError('INVALID_ARGUMENT', `${name} must be a whole number from ${min} to ${max}`);
   return v;
 }
 
@@ -227,5 +356,9 @@ async function followLinks(file: string): Promise<string> {
     if (!st?.isSymbolicLink()) return file;
     file = path.resolve(path.dirname(file), await fs.readlink(file));
   }
-  throw new AgentError('INVALID_ARGUMENT', `${file}: too many levels of symbolic links`, 'a symlink points (through others) back to itself: see where with file_info, then fix or delete it');
+  throw new AgentError(
+    'INVALID_ARGUMENT',
+    `${file}: too many levels of symbolic links`,
+    'a symlink points (through others) back to itself: see where with file_info, then fix or delete it',
+  );
 }

@@ -16,7 +16,11 @@ export interface Binary {
 
 /** A handler result with bytes that travel raw beside it (at `result.<field>`). */
 export class WithBytes {
-  constructor(readonly value: Record<string, unknown>, readonly field: string, readonly data: Buffer) {}
+  constructor(
+    readonly value: Record<string, unknown>,
+    readonly field: string,
+    readonly data: Buffer,
+  ) {}
 }
 
 export function frameHeader(msg: object, bin?: Binary): string {
@@ -63,7 +67,8 @@ export class FrameReader {
         if (this.size < this.body.len) return;
         const { msg, field, len } = this.body;
         this.body = undefined;
-        if (!placeBody(msg, field, this.take(len))) return this.fail(`$bin "${field}" names a field that is not an object in its message`);
+        if (!placeBody(msg, field, this.take(len)))
+          return this.fail(`$bin "${field}" names a field that is not an object in its message`);
         this.onMessage(msg);
         continue;
       }
@@ -72,7 +77,8 @@ export class FrameReader {
         if (this.size > this.limits.maxLineBytes) this.fail(`a line longer than ${this.limits.maxLineBytes} bytes`);
         return;
       }
-      if (nl > this.limits.maxLineBytes) return this.fail(`a line of ${nl} bytes, over the ${this.limits.maxLineBytes}-byte limit`);
+      if (nl > this.limits.maxLineBytes)
+        return this.fail(`a line of ${nl} bytes, over the ${this.limits.maxLineBytes}-byte limit`);
       const line = this.take(nl + 1).toString('utf8', 0, nl);
       if (line) this.parseLine(line);
     }
@@ -134,8 +140,15 @@ export class FrameReader {
     const parts: Buffer[] = [];
     for (let need = n; need > 0;) {
       const c = this.chunks[0]!;
-      if (c.length <= need) { parts.push(c); this.chunks.shift(); need -= c.length; }
-      else { parts.push(c.subarray(0, need)); this.chunks[0] = c.subarray(need); need = 0; }
+      if (c.length <= need) {
+        parts.push(c);
+        this.chunks.shift();
+        need -= c.length;
+      } else {
+        parts.push(c.subarray(0, need));
+        this.chunks[0] = c.subarray(need);
+        need = 0;
+      }
     }
     return Buffer.concat(parts, n);
   }
@@ -153,6 +166,11 @@ function placeBody(msg: Frame, field: string, data: Buffer): boolean {
   const dot = field.indexOf('.');
   const target = dot < 0 ? msg : Object.hasOwn(msg, field.slice(0, dot)) ? msg[field.slice(0, dot)] : undefined;
   if (!isPlainObject(target)) return false;
-  Object.defineProperty(target, dot < 0 ? field : field.slice(dot + 1), { value: data, enumerable: true, writable: true, configurable: true });
+  Object.defineProperty(target, dot < 0 ? field : field.slice(dot + 1), {
+    value: data,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
   return true;
 }

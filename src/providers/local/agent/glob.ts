@@ -16,27 +16,46 @@ export function globToRegExp(glob: string): RegExp {
     if (c === '*') {
       if (glob[i + 1] === '*') {
         i++;
-        if (glob[i + 1] === '/') { i++; re += '(?:.*/)?'; } else re += '.*';
+        if (glob[i + 1] === '/') {
+          i++;
+          re += '(?:.*/)?';
+        } else re += '.*';
       } else re += '[^/]*';
     } else if (c === '?') re += '[^/]';
     else if (c === '[') {
       const end = glob.indexOf(']', i + 2);
-      if (end < 0) { re += '\\['; continue; }
+      if (end < 0) {
+        re += '\\[';
+        continue;
+      }
       let body = glob.slice(i + 1, end).replace(/\\/g, '\\\\');
       if (body.startsWith('!')) body = `^${body.slice(1)}`;
       re += `[${body}]`;
       i = end;
-    } else if (c === '{') { depth++; re += '(?:'; }
-    else if (c === '}' && depth > 0) { depth--; re += ')'; }
-    else if (c === ',' && depth > 0) re += '|';
+    } else if (c === '{') {
+      depth++;
+      re += '(?:';
+    } else if (c === '}' && depth > 0) {
+      depth--;
+      re += ')';
+    } else if (c === ',' && depth > 0) re += '|';
     else if (c === '\\' && i + 1 < glob.length) re += escape(glob[++i]!);
     else re += escape(c);
   }
-  if (depth > 0) throw new AgentError('INVALID_ARGUMENT', `invalid glob ${JSON.stringify(glob)}: unclosed {`, 'close each { with }, e.g. "*.{ts,tsx}"');
+  if (depth > 0)
+    throw new AgentError(
+      'INVALID_ARGUMENT',
+      `invalid glob ${JSON.stringify(glob)}: unclosed {`,
+      'close each { with }, e.g. "*.{ts,tsx}"',
+    );
   try {
     return new RegExp(`^${re}$`);
   } catch (e) {
-    throw new AgentError('INVALID_ARGUMENT', `invalid glob ${JSON.stringify(glob)}: ${(e as Error).message}`, 'use *, **, ?, [abc] and {a,b}, e.g. "src/**/*.ts"');
+    throw new AgentError(
+      'INVALID_ARGUMENT',
+      `invalid glob ${JSON.stringify(glob)}: ${(e as Error).message}`,
+      'use *, **, ?, [abc] and {a,b}, e.g. "src/**/*.ts"',
+    );
   }
 }
 

@@ -10,7 +10,14 @@ import { FrameReader, frameHeader, WithBytes, type Binary } from './frames.js';
 import { startEgressRelay } from './egress-relay.js';
 import { openPort } from './ports.js';
 import { ProcessTable } from './processes.js';
-import { MAX_STRING_BYTES, MAX_TRANSFER_BYTES, REQUEST_BIN_FIELDS, replyLineLimit, type AgentMessage, type AgentRequest } from './protocol.js';
+import {
+  MAX_STRING_BYTES,
+  MAX_TRANSFER_BYTES,
+  REQUEST_BIN_FIELDS,
+  replyLineLimit,
+  type AgentMessage,
+  type AgentRequest,
+} from './protocol.js';
 
 const workdir = process.env.SANDBOX_WORKDIR ?? '/workspace';
 /** The environment commands start from; the agent's own variables stay out of it. */
@@ -35,12 +42,24 @@ function send(msg: AgentMessage, bin?: Binary, header = frameHeader(msg, bin)): 
  */
 function reply(req: AgentRequest, result: unknown): void {
   const bin = result instanceof WithBytes ? { field: `result.${result.field}`, data: result.data } : undefined;
-  const msg: AgentMessage = { id: req.id, ok: true, result: result instanceof WithBytes ? result.value : result ?? {} };
+  const msg: AgentMessage = {
+    id: req.id,
+    ok: true,
+    result: result instanceof WithBytes ? result.value : (result ?? {}),
+  };
   const limit = replyLineLimit(req.op === 'exec' ? Number(req.maxOutputBytes) || 0 : 0);
   const header = frameHeader(msg, bin);
   const bytes = Buffer.byteLength(header);
   if (bytes <= limit && (bin?.data.length ?? 0) <= MAX_TRANSFER_BYTES) return send(msg, bin, header);
-  send({ id: req.id, ok: false, error: { code: 'LIMIT_EXCEEDED', message: `the answer is too large to send (${bytes} bytes of metadata, ${bin?.data.length ?? 0} of content)`, hint: 'ask for less: a narrower path, a glob, fewer entries or a byte range' } });
+  send({
+    id: req.id,
+    ok: false,
+    error: {
+      code: 'LIMIT_EXCEEDED',
+      message: `the answer is too large to send (${bytes} bytes of metadata, ${bin?.data.length ?? 0} of content)`,
+      hint: 'ask for less: a narrower path, a glob, fewer entries or a byte range',
+    },
+  });
 }
 
 function envFor(extra: unknown): Record<string, string> {
@@ -53,21 +72,39 @@ const handlers: Record<string, Handler> = {
   exec: (r) => {
     const exec = runCommand(
       {
-        command: String(r.command), cwd: files.resolve(r.cwd ?? workdir), env: envFor(r.env),
-        timeoutMs: Number(r.timeoutMs), stdin: r.stdin as string | undefined, maxOutputBytes: Number(r.maxOutputBytes),
+        command: String(r.command),
+        cwd: files.resolve(r.cwd ?? workdir),
+        env: envFor(r.env),
+        timeoutMs: Number(r.timeoutMs),
+        stdin: r.stdin as string | undefined,
+        maxOutputBytes: Number(r.maxOutputBytes),
       },
       r.stream ? (stream, data) => send({ id: r.id, event: 'output', stream, data }) : undefined,
     );
     running.set(r.id, exec);
     return exec.done.finally(() => running.delete(r.id));
   },
-  cancel: (r) => { running.get(Number(r.target))?.cancel(); return {}; },
-  spawn: (r) => processes.spawn({ command: String(r.command), cwd: files.resolve(r.cwd ?? workdir), env: envFor(r.env), name: r.name as string | undefined }),
+  cancel: (r) => {
+    running.get(Number(r.target))?.cancel();
+    return {};
+  },
+  spawn: (r) =>
+    processes.spawn({
+      command: String(r.command),
+      cwd: files.resolve(r.cwd ?? workdir),
+      env: envFor(r.env),
+      name: r.name as string | undefined,
+    }),
   read: (r) => processes.read(r as never),
   write: (r) => processes.write(r as never),
   kill: (r) => processes.kill(r as never),
   killAll: () => {
-    if (!ownPidNamespace) throw new AgentError('UNSUPPORTED', 'this sandbox has no process namespace of its own (SANDBOX_ISOLATION=none)', 'stop processes one by one with shell_kill');
+    if (!ownPidNamespace)
+      throw new AgentError(
+        'UNSUPPORTED',
+        'this sandbox has no process namespace of its own (SANDBOX_ISOLATION=none)',
+        'stop processes one by one with shell_kill',
+      );
     return processes.killEverything();
   },
   list: () => processes.list(),
@@ -97,8 +134,14 @@ async function handle(req: AgentRequest): Promise<void> {
 // The server is trusted, but a broken channel cannot be read on: the agent leaves, and the server
 // reports the sandbox as ended.
 const reader = new FrameReader(
-  (req) => { void handle(req as AgentRequest); },
-  (reason) => { process.stderr.write(`agent: unreadable request (${reason}); stopping\n`); processes.killBackground(); process.exit(1); },
+  (req) => {
+    void handle(req as AgentRequest);
+  },
+  (reason) => {
+    process.stderr.write(`agent: unreadable request (${reason}); stopping\n`);
+    processes.killBackground();
+    process.exit(1);
+  },
   { maxLineBytes: MAX_STRING_BYTES, maxBodyBytes: MAX_REQUEST_BODY_BYTES, binFields: REQUEST_BIN_FIELDS },
 );
 process.stdin.on('data', (chunk: Buffer) => reader.push(chunk));
@@ -111,5 +154,6 @@ process.on('uncaughtException', (err) => {
   process.stderr.write(`agent: ${err.stack ?? err}\n`);
 });
 // Listening before "ready", so a first command already finds the proxy.
-if (process.env.SANDBOX_EGRESS_SOCKET) await startEgressRelay(Number(process.env.SANDBOX_EGRESS_PORT), process.env.SANDBOX_EGRESS_SOCKET);
+if (process.env.SANDBOX_EGRESS_SOCKET)
+  await startEgressRelay(Number(process.env.SANDBOX_EGRESS_PORT), process.env.SANDBOX_EGRESS_SOCKET);
 send({ ready: true, pid: process.pid });

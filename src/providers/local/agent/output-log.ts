@@ -74,19 +74,30 @@ export class OutputLog {
     if (cursor > this.total) cursor = this.total;
     let until: RegExp | undefined;
     if (o.until) {
-      try { until = new RegExp(o.until, 'm'); } catch (e) {
-        throw new AgentError('INVALID_ARGUMENT', `invalid until regex: ${(e as Error).message}`, 'pass a JavaScript regular expression, e.g. "listening on"');
+      try {
+        until = new RegExp(o.until, 'm');
+      } catch (e) {
+        throw new AgentError(
+          'INVALID_ARGUMENT',
+          `invalid until regex: ${(e as Error).message}`,
+          'pass a JavaScript regular expression, e.g. "listening on"',
+        );
       }
     }
     const deadline = Date.now() + (o.waitMs ?? 0);
     // `until` looks at all new output, not just the part one read returns: a line beyond maxBytes still
     // ends the wait (the answer then says more output follows).
-    const matched = () => (until ? until.test(this.slice(cursor, Infinity).text) : this.slice(cursor, o.maxBytes).text.length > 0);
+    const matched = () =>
+      until ? until.test(this.slice(cursor, Infinity).text) : this.slice(cursor, o.maxBytes).text.length > 0;
     while (!this.closed && Date.now() < deadline && !matched()) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, deadline - Date.now());
         const waiters = this.waiters;
-        function done() { clearTimeout(t); waiters.delete(done); resolve(); }
+        function done() {
+          clearTimeout(t);
+          waiters.delete(done);
+          resolve();
+        }
         waiters.add(done);
       });
     }

@@ -29,20 +29,39 @@ export class ProcessTable {
   spawn(a: { command: string; cwd: string; env: Record<string, string>; name?: string }) {
     checkCwd(a.cwd);
     if (a.name && [...this.procs.values()].some((p) => p.running && p.name === a.name)) {
-      throw new AgentError('ALREADY_EXISTS', `a running process is already named "${a.name}"`, 'pick another name, or shell_kill the running one first');
+      throw new AgentError(
+        'ALREADY_EXISTS',
+        `a running process is already named "${a.name}"`,
+        'pick another name, or shell_kill the running one first',
+      );
     }
-    const child = spawn('/bin/bash', ['-c', a.command], { cwd: a.cwd, env: a.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('/bin/bash', ['-c', a.command], {
+      cwd: a.cwd,
+      env: a.env,
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     preferOomKill(child.pid);
     const p: Proc = {
-      processId: `proc-${this.next++}`, name: a.name, command: a.command, child,
-      startedAt: new Date().toISOString(), log: new OutputLog(),
-      exitCode: null, signal: null, running: true,
+      processId: `proc-${this.next++}`,
+      name: a.name,
+      command: a.command,
+      child,
+      startedAt: new Date().toISOString(),
+      log: new OutputLog(),
+      exitCode: null,
+      signal: null,
+      running: true,
     };
     const onData = (c: Buffer) => p.log.append(c);
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    child.stdin.on('error', () => { /* the process closed its stdin */ });
-    child.on('error', (e) => { onData(Buffer.from(`[spawn failed: ${e.message}]\n`)); });
+    child.stdin.on('error', () => {
+      /* the process closed its stdin */
+    });
+    child.on('error', (e) => {
+      onData(Buffer.from(`[spawn failed: ${e.message}]\n`));
+    });
     child.on('exit', (code, signal) => {
       p.running = false;
       p.exitCode = code;
@@ -58,19 +77,38 @@ export class ProcessTable {
     const p = this.get(a.processId);
     const r = await p.log.read(a);
     return {
-      output: r.output, cursor: r.cursor, running: p.running, exitCode: p.exitCode, signal: p.signal,
-      droppedBytes: r.droppedBytes, matched: r.matched,
+      output: r.output,
+      cursor: r.cursor,
+      running: p.running,
+      exitCode: p.exitCode,
+      signal: p.signal,
+      droppedBytes: r.droppedBytes,
+      matched: r.matched,
     };
   }
 
   write(a: { processId: string; input: string; close: boolean }) {
     const p = this.get(a.processId);
-    if (!p.running) throw new AgentError('INVALID_ARGUMENT', `${p.processId} has exited (code ${p.exitCode ?? p.signal})`, 'start it again with shell_start');
-    if (p.child.stdin.writableEnded) throw new AgentError('INVALID_ARGUMENT', `stdin of ${p.processId} was already closed`, 'start a new process to send more input');
+    if (!p.running)
+      throw new AgentError(
+        'INVALID_ARGUMENT',
+        `${p.processId} has exited (code ${p.exitCode ?? p.signal})`,
+        'start it again with shell_start',
+      );
+    if (p.child.stdin.writableEnded)
+      throw new AgentError(
+        'INVALID_ARGUMENT',
+        `stdin of ${p.processId} was already closed`,
+        'start a new process to send more input',
+      );
     if (a.input) {
       const pending = p.child.stdin.writableLength;
       if (pending + Buffer.byteLength(a.input) > MAX_PENDING_INPUT) {
-        throw new AgentError('LIMIT_EXCEEDED', `${p.processId} is not reading its input: ${pending} bytes sent earlier are still waiting`, 'see what it is doing with shell_read, or stop it with shell_kill');
+        throw new AgentError(
+          'LIMIT_EXCEEDED',
+          `${p.processId} is not reading its input: ${pending} bytes sent earlier are still waiting`,
+          'see what it is doing with shell_read, or stop it with shell_kill',
+        );
       }
       p.child.stdin.write(a.input);
     }
@@ -90,7 +128,13 @@ export class ProcessTable {
       for (const name of readdirSync('/proc')) {
         const pid = Number(name);
         if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) continue;
-        try { process.kill(pid, 'SIGKILL'); found++; killed.add(pid); } catch { /* gone, or not ours */ }
+        try {
+          process.kill(pid, 'SIGKILL');
+          found++;
+          killed.add(pid);
+        } catch {
+          /* gone, or not ours */
+        }
       }
       if (!found) break;
     }
@@ -115,7 +159,11 @@ export class ProcessTable {
     const p = this.procs.get(idOrName) ?? [...this.procs.values()].reverse().find((q) => q.name === idOrName);
     if (!p) {
       const known = [...this.procs.keys()].join(', ') || 'none';
-      throw new AgentError('NOT_FOUND', `no process "${idOrName}" (known: ${known})`, 'use shell_list to see processes, or shell_start to start one');
+      throw new AgentError(
+        'NOT_FOUND',
+        `no process "${idOrName}" (known: ${known})`,
+        'use shell_list to see processes, or shell_start to start one',
+      );
     }
     return p;
   }
@@ -127,8 +175,15 @@ export class ProcessTable {
 
   private info(p: Proc) {
     return {
-      processId: p.processId, name: p.name, command: p.command, pid: p.child.pid ?? -1,
-      running: p.running, exitCode: p.exitCode, signal: p.signal, startedAt: p.startedAt, outputBytes: p.log.total,
+      processId: p.processId,
+      name: p.name,
+      command: p.command,
+      pid: p.child.pid ?? -1,
+      running: p.running,
+      exitCode: p.exitCode,
+      signal: p.signal,
+      startedAt: p.startedAt,
+      outputBytes: p.log.total,
     };
   }
 }

@@ -16,8 +16,14 @@ export async function openRegular(file: string): Promise<{ fh: FileHandle; size:
   const fh = await fs.open(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   try {
     const st = await fh.stat();
-    if (st.isDirectory()) throw new AgentError('INVALID_ARGUMENT', `${file} is a directory`, 'use file_list to see its entries');
-    if (!st.isFile()) throw new AgentError('INVALID_ARGUMENT', `${file} is not a regular file (a device, FIFO or socket)`, 'read it with shell_exec instead, e.g. head -c 1000');
+    if (st.isDirectory())
+      throw new AgentError('INVALID_ARGUMENT', `${file} is a directory`, 'use file_list to see its entries');
+    if (!st.isFile())
+      throw new AgentError(
+        'INVALID_ARGUMENT',
+        `${file} is not a regular file (a device, FIFO or socket)`,
+        'read it with shell_exec instead, e.g. head -c 1000',
+      );
     return { fh, size: st.size };
   } catch (e) {
     await fh.close();
@@ -59,9 +65,16 @@ export async function readWhole(fh: FileHandle, size: number, cap: number): Prom
 export function readSpan(file: string, size: number, offset = 0, length?: number): { offset: number; length: number } {
   const from = Math.min(Math.max(0, offset), size);
   if (length === undefined && size - from > MAX_TRANSFER_BYTES) {
-    throw new AgentError('LIMIT_EXCEEDED', `${file} is ${size} bytes, more than the ${MAX_TRANSFER_BYTES} one read moves`, 'read it in ranges (file_read with offset and limit), or work on it with shell_exec (head, tail, sed -n, split)');
+    throw new AgentError(
+      'LIMIT_EXCEEDED',
+      `${file} is ${size} bytes, more than the ${MAX_TRANSFER_BYTES} one read moves`,
+      'read it in ranges (file_read with offset and limit), or work on it with shell_exec (head, tail, sed -n, split)',
+    );
   }
-  return { offset: from, length: Math.max(0, Math.floor(Math.min(length ?? size - from, size - from, MAX_TRANSFER_BYTES))) };
+  return {
+    offset: from,
+    length: Math.max(0, Math.floor(Math.min(length ?? size - from, size - from, MAX_TRANSFER_BYTES))),
+  };
 }
 
 /** Reads up to `length` bytes at `offset` (fewer at end of file). */

@@ -36,13 +36,21 @@ export interface SearchOutcome {
 /** The pattern compiled as given; Unicode mode when the pattern allows it (\p{L}, astral classes). */
 export function compilePattern(pattern: string, caseSensitive: boolean): { flags: string } {
   const base = caseSensitive ? 'gm' : 'gim';
-  try { new RegExp(pattern, `${base}u`); return { flags: `${base}u` }; } catch { /* not valid in u mode */ }
+  try {
+    new RegExp(pattern, `${base}u`);
+    return { flags: `${base}u` };
+  } catch {
+    /* not valid in u mode */
+  }
   try {
     new RegExp(pattern, base);
     return { flags: base };
   } catch (e) {
-    throw new AgentError('INVALID_ARGUMENT', `invalid regex ${JSON.stringify(pattern)}: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}`,
-      'pattern is a JavaScript regular expression: escape special characters like ( [ { . * + ? with \\, e.g. "foo\\(" to find "foo("');
+    throw new AgentError(
+      'INVALID_ARGUMENT',
+      `invalid regex ${JSON.stringify(pattern)}: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}`,
+      'pattern is a JavaScript regular expression: escape special characters like ( [ { . * + ? with \\, e.g. "foo\\(" to find "foo("',
+    );
   }
 }
 
@@ -59,16 +67,31 @@ export function displayPath(workdir: string, abs: string): string {
 export async function searchFiles(job: SearchJob, progress?: (o: SearchOutcome) => void): Promise<SearchOutcome> {
   const re = new RegExp(job.pattern, job.flags);
   const keep = globMatcher(job.glob);
-  const out: SearchOutcome = { matches: [], truncated: false, filesSearched: 0, binarySkipped: 0, largeSkipped: 0, timedOut: false };
+  const out: SearchOutcome = {
+    matches: [],
+    truncated: false,
+    filesSearched: 0,
+    binarySkipped: 0,
+    largeSkipped: 0,
+    timedOut: false,
+  };
   const st = await fs.stat(job.root);
   const stats: WalkStats = { hidden: 0, scanned: 0, exhausted: false, unreadable: 0 };
   const items: AsyncIterable<Pick<WalkItem, 'abs' | 'rel'> & { file: boolean }> = st.isDirectory()
-    ? (async function* () { for await (const i of walk(job.root, { depth: SEARCH_DEPTH, includeHidden: job.includeHidden }, stats)) yield { abs: i.abs, rel: i.rel, file: i.dirent.isFile() }; })()
-    : (async function* () { yield { abs: job.root, rel: path.basename(job.root), file: st.isFile() }; })();
+    ? (async function* () {
+        for await (const i of walk(job.root, { depth: SEARCH_DEPTH, includeHidden: job.includeHidden }, stats))
+          yield { abs: i.abs, rel: i.rel, file: i.dirent.isFile() };
+      })()
+    : (async function* () {
+        yield { abs: job.root, rel: path.basename(job.root), file: st.isFile() };
+      })();
   let reported = 0;
   for await (const item of items) {
     if (!item.file || (keep && !keep(item.rel))) continue;
-    if (Date.now() > job.deadline) { out.timedOut = true; break; }
+    if (Date.now() > job.deadline) {
+      out.timedOut = true;
+      break;
+    }
     if (!(await searchOne(item.abs, re, job, out))) break;
     if (progress && (out.matches.length > reported || out.filesSearched % 200 === 0)) {
       reported = out.matches.length;
@@ -93,7 +116,10 @@ async function searchOne(abs: string, re: RegExp, job: SearchJob, out: SearchOut
   } catch {
     return true; // vanished, unreadable or not a regular file: not worth failing the whole search
   }
-  if (!buf) { out.largeSkipped++; return true; }
+  if (!buf) {
+    out.largeSkipped++;
+    return true;
+  }
   return searchBuffer(buf, displayPath(job.workdir, abs), re, job.maxResults, out);
 }
 
@@ -102,7 +128,10 @@ async function searchOne(abs: string, re: RegExp, job: SearchJob, out: SearchOut
  * maxResults is passed. Shared with providers that fetch file contents over a vendor API.
  */
 export function searchBuffer(buf: Buffer, shown: string, re: RegExp, maxResults: number, out: SearchOutcome): boolean {
-  if (sniff(buf.subarray(0, SNIFF_BYTES)).kind !== 'text') { out.binarySkipped++; return true; }
+  if (sniff(buf.subarray(0, SNIFF_BYTES)).kind !== 'text') {
+    out.binarySkipped++;
+    return true;
+  }
   out.filesSearched++;
   const content = buf.toString('utf8');
   re.lastIndex = 0;
@@ -113,11 +142,18 @@ export function searchBuffer(buf: Buffer, shown: string, re: RegExp, maxResults:
     // An empty match after the final newline (e.g. "^" or "$") is on no line of the file.
     if (at === content.length && content.endsWith('\n')) break;
     for (let i = content.indexOf('\n', pos); i !== -1 && i < at; i = content.indexOf('\n', i + 1)) lineNo++;
-    if (out.matches.length >= maxResults) { out.truncated = true; return false; }
+    if (out.matches.length >= maxResults) {
+      out.truncated = true;
+      return false;
+    }
     const lineStart = content.lastIndexOf('\n', at - 1) + 1;
     let lineEnd = content.indexOf('\n', at);
     if (lineEnd < 0) lineEnd = content.length;
-    out.matches.push({ path: shown, line: lineNo, text: shorten(content.slice(lineStart, lineEnd).replace(/\r$/, ''), at - lineStart) });
+    out.matches.push({
+      path: shown,
+      line: lineNo,
+      text: shorten(content.slice(lineStart, lineEnd).replace(/\r$/, ''), at - lineStart),
+    });
     if (lineEnd >= content.length) break;
     // One result per line: go on from the next line.
     re.lastIndex = lineEnd + 1;
@@ -139,16 +175,38 @@ function shorten(line: string, col: number): string {
  */
 export function runSearch(job: SearchJob): Promise<SearchOutcome> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./search-worker.js', import.meta.url), { workerData: job, resourceLimits: { maxOldGenerationSizeMb: 512 } });
-    let partial: SearchOutcome = { matches: [], truncated: false, filesSearched: 0, binarySkipped: 0, largeSkipped: 0, timedOut: false };
-    const timer = setTimeout(() => {
+    const worker = new Worker(new URL('./search-worker.js', import.meta.url), {
+      workerData: job,
+      resourceLimits: { maxOldGenerationSizeMb: 512 },
+    });
+    let partial: SearchOutcome = {
+      matches: [],
+      truncated: false,
+      filesSearched: 0,
+      binarySkipped: 0,
+      largeSkipped: 0,
+      timedOut: false,
+    };
+    const timer = setTimeout(
+      () => {
+        void worker.terminate();
+        resolve({ ...partial, timedOut: true });
+      },
+      Math.max(0, job.deadline - Date.now()) + 1000,
+    );
+    const settle = () => {
+      clearTimeout(timer);
       void worker.terminate();
-      resolve({ ...partial, timedOut: true });
-    }, Math.max(0, job.deadline - Date.now()) + 1000);
-    const settle = () => { clearTimeout(timer); void worker.terminate(); };
-    type Msg = { type: 'progress'; outcome: SearchOutcome } | { type: 'done'; outcome: SearchOutcome } | { type: 'error'; error: AgentErrorBody };
+    };
+    type Msg =
+      | { type: 'progress'; outcome: SearchOutcome }
+      | { type: 'done'; outcome: SearchOutcome }
+      | { type: 'error'; error: AgentErrorBody };
     worker.on('message', (m: Msg) => {
-      if (m.type === 'progress') { partial = m.outcome; return; }
+      if (m.type === 'progress') {
+        partial = m.outcome;
+        return;
+      }
       settle();
       if (m.type === 'done') resolve(m.outcome);
       else reject(new AgentError(m.error.code, m.error.message, m.error.hint));

@@ -17,7 +17,8 @@ export function sniff(head: Buffer): { kind: Kind; mimeType?: string } {
     return { kind: 'binary' };
   }
   let control = 0;
-  for (const b of head) if ((b < 0x20 && b !== 9 && b !== 10 && b !== 13 && b !== 12 && b !== 8 && b !== 27) || b === 0x7f) control++;
+  for (const b of head)
+    if ((b < 0x20 && b !== 9 && b !== 10 && b !== 13 && b !== 12 && b !== 8 && b !== 27) || b === 0x7f) control++;
   return { kind: head.length > 0 && control / head.length > 0.3 ? 'binary' : 'text' };
 }
 
@@ -25,6 +26,7 @@ function imageType(b: Buffer): string | undefined {
   if (b.length >= 8 && b.readUInt32BE(0) === 0x89504e47 && b.readUInt32BE(4) === 0x0d0a1a0a) return 'image/png';
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image/jpeg';
   if (b.length >= 6 && /^GIF8[79]a$/.test(b.toString('latin1', 0, 6))) return 'image/gif';
-  if (b.length >= 12 && b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP') return 'image/webp';
+  if (b.length >= 12 && b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP')
+    return 'image/webp';
   return undefined;
 }

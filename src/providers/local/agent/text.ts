@@ -20,15 +20,30 @@ export interface TextRange {
  * range and counts every line (a 10 MB file is scanned in ~10 ms), then one positioned read fetches
  * just that range, so memory stays at one chunk plus the answer.
  */
-export async function readTextRange(fh: FileHandle, size: number, a: { offset?: number; limit?: number; maxBytes: number }): Promise<TextRange> {
+export async function readTextRange(
+  fh: FileHandle,
+  size: number,
+  a: { offset?: number; limit?: number; maxBytes: number },
+): Promise<TextRange> {
   const start = a.offset ?? 1;
   const last = a.limit === undefined ? Infinity : start + a.limit - 1;
-  if (!Number.isInteger(start) || start < 1) throw new AgentError('INVALID_ARGUMENT', 'offset must be a whole number >= 1 (the first line to read)', 'pass offset: 1 for the start of the file');
-  if (a.limit !== undefined && (!Number.isInteger(a.limit) || a.limit < 1)) throw new AgentError('INVALID_ARGUMENT', 'limit must be a whole number >= 1 (lines to read)', 'omit limit to read to the end');
+  if (!Number.isInteger(start) || start < 1)
+    throw new AgentError(
+      'INVALID_ARGUMENT',
+      'offset must be a whole number >= 1 (the first line to read)',
+      'pass offset: 1 for the start of the file',
+    );
+  if (a.limit !== undefined && (!Number.isInteger(a.limit) || a.limit < 1))
+    throw new AgentError(
+      'INVALID_ARGUMENT',
+      'limit must be a whole number >= 1 (lines to read)',
+      'omit limit to read to the end',
+    );
   const head = Buffer.alloc(Math.min(SNIFF_BYTES, size));
   if (head.length) await fh.read(head, 0, head.length, 0);
   const kind = sniff(head);
-  if (kind.kind !== 'text') return { ...kind, bytes: Buffer.alloc(0), startLine: start, endLine: start - 1, totalLines: 0, truncated: false };
+  if (kind.kind !== 'text')
+    return { ...kind, bytes: Buffer.alloc(0), startLine: start, endLine: start - 1, totalLines: 0, truncated: false };
 
   let line = 1; // the line the next byte belongs to
   let startByte = start === 1 ? 0 : -1;
@@ -39,8 +54,10 @@ export async function readTextRange(fh: FileHandle, size: number, a: { offset?: 
   // Called at each line end (exclusive byte offset e, newline included) to grow the range.
   const lineEnded = (e: number) => {
     if (capped || line < start || line > last) return;
-    if (e - startByte <= a.maxBytes) { endByte = e; endLine = line; }
-    else capped = true;
+    if (e - startByte <= a.maxBytes) {
+      endByte = e;
+      endLine = line;
+    } else capped = true;
   };
   for (let base = 0; base < size;) {
     const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - base), base);
@@ -60,7 +77,8 @@ export async function readTextRange(fh: FileHandle, size: number, a: { offset?: 
   const tail = size > 0 && !(await endsWithNewline(fh, size));
   if (tail) lineEnded(size);
   const totalLines = tail ? line : line - 1;
-  if (startByte < 0 || start > totalLines) return { kind: 'text', bytes: Buffer.alloc(0), startLine: start, endLine: start - 1, totalLines, truncated: false };
+  if (startByte < 0 || start > totalLines)
+    return { kind: 'text', bytes: Buffer.alloc(0), startLine: start, endLine: start - 1, totalLines, truncated: false };
   let truncated = capped;
   if (endByte < 0) {
     // The first line alone is over the cap: return its head, cut on a UTF-8 boundary.

@@ -59,8 +59,14 @@ export async function* walk(root: string, o: WalkOptions, stats: WalkStats): Asy
       }
       entries.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
       for (const dirent of entries) {
-        if (++stats.scanned > MAX_SCANNED) { stats.exhausted = true; return; }
-        if (!o.includeHidden && dirent.name.startsWith('.')) { stats.hidden++; continue; }
+        if (++stats.scanned > MAX_SCANNED) {
+          stats.exhausted = true;
+          return;
+        }
+        if (!o.includeHidden && dirent.name.startsWith('.')) {
+          stats.hidden++;
+          continue;
+        }
         const rel = dir.rel ? `${dir.rel}/${dirent.name}` : dirent.name;
         const abs = path.join(dir.abs, dirent.name);
         const system = depth === 1 && SYSTEM_DIRS.has(path.join(realRoot, dirent.name));
@@ -73,6 +79,10 @@ export async function* walk(root: string, o: WalkOptions, stats: WalkStats): Asy
   }
 }
 
-export function typeOf(d: { isSymbolicLink(): boolean; isDirectory(): boolean; isFile(): boolean }): 'symlink' | 'directory' | 'file' | 'other' {
+export function typeOf(d: {
+  isSymbolicLink(): boolean;
+  isDirectory(): boolean;
+  isFile(): boolean;
+}): 'symlink' | 'directory' | 'file' | 'other' {
   return d.isSymbolicLink() ? 'symlink' : d.isDirectory() ? 'directory' : d.isFile() ? 'file' : 'other';
 }
