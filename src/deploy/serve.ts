@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
 import type { Manifest } from './manifest.js';
+import { byteRange, etagMatches } from './http-cache.js';
 import { contentType } from './mime.js';
 
 /**
@@ -88,20 +89,6 @@ export function serveSite(
     return;
   }
   pipeline(createReadStream(blobPath(f.sha256)), res, () => undefined);
-}
-
-/** If-None-Match holds our tag: lists and weak (W/) forms included, as browsers and CDNs send them. */
-function etagMatches(header: string | undefined, etag: string): boolean {
-  return !!header && (header.trim() === '*' || header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag));
-}
-
-/** One `bytes=a-b`, `a-` or `-n` range (media players seek with these); several ranges get the whole file. */
-function byteRange(header: string, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return undefined;
-  const start = m[1] === '' ? Math.max(0, size - Number(m[2])) : Number(m[1]);
-  const end = m[1] === '' || m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  return start > end || start >= size ? 'unsatisfiable' : { start, end };
 }
 
 function page(res: ServerResponse, status: number, title: string, body: string): void {
