@@ -72,7 +72,10 @@ for (const file of sourceFiles(SRC)) {
           metrics.params++;
           if (param.name.text.replace(/^_+/, '').length <= 2) {
             metrics.shortParams++;
-            if (shortExamples.length < 400) shortExamples.push(`${rel}:${sf.getLineAndCharacterOfPosition(param.getStart(sf)).line + 1} ${param.name.text}`);
+            if (shortExamples.length < 400)
+              shortExamples.push(
+                `${rel}:${sf.getLineAndCharacterOfPosition(param.getStart(sf)).line + 1} ${param.name.text}`,
+              );
           }
         }
       }
@@ -104,10 +107,13 @@ else console.log(JSON.stringify(report, null, 2));
 
 if (process.argv.includes('--check')) {
   const missed = [];
-  if (report.linesOver120Share > 0.01) missed.push(`${report.linesOver120} lines over 120 columns (target at most 1 %)`);
-  if (report.shortParameterShare > 0.1) missed.push(`${report.shortParameters} short parameter names (target at most 10 %)`);
+  if (report.linesOver120Share > 0.01)
+    missed.push(`${report.linesOver120} lines over 120 columns (target at most 1 %)`);
+  if (report.shortParameterShare > 0.1)
+    missed.push(`${report.shortParameters} short parameter names (target at most 10 %)`);
   if (report.functionsOver80Lines > 0) missed.push(`${report.functionsOver80Lines} functions over 80 lines`);
-  if (report.crossProviderImports.length > 0) missed.push(`${report.crossProviderImports.length} imports between provider folders`);
+  if (report.crossProviderImports.length > 0)
+    missed.push(`${report.crossProviderImports.length} imports between provider folders`);
   if (missed.length) {
     console.error(`code-metrics: ${missed.join('; ')}`);
     process.exit(1);
