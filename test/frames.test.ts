@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameReader, frameHeader } from '../src/providers/local/agent/frames.js';
+import { FrameReader, frameHeader } from '../src/agent/frames.js';
 
 /** The agent channel's framing: JSON lines, some followed by raw bytes, however the stream is chunked. */
 describe('agent channel framing', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SandboxError } from '../src/errors.js';
-import { isNetworkError, withRetry } from '../src/providers/retry.js';
+import { isNetworkError, withRetry } from '../src/providers/shared/retry.js';
 
 const translate = (e: unknown) =>
   e instanceof SandboxError ? e : new SandboxError('UNAVAILABLE', String((e as Error).message));

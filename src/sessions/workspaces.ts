@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { LABEL_WORKSPACE } from '../providers/owner.js';
+import { LABEL_WORKSPACE } from '../providers/shared/owner.js';
 import type { Sandbox, SandboxProvider } from '../providers/types.js';
 import type { Telemetry } from '../telemetry.js';
 import type { SessionLimits } from './session.js';

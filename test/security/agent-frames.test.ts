@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SandboxError } from '../../src/errors.js';
 import { AgentConnection, type AgentProcess } from '../../src/providers/local/agent-client.js';
-import { FrameReader, frameHeader, type Frame } from '../../src/providers/local/agent/frames.js';
+import { FrameReader, frameHeader, type Frame } from '../../src/agent/frames.js';
 import { BoundedLines } from '../../src/providers/local/bounded-lines.js';
 
 /**

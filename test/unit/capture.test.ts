@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HeadTailCapture } from '../../src/providers/local/agent/capture.js';
+import { HeadTailCapture } from '../../src/agent/capture.js';
 
 describe('HeadTailCapture', () => {
   it('keeps everything that fits in its budget, unmarked', () => {

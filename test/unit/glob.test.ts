@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { globMatcher, globToRegExp } from '../../src/providers/local/agent/glob.js';
+import { globMatcher, globToRegExp } from '../../src/agent/glob.js';
 
 describe('globToRegExp', () => {
   const matches = (glob: string, path: string) => globToRegExp(glob).test(path);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OutputLog } from '../../src/providers/local/agent/output-log.js';
+import { OutputLog } from '../../src/agent/output-log.js';
 
 describe('OutputLog', () => {
   it('gives each reader only what came since its cursor', async () => {

@@ -1,6 +1,6 @@
 import { DaytonaConnectionError, DaytonaError, DaytonaTimeoutError } from '@daytonaio/sdk';
 import { SandboxError } from '../../errors.js';
-import { isNetworkError } from '../retry.js';
+import { isNetworkError } from '../shared/retry.js';
 
 /**
  * The one place where Daytona's failures become the project's SandboxError codes, with a message that

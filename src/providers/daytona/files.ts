@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { FileInfo, Sandbox as Vendor } from '@daytonaio/sdk';
 import { SandboxError } from '../../errors.js';
-import { resolvePath } from '../e2b/files.js';
-import { shellQuote as q } from '../remote-processes.js';
+import { resolvePath } from '../shared/paths.js';
+import { shellQuote as q } from '../shared/remote-processes.js';
 import type { DirEntry, FileStat } from '../types.js';
 import type { Call } from './processes.js';
-import { VendorFiles } from '../files-extended.js';
+import { VendorFiles } from '../shared/files-extended.js';
 
 /** Daytona reports permissions as octal text ("0644") and mode as "-rw-r--r--"; either gives the bits. */
 function modeOf(f: FileInfo): number {

@@ -7,7 +7,7 @@ import {
   shellQuote as q,
   signalNumber,
   treeSignalScript,
-} from '../remote-processes.js';
+} from '../shared/remote-processes.js';
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
 
 export type Call = <T>(

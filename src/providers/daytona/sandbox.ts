@@ -1,14 +1,14 @@
 import type { Daytona, Sandbox as Vendor } from '@daytonaio/sdk';
 import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { resolvePath } from '../e2b/files.js';
-import { HeadTailCapture } from '../local/agent/capture.js';
-import { Renewal } from '../renewal.js';
-import { SandboxChromium } from '../cdp-browser.js';
+import { resolvePath } from '../shared/paths.js';
+import { HeadTailCapture } from '../../agent/capture.js';
+import { Renewal } from '../shared/renewal.js';
+import { SandboxChromium } from '../shared/cdp-browser.js';
 import type { BrowserEndpoint, ExecOptions, ExecResult, Sandbox } from '../types.js';
 import { DaytonaFiles } from './files.js';
 import { DaytonaProcesses, NO_CWD, signalTree, tmpName, wrapCommand, type Call } from './processes.js';
-import { shellQuote as q } from '../remote-processes.js';
+import { shellQuote as q } from '../shared/remote-processes.js';
 
 export interface DaytonaSandboxDeps {
   daytona: Daytona;

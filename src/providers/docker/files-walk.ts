@@ -1,10 +1,10 @@
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { SandboxError, type SandboxErrorCode } from '../../errors.js';
-import { globMatcher } from '../local/agent/glob.js';
-import { compilePattern, displayPath } from '../local/agent/search.js';
-import { readTextRange } from '../local/agent/text.js';
-import { IGNORED_DIRS, MAX_SCANNED, SYSTEM_DIRS } from '../local/agent/walk.js';
+import { globMatcher } from '../../agent/glob.js';
+import { compilePattern, displayPath } from '../../agent/search.js';
+import { readTextRange } from '../../agent/text.js';
+import { IGNORED_DIRS, MAX_SCANNED, SYSTEM_DIRS } from '../../agent/walk.js';
 import type {
   FileStat,
   ReadTextOptions,

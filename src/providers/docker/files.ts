@@ -11,9 +11,9 @@ import type {
   TreeOptions,
   TreeResult,
 } from '../types.js';
-import { MAX_TRANSFER_BYTES } from '../local/agent/protocol.js';
-import { sniff } from '../local/agent/sniff.js';
-import { MAX_SCANNED } from '../local/agent/walk.js';
+import { MAX_TRANSFER_BYTES } from '../../agent/protocol.js';
+import { sniff } from '../../agent/sniff.js';
+import { MAX_SCANNED } from '../../agent/walk.js';
 import { helperError } from './errors.js';
 import type { ContainerExec } from './exec.js';
 import { jsToPcre } from './regex.js';
@@ -289,7 +289,7 @@ export class DockerFiles implements FilesApi {
         root,
         ...walkArgs(root, SEARCH_DEPTH_MAX, { includeHidden: o.includeHidden }, true),
       ]);
-      const { globMatcher } = await import('../local/agent/glob.js');
+      const { globMatcher } = await import('../../agent/glob.js');
       const keep = globMatcher(o.glob);
       // Breadth-first, names sorted, like the local walk: matches come out in the same order.
       const records = found

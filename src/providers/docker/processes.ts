@@ -1,8 +1,8 @@
 import type { Duplex } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { SandboxError } from '../../errors.js';
-import { toSandboxError } from '../agent-errors.js';
-import { OutputLog } from '../local/agent/output-log.js';
+import { toSandboxError } from '../shared/agent-errors.js';
+import { OutputLog } from '../../agent/output-log.js';
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
 import { execStartFailed } from './errors.js';
 import { newToken, signalFromStatus, type ContainerExec } from './exec.js';

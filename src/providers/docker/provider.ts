@@ -6,8 +6,8 @@ import type Dockerode from 'dockerode';
 import type { Config } from '../../config.js';
 import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { newSandboxId } from '../local/provider.js';
-import { ServerRegistry } from '../local/registry.js';
+import { newSandboxId } from '../shared/sandbox-id.js';
+import { ServerRegistry } from '../shared/registry.js';
 import type {
   CreateOptions,
   PreviewUrlBuilder,

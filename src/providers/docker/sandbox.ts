@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { SandboxError } from '../../errors.js';
-import { SandboxChromium } from '../cdp-browser.js';
+import { SandboxChromium } from '../shared/cdp-browser.js';
 import type {
   BrowserEndpoint,
   ExecOptions,

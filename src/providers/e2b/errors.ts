@@ -12,7 +12,7 @@ import {
   SandboxError as E2BError,
 } from 'e2b';
 import { SandboxError } from '../../errors.js';
-import { isNetworkError } from '../retry.js';
+import { isNetworkError } from '../shared/retry.js';
 
 /**
  * The one place where E2B's failures become the project's SandboxError codes, with a message that

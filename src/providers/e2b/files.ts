@@ -3,19 +3,10 @@ import path from 'node:path';
 import type { EntryInfo, Sandbox as Vendor } from 'e2b';
 import { SandboxError } from '../../errors.js';
 import type { DirEntry, FileStat } from '../types.js';
-import { VendorFiles } from '../files-extended.js';
+import { resolvePath } from '../shared/paths.js';
+import { VendorFiles } from '../shared/files-extended.js';
 
 type Call = <T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean }) => Promise<T>;
-
-/** Paths as the sandbox sees them: absolute, or relative to the workdir (same rule as local). */
-export function resolvePath(workdir: string, p: unknown): string {
-  if (typeof p !== 'string' || p.length === 0)
-    throw new SandboxError('INVALID_ARGUMENT', 'path must be a non-empty string', {
-      hint: 'pass a path relative to the workdir or an absolute one',
-    });
-  if (p.includes('\0')) throw new SandboxError('INVALID_ARGUMENT', 'path contains a NUL byte', { hint: 'remove it' });
-  return path.posix.resolve(workdir, p);
-}
 
 function toStat(e: EntryInfo): FileStat {
   const mtime = (e.modifiedTime ?? new Date(0)).toISOString();

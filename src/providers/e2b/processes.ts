@@ -1,6 +1,6 @@
 import { CommandExitError, type CommandHandle, type Sandbox as Vendor } from 'e2b';
 import type { Logger } from '../../logger.js';
-import { RemoteProcess, RemoteProcessTable, signalNumber, treeSignalScript } from '../remote-processes.js';
+import { RemoteProcess, RemoteProcessTable, signalNumber, treeSignalScript } from '../shared/remote-processes.js';
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
 
 type Call = <T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean }) => Promise<T>;

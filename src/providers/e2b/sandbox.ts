@@ -1,12 +1,13 @@
 import { CommandExitError, type CommandHandle, type Sandbox as Vendor } from 'e2b';
 import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { HeadTailCapture } from '../local/agent/capture.js';
-import { Renewal } from '../renewal.js';
-import { SandboxChromium } from '../cdp-browser.js';
+import { HeadTailCapture } from '../../agent/capture.js';
+import { Renewal } from '../shared/renewal.js';
+import { SandboxChromium } from '../shared/cdp-browser.js';
 import type { BrowserEndpoint, ExecOptions, ExecResult, Sandbox } from '../types.js';
 import { translate } from './errors.js';
-import { E2BFiles, resolvePath } from './files.js';
+import { E2BFiles } from './files.js';
+import { resolvePath } from '../shared/paths.js';
 import { discardAccumulatedOutput, E2BProcesses, signalFromError, signalTree } from './processes.js';
 
 type Call = <T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean }) => Promise<T>;

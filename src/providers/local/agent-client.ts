@@ -2,8 +2,8 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { agentEnvelope, agentResults, knownErrorCode, type AgentOp, type AgentResult } from './agent-messages.js';
-import { FrameReader, frameHeader, type Binary, type Frame } from './agent/frames.js';
-import { MAX_TRANSFER_BYTES, REPLY_BIN_FIELDS, replyLineLimit } from './agent/protocol.js';
+import { FrameReader, frameHeader, type Binary, type Frame } from '../../agent/frames.js';
+import { MAX_TRANSFER_BYTES, REPLY_BIN_FIELDS, replyLineLimit } from '../../agent/protocol.js';
 import { BoundedLines } from './bounded-lines.js';
 
 interface Pending {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SandboxError } from '../../errors.js';
 import type { BrowserEndpoint } from '../types.js';
-import { AGENT_MOUNT } from './agent/protocol.js';
+import { AGENT_MOUNT } from '../../agent/protocol.js';
 import { HOME, SANDBOX_UID } from './layout.js';
 
 /** scripts/chromium-in-sandbox.sh says how Chromium gets into a local sandbox. */

@@ -2,10 +2,10 @@ import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AGENT_MOUNT, RUN_MOUNT } from './agent/protocol.js';
+import { AGENT_MOUNT, RUN_MOUNT } from '../../agent/protocol.js';
 
 /** The agent's compiled folder on the host, mounted read-only into every sandbox. */
-export const AGENT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'agent');
+export const AGENT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'agent');
 
 export const SANDBOX_UID = 1000;
 export const WORKDIR = '/workspace';

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -16,7 +15,7 @@ import type {
 } from '../types.js';
 import { EGRESS_PROXY_PORT, EGRESS_SOCKET, EgressService } from '../../egress/service.js';
 import { AgentConnection } from './agent-client.js';
-import { BRIDGE_SOCKET, RUN_MOUNT } from './agent/protocol.js';
+import { BRIDGE_SOCKET, RUN_MOUNT } from '../../agent/protocol.js';
 import { PortBridge } from './bridge.js';
 import { writeLauncher } from './browser.js';
 import { Cgroups, removeCgroup, type SandboxCgroup } from './cgroups.js';
@@ -25,17 +24,12 @@ import { chromiumExecutable, executeOnlyCopy, HostUids, serverIsRoot } from './h
 import { chooseIsolation, type IsolationMethod } from './isolation.js';
 import { launchCommand, loadLaunchScripts, type LaunchScripts, type RootLaunch } from './launch.js';
 import { AGENT_DIR, HOME, sandboxPaths, WORKDIR, writeEtc, writeRuntime } from './layout.js';
-import { ServerRegistry, type SandboxMeta } from './registry.js';
+import { ServerRegistry, type SandboxMeta } from '../shared/registry.js';
+import { newSandboxId } from '../shared/sandbox-id.js';
 import { LocalSandbox } from './sandbox.js';
 
 const READY_TIMEOUT_MS = 20_000;
 const POOL_REFILL_DELAY_MS = 1000;
-
-/** Lowercase letters and digits (DNS-label safe), 100 bits: unguessable in preview URLs. */
-export function newSandboxId(): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
-  return [...randomBytes(20)].map((b) => alphabet[b & 31]).join('');
-}
 
 export class LocalProvider implements SandboxProvider {
   readonly name = 'local' as const;

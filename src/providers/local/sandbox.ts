@@ -20,7 +20,7 @@ import type {
 } from '../types.js';
 import type { AgentConnection } from './agent-client.js';
 import type { PortBridge } from './bridge.js';
-import { SandboxChromium } from '../cdp-browser.js';
+import { SandboxChromium } from '../shared/cdp-browser.js';
 import { CHROMIUM_HINT, localBrowserEndpoint, type LocalBrowserInfo } from './browser.js';
 
 const PORT_OPEN_TIMEOUT_MS = 10_000;

@@ -1,5 +1,5 @@
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
-import { AGENT_MOUNT, RUN_MOUNT } from './agent/protocol.js';
+import { AGENT_MOUNT, RUN_MOUNT } from '../../agent/protocol.js';
 import { HOME, HOST_ETC, WORKDIR, type IsolationOptions } from './layout.js';
 
 /**

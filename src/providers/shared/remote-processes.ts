@@ -1,7 +1,7 @@
-import { SandboxError } from '../errors.js';
+import { SandboxError } from '../../errors.js';
 import { toSandboxError } from './agent-errors.js';
-import { OutputLog } from './local/agent/output-log.js';
-import type { ProcessInfo, ReadOptions, ReadResult } from './types.js';
+import { OutputLog } from '../../agent/output-log.js';
+import type { ProcessInfo, ReadOptions, ReadResult } from '../types.js';
 
 /** Finished processes kept for shell_read/shell_list before the oldest are forgotten. */
 const KEEP_EXITED = 64;

@@ -1,19 +1,19 @@
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { SandboxError } from '../errors.js';
+import { SandboxError } from '../../errors.js';
 import { toSandboxError } from './agent-errors.js';
-import { globMatcher } from './local/agent/glob.js';
-import { MAX_TRANSFER_BYTES } from './local/agent/protocol.js';
+import { globMatcher } from '../../agent/glob.js';
+import { MAX_TRANSFER_BYTES } from '../../agent/protocol.js';
 import {
   compilePattern,
   displayPath,
   MAX_SEARCH_FILE_BYTES,
   searchBuffer,
   type SearchOutcome,
-} from './local/agent/search.js';
-import { sniff, SNIFF_BYTES } from './local/agent/sniff.js';
-import { readTextRange } from './local/agent/text.js';
-import { IGNORED_DIRS, MAX_SCANNED, SYSTEM_DIRS } from './local/agent/walk.js';
+} from '../../agent/search.js';
+import { sniff, SNIFF_BYTES } from '../../agent/sniff.js';
+import { readTextRange } from '../../agent/text.js';
+import { IGNORED_DIRS, MAX_SCANNED, SYSTEM_DIRS } from '../../agent/walk.js';
 import type {
   DirEntry,
   FilesApi,
@@ -24,7 +24,7 @@ import type {
   SearchResult,
   TreeOptions,
   TreeResult,
-} from './types.js';
+} from '../types.js';
 
 /**
  * readText, tree and search for providers whose vendor API only offers primitive file operations

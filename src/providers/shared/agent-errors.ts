@@ -1,5 +1,5 @@
-import { SandboxError, type SandboxErrorCode } from '../errors.js';
-import { AgentError } from './local/agent/errors.js';
+import { SandboxError, type SandboxErrorCode } from '../../errors.js';
+import { AgentError } from '../../agent/errors.js';
 
 /** The local agent's modules throw AgentError (code, message, hint); providers speak SandboxError. */
 export function toSandboxError(e: unknown): unknown {

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { SandboxError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { SandboxError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
 import { shellQuote as q } from './remote-processes.js';
-import type { BrowserEndpoint, Sandbox } from './types.js';
+import type { BrowserEndpoint, Sandbox } from '../types.js';
 
 /** Names tried on the sandbox's PATH after the configured path. */
 const NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
-import type { Config } from '../config.js';
-import type { Logger } from '../logger.js';
-import type { Sandbox, SandboxSummary } from './types.js';
-import { ServerRegistry } from './local/registry.js';
+import type { Config } from '../../config.js';
+import type { Logger } from '../../logger.js';
+import type { Sandbox, SandboxSummary } from '../types.js';
+import { ServerRegistry } from './registry.js';
 
 /** Label keys every cloud sandbox carries (E2B metadata, Daytona labels). */
 export const LABEL_APP = 'sandbox-mcp';

@@ -1,5 +1,5 @@
-import type { Logger } from '../logger.js';
-import { isSandboxError, type SandboxError } from '../errors.js';
+import type { Logger } from '../../logger.js';
+import { isSandboxError, type SandboxError } from '../../errors.js';
 
 export interface RetryOptions {
   /** Retries after the first attempt (E2B_MAX_RETRIES, DAYTONA_MAX_RETRIES). */
