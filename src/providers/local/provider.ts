@@ -31,6 +31,8 @@ import { LocalSandbox } from './sandbox.js';
 const READY_TIMEOUT_MS = 20_000;
 const POOL_REFILL_DELAY_MS = 1000;
 
+type SandboxPaths = ReturnType<typeof sandboxPaths>;
+
 export class LocalProvider implements SandboxProvider {
   readonly name = 'local' as const;
   private readonly live = new Map<string, LocalSandbox>();
@@ -179,110 +181,13 @@ export class LocalProvider implements SandboxProvider {
     const paths = sandboxPaths(this.config.stateDir, id, workspace);
     const hostUid = this.hostUids?.take(workspace);
     const root = hostUid === undefined ? undefined : this.rootLaunch(hostUid, paths, workspace);
-    await fs.mkdir(paths.root, { recursive: true });
-    if (root?.disk) {
-      // The writable folders live in the image (stage.sh makes them); it is mounted here.
-      await fs.mkdir(root.disk.mountDir);
-      if (workspace) await fs.mkdir(path.dirname(paths.workspace), { recursive: true });
-    } else {
-      await fs.mkdir(paths.workspace, { recursive: true });
-      await Promise.all([fs.mkdir(paths.home), fs.mkdir(paths.tmp, { mode: 0o1777 })]);
-      await fs.chmod(paths.tmp, 0o1777);
-      if (root) await Promise.all([giveTree(paths.workspace, root.uid), fs.chown(paths.home, root.uid, root.uid)]);
-    }
-    // unshare builds the sandbox's root in here, as the sandbox's uid.
-    if (root && this.isolation === 'unshare') {
-      await fs.mkdir(path.join(paths.root, 'rootfs'));
-      await fs.chown(path.join(paths.root, 'rootfs'), root.uid, root.uid);
-    }
-    await Promise.all([fs.mkdir(paths.run, { mode: 0o755 }), writeEtc(paths.etc)]);
-    const bridgeHostPath = path.join(paths.run, BRIDGE_SOCKET);
-    const bridge = await PortBridge.listen(bridgeHostPath).catch((e) => {
-      this.log.warn({ err: (e as Error).message }, 'port bridge unavailable: no preview URLs for this sandbox');
-      return undefined;
-    });
-    if (!bridge)
-      this.log.warn({ path: bridgeHostPath }, 'state dir path too long for the port bridge socket: no preview URLs');
-    // Connecting to a Unix socket takes write permission on it: the sandbox's uid alone gets it.
-    if (bridge && hostUid !== undefined) await fs.chown(bridgeHostPath, hostUid, hostUid);
-    const egress =
-      this.egress &&
-      (await this.egress.open(id, path.join(paths.run, EGRESS_SOCKET), hostUid).catch((e) => {
-        this.log.warn({ err: (e as Error).message }, 'egress proxy socket unavailable: this sandbox has no network');
-        return undefined;
-      }));
+    await this.makeFolders(paths, root, workspace);
+    const { bridge, bridgeHostPath, egress } = await this.openChannels(id, paths, hostUid);
     const workdir = this.isolation === 'none' ? paths.workspace : WORKDIR;
-    const env: Record<string, string> = {
-      ...(egress ? this.egress!.sandboxEnv() : {}),
-      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      HOME: this.isolation === 'none' ? paths.home : HOME,
-      USER: 'user',
-      LOGNAME: 'user',
-      SHELL: '/bin/bash',
-      LANG: 'C.UTF-8',
-      TERM: 'dumb',
-      ...envs,
-    };
-    const agentEnv = {
-      ...env,
-      SANDBOX_WORKDIR: workdir,
-      SANDBOX_BASE_ENV: JSON.stringify(env),
-      SANDBOX_BRIDGE: !bridge ? '' : this.isolation === 'none' ? bridgeHostPath : `${RUN_MOUNT}/${BRIDGE_SOCKET}`,
-      // Only inside its own pid namespace may the agent kill "every process" (shell_kill_all).
-      SANDBOX_OWN_PIDNS: this.isolation === 'none' ? '' : '1',
-      ...(egress
-        ? { SANDBOX_EGRESS_SOCKET: `${RUN_MOUNT}/${EGRESS_SOCKET}`, SANDBOX_EGRESS_PORT: String(EGRESS_PROXY_PORT) }
-        : {}),
-    };
-    let cgroup: SandboxCgroup | undefined;
-    if (this.cgroups) {
-      cgroup = await this.cgroups
-        .create(id, {
-          memoryBytes: this.config.memoryMb * 1024 * 1024,
-          pidsMax: this.config.pidsMax,
-          cpus: this.config.cpus,
-        })
-        .catch((e) => {
-          this.log.warn({ err: (e as Error).message }, 'cgroup limits unavailable for this sandbox');
-          return undefined;
-        });
-    }
-    const fileSizeKb = this.config.fileSizeMb * 1024;
+    const agentEnv = this.agentEnv({ envs, paths, workdir, bridge: bridge && bridgeHostPath, egress: !!egress });
+    const cgroup = await this.createCgroup(id);
     const cgroupProcs = cgroup?.procsFiles ?? [];
-    const launcher =
-      this.isolation === 'none'
-        ? {
-            file: '/bin/bash',
-            args: [
-              '--norc',
-              '--noprofile',
-              '-c',
-              this.scripts.launch,
-              'launch',
-              process.execPath,
-              path.join(AGENT_DIR, 'main.js'),
-              paths.root,
-            ],
-            env: { ...agentEnv, SANDBOX_CGROUP_PROCS: cgroupProcs.join(' '), SANDBOX_FSIZE_KB: String(fileSizeKb) },
-          }
-        : launchCommand(
-            {
-              isolation: this.isolation,
-              paths,
-              agentDir: AGENT_DIR,
-              runtimeDir: path.join(this.config.stateDir, 'runtime'),
-              nodeCopy: this.copies.node,
-              chromium: this.copies.chromium,
-              // egress keeps the sandbox's own network namespace, with no route: only the proxy relay leads out.
-              network: this.config.network === 'host' ? 'host' : 'none',
-              agentEnv,
-              cgroupProcs,
-              fileSizeKb,
-              hostPath: this.config.hostPath,
-              root,
-            },
-            this.scripts,
-          );
+    const launcher = this.launcher(paths, agentEnv, cgroupProcs, root);
     // Unisolated, the sandbox folder as an (ignored) argument lets orphan reaping recognise the agent.
     const child = spawn(launcher.file, launcher.args, {
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -353,7 +258,125 @@ export class LocalProvider implements SandboxProvider {
     return sandbox;
   }
 
-  private rootLaunch(uid: number, paths: ReturnType<typeof sandboxPaths>, workspace?: string): RootLaunch {
+  /** The sandbox's folders on the host, owned by its uid when the server is root. */
+  private async makeFolders(paths: SandboxPaths, root: RootLaunch | undefined, workspace?: string): Promise<void> {
+    await fs.mkdir(paths.root, { recursive: true });
+    if (root?.disk) {
+      // The writable folders live in the image (stage.sh makes them); it is mounted here.
+      await fs.mkdir(root.disk.mountDir);
+      if (workspace) await fs.mkdir(path.dirname(paths.workspace), { recursive: true });
+    } else {
+      await fs.mkdir(paths.workspace, { recursive: true });
+      await Promise.all([fs.mkdir(paths.home), fs.mkdir(paths.tmp, { mode: 0o1777 })]);
+      await fs.chmod(paths.tmp, 0o1777);
+      if (root) await Promise.all([giveTree(paths.workspace, root.uid), fs.chown(paths.home, root.uid, root.uid)]);
+    }
+    // unshare builds the sandbox's root in here, as the sandbox's uid.
+    if (root && this.isolation === 'unshare') {
+      await fs.mkdir(path.join(paths.root, 'rootfs'));
+      await fs.chown(path.join(paths.root, 'rootfs'), root.uid, root.uid);
+    }
+    await Promise.all([fs.mkdir(paths.run, { mode: 0o755 }), writeEtc(paths.etc)]);
+  }
+
+  /** The sockets that lead out of the sandbox: the port bridge (previews) and the egress proxy's. */
+  private async openChannels(id: string, paths: SandboxPaths, hostUid: number | undefined) {
+    const bridgeHostPath = path.join(paths.run, BRIDGE_SOCKET);
+    const bridge = await PortBridge.listen(bridgeHostPath).catch((e) => {
+      this.log.warn({ err: (e as Error).message }, 'port bridge unavailable: no preview URLs for this sandbox');
+      return undefined;
+    });
+    if (!bridge)
+      this.log.warn({ path: bridgeHostPath }, 'state dir path too long for the port bridge socket: no preview URLs');
+    // Connecting to a Unix socket takes write permission on it: the sandbox's uid alone gets it.
+    if (bridge && hostUid !== undefined) await fs.chown(bridgeHostPath, hostUid, hostUid);
+    const egress =
+      this.egress &&
+      (await this.egress.open(id, path.join(paths.run, EGRESS_SOCKET), hostUid).catch((e) => {
+        this.log.warn({ err: (e as Error).message }, 'egress proxy socket unavailable: this sandbox has no network');
+        return undefined;
+      }));
+    return { bridge, bridgeHostPath, egress: egress || undefined };
+  }
+
+  /** The agent's environment: the commands' base environment, plus where the agent finds its channels. */
+  private agentEnv(opts: {
+    envs: Record<string, string>;
+    paths: SandboxPaths;
+    workdir: string;
+    bridge: string | undefined | false;
+    egress: boolean;
+  }): Record<string, string> {
+    const unisolated = this.isolation === 'none';
+    const env: Record<string, string> = {
+      ...(opts.egress ? this.egress!.sandboxEnv() : {}),
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      HOME: unisolated ? opts.paths.home : HOME,
+      USER: 'user',
+      LOGNAME: 'user',
+      SHELL: '/bin/bash',
+      LANG: 'C.UTF-8',
+      TERM: 'dumb',
+      ...opts.envs,
+    };
+    return {
+      ...env,
+      SANDBOX_WORKDIR: opts.workdir,
+      SANDBOX_BASE_ENV: JSON.stringify(env),
+      SANDBOX_BRIDGE: !opts.bridge ? '' : unisolated ? opts.bridge : `${RUN_MOUNT}/${BRIDGE_SOCKET}`,
+      // Only inside its own pid namespace may the agent kill "every process" (shell_kill_all).
+      SANDBOX_OWN_PIDNS: unisolated ? '' : '1',
+      ...(opts.egress
+        ? { SANDBOX_EGRESS_SOCKET: `${RUN_MOUNT}/${EGRESS_SOCKET}`, SANDBOX_EGRESS_PORT: String(EGRESS_PROXY_PORT) }
+        : {}),
+    };
+  }
+
+  private async createCgroup(id: string): Promise<SandboxCgroup | undefined> {
+    if (!this.cgroups) return undefined;
+    const limits = {
+      memoryBytes: this.config.memoryMb * 1024 * 1024,
+      pidsMax: this.config.pidsMax,
+      cpus: this.config.cpus,
+    };
+    return this.cgroups.create(id, limits).catch((e) => {
+      this.log.warn({ err: (e as Error).message }, 'cgroup limits unavailable for this sandbox');
+      return undefined;
+    });
+  }
+
+  /** The command that starts the agent: launch.sh unisolated, else bwrap or unshare (launch.ts). */
+  private launcher(paths: SandboxPaths, agentEnv: Record<string, string>, cgroupProcs: string[], root?: RootLaunch) {
+    const fileSizeKb = this.config.fileSizeMb * 1024;
+    if (this.isolation === 'none') {
+      const args = ['--norc', '--noprofile', '-c', this.scripts.launch, 'launch'];
+      return {
+        file: '/bin/bash',
+        args: [...args, process.execPath, path.join(AGENT_DIR, 'main.js'), paths.root],
+        env: { ...agentEnv, SANDBOX_CGROUP_PROCS: cgroupProcs.join(' '), SANDBOX_FSIZE_KB: String(fileSizeKb) },
+      };
+    }
+    return launchCommand(
+      {
+        isolation: this.isolation,
+        paths,
+        agentDir: AGENT_DIR,
+        runtimeDir: path.join(this.config.stateDir, 'runtime'),
+        nodeCopy: this.copies.node,
+        chromium: this.copies.chromium,
+        // egress keeps the sandbox's own network namespace, with no route: only the proxy relay leads out.
+        network: this.config.network === 'host' ? 'host' : 'none',
+        agentEnv,
+        cgroupProcs,
+        fileSizeKb,
+        hostPath: this.config.hostPath,
+        root,
+      },
+      this.scripts,
+    );
+  }
+
+  private rootLaunch(uid: number, paths: SandboxPaths, workspace?: string): RootLaunch {
     const mountDir = path.join(paths.root, 'disk');
     const disk = !this.diskCapped()
       ? undefined
