@@ -135,7 +135,10 @@ async function parseBody(route: AnyRoute, req: IncomingMessage, limit: number): 
       'the request body must be JSON',
       'send Content-Type: application/json',
     );
-  const raw = await readBody(req, limit);
+  const raw = await readBody(req, limit).catch(() => {
+    // The client went away mid-body, or sent it too slowly (SANDBOX_REQUEST_TIMEOUT): nothing to answer.
+    throw new RestError(400, 'INVALID_ARGUMENT', 'the request body was cut off', 'send the whole body');
+  });
   if (raw === 'too-large')
     throw new RestError(
       413,
