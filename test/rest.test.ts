@@ -1,6 +1,15 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, httpClient, startHttpServer, tempDir, text, waitFor, type HttpServer } from './helpers.js';
+import {
+  call,
+  hostProcessesWith,
+  httpClient,
+  startHttpServer,
+  tempDir,
+  text,
+  waitFor,
+  type HttpServer,
+} from './helpers.js';
 import { modernHttpClient } from './modern-helpers.js';
 import { expectError, restClient } from './rest-helpers.js';
 import { fetchHost } from './web-helpers.js';
@@ -70,6 +79,24 @@ describe('REST API', () => {
     const slow = await api.exec(id, 'sleep 30', { timeout_s: 1 });
     expect(slow.timedOut).toBe(true);
     expect(slow.durationMs).toBeLessThan(15_000);
+  });
+
+  it('a client that goes away mid-exec takes its command with it: nothing runs on', async () => {
+    const { id } = await api.create();
+    const marker = `rest-gone-${Date.now()}`;
+    const aborted = new AbortController();
+    const pending = fetch(`${api.origin}/api/sandboxes/${id}/exec`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ command: `sleep 3; touch ${marker}; sleep 60 # ${marker}` }),
+      signal: aborted.signal,
+    });
+    await waitFor(async () => (await hostProcessesWith(marker)).length > 0, 10_000);
+    aborted.abort();
+    await expect(pending).rejects.toThrow();
+    await waitFor(async () => (await hostProcessesWith(marker)).length === 0, 10_000);
+    await new Promise((r) => setTimeout(r, 3500));
+    expect((await api.exec(id, `ls ${marker} 2>&1; true`)).stdout).toMatch(/No such file/);
   });
 
   it('files: PUT raw bytes (atomic, parents made), GET them back byte for byte with a content type, list a folder', async () => {

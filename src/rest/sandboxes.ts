@@ -107,7 +107,8 @@ export class SandboxOps {
   ): Promise<T> {
     let session: Session;
     try {
-      session = this.deps.handles.session(handle, caller);
+      // Awaited: a handle store shared between replicas may have to look a handle up.
+      session = await this.deps.handles.session(handle, caller);
     } catch (e) {
       throw inRestTerms(e);
     }
