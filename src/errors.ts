@@ -2,18 +2,21 @@
  * The project's error vocabulary. Providers translate vendor failures into these codes in one place;
  * tools turn them into `isError` results whose text says how to recover.
  */
-export type SandboxErrorCode =
-  | 'INVALID_ARGUMENT' // the caller can fix the input
-  | 'NOT_FOUND' // a path, process or sandbox that does not exist
-  | 'ALREADY_EXISTS'
-  | 'PERMISSION_DENIED' // outside the sandbox, read-only, or refused by policy
-  | 'TIMEOUT'
-  | 'LIMIT_EXCEEDED' // quota, size or count caps
-  | 'UNAVAILABLE' // transient: retry may help
-  | 'AUTH' // bad or missing credentials
-  | 'SANDBOX_GONE' // the sandbox died or was reaped
-  | 'UNSUPPORTED'
-  | 'INTERNAL';
+export const SANDBOX_ERROR_CODES = [
+  'INVALID_ARGUMENT', // the caller can fix the input
+  'NOT_FOUND', // a path, process or sandbox that does not exist
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED', // outside the sandbox, read-only, or refused by policy
+  'TIMEOUT',
+  'LIMIT_EXCEEDED', // quota, size or count caps
+  'UNAVAILABLE', // transient: retry may help
+  'AUTH', // bad or missing credentials
+  'SANDBOX_GONE', // the sandbox died or was reaped
+  'UNSUPPORTED',
+  'INTERNAL',
+] as const;
+
+export type SandboxErrorCode = (typeof SANDBOX_ERROR_CODES)[number];
 
 export class SandboxError extends Error {
   readonly code: SandboxErrorCode;

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from './config.js';
 import { siteStore } from './deploy/index.js';
 import type { Logger } from './logger.js';
@@ -5,6 +6,7 @@ import { serveHttp, type HttpServerHandle } from './mcp/http.js';
 import { serveStdio } from './mcp/stdio.js';
 import { webHost } from './preview/web-host.js';
 import { createProvider } from './providers/index.js';
+import { restApi } from './rest/api.js';
 import { SessionManager } from './sessions/manager.js';
 import { noTelemetry, type Telemetry } from './telemetry.js';
 import { allTools } from './tools/index.js';
@@ -96,19 +98,23 @@ export async function serve(config: Config, log: Logger): Promise<void> {
       tools: allTools,
       hostRoutes: [webHost.handleRequest],
       upgrades: [webHost.handleUpgrade],
-      routes: metrics
-        ? [
-            {
-              path: '/metrics',
-              authenticated: true,
-              handle: async (_req, res) => {
-                const { contentType, body } = await metrics.render();
-                res.writeHead(200, { 'content-type': contentType }).end(body);
-                return true;
+      routes: [
+        // The REST API: the same handles, tools and token as /mcp.
+        restApi({ config, log, telemetry, handles: sessions.handles, tools: allTools }),
+        ...(metrics
+          ? [
+              {
+                path: '/metrics',
+                authenticated: true,
+                handle: async (_req: IncomingMessage, res: ServerResponse) => {
+                  const { contentType, body } = await metrics.render();
+                  res.writeHead(200, { 'content-type': contentType }).end(body);
+                  return true;
+                },
               },
-            },
-          ]
-        : [],
+            ]
+          : []),
+      ],
     }).catch(async (e: unknown) => {
       await provider.shutdown().catch(() => undefined);
       throw e;

@@ -10,6 +10,12 @@ import type { Config } from '../config.js';
 export interface RequestGuards {
   hostAllowed(headers: IncomingHttpHeaders): boolean;
   originAllowed(headers: IncomingHttpHeaders): boolean;
+  /**
+   * The request's Origin when the operator listed it (SANDBOX_ALLOWED_ORIGINS, or SANDBOX_PUBLIC_URL's
+   * origin): the only origins granted CORS. Loopback origins pass originAllowed but get no grant: any
+   * local dev server's page has one, and must not read sandboxes with a browser's help.
+   */
+  corsOrigin(headers: IncomingHttpHeaders): string | undefined;
   authorized(headers: IncomingHttpHeaders): boolean;
   /**
    * Who is calling, as far as handles care: a digest of the bearer token the request carried (the
@@ -58,6 +64,7 @@ export function requestGuards(
       }
     }),
   );
+  const publicOrigin = config.publicUrl ? new URL(config.publicUrl).origin : undefined;
   const token = config.authToken ? Buffer.from(config.authToken) : undefined;
   return {
     hostAllowed(headers) {
@@ -76,6 +83,10 @@ export function requestGuards(
       } catch {
         return false;
       }
+    },
+    corsOrigin(headers) {
+      const origin = headers.origin;
+      return origin && (allowedOrigins.has(origin) || origin === publicOrigin) ? origin : undefined;
     },
     authorized(headers) {
       if (!token) return true;

@@ -11,6 +11,22 @@ export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => boolea
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean | Promise<boolean>;
 /** Serves one authorized request to /mcp; `body` is the parsed JSON of a POST, else undefined. */
 export type McpEndpoint = (req: IncomingMessage, res: ServerResponse, body: unknown) => Promise<void>;
+/** Answers a request the guards turned away (403 Host/Origin, 401 token, 503 shutting down). */
+export type Refusal = (res: ServerResponse, status: number, message: string, headers: Record<string, string>) => void;
+
+/** A route mounted beside /mcp. */
+export interface MountedRoute {
+  /** The exact path, or with `prefix`, also every path below it (`/api` serves `/api/...`). */
+  path: string;
+  prefix?: boolean;
+  /** Needs the bearer token like /mcp does. */
+  authenticated: boolean;
+  handle: RouteHandler;
+  /** OPTIONS (CORS preflight), answered before the token check: browsers send preflights without credentials. */
+  preflight?: RouteHandler;
+  /** How this route's refusals look (default: a JSON-RPC error, as /mcp answers them). */
+  refuse?: Refusal;
+}
 
 export interface RouteOptions {
   config: Config;
@@ -19,8 +35,14 @@ export interface RouteOptions {
   mcp: McpEndpoint;
   /** Claim requests by Host (previews, sites) before the Origin check and without the token. */
   hostRoutes?: RouteHandler[];
-  /** Served by path before /mcp; `authenticated` routes need the bearer token like /mcp does. */
-  routes?: { path: string; authenticated: boolean; handle: RouteHandler }[];
+  /** Served by path before /mcp. */
+  routes?: MountedRoute[];
+}
+
+const rpcRefusal: Refusal = (res, status, message, headers) => rpcError(res, status, message, { headers });
+
+function findRoute(routes: MountedRoute[] | undefined, pathname: string): MountedRoute | undefined {
+  return routes?.find((r) => r.path === pathname || (r.prefix && pathname.startsWith(`${r.path}/`)));
 }
 
 /**
@@ -33,24 +55,28 @@ export function routeRequest(
 ): (req: IncomingMessage, res: ServerResponse, accepting: boolean) => Promise<void> {
   const { config, sessions, guards } = o;
   return async (req, res, accepting) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const route = findRoute(o.routes, url.pathname);
+    const refuse = route?.refuse ?? rpcRefusal;
     if (!accepting)
-      return rpcError(res, 503, 'the server is shutting down: retry against a new instance', {
-        headers: { connection: 'close', 'retry-after': '5' },
+      return refuse(res, 503, 'the server is shutting down: retry against a new instance', {
+        connection: 'close',
+        'retry-after': '5',
       });
     if (!guards.hostAllowed(req.headers))
-      return rpcError(
+      return refuse(
         res,
         403,
         `Host header ${JSON.stringify(req.headers.host ?? '')} is not allowed; add it with SANDBOX_ALLOWED_HOSTS`,
+        {},
       );
-    for (const route of o.hostRoutes ?? []) if (await route(req, res)) return;
+    for (const hostRoute of o.hostRoutes ?? []) if (await hostRoute(req, res)) return;
     if (!guards.originAllowed(req.headers))
-      return rpcError(res, 403, `Origin ${req.headers.origin} is not allowed; add it with SANDBOX_ALLOWED_ORIGINS`);
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = o.routes?.find((r) => r.path === url.pathname);
+      return refuse(res, 403, `Origin ${req.headers.origin} is not allowed; add it with SANDBOX_ALLOWED_ORIGINS`, {});
     if (route) {
+      if (route.preflight && req.method === 'OPTIONS' && (await route.preflight(req, res))) return;
       if (route.authenticated && !guards.authorized(req.headers))
-        return rpcError(res, 401, 'missing or wrong bearer token', { headers: { 'www-authenticate': 'Bearer' } });
+        return refuse(res, 401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' });
       if (await route.handle(req, res)) return;
     }
     if (url.pathname === '/healthz') {

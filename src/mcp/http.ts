@@ -12,7 +12,7 @@ import { isLegacy, modernEndpoint } from './modern.js';
 import { buildServer, type ServerDeps } from './server.js';
 import type { ToolDefinition } from './tool.js';
 
-export type { RouteHandler, UpgradeHandler } from './http-routes.js';
+export type { MountedRoute, Refusal, RouteHandler, UpgradeHandler } from './http-routes.js';
 
 export interface HttpServerHandle {
   url: string;

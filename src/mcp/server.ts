@@ -93,14 +93,20 @@ function schemasOf(tool: ToolDefinition): { input: ObjectSchema; output?: Object
 const LIST_CACHE = { ttlMs: 5 * 60_000, cacheScope: 'public' } as const;
 
 /**
+ * What the server keeps under the state dir (other sandboxes' folders, the site store) is no session's
+ * business: error texts and log messages never name it. Unisolated, sandbox paths are host paths there.
+ */
+export function redactedHostPaths(config: Pick<Config, 'provider' | 'isolation' | 'stateDir'>): string[] {
+  return config.provider === 'local' && config.isolation === 'none' ? [] : [config.stateDir];
+}
+
+/**
  * An McpServer with every tool. `router` finds the session of each call: the connection's own (stdio,
  * a 2025-era HTTP session), or what a stateless request names.
  */
 export function buildServer(tools: ToolDefinition[], router: CallRouter, deps: ServerDeps): McpServer {
   const { config, telemetry } = deps;
-  // What the server keeps under the state dir (other sandboxes' folders, the site store) is no session's
-  // business: error texts and log messages never name it. Unisolated, sandbox paths are host paths there.
-  const hostPaths = config.provider === 'local' && config.isolation === 'none' ? [] : [config.stateDir];
+  const hostPaths = redactedHostPaths(config);
   const server = new McpServer(
     { name: SERVER_NAME, version: SERVER_VERSION },
     // The tools capability comes with the first registerTool, after keepV1UnknownToolResult is in place.

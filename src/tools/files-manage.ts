@@ -27,6 +27,14 @@ const entryShape = z.object({
   skipped: z.boolean().optional(),
 });
 
+/** file_list's answer (the REST API's folder listing answers the same). */
+export const listOutput = {
+  root: z.string(),
+  entries: z.array(entryShape),
+  truncated: z.boolean(),
+  hiddenCount: z.number(),
+};
+
 export const manageFileTools = [
   defineTool({
     name: 'file_list',
@@ -55,7 +63,7 @@ export const manageFileTools = [
         .optional()
         .describe('Most entries to return (default 500)'),
     },
-    outputSchema: { root: z.string(), entries: z.array(entryShape), truncated: z.boolean(), hiddenCount: z.number() },
+    outputSchema: listOutput,
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {
       const sb = await ctx.session.sandbox();

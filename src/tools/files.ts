@@ -154,6 +154,9 @@ const fileRead = defineTool({
 
 const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
 
+/** file_write's answer (the REST API's file upload answers the same). */
+export const writeOutput = { path: z.string(), size: z.number(), mode: z.string() };
+
 const fileWrite = defineTool({
   name: 'file_write',
   title: 'Write a file',
@@ -169,7 +172,7 @@ const fileWrite = defineTool({
       .optional()
       .describe('Octal permissions, e.g. "755" for a script; default: keep the existing file\'s, else "644"'),
   },
-  outputSchema: { path: z.string(), size: z.number(), mode: z.string() },
+  outputSchema: writeOutput,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   async handler(ctx, args) {
     const mode = parseMode(args.mode);

@@ -2,6 +2,13 @@ import { z } from 'zod';
 import { WORKSPACE_NAME, WORKSPACE_NAME_RULE } from '../config.js';
 import { defineTool, ok } from '../mcp/tool.js';
 
+/** sandbox_create's workspace (the REST API's POST /api/sandboxes takes the same). */
+export const workspaceArg = z
+  .string()
+  .regex(WORKSPACE_NAME, `a workspace name is ${WORKSPACE_NAME_RULE}`)
+  .optional()
+  .describe(`Named workspace to work in (${WORKSPACE_NAME_RULE}); omit it for a fresh sandbox of your own`);
+
 export const sandboxTools = [
   defineTool({
     name: 'sandbox_info',
@@ -93,11 +100,7 @@ export const sandboxTools = [
       'Create a sandbox and return its handle; pass that handle as `sandbox` to every later call that should run in it. ' +
       "Use it when a call says it reaches no sandbox, or to work in several sandboxes at once. With `workspace`, the handle reaches that named workspace's shared sandbox, whose files outlive the handle.",
     inputSchema: {
-      workspace: z
-        .string()
-        .regex(WORKSPACE_NAME, `a workspace name is ${WORKSPACE_NAME_RULE}`)
-        .optional()
-        .describe(`Named workspace to work in (${WORKSPACE_NAME_RULE}); omit it for a fresh sandbox of your own`),
+      workspace: workspaceArg,
     },
     outputSchema: {
       sandbox: z.string().describe('The handle: pass it as `sandbox` to later calls'),

@@ -103,6 +103,34 @@ function renderExec(
   return parts.join('\n');
 }
 
+/** shell_exec's input and output (the REST API's exec route takes and answers the same). */
+export const execInput = {
+  command: z
+    .string()
+    .min(1, 'command must not be empty')
+    .max(1 << 20)
+    .describe('Bash command line, e.g. "ls -la && npm test"'),
+  cwd: cwdSchema,
+  env: envSchema,
+  timeout_s: z
+    .number()
+    .positive('timeout_s must be more than 0')
+    .optional()
+    .describe('Seconds before the command and its children are killed (default from the server, usually 120)'),
+  stdin: z.string().optional().describe("Text written to the command's standard input, which is then closed"),
+};
+
+export const execOutput = {
+  exitCode: z.number().nullable(),
+  signal: z.string().nullable(),
+  stdout: z.string(),
+  stderr: z.string(),
+  durationMs: z.number(),
+  timedOut: z.boolean(),
+  truncated: z.boolean(),
+  droppedBytes: z.number(),
+};
+
 export const shellTools = [
   defineTool({
     name: 'shell_exec',
@@ -111,31 +139,8 @@ export const shellTools = [
       'Run a bash command in the sandbox and wait for it to finish; returns exit code, stdout and stderr. A non-zero exit code is a normal result, not an error. ' +
       'State persists between calls (files, installed packages), but each call starts a fresh shell in the workdir: use cwd, or chain with &&. ' +
       'For servers, watchers or anything that runs longer than a minute, use shell_start instead. Huge output is truncated in the middle: redirect it to a file.',
-    inputSchema: {
-      command: z
-        .string()
-        .min(1, 'command must not be empty')
-        .max(1 << 20)
-        .describe('Bash command line, e.g. "ls -la && npm test"'),
-      cwd: cwdSchema,
-      env: envSchema,
-      timeout_s: z
-        .number()
-        .positive('timeout_s must be more than 0')
-        .optional()
-        .describe('Seconds before the command and its children are killed (default from the server, usually 120)'),
-      stdin: z.string().optional().describe("Text written to the command's standard input, which is then closed"),
-    },
-    outputSchema: {
-      exitCode: z.number().nullable(),
-      signal: z.string().nullable(),
-      stdout: z.string(),
-      stderr: z.string(),
-      durationMs: z.number(),
-      timedOut: z.boolean(),
-      truncated: z.boolean(),
-      droppedBytes: z.number(),
-    },
+    inputSchema: execInput,
+    outputSchema: execOutput,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     async handler(ctx, args) {
       const timeoutS = args.timeout_s ?? ctx.config.execTimeoutS;
