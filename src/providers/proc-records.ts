@@ -6,7 +6,8 @@ import { shellQuote as q, signalNumber } from './remote-processes.js';
 import type { ProcessInfo, ReadOptions, ReadResult } from './types.js';
 
 /** scripts/proc.sh: how a process is recorded inside the sandbox, and read back by any replica. */
-const SCRIPT = readFileSync(new URL('./scripts/proc.sh', import.meta.url), 'utf8');
+let script: string | undefined;
+const procScript = () => (script ??= readFileSync(new URL('./scripts/proc.sh', import.meta.url), 'utf8'));
 /** A processId: proc-N (this server's counter) and 32 random bits, so replicas never pick the same one. */
 const PROCESS_ID = /^proc-\d{1,9}-[0-9a-f]{8}$/;
 const POLL_MS = 250;
@@ -57,7 +58,7 @@ export class ProcRecords {
   }
 
   private script(...args: string[]): string {
-    return `bash -c ${q(SCRIPT)} proc.sh ${[args[0]!, this.dir, ...args.slice(1)].map(q).join(' ')}`;
+    return `bash -c ${q(procScript())} proc.sh ${[args[0]!, this.dir, ...args.slice(1)].map(q).join(' ')}`;
   }
 
   /** Whether `idOrName` could be a process of another replica (ours have this shape). */
