@@ -79,6 +79,8 @@ interface OptionSpec {
   schema: z.ZodType;
   /** Shown in help when the default is computed at start-up. */
   defaultText?: string;
+  /** Never echoed, not even in the error for an invalid value. */
+  secret?: boolean;
 }
 
 export const OPTIONS = {
@@ -100,6 +102,19 @@ export const OPTIONS = {
     env: 'SANDBOX_MCP_AUTH_TOKEN',
     describe: 'Bearer token HTTP clients must send (Authorization: Bearer <token>)',
     schema: z.string().min(16, 'must be at least 16 characters').optional(),
+    secret: true,
+  },
+  handleKey: {
+    env: 'SANDBOX_HANDLE_KEY',
+    describe:
+      'Secret that signs and seals sandbox handles: give every replica behind one load balancer the same one (e.g. openssl rand -hex 32) so a handle made by one works on all; unset: a key kept in the state dir, for this server alone',
+    schema: z
+      .string()
+      .min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32)')
+      .max(512, 'must be at most 512 characters')
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+      .optional(),
+    secret: true,
   },
   allowedHosts: {
     flag: '--allowed-hosts',
@@ -617,7 +632,8 @@ export function loadConfig(flags: Record<string, string>, env: NodeJS.ProcessEnv
     if (!parsed.success) {
       const where = fromFlag !== undefined ? spec.flag : spec.env;
       const issue = parsed.error.issues[0]?.message ?? 'invalid value';
-      throw new ConfigError(`invalid ${where} (${spec.describe.split(';')[0]}): ${JSON.stringify(raw)}: ${issue}`);
+      const shown = spec.secret ? '(value hidden)' : JSON.stringify(raw);
+      throw new ConfigError(`invalid ${where} (${spec.describe.split(';')[0]}): ${shown}: ${issue}`);
     }
     values[key] = parsed.data;
   }

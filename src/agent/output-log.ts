@@ -125,7 +125,7 @@ export class OutputLog {
 }
 
 /** Length of `b` without a UTF-8 sequence cut off at its end. */
-function utf8Prefix(b: Buffer): number {
+export function utf8Prefix(b: Buffer): number {
   for (let i = b.length - 1, back = 0; i >= 0 && back < 4; i--, back++) {
     const c = b[i]!;
     if ((c & 0xc0) === 0x80) continue; // continuation byte: look further back

@@ -120,8 +120,9 @@ export async function callSandboxTool(
     // Aborted by the session's end (not by the client): what the handler made of that is partial.
     if (session.endSignal.aborted && !extra.mcpReq.signal.aborted) result = stopped();
   } catch (err) {
-    const failed = failure(d, tool.name, log, err, session);
-    result = session.ended ? stopped() : failed;
+    // A handle whose sandbox the provider lost ends with its session, and says so itself.
+    const failed = failure(d, tool.name, log, session.explain(err), session);
+    result = session.ended && !session.gone ? stopped() : failed;
   } finally {
     session.endCall();
   }

@@ -60,6 +60,7 @@ export async function doctor(
       E2B_API_KEY: !!config.e2bApiKey,
       DAYTONA_API_KEY: !!config.daytonaApiKey,
       SANDBOX_MCP_AUTH_TOKEN: !!config.authToken,
+      SANDBOX_HANDLE_KEY: !!config.handleKey,
     },
     chromium: chromium ?? null,
     isolation: undefined as string | undefined,

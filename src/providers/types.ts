@@ -359,4 +359,9 @@ export interface Sandbox {
    * vendor for about `keepMs` (a named workspace at shutdown; the next server reattaches it by labels).
    */
   release?(keepMs: number): Promise<void>;
+  /**
+   * Providers whose sandboxes other replicas reach (a handle's): this server stops using this one
+   * (streams, timers, its entry among the sandboxes shutdown kills) and leaves it running as it is.
+   */
+  detach?(): void;
 }

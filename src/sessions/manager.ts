@@ -5,9 +5,9 @@ import { SandboxError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Sandbox, SandboxProvider } from '../providers/types.js';
 import { noTelemetry, type Telemetry } from '../telemetry.js';
-import { HandleCodec, STATELESS_SCOPE, type Caller } from './handles.js';
+import { HandleCodec, sharedHandleSecret, STATELESS_SCOPE, type Caller } from './handles.js';
 import { SandboxHandles } from './sandbox-handles.js';
-import { Session, type SessionLimits } from './session.js';
+import { Session, type SessionDeps, type SessionLimits } from './session.js';
 import { WorkspaceRegistry } from './workspaces.js';
 
 /**
@@ -78,7 +78,11 @@ export class SessionManager {
     // Local sandboxes live on this machine only: their handles name it, so another host can say so.
     const host = provider.name === 'local' ? os.hostname().slice(0, 63) : undefined;
     this.handles = new SandboxHandles(
-      new HandleCodec(path.join(config.stateDir, 'handle.key'), host),
+      new HandleCodec(
+        path.join(config.stateDir, 'handle.key'),
+        host,
+        config.handleKey ? sharedHandleSecret(config.handleKey) : undefined,
+      ),
       this,
       config,
       log,
@@ -89,7 +93,10 @@ export class SessionManager {
    * The session with this id, made at its first use. `workspace` (validated by the caller) binds a new
    * session to that named workspace; without it, SANDBOX_WORKSPACE does, else it gets a sandbox of its own.
    */
-  open(id: string, opts: { workspace?: string | null; onIdle?: () => void } = {}): Session {
+  open(
+    id: string,
+    opts: { workspace?: string | null; onIdle?: () => void; portable?: SessionDeps['portable'] } = {},
+  ): Session {
     const existing = this.sessions.get(id);
     if (existing) return existing;
     // null: a sandbox of its own even where SANDBOX_WORKSPACE names a default (sandbox_create).
@@ -101,6 +108,7 @@ export class SessionManager {
       telemetry: this.telemetry,
       workspace: name ? { name, registry: this.workspaces } : undefined,
       onIdle: opts.onIdle,
+      portable: opts.portable,
     });
     this.sessions.set(id, session);
     return session;
@@ -199,11 +207,14 @@ export class SessionManager {
     }
   }
 
-  /** Server shutdown: every session, then the workspace sandboxes they leave behind. */
+  /**
+   * Server shutdown: every session, then the workspace sandboxes they leave behind. The sandboxes of
+   * portable handles live on for the other replicas (see SessionDeps.portable).
+   */
   async closeAll(settleMs = 0): Promise<void> {
     const all = [...this.sessions.values()];
     this.sessions.clear();
-    await Promise.all(all.map((s) => s.close()));
+    await Promise.all(all.map((s) => s.close({ keep: true })));
     // A workspace session only lets go of its sandbox: its calls fail once the workspaces end, and
     // must get to answer after that, within the settle time, not before it.
     await this.workspaces.closeAll();

@@ -26,6 +26,21 @@ export interface SessionDeps {
    * (a handle's, a stateless request's workspace) end there instead of living on without a sandbox.
    */
   onIdle?: () => void;
+  /**
+   * A stateless handle's session on a provider any replica reaches (sealed handles): its sandbox is
+   * this one, never replaced; other replicas attach to it too, so this server never ends it by itself
+   * (idle and shutdown only let go of it: the provider's timeout reaps it); sandbox_delete kills it.
+   */
+  portable?: {
+    /** The sandbox to attach to (a replica that did not create it), else one is created. */
+    attach?: string;
+    labels: Record<string, string>;
+    /** Deploy ownership: the same on every replica. */
+    principalKey: string;
+    /** The provider no longer has the sandbox. */
+    onGone: () => void;
+    goneError: () => SandboxError;
+  };
 }
 
 /** Something a session owns besides its sandbox (the browser, ...), closed before the sandbox is killed. */
@@ -56,6 +71,8 @@ export class Session {
   private readonly services = new Map<string, SessionService>();
   private readonly workspace?: SessionDeps['workspace'];
   private readonly onIdle?: () => void;
+  private readonly portable?: SessionDeps['portable'];
+  private wentAway = false;
   /** The workspace sandbox this session used last, to tell the model when it was replaced meanwhile. */
   private lastWorkspaceSandbox?: string;
   private readonly ending = new AbortController();
@@ -78,10 +95,11 @@ export class Session {
       telemetry: this.telemetry,
       workspace: this.workspace,
       onIdle: this.onIdle,
+      portable: this.portable,
     } = deps);
     this.principal = this.workspace
       ? { kind: 'workspace', key: this.workspace.name }
-      : { kind: 'session', key: randomBytes(16).toString('hex') };
+      : { kind: 'session', key: this.portable?.principalKey ?? randomBytes(16).toString('hex') };
   }
 
   /** The named workspace this session is bound to, if any, and how many sessions share it now. */
@@ -119,6 +137,7 @@ export class Session {
       throw new SandboxError('SANDBOX_GONE', 'this session has ended', { hint: 'start a new MCP session' });
     if (this.current?.isAlive()) return this.current;
     if (this.workspace) return this.workspaceSandbox(this.workspace);
+    if (this.portable) return this.portableSandbox(this.portable);
     if (this.current) {
       const why = this.current.endReason ?? 'ended unexpectedly';
       this.pendingNotes.push(
@@ -155,12 +174,73 @@ export class Session {
     return lease.sandbox;
   }
 
-  private async createSandbox(): Promise<Sandbox> {
+  /** A portable handle's one sandbox: created here, or attached to where another replica made it. */
+  private async portableSandbox(p: NonNullable<SessionDeps['portable']>): Promise<Sandbox> {
+    if (this.current) {
+      // It died under us: the handle's sandbox is that one, and every replica must see it gone.
+      this.dropSandbox();
+      this.markGone(p);
+      throw p.goneError();
+    }
+    this.creating ??= (p.attach ? this.attachSandbox(p.attach, p) : this.createSandbox(p.labels))
+      .then((sb) => {
+        p.attach = sb.id;
+        return sb;
+      })
+      .finally(() => {
+        this.creating = undefined;
+      });
+    return this.creating;
+  }
+
+  private async attachSandbox(id: string, p: NonNullable<SessionDeps['portable']>): Promise<Sandbox> {
+    this.limits.acquire();
+    try {
+      const sb = await this.provider.connect(id);
+      if (this.closed) {
+        sb.detach?.();
+        throw new SandboxError('SANDBOX_GONE', 'this session ended while its sandbox was being attached');
+      }
+      this.current = sb;
+      this.log.info({ sandboxId: sb.id }, 'attached to the sandbox of a handle');
+      return sb;
+    } catch (e) {
+      this.limits.release();
+      const code = (e as SandboxError).code;
+      if (code !== 'NOT_FOUND' && code !== 'SANDBOX_GONE') throw e;
+      this.markGone(p);
+      throw p.goneError();
+    }
+  }
+
+  /** The provider no longer has a portable handle's sandbox: the handle ends (see explain). */
+  get gone(): boolean {
+    return this.wentAway;
+  }
+
+  private markGone(p: NonNullable<SessionDeps['portable']>): void {
+    this.wentAway = true;
+    p.onGone();
+  }
+
+  /**
+   * A failed call's error as the model should read it: on a portable handle, a sandbox the provider
+   * lost is the handle's end (no fresh sandbox follows), said once for all replicas alike.
+   */
+  explain(err: unknown): unknown {
+    const p = this.portable;
+    if (!p || (err as SandboxError | undefined)?.code !== 'SANDBOX_GONE' || this.current?.isAlive()) return err;
+    if (this.current) this.dropSandbox();
+    this.markGone(p);
+    return p.goneError();
+  }
+
+  private async createSandbox(labels: Record<string, string> = {}): Promise<Sandbox> {
     this.limits.acquire();
     const started = performance.now();
     try {
       const sb = await this.provider.create({
-        labels: { session: this.id },
+        labels: { session: this.id, ...labels },
         timeoutMs: this.config.idleTimeoutS * 1000,
       });
       if (this.closed) {
@@ -247,6 +327,13 @@ export class Session {
       return;
     }
     const id = this.current.id;
+    if (this.portable) {
+      // Other replicas may use it still: let go; the provider's timeout ends it once no replica does.
+      this.log.info({ sandboxId: id, idleS: this.config.idleTimeoutS }, 'let go of an idle handle sandbox');
+      this.dropSandbox();
+      this.onIdle?.();
+      return;
+    }
     this.log.info({ sandboxId: id, idleS: this.config.idleTimeoutS }, 'idle sandbox reaped');
     this.telemetry.sandboxEnded('idle');
     this.pendingNotes.push(
@@ -264,11 +351,15 @@ export class Session {
     this.current = undefined;
     if (this.workspace) return; // the registry replaces a workspace's dead sandbox
     this.limits.release();
-    if (sb.isAlive()) void sb.kill().catch(() => undefined);
+    if (this.portable) sb.detach?.();
+    else if (sb.isAlive()) void sb.kill().catch(() => undefined);
   }
 
-  /** Kills the sandbox's processes and removes its workspace. */
-  async close(): Promise<void> {
+  /**
+   * Kills the sandbox's processes and removes its workspace. `keep` (server shutdown): a portable
+   * handle's sandbox is only let go of, for the other replicas and the provider's timeout.
+   */
+  async close(opts: { keep?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.idleTimer);
@@ -286,7 +377,10 @@ export class Session {
       return;
     }
     const sb = this.current;
-    if (sb) {
+    if (sb && opts.keep && this.portable) {
+      this.dropSandbox();
+      this.log.info({ sandboxId: sb.id }, 'shutting down: left the handle sandbox to the other replicas');
+    } else if (sb) {
       this.current = undefined;
       this.limits.release();
       await sb.kill().catch((e) => this.log.warn({ err: (e as Error).message }, 'killing sandbox failed'));

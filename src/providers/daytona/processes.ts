@@ -9,6 +9,7 @@ import {
   treeSignalScript,
 } from '../shared/remote-processes.js';
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
+import { ProcRecords } from '../shared/proc-records.js';
 
 export type Call = <T>(
   what: string,
@@ -66,25 +67,41 @@ interface DaytonaProc {
 /**
  * Background processes on Daytona: one session each, the command started async; output and exit
  * status are fetched from the session logs when someone reads (Daytona streams logs only over a
- * WebSocket; polling keeps the adapter to plain HTTP).
+ * WebSocket; polling keeps the adapter to plain HTTP). Each is recorded in the sandbox too
+ * (ProcRecords), where another replica's server reads, signals and lists it.
  */
 export class DaytonaProcesses implements ProcessApi {
   private readonly table = new RemoteProcessTable();
   private readonly procs = new Map<string, DaytonaProc>();
+  private readonly records: ProcRecords;
 
   constructor(
     private readonly vendor: Vendor,
     private readonly prepare: (cwd: string | undefined) => Promise<string>,
     private readonly call: Call,
-  ) {}
+  ) {
+    this.records = new ProcRecords(vendor.id, async (command) => {
+      const r = await call('process record', () => vendor.process.executeCommand(command, undefined, undefined, 30), {
+        scope: 'toolbox',
+      });
+      return { stdout: r.result ?? '', exitCode: r.exitCode };
+    });
+  }
+
+  /** A process another replica started: its record in the sandbox (NOT_FOUND when there is none). */
+  private async elsewhere(idOrName: string) {
+    const rec = await this.records.find(idOrName);
+    if (!rec) this.table.get(idOrName); // throws NOT_FOUND with the processes this server knows
+    return rec!;
+  }
 
   async spawn(command: string, opts: SpawnOptions): Promise<ProcessInfo> {
     this.table.checkName(opts.name);
     const cwd = await this.prepare(opts.cwd);
     const id = this.table.newId();
-    const sessionId = `sandbox-mcp-${id}-${randomBytes(4).toString('hex')}`;
+    const sessionId = sessionOf(id);
     const pidFile = tmpName('pid');
-    const wrapped = wrapCommand(command, { cwd, env: opts.env, pidFile });
+    const wrapped = wrapCommand(this.records.wrap(id, command, opts.name), { cwd, env: opts.env, pidFile });
     await this.call('create session', () => this.vendor.process.createSession(sessionId), {
       retry: false,
       scope: 'toolbox',
@@ -130,7 +147,8 @@ export class DaytonaProcesses implements ProcessApi {
   }
 
   async read(processId: string, opts: ReadOptions): Promise<ReadResult> {
-    const p = this.table.get(processId);
+    const p = this.table.find(processId);
+    if (!p) return this.records.read((await this.elsewhere(processId)).processId, opts);
     const dp = this.procs.get(p.processId)!;
     const deadline = Date.now() + (opts.waitMs ?? 0);
     for (;;) {
@@ -143,33 +161,64 @@ export class DaytonaProcesses implements ProcessApi {
   }
 
   async write(processId: string, input: string, close: boolean): Promise<void> {
-    const p = this.table.get(processId);
-    const dp = this.procs.get(p.processId)!;
-    await this.sync(dp).catch(() => undefined);
-    this.table.checkWritable(p);
+    const p = this.table.find(processId);
+    const dp = p && this.procs.get(p.processId)!;
+    if (p && dp) {
+      await this.sync(dp).catch(() => undefined);
+      this.table.checkWritable(p);
+    }
+    const target = dp ?? (await this.theirs(processId));
     if (close) {
       throw new SandboxError('UNSUPPORTED', 'Daytona cannot close the stdin of a running command', {
         hint: 'send the input without close, or have the program stop on its own input (e.g. a "quit" line)',
       });
     }
     if (input)
-      await this.call('send input', () => this.vendor.process.sendSessionCommandInput(dp.sessionId, dp.cmdId, input), {
-        retry: false,
-        scope: 'toolbox',
+      await this.call(
+        'send input',
+        () => this.vendor.process.sendSessionCommandInput(target.sessionId, target.cmdId, input),
+        {
+          retry: false,
+          scope: 'toolbox',
+        },
+      );
+  }
+
+  /** The Daytona session command of a process another replica started (its stdin is Daytona's). */
+  private async theirs(idOrName: string): Promise<{ sessionId: string; cmdId: string }> {
+    const rec = await this.elsewhere(idOrName);
+    const sessionId = sessionOf(rec.processId);
+    const session = rec.running
+      ? await this.call('find process', () => this.vendor.process.getSession(sessionId), { scope: 'toolbox' })
+      : undefined;
+    const cmdId = session?.commands?.[0]?.id;
+    if (!cmdId)
+      throw new SandboxError('INVALID_ARGUMENT', `${rec.processId} has exited (code ${rec.exitCode ?? rec.signal})`, {
+        hint: 'start it again with shell_start',
       });
+    return { sessionId, cmdId };
   }
 
   async kill(processId: string, signal: string): Promise<ProcessInfo> {
-    const p = this.table.get(processId);
+    const p = this.table.find(processId);
+    if (!p) {
+      const rec = await this.elsewhere(processId);
+      await this.records.kill(rec.processId, signal);
+      return ProcRecords.info(await this.elsewhere(rec.processId));
+    }
     const dp = this.procs.get(p.processId)!;
     if (p.running)
       await signalTree(this.vendor, this.call, `$(cat ${q(dp.pidFile)} 2>/dev/null)`, signalNumber(signal));
     return p.info();
   }
 
+  /** This server's processes, and those other replicas started in the sandbox. */
   async list(): Promise<ProcessInfo[]> {
     await Promise.all([...this.procs.values()].map((dp) => this.sync(dp).catch(() => undefined)));
-    return this.table.all().map((p) => p.info());
+    const mine = this.table.all().map((p) => p.info());
+    const known = new Set(mine.map((p) => p.processId));
+    const others = (await this.records.list().catch(() => [])).filter((r) => !known.has(r.processId));
+    return [...mine, ...others.map((r) => ProcRecords.info(r))];
   }
 
   anyRunning(): boolean {
@@ -190,6 +239,11 @@ export async function signalTree(vendor: Vendor, call: Call, pidExpr: string, si
     retry: false,
     scope: 'toolbox',
   }).catch(() => undefined);
+}
+
+/** One Daytona session per process, named after it: any replica finds it from the processId. */
+function sessionOf(processId: string): string {
+  return `sandbox-mcp-${processId}`;
 }
 
 function signalName(n: number): string {

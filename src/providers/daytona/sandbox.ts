@@ -212,6 +212,12 @@ export class DaytonaSandbox implements Sandbox {
     return this.killed;
   }
 
+  /** Another replica may use it (a handle's sandbox): stop using it here; Daytona's auto-stop applies. */
+  detach(): void {
+    this.killed ??= Promise.resolve();
+    this.letGo();
+  }
+
   kill(): Promise<void> {
     this.killed ??= (async () => {
       const wasAlive = this.letGo();

@@ -16,6 +16,7 @@ import type {
   SandboxProvider,
   SandboxSummary,
 } from '../types.js';
+import { LABEL_HANDLE } from '../shared/owner.js';
 import { engineUnreachable, translateDockerError } from './errors.js';
 import type { ContainerExec } from './exec.js';
 import { DockerSandbox } from './sandbox.js';
@@ -302,6 +303,7 @@ export class DockerProvider implements SandboxProvider {
         await this.removeContainer(container);
       },
       () => this.previewUrls,
+      () => this.live.delete(id),
     );
     this.live.set(id, sandbox);
     return sandbox;
@@ -373,7 +375,8 @@ export class DockerProvider implements SandboxProvider {
     const reaped: string[] = [];
     for (const c of found) {
       const owner = c.Labels[L.instance] ?? 'unknown';
-      if (live.has(owner)) continue;
+      // A stateless handle's container: other replicas may use it; idle reaping (reapIdleHandles) ends it.
+      if (live.has(owner) || c.Labels[`${L.userPrefix}${LABEL_HANDLE}`]) continue;
       await this.removeContainer(this.docker.getContainer(c.Id)).then(
         () => {
           reaped.push(c.Labels[L.id] ?? c.Id);

@@ -45,6 +45,8 @@ export class DockerSandbox implements Sandbox {
     private readonly remove: () => Promise<void>,
     /** The server's preview URL builder, once the CLI has set it (see SandboxProvider.usePreviewUrls). */
     private readonly previewUrls: () => PreviewUrlBuilder | undefined,
+    /** Drops it from the sandboxes the provider removes at shutdown. */
+    private readonly forget: () => void = () => undefined,
   ) {
     this.runner = new ContainerExec(docker, container, workdir, errorContext, () => {
       this.alive = false;
@@ -169,6 +171,17 @@ export class DockerSandbox implements Sandbox {
 
   async keepAlive(): Promise<void> {
     // Containers have no engine-side lifetime; idle time is tracked by the session manager.
+  }
+
+  /** Another replica may use it (a handle's sandbox): drop this server's streams, leave the container. */
+  detach(): void {
+    if (this.killed) return;
+    this.killed = Promise.resolve();
+    this.alive = false;
+    this.chromium?.dispose();
+    this.procs.closeAll();
+    this.runner.stopController();
+    this.forget();
   }
 
   /** Removes the container with its processes and its /workspace volume. */

@@ -1,6 +1,8 @@
 import { CommandExitError, type CommandHandle, type Sandbox as Vendor } from 'e2b';
+import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { RemoteProcess, RemoteProcessTable, signalNumber, treeSignalScript } from '../shared/remote-processes.js';
+import { ProcRecords } from '../shared/proc-records.js';
+import { RemoteProcess, RemoteProcessTable, treeSignalScript } from '../shared/remote-processes.js';
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
 
 type Call = <T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean }) => Promise<T>;
@@ -21,18 +23,36 @@ export function signalFromError(error: string | undefined): string | null {
 
 /**
  * Background processes on E2B: started with stdin open and no command timeout (E2B's default 60 s
- * would kill a dev server), their output streamed into a RemoteProcess so reads have cursors.
+ * would kill a dev server), their output streamed into a RemoteProcess so reads have cursors, and
+ * recorded in the sandbox (ProcRecords), where another replica's server reads, signals and lists them.
  */
 export class E2BProcesses implements ProcessApi {
   private readonly table = new RemoteProcessTable();
   private readonly handles = new Map<string, CommandHandle>();
+  private readonly records: ProcRecords;
 
   constructor(
     private readonly vendor: Vendor,
     private readonly prepare: (cwd: string | undefined) => Promise<string>,
     private readonly call: Call,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.records = new ProcRecords(vendor.sandboxId, (command) =>
+      call('process record', () =>
+        vendor.commands.run(command, { timeoutMs: 30_000 }).catch((e: unknown) => {
+          if (e instanceof CommandExitError) return e;
+          throw e;
+        }),
+      ),
+    );
+  }
+
+  /** A process another replica started (or this one forgot): its record in the sandbox. */
+  private async elsewhere(idOrName: string) {
+    const rec = await this.records.find(idOrName);
+    if (!rec) this.table.get(idOrName); // throws NOT_FOUND with the processes this server knows
+    return rec!;
+  }
 
   async spawn(command: string, opts: SpawnOptions): Promise<ProcessInfo> {
     this.table.checkName(opts.name);
@@ -47,7 +67,7 @@ export class E2BProcesses implements ProcessApi {
     const handle = await this.call(
       `start ${id}`,
       () =>
-        this.vendor.commands.run(command, {
+        this.vendor.commands.run(this.records.wrap(id, command, opts.name), {
           background: true,
           stdin: true,
           cwd,
@@ -86,28 +106,48 @@ export class E2BProcesses implements ProcessApi {
   }
 
   async read(processId: string, opts: ReadOptions): Promise<ReadResult> {
-    return this.table.get(processId).read(opts);
+    const p = this.table.find(processId);
+    if (p) return p.read(opts);
+    return this.records.read((await this.elsewhere(processId)).processId, opts);
   }
 
   async write(processId: string, input: string, close: boolean): Promise<void> {
-    const p = this.table.get(processId);
-    this.table.checkWritable(p);
+    const p = this.table.find(processId);
+    if (p) this.table.checkWritable(p);
+    const pid = p?.pid ?? (await this.envdPid(processId));
     if (input)
-      await this.call(`stdin ${processId}`, () => this.vendor.commands.sendStdin(p.pid, input), { retry: false });
+      await this.call(`stdin ${processId}`, () => this.vendor.commands.sendStdin(pid, input), { retry: false });
     if (close) {
-      await this.call(`close stdin ${processId}`, () => this.vendor.commands.closeStdin(p.pid), { retry: false });
-      p.stdinClosed = true;
+      await this.call(`close stdin ${processId}`, () => this.vendor.commands.closeStdin(pid), { retry: false });
+      if (p) p.stdinClosed = true;
     }
   }
 
-  async kill(processId: string, signal: string): Promise<ProcessInfo> {
-    const p = this.table.get(processId);
-    if (p.running) await signalTree(this.vendor, this.call, p.pid, signalNumber(signal));
-    return p.info();
+  /** The pid E2B knows a process of another replica by (its stdin is E2B's): found in E2B's own list. */
+  private async envdPid(idOrName: string): Promise<number> {
+    const rec = await this.elsewhere(idOrName);
+    const running = rec.running ? await this.call('list processes', () => this.vendor.commands.list()) : [];
+    const found = running.find((c) => [c.cmd, ...c.args].some((a) => a.includes(rec.processId)));
+    if (!found)
+      throw new SandboxError('INVALID_ARGUMENT', `${rec.processId} has exited (code ${rec.exitCode ?? rec.signal})`, {
+        hint: 'start it again with shell_start',
+      });
+    return found.pid;
   }
 
+  async kill(processId: string, signal: string): Promise<ProcessInfo> {
+    const p = this.table.find(processId);
+    const id = p?.processId ?? (await this.elsewhere(processId)).processId;
+    if (!p || p.running) await this.records.kill(id, signal);
+    return p?.info() ?? ProcRecords.info(await this.elsewhere(id));
+  }
+
+  /** This server's processes, and those other replicas started in the sandbox. */
   async list(): Promise<ProcessInfo[]> {
-    return this.table.all().map((p) => p.info());
+    const mine = this.table.all().map((p) => p.info());
+    const known = new Set(mine.map((p) => p.processId));
+    const others = (await this.records.list().catch(() => [])).filter((r) => !known.has(r.processId));
+    return [...mine, ...others.map((r) => ProcRecords.info(r))];
   }
 
   anyRunning(): boolean {

@@ -210,6 +210,12 @@ export class E2BSandbox implements Sandbox {
     return this.killed;
   }
 
+  /** Another replica may use it (a handle's sandbox): stop using it here, leave its timeout as it is. */
+  detach(): void {
+    this.killed ??= Promise.resolve();
+    this.letGo();
+  }
+
   kill(): Promise<void> {
     this.killed ??= (async () => {
       const wasAlive = this.letGo();

@@ -12,6 +12,11 @@ export const LABEL_HOST = 'sandbox-mcp-host';
 export const LABEL_STATE = 'sandbox-mcp-state';
 /** A named workspace's sandbox: left for its next server to reattach, never reaped as an orphan. */
 export const LABEL_WORKSPACE = 'workspace';
+/**
+ * A stateless handle's sandbox (its value: the handle's session id, a digest of the handle): any
+ * replica may use it, so no server's death makes it an orphan; the provider's timeout reaps it.
+ */
+export const LABEL_HANDLE = 'sandbox-mcp-handle';
 
 /**
  * Who owns a cloud sandbox: this server instance, on this host, with this state dir. Cloud sandboxes
@@ -54,6 +59,7 @@ export class Ownership {
   /** Our kind of sandbox, from this host and state dir, whose server is gone, and not left on purpose. */
   async isOrphan(labels: Record<string, string>, live?: Set<string>): Promise<boolean> {
     if (labels[LABEL_WORKSPACE]) return false; // released at shutdown on purpose; the vendor's timeout ends it if unused
+    if (labels[LABEL_HANDLE]) return false; // other replicas may be using it
     return this.isReleased(labels, live);
   }
 

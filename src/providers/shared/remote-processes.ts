@@ -1,6 +1,7 @@
 import { SandboxError } from '../../errors.js';
 import { toSandboxError } from './agent-errors.js';
 import { OutputLog } from '../../agent/output-log.js';
+import { newProcessId } from './proc-records.js';
 import type { ProcessInfo, ReadOptions, ReadResult } from '../types.js';
 
 /** Finished processes kept for shell_read/shell_list before the oldest are forgotten. */
@@ -73,7 +74,12 @@ export class RemoteProcessTable {
   private next = 1;
 
   newId(): string {
-    return `proc-${this.next++}`;
+    return newProcessId(this.next++);
+  }
+
+  /** The process of this id or name, if this server follows it (undefined: ask the sandbox). */
+  find(idOrName: string): RemoteProcess | undefined {
+    return this.procs.get(idOrName) ?? [...this.procs.values()].reverse().find((q) => q.name === idOrName);
   }
 
   /** Refuses a second running process with the same name, like the local provider. */
@@ -92,7 +98,7 @@ export class RemoteProcessTable {
   }
 
   get(idOrName: string): RemoteProcess {
-    const p = this.procs.get(idOrName) ?? [...this.procs.values()].reverse().find((q) => q.name === idOrName);
+    const p = this.find(idOrName);
     if (!p) {
       const known = [...this.procs.keys()].join(', ') || 'none';
       throw new SandboxError('NOT_FOUND', `no process "${idOrName}" (known: ${known})`, {
