@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { fileURLToPath } from 'node:url';
 import { ConfigError, helpText, loadConfig, parseArgv, type Config, type ParsedArgs } from './config.js';
 import { isSandboxError } from './errors.js';
 import { createLogger } from './logger.js';
@@ -36,6 +37,10 @@ async function main(): Promise<void> {
     }
     return;
   }
+  if (args.command === 'bench' && args.stress) {
+    await stressCommand(config, args);
+    return;
+  }
   try {
     if (args.command === 'serve') {
       await (await import('./serve.js')).serve(config, log);
@@ -57,6 +62,34 @@ async function main(): Promise<void> {
     log.fatal({ err: e }, `cannot start: ${msg}`);
     process.stderr.write(`sandbox-mcp: cannot start: ${msg}\n`);
     process.exit(1);
+  }
+}
+
+/**
+ * `bench --stress`: the JSON result on stdout, the human summary on stderr; exit 1 when a threshold is
+ * missed. The MCP client it drives is loaded here only, so `serve` never pays for it.
+ */
+async function stressCommand(config: Config, args: ParsedArgs): Promise<void> {
+  try {
+    const options = (await import('./ops/stress-options.js')).parseStressOptions(args.stress!);
+    const { runStress, stressSummary } = await import('./ops/stress.js');
+    const progress = process.stderr.isTTY ? (line: string) => process.stderr.write(`\r${line}`) : undefined;
+    const result = await runStress({
+      config,
+      options,
+      flags: args.flags,
+      env: process.env,
+      cliPath: fileURLToPath(import.meta.url),
+      progress,
+    });
+    if (progress) process.stderr.write('\n');
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    process.stderr.write(`${stressSummary(result)}\n`);
+    process.exitCode = result.pass ? 0 : 1;
+  } catch (e) {
+    const msg = isSandboxError(e) ? e.describe() : (e as Error).message;
+    process.stderr.write(`sandbox-mcp bench --stress: ${msg}\n`);
+    process.exitCode = e instanceof ConfigError ? 2 : 1;
   }
 }
 

@@ -540,6 +540,8 @@ export interface ParsedArgs {
   json: boolean;
   /** bench: samples per measurement. */
   iterations?: number;
+  /** bench --stress: its own flags (--sessions 3 -> sessions: "3"), validated by src/ops/stress-options.ts. */
+  stress?: Record<string, string>;
 }
 
 /** Flags as `--name value` or `--name=value`; returns the command word (serve | doctor | bench | sites) too. */
@@ -547,6 +549,8 @@ export function parseArgv(argv: string[]): ParsedArgs {
   const flags: Record<string, string> = {};
   let json = false;
   let iterations: number | undefined;
+  let stress = false;
+  const benchFlags: Record<string, string> = {};
   const byFlag = new Map(Object.entries(OPTIONS).flatMap(([k, o]) => ('flag' in o && o.flag ? [[o.flag, k]] : [])));
   let command: ParsedArgs['command'] = 'serve';
   let help = false;
@@ -568,6 +572,10 @@ export function parseArgv(argv: string[]): ParsedArgs {
         throw new ConfigError(`--iterations must be a whole number from 1 to 10000, got ${JSON.stringify(v)}`);
       continue;
     }
+    if (arg === '--stress' && command === 'bench') {
+      stress = true;
+      continue;
+    }
     if (!arg.startsWith('-')) {
       if (i === 0 && (arg === 'serve' || arg === 'doctor' || arg === 'bench' || arg === 'sites')) {
         command = arg;
@@ -582,17 +590,25 @@ export function parseArgv(argv: string[]): ParsedArgs {
     const eq = arg.indexOf('=');
     const name = eq > 0 ? arg.slice(0, eq) : arg;
     const key = byFlag.get(name);
-    if (!key) throw new ConfigError(`unknown option ${name}; run sandbox-mcp --help for the options`);
+    if (!key && !(command === 'bench' && name.startsWith('--')))
+      throw new ConfigError(`unknown option ${name}; run sandbox-mcp --help for the options`);
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new ConfigError(`option ${name} needs a value`);
-    flags[key] = value;
+    if (key) flags[key] = value;
+    else benchFlags[name.slice(2)] = value;
   }
+  const strayBenchFlag = Object.keys(benchFlags)[0];
+  if (strayBenchFlag !== undefined && !stress)
+    throw new ConfigError(
+      `unknown option --${strayBenchFlag} (stress test options need --stress); run sandbox-mcp --help`,
+    );
   return {
     command,
     flags,
     help,
     json,
     iterations,
+    ...(stress ? { stress: benchFlags } : {}),
     ...(command === 'sites' && !help ? { sites: sitesCommand(words) } : {}),
   };
 }
@@ -690,6 +706,9 @@ export function helpText(): string {
     'Usage: sandbox-mcp [serve] [options]   MCP server over stdio, or streamable HTTP with --port',
     '       sandbox-mcp doctor [--json] [options]                 validate the configuration end to end',
     '       sandbox-mcp bench [--json] [--iterations N] [options] measure the configured provider',
+    '       sandbox-mcp bench --stress [--sessions N] [--concurrency M] [--duration S] [--calls N] [--url URL --token T]',
+    '                 [--max-create-ms MS] [--max-exec-ms MS] [--min-success PERCENT] [options]',
+    '                 N HTTP sessions x M concurrent tool calls against a server it starts (or URL): JSON on stdout',
     "       sandbox-mcp sites list [--json] [--workspace W] [options] every deployed site of the state dir (or workspace W's), with its owner",
     '       sandbox-mcp sites delete NAME [options]               delete any site (sessions may change only their own)',
     '',

@@ -4,6 +4,7 @@ export interface Stat {
   min: number;
   p50: number;
   p95: number;
+  p99: number;
   max: number;
   mean: number;
   stdev: number;
@@ -20,6 +21,7 @@ export function summarize(samples: number[]): Stat {
     min: r(s[0] ?? NaN),
     p50: r(q(0.5)),
     p95: r(q(0.95)),
+    p99: r(q(0.99)),
     max: r(s[s.length - 1] ?? NaN),
     mean: r(mean),
     stdev: r(stdev),
