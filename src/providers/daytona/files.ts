@@ -111,6 +111,16 @@ export class DaytonaFiles extends VendorFiles {
     return toStat(file, await this.details(file));
   }
 
+  protected async shell(command: string): Promise<string> {
+    // The command always exits 0 (it reports its own status); an hour bounds a huge listing or hash.
+    const r = await this.call(
+      'run a file script',
+      () => this.vendor.process.executeCommand(`bash -c ${q(command)}`, undefined, undefined, 3600),
+      { retry: false, scope: 'toolbox' },
+    );
+    return r.result;
+  }
+
   async rawStat(p: string): Promise<FileStat> {
     const file = this.abs(p);
     return toStat(file, await this.details(file));

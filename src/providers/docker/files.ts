@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { SandboxError } from '../../errors.js';
+import { copyScript, ScriptedCopyFiles, type CopyOps } from '../copy-files.js';
 import type {
   DirEntry,
   FilesApi,
@@ -10,6 +11,7 @@ import type {
   SearchResult,
   TreeOptions,
   TreeResult,
+  WalkEntry,
 } from '../types.js';
 import { MAX_TRANSFER_BYTES } from '../local/agent/protocol.js';
 import { sniff } from '../local/agent/sniff.js';
@@ -182,8 +184,47 @@ function parseStat(file: string, raw: Buffer): FileStat {
   };
 }
 
+/** A whole-tree listing of a big workspace is larger than one file read; sha256 of big files takes a while. */
+const COPY_MAX_STDOUT = 256 << 20;
+const COPY_TIMEOUT_MS = 30 * 60_000;
+
 export class DockerFiles implements FilesApi {
-  constructor(private readonly runner: ContainerExec) {}
+  private readonly copy: CopyOps;
+
+  constructor(private readonly runner: ContainerExec) {
+    this.copy = new ScriptedCopyFiles(
+      (p) => this.resolve(p),
+      async (script, args, stdin) => {
+        const r = await this.runner.helper(copyScript(script), args, {
+          stdin,
+          maxStdoutBytes: COPY_MAX_STDOUT,
+          timeoutMs: COPY_TIMEOUT_MS,
+        });
+        if (r.exitCode !== 0) throw helperError(r.stderr, r.exitCode, args[0] ?? script);
+        return r.stdout;
+      },
+    );
+  }
+
+  walk(p: string, opts: { maxEntries: number }): Promise<WalkEntry[]> {
+    return this.copy.walk(p, opts);
+  }
+
+  symlink(target: string, p: string): Promise<void> {
+    return this.copy.symlink(target, p);
+  }
+
+  chmod(p: string, mode: number): Promise<void> {
+    return this.copy.chmod(p, mode);
+  }
+
+  append(p: string, data: Buffer): Promise<void> {
+    return this.copy.append(p, data);
+  }
+
+  sha256(paths: string[]): Promise<string[]> {
+    return this.copy.sha256(paths);
+  }
 
   private resolve(p: unknown): string {
     if (typeof p !== 'string' || p.length === 0)

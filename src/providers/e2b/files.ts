@@ -105,6 +105,14 @@ export class E2BFiles extends VendorFiles {
     }
   }
 
+  protected async shell(command: string): Promise<string> {
+    // No time limit: hashing or listing a big workspace takes a while; the command itself always exits 0.
+    const r = await this.call('run a file script', () => this.vendor.commands.run(command, { timeoutMs: 0 }), {
+      retry: false,
+    });
+    return r.stdout;
+  }
+
   async rawStat(p: string): Promise<FileStat> {
     return toStat(await this.entry(this.abs(p)));
   }
