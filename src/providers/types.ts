@@ -11,6 +11,11 @@ export interface SandboxProvider {
   /** Reattach to a sandbox found by labels (after a restart or from another replica). */
   connect(id: string): Promise<Sandbox>;
   list(labels: Record<string, string>): Promise<SandboxSummary[]>;
+  /**
+   * Whether this provider keeps files of the named workspace (for this state dir): its folder, its
+   * volume, or its cloud sandbox. Creates nothing (sandbox-mcp migrate asks before touching a source).
+   */
+  workspaceExists(name: string): Promise<boolean>;
   /** Kill sandboxes whose owning server is gone; returns the ids reaped. */
   reapOrphans(): Promise<string[]>;
   /**
