@@ -9,7 +9,7 @@ import type { Sandbox } from '../src/providers/types.js';
  */
 export function copyFilesContract(sandbox: () => Sandbox): void {
   const dir = `copy-${randomBytes(4).toString('hex')}`;
-  const odd = ['-rf', 'new\nline', 'tab\there', 'ünï 🚀', 'x'.repeat(200)];
+  const odd = ['-rf', 'new\nline', 'tab\there', 'ünï 🚀', 'x'.repeat(250)];
 
   it('walk lists every entry with modes, hidden and ignored ones too, links never followed', async () => {
     const sb = sandbox();

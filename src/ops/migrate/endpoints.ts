@@ -42,6 +42,8 @@ export class Endpoints {
       },
       this.log,
     );
+    // What an earlier run (or server) killed mid-way left behind goes first, as a server's start does.
+    await provider.reapOrphans().catch(() => []);
     const endpoint: Endpoint = { name, provider, existed: false };
     this.opened.push(endpoint);
     endpoint.existed = await provider.workspaceExists(workspace);

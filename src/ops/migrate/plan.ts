@@ -46,7 +46,8 @@ export async function planCopy(input: PlanInput): Promise<Plan> {
     const there = onTarget.get(entry.path);
     const verdict = compare(entry, there, input.journal);
     const planned: PlannedEntry = { entry, action: verdict.action, reason: verdict.reason };
-    if (verdict.action === 'replace') conflicts.push({ path: entry.path, reason: verdict.reason! });
+    if (verdict.action === 'replace' && verdict.reason !== 'same size')
+      conflicts.push({ path: entry.path, reason: verdict.reason! });
     if (verdict.reason === 'same size') sameSize.push(planned);
     entries.push(planned);
   }

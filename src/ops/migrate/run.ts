@@ -124,7 +124,7 @@ async function runCopy(r: CopyRun): Promise<void> {
       r.summary.failed.push({ path: entry.path, error: isSandboxError(e) ? e.describe() : (e as Error).message });
       r.progress.note(`failed: ${JSON.stringify(entry.path)}: ${(e as Error).message}`);
     }
-    r.progress.step(entry.path, entry.type === 'file' ? entry.size : 0);
+    r.progress.step(entry.path, entry.type === 'file' ? entry.size : undefined);
   }
   await applyFolderModes(
     r.target,

@@ -96,7 +96,8 @@ export class DaytonaFiles extends VendorFiles {
     const mode = opts?.mode ?? (existing ? modeOf(existing) : 0o644);
     const tmp = path.posix.join(
       path.posix.dirname(file),
-      `.${path.posix.basename(file)}.${randomBytes(6).toString('hex')}.tmp`,
+      // A name is at most 255 bytes: 50 characters (at most 200 bytes) of it keep the temporary name under that.
+      `.${path.posix.basename(file).slice(0, 50)}.${randomBytes(6).toString('hex')}.tmp`,
     );
     await this.call(`write ${file}`, () => this.vendor.fs.uploadFile(Buffer.from(data), tmp), {
       retry: false,

@@ -72,7 +72,8 @@ const SCRIPTS = {
     // A final symlink is followed, as editors do; inside the container, so it can only lead to its own files.
     'n=0; while [ -L "$p" ] && [ $n -lt 40 ]; do l=$(readlink -- "$p"); case $l in /*) p=$l;; *) p=$(dirname -- "$p")/$l;; esac; n=$((n + 1)); done',
     '[ -d "$p" ] && fail INVALID_ARGUMENT "$p is a directory" "write to a file path inside it"',
-    'd=$(dirname -- "$p"); b=$(basename -- "$p")',
+    // A name is at most 255 bytes: 50 characters of it keep the temporary name under that.
+    'd=$(dirname -- "$p"); b=$(basename -- "$p"); b=${b:0:50}',
     'mkdir -p -- "$d" || exit 1',
     'if [ -z "$mode" ]; then if [ -e "$p" ]; then mode=$(stat -Lc %a -- "$p") || exit 1; else mode=644; fi; fi',
     'tmp=$(mktemp -- "$d/.$b.XXXXXX.tmp") || exit 1',
