@@ -23,6 +23,10 @@ async function main(): Promise<void> {
   }
   // doctor and bench talk to a person: only warnings and worse go to the JSON log.
   const log = createLogger(args.command === 'serve' ? config.logLevel : 'warn');
+  if (args.command === 'migrate') {
+    process.exitCode = await (await import('./ops/migrate/index.js')).runMigrate(config, log, args.migrate!);
+    return;
+  }
   if (args.command === 'sites') {
     // An operator command: its failures ("no site named x") are answers, not a server that cannot start.
     try {

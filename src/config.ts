@@ -530,10 +530,24 @@ export type SitesCommand = { action: 'list' } | { action: 'delete'; name: string
 
 export const SITES_USAGE = 'sandbox-mcp sites list [--json] [--workspace W] | sandbox-mcp sites delete NAME';
 
+export const MIGRATE_USAGE =
+  'sandbox-mcp migrate --workspace NAME --from PROVIDER --to PROVIDER [--dry-run] [--force] [options]';
+
+/** `sandbox-mcp migrate`: copy a named workspace's files from one provider to another. */
+export interface MigrateArgs {
+  from: ProviderName;
+  to: ProviderName;
+  dryRun: boolean;
+  /** Replace target files that differ from the source's (without it such a target is refused). */
+  force: boolean;
+}
+
 export interface ParsedArgs {
-  command: 'serve' | 'doctor' | 'bench' | 'sites';
+  command: 'serve' | 'doctor' | 'bench' | 'sites' | 'migrate';
   /** sites: what to do. */
   sites?: SitesCommand;
+  /** migrate: its own flags (the workspace is the --workspace option). */
+  migrate?: MigrateArgs;
   flags: Record<string, string>;
   help: boolean;
   /** doctor/bench: print JSON instead of a table. */
@@ -555,10 +569,15 @@ export function parseArgv(argv: string[]): ParsedArgs {
   let command: ParsedArgs['command'] = 'serve';
   let help = false;
   const words: string[] = [];
+  const migrate: Record<string, string | boolean> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') {
       help = true;
+      continue;
+    }
+    if (command === 'migrate' && /^--(from|to|dry-run|force)(=|$)/.test(arg)) {
+      i = migrateFlag(argv, i, migrate);
       continue;
     }
     if (arg === '--json' && command !== 'serve') {
@@ -577,7 +596,7 @@ export function parseArgv(argv: string[]): ParsedArgs {
       continue;
     }
     if (!arg.startsWith('-')) {
-      if (i === 0 && (arg === 'serve' || arg === 'doctor' || arg === 'bench' || arg === 'sites')) {
+      if (i === 0 && (arg === 'serve' || arg === 'doctor' || arg === 'bench' || arg === 'sites' || arg === 'migrate')) {
         command = arg;
         continue;
       }
@@ -610,7 +629,43 @@ export function parseArgv(argv: string[]): ParsedArgs {
     iterations,
     ...(stress ? { stress: benchFlags } : {}),
     ...(command === 'sites' && !help ? { sites: sitesCommand(words) } : {}),
+    ...(command === 'migrate' && !help ? { migrate: migrateArgs(migrate, flags) } : {}),
   };
+}
+
+/** Reads one of migrate's own flags at argv[i]; returns the index of the last word it used. */
+function migrateFlag(argv: string[], i: number, into: Record<string, string | boolean>): number {
+  const arg = argv[i]!;
+  const [name, inline] = arg.includes('=')
+    ? [arg.slice(2, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+    : [arg.slice(2)];
+  if (name === 'dry-run' || name === 'force') {
+    if (inline !== undefined) throw new ConfigError(`--${name} takes no value; usage: ${MIGRATE_USAGE}`);
+    into[name] = true;
+    return i;
+  }
+  const value = inline ?? argv[i + 1];
+  if (value === undefined || value === '')
+    throw new ConfigError(`--${name} needs a provider (${PROVIDERS.join(', ')})`);
+  into[name] = value;
+  return inline === undefined ? i + 1 : i;
+}
+
+function migrateArgs(given: Record<string, string | boolean>, flags: Record<string, string>): MigrateArgs {
+  const provider = (flag: 'from' | 'to'): ProviderName => {
+    const v = given[flag];
+    if (typeof v !== 'string') throw new ConfigError(`migrate needs --${flag} PROVIDER; usage: ${MIGRATE_USAGE}`);
+    if (!(PROVIDERS as readonly string[]).includes(v))
+      throw new ConfigError(`unknown provider "${v}" for --${flag}; pick one of ${PROVIDERS.join(', ')}`);
+    return v as ProviderName;
+  };
+  // Named on the command line on purpose: a SANDBOX_WORKSPACE left in the environment picks nothing here.
+  if (!flags.workspace) throw new ConfigError(`migrate needs --workspace NAME; usage: ${MIGRATE_USAGE}`);
+  const from = provider('from');
+  const to = provider('to');
+  if (from === to)
+    throw new ConfigError(`--from and --to are both "${from}": a workspace migrates between two different providers`);
+  return { from, to, dryRun: given['dry-run'] === true, force: given.force === true };
 }
 
 function sitesCommand(words: string[]): SitesCommand {
@@ -711,6 +766,8 @@ export function helpText(): string {
     '                 N HTTP sessions x M concurrent tool calls against a server it starts (or URL): JSON on stdout',
     "       sandbox-mcp sites list [--json] [--workspace W] [options] every deployed site of the state dir (or workspace W's), with its owner",
     '       sandbox-mcp sites delete NAME [options]               delete any site (sessions may change only their own)',
+    `       ${MIGRATE_USAGE}`,
+    "                                                             copy a named workspace's files between providers (README: Migrating a workspace)",
     '',
     'Options (flag, env var). Precedence: defaults < env < flags.',
     ...rows,

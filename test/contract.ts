@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox, SandboxProvider } from '../src/providers/types.js';
+import { copyFilesContract } from './contract-copy.js';
 
 /**
  * The provider contract: every provider (local, docker, e2b, daytona) must pass this suite, so the
@@ -39,6 +40,8 @@ export function providerContract(
       await sb?.kill().catch(() => undefined);
       await provider?.shutdown();
     });
+
+    copyFilesContract(() => sb);
 
     it('exec returns exit code and separate streams; non-zero exit is data', async () => {
       const r = await sb.exec('echo out; echo err >&2; exit 4', { timeoutMs: 30_000 });

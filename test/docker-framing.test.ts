@@ -67,7 +67,7 @@ describe('docker output framing', () => {
 
 describe('docker file helper errors', () => {
   it('a helper that cannot fork (the process limit is used up) says so and how to recover', async () => {
-    const { helperError } = await import('../src/providers/docker/errors.js');
+    const { helperError } = await import('../src/providers/shared/helper-errors.js');
     const stderr =
       'sandbox-mcp: fork: retry: Resource temporarily unavailable\nsandbox-mcp: fork: Resource temporarily unavailable\n';
     const e = helperError(stderr, 254, '/workspace/p.txt');

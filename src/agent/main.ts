@@ -6,6 +6,7 @@
 import { AgentError, toErrorBody } from './errors.js';
 import { runCommand, type RunningExec } from './exec.js';
 import { Files } from './files.js';
+import { CopyFiles } from './files-copy.js';
 import { FrameReader, frameHeader, WithBytes, type Binary } from './frames.js';
 import { startEgressRelay } from './egress-relay.js';
 import { openPort } from './ports.js';
@@ -25,6 +26,7 @@ const baseEnv: Record<string, string> = JSON.parse(process.env.SANDBOX_BASE_ENV 
 const bridgePath = process.env.SANDBOX_BRIDGE || undefined;
 const ownPidNamespace = process.env.SANDBOX_OWN_PIDNS === '1';
 const files = new Files(workdir, process.env.HOME);
+const copyFiles = new CopyFiles((p) => files.resolve(p));
 const processes = new ProcessTable();
 const running = new Map<number, RunningExec>();
 /** A file_write's content: at most one request of the server's (SANDBOX_MAX_BODY is at most 1 GiB). */
@@ -119,6 +121,11 @@ const handlers: Record<string, Handler> = {
   'fs.readText': (r) => files.readText(r as never),
   'fs.tree': (r) => files.tree(r as never),
   'fs.search': (r) => files.search(r as never),
+  'fs.walk': (r) => copyFiles.walk(r as never),
+  'fs.symlink': (r) => copyFiles.symlink(r as never),
+  'fs.chmod': (r) => copyFiles.chmod(r as never),
+  'fs.append': (r) => copyFiles.append(r as never),
+  'fs.sha256': (r) => copyFiles.sha256(r as never),
 };
 
 async function handle(req: AgentRequest): Promise<void> {

@@ -64,6 +64,10 @@ export class LazyProvider implements SandboxProvider {
     return (await this.loaded).findReleased?.(labels);
   }
 
+  async workspaceExists(name: string): Promise<boolean> {
+    return (await this.loaded).workspaceExists(name);
+  }
+
   async list(labels: Record<string, string>): Promise<SandboxSummary[]> {
     return (await this.loaded).list(labels);
   }

@@ -11,6 +11,11 @@ export interface SandboxProvider {
   /** Reattach to a sandbox found by labels (after a restart or from another replica). */
   connect(id: string): Promise<Sandbox>;
   list(labels: Record<string, string>): Promise<SandboxSummary[]>;
+  /**
+   * Whether this provider keeps files of the named workspace (for this state dir): its folder, its
+   * volume, or its cloud sandbox. Creates nothing (sandbox-mcp migrate asks before touching a source).
+   */
+  workspaceExists(name: string): Promise<boolean>;
   /** Kill sandboxes whose owning server is gone; returns the ids reaped. */
   reapOrphans(): Promise<string[]>;
   /**
@@ -308,7 +313,44 @@ export interface FilesApi {
    * pattern or glob is INVALID_ARGUMENT.
    */
   search(pattern: string, opts: SearchOptions): Promise<SearchResult>;
+  /**
+   * Every entry below a folder (not the folder itself), for whole-workspace copies: hidden and ignored
+   * names included, symlinks never followed (described, with their target text), no depth limit,
+   * sorted by path. More than `maxEntries` is LIMIT_EXCEEDED. A file path is INVALID_ARGUMENT.
+   */
+  walk(path: string, opts: { maxEntries: number }): Promise<WalkEntry[]>;
+  /**
+   * Creates a symlink at `path` holding `target` as it is (never resolved or checked: it may point
+   * anywhere, or nowhere). Creates parents. An existing entry at `path` is ALREADY_EXISTS.
+   */
+  symlink(target: string, path: string): Promise<void>;
+  /** Sets the permission bits (mode & 0o7777) of a file or folder; a symlink at `path` is INVALID_ARGUMENT, never followed. */
+  chmod(path: string, mode: number): Promise<void>;
+  /**
+   * Appends bytes to a regular file, created (mode 0600, parents too) when missing, so a big file can
+   * travel in chunks; a symlink or folder at `path` is INVALID_ARGUMENT, never followed.
+   */
+  append(path: string, data: Buffer): Promise<void>;
+  /**
+   * SHA-256 (hex) of each regular file, in order, computed inside the sandbox (nothing travels but the
+   * digests). A path that is not a regular file (a symlink is not followed) is INVALID_ARGUMENT.
+   */
+  sha256(paths: string[]): Promise<string[]>;
 }
+
+export interface WalkEntry {
+  /** Relative to the walked folder, '/'-separated. */
+  path: string;
+  type: FileStat['type'];
+  size: number;
+  /** Permission bits (mode & 0o7777). */
+  mode: number;
+  mtime: string;
+  linkTarget?: string;
+}
+
+/** Most entries FilesApi.walk lists before LIMIT_EXCEEDED (a workspace's whole tree, node_modules included). */
+export const MAX_WALK_ENTRIES = 1_000_000;
 
 /**
  * How the browser service reaches a Chromium that lives in the sandbox (its network, its files).

@@ -96,7 +96,8 @@ export class DaytonaFiles extends VendorFiles {
     const mode = opts?.mode ?? (existing ? modeOf(existing) : 0o644);
     const tmp = path.posix.join(
       path.posix.dirname(file),
-      `.${path.posix.basename(file)}.${randomBytes(6).toString('hex')}.tmp`,
+      // A name is at most 255 bytes: 50 characters (at most 200 bytes) of it keep the temporary name under that.
+      `.${path.posix.basename(file).slice(0, 50)}.${randomBytes(6).toString('hex')}.tmp`,
     );
     await this.call(`write ${file}`, () => this.vendor.fs.uploadFile(Buffer.from(data), tmp), {
       retry: false,
@@ -109,6 +110,16 @@ export class DaytonaFiles extends VendorFiles {
       throw e;
     }
     return toStat(file, await this.details(file));
+  }
+
+  protected async shell(command: string): Promise<string> {
+    // The command always exits 0 (it reports its own status); an hour bounds a huge listing or hash.
+    const r = await this.call(
+      'run a file script',
+      () => this.vendor.process.executeCommand(`bash -c ${q(command)}`, undefined, undefined, 3600),
+      { retry: false, scope: 'toolbox' },
+    );
+    return r.result;
   }
 
   async rawStat(p: string): Promise<FileStat> {

@@ -2,7 +2,7 @@ import { Daytona, type Sandbox as Vendor } from '@daytonaio/sdk';
 import type { Config } from '../../config.js';
 import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { LABEL_APP, LABEL_SERVER, Ownership, reapSafely, reattachReleased } from '../shared/owner.js';
+import { LABEL_APP, LABEL_WORKSPACE, LABEL_SERVER, Ownership, reapSafely, reattachReleased } from '../shared/owner.js';
 import { withRetry } from '../shared/retry.js';
 import type { CreateOptions, ProviderDescription, Sandbox, SandboxProvider, SandboxSummary } from '../types.js';
 import { describeDaytona } from './describe.js';
@@ -124,6 +124,10 @@ export class DaytonaProvider implements SandboxProvider {
       }
       return out;
     });
+  }
+
+  async workspaceExists(name: string): Promise<boolean> {
+    return (await this.list({ [LABEL_WORKSPACE]: name, ...this.owner.reapSelector })).length > 0;
   }
 
   findReleased(labels: Record<string, string>): Promise<Sandbox | undefined> {

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { SandboxError } from '../../errors.js';
+import { copyScript, ScriptedCopyFiles, type CopyOps } from '../shared/copy-files.js';
 import type {
   DirEntry,
   FilesApi,
@@ -10,11 +11,12 @@ import type {
   SearchResult,
   TreeOptions,
   TreeResult,
+  WalkEntry,
 } from '../types.js';
 import { MAX_TRANSFER_BYTES } from '../../agent/protocol.js';
 import { sniff } from '../../agent/sniff.js';
 import { MAX_SCANNED } from '../../agent/walk.js';
-import { helperError } from './errors.js';
+import { helperError } from '../shared/helper-errors.js';
 import type { ContainerExec } from './exec.js';
 import { jsToPcre } from './regex.js';
 import {
@@ -70,7 +72,8 @@ const SCRIPTS = {
     // A final symlink is followed, as editors do; inside the container, so it can only lead to its own files.
     'n=0; while [ -L "$p" ] && [ $n -lt 40 ]; do l=$(readlink -- "$p"); case $l in /*) p=$l;; *) p=$(dirname -- "$p")/$l;; esac; n=$((n + 1)); done',
     '[ -d "$p" ] && fail INVALID_ARGUMENT "$p is a directory" "write to a file path inside it"',
-    'd=$(dirname -- "$p"); b=$(basename -- "$p")',
+    // A name is at most 255 bytes: 50 characters of it keep the temporary name under that.
+    'd=$(dirname -- "$p"); b=$(basename -- "$p"); b=${b:0:50}',
     'mkdir -p -- "$d" || exit 1',
     'if [ -z "$mode" ]; then if [ -e "$p" ]; then mode=$(stat -Lc %a -- "$p") || exit 1; else mode=644; fi; fi',
     'tmp=$(mktemp -- "$d/.$b.XXXXXX.tmp") || exit 1',
@@ -182,8 +185,47 @@ function parseStat(file: string, raw: Buffer): FileStat {
   };
 }
 
+/** A whole-tree listing of a big workspace is larger than one file read; sha256 of big files takes a while. */
+const COPY_MAX_STDOUT = 256 << 20;
+const COPY_TIMEOUT_MS = 30 * 60_000;
+
 export class DockerFiles implements FilesApi {
-  constructor(private readonly runner: ContainerExec) {}
+  private readonly copy: CopyOps;
+
+  constructor(private readonly runner: ContainerExec) {
+    this.copy = new ScriptedCopyFiles(
+      (p) => this.resolve(p),
+      async (script, args, stdin) => {
+        const r = await this.runner.helper(copyScript(script), args, {
+          stdin,
+          maxStdoutBytes: COPY_MAX_STDOUT,
+          timeoutMs: COPY_TIMEOUT_MS,
+        });
+        if (r.exitCode !== 0) throw helperError(r.stderr, r.exitCode, args[0] ?? script);
+        return r.stdout;
+      },
+    );
+  }
+
+  walk(p: string, opts: { maxEntries: number }): Promise<WalkEntry[]> {
+    return this.copy.walk(p, opts);
+  }
+
+  symlink(target: string, p: string): Promise<void> {
+    return this.copy.symlink(target, p);
+  }
+
+  chmod(p: string, mode: number): Promise<void> {
+    return this.copy.chmod(p, mode);
+  }
+
+  append(p: string, data: Buffer): Promise<void> {
+    return this.copy.append(p, data);
+  }
+
+  sha256(paths: string[]): Promise<string[]> {
+    return this.copy.sha256(paths);
+  }
 
   private resolve(p: unknown): string {
     if (typeof p !== 'string' || p.length === 0)

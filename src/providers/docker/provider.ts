@@ -345,6 +345,19 @@ export class DockerProvider implements SandboxProvider {
     return sandbox;
   }
 
+  async workspaceExists(name: string): Promise<boolean> {
+    return this.docker
+      .getVolume(this.workspaceVolume(name))
+      .inspect()
+      .then(
+        () => true,
+        (e: { statusCode?: number }) => {
+          if (e.statusCode === 404) return false;
+          throw translateDockerError(e, this.errCtx('looking for the workspace volume'));
+        },
+      );
+  }
+
   async list(labels: Record<string, string>): Promise<SandboxSummary[]> {
     const found = await this.containers(Object.entries(labels).map(([k, v]) => `${L.userPrefix}${k}=${v}`));
     return found.map((c) => ({

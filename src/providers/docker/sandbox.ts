@@ -142,6 +142,26 @@ export class DockerSandbox implements Sandbox {
       this.check();
       return this.fileApi.search(pat, o);
     },
+    walk: async (p, o) => {
+      this.check();
+      return this.fileApi.walk(p, o);
+    },
+    symlink: async (t, p) => {
+      this.check();
+      return this.fileApi.symlink(t, p);
+    },
+    chmod: async (p, m) => {
+      this.check();
+      return this.fileApi.chmod(p, m);
+    },
+    append: async (p, d) => {
+      this.check();
+      return this.fileApi.append(p, d);
+    },
+    sha256: async (ps) => {
+      this.check();
+      return this.fileApi.sha256(ps);
+    },
   };
 
   /** A TCP connection to `port` on the container's loopback (see ports.ts); the preview proxy pipes to it. */

@@ -77,7 +77,8 @@ export class E2BFiles extends VendorFiles {
     // A temporary file beside the target, then a rename: readers never see half a file.
     const tmp = path.posix.join(
       path.posix.dirname(file),
-      `.${path.posix.basename(file)}.${randomBytes(6).toString('hex')}.tmp`,
+      // A name is at most 255 bytes: 50 characters (at most 200 bytes) of it keep the temporary name under that.
+      `.${path.posix.basename(file).slice(0, 50)}.${randomBytes(6).toString('hex')}.tmp`,
     );
     const body = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
     await this.call(`write ${file}`, () => this.vendor.files.write(tmp, body), { retry: false });
@@ -94,6 +95,14 @@ export class E2BFiles extends VendorFiles {
       await this.vendor.files.remove(tmp).catch(() => undefined);
       throw e;
     }
+  }
+
+  protected async shell(command: string): Promise<string> {
+    // No time limit: hashing or listing a big workspace takes a while; the command itself always exits 0.
+    const r = await this.call('run a file script', () => this.vendor.commands.run(command, { timeoutMs: 0 }), {
+      retry: false,
+    });
+    return r.stdout;
   }
 
   async rawStat(p: string): Promise<FileStat> {

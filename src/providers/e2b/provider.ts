@@ -2,7 +2,7 @@ import { Sandbox as Vendor, type ConnectionOpts } from 'e2b';
 import type { Config } from '../../config.js';
 import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { LABEL_APP, Ownership, reapSafely, reattachReleased } from '../shared/owner.js';
+import { LABEL_APP, LABEL_WORKSPACE, Ownership, reapSafely, reattachReleased } from '../shared/owner.js';
 import { withRetry } from '../shared/retry.js';
 import type { CreateOptions, ProviderDescription, Sandbox, SandboxProvider, SandboxSummary } from '../types.js';
 import { describeE2B } from './describe.js';
@@ -133,6 +133,10 @@ export class E2BProvider implements SandboxProvider {
       }
       return out;
     });
+  }
+
+  async workspaceExists(name: string): Promise<boolean> {
+    return (await this.list({ [LABEL_WORKSPACE]: name, ...this.owner.reapSelector })).length > 0;
   }
 
   findReleased(labels: Record<string, string>): Promise<Sandbox | undefined> {

@@ -147,6 +147,20 @@ export const agentResults = {
     largeSkipped: count,
     timedOut: z.boolean(),
   }),
+  'fs.walk': z.array(
+    z.object({
+      path: z.string(),
+      type: fileType,
+      size: count,
+      mode: count,
+      mtime: z.string(),
+      linkTarget: z.string().optional(),
+    }),
+  ),
+  'fs.symlink': empty,
+  'fs.chmod': empty,
+  'fs.append': empty,
+  'fs.sha256': z.array(z.string().regex(/^[0-9a-f]{64}$/)),
 } satisfies Record<string, z.ZodType>;
 
 export type AgentOp = keyof typeof agentResults;

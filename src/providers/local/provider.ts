@@ -386,6 +386,20 @@ export class LocalProvider implements SandboxProvider {
     return { uid, nproc: this.config.pidsMax, disk };
   }
 
+  async workspaceExists(name: string): Promise<boolean> {
+    const folder = sandboxPaths(this.config.stateDir, 'probe', name).workspace;
+    // With a disk cap a workspace lives in an image beside where its folder would be.
+    const found = await Promise.all(
+      [folder, `${folder}.img`].map((p) =>
+        fs.lstat(p).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    return found.includes(true);
+  }
+
   async connect(id: string): Promise<Sandbox> {
     const s = this.live.get(id);
     if (!s || !s.isAlive())

@@ -131,6 +131,17 @@ export class LocalSandbox implements Sandbox {
     },
     tree: (path, opts) => this.agent.call('fs.tree', { path, ...opts }),
     search: (pattern, opts) => this.agent.call('fs.search', { pattern, ...opts }),
+    walk: (path, opts) => this.agent.call('fs.walk', { path, ...opts }),
+    symlink: async (target, path) => {
+      await this.agent.call('fs.symlink', { target, path });
+    },
+    chmod: async (path, mode) => {
+      await this.agent.call('fs.chmod', { path, mode });
+    },
+    append: async (path, data) => {
+      await this.agent.call('fs.append', { path }, { field: 'data', data });
+    },
+    sha256: (paths) => this.agent.call('fs.sha256', { paths }),
   };
 
   /** Served by this server's preview proxy, which reaches the port through connectPort. */

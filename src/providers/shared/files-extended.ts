@@ -2,6 +2,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { SandboxError } from '../../errors.js';
 import { toSandboxError } from './agent-errors.js';
+import { cloudScriptRunner, ScriptedCopyFiles, type CopyOps } from './copy-files.js';
 import { globMatcher } from '../../agent/glob.js';
 import { MAX_TRANSFER_BYTES } from '../../agent/protocol.js';
 import {
@@ -24,6 +25,7 @@ import type {
   SearchResult,
   TreeOptions,
   TreeResult,
+  WalkEntry,
 } from '../types.js';
 
 /**
@@ -275,6 +277,36 @@ export abstract class VendorFiles implements FilesApi {
   abstract rename(from: string, to: string, opts?: { overwrite?: boolean }): Promise<void>;
   /** The vendor's stat, without sniffing the content (walks call it for every entry). */
   abstract rawStat(path: string): Promise<FileStat>;
+  /** Runs one shell command line in the sandbox and returns its stdout (a non-zero exit is not an error). */
+  protected abstract shell(command: string): Promise<string>;
+  private copyOps?: CopyOps;
+
+  private get copy(): CopyOps {
+    return (this.copyOps ??= new ScriptedCopyFiles(
+      (p) => path.posix.resolve(this.workdir, p),
+      cloudScriptRunner({ exec: (c) => this.shell(c), files: this }),
+    ));
+  }
+
+  walk(p: string, opts: { maxEntries: number }): Promise<WalkEntry[]> {
+    return this.copy.walk(p, opts);
+  }
+
+  symlink(target: string, p: string): Promise<void> {
+    return this.copy.symlink(target, p);
+  }
+
+  chmod(p: string, mode: number): Promise<void> {
+    return this.copy.chmod(p, mode);
+  }
+
+  append(p: string, data: Buffer): Promise<void> {
+    return this.copy.append(p, data);
+  }
+
+  sha256(paths: string[]): Promise<string[]> {
+    return this.copy.sha256(paths);
+  }
 
   /**
    * The byte range a read asked for, taken from the vendor's download stream, which is dropped as soon
