@@ -210,7 +210,7 @@ export const browserInspectTools = [
           throw actionError(e, `uploading into ${args.ref}`, ctx.config.browserActionTimeoutS);
         }
         const names = files.map((f) => `${f.name} (${f.buffer.length} B)`).join(', ');
-        return pageState(svc, await svc.page(), 'auto', [`Chose ${names} in ${args.ref}.`]);
+        return pageState(ctx, svc, await svc.page(), 'auto', [`Chose ${names} in ${args.ref}.`]);
       });
     },
   }),

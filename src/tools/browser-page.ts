@@ -163,7 +163,7 @@ export const browserPageTools = [
           response === null && page.url() === before
             ? ["There is no previous page in this tab's history; nothing changed."]
             : ['Went back.'];
-        return pageState(svc, page, 'full', lead);
+        return pageState(ctx, svc, page, 'full', lead);
       });
     },
   }),

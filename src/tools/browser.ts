@@ -99,7 +99,7 @@ export const browserTools = [
         }
         // A short grace for the load event (images, late scripts) without holding fast pages back.
         await page.waitForLoadState('load', { timeout: 3000 }).catch(() => undefined);
-        return pageState(svc, page, 'full', note ? [note] : []);
+        return pageState(ctx, svc, page, 'full', note ? [note] : []);
       });
     },
   }),
@@ -114,7 +114,7 @@ export const browserTools = [
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: true },
     async handler(ctx) {
       return browserCall(ctx, true, async (svc, page) => {
-        return pageState(svc, page, 'full');
+        return pageState(ctx, svc, page, 'full');
       });
     },
   }),
@@ -174,7 +174,7 @@ export const browserTools = [
             });
           throw actionError(e, `pressing ${args.key}`, ctx.config.browserActionTimeoutS);
         }
-        return pageState(svc, await svc.page(), 'auto', [`Pressed ${args.key}.`]);
+        return pageState(ctx, svc, await svc.page(), 'auto', [`Pressed ${args.key}.`]);
       });
     },
   }),
@@ -221,7 +221,7 @@ export const browserTools = [
             '`${Math.round(window.scrollY)} of ${Math.max(0, document.documentElement.scrollHeight - window.innerHeight)}`',
           )
           .catch(() => '?');
-        return pageState(svc, page, 'auto', [`Scrolled; vertical position ${y} px.`]);
+        return pageState(ctx, svc, page, 'auto', [`Scrolled; vertical position ${y} px.`]);
       });
     },
   }),
@@ -273,7 +273,7 @@ export const browserTools = [
           throw actionError(e, 'waiting', limit / 1000);
         }
         const waited = ((Date.now() - started) / 1000).toFixed(1);
-        return pageState(svc, page, 'auto', [
+        return pageState(ctx, svc, page, 'auto', [
           `Waited ${waited} s${args.text ? `: ${JSON.stringify(args.text)} is visible` : ''}${args.text_gone ? `: ${JSON.stringify(args.text_gone)} is gone` : ''}.`,
         ]);
       });

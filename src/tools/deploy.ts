@@ -96,7 +96,7 @@ export const deployTools = [
         z.object({
           name: z.string(),
           url: z.string(),
-          live: z.string().nullable(),
+          live: z.string().optional(),
           versions: z.array(z.object(versionShape)),
         }),
       ),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineTool, ok } from '../mcp/tool.js';
+import { budgeted } from '../mcp/tool-result.js';
 import type { TreeEntry } from '../providers/types.js';
 import { fmtBytes, fmtMode, fmtTime, pathSchema } from './files-common.js';
 
@@ -110,7 +111,14 @@ export const manageFileTools = [
       include_hidden: hiddenSchema,
     },
     outputSchema: {
-      matches: z.array(z.object({ path: z.string(), line: z.number(), text: z.string() })),
+      matches: z
+        .array(z.object({ path: z.string(), line: z.number(), text: z.string() }))
+        .optional()
+        .describe('Absent when the result would pass the result budget: see the text'),
+      matchesPath: z
+        .string()
+        .optional()
+        .describe('File in the sandbox with every match, when the text shows only the head and tail of the list'),
       truncated: z.boolean(),
       filesSearched: z.number(),
       binarySkipped: z.number(),
@@ -129,8 +137,10 @@ export const manageFileTools = [
         includeHidden: args.include_hidden,
         timeoutMs: ctx.config.searchTimeoutS * 1000,
       });
-      const lines = r.matches.map((m) => `${m.path}:${m.line}: ${m.text}`);
-      if (!lines.length)
+      const { matches, ...counts } = r;
+      const found = matches.map((m) => `${m.path}:${m.line}: ${m.text}`).join('\n');
+      const lines: string[] = [];
+      if (!matches.length)
         lines.push(`No matches for /${args.pattern}/ in ${r.filesSearched} file${r.filesSearched === 1 ? '' : 's'}.`);
       if (r.truncated)
         lines.push(`[stopped at ${maxResults} matches: narrow path or glob, or raise max_results (up to 1000)]`);
@@ -143,7 +153,9 @@ export const manageFileTools = [
         r.largeSkipped && `${r.largeSkipped} over 32 MB`,
       ].filter(Boolean);
       if (skipped.length) lines.push(`[skipped ${skipped.join(' and ')} file(s)]`);
-      return ok({ ...r }, lines.join('\n'));
+      return budgeted(ctx, counts, { matches: found }, (out) => [out.matches, ...lines].filter(Boolean).join('\n'), {
+        matches,
+      });
     },
   }),
 

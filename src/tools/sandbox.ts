@@ -20,11 +20,11 @@ export const sandboxTools = [
       limits: z.record(z.string(), z.union([z.string(), z.number()])),
       createdAt: z.string(),
       idleTimeoutS: z.number(),
-      expiresAt: z.string().nullable(),
+      expiresAt: z.string().optional(),
       workspace: z
         .object({ name: z.string(), sessions: z.number(), ttlS: z.number() })
-        .nullable()
-        .describe('The named workspace this session shares, or null: a sandbox of its own'),
+        .optional()
+        .describe('The named workspace this session shares; absent: a sandbox of its own'),
       egress: z
         .object({
           proxy: z.string(),
@@ -35,9 +35,9 @@ export const sandboxTools = [
           refused: z.number(),
           openConnections: z.number(),
         })
-        .nullable()
+        .optional()
         .describe(
-          "SANDBOX_NETWORK=egress: the proxy commands use, the host names it allows, and this sandbox's traffic through it; null otherwise",
+          "SANDBOX_NETWORK=egress: the proxy commands use, the host names it allows, and this sandbox's traffic through it; absent otherwise",
         ),
       warnings: z.array(z.string()),
     },
@@ -103,8 +103,8 @@ export const sandboxTools = [
       sandbox: z.string().describe('The handle: pass it as `sandbox` to later calls'),
       workspace: z
         .string()
-        .nullable()
-        .describe('The named workspace the handle reaches, or null: a sandbox of its own'),
+        .optional()
+        .describe('The named workspace the handle reaches; absent: a sandbox of its own'),
       idleTimeoutS: z.number().describe('The handle expires after this many seconds without a call'),
     },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
@@ -133,9 +133,9 @@ export const sandboxTools = [
       deleted: z.boolean(),
       workspace: z
         .string()
-        .nullable()
+        .optional()
         .describe(
-          'The named workspace the handle reached, whose sandbox and files live on; null when the sandbox itself was deleted',
+          'The named workspace the handle reached, whose sandbox and files live on; absent when the sandbox itself was deleted',
         ),
     },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },

@@ -1,12 +1,40 @@
 import { z } from 'zod';
 import { SandboxError } from '../errors.js';
-import { defineTool, ok } from '../mcp/tool.js';
+import { defineTool, ok, type ToolContext } from '../mcp/tool.js';
+import { budgeted } from '../mcp/tool-result.js';
 import type { ProcessInfo } from '../providers/types.js';
 
 const envSchema = z
-  .record(z.string(), z.string())
+  .array(z.string().regex(/^[^=]+=/, 'env entries are KEY=VALUE strings, e.g. "NODE_ENV=test"'))
+  .max(1000)
   .optional()
-  .describe('Extra environment variables for this command, e.g. {"NODE_ENV": "test"}');
+  .describe('Extra environment variables, e.g. ["NODE_ENV=test"]');
+
+/**
+ * `env` was an object ({"NODE_ENV": "test"}) before it became KEY=VALUE strings, which every client
+ * framework accepts: the object form (and [{name, value}]) is still taken, only no longer advertised.
+ */
+function envAsStrings(args: Record<string, unknown>): Record<string, unknown> {
+  const env = args.env;
+  const entry = (name: unknown, value: unknown) =>
+    typeof name === 'string' && typeof value === 'string' ? `${name}=${value}` : { name, value };
+  if (env && typeof env === 'object' && !Array.isArray(env))
+    return { ...args, env: Object.entries(env).map(([name, value]) => entry(name, value)) };
+  if (Array.isArray(env))
+    return {
+      ...args,
+      env: env.map((e: unknown) =>
+        e && typeof e === 'object' && 'name' in e ? entry((e as { name: unknown }).name, (e as { value?: unknown }).value) : e,
+      ),
+    };
+  return args;
+}
+
+/** KEY=VALUE strings as the map the providers take. */
+function envMap(env: string[] | undefined): Record<string, string> | undefined {
+  if (!env) return undefined;
+  return Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+}
 
 /**
  * Zod's record-key errors do not carry a custom message, so names are checked here; a NUL byte cannot
@@ -59,8 +87,8 @@ const processShape = {
   command: z.string(),
   pid: z.number(),
   running: z.boolean(),
-  exitCode: z.number().nullable(),
-  signal: z.string().nullable(),
+  exitCode: z.number().optional(),
+  signal: z.string().optional(),
   startedAt: z.string(),
   outputBytes: z.number(),
 };
@@ -83,10 +111,11 @@ function renderExec(
     cancelled: boolean;
   },
   timeoutS: number,
-  maxTimeoutS: number,
+  ctx: Pick<ToolContext, 'tool' | 'config'>,
 ): string {
+  const maxTimeoutS = ctx.config.maxExecTimeoutS;
   const status = r.timedOut
-    ? `timed out after ${timeoutS} s: the command and all its child processes were killed. Raise timeout_s (up to ${maxTimeoutS}) or run it in the background with shell_start and follow it with shell_read.`
+    ? `timed out after ${timeoutS} s: the command and all its child processes were killed. Raise timeout_s (up to ${maxTimeoutS}) or run it in the background with ${ctx.tool('shell_start')} and follow it with ${ctx.tool('shell_read')}.`
     : r.cancelled
       ? 'cancelled: the command and its child processes were killed.'
       : r.signal
@@ -121,22 +150,25 @@ export const shellTools = [
       env: envSchema,
       timeout_s: z
         .number()
-        .positive('timeout_s must be more than 0')
+        .min(0.1, 'timeout_s must be at least 0.1')
         .optional()
-        .describe('Seconds before the command and its children are killed (default from the server, usually 120)'),
+        .describe('Seconds before the command is killed (default usually 120)'),
       stdin: z.string().optional().describe("Text written to the command's standard input, which is then closed"),
     },
     outputSchema: {
-      exitCode: z.number().nullable(),
-      signal: z.string().nullable(),
-      stdout: z.string(),
-      stderr: z.string(),
+      exitCode: z.number().optional(),
+      signal: z.string().optional(),
+      stdout: z.string().optional().describe('Absent when the result would pass the result budget: see the text'),
+      stderr: z.string().optional().describe('Absent when the result would pass the result budget: see the text'),
+      stdoutPath: z.string().optional().describe('File in the sandbox with the whole stdout, when the text shows only its head and tail'),
+      stderrPath: z.string().optional().describe('File in the sandbox with the whole stderr, when the text shows only its head and tail'),
       durationMs: z.number(),
       timedOut: z.boolean(),
       truncated: z.boolean(),
       droppedBytes: z.number(),
     },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+    prepareInput: envAsStrings,
     async handler(ctx, args) {
       const timeoutS = args.timeout_s ?? ctx.config.execTimeoutS;
       if (timeoutS > ctx.config.maxExecTimeoutS) {
@@ -146,13 +178,14 @@ export const shellTools = [
           { hint: 'pass a smaller timeout_s, or use shell_start for long-running work' },
         );
       }
-      checkInput(args.command, args.env);
+      const env = envMap(args.env);
+      checkInput(args.command, env);
       const sb = await ctx.session.sandbox();
       const started = Date.now();
       let lastProgress = 0;
       const r = await sb.exec(args.command, {
         cwd: args.cwd,
-        env: args.env,
+        env,
         stdin: args.stdin,
         timeoutMs: Math.round(timeoutS * 1000),
         signal: ctx.signal,
@@ -171,14 +204,14 @@ export const shellTools = [
       const structured = {
         exitCode: r.exitCode,
         signal: r.signal,
-        stdout: r.stdout,
-        stderr: r.stderr,
         durationMs: r.durationMs,
         timedOut: r.timedOut,
         truncated: r.truncated,
         droppedBytes: r.droppedBytes,
       };
-      return ok(structured, renderExec(r, timeoutS, ctx.config.maxExecTimeoutS));
+      return budgeted(ctx, structured, { stdout: r.stdout, stderr: r.stderr }, (out) =>
+        renderExec({ ...r, ...out }, timeoutS, ctx),
+      );
     },
   }),
 
@@ -203,14 +236,16 @@ export const shellTools = [
         .describe('A name to find the process by, e.g. "dev-server"'),
     },
     outputSchema: processShape,
-    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+    prepareInput: envAsStrings,
     async handler(ctx, args) {
-      checkInput(args.command, args.env);
+      const env = envMap(args.env);
+      checkInput(args.command, env);
       const sb = await ctx.session.sandbox();
-      const p = await sb.processes.spawn(args.command, { cwd: args.cwd, env: args.env, name: args.name });
+      const p = await sb.processes.spawn(args.command, { cwd: args.cwd, env, name: args.name });
       return ok(
         { ...p },
-        `Started ${describeProcess(p)}\nRead its output with shell_read {"processId": "${p.processId}"} (add "until": "<regex>" and "wait_s" to wait for a line).`,
+        `Started ${describeProcess(p)}\nRead its output with ${ctx.tool('shell_read')} {"processId": "${p.processId}"} (add "until": "<regex>" and "wait_s" to wait for a line).`,
       );
     },
   }),
@@ -249,11 +284,12 @@ export const shellTools = [
         .describe('Most output bytes to return (default: the server output cap)'),
     },
     outputSchema: {
-      output: z.string(),
+      output: z.string().optional().describe('Absent when the result would pass the result budget: see the text'),
+      outputPath: z.string().optional().describe('File in the sandbox with the whole output read, when the text shows only its head and tail'),
       cursor: z.number(),
       running: z.boolean(),
-      exitCode: z.number().nullable(),
-      signal: z.string().nullable(),
+      exitCode: z.number().optional(),
+      signal: z.string().optional(),
       droppedBytes: z.number(),
       matched: z.boolean(),
     },
@@ -278,7 +314,8 @@ export const shellTools = [
       const lines = [`${args.processId}: ${state}; next cursor ${r.cursor}${untilNote}`];
       if (r.droppedBytes)
         lines.push(`(${r.droppedBytes} older bytes scrolled out of the buffer before they were read)`);
-      lines.push(r.output ? r.output : '(no new output)');
+      const outputAt = lines.length;
+      lines.push('');
       // A read that filled max_bytes may have stopped before the end: say so, as file_read does.
       if (Buffer.byteLength(r.output) + 4 > maxBytes) {
         const all = await sb.processes.list();
@@ -288,7 +325,10 @@ export const shellTools = [
         if (total > r.cursor)
           lines.push(`[${total - r.cursor} more bytes of output: continue with cursor: ${r.cursor}]`);
       }
-      return ok({ ...r }, lines.join('\n'));
+      const { output, ...rest } = r;
+      return budgeted(ctx, rest, { output }, (out) =>
+        lines.map((line, i) => (i === outputAt ? out.output || '(no new output)' : line)).join('\n'),
+      );
     },
   }),
 
@@ -310,7 +350,7 @@ export const shellTools = [
       const bytes = Buffer.byteLength(args.input);
       return ok(
         { processId: args.processId, bytes, closed: !!args.close },
-        `Wrote ${bytes} bytes to ${args.processId}${args.close ? ' and closed its stdin' : ''}. Use shell_read to see its response.`,
+        `Wrote ${bytes} bytes to ${args.processId}${args.close ? ' and closed its stdin' : ''}. Use ${ctx.tool('shell_read')} to see its response.`,
       );
     },
   }),
@@ -329,6 +369,16 @@ export const shellTools = [
     async handler(ctx, args) {
       const sb = await ctx.session.sandbox();
       const signal = args.signal ?? 'SIGTERM';
+      const matching = (await sb.processes.list()).filter(
+        (q) => q.processId === args.processId || q.name === args.processId,
+      );
+      const ended = matching.length && matching.every((q) => !q.running) ? matching.at(-1) : undefined;
+      // A process that has ended gets no signal: say so, rather than "Sent SIGTERM".
+      if (ended)
+        return ok(
+          { ...ended },
+          `${describeProcess(ended)}: it had already ended, so no signal was sent. Its output is still there: ${ctx.tool('shell_read')} {"processId": "${ended.processId}"}.`,
+        );
       await sb.processes.kill(args.processId, signal);
       // Give it a moment to exit so the answer says whether the signal worked.
       const stop = signal === 'SIGSTOP' || signal === 'SIGCONT';
@@ -370,7 +420,7 @@ export const shellTools = [
         { processes },
         processes.length
           ? processes.map(describeProcess).join('\n')
-          : 'No background processes. Start one with shell_start.',
+          : `No background processes. Start one with ${ctx.tool('shell_start')}.`,
       );
     },
   }),
@@ -394,7 +444,7 @@ export const shellTools = [
       const killed = await sb.processes.killAll();
       return ok(
         { killed },
-        `Killed ${killed} process${killed === 1 ? '' : 'es'}. Files are untouched; background processes show as ended in shell_list.`,
+        `Killed ${killed} process${killed === 1 ? '' : 'es'}. Files are untouched; background processes show as ended in ${ctx.tool('shell_list')}.`,
       );
     },
   }),

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { SandboxError } from '../errors.js';
 import { defineTool, fail, ok, type ToolContext } from '../mcp/tool.js';
+import { budgeted } from '../mcp/tool-result.js';
 import type { ProcessInfo, Sandbox } from '../providers/types.js';
 import { portAnswers, registryReachable, waitForPort } from '../webdev/probe.js';
 import { getTemplate, listTemplates, PROJECT_META, type ProjectSpec } from '../webdev/templates.js';
@@ -153,6 +154,15 @@ async function startHandler(ctx: ToolContext, args: { name: string; port?: numbe
   );
 }
 
+/** Whether `dir` holds an index.html (what deploy_site serves as the site's root). */
+async function isSite(sb: Sandbox, dir: string): Promise<boolean> {
+  try {
+    return (await sb.files.stat(posix.join(dir, 'index.html'))).type === 'file';
+  } catch {
+    return false;
+  }
+}
+
 export const webdevTools = [
   defineTool({
     name: 'webdev_templates',
@@ -280,7 +290,7 @@ export const webdevTools = [
     description:
       "Stop a project's dev server (SIGTERM, then SIGKILL after 3 s) and all its child processes. Its preview URL stops answering.",
     inputSchema: { name: nameSchema },
-    outputSchema: { name: z.string(), stopped: z.boolean(), processId: z.string().nullable() },
+    outputSchema: { name: z.string(), stopped: z.boolean(), processId: z.string().optional() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {
       const sb = await ctx.session.sandbox();
@@ -320,7 +330,16 @@ export const webdevTools = [
       name: nameSchema,
       tail: z.number().int().min(1).max(10_000).optional().describe('How many of the last lines (default 100)'),
     },
-    outputSchema: { name: z.string(), processId: z.string(), running: z.boolean(), logs: z.string() },
+    outputSchema: {
+      name: z.string(),
+      processId: z.string(),
+      running: z.boolean(),
+      logs: z.string().optional().describe('Absent when the result would pass the result budget: see the text'),
+      logsPath: z
+        .string()
+        .optional()
+        .describe('File in the sandbox with all the lines asked for, when the text shows only their head and tail'),
+    },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {
       const sb = await ctx.session.sandbox();
@@ -330,9 +349,12 @@ export const webdevTools = [
           hint: 'start it with webdev_start',
         });
       const logs = await tail(sb, p.processId, args.tail ?? 100, ctx.config.maxOutputBytes);
-      return ok(
-        { name: args.name, processId: p.processId, running: p.running, logs },
-        `${args.name} (${p.processId}, ${p.running ? 'running' : `exited ${p.signal ?? p.exitCode}`}):\n${logs || '(no output yet)'}`,
+      return budgeted(
+        ctx,
+        { name: args.name, processId: p.processId, running: p.running },
+        { logs },
+        (out) =>
+          `${args.name} (${p.processId}, ${p.running ? 'running' : `exited ${p.signal ?? p.exitCode}`}):\n${out.logs || '(no output yet)'}`,
       );
     },
   }),
@@ -345,8 +367,8 @@ export const webdevTools = [
     inputSchema: { name: nameSchema },
     outputSchema: {
       name: z.string(),
-      exitCode: z.number().nullable(),
-      outputDir: z.string().nullable(),
+      exitCode: z.number().optional(),
+      outputDir: z.string().optional(),
       durationMs: z.number(),
       logTail: z.string(),
     },
@@ -365,6 +387,8 @@ export const webdevTools = [
       );
       const logTail = `${r.stdout}${r.stderr ? `\n${r.stderr}` : ''}`.trim().split('\n').slice(-40).join('\n');
       const outputDir = r.exitCode === 0 ? posix.join(projectDir(sb, args.name), meta.outDir ?? 'dist') : null;
+      // Only a folder with an index.html is a site: a node-server build has none to publish.
+      const site = outputDir ? await isSite(sb, outputDir) : false;
       const status = r.timedOut
         ? 'timed out'
         : r.exitCode === 0
@@ -372,7 +396,7 @@ export const webdevTools = [
           : `FAILED (exit ${r.exitCode ?? r.signal})`;
       return ok(
         { name: args.name, exitCode: r.exitCode, outputDir, durationMs: r.durationMs, logTail },
-        `Build of ${args.name} ${status} in ${Math.round(r.durationMs)} ms${outputDir ? `; output in ${outputDir}\nPublish it with deploy_site {"path": "${outputDir}", "name": "${args.name}"}` : ''}\n${logTail}`,
+        `Build of ${args.name} ${status} in ${Math.round(r.durationMs)} ms${outputDir ? `; output in ${outputDir}` : ''}${site ? `\nPublish it with ${ctx.tool('deploy_site')} {"path": "${outputDir}", "name": "${args.name}"}` : outputDir ? `\n${outputDir} has no index.html, so it is not a static site to publish with ${ctx.tool('deploy_site')}: run it with ${ctx.tool('webdev_start')} instead` : ''}\n${logTail}`,
       );
     },
   }),
@@ -386,12 +410,12 @@ export const webdevTools = [
       projects: z.array(
         z.object({
           name: z.string(),
-          template: z.string().nullable(),
+          template: z.string().optional(),
           path: z.string(),
           running: z.boolean(),
-          port: z.number().nullable(),
-          url: z.string().nullable(),
-          processId: z.string().nullable(),
+          port: z.number().optional(),
+          url: z.string().optional(),
+          processId: z.string().optional(),
         }),
       ),
     },
