@@ -263,7 +263,7 @@ export const OPTIONS = {
     env: 'SANDBOX_RESULT_MAX_KB',
     unit: 'KiB',
     describe:
-      "Most a tool result may send (its text and structured content, as sent); past it a result keeps the head and tail of its output and gives the path of a file in the sandbox holding all of it",
+      'Most a tool result may send (its text and structured content, as sent); past it a result keeps the head and tail of its output and gives the path of a file in the sandbox holding all of it',
     schema: int(4, 4096).default(32),
   },
   toolPrefix: {

@@ -11,7 +11,7 @@ import type { BrowserService } from './service.js';
 export const refSchema = z
   .string()
   .regex(/^[A-Za-z0-9_]+$/, 'a ref looks like f1e2 or e12: copy it from [ref=...] in the latest snapshot')
-  .describe('Element ref from the latest snapshot, e.g. "f1e2" from [ref=f1e2]');
+  .describe('Ref from the latest snapshot, e.g. "f1e2"');
 
 /** The structured part every page-changing browser tool returns. */
 export const pageStateShape = {

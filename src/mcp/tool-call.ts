@@ -61,7 +61,9 @@ async function finish(
     { tool: d.names.name, spill },
   ).catch((err: unknown) => {
     log.warn({ err }, 'could not shape a result over the budget');
-    return fail(`${d.names.name(name)}: the result was over the result budget and could not be written to a file in the sandbox`);
+    return fail(
+      `${d.names.name(name)}: the result was over the result budget and could not be written to a file in the sandbox`,
+    );
   });
   const ms = performance.now() - started;
   d.telemetry.toolCall(name, ms, !result.isError);

@@ -4,7 +4,7 @@ import type { ToolDefinition } from './tool.js';
 import type { ToolNamer } from './tool-names.js';
 
 /** The one sentence that teaches a model the handle, on every tool that works in a sandbox. */
-const HANDLE_ARG = z.string().min(1).max(512).describe('Handle from sandbox_create; omit for this session').optional();
+const HANDLE_ARG = z.string().min(1).max(512).describe('From sandbox_create').optional();
 
 type Json = Record<string, unknown>;
 
@@ -42,7 +42,9 @@ function deepFreeze<T>(value: T): T {
  * What every client framework accepts: the SDK stamps `$schema` (draft 2020-12) on every schema,
  * which some validators refuse and every model pays for; zod writes `propertyNames: {type: string}`
  * for records (always true of JSON keys) and a `type` array for unions of primitives, which
- * single-type dialects (Gemini's) reject. Everything else is left as written: the tests hold the
+ * single-type dialects (Gemini's) reject. Limits no model reaches (a command of a MiB, a name of
+ * 512 characters, "not empty") are checked on every call but not advertised: every model pays for
+ * each listed character on every turn. Everything else is left as written: the tests hold the
  * schemas to the portable subset.
  */
 export function portable(schema: Json, render: (text: string) => string = (t) => t): Json {
@@ -53,6 +55,9 @@ export function portable(schema: Json, render: (text: string) => string = (t) =>
     for (const [key, value] of Object.entries(node as Json)) {
       if (key === '$schema') continue;
       if (key === 'propertyNames' && JSON.stringify(value) === '{"type":"string"}') continue;
+      if ((key === 'minLength' && value === 1) || (key === 'maxLength' && Number(value) >= 256)) continue;
+      // zod's .int() bounds: the safe integers, which say nothing.
+      if ((key === 'maximum' || key === 'minimum') && Math.abs(Number(value)) === Number.MAX_SAFE_INTEGER) continue;
       if (key === 'description' && typeof value === 'string') {
         out[key] = render(value);
         continue;
@@ -120,11 +125,14 @@ function converted(
     : (value) => {
         const served = json('input')({ target: 'draft-2020-12' });
         let args = coerce(value, served);
-        if (input.prepare && args && typeof args === 'object' && !Array.isArray(args)) args = input.prepare(args as Json);
+        if (input.prepare && args && typeof args === 'object' && !Array.isArray(args))
+          args = input.prepare(args as Json);
         const r = schema.safeParse(args, { error: input.missing as never });
         return r.success ? { value: r.data } : { issues: r.error.issues };
       };
-  return { '~standard': { ...std, validate, jsonSchema: { input: json('input'), output: json('output') } } } as ObjectSchema;
+  return {
+    '~standard': { ...std, validate, jsonSchema: { input: json('input'), output: json('output') } },
+  } as ObjectSchema;
 }
 
 export interface ServedSchemas {

@@ -6,9 +6,7 @@ export const sandboxTools = [
   defineTool({
     name: 'sandbox_info',
     title: 'Sandbox info',
-    description:
-      "Describe this session's sandbox: provider, id, workdir, isolation, network access, resource limits and when it expires if left idle. " +
-      'Starts the sandbox if it is not running yet. Call it when you need to know whether the network is reachable or how long commands may run.',
+    description: 'Describe the sandbox: provider, isolation, network access, limits, idle expiry.',
     inputSchema: {},
     outputSchema: {
       provider: z.string(),
@@ -90,21 +88,17 @@ export const sandboxTools = [
     name: 'sandbox_create',
     title: 'Create a sandbox',
     description:
-      'Create a sandbox and return its handle; pass that handle as `sandbox` to every later call that should run in it. ' +
-      "Use it when a call says it reaches no sandbox, or to work in several sandboxes at once. With `workspace`, the handle reaches that named workspace's shared sandbox, whose files outlive the handle.",
+      "Create a sandbox; returns a handle to pass as `sandbox` to later calls. Use it when a call reaches no sandbox. workspace: a named workspace's shared sandbox.",
     inputSchema: {
       workspace: z
         .string()
         .regex(WORKSPACE_NAME, `a workspace name is ${WORKSPACE_NAME_RULE}`)
         .optional()
-        .describe(`Named workspace to work in (${WORKSPACE_NAME_RULE}); omit it for a fresh sandbox of your own`),
+        .describe('Named workspace, e.g. "my-project"; omit for a new sandbox'),
     },
     outputSchema: {
       sandbox: z.string().describe('The handle: pass it as `sandbox` to later calls'),
-      workspace: z
-        .string()
-        .optional()
-        .describe('The named workspace the handle reaches; absent: a sandbox of its own'),
+      workspace: z.string().optional().describe('The named workspace the handle reaches; absent: a sandbox of its own'),
       idleTimeoutS: z.number().describe('The handle expires after this many seconds without a call'),
     },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
@@ -124,10 +118,9 @@ export const sandboxTools = [
     kind: 'handles',
     name: 'sandbox_delete',
     title: 'Delete a sandbox',
-    description:
-      "Delete the sandbox a handle from sandbox_create reaches, with its files and processes (a named workspace's sandbox only loses this handle). Call it when you are done with a sandbox.",
+    description: 'Delete the sandbox a handle reaches, with its files and processes.',
     inputSchema: {
-      sandbox: z.string().min(1).max(512).describe('The handle sandbox_create returned'),
+      sandbox: z.string().min(1).max(512).describe('Handle from sandbox_create'),
     },
     outputSchema: {
       deleted: z.boolean(),

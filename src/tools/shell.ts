@@ -6,9 +6,8 @@ import type { ProcessInfo } from '../providers/types.js';
 
 const envSchema = z
   .array(z.string().regex(/^[^=]+=/, 'env entries are KEY=VALUE strings, e.g. "NODE_ENV=test"'))
-  .max(1000)
   .optional()
-  .describe('Extra environment variables, e.g. ["NODE_ENV=test"]');
+  .describe('Variables, e.g. ["NODE_ENV=test"]');
 
 /**
  * `env` was an object ({"NODE_ENV": "test"}) before it became KEY=VALUE strings, which every client
@@ -24,7 +23,9 @@ function envAsStrings(args: Record<string, unknown>): Record<string, unknown> {
     return {
       ...args,
       env: env.map((e: unknown) =>
-        e && typeof e === 'object' && 'name' in e ? entry((e as { name: unknown }).name, (e as { value?: unknown }).value) : e,
+        e && typeof e === 'object' && 'name' in e
+          ? entry((e as { name: unknown }).name, (e as { value?: unknown }).value)
+          : e,
       ),
     };
   return args;
@@ -63,12 +64,8 @@ function checkInput(command: string, env: Record<string, string> | undefined): v
       );
   }
 }
-const cwdSchema = z
-  .string()
-  .min(1)
-  .optional()
-  .describe('Working directory: relative to the workdir (/workspace) or absolute inside the sandbox');
-const processIdSchema = z.string().min(1).describe('processId returned by shell_start (or its name)');
+const cwdSchema = z.string().min(1).optional().describe('Working directory (default /workspace)');
+const processIdSchema = z.string().min(1).describe('processId from shell_start, or its name');
 const SIGNALS = [
   'SIGTERM',
   'SIGKILL',
@@ -137,31 +134,35 @@ export const shellTools = [
     name: 'shell_exec',
     title: 'Run a shell command',
     description:
-      'Run a bash command in the sandbox and wait for it to finish; returns exit code, stdout and stderr. A non-zero exit code is a normal result, not an error. ' +
-      'State persists between calls (files, installed packages), but each call starts a fresh shell in the workdir: use cwd, or chain with &&. ' +
-      'For servers, watchers or anything that runs longer than a minute, use shell_start instead. Huge output is truncated in the middle: redirect it to a file.',
+      'Run a bash command in /workspace and wait; returns exit code, stdout, stderr (a non-zero exit is a result, not an error). Use shell_start for servers and long jobs.',
     inputSchema: {
       command: z
         .string()
         .min(1, 'command must not be empty')
         .max(1 << 20)
-        .describe('Bash command line, e.g. "ls -la && npm test"'),
+        .describe('e.g. "npm test"'),
       cwd: cwdSchema,
       env: envSchema,
       timeout_s: z
         .number()
         .min(0.1, 'timeout_s must be at least 0.1')
         .optional()
-        .describe('Seconds before the command is killed (default usually 120)'),
-      stdin: z.string().optional().describe("Text written to the command's standard input, which is then closed"),
+        .describe('Seconds before it is killed (default 120)'),
+      stdin: z.string().optional().describe('Text for its standard input'),
     },
     outputSchema: {
       exitCode: z.number().optional(),
       signal: z.string().optional(),
       stdout: z.string().optional().describe('Absent when the result would pass the result budget: see the text'),
       stderr: z.string().optional().describe('Absent when the result would pass the result budget: see the text'),
-      stdoutPath: z.string().optional().describe('File in the sandbox with the whole stdout, when the text shows only its head and tail'),
-      stderrPath: z.string().optional().describe('File in the sandbox with the whole stderr, when the text shows only its head and tail'),
+      stdoutPath: z
+        .string()
+        .optional()
+        .describe('File in the sandbox with the whole stdout, when the text shows only its head and tail'),
+      stderrPath: z
+        .string()
+        .optional()
+        .describe('File in the sandbox with the whole stderr, when the text shows only its head and tail'),
       durationMs: z.number(),
       timedOut: z.boolean(),
       truncated: z.boolean(),
@@ -219,21 +220,20 @@ export const shellTools = [
     name: 'shell_start',
     title: 'Start a background process',
     description:
-      'Start a long-running bash command in the background (dev server, watcher, build, REPL) and return its processId at once. ' +
-      'Follow it with shell_read (use until to wait for e.g. "listening"), send input with shell_write, stop it with shell_kill. It keeps running between calls.',
+      'Start a bash command in the background (server, watcher); returns its processId at once. Follow with shell_read.',
     inputSchema: {
       command: z
         .string()
         .min(1, 'command must not be empty')
         .max(1 << 20)
-        .describe('Bash command line, e.g. "npm run dev"'),
+        .describe('e.g. "npm run dev"'),
       cwd: cwdSchema,
       env: envSchema,
       name: z
         .string()
         .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'name: letters, digits, . _ - (up to 64)')
         .optional()
-        .describe('A name to find the process by, e.g. "dev-server"'),
+        .describe('Name to find it by'),
     },
     outputSchema: processShape,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
@@ -254,38 +254,26 @@ export const shellTools = [
     name: 'shell_read',
     title: 'Read background process output',
     description:
-      'Read output (stdout and stderr interleaved) of a process started with shell_start, from a cursor. Pass back the returned cursor to get only new output. ' +
-      'wait_s waits for new output (or for the until regex to match, or for exit), so you need not poll in a loop.',
+      "Read a background process's output from a cursor (pass back the returned one); wait_s waits for output, the until regex, or exit.",
     inputSchema: {
       processId: processIdSchema,
-      cursor: z
-        .number()
-        .int()
-        .min(0)
-        .optional()
-        .describe('Byte offset from a previous shell_read; omit to read all retained output'),
-      wait_s: z
-        .number()
-        .min(0)
-        .max(300, 'wait_s is at most 300')
-        .optional()
-        .describe('Wait up to this many seconds for new output (or for until to match)'),
-      until: z
-        .string()
-        .max(1000)
-        .optional()
-        .describe('Regex: with wait_s, return as soon as the new output matches, e.g. "listening on|ready"'),
+      cursor: z.number().int().min(0).optional().describe('From the last read; omit for all output'),
+      wait_s: z.number().min(0).max(300, 'wait_s is at most 300').optional().describe('Seconds to wait for output'),
+      until: z.string().max(1000).optional().describe('Regex to wait for, e.g. "listening|ready"'),
       max_bytes: z
         .number()
         .int()
         .min(1)
         .max(1 << 22)
         .optional()
-        .describe('Most output bytes to return (default: the server output cap)'),
+        .describe('Most bytes to return'),
     },
     outputSchema: {
       output: z.string().optional().describe('Absent when the result would pass the result budget: see the text'),
-      outputPath: z.string().optional().describe('File in the sandbox with the whole output read, when the text shows only its head and tail'),
+      outputPath: z
+        .string()
+        .optional()
+        .describe('File in the sandbox with the whole output read, when the text shows only its head and tail'),
       cursor: z.number(),
       running: z.boolean(),
       exitCode: z.number().optional(),
@@ -335,15 +323,14 @@ export const shellTools = [
   defineTool({
     name: 'shell_write',
     title: 'Write to a background process',
-    description:
-      'Send text to the standard input of a process started with shell_start (include "\\n" to submit a line). close: true closes its stdin (sends EOF).',
+    description: "Write to a background process's stdin; close sends EOF.",
     inputSchema: {
       processId: processIdSchema,
-      input: z.string().describe('Text to write, e.g. "yes\\n"'),
-      close: z.boolean().optional().describe('Close stdin after writing'),
+      input: z.string().describe('e.g. "yes\\n"'),
+      close: z.boolean().optional().describe('Then close stdin'),
     },
     outputSchema: { processId: z.string(), bytes: z.number(), closed: z.boolean() },
-    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     async handler(ctx, args) {
       const sb = await ctx.session.sandbox();
       await sb.processes.write(args.processId, args.input, !!args.close);
@@ -358,11 +345,10 @@ export const shellTools = [
   defineTool({
     name: 'shell_kill',
     title: 'Signal a background process',
-    description:
-      'Send a signal (default SIGTERM) to a background process and all its children, then report whether it stopped. Use SIGKILL if SIGTERM is ignored.',
+    description: 'Signal a background process and its children (default SIGTERM); says whether it stopped.',
     inputSchema: {
       processId: processIdSchema,
-      signal: z.enum(SIGNALS).optional().describe('Signal to send (default SIGTERM)'),
+      signal: z.enum(SIGNALS).optional().describe('Default SIGTERM'),
     },
     outputSchema: processShape,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
@@ -408,8 +394,7 @@ export const shellTools = [
   defineTool({
     name: 'shell_list',
     title: 'List background processes',
-    description:
-      'List processes started with shell_start in this sandbox: id, name, command, running or exit code, bytes of output.',
+    description: 'List background processes: id, name, command, running or exit code.',
     inputSchema: {},
     outputSchema: { processes: z.array(z.object(processShape)) },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
@@ -429,9 +414,7 @@ export const shellTools = [
     name: 'shell_kill_all',
     title: 'Kill every process in the sandbox',
     description:
-      'Kill (SIGKILL) every process in the sandbox: background processes, whatever earlier shell_exec commands left running (cmd &), a runaway fork bomb, the browser. ' +
-      'Files stay. Use it when commands fail because the process limit is used up, or to start from a clean slate; shell_kill stops a single process more gently. ' +
-      'In a named workspace (sandbox_info shows one) this also ends the processes of the other sessions sharing it.',
+      "SIGKILL every process in the sandbox (in a named workspace, other sessions' too); files stay. Use it when the process limit is used up.",
     inputSchema: {},
     outputSchema: { killed: z.number().describe('Processes killed') },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },

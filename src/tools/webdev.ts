@@ -14,7 +14,7 @@ const nameSchema = z
     /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
     'name: 1-63 lowercase letters, digits and hyphens (a DNS label), e.g. "my-app"',
   )
-  .describe('Project name: a folder of that name in the workdir, e.g. "my-app"');
+  .describe('Project folder in /workspace, e.g. "my-app"');
 const portSchema = z.number().int().min(1, 'port must be 1-65535').max(65535, 'port must be 1-65535');
 const urlShape = { url: z.string(), headers: z.record(z.string(), z.string()).optional() };
 const EXPOSE_WAIT_MS = 3000;
@@ -167,8 +167,7 @@ export const webdevTools = [
   defineTool({
     name: 'webdev_templates',
     title: 'List web project templates',
-    description:
-      'List the project templates webdev_create can scaffold (static site, Node server, Vite + React, ...), with what each needs.',
+    description: 'List the templates webdev_create can scaffold.',
     inputSchema: {},
     outputSchema: {
       templates: z.array(
@@ -198,11 +197,10 @@ export const webdevTools = [
   defineTool({
     name: 'webdev_create',
     title: 'Create a web project',
-    description:
-      'Scaffold a web project from a template into a folder of the workdir. Then run it with webdev_start (preview URL), build it with webdev_build, publish the build with deploy_site.',
+    description: 'Scaffold a web project from a template into /workspace/<name>.',
     inputSchema: {
       name: nameSchema,
-      template: z.string().min(1).describe('Template name from webdev_templates: static, node-server, vite-react'),
+      template: z.string().min(1).describe('static, node-server or vite-react'),
     },
     outputSchema: {
       name: z.string(),
@@ -260,18 +258,11 @@ export const webdevTools = [
   defineTool({
     name: 'webdev_start',
     title: 'Start a dev server',
-    description:
-      "Start a project's dev server in the background (PORT and PREVIEW_URL are set in its environment), wait until its port answers, and return the preview URL. " +
-      'If it fails to come up, returns its last log lines. Use command to run something else, e.g. "python3 -m http.server $PORT".',
+    description: "Start a project's dev server ($PORT set), wait until it answers, and return its preview URL.",
     inputSchema: {
       name: nameSchema,
-      port: portSchema.optional().describe("Port the server listens on inside the sandbox (default: the template's)"),
-      command: z
-        .string()
-        .min(1)
-        .max(10_000)
-        .optional()
-        .describe("Command instead of the template's dev command; $PORT holds the port"),
+      port: portSchema.optional().describe("Default: the template's"),
+      command: z.string().min(1).max(10_000).optional().describe("Instead of the template's; $PORT is set"),
     },
     outputSchema: {
       name: z.string(),
@@ -280,15 +271,14 @@ export const webdevTools = [
       alreadyRunning: z.boolean(),
       ...urlShape,
     },
-    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     handler: startHandler,
   }),
 
   defineTool({
     name: 'webdev_stop',
     title: 'Stop a dev server',
-    description:
-      "Stop a project's dev server (SIGTERM, then SIGKILL after 3 s) and all its child processes. Its preview URL stops answering.",
+    description: "Stop a project's dev server and its children.",
     inputSchema: { name: nameSchema },
     outputSchema: { name: z.string(), stopped: z.boolean(), processId: z.string().optional() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
@@ -325,10 +315,10 @@ export const webdevTools = [
   defineTool({
     name: 'webdev_logs',
     title: 'Dev server logs',
-    description: "Show the last lines of output (stdout and stderr) of a project's dev server, running or exited.",
+    description: "The last lines of a project's dev server output.",
     inputSchema: {
       name: nameSchema,
-      tail: z.number().int().min(1).max(10_000).optional().describe('How many of the last lines (default 100)'),
+      tail: z.number().int().min(1).max(10_000).optional().describe('Lines (default 100)'),
     },
     outputSchema: {
       name: z.string(),
@@ -362,8 +352,7 @@ export const webdevTools = [
   defineTool({
     name: 'webdev_build',
     title: 'Build a web project',
-    description:
-      "Run a project's production build and report exit code, the output folder (pass it to deploy_site) and the last log lines.",
+    description: "Run a project's production build; returns exit code, output folder, last log lines.",
     inputSchema: { name: nameSchema },
     outputSchema: {
       name: z.string(),
@@ -372,7 +361,7 @@ export const webdevTools = [
       durationMs: z.number(),
       logTail: z.string(),
     },
-    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
     async handler(ctx, args) {
       const sb = await ctx.session.sandbox();
       await requireProject(sb, args.name);
@@ -404,7 +393,7 @@ export const webdevTools = [
   defineTool({
     name: 'webdev_list',
     title: 'List web projects',
-    description: 'List web projects in the workdir, whether their dev server runs, and their preview URLs.',
+    description: 'List web projects, whether their dev server runs, their preview URLs.',
     inputSchema: {},
     outputSchema: {
       projects: z.array(
@@ -463,11 +452,10 @@ export const webdevTools = [
   defineTool({
     name: 'expose_port',
     title: 'Preview URL for a port',
-    description:
-      'Get a URL that reaches a port of the sandbox from outside (for any server you started yourself, e.g. with shell_start). The server must already listen on it.',
-    inputSchema: { port: portSchema.describe('TCP port inside the sandbox, 1-65535') },
+    description: 'A URL reaching a port of the sandbox from outside (the server must listen).',
+    inputSchema: { port: portSchema.describe('Port in the sandbox') },
     outputSchema: { port: z.number(), ...urlShape },
-    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     async handler(ctx, args) {
       const sb = await ctx.session.sandbox();
       if (!(await waitForPort(sb, args.port, EXPOSE_WAIT_MS))) {
