@@ -9,6 +9,7 @@ import { previewBench } from './preview.js';
 import { protocolBench } from './protocol.js';
 import { shellBench } from './shell.js';
 import { startupBench } from './startup.js';
+import { surfaceBench } from './surface.js';
 import type { BenchRunner, BenchSection } from '../src/ops/stats.js';
 
 /**
@@ -25,6 +26,7 @@ const SECTIONS: Record<string, BenchRunner> = {
   docker: dockerBench,
   workspace: workspaceBench,
   protocol: protocolBench,
+  surface: surfaceBench,
 };
 
 function flag(name: string): string | undefined {
