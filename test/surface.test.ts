@@ -296,6 +296,37 @@ describe('client frameworks (offline)', () => {
     }
   });
 
+  // The Python SDK validates every structured result against the output schema (jsonschema) and raises
+  // on a mismatch. Its package comes from pip: SANDBOX_TEST_PYTHON names a python that has it.
+  const python = process.env.SANDBOX_TEST_PYTHON || 'python3';
+  const noPythonSdk =
+    spawnSync(python, ['-c', 'import mcp.client.stdio'], { stdio: 'ignore' }).status === 0
+      ? undefined
+      : `${python} has no MCP SDK (pip install mcp, or set SANDBOX_TEST_PYTHON to a python that has it)`;
+  if (noPythonSdk) console.warn(`skipped: ${noPythonSdk}`);
+  it.skipIf(noPythonSdk)('the Python MCP SDK validates every result against its output schema, big ones too', () => {
+    const state = tempDir();
+    try {
+      const script = new URL('./python/validate_outputs.py', import.meta.url).pathname;
+      const r = spawnSync(python, [script, process.execPath, CLI], {
+        encoding: 'utf8',
+        cwd: state.dir,
+        env: { ...process.env, SANDBOX_STATE_DIR: state.dir },
+        timeout: 120_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const calls = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { tool: string; isError: boolean; chars: number });
+      expect(calls.length).toBe(13);
+      expect(calls.filter((c) => c.isError)).toEqual([]);
+      expect(Math.max(...calls.map((c) => c.chars))).toBeLessThanOrEqual(33 * 1024);
+    } finally {
+      state.cleanup();
+    }
+  });
+
   it("MCP Inspector 2.12's --strict portability check finds nothing", () => {
     let launcher: string;
     try {
