@@ -71,7 +71,8 @@ export async function pageState(
   }
   const consoleLines = (svc.pageLog(page)?.takeNew() ?? []).map(formatEntry);
   const { active } = svc.tabs();
-  const parts = [...svc.takeNotes(), ...lead, `Page: ${url}`, `Title: ${title}`];
+  // Notes of page events are written where no context is at hand: their tool names are rendered here.
+  const parts = [...svc.takeNotes().map(ctx.renderNames), ...lead, `Page: ${url}`, `Title: ${title}`];
   if (consoleLines.length)
     parts.push(
       `Console (new):\n${consoleLines.slice(-30).join('\n')}${consoleLines.length > 30 ? `\n(${consoleLines.length - 30} earlier lines: ${ctx.tool('browser_console')})` : ''}`,

@@ -55,6 +55,12 @@ async function finish(
   spill?: ToolContext['spill'],
 ): Promise<ToolResult> {
   const structured = shaped.structuredContent && (withoutNulls(shaped.structuredContent) as Record<string, unknown>);
+  // A failure a tool answers with (rather than throws) is its own text, hints and all: served names.
+  if (shaped.isError)
+    shaped = {
+      ...shaped,
+      content: shaped.content?.map((b) => (b.type === 'text' ? { ...b, text: d.names.render(b.text) } : b)),
+    };
   const result = await withinBudget(
     structured ? { ...shaped, structuredContent: structured } : shaped,
     d.config.resultMaxKb * 1024,
@@ -99,6 +105,7 @@ export async function callHandleTool(
     signal: extra.mcpReq.signal,
     handles: d.router,
     tool: d.names.name,
+    renderNames: d.names.render,
     ...progressOf(extra),
   };
   try {
@@ -142,6 +149,7 @@ export async function callSandboxTool(
     telemetry: d.telemetry,
     signal: AbortSignal.any([extra.mcpReq.signal, session.endSignal]),
     tool: d.names.name,
+    renderNames: d.names.render,
     spill: (label, content) => spillInto(session, tool.name, label, content),
     ...progressOf(extra),
   };

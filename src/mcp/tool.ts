@@ -18,6 +18,8 @@ interface BaseToolContext {
   progress(p: { progress: number; total?: number; message?: string }): void;
   /** The name a tool is served under (SANDBOX_TOOL_PREFIX): texts that name a tool use it. */
   tool(name: string): string;
+  /** A text written without a context (an event's note) with every tool it names as served. */
+  renderNames(text: string): string;
 }
 
 /** What a sandbox tool's handler sees besides: the session its call reached (and through it the sandbox). */

@@ -57,7 +57,7 @@ export const deployTools = [
         `Published ${c.root} as ${args.name} ${v.version} (${v.fileCount} files, ${kb(v.totalBytes)}), now live at ${url}`,
         ...(hasIndex ? [] : ['Warning: no index.html at the top of the folder, so the site root shows a 404 page.']),
         ...(c.skipped.length ? [`Skipped ${c.skipped.length}: ${c.skipped.slice(0, 10).join('; ')}`] : []),
-        'deploy_list shows versions; deploy_rollback switches the live one.',
+        `${ctx.tool('deploy_list')} shows versions; ${ctx.tool('deploy_rollback')} switches the live one.`,
       ];
       return ok(
         {
@@ -105,7 +105,7 @@ export const deployTools = [
               ].join('\n'),
             )
             .join('\n')
-        : 'No sites of yours yet (deploy_list shows only the sites of this workspace, or of this session when it has none). Publish a folder with deploy_site.';
+        : `No sites of yours yet (${ctx.tool('deploy_list')} shows only the sites of this workspace, or of this session when it has none). Publish a folder with ${ctx.tool('deploy_site')}.`;
       return ok({ sites }, text);
     },
   }),

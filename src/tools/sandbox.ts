@@ -110,7 +110,7 @@ export const sandboxTools = [
         : 'a new sandbox of its own';
       return ok(
         { sandbox: handle, workspace, idleTimeoutS: ctx.config.idleTimeoutS },
-        `Sandbox handle: ${handle}\nIt reaches ${where}. Pass sandbox: "${handle}" to every later call that should run there. It expires after ${ctx.config.idleTimeoutS} s without a call; sandbox_delete ends it now.`,
+        `Sandbox handle: ${handle}\nIt reaches ${where}. Pass sandbox: "${handle}" to every later call that should run there. It expires after ${ctx.config.idleTimeoutS} s without a call; ${ctx.tool('sandbox_delete')} ends it now.`,
       );
     },
   }),

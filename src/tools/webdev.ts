@@ -109,7 +109,7 @@ async function startHandler(ctx: ToolContext, args: { name: string; port?: numbe
     const u = await urlFor(sb, meta.lastPort ?? port);
     return ok(
       { name: args.name, port: meta.lastPort ?? port, processId: running.processId, alreadyRunning: true, ...u },
-      `${args.name} is already running (${running.processId}) at ${u.url}\nStop it with webdev_stop to restart it with other settings.`,
+      `${args.name} is already running (${running.processId}) at ${u.url}\nStop it with ${ctx.tool('webdev_stop')} to restart it with other settings.`,
     );
   }
   if (await portAnswers(sb, port)) {
@@ -150,7 +150,7 @@ async function startHandler(ctx: ToolContext, args: { name: string; port?: numbe
   const hdr = u.headers ? `\nSend these headers with each request: ${JSON.stringify(u.headers)}` : '';
   return ok(
     { name: args.name, port, processId: p.processId, alreadyRunning: false, ...u },
-    `${args.name} is running (${p.processId}) on port ${port}.\nPreview: ${u.url}${hdr}\nSee its output with webdev_logs; stop it with webdev_stop.`,
+    `${args.name} is running (${p.processId}) on port ${port}.\nPreview: ${u.url}${hdr}\nSee its output with ${ctx.tool('webdev_logs')}; stop it with ${ctx.tool('webdev_stop')}.`,
   );
 }
 
@@ -250,7 +250,7 @@ export const webdevTools = [
       const list = files.map((f) => f.path);
       return ok(
         { name: args.name, template: args.template, path: dir, files: list, installed },
-        `Created ${args.template} project "${args.name}" in ${dir}${installed ? ' (dependencies installed)' : ''}:\n${list.join('\n')}\nNext: webdev_start {"name": "${args.name}"} for a preview URL.`,
+        `Created ${args.template} project "${args.name}" in ${dir}${installed ? ' (dependencies installed)' : ''}:\n${list.join('\n')}\nNext: ${ctx.tool('webdev_start')} {"name": "${args.name}"} for a preview URL.`,
       );
     },
   }),
@@ -303,7 +303,7 @@ export const webdevTools = [
         lingering = await portAnswers(sb, port!);
       }
       const warn = lingering
-        ? `\nWarning: port ${port} still answers, so its preview still works: a process the server started left its process group (e.g. with setsid) and still listens. Find it with shell_exec "ps -ef" and end it with kill, before webdev_start uses that port again.`
+        ? `\nWarning: port ${port} still answers, so its preview still works: a process the server started left its process group (e.g. with setsid) and still listens. Find it with ${ctx.tool('shell_exec')} "ps -ef" and end it with kill, before ${ctx.tool('webdev_start')} uses that port again.`
         : '';
       return ok(
         { name: args.name, stopped: true, processId: p.processId },
@@ -444,7 +444,7 @@ export const webdevTools = [
                 `${p.name} (${p.template ?? 'custom'}): ${p.running ? `running on ${p.port}, ${p.url}` : 'stopped'}`,
             )
             .join('\n')
-        : 'No web projects yet. Create one with webdev_create.';
+        : `No web projects yet. Create one with ${ctx.tool('webdev_create')}.`;
       return ok({ projects }, text);
     },
   }),
