@@ -167,6 +167,7 @@ describe('tool names and groups', () => {
       expect(text(gone)).not.toMatch(/(?<![\w])shell_(list|start)/);
       const started = await call(client, 'sandbox_shell_start', { command: 'sleep 30' });
       expect(text(started)).toContain('sandbox_shell_read');
+      expect(text(await call(client, 'sandbox_webdev_list'))).toContain('Create one with sandbox_webdev_create');
     } finally {
       await client.close();
       state.cleanup();
