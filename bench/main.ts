@@ -10,6 +10,7 @@ import { protocolBench } from './protocol.js';
 import { shellBench } from './shell.js';
 import { startupBench } from './startup.js';
 import { stressBench } from './stress.js';
+import { surfaceBench } from './surface.js';
 import type { BenchRunner, BenchSection } from '../src/ops/stats.js';
 
 /**
@@ -27,6 +28,7 @@ const SECTIONS: Record<string, BenchRunner> = {
   workspace: workspaceBench,
   protocol: protocolBench,
   stress: stressBench,
+  surface: surfaceBench,
 };
 
 function flag(name: string): string | undefined {

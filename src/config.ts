@@ -68,6 +68,10 @@ const workspaceSchema = z.string().regex(WORKSPACE_NAME, `a workspace name is ${
 export const PROVIDERS = ['local', 'docker', 'e2b', 'daytona'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
 
+/** The tool groups SANDBOX_TOOLS chooses from (one file of src/tools each). */
+export const TOOL_GROUPS = ['sandbox', 'shell', 'files', 'browser', 'webdev', 'deploy'] as const;
+export type ToolGroup = (typeof TOOL_GROUPS)[number];
+
 export const NETWORK_MODES = ['none', 'egress', 'host'] as const;
 export type NetworkMode = (typeof NETWORK_MODES)[number];
 
@@ -268,6 +272,37 @@ export const OPTIONS = {
     unit: 'bytes',
     describe: 'Most file content file_read returns per call (the rest is paged with offset/limit)',
     schema: int(1024, 64 << 20).default(256 * 1024),
+  },
+  resultMaxKb: {
+    flag: '--result-max-kb',
+    env: 'SANDBOX_RESULT_MAX_KB',
+    unit: 'KiB',
+    describe:
+      'Most a tool result may send (its text and structured content, as sent); past it a result keeps the head and tail of its output and gives the path of a file in the sandbox holding all of it',
+    schema: int(4, 4096).default(32),
+  },
+  toolPrefix: {
+    flag: '--tool-prefix',
+    env: 'SANDBOX_TOOL_PREFIX',
+    describe:
+      'Prefix for every tool name, e.g. sandbox_ (sandbox_browser_click beside another browser server); descriptions and hints name the prefixed tools',
+    schema: z
+      .string()
+      .regex(/^([A-Za-z][A-Za-z0-9_]{0,23})?$/, 'a letter, then up to 23 letters, digits or _ (e.g. sandbox_)')
+      .default(''),
+  },
+  toolGroups: {
+    flag: '--tools',
+    env: 'SANDBOX_TOOLS',
+    unit: 'comma list',
+    describe: `Tool groups to serve, of ${TOOL_GROUPS.join(', ')} (sandbox is always served: handles need it)`,
+    schema: list
+      .default([])
+      .refine((groups) => groups.every((g) => (TOOL_GROUPS as readonly string[]).includes(g)), {
+        message: `each entry must be one of ${TOOL_GROUPS.join(', ')}`,
+      })
+      .transform((groups) => (groups.length ? [...new Set(['sandbox', ...groups])] : [...TOOL_GROUPS]) as ToolGroup[]),
+    defaultText: 'all',
   },
   searchTimeoutS: {
     flag: '--search-timeout',

@@ -9,7 +9,7 @@ import { createProvider } from './providers/index.js';
 import { restApi } from './rest/api.js';
 import { SessionManager } from './sessions/manager.js';
 import { noTelemetry, type Telemetry } from './telemetry.js';
-import { allTools } from './tools/index.js';
+import { allTools, servedTools } from './tools/index.js';
 
 const HARD_EXIT_MS = 10_000;
 
@@ -86,8 +86,9 @@ export async function serve(config: Config, log: Logger): Promise<void> {
     await provider.shutdown();
   });
 
+  const served = servedTools(config);
   if (config.transport === 'stdio') {
-    await serveStdio({ config, telemetry, log, sessions, tools: allTools, onEnd: shutdown });
+    await serveStdio({ config, telemetry, log, sessions, ...served, onEnd: shutdown });
   } else {
     // A listen failure ends the process: give back what the provider holds first (its server record).
     http = await serveHttp({
@@ -95,7 +96,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
       telemetry,
       log,
       sessions,
-      tools: allTools,
+      ...served,
       hostRoutes: [webHost.handleRequest],
       upgrades: [webHost.handleUpgrade],
       routes: [

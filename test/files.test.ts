@@ -30,6 +30,8 @@ describe('file tools over stdio', () => {
       SANDBOX_STATE_DIR: state.dir,
       SANDBOX_MAX_READ: String(READ_CAP),
       SANDBOX_SEARCH_TIMEOUT: '3',
+      // The read cap is the subject here: a result budget above it (test/surface-budget.test.ts holds the budget).
+      SANDBOX_RESULT_MAX_KB: '256',
     }));
   });
   afterAll(async () => {

@@ -23,6 +23,9 @@ describe('shell tools over stdio', () => {
       SANDBOX_STATE_DIR: state.dir,
       SANDBOX_EXEC_TIMEOUT: '30',
       SANDBOX_MAX_OUTPUT: '65536',
+      // These cases are about the provider's output cap: a result budget above it lets them see it whole
+      // (test/surface-budget.test.ts holds the budget itself).
+      SANDBOX_RESULT_MAX_KB: '256',
     }));
   });
   afterAll(async () => {
@@ -224,7 +227,7 @@ describe('shell tools over stdio', () => {
     const cases: [string, Record<string, unknown>, RegExp][] = [
       ['shell_exec', { command: '' }, /command must not be empty/],
       ['shell_exec', {}, /command/],
-      ['shell_exec', { command: 'true', timeout_s: -1 }, /timeout_s must be more than 0/],
+      ['shell_exec', { command: 'true', timeout_s: -1 }, /timeout_s must be at least 0.1/],
       ['shell_exec', { command: 'true', timeout_s: 99999 }, /maximum of 3600 s/],
       ['shell_exec', { command: 'true', cwd: 'no/such/dir' }, /not an existing directory.*mkdir -p/],
       ['shell_exec', { command: 'true', env: { 'BAD-NAME': 'x' } }, /variable names/],

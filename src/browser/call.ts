@@ -58,6 +58,6 @@ export function refAction(
     } catch (e) {
       throw actionError(e, what, ctx.config.browserActionTimeoutS);
     }
-    return pageState(svc, await svc.page(), 'auto', [lead]);
+    return pageState(ctx, svc, await svc.page(), 'auto', [lead]);
   });
 }

@@ -1,18 +1,17 @@
 import type { Page, Request } from 'playwright-core';
 import { z } from 'zod';
 import { SandboxError } from '../errors.js';
-import { ok, type ToolResult } from '../mcp/tool.js';
+import type { ToolContext, ToolResult } from '../mcp/tool.js';
+import { budgeted } from '../mcp/tool-result.js';
 import { firstLine } from './launch.js';
 import { formatEntry } from './page-log.js';
 import type { BrowserService } from './service.js';
 
-const MAX_SNAPSHOT_CHARS = 40_000;
-
 /** An element ref as the browser tools take it. */
 export const refSchema = z
   .string()
-  .regex(/^[A-Za-z0-9_]+$/, 'ref looks like e12: copy it from [ref=e12] in the latest snapshot')
-  .describe('Element ref from the latest browser_snapshot, e.g. "e12"');
+  .regex(/^[A-Za-z0-9_]+$/, 'a ref looks like f1e2 or e12: copy it from [ref=...] in the latest snapshot')
+  .describe('Ref from the latest snapshot, e.g. "f1e2"');
 
 /** The structured part every page-changing browser tool returns. */
 export const pageStateShape = {
@@ -22,7 +21,11 @@ export const pageStateShape = {
   snapshotKind: z
     .enum(['full', 'diff', 'unchanged', 'none'])
     .describe('full: the whole snapshot; diff: only lines added (+) or removed (-) since the last one'),
-  snapshot: z.string(),
+  snapshot: z.string().optional().describe('Absent when the result would pass the result budget: see the text'),
+  snapshotPath: z
+    .string()
+    .optional()
+    .describe('File in the sandbox with the whole snapshot, when the text shows only its head and tail'),
   console: z.array(z.string()).describe('Console messages and page errors since the previous result'),
 };
 
@@ -40,18 +43,12 @@ function lineDiff(before: string, after: string): { added: string[]; removed: st
   return { added, removed };
 }
 
-function cap(text: string): string {
-  if (text.length <= MAX_SNAPSHOT_CHARS) return text;
-  const cut = text.slice(0, MAX_SNAPSHOT_CHARS);
-  const rest = text.slice(MAX_SNAPSHOT_CHARS).split('\n').length;
-  return `${cut.slice(0, cut.lastIndexOf('\n'))}\n... (snapshot truncated: ${rest} more lines; use browser_extract for the text, or browser_scroll to a part and browser_snapshot again)`;
-}
-
 /**
  * The page's URL and title plus its snapshot: `mode: 'full'` always sends the whole snapshot; `auto`
  * sends only what changed when the page stayed the same document and the change is small.
  */
 export async function pageState(
+  ctx: ToolContext,
   svc: BrowserService,
   page: Page,
   mode: 'full' | 'auto',
@@ -74,20 +71,26 @@ export async function pageState(
   }
   const consoleLines = (svc.pageLog(page)?.takeNew() ?? []).map(formatEntry);
   const { active } = svc.tabs();
-  const parts = [...svc.takeNotes(), ...lead, `Page: ${url}`, `Title: ${title}`];
+  // Notes of page events are written where no context is at hand: their tool names are rendered here.
+  const parts = [...svc.takeNotes().map(ctx.renderNames), ...lead, `Page: ${url}`, `Title: ${title}`];
   if (consoleLines.length)
     parts.push(
-      `Console (new):\n${consoleLines.slice(-30).join('\n')}${consoleLines.length > 30 ? `\n(${consoleLines.length - 30} earlier lines: browser_console)` : ''}`,
+      `Console (new):\n${consoleLines.slice(-30).join('\n')}${consoleLines.length > 30 ? `\n(${consoleLines.length - 30} earlier lines: ${ctx.tool('browser_console')})` : ''}`,
     );
-  if (kind === 'unchanged') parts.push('Snapshot: unchanged since the last one (refs still valid).');
-  else if (kind === 'diff')
-    parts.push(
-      `Snapshot changes since the last one (- removed, + added; call browser_snapshot for the whole page):\n${cap(body)}`,
-    );
-  else parts.push(`Snapshot:\n${body ? cap(body) : '(empty page)'}`);
-  return ok(
-    { url, title, tab: active, snapshotKind: kind, snapshot: cap(body), console: consoleLines },
-    parts.join('\n'),
+  const rendered = (snapshot: string) => {
+    if (kind === 'unchanged') return [...parts, 'Snapshot: unchanged since the last one (refs still valid).'];
+    if (kind === 'diff')
+      return [
+        ...parts,
+        `Snapshot changes since the last one (- removed, + added; call ${ctx.tool('browser_snapshot')} for the whole page):\n${snapshot}`,
+      ];
+    return [...parts, `Snapshot:\n${snapshot || '(empty page)'}`];
+  };
+  return budgeted(
+    ctx,
+    { url, title, tab: active, snapshotKind: kind, console: consoleLines },
+    { snapshot: body },
+    (out) => rendered(out.snapshot ?? '').join('\n'),
   );
 }
 

@@ -204,6 +204,11 @@ export class BrowserService implements SessionService {
 
   /** The element behind a snapshot ref, or an error telling the model to take a fresh snapshot. */
   async locate(page: Page, ref: string): Promise<Locator> {
+    // No page yet (or a tab opened on about:blank and never snapshotted): there is nothing to act on.
+    if (!this.refs.has(page) && page.url() === 'about:blank')
+      throw new SandboxError('INVALID_ARGUMENT', `there is no page to find ref ${ref} on: this tab is blank`, {
+        hint: 'open one with browser_navigate first, then use a ref from the snapshot it returns',
+      });
     if (!this.refs.get(page)?.has(ref)) {
       throw new SandboxError('INVALID_ARGUMENT', `ref ${ref} is not in the latest snapshot of this tab`, {
         hint: SNAPSHOT_HINT,

@@ -53,7 +53,7 @@ export function modernEndpoint(
   const toolsFor = (req: Request | undefined): ToolDefinition[] => {
     if (req?.headers.get('mcp-method') !== 'tools/call') return o.tools;
     const name = req.headers.get('mcp-name')?.trim();
-    const tool = o.tools.find((t) => t.name === name);
+    const tool = o.tools.find((t) => o.names.name(t.name) === name);
     return tool ? [tool] : o.tools;
   };
   const factory = (ctx: McpRequestContext) => {

@@ -6,6 +6,8 @@ import type { Config } from '../config.js';
 import type { Session } from '../sessions/session.js';
 import type { Telemetry } from '../telemetry.js';
 import { fail, type HandleToolContext, type ToolContext, type ToolDefinition, type ToolResult } from './tool.js';
+import type { ToolNamer } from './tool-names.js';
+import { spillInto, withinBudget } from './tool-result.js';
 
 export const SERVER_NAME = 'sandbox-mcp';
 
@@ -18,6 +20,8 @@ export interface CallDeps {
   server: McpServer;
   /** Host paths no error text or log message may name (the state dir). */
   hostPaths: string[];
+  /** The names tools are served under. */
+  names: ToolNamer;
 }
 
 function progressOf(extra: ServerContext): Pick<ToolContext, 'wantsProgress' | 'progress'> {
@@ -33,7 +37,40 @@ function progressOf(extra: ServerContext): Pick<ToolContext, 'wantsProgress' | '
   };
 }
 
-function finish(d: CallDeps, name: string, log: Logger, started: number, result: ToolResult): ToolResult {
+/** Properties that are null are left out: outputs declare optional fields, never `type: [x, "null"]`. */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (!value || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).flatMap(([k, v]) => (v === null || v === undefined ? [] : [[k, withoutNulls(v)]])),
+  );
+}
+
+async function finish(
+  d: CallDeps,
+  name: string,
+  log: Logger,
+  started: number,
+  shaped: ToolResult,
+  spill?: ToolContext['spill'],
+): Promise<ToolResult> {
+  const structured = shaped.structuredContent && (withoutNulls(shaped.structuredContent) as Record<string, unknown>);
+  // A failure a tool answers with (rather than throws) is its own text, hints and all: served names.
+  if (shaped.isError)
+    shaped = {
+      ...shaped,
+      content: shaped.content?.map((b) => (b.type === 'text' ? { ...b, text: d.names.render(b.text) } : b)),
+    };
+  const result = await withinBudget(
+    structured ? { ...shaped, structuredContent: structured } : shaped,
+    d.config.resultMaxKb * 1024,
+    { tool: d.names.name, spill },
+  ).catch((err: unknown) => {
+    log.warn({ err }, 'could not shape a result over the budget');
+    return fail(
+      `${d.names.name(name)}: the result was over the result budget and could not be written to a file in the sandbox`,
+    );
+  });
   const ms = performance.now() - started;
   d.telemetry.toolCall(name, ms, !result.isError);
   log.debug({ ms: Math.round(ms), isError: !!result.isError }, 'tool call');
@@ -42,7 +79,8 @@ function finish(d: CallDeps, name: string, log: Logger, started: number, result:
 
 /** A failure as the model reads it; unexpected ones are logged in full and their text redacted. */
 function failure(d: CallDeps, name: string, log: Logger, err: unknown, session?: Session): ToolResult {
-  const message = redactPaths(clientMessage(err), d.hostPaths);
+  // Hints are written far from here (providers, the in-sandbox agent): they get the served tool names here.
+  const message = d.names.render(redactPaths(clientMessage(err), d.hostPaths));
   if (!isSandboxError(err) || toSandboxError(err).code === 'INTERNAL') {
     log.error({ err }, 'tool failed');
     session?.clientLog?.('error', `${name} failed unexpectedly: ${message}`);
@@ -59,18 +97,21 @@ export async function callHandleTool(
 ): Promise<ToolResult> {
   const log = d.log.child({ tool: tool.name });
   const started = performance.now();
+  const name = d.names.name(tool.name);
   const ctx: HandleToolContext = {
     log,
     config: d.config,
     telemetry: d.telemetry,
     signal: extra.mcpReq.signal,
     handles: d.router,
+    tool: d.names.name,
+    renderNames: d.names.render,
     ...progressOf(extra),
   };
   try {
-    return finish(d, tool.name, log, started, await tool.handler(ctx, args as never));
+    return await finish(d, tool.name, log, started, await tool.handler(ctx, args as never));
   } catch (err) {
-    return finish(d, tool.name, log, started, failure(d, tool.name, log, err));
+    return finish(d, tool.name, log, started, failure(d, name, log, err));
   }
 }
 
@@ -82,11 +123,12 @@ export async function callSandboxTool(
   extra: ServerContext,
 ): Promise<ToolResult> {
   const { sandbox: handle, ...args } = input;
+  const name = d.names.name(tool.name);
   let session: Session;
   try {
     session = d.router.session(handle as string | undefined);
   } catch (err) {
-    return finish(d, tool.name, d.log, performance.now(), failure(d, tool.name, d.log, err));
+    return finish(d, tool.name, d.log, performance.now(), failure(d, name, d.log, err));
   }
   // Warnings and errors of a connection's session also reach its client through MCP logging, at or
   // above the level it set with logging/setLevel: the SDK keeps that level per transport session id,
@@ -106,6 +148,9 @@ export async function callSandboxTool(
     config: d.config,
     telemetry: d.telemetry,
     signal: AbortSignal.any([extra.mcpReq.signal, session.endSignal]),
+    tool: d.names.name,
+    renderNames: d.names.render,
+    spill: (label, content) => spillInto(session, tool.name, label, content),
     ...progressOf(extra),
   };
   const started = performance.now();
@@ -113,7 +158,7 @@ export async function callSandboxTool(
   let result: ToolResult;
   const stopped = () =>
     fail(
-      `${tool.name} was stopped: this session ended while it ran (the server is shutting down, or the session was deleted or expired). Start a new session and call again`,
+      `${name} was stopped: this session ended while it ran (the server is shutting down, or the session was deleted or expired). Start a new session and call again`,
     );
   try {
     result = await tool.handler(ctx, args as never);
@@ -121,12 +166,12 @@ export async function callSandboxTool(
     if (session.endSignal.aborted && !extra.mcpReq.signal.aborted) result = stopped();
   } catch (err) {
     // A handle whose sandbox the provider lost ends with its session, and says so itself.
-    const failed = failure(d, tool.name, log, session.explain(err), session);
+    const failed = failure(d, name, log, session.explain(err), session);
     result = session.ended && !session.gone ? stopped() : failed;
   } finally {
     session.endCall();
   }
-  const notes = session.takeNotes();
+  const notes = session.takeNotes().map(d.names.render);
   if (notes.length) result.content = [{ type: 'text', text: notes.join('\n') }, ...(result.content ?? [])];
-  return finish(d, tool.name, log, started, result);
+  return finish(d, tool.name, log, started, result, session.ended ? undefined : ctx.spill);
 }

@@ -16,11 +16,20 @@ interface BaseToolContext {
   wantsProgress: boolean;
   /** Sends a progress notification when the client asked for them; a no-op otherwise. */
   progress(p: { progress: number; total?: number; message?: string }): void;
+  /** The name a tool is served under (SANDBOX_TOOL_PREFIX): texts that name a tool use it. */
+  tool(name: string): string;
+  /** A text written without a context (an event's note) with every tool it names as served. */
+  renderNames(text: string): string;
 }
 
 /** What a sandbox tool's handler sees besides: the session its call reached (and through it the sandbox). */
 export interface ToolContext extends BaseToolContext {
   session: Session;
+  /**
+   * Writes the whole of an output too big for a result to a file in the sandbox and returns its path,
+   * which the result gives instead (see tool-result.ts).
+   */
+  spill(label: string, content: string): Promise<string>;
 }
 
 /** The handles of the caller (its bearer token and connection), for the tools that make and delete them. */
@@ -43,6 +52,11 @@ interface ToolShape<In extends ZodRawShape, Out extends ZodRawShape> {
   inputSchema: In;
   outputSchema?: Out;
   annotations: ToolAnnotations;
+  /**
+   * Runs on the arguments before validation: accepts spellings of earlier versions that the served
+   * schema no longer advertises (an `env` object where it now lists KEY=VALUE strings).
+   */
+  prepareInput?(args: Record<string, unknown>): Record<string, unknown>;
 }
 
 /**

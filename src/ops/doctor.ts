@@ -3,7 +3,9 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import { isSandboxError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { surfaceChars } from '../mcp/tool-schema.js';
 import { createProvider } from '../providers/index.js';
+import { servedTools } from '../tools/index.js';
 import type { Sandbox, SandboxProvider } from '../providers/types.js';
 
 interface Step {
@@ -50,6 +52,7 @@ export async function doctor(
   };
 
   const chromium = CHROMIUM_CANDIDATES.find((p) => existsSync(p));
+  const served = servedTools(config);
   const summary = {
     provider: config.provider,
     reason: config.providerReason,
@@ -63,6 +66,8 @@ export async function doctor(
       SANDBOX_HANDLE_KEY: !!config.handleKey,
     },
     chromium: chromium ?? null,
+    // What every model turn pays for the tool list (SANDBOX_TOOLS and SANDBOX_TOOL_PREFIX change it).
+    toolList: { tools: served.tools.length, chars: surfaceChars(served.tools, served.names) },
     isolation: undefined as string | undefined,
     network: undefined as string | undefined,
     warnings: [] as string[],
@@ -112,6 +117,7 @@ export async function doctor(
       .map(([k, v]) => `${k} ${v ? 'set' : 'not set'}`)
       .join(', ')}`,
     `chromium   ${summary.chromium ?? 'not found (browser tools unavailable: apt-get install chromium)'}`,
+    `tool list  ${summary.toolList.tools} tools, ${summary.toolList.chars} characters of names, descriptions and input schemas per turn`,
     ...summary.warnings.map((w) => `warning    ${w}`),
     '',
     ...steps.map(

@@ -134,14 +134,20 @@ export class SandboxOps {
   ): Promise<Record<string, unknown>> {
     const tool = this.tools.get(name)!;
     if (tool.kind === 'handles') throw new Error(`${name} is not a sandbox tool`);
+    // The result budget spares a model's context; a REST client is a program and gets the whole output
+    // (the handler's own caps, SANDBOX_MAX_OUTPUT, still hold), so nothing is spilled to a file.
+    const wholeOutput = Math.ceil(this.deps.config.maxOutputBytes / 1024) * 4 + 64;
     const ctx: ToolContext = {
       session,
       log: session.log.child({ rest: name }),
-      config: this.deps.config,
+      config: { ...this.deps.config, resultMaxKb: Math.max(this.deps.config.resultMaxKb, wholeOutput) },
       telemetry: this.deps.telemetry,
       signal,
       wantsProgress: false,
       progress: () => undefined,
+      tool: (toolName) => toolName,
+      renderNames: (text) => text,
+      spill: () => Promise.reject(new SandboxError('INTERNAL', 'REST results are not spilled to files')),
     };
     const result = await tool.handler(ctx, args as never);
     if (result.isError || !result.structuredContent) {

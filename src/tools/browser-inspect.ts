@@ -38,8 +38,7 @@ export const browserInspectTools = [
   defineTool({
     name: 'browser_hover',
     title: 'Hover over an element',
-    description:
-      'Move the mouse over the element with this ref (menus, tooltips, hover states) and return what changed.',
+    description: 'Hover over the element with this ref (menus, tooltips); returns what changed.',
     inputSchema: { ref: refSchema },
     outputSchema: pageStateShape,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
@@ -54,22 +53,20 @@ export const browserInspectTools = [
     name: 'browser_evaluate',
     title: 'Run JavaScript in the page',
     description:
-      'Run a JavaScript expression or function in the active tab and return its value as JSON (promises are awaited): "document.title", ' +
-      '"() => [...document.querySelectorAll(\'a\')].map(a => a.href)", or with ref a function of that element, "(el) => el.getBoundingClientRect()". ' +
-      'For inspecting state the snapshot does not show (storage, computed styles, app variables); act on the page with the other browser tools.',
+      'Run a JavaScript expression or function in the page (with ref: of that element); returns its value as JSON.',
     inputSchema: {
       function: z
         .string()
         .min(1, 'give an expression or a function')
-        .describe('An expression, or a function (of the element when ref is given)'),
-      ref: refSchema.optional().describe('Run the function on this element from the latest snapshot'),
+        .describe('Expression or function, e.g. "() => document.title"'),
+      ref: refSchema.optional().describe('Element the function gets'),
     },
     outputSchema: {
       url: z.string(),
       result: z.string().describe('The value as JSON (or "undefined")'),
       truncated: z.boolean(),
     },
-    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     async handler(ctx, args) {
       return browserCall(ctx, false, async (svc, page) => {
         // The source is compiled by the page (never by this server), then called if it is a function.
@@ -105,11 +102,10 @@ export const browserInspectTools = [
   defineTool({
     name: 'browser_network_requests',
     title: 'Network requests of the page',
-    description:
-      'Requests the active tab made since it opened (newest 500): method, URL, status or failure reason, type and time. only_failed shows what broke (4xx, 5xx, refused, blocked), e.g. why a page renders blank.',
+    description: "The page's requests: method, URL, status or failure (newest 500).",
     inputSchema: {
-      only_failed: z.boolean().optional().describe('Only requests that failed or got a 4xx/5xx status'),
-      url_contains: z.string().optional().describe('Only requests whose URL contains this text'),
+      only_failed: z.boolean().optional().describe('Only failures and 4xx/5xx'),
+      url_contains: z.string().optional().describe('Only URLs containing this'),
     },
     outputSchema: {
       requests: z.array(
@@ -141,18 +137,17 @@ export const browserInspectTools = [
   defineTool({
     name: 'browser_file_upload',
     title: 'Upload files into a file input',
-    description:
-      'Choose files of the sandbox for a file input (by ref: the <input type=file>, or the button that opens the file dialog), as a user picking them in the dialog would. Returns what changed.',
+    description: 'Give a file input (by ref) files of the sandbox; returns what changed.',
     inputSchema: {
       ref: refSchema,
       paths: z
         .array(z.string().min(1))
         .min(1, 'give at least one path')
         .max(20, 'at most 20 files')
-        .describe('Files in the sandbox (relative to the workdir or absolute)'),
+        .describe('Paths of files in the sandbox'),
     },
     outputSchema: pageStateShape,
-    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     async handler(ctx, args) {
       // The files come through the sandbox's files API: the browser gets bytes, never a host path.
       const sb = await ctx.session.sandbox();
@@ -210,7 +205,7 @@ export const browserInspectTools = [
           throw actionError(e, `uploading into ${args.ref}`, ctx.config.browserActionTimeoutS);
         }
         const names = files.map((f) => `${f.name} (${f.buffer.length} B)`).join(', ');
-        return pageState(svc, await svc.page(), 'auto', [`Chose ${names} in ${args.ref}.`]);
+        return pageState(ctx, svc, await svc.page(), 'auto', [`Chose ${names} in ${args.ref}.`]);
       });
     },
   }),

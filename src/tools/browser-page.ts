@@ -16,10 +16,9 @@ export const browserPageTools = [
   defineTool({
     name: 'browser_screenshot',
     title: 'Screenshot of the page',
-    description:
-      "A PNG screenshot of the active tab's viewport (1280x720), or of the whole page with full_page: true. For acting on the page, browser_snapshot is cheaper and gives refs.",
+    description: 'PNG screenshot of the viewport, or the whole page with full_page.',
     inputSchema: {
-      full_page: z.boolean().optional().describe('Capture the whole scrollable page (capped at 16000 px tall)'),
+      full_page: z.boolean().optional().describe('The whole page, not just the viewport'),
     },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: true },
     async handler(ctx, args) {
@@ -65,8 +64,7 @@ export const browserPageTools = [
   defineTool({
     name: 'browser_extract',
     title: 'Visible text of the page',
-    description:
-      'The readable, visible text of the active tab (as a user would see it, without hidden elements or markup), for reading articles, results or error pages.',
+    description: 'The visible text of the page, for reading articles, results or error pages.',
     inputSchema: {},
     outputSchema: { url: z.string(), title: z.string(), text: z.string(), truncated: z.boolean() },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: true },
@@ -94,12 +92,11 @@ export const browserPageTools = [
   defineTool({
     name: 'browser_tabs',
     title: 'List, open, select or close tabs',
-    description:
-      'Manage the browser\'s tabs: action "list"; "new" (optionally opening url); "select" tab `index`; "close" tab `index` (default: the active one). Other browser tools act on the active tab.',
+    description: 'List, open, select or close tabs; browser tools act on the active one.',
     inputSchema: {
-      action: z.enum(['list', 'new', 'select', 'close']),
-      index: z.number().int().min(0).optional().describe('Tab index for select and close (from list)'),
-      url: z.string().optional().describe('For "new": a URL to open in the new tab'),
+      action: z.enum(['list', 'new', 'select', 'close']).describe('What to do'),
+      index: z.number().int().min(0).optional().describe('Tab to select or close'),
+      url: z.string().optional().describe('URL for a new tab'),
     },
     outputSchema: { tabs: z.array(tabShape), active: z.number() },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
@@ -146,7 +143,7 @@ export const browserPageTools = [
   defineTool({
     name: 'browser_back',
     title: 'Go back',
-    description: "Go back one page in the active tab's history and return the page's snapshot.",
+    description: 'Go back one page; returns the snapshot.',
     inputSchema: {},
     outputSchema: pageStateShape,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
@@ -163,16 +160,15 @@ export const browserPageTools = [
           response === null && page.url() === before
             ? ["There is no previous page in this tab's history; nothing changed."]
             : ['Went back.'];
-        return pageState(svc, page, 'full', lead);
+        return pageState(ctx, svc, page, 'full', lead);
       });
     },
   }),
   defineTool({
     name: 'browser_console',
     title: 'Console messages',
-    description:
-      'Console messages (log, info, warning, error) and uncaught errors of the active tab since it was opened (newest 500), for debugging a page.',
-    inputSchema: { only_errors: z.boolean().optional().describe('Only errors and uncaught exceptions') },
+    description: 'Console messages and uncaught errors of the page (newest 500).',
+    inputSchema: { only_errors: z.boolean().optional().describe('Only errors') },
     outputSchema: {
       messages: z.array(
         z.object({ type: z.string(), text: z.string(), location: z.string().optional(), at: z.string() }),
@@ -203,8 +199,7 @@ export const browserPageTools = [
   defineTool({
     name: 'browser_close',
     title: 'Close the browser',
-    description:
-      "Close this session's browser (all tabs, cookies and storage) to free memory or start clean; the next browser tool starts a fresh one.",
+    description: 'Close the browser and its tabs, cookies, storage.',
     inputSchema: {},
     outputSchema: { closed: z.boolean() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },

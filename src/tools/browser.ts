@@ -7,7 +7,8 @@ import { defineTool } from '../mcp/tool.js';
 import { browserInspectTools } from './browser-inspect.js';
 import { browserPageTools } from './browser-page.js';
 
-const act = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true } as const;
+/** A page action runs the page's code and changes its state (a click may submit or delete): destructive. */
+const act = { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true } as const;
 
 /** "localhost:3000/x" and "example.com" mean http(s) pages, as in an address bar; "/workspace/x.html" a file. */
 export function normalizeUrl(raw: string): string {
@@ -79,16 +80,12 @@ export const browserTools = [
     name: 'browser_navigate',
     title: 'Open a URL in the browser',
     description:
-      "Open a URL in the active tab of this session's browser and return the page's accessibility snapshot (elements tagged [ref=eN] for the other browser tools). " +
-      'The browser runs inside the sandbox: http://localhost:PORT reaches servers you started there (shell_start), file:///workspace/... its files. Starts the browser on first use.',
+      "Open a URL in the browser, which runs in the sandbox (http://localhost:PORT works); returns the page's snapshot.",
     inputSchema: {
-      url: z
-        .string()
-        .min(1, 'url must not be empty')
-        .describe('e.g. "http://localhost:3000/" or "file:///workspace/index.html"'),
+      url: z.string().min(1, 'url must not be empty').describe('e.g. "http://localhost:3000/"'),
     },
     outputSchema: pageStateShape,
-    annotations: { ...act, destructiveHint: false },
+    annotations: act,
     async handler(ctx, args) {
       const { url, note } = fromInside(normalizeUrl(args.url), (await ctx.session.sandbox()).id);
       return browserCall(ctx, true, async (svc, page) => {
@@ -99,7 +96,7 @@ export const browserTools = [
         }
         // A short grace for the load event (images, late scripts) without holding fast pages back.
         await page.waitForLoadState('load', { timeout: 3000 }).catch(() => undefined);
-        return pageState(svc, page, 'full', note ? [note] : []);
+        return pageState(ctx, svc, page, 'full', note ? [note] : []);
       });
     },
   }),
@@ -107,22 +104,20 @@ export const browserTools = [
     name: 'browser_snapshot',
     title: 'Accessibility snapshot of the page',
     description:
-      "The active tab's accessibility tree as indented YAML-like text: roles, names, values and states, each interactive element tagged [ref=eN]. " +
-      'Use the refs with browser_click, browser_type, browser_select_option and browser_scroll. Prefer this to screenshots for acting on a page.',
+      "The page's accessibility tree as text, each element tagged [ref=...] (e.g. [ref=f1e2]) for the action tools.",
     inputSchema: {},
     outputSchema: pageStateShape,
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: true },
     async handler(ctx) {
       return browserCall(ctx, true, async (svc, page) => {
-        return pageState(svc, page, 'full');
+        return pageState(ctx, svc, page, 'full');
       });
     },
   }),
   defineTool({
     name: 'browser_click',
     title: 'Click an element',
-    description:
-      'Click the element with this ref (from the latest snapshot), wait for what it triggers to settle, and return what changed on the page.',
+    description: 'Click the element with this ref; returns what changed on the page.',
     inputSchema: { ref: refSchema, double: z.boolean().optional().describe('Double-click instead') },
     outputSchema: pageStateShape,
     annotations: act,
@@ -136,12 +131,11 @@ export const browserTools = [
   defineTool({
     name: 'browser_type',
     title: 'Type into a field',
-    description:
-      'Replace the text of an input, textarea or contenteditable (by ref) with `text`; submit: true presses Enter afterwards. Returns what changed.',
+    description: 'Replace the text of a field (by ref); submit presses Enter. Returns what changed.',
     inputSchema: {
       ref: refSchema,
       text: z.string().describe('The new content of the field'),
-      submit: z.boolean().optional().describe('Press Enter after typing (submits most forms)'),
+      submit: z.boolean().optional().describe('Press Enter after'),
     },
     outputSchema: pageStateShape,
     annotations: act,
@@ -156,10 +150,9 @@ export const browserTools = [
   defineTool({
     name: 'browser_press_key',
     title: 'Press a key',
-    description:
-      'Press a key or chord in the focused element of the active tab: "Enter", "Escape", "Tab", "ArrowDown", "Control+a", a single character, ...',
+    description: 'Press a key or chord in the focused element, e.g. "Enter", "Control+a".',
     inputSchema: {
-      key: z.string().min(1).describe('Key name as in Playwright / KeyboardEvent.key, e.g. "Enter" or "Shift+Tab"'),
+      key: z.string().min(1).describe('Key, e.g. "Enter" or "Shift+Tab"'),
     },
     outputSchema: pageStateShape,
     annotations: act,
@@ -174,18 +167,17 @@ export const browserTools = [
             });
           throw actionError(e, `pressing ${args.key}`, ctx.config.browserActionTimeoutS);
         }
-        return pageState(svc, await svc.page(), 'auto', [`Pressed ${args.key}.`]);
+        return pageState(ctx, svc, await svc.page(), 'auto', [`Pressed ${args.key}.`]);
       });
     },
   }),
   defineTool({
     name: 'browser_select_option',
     title: 'Choose options in a select',
-    description:
-      'Select one or more options (by value or visible label) in the <select> with this ref; returns what changed.',
+    description: 'Choose options (by value or label) in a <select> by ref; returns what changed.',
     inputSchema: {
       ref: refSchema,
-      values: z.array(z.string()).min(1, 'give at least one value').describe('Option values or labels, e.g. ["blue"]'),
+      values: z.array(z.string()).min(1, 'give at least one value').describe('Values or labels'),
     },
     outputSchema: pageStateShape,
     annotations: act,
@@ -199,14 +191,13 @@ export const browserTools = [
   defineTool({
     name: 'browser_scroll',
     title: 'Scroll the page',
-    description:
-      'Scroll the element with this ref into view, or scroll the page by dy pixels (negative: up; default: most of a screen down). Returns the new snapshot or what changed.',
+    description: 'Scroll an element (by ref) into view, or the page by dy pixels.',
     inputSchema: {
       ref: refSchema.optional(),
-      dy: z.number().optional().describe('Pixels to scroll vertically when no ref is given'),
+      dy: z.number().optional().describe('Pixels down (negative: up)'),
     },
     outputSchema: pageStateShape,
-    annotations: { ...act, idempotentHint: false },
+    annotations: { ...act, destructiveHint: false },
     async handler(ctx, args) {
       return browserCall(ctx, false, async (svc, page) => {
         try {
@@ -221,24 +212,23 @@ export const browserTools = [
             '`${Math.round(window.scrollY)} of ${Math.max(0, document.documentElement.scrollHeight - window.innerHeight)}`',
           )
           .catch(() => '?');
-        return pageState(svc, page, 'auto', [`Scrolled; vertical position ${y} px.`]);
+        return pageState(ctx, svc, page, 'auto', [`Scrolled; vertical position ${y} px.`]);
       });
     },
   }),
   defineTool({
     name: 'browser_wait_for',
     title: 'Wait for text or time',
-    description:
-      'Wait until `text` appears, or `text_gone` disappears, in the active tab (up to time_s, default 10 s); with only time_s, just wait that long (max 60 s). Returns the page afterwards.',
+    description: 'Wait for text to appear or text_gone to go (up to time_s, default 10), or time_s seconds.',
     inputSchema: {
-      text: z.string().min(1).optional().describe('Wait until this text is visible'),
-      text_gone: z.string().min(1).optional().describe('Wait until this text is no longer visible'),
+      text: z.string().min(1).optional().describe('Text to wait for'),
+      text_gone: z.string().min(1).optional().describe('Text to wait to go'),
       time_s: z
         .number()
-        .positive()
+        .min(0.1, 'time_s must be at least 0.1')
         .max(60, 'time_s is at most 60')
         .optional()
-        .describe('Seconds to wait, or the most to wait for text'),
+        .describe('Seconds (at most, with text)'),
     },
     outputSchema: pageStateShape,
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: true },
@@ -273,7 +263,7 @@ export const browserTools = [
           throw actionError(e, 'waiting', limit / 1000);
         }
         const waited = ((Date.now() - started) / 1000).toFixed(1);
-        return pageState(svc, page, 'auto', [
+        return pageState(ctx, svc, page, 'auto', [
           `Waited ${waited} s${args.text ? `: ${JSON.stringify(args.text)} is visible` : ''}${args.text_gone ? `: ${JSON.stringify(args.text_gone)} is gone` : ''}.`,
         ]);
       });

@@ -4,13 +4,7 @@ import { siteStore } from '../deploy/index.js';
 import { checkSiteName } from '../deploy/store.js';
 import { defineTool, ok } from '../mcp/tool.js';
 
-const siteName = z
-  .string()
-  .min(1)
-  .max(63)
-  .describe(
-    'Site name, a DNS label: lowercase letters, digits, hyphens, e.g. "my-blog"; deploy_site returns the URL it is served at',
-  );
+const siteName = z.string().min(1).max(63).describe('Site name (a DNS label), e.g. "my-blog"');
 const versionShape = {
   version: z.string(),
   createdAt: z.string(),
@@ -28,14 +22,9 @@ export const deployTools = [
     name: 'deploy_site',
     title: 'Publish a static site',
     description:
-      'Publish a folder of the sandbox (a build output holding index.html, e.g. from webdev_build) as a site with a durable URL. ' +
-      'Each call makes a new immutable version and makes it live; earlier versions stay available for deploy_rollback. The site outlives this session and sandbox. ' +
-      'A site belongs to the named workspace that deployed it (else to this session): a name another one owns is refused, so pick another.',
+      'Publish a folder holding index.html as a site with a durable URL. Each call adds a live version (deploy_rollback goes back). Names other owners hold are refused.',
     inputSchema: {
-      path: z
-        .string()
-        .min(1)
-        .describe('Folder to publish: relative to the workdir or absolute inside the sandbox, e.g. "my-app/dist"'),
+      path: z.string().min(1).describe('Folder to publish, e.g. "my-app/dist"'),
       name: siteName,
     },
     outputSchema: {
@@ -68,7 +57,7 @@ export const deployTools = [
         `Published ${c.root} as ${args.name} ${v.version} (${v.fileCount} files, ${kb(v.totalBytes)}), now live at ${url}`,
         ...(hasIndex ? [] : ['Warning: no index.html at the top of the folder, so the site root shows a 404 page.']),
         ...(c.skipped.length ? [`Skipped ${c.skipped.length}: ${c.skipped.slice(0, 10).join('; ')}`] : []),
-        'deploy_list shows versions; deploy_rollback switches the live one.',
+        `${ctx.tool('deploy_list')} shows versions; ${ctx.tool('deploy_rollback')} switches the live one.`,
       ];
       return ok(
         {
@@ -88,15 +77,14 @@ export const deployTools = [
   defineTool({
     name: 'deploy_list',
     title: 'List deployed sites',
-    description:
-      'List your deployed sites (those of this named workspace, or of this session without one), or one of them, with URL, versions, sizes, times and which version is live.',
+    description: 'List your deployed sites, or one: URL, versions, which is live.',
     inputSchema: { name: siteName.optional() },
     outputSchema: {
       sites: z.array(
         z.object({
           name: z.string(),
           url: z.string(),
-          live: z.string().nullable(),
+          live: z.string().optional(),
           versions: z.array(z.object(versionShape)),
         }),
       ),
@@ -117,7 +105,7 @@ export const deployTools = [
               ].join('\n'),
             )
             .join('\n')
-        : 'No sites of yours yet (deploy_list shows only the sites of this workspace, or of this session when it has none). Publish a folder with deploy_site.';
+        : `No sites of yours yet (${ctx.tool('deploy_list')} shows only the sites of this workspace, or of this session when it has none). Publish a folder with ${ctx.tool('deploy_site')}.`;
       return ok({ sites }, text);
     },
   }),
@@ -125,14 +113,13 @@ export const deployTools = [
   defineTool({
     name: 'deploy_rollback',
     title: 'Switch the live version of a site',
-    description:
-      'Make an earlier (or any) version of a site live again; nothing is deleted. deploy_list shows the versions.',
+    description: 'Make another version of a site live; nothing is deleted.',
     inputSchema: {
       name: siteName,
-      version: z.string().min(1).describe('Version id from deploy_list or deploy_site, e.g. "v2"'),
+      version: z.string().min(1).describe('Version, e.g. "v2"'),
     },
     outputSchema: { name: z.string(), url: z.string(), ...versionShape },
-    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {
       const store = siteStore(ctx.config.stateDir);
       const v = await store.rollback(args.name, args.version, await store.actorFor(ctx.session.principal));
@@ -144,7 +131,7 @@ export const deployTools = [
   defineTool({
     name: 'deploy_delete',
     title: 'Delete a deployed site',
-    description: 'Delete a site with all its versions; its URL then answers 404. This cannot be undone.',
+    description: 'Delete a site and all its versions; no undo.',
     inputSchema: { name: siteName },
     outputSchema: { name: z.string(), deletedVersions: z.number() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },

@@ -5,7 +5,7 @@ export const pathSchema = z
   .string()
   .min(1, 'path must not be empty')
   .max(4096, 'path is longer than 4096 characters')
-  .describe('Path relative to the workdir (/workspace), or absolute inside the sandbox, e.g. "src/index.ts"');
+  .describe('Relative to /workspace, or absolute');
 
 export function fmtBytes(n: number): string {
   if (n < 1024) return `${n} B`;

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { defineTool, ok } from '../mcp/tool.js';
+import { budgeted } from '../mcp/tool-result.js';
 import type { TreeEntry } from '../providers/types.js';
 import { fmtBytes, fmtMode, fmtTime, pathSchema } from './files-common.js';
 
 const MAX_DEPTH = 32;
 const globSchema = z.string().min(1, 'glob must not be empty').max(1000).optional();
-const hiddenSchema = z.boolean().optional().describe('Include names starting with "." (default false)');
+const hiddenSchema = z.boolean().optional().describe('Include dotfiles');
 
 /** Folders the providers' walks list but never enter (devices, kernel files), whatever include_ignored says. */
 const SYSTEM_FOLDER = /^\/(dev|proc|sys)$/;
@@ -40,28 +41,26 @@ export const manageFileTools = [
     name: 'file_list',
     title: 'List files',
     description:
-      'List a folder: type, size and modified time of each entry. depth 1 (the default) lists the folder itself; higher depths walk into subfolders. ' +
-      'glob filters entries (e.g. "*.ts" by name at any depth, "src/**/*.test.ts" by path) and then walks the whole tree unless depth is given. ' +
-      'node_modules, .git, __pycache__ and .venv are shown but not entered unless include_ignored is true. Paths in the answer can be passed straight to file_read.',
+      'List a folder: type, size, time per entry. depth walks subfolders; glob filters ("src/**/*.ts"). node_modules and .git are not entered.',
     inputSchema: {
-      path: pathSchema.optional().describe('Folder to list (default: the workdir)'),
+      path: pathSchema.optional().describe('Default /workspace'),
       depth: z
         .number()
         .int('depth must be a whole number')
         .min(1, 'depth must be at least 1')
         .max(MAX_DEPTH, `depth is at most ${MAX_DEPTH}`)
         .optional()
-        .describe(`Levels to walk (default 1, or ${MAX_DEPTH} with a glob)`),
-      glob: globSchema.describe('Only entries matching this glob, e.g. "*.py" or "src/**/*.ts"'),
+        .describe('Levels (default 1)'),
+      glob: globSchema.describe('e.g. "*.py"'),
       include_hidden: hiddenSchema,
-      include_ignored: z.boolean().optional().describe('Also walk node_modules, .git, __pycache__ and .venv'),
+      include_ignored: z.boolean().optional().describe('Enter node_modules, .git...'),
       max_entries: z
         .number()
         .int()
         .min(1, 'max_entries must be at least 1')
         .max(5000, 'max_entries is at most 5000')
         .optional()
-        .describe('Most entries to return (default 500)'),
+        .describe('Default 500'),
     },
     outputSchema: listOutput,
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
@@ -97,28 +96,34 @@ export const manageFileTools = [
     name: 'file_search',
     title: 'Search file contents',
     description:
-      'Search text files for a regular expression (JavaScript syntax; ^ and $ match at line ends) and get "path:line: text" for each matching line. ' +
-      'Binary files, hidden files and node_modules/.git are skipped. Narrow with path (a folder or file) and glob (e.g. "*.ts"). Then file_read the file around the line.',
+      'Search files for a JavaScript regex; returns "path:line: text" per match. Skips binary and hidden files and node_modules.',
     inputSchema: {
       pattern: z
         .string()
         .min(1, 'pattern must not be empty')
         .max(2000, 'pattern is at most 2000 characters')
-        .describe('Regex, e.g. "function \\\\w+Handler" or "TODO|FIXME"'),
-      path: pathSchema.optional().describe('Folder or file to search (default: the workdir)'),
-      glob: globSchema.describe('Only files matching this glob, e.g. "*.{ts,tsx}"'),
+        .describe('e.g. "TODO|FIXME"'),
+      path: pathSchema.optional().describe('Folder or file (default /workspace)'),
+      glob: globSchema.describe('e.g. "*.ts"'),
       max_results: z
         .number()
         .int()
         .min(1, 'max_results must be at least 1')
         .max(1000, 'max_results is at most 1000')
         .optional()
-        .describe('Most matching lines to return (default 100)'),
-      case_sensitive: z.boolean().optional().describe('Default true; false ignores case'),
+        .describe('Default 100'),
+      case_sensitive: z.boolean().optional().describe('Default true'),
       include_hidden: hiddenSchema,
     },
     outputSchema: {
-      matches: z.array(z.object({ path: z.string(), line: z.number(), text: z.string() })),
+      matches: z
+        .array(z.object({ path: z.string(), line: z.number(), text: z.string() }))
+        .optional()
+        .describe('Absent when the result would pass the result budget: see the text'),
+      matchesPath: z
+        .string()
+        .optional()
+        .describe('File in the sandbox with every match, when the text shows only the head and tail of the list'),
       truncated: z.boolean(),
       filesSearched: z.number(),
       binarySkipped: z.number(),
@@ -137,8 +142,10 @@ export const manageFileTools = [
         includeHidden: args.include_hidden,
         timeoutMs: ctx.config.searchTimeoutS * 1000,
       });
-      const lines = r.matches.map((m) => `${m.path}:${m.line}: ${m.text}`);
-      if (!lines.length)
+      const { matches, ...counts } = r;
+      const found = matches.map((m) => `${m.path}:${m.line}: ${m.text}`).join('\n');
+      const lines: string[] = [];
+      if (!matches.length)
         lines.push(`No matches for /${args.pattern}/ in ${r.filesSearched} file${r.filesSearched === 1 ? '' : 's'}.`);
       if (r.truncated)
         lines.push(`[stopped at ${maxResults} matches: narrow path or glob, or raise max_results (up to 1000)]`);
@@ -151,19 +158,20 @@ export const manageFileTools = [
         r.largeSkipped && `${r.largeSkipped} over 32 MB`,
       ].filter(Boolean);
       if (skipped.length) lines.push(`[skipped ${skipped.join(' and ')} file(s)]`);
-      return ok({ ...r }, lines.join('\n'));
+      return budgeted(ctx, counts, { matches: found }, (out) => [out.matches, ...lines].filter(Boolean).join('\n'), {
+        matches,
+      });
     },
   }),
 
   defineTool({
     name: 'file_move',
     title: 'Move or rename',
-    description:
-      'Move or rename a file or folder. "to" is the full new path (not a folder to move into). An existing destination is an error unless overwrite is true.',
+    description: 'Move or rename a file or folder; `to` is the full new path.',
     inputSchema: {
       from: pathSchema.describe('Existing path'),
-      to: pathSchema.describe('New path, e.g. "src/new-name.ts"'),
-      overwrite: z.boolean().optional().describe('Replace an existing file (or empty folder) at "to"'),
+      to: pathSchema.describe('New path'),
+      overwrite: z.boolean().optional().describe('Replace what is there'),
     },
     outputSchema: { from: z.string(), to: z.string() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
@@ -177,11 +185,10 @@ export const manageFileTools = [
   defineTool({
     name: 'file_delete',
     title: 'Delete a file or folder',
-    description:
-      'Delete a file or symlink (the link, not its target), or a folder with recursive: true. There is no undo.',
+    description: 'Delete a file or symlink, or a folder with recursive: true. No undo.',
     inputSchema: {
       path: pathSchema,
-      recursive: z.boolean().optional().describe('Required to delete a folder and everything in it'),
+      recursive: z.boolean().optional().describe('Needed for a folder'),
     },
     outputSchema: { path: z.string(), type: z.string() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
@@ -199,8 +206,7 @@ export const manageFileTools = [
   defineTool({
     name: 'file_info',
     title: 'File info',
-    description:
-      'Type, size, permissions, times and (for a symlink) its target, without reading the file; for a file also whether it is text, an image or binary.',
+    description: 'Type, size, permissions, times, symlink target; text, image or binary.',
     inputSchema: { path: pathSchema },
     outputSchema: {
       path: z.string(),

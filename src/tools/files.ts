@@ -2,25 +2,23 @@ import { z } from 'zod';
 import { SandboxError } from '../errors.js';
 import { defineTool, ok, type ToolContext, type ToolResult } from '../mcp/tool.js';
 import { applyEdits, unifiedDiff } from './file-edits.js';
+import { textPage } from './file-pages.js';
 import { fmtBytes, fmtMode, parseMode, pathSchema } from './files-common.js';
 import { manageFileTools } from './files-manage.js';
 
 /** Images past this size are refused: clients and models reject larger ones anyway. */
 const MAX_IMAGE_BYTES = 5 << 20;
 
-function numbered(text: string, first: number): string {
-  const lines = text.split('\n');
-  if (text.endsWith('\n')) lines.pop();
-  let out = '';
-  for (let i = 0; i < lines.length; i++) out += `${i ? '\n' : ''}${String(first + i).padStart(6)}\t${lines[i]}`;
-  return out;
-}
-
 const readOutput = {
   path: z.string(),
   kind: z.enum(['text', 'image', 'binary']),
   encoding: z.enum(['utf-8', 'base64']).optional(),
-  content: z.string().optional().describe('The text (no line numbers), or base64 bytes'),
+  content: z
+    .string()
+    .optional()
+    .describe(
+      'The text (no line numbers), or base64 bytes; left out when sending it twice would pass the result budget',
+    ),
   mimeType: z.string().optional(),
   size: z.number().describe('File size in bytes'),
   startLine: z.number().optional(),
@@ -38,7 +36,8 @@ async function readBase64(
   limit: number | undefined,
 ): Promise<ToolResult> {
   const sb = await ctx.session.sandbox();
-  const cap = ctx.config.maxReadBytes;
+  // base64 is sent twice (text and structured): 4 characters for 3 bytes, in both, within the budget.
+  const cap = Math.min(ctx.config.maxReadBytes, Math.floor(((ctx.config.resultMaxKb * 1024 - 1024) / 8) * 3));
   const { data, size } = await sb.files.read(path, { offset, length: Math.min(limit ?? cap, cap) });
   const truncated = offset + data.length < size;
   const more = truncated
@@ -63,9 +62,7 @@ const fileRead = defineTool({
   name: 'file_read',
   title: 'Read a file',
   description:
-    'Read a text file with line numbers ("     1\\tfirst line"). For big files pass offset (first line, 1-based) and limit (line count); ' +
-    'the answer gives the total line count and says how to continue when it stopped early. PNG, JPEG, GIF and WebP images come back as images. ' +
-    'Other binary files are refused unless encoding is "base64" (then offset and limit count bytes, offset 0-based). Use file_search to find where something is first.',
+    'Read a text file with line numbers; offset (first line) and limit page big files. Images come back as images; other binary only with encoding base64.',
   inputSchema: {
     path: pathSchema,
     offset: z
@@ -73,17 +70,14 @@ const fileRead = defineTool({
       .int('offset must be a whole number')
       .min(0, 'offset must be >= 1 (first line) or, with base64, >= 0 (first byte)')
       .optional()
-      .describe('First line to read, 1-based (default 1); with base64: first byte, 0-based'),
+      .describe('First line (1-based); base64: first byte'),
     limit: z
       .number()
       .int('limit must be a whole number')
       .min(1, 'limit must be at least 1')
       .optional()
-      .describe('Number of lines to read (default: to the end, up to the byte cap); with base64: bytes'),
-    encoding: z
-      .enum(['utf-8', 'utf8', 'base64'])
-      .optional()
-      .describe('"base64" returns raw bytes (for binary files); default utf-8 text'),
+      .describe('Lines; base64: bytes'),
+    encoding: z.enum(['utf-8', 'utf8', 'base64']).optional().describe('base64 for binary files'),
   },
   outputSchema: readOutput,
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
@@ -94,7 +88,8 @@ const fileRead = defineTool({
         hint: 'pass offset: 1, or omit it',
       });
     const sb = await ctx.session.sandbox();
-    const cap = ctx.config.maxReadBytes;
+    // The result budget counts what is sent, so a page never reads more than it could send.
+    const cap = Math.min(ctx.config.maxReadBytes, ctx.config.resultMaxKb * 1024);
     const r = await sb.files.readText(args.path, { offset: args.offset, limit: args.limit, maxBytes: cap });
     if (r.kind === 'image') {
       if (r.size > MAX_IMAGE_BYTES)
@@ -126,29 +121,7 @@ const fileRead = defineTool({
         { hint: `pass an offset from 1 to ${r.totalLines}` },
       );
     }
-    const structured = {
-      path: args.path,
-      kind: 'text' as const,
-      encoding: 'utf-8' as const,
-      content: r.text,
-      size: r.size,
-      startLine: r.startLine,
-      endLine: r.endLine,
-      totalLines: r.totalLines,
-      truncated: r.endLine < r.totalLines || r.truncated,
-    };
-    if (r.totalLines === 0) return ok(structured, `${args.path} is empty.`);
-    let note = '';
-    const partLine = r.truncated && r.endLine === r.startLine && !r.text.endsWith('\n');
-    if (partLine)
-      note = `[line ${r.startLine} is longer than the ${fmtBytes(cap)} read cap and was cut; read it in pieces with encoding: "base64" or shell_exec (e.g. cut -c)]`;
-    else if (r.truncated)
-      note = `[showing lines ${r.startLine}-${r.endLine} of ${r.totalLines}: the ${fmtBytes(cap)} read cap was reached. Continue with offset: ${r.endLine + 1}]`;
-    else if (r.endLine < r.totalLines)
-      note = `[showing lines ${r.startLine}-${r.endLine} of ${r.totalLines}. Continue with offset: ${r.endLine + 1}]`;
-    if (partLine && r.endLine < r.totalLines)
-      note += `\n[the file has ${r.totalLines} lines; the next one is at offset: ${r.endLine + 1}]`;
-    return ok(structured, note ? `${numbered(r.text, r.startLine)}\n${note}` : numbered(r.text, r.startLine));
+    return textPage(ctx, args.path, r, cap);
   },
 });
 
@@ -161,16 +134,12 @@ const fileWrite = defineTool({
   name: 'file_write',
   title: 'Write a file',
   description:
-    'Create or overwrite a whole file (parent folders are created). The write is atomic: readers see the old or the new file, never half of one. ' +
-    'An existing file keeps its permissions unless mode is given. For binary data pass base64 content with encoding: "base64". To change part of a file, use file_edit instead.',
+    'Create or overwrite a whole file, atomically (parents created). Binary: base64 content with encoding base64. For changes use file_edit.',
   inputSchema: {
     path: pathSchema,
-    content: z.string().describe('The full new content (UTF-8 text, or base64 with encoding: "base64")'),
-    encoding: z.enum(['utf-8', 'utf8', 'base64']).optional().describe('How content is encoded (default utf-8)'),
-    mode: z
-      .string()
-      .optional()
-      .describe('Octal permissions, e.g. "755" for a script; default: keep the existing file\'s, else "644"'),
+    content: z.string().describe('The whole new content'),
+    encoding: z.enum(['utf-8', 'utf8', 'base64']).optional().describe('Default utf-8'),
+    mode: z.string().optional().describe('Octal, e.g. "755"'),
   },
   outputSchema: writeOutput,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
@@ -198,8 +167,7 @@ const fileEdit = defineTool({
   name: 'file_edit',
   title: 'Edit a file',
   description:
-    "Replace exact text in a file. Each edit's old_text must match exactly once (copy it from file_read, without line numbers, indentation included), unless replace_all is set. " +
-    'Edits apply in order; if any fails, none is written and the error says which and why. Returns a unified diff; dry_run: true shows the diff without writing.',
+    'Replace exact text in a file: each old_text must match once (unless replace_all). All edits or none; returns a diff.',
   inputSchema: {
     path: pathSchema,
     edits: z
@@ -207,14 +175,15 @@ const fileEdit = defineTool({
         z
           .object({
             old_text: z.string().describe('Exact text to find'),
-            new_text: z.string().describe('Text to put in its place'),
-            replace_all: z.boolean().optional().describe('Replace every match instead of requiring exactly one'),
+            new_text: z.string().describe('Replacement'),
+            replace_all: z.boolean().optional().describe('Every match, not exactly one'),
           })
           .strict(),
       )
       .min(1, 'edits must hold at least one edit')
+      .describe('Applied in order')
       .max(200, 'at most 200 edits per call'),
-    dry_run: z.boolean().optional().describe('Return the diff without writing'),
+    dry_run: z.boolean().optional().describe('Only show the diff'),
   },
   outputSchema: {
     path: z.string(),

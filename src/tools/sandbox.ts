@@ -7,15 +7,13 @@ export const workspaceArg = z
   .string()
   .regex(WORKSPACE_NAME, `a workspace name is ${WORKSPACE_NAME_RULE}`)
   .optional()
-  .describe(`Named workspace to work in (${WORKSPACE_NAME_RULE}); omit it for a fresh sandbox of your own`);
+  .describe('Named workspace, e.g. "my-project"; omit for a new sandbox');
 
 export const sandboxTools = [
   defineTool({
     name: 'sandbox_info',
     title: 'Sandbox info',
-    description:
-      "Describe this session's sandbox: provider, id, workdir, isolation, network access, resource limits and when it expires if left idle. " +
-      'Starts the sandbox if it is not running yet. Call it when you need to know whether the network is reachable or how long commands may run.',
+    description: 'Describe the sandbox: provider, isolation, network access, limits, idle expiry.',
     inputSchema: {},
     outputSchema: {
       provider: z.string(),
@@ -27,11 +25,11 @@ export const sandboxTools = [
       limits: z.record(z.string(), z.union([z.string(), z.number()])),
       createdAt: z.string(),
       idleTimeoutS: z.number(),
-      expiresAt: z.string().nullable(),
+      expiresAt: z.string().optional(),
       workspace: z
         .object({ name: z.string(), sessions: z.number(), ttlS: z.number() })
-        .nullable()
-        .describe('The named workspace this session shares, or null: a sandbox of its own'),
+        .optional()
+        .describe('The named workspace this session shares; absent: a sandbox of its own'),
       egress: z
         .object({
           proxy: z.string(),
@@ -42,9 +40,9 @@ export const sandboxTools = [
           refused: z.number(),
           openConnections: z.number(),
         })
-        .nullable()
+        .optional()
         .describe(
-          "SANDBOX_NETWORK=egress: the proxy commands use, the host names it allows, and this sandbox's traffic through it; null otherwise",
+          "SANDBOX_NETWORK=egress: the proxy commands use, the host names it allows, and this sandbox's traffic through it; absent otherwise",
         ),
       warnings: z.array(z.string()),
     },
@@ -97,17 +95,13 @@ export const sandboxTools = [
     name: 'sandbox_create',
     title: 'Create a sandbox',
     description:
-      'Create a sandbox and return its handle; pass that handle as `sandbox` to every later call that should run in it. ' +
-      "Use it when a call says it reaches no sandbox, or to work in several sandboxes at once. With `workspace`, the handle reaches that named workspace's shared sandbox, whose files outlive the handle.",
+      "Create a sandbox; returns a handle to pass as `sandbox` to later calls. Use it when a call reaches no sandbox. workspace: a named workspace's shared sandbox.",
     inputSchema: {
       workspace: workspaceArg,
     },
     outputSchema: {
       sandbox: z.string().describe('The handle: pass it as `sandbox` to later calls'),
-      workspace: z
-        .string()
-        .nullable()
-        .describe('The named workspace the handle reaches, or null: a sandbox of its own'),
+      workspace: z.string().optional().describe('The named workspace the handle reaches; absent: a sandbox of its own'),
       idleTimeoutS: z.number().describe('The handle expires after this many seconds without a call'),
     },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
@@ -119,7 +113,7 @@ export const sandboxTools = [
         : 'a new sandbox of its own';
       return ok(
         { sandbox: handle, workspace, idleTimeoutS: ctx.config.idleTimeoutS },
-        `Sandbox handle: ${handle}\nIt reaches ${where}. Pass sandbox: "${handle}" to every later call that should run there. It expires after ${ctx.config.idleTimeoutS} s without a call; sandbox_delete ends it now.`,
+        `Sandbox handle: ${handle}\nIt reaches ${where}. Pass sandbox: "${handle}" to every later call that should run there. It expires after ${ctx.config.idleTimeoutS} s without a call; ${ctx.tool('sandbox_delete')} ends it now.`,
       );
     },
   }),
@@ -127,18 +121,17 @@ export const sandboxTools = [
     kind: 'handles',
     name: 'sandbox_delete',
     title: 'Delete a sandbox',
-    description:
-      "Delete the sandbox a handle from sandbox_create reaches, with its files and processes (a named workspace's sandbox only loses this handle). Call it when you are done with a sandbox.",
+    description: 'Delete the sandbox a handle reaches, with its files and processes.',
     inputSchema: {
-      sandbox: z.string().min(1).max(512).describe('The handle sandbox_create returned'),
+      sandbox: z.string().min(1).max(512).describe('Handle from sandbox_create'),
     },
     outputSchema: {
       deleted: z.boolean(),
       workspace: z
         .string()
-        .nullable()
+        .optional()
         .describe(
-          'The named workspace the handle reached, whose sandbox and files live on; null when the sandbox itself was deleted',
+          'The named workspace the handle reached, whose sandbox and files live on; absent when the sandbox itself was deleted',
         ),
     },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },

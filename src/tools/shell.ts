@@ -1,75 +1,12 @@
 import { z } from 'zod';
 import { SandboxError } from '../errors.js';
-import { defineTool, ok } from '../mcp/tool.js';
+import { defineTool, ok, type ToolContext } from '../mcp/tool.js';
+import { budgeted } from '../mcp/tool-result.js';
+import { checkInput, envAsStrings, envMap, envSchema } from './shell-input.js';
+import { describeProcess, processShape, processTools } from './shell-processes.js';
 import type { ProcessInfo } from '../providers/types.js';
 
-const envSchema = z
-  .record(z.string(), z.string())
-  .optional()
-  .describe('Extra environment variables for this command, e.g. {"NODE_ENV": "test"}');
-
-/**
- * Zod's record-key errors do not carry a custom message, so names are checked here; a NUL byte cannot
- * pass through exec(2) at all, in the command or in a value.
- */
-function checkInput(command: string, env: Record<string, string> | undefined): void {
-  if (command.includes('\0'))
-    throw new SandboxError(
-      'INVALID_ARGUMENT',
-      'command contains a NUL byte, which no program can receive in its arguments',
-      {
-        hint: "remove it; to produce one, write it in the command as printf '\\0', or pass binary data through stdin or a file",
-      },
-    );
-  for (const [name, value] of Object.entries(env ?? {})) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-      throw new SandboxError('INVALID_ARGUMENT', `env: ${JSON.stringify(name)} is not a valid variable name`, {
-        hint: 'variable names are letters, digits and _, not starting with a digit',
-      });
-    }
-    if (value.includes('\0'))
-      throw new SandboxError(
-        'INVALID_ARGUMENT',
-        `env: the value of ${name} contains a NUL byte, which environment variables cannot hold`,
-        { hint: 'remove it, or pass binary data through stdin or a file' },
-      );
-  }
-}
-const cwdSchema = z
-  .string()
-  .min(1)
-  .optional()
-  .describe('Working directory: relative to the workdir (/workspace) or absolute inside the sandbox');
-const processIdSchema = z.string().min(1).describe('processId returned by shell_start (or its name)');
-const SIGNALS = [
-  'SIGTERM',
-  'SIGKILL',
-  'SIGINT',
-  'SIGHUP',
-  'SIGQUIT',
-  'SIGUSR1',
-  'SIGUSR2',
-  'SIGSTOP',
-  'SIGCONT',
-] as const;
-
-const processShape = {
-  processId: z.string(),
-  name: z.string().optional(),
-  command: z.string(),
-  pid: z.number(),
-  running: z.boolean(),
-  exitCode: z.number().nullable(),
-  signal: z.string().nullable(),
-  startedAt: z.string(),
-  outputBytes: z.number(),
-};
-
-function describeProcess(p: ProcessInfo): string {
-  const state = p.running ? 'running' : p.signal ? `killed by ${p.signal}` : `exited with code ${p.exitCode}`;
-  return `${p.processId}${p.name ? ` (${p.name})` : ''} pid ${p.pid}, ${state}: ${p.command.length > 80 ? `${p.command.slice(0, 77)}...` : p.command}`;
-}
-
+const cwdSchema = z.string().min(1).optional().describe('Working directory (default /workspace)');
 /** Lines for the model: stdout and stderr, then what to do about a timeout or truncation. */
 function renderExec(
   r: {
@@ -83,10 +20,11 @@ function renderExec(
     cancelled: boolean;
   },
   timeoutS: number,
-  maxTimeoutS: number,
+  ctx: Pick<ToolContext, 'tool' | 'config'>,
 ): string {
+  const maxTimeoutS = ctx.config.maxExecTimeoutS;
   const status = r.timedOut
-    ? `timed out after ${timeoutS} s: the command and all its child processes were killed. Raise timeout_s (up to ${maxTimeoutS}) or run it in the background with shell_start and follow it with shell_read.`
+    ? `timed out after ${timeoutS} s: the command and all its child processes were killed. Raise timeout_s (up to ${maxTimeoutS}) or run it in the background with ${ctx.tool('shell_start')} and follow it with ${ctx.tool('shell_read')}.`
     : r.cancelled
       ? 'cancelled: the command and its child processes were killed.'
       : r.signal
@@ -109,22 +47,30 @@ export const execInput = {
     .string()
     .min(1, 'command must not be empty')
     .max(1 << 20)
-    .describe('Bash command line, e.g. "ls -la && npm test"'),
+    .describe('e.g. "npm test"'),
   cwd: cwdSchema,
   env: envSchema,
   timeout_s: z
     .number()
-    .positive('timeout_s must be more than 0')
+    .min(0.1, 'timeout_s must be at least 0.1')
     .optional()
-    .describe('Seconds before the command and its children are killed (default from the server, usually 120)'),
-  stdin: z.string().optional().describe("Text written to the command's standard input, which is then closed"),
+    .describe('Seconds before it is killed (default 120)'),
+  stdin: z.string().optional().describe('Text for its standard input'),
 };
 
 export const execOutput = {
-  exitCode: z.number().nullable(),
-  signal: z.string().nullable(),
-  stdout: z.string(),
-  stderr: z.string(),
+  exitCode: z.number().optional(),
+  signal: z.string().optional(),
+  stdout: z.string().optional().describe('Absent when the result would pass the result budget: see the text'),
+  stderr: z.string().optional().describe('Absent when the result would pass the result budget: see the text'),
+  stdoutPath: z
+    .string()
+    .optional()
+    .describe('File in the sandbox with the whole stdout, when the text shows only its head and tail'),
+  stderrPath: z
+    .string()
+    .optional()
+    .describe('File in the sandbox with the whole stderr, when the text shows only its head and tail'),
   durationMs: z.number(),
   timedOut: z.boolean(),
   truncated: z.boolean(),
@@ -136,12 +82,11 @@ export const shellTools = [
     name: 'shell_exec',
     title: 'Run a shell command',
     description:
-      'Run a bash command in the sandbox and wait for it to finish; returns exit code, stdout and stderr. A non-zero exit code is a normal result, not an error. ' +
-      'State persists between calls (files, installed packages), but each call starts a fresh shell in the workdir: use cwd, or chain with &&. ' +
-      'For servers, watchers or anything that runs longer than a minute, use shell_start instead. Huge output is truncated in the middle: redirect it to a file.',
+      'Run a bash command in /workspace and wait; returns exit code, stdout, stderr (a non-zero exit is a result, not an error). Use shell_start for servers and long jobs.',
     inputSchema: execInput,
     outputSchema: execOutput,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+    prepareInput: envAsStrings,
     async handler(ctx, args) {
       const timeoutS = args.timeout_s ?? ctx.config.execTimeoutS;
       if (timeoutS > ctx.config.maxExecTimeoutS) {
@@ -151,13 +96,14 @@ export const shellTools = [
           { hint: 'pass a smaller timeout_s, or use shell_start for long-running work' },
         );
       }
-      checkInput(args.command, args.env);
+      const env = envMap(args.env);
+      checkInput(args.command, env);
       const sb = await ctx.session.sandbox();
       const started = Date.now();
       let lastProgress = 0;
       const r = await sb.exec(args.command, {
         cwd: args.cwd,
-        env: args.env,
+        env,
         stdin: args.stdin,
         timeoutMs: Math.round(timeoutS * 1000),
         signal: ctx.signal,
@@ -176,14 +122,14 @@ export const shellTools = [
       const structured = {
         exitCode: r.exitCode,
         signal: r.signal,
-        stdout: r.stdout,
-        stderr: r.stderr,
         durationMs: r.durationMs,
         timedOut: r.timedOut,
         truncated: r.truncated,
         droppedBytes: r.droppedBytes,
       };
-      return ok(structured, renderExec(r, timeoutS, ctx.config.maxExecTimeoutS));
+      return budgeted(ctx, structured, { stdout: r.stdout, stderr: r.stderr }, (out) =>
+        renderExec({ ...r, ...out }, timeoutS, ctx),
+      );
     },
   }),
 
@@ -191,216 +137,35 @@ export const shellTools = [
     name: 'shell_start',
     title: 'Start a background process',
     description:
-      'Start a long-running bash command in the background (dev server, watcher, build, REPL) and return its processId at once. ' +
-      'Follow it with shell_read (use until to wait for e.g. "listening"), send input with shell_write, stop it with shell_kill. It keeps running between calls.',
+      'Start a bash command in the background (server, watcher); returns its processId at once. Follow with shell_read.',
     inputSchema: {
       command: z
         .string()
         .min(1, 'command must not be empty')
         .max(1 << 20)
-        .describe('Bash command line, e.g. "npm run dev"'),
+        .describe('e.g. "npm run dev"'),
       cwd: cwdSchema,
       env: envSchema,
       name: z
         .string()
         .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'name: letters, digits, . _ - (up to 64)')
         .optional()
-        .describe('A name to find the process by, e.g. "dev-server"'),
+        .describe('Name to find it by'),
     },
     outputSchema: processShape,
-    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+    prepareInput: envAsStrings,
     async handler(ctx, args) {
-      checkInput(args.command, args.env);
+      const env = envMap(args.env);
+      checkInput(args.command, env);
       const sb = await ctx.session.sandbox();
-      const p = await sb.processes.spawn(args.command, { cwd: args.cwd, env: args.env, name: args.name });
+      const p = await sb.processes.spawn(args.command, { cwd: args.cwd, env, name: args.name });
       return ok(
         { ...p },
-        `Started ${describeProcess(p)}\nRead its output with shell_read {"processId": "${p.processId}"} (add "until": "<regex>" and "wait_s" to wait for a line).`,
+        `Started ${describeProcess(p)}\nRead its output with ${ctx.tool('shell_read')} {"processId": "${p.processId}"} (add "until": "<regex>" and "wait_s" to wait for a line).`,
       );
     },
   }),
 
-  defineTool({
-    name: 'shell_read',
-    title: 'Read background process output',
-    description:
-      'Read output (stdout and stderr interleaved) of a process started with shell_start, from a cursor. Pass back the returned cursor to get only new output. ' +
-      'wait_s waits for new output (or for the until regex to match, or for exit), so you need not poll in a loop.',
-    inputSchema: {
-      processId: processIdSchema,
-      cursor: z
-        .number()
-        .int()
-        .min(0)
-        .optional()
-        .describe('Byte offset from a previous shell_read; omit to read all retained output'),
-      wait_s: z
-        .number()
-        .min(0)
-        .max(300, 'wait_s is at most 300')
-        .optional()
-        .describe('Wait up to this many seconds for new output (or for until to match)'),
-      until: z
-        .string()
-        .max(1000)
-        .optional()
-        .describe('Regex: with wait_s, return as soon as the new output matches, e.g. "listening on|ready"'),
-      max_bytes: z
-        .number()
-        .int()
-        .min(1)
-        .max(1 << 22)
-        .optional()
-        .describe('Most output bytes to return (default: the server output cap)'),
-    },
-    outputSchema: {
-      output: z.string(),
-      cursor: z.number(),
-      running: z.boolean(),
-      exitCode: z.number().nullable(),
-      signal: z.string().nullable(),
-      droppedBytes: z.number(),
-      matched: z.boolean(),
-    },
-    annotations: { readOnlyHint: true, idempotentHint: false, openWorldHint: false },
-    async handler(ctx, args) {
-      const sb = await ctx.session.sandbox();
-      const maxBytes = args.max_bytes ?? ctx.config.maxOutputBytes;
-      const r = await sb.processes.read(args.processId, {
-        cursor: args.cursor,
-        waitMs: Math.round((args.wait_s ?? 0) * 1000),
-        until: args.until,
-        maxBytes,
-      });
-      const state = r.running ? 'running' : r.signal ? `killed by ${r.signal}` : `exited with code ${r.exitCode}`;
-      const untilNote = !args.until
-        ? ''
-        : r.matched
-          ? '; until matched'
-          : r.running
-            ? '; until did not match yet'
-            : '; until did not match (the process has ended)';
-      const lines = [`${args.processId}: ${state}; next cursor ${r.cursor}${untilNote}`];
-      if (r.droppedBytes)
-        lines.push(`(${r.droppedBytes} older bytes scrolled out of the buffer before they were read)`);
-      lines.push(r.output ? r.output : '(no new output)');
-      // A read that filled max_bytes may have stopped before the end: say so, as file_read does.
-      if (Buffer.byteLength(r.output) + 4 > maxBytes) {
-        const all = await sb.processes.list();
-        const total =
-          (all.find((p) => p.processId === args.processId) ?? all.reverse().find((p) => p.name === args.processId))
-            ?.outputBytes ?? 0;
-        if (total > r.cursor)
-          lines.push(`[${total - r.cursor} more bytes of output: continue with cursor: ${r.cursor}]`);
-      }
-      return ok({ ...r }, lines.join('\n'));
-    },
-  }),
-
-  defineTool({
-    name: 'shell_write',
-    title: 'Write to a background process',
-    description:
-      'Send text to the standard input of a process started with shell_start (include "\\n" to submit a line). close: true closes its stdin (sends EOF).',
-    inputSchema: {
-      processId: processIdSchema,
-      input: z.string().describe('Text to write, e.g. "yes\\n"'),
-      close: z.boolean().optional().describe('Close stdin after writing'),
-    },
-    outputSchema: { processId: z.string(), bytes: z.number(), closed: z.boolean() },
-    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
-    async handler(ctx, args) {
-      const sb = await ctx.session.sandbox();
-      await sb.processes.write(args.processId, args.input, !!args.close);
-      const bytes = Buffer.byteLength(args.input);
-      return ok(
-        { processId: args.processId, bytes, closed: !!args.close },
-        `Wrote ${bytes} bytes to ${args.processId}${args.close ? ' and closed its stdin' : ''}. Use shell_read to see its response.`,
-      );
-    },
-  }),
-
-  defineTool({
-    name: 'shell_kill',
-    title: 'Signal a background process',
-    description:
-      'Send a signal (default SIGTERM) to a background process and all its children, then report whether it stopped. Use SIGKILL if SIGTERM is ignored.',
-    inputSchema: {
-      processId: processIdSchema,
-      signal: z.enum(SIGNALS).optional().describe('Signal to send (default SIGTERM)'),
-    },
-    outputSchema: processShape,
-    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-    async handler(ctx, args) {
-      const sb = await ctx.session.sandbox();
-      const signal = args.signal ?? 'SIGTERM';
-      await sb.processes.kill(args.processId, signal);
-      // Give it a moment to exit so the answer says whether the signal worked.
-      const stop = signal === 'SIGSTOP' || signal === 'SIGCONT';
-      const r = stop
-        ? undefined
-        : await sb.processes.read(args.processId, { waitMs: 2000, until: '(?!)', maxBytes: 0 });
-      const p = (await sb.processes.list()).find((q) => q.processId === args.processId || q.name === args.processId);
-      if (!p)
-        return ok(
-          {
-            processId: args.processId,
-            command: '',
-            pid: -1,
-            running: !!r?.running,
-            exitCode: r?.exitCode ?? null,
-            signal: r?.signal ?? null,
-            startedAt: '',
-            outputBytes: 0,
-          },
-          `Sent ${signal}.`,
-        );
-      const hint = p.running && !stop ? ' It is still running: send SIGKILL to force it.' : '';
-      return ok({ ...p }, `Sent ${signal}: ${describeProcess(p)}.${hint}`);
-    },
-  }),
-
-  defineTool({
-    name: 'shell_list',
-    title: 'List background processes',
-    description:
-      'List processes started with shell_start in this sandbox: id, name, command, running or exit code, bytes of output.',
-    inputSchema: {},
-    outputSchema: { processes: z.array(z.object(processShape)) },
-    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-    async handler(ctx) {
-      const sb = await ctx.session.sandbox();
-      const processes = await sb.processes.list();
-      return ok(
-        { processes },
-        processes.length
-          ? processes.map(describeProcess).join('\n')
-          : 'No background processes. Start one with shell_start.',
-      );
-    },
-  }),
-
-  defineTool({
-    name: 'shell_kill_all',
-    title: 'Kill every process in the sandbox',
-    description:
-      'Kill (SIGKILL) every process in the sandbox: background processes, whatever earlier shell_exec commands left running (cmd &), a runaway fork bomb, the browser. ' +
-      'Files stay. Use it when commands fail because the process limit is used up, or to start from a clean slate; shell_kill stops a single process more gently. ' +
-      'In a named workspace (sandbox_info shows one) this also ends the processes of the other sessions sharing it.',
-    inputSchema: {},
-    outputSchema: { killed: z.number().describe('Processes killed') },
-    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-    async handler(ctx) {
-      const sb = await ctx.session.sandbox();
-      if (!sb.processes.killAll)
-        throw new SandboxError('UNSUPPORTED', `the ${sb.provider} provider cannot kill every process of its sandbox`, {
-          hint: 'stop processes one by one with shell_kill (shell_list shows them), or end the session for a fresh sandbox',
-        });
-      const killed = await sb.processes.killAll();
-      return ok(
-        { killed },
-        `Killed ${killed} process${killed === 1 ? '' : 'es'}. Files are untouched; background processes show as ended in shell_list.`,
-      );
-    },
-  }),
+  ...processTools,
 ];

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { SandboxError } from '../errors.js';
 import { defineTool, fail, ok, type ToolContext } from '../mcp/tool.js';
+import { budgeted } from '../mcp/tool-result.js';
 import type { ProcessInfo, Sandbox } from '../providers/types.js';
 import { portAnswers, registryReachable, waitForPort } from '../webdev/probe.js';
 import { getTemplate, listTemplates, PROJECT_META, type ProjectSpec } from '../webdev/templates.js';
@@ -13,7 +14,7 @@ const nameSchema = z
     /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
     'name: 1-63 lowercase letters, digits and hyphens (a DNS label), e.g. "my-app"',
   )
-  .describe('Project name: a folder of that name in the workdir, e.g. "my-app"');
+  .describe('Project folder in /workspace, e.g. "my-app"');
 const portSchema = z.number().int().min(1, 'port must be 1-65535').max(65535, 'port must be 1-65535');
 const urlShape = { url: z.string(), headers: z.record(z.string(), z.string()).optional() };
 const EXPOSE_WAIT_MS = 3000;
@@ -108,7 +109,7 @@ async function startHandler(ctx: ToolContext, args: { name: string; port?: numbe
     const u = await urlFor(sb, meta.lastPort ?? port);
     return ok(
       { name: args.name, port: meta.lastPort ?? port, processId: running.processId, alreadyRunning: true, ...u },
-      `${args.name} is already running (${running.processId}) at ${u.url}\nStop it with webdev_stop to restart it with other settings.`,
+      `${args.name} is already running (${running.processId}) at ${u.url}\nStop it with ${ctx.tool('webdev_stop')} to restart it with other settings.`,
     );
   }
   if (await portAnswers(sb, port)) {
@@ -149,16 +150,24 @@ async function startHandler(ctx: ToolContext, args: { name: string; port?: numbe
   const hdr = u.headers ? `\nSend these headers with each request: ${JSON.stringify(u.headers)}` : '';
   return ok(
     { name: args.name, port, processId: p.processId, alreadyRunning: false, ...u },
-    `${args.name} is running (${p.processId}) on port ${port}.\nPreview: ${u.url}${hdr}\nSee its output with webdev_logs; stop it with webdev_stop.`,
+    `${args.name} is running (${p.processId}) on port ${port}.\nPreview: ${u.url}${hdr}\nSee its output with ${ctx.tool('webdev_logs')}; stop it with ${ctx.tool('webdev_stop')}.`,
   );
+}
+
+/** Whether `dir` holds an index.html (what deploy_site serves as the site's root). */
+async function isSite(sb: Sandbox, dir: string): Promise<boolean> {
+  try {
+    return (await sb.files.stat(posix.join(dir, 'index.html'))).type === 'file';
+  } catch {
+    return false;
+  }
 }
 
 export const webdevTools = [
   defineTool({
     name: 'webdev_templates',
     title: 'List web project templates',
-    description:
-      'List the project templates webdev_create can scaffold (static site, Node server, Vite + React, ...), with what each needs.',
+    description: 'List the templates webdev_create can scaffold.',
     inputSchema: {},
     outputSchema: {
       templates: z.array(
@@ -188,11 +197,10 @@ export const webdevTools = [
   defineTool({
     name: 'webdev_create',
     title: 'Create a web project',
-    description:
-      'Scaffold a web project from a template into a folder of the workdir. Then run it with webdev_start (preview URL), build it with webdev_build, publish the build with deploy_site.',
+    description: 'Scaffold a web project from a template into /workspace/<name>.',
     inputSchema: {
       name: nameSchema,
-      template: z.string().min(1).describe('Template name from webdev_templates: static, node-server, vite-react'),
+      template: z.string().min(1).describe('static, node-server or vite-react'),
     },
     outputSchema: {
       name: z.string(),
@@ -242,7 +250,7 @@ export const webdevTools = [
       const list = files.map((f) => f.path);
       return ok(
         { name: args.name, template: args.template, path: dir, files: list, installed },
-        `Created ${args.template} project "${args.name}" in ${dir}${installed ? ' (dependencies installed)' : ''}:\n${list.join('\n')}\nNext: webdev_start {"name": "${args.name}"} for a preview URL.`,
+        `Created ${args.template} project "${args.name}" in ${dir}${installed ? ' (dependencies installed)' : ''}:\n${list.join('\n')}\nNext: ${ctx.tool('webdev_start')} {"name": "${args.name}"} for a preview URL.`,
       );
     },
   }),
@@ -250,18 +258,11 @@ export const webdevTools = [
   defineTool({
     name: 'webdev_start',
     title: 'Start a dev server',
-    description:
-      "Start a project's dev server in the background (PORT and PREVIEW_URL are set in its environment), wait until its port answers, and return the preview URL. " +
-      'If it fails to come up, returns its last log lines. Use command to run something else, e.g. "python3 -m http.server $PORT".',
+    description: "Start a project's dev server ($PORT set), wait until it answers, and return its preview URL.",
     inputSchema: {
       name: nameSchema,
-      port: portSchema.optional().describe("Port the server listens on inside the sandbox (default: the template's)"),
-      command: z
-        .string()
-        .min(1)
-        .max(10_000)
-        .optional()
-        .describe("Command instead of the template's dev command; $PORT holds the port"),
+      port: portSchema.optional().describe("Default: the template's"),
+      command: z.string().min(1).max(10_000).optional().describe("Instead of the template's; $PORT is set"),
     },
     outputSchema: {
       name: z.string(),
@@ -270,17 +271,16 @@ export const webdevTools = [
       alreadyRunning: z.boolean(),
       ...urlShape,
     },
-    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     handler: startHandler,
   }),
 
   defineTool({
     name: 'webdev_stop',
     title: 'Stop a dev server',
-    description:
-      "Stop a project's dev server (SIGTERM, then SIGKILL after 3 s) and all its child processes. Its preview URL stops answering.",
+    description: "Stop a project's dev server and its children.",
     inputSchema: { name: nameSchema },
-    outputSchema: { name: z.string(), stopped: z.boolean(), processId: z.string().nullable() },
+    outputSchema: { name: z.string(), stopped: z.boolean(), processId: z.string().optional() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {
       const sb = await ctx.session.sandbox();
@@ -303,7 +303,7 @@ export const webdevTools = [
         lingering = await portAnswers(sb, port!);
       }
       const warn = lingering
-        ? `\nWarning: port ${port} still answers, so its preview still works: a process the server started left its process group (e.g. with setsid) and still listens. Find it with shell_exec "ps -ef" and end it with kill, before webdev_start uses that port again.`
+        ? `\nWarning: port ${port} still answers, so its preview still works: a process the server started left its process group (e.g. with setsid) and still listens. Find it with ${ctx.tool('shell_exec')} "ps -ef" and end it with kill, before ${ctx.tool('webdev_start')} uses that port again.`
         : '';
       return ok(
         { name: args.name, stopped: true, processId: p.processId },
@@ -315,12 +315,21 @@ export const webdevTools = [
   defineTool({
     name: 'webdev_logs',
     title: 'Dev server logs',
-    description: "Show the last lines of output (stdout and stderr) of a project's dev server, running or exited.",
+    description: "The last lines of a project's dev server output.",
     inputSchema: {
       name: nameSchema,
-      tail: z.number().int().min(1).max(10_000).optional().describe('How many of the last lines (default 100)'),
+      tail: z.number().int().min(1).max(10_000).optional().describe('Lines (default 100)'),
     },
-    outputSchema: { name: z.string(), processId: z.string(), running: z.boolean(), logs: z.string() },
+    outputSchema: {
+      name: z.string(),
+      processId: z.string(),
+      running: z.boolean(),
+      logs: z.string().optional().describe('Absent when the result would pass the result budget: see the text'),
+      logsPath: z
+        .string()
+        .optional()
+        .describe('File in the sandbox with all the lines asked for, when the text shows only their head and tail'),
+    },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {
       const sb = await ctx.session.sandbox();
@@ -330,9 +339,12 @@ export const webdevTools = [
           hint: 'start it with webdev_start',
         });
       const logs = await tail(sb, p.processId, args.tail ?? 100, ctx.config.maxOutputBytes);
-      return ok(
-        { name: args.name, processId: p.processId, running: p.running, logs },
-        `${args.name} (${p.processId}, ${p.running ? 'running' : `exited ${p.signal ?? p.exitCode}`}):\n${logs || '(no output yet)'}`,
+      return budgeted(
+        ctx,
+        { name: args.name, processId: p.processId, running: p.running },
+        { logs },
+        (out) =>
+          `${args.name} (${p.processId}, ${p.running ? 'running' : `exited ${p.signal ?? p.exitCode}`}):\n${out.logs || '(no output yet)'}`,
       );
     },
   }),
@@ -340,17 +352,16 @@ export const webdevTools = [
   defineTool({
     name: 'webdev_build',
     title: 'Build a web project',
-    description:
-      "Run a project's production build and report exit code, the output folder (pass it to deploy_site) and the last log lines.",
+    description: "Run a project's production build; returns exit code, output folder, last log lines.",
     inputSchema: { name: nameSchema },
     outputSchema: {
       name: z.string(),
-      exitCode: z.number().nullable(),
-      outputDir: z.string().nullable(),
+      exitCode: z.number().optional(),
+      outputDir: z.string().optional(),
       durationMs: z.number(),
       logTail: z.string(),
     },
-    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
     async handler(ctx, args) {
       const sb = await ctx.session.sandbox();
       await requireProject(sb, args.name);
@@ -365,6 +376,8 @@ export const webdevTools = [
       );
       const logTail = `${r.stdout}${r.stderr ? `\n${r.stderr}` : ''}`.trim().split('\n').slice(-40).join('\n');
       const outputDir = r.exitCode === 0 ? posix.join(projectDir(sb, args.name), meta.outDir ?? 'dist') : null;
+      // Only a folder with an index.html is a site: a node-server build has none to publish.
+      const site = outputDir ? await isSite(sb, outputDir) : false;
       const status = r.timedOut
         ? 'timed out'
         : r.exitCode === 0
@@ -372,7 +385,7 @@ export const webdevTools = [
           : `FAILED (exit ${r.exitCode ?? r.signal})`;
       return ok(
         { name: args.name, exitCode: r.exitCode, outputDir, durationMs: r.durationMs, logTail },
-        `Build of ${args.name} ${status} in ${Math.round(r.durationMs)} ms${outputDir ? `; output in ${outputDir}\nPublish it with deploy_site {"path": "${outputDir}", "name": "${args.name}"}` : ''}\n${logTail}`,
+        `Build of ${args.name} ${status} in ${Math.round(r.durationMs)} ms${outputDir ? `; output in ${outputDir}` : ''}${site ? `\nPublish it with ${ctx.tool('deploy_site')} {"path": "${outputDir}", "name": "${args.name}"}` : outputDir ? `\n${outputDir} has no index.html, so it is not a static site to publish with ${ctx.tool('deploy_site')}: run it with ${ctx.tool('webdev_start')} instead` : ''}\n${logTail}`,
       );
     },
   }),
@@ -380,18 +393,18 @@ export const webdevTools = [
   defineTool({
     name: 'webdev_list',
     title: 'List web projects',
-    description: 'List web projects in the workdir, whether their dev server runs, and their preview URLs.',
+    description: 'List web projects, whether their dev server runs, their preview URLs.',
     inputSchema: {},
     outputSchema: {
       projects: z.array(
         z.object({
           name: z.string(),
-          template: z.string().nullable(),
+          template: z.string().optional(),
           path: z.string(),
           running: z.boolean(),
-          port: z.number().nullable(),
-          url: z.string().nullable(),
-          processId: z.string().nullable(),
+          port: z.number().optional(),
+          url: z.string().optional(),
+          processId: z.string().optional(),
         }),
       ),
     },
@@ -431,7 +444,7 @@ export const webdevTools = [
                 `${p.name} (${p.template ?? 'custom'}): ${p.running ? `running on ${p.port}, ${p.url}` : 'stopped'}`,
             )
             .join('\n')
-        : 'No web projects yet. Create one with webdev_create.';
+        : `No web projects yet. Create one with ${ctx.tool('webdev_create')}.`;
       return ok({ projects }, text);
     },
   }),
@@ -439,11 +452,10 @@ export const webdevTools = [
   defineTool({
     name: 'expose_port',
     title: 'Preview URL for a port',
-    description:
-      'Get a URL that reaches a port of the sandbox from outside (for any server you started yourself, e.g. with shell_start). The server must already listen on it.',
-    inputSchema: { port: portSchema.describe('TCP port inside the sandbox, 1-65535') },
+    description: 'A URL reaching a port of the sandbox from outside (the server must listen).',
+    inputSchema: { port: portSchema.describe('Port in the sandbox') },
     outputSchema: { port: z.number(), ...urlShape },
-    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     async handler(ctx, args) {
       const sb = await ctx.session.sandbox();
       if (!(await waitForPort(sb, args.port, EXPOSE_WAIT_MS))) {
