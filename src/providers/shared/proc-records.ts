@@ -11,6 +11,8 @@ const procScript = () => (script ??= readFileSync(new URL('./scripts/proc.sh', i
 /** A processId: proc-N (this server's counter) and 32 random bits, so replicas never pick the same one. */
 const PROCESS_ID = /^proc-\d{1,9}-[0-9a-f]{8}$/;
 const POLL_MS = 250;
+/** How long a well-formed processId with no record yet is waited for (its start may be racing this call). */
+const RECORD_GRACE_MS = 2000;
 /** Largest piece one read takes from the log (base64 on the way). */
 const MAX_PIECE = 1024 * 1024;
 
@@ -70,8 +72,15 @@ export class ProcRecords {
   async find(idOrName: string): Promise<Record | undefined> {
     if (!ProcRecords.plausible(idOrName)) return undefined;
     if (PROCESS_ID.test(idOrName)) {
-      const r = await this.run(this.script('read', idOrName, '0', '0'));
-      return r.exitCode === 0 ? parseRecord(idOrName, r.stdout.split('\n')) : undefined;
+      // A process another replica started a moment ago may not have written its record yet: the vendor
+      // reports it started before the script inside has run its first lines.
+      const deadline = Date.now() + RECORD_GRACE_MS;
+      for (;;) {
+        const r = await this.run(this.script('read', idOrName, '0', '0'));
+        if (r.exitCode === 0) return parseRecord(idOrName, r.stdout.split('\n'));
+        if (Date.now() >= deadline) return undefined;
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      }
     }
     const named = (await this.list()).filter((p) => p.name === idOrName);
     return named.find((p) => p.running) ?? named.at(-1);

@@ -47,9 +47,10 @@ case "$mode" in
     id=$3
     f="$dir/$id"
     mkdir -p "$dir" && chmod 700 "$dir"
-    printf '%s' "$4" | base64 -d >"$f.json"
+    # The record appears whole and last: a reader that finds ID.json finds the pid and the log too.
     echo $$ >"$f.pid"
     : >"$f.log"
+    printf '%s' "$4" | base64 -d >"$f.json.tmp" && mv -f "$f.json.tmp" "$f.json"
     bash -c "$5" 2>&1 | tee -a "$f.log"
     rc=${PIPESTATUS[0]}
     echo "$rc" >"$f.exit"
