@@ -104,11 +104,11 @@ for (const isolation of ['bwrap', 'unshare'] as const)
         .join('')
         .split('\n')
         .filter((l) => l.includes('"msg":"egress"'))
-        .map((l) => JSON.parse(l) as { host: string; verdict: string });
+        .map((l) => JSON.parse(l) as { host: string; verdict: string; session?: string });
       expect(lines).toEqual(
         expect.arrayContaining([
-          expect.objectContaining({ host: registryHost, verdict: 'allowed' }),
-          expect.objectContaining({ host: 'example.com', verdict: 'refused' }),
+          expect.objectContaining({ host: registryHost, verdict: 'allowed', session: expect.any(String) }),
+          expect.objectContaining({ host: 'example.com', verdict: 'refused', session: expect.any(String) }),
         ]),
       );
     });
