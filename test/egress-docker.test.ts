@@ -131,6 +131,14 @@ describe.skipIf(!!skip)('SANDBOX_NETWORK=egress on docker', () => {
     expect(host.connections()).toBe(0);
   });
 
+  it("has no proxy socket inside the container: the server's sockets live in its own 0700 folder", async () => {
+    const found = await sh(
+      client,
+      `find / \\( -path /proc -o -path /sys \\) -prune -o -type s -print 2>/dev/null; true`,
+    );
+    expect(found.stdout.trim()).toBe('');
+  });
+
   it('holds a sandbox to SANDBOX_EGRESS_MAX_CONNECTIONS open connections (503 beyond)', async () => {
     // Four tunnels opened and held: three get 200, the fourth the cap's 503.
     const script = [
