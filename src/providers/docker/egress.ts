@@ -13,7 +13,7 @@ const SCRIPT_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scr
 const START_TIMEOUT_MS = 15_000;
 /** A relay that ends (shell_kill_all kills it with everything else) is started again after this. */
 const RESTART_DELAY_MS = 1000;
-/** Relay lines are "port N" and "open": anything longer is not the relay talking. */
+/** Relay lines are "port N", "open" and "refused": anything longer is not the relay talking. */
 const MAX_LINE = 64;
 /**
  * Each bridge is an engine exec: a sandbox that opens and drops connections in a loop must not turn
@@ -89,6 +89,7 @@ export class DockerEgressRelay {
           const port = /^port (\d{1,5})$/.exec(line);
           if (port) onPort?.(Number(port[1]));
           else if (line === 'open') this.onOpen(stream);
+          else if (line === 'refused') this.door.refusedOverCap(this.bridges);
         }
         if (lines.length > MAX_LINE) lines = '';
       },
@@ -116,6 +117,8 @@ export class DockerEgressRelay {
       }),
     ]).finally(() => clearTimeout(timer));
     this.bridgePort = port;
+    // A spare bridge, so the first client need not wait for an exec to start.
+    this.openBridge();
   }
 
   /** The relay ended: killed from inside (shell_kill_all) or the container went. Started again while the sandbox lives. */
@@ -131,52 +134,75 @@ export class DockerEgressRelay {
   private onOpen(control: Duplex): void {
     const now = Date.now();
     this.recentBridges = this.recentBridges.filter((t) => now - t < 1000);
-    if (this.bridges >= this.maxConnections || this.recentBridges.length >= MAX_BRIDGES_PER_SECOND) {
-      this.door.refusedOverCap(this.bridges);
+    // One more than the cap: the spare (the proxy itself still holds connections to the cap).
+    if (this.bridges > this.maxConnections || this.recentBridges.length >= MAX_BRIDGES_PER_SECOND) {
+      // Counted when the relay says it turned a client away (a spare may have served this one).
       if (control.writableLength < MAX_PENDING_WRITE) control.write('refuse\n');
       return;
     }
-    this.bridges++;
     this.recentBridges.push(now);
+    this.openBridge();
+  }
+
+  /**
+   * Starts a bridge; a spare one (opened ahead, and never used) that ends is replaced, unless it ended
+   * at once (the relay is gone: its replacement brings its own spare).
+   */
+  private openBridge(): void {
+    const started = Date.now();
+    this.bridges++;
     this.bridge()
-      .catch((e: Error) => this.log.debug({ err: e.message }, 'egress bridge failed'))
+      .then(
+        (used) => {
+          if (!used && !this.stopped && Date.now() - started > RESTART_DELAY_MS) this.openBridge();
+        },
+        (e: Error) => this.log.debug({ err: e.message }, 'egress bridge failed'),
+      )
       .finally(() => this.bridges--);
   }
 
-  /** One client connection: a bridge exec to the relay's pairing port, piped to the proxy socket. */
-  private async bridge(): Promise<void> {
+  /**
+   * One client connection: a bridge exec to the relay's pairing port, piped to the proxy socket once
+   * the client's first bytes come (a spare waits for its client without holding a proxy connection).
+   * Resolves whether it carried a connection.
+   */
+  private async bridge(): Promise<boolean> {
     const token = newToken();
     const { stream } = await this.runner.start(['perl', '-e', this.script, 'bridge', String(this.bridgePort)], {
       env: { [MARKER_ENV]: token },
       stdin: true,
     });
-    const proxy = net.connect({ path: this.door.socketPath, allowHalfOpen: true });
+    let proxy: net.Socket | undefined;
     let ended = false;
-    proxy.on('data', (b: Buffer) => {
-      if (!stream.write(b)) proxy.pause();
-    });
-    stream.on('drain', () => proxy.resume());
-    proxy.on('end', () => stream.end());
-    proxy.on('drain', () => stream.resume());
-    proxy.on('error', () => proxy.destroy());
-    const done = this.runner
-      .demux(
-        stream,
-        (b) => {
-          if (!proxy.write(b)) stream.pause();
-        },
-        () => undefined,
-      )
-      .then(() => {
-        ended = true;
-        proxy.end();
+    const connectProxy = (): net.Socket => {
+      const socket = net.connect({ path: this.door.socketPath, allowHalfOpen: true });
+      socket.on('data', (b: Buffer) => {
+        if (!stream.write(b)) socket.pause();
       });
-    await new Promise<void>((resolve) => proxy.once('close', resolve));
-    if (!ended) {
-      // The proxy closed first (idle timeout, sandbox end): the bridge in the container goes too.
-      stream.destroy();
-      await this.runner.kill(token, 'SIGKILL').catch(() => undefined);
-    }
-    await done;
+      stream.on('drain', () => socket.resume());
+      socket.on('end', () => stream.end());
+      socket.on('drain', () => stream.resume());
+      socket.on('error', () => socket.destroy());
+      socket.once('close', () => {
+        if (ended) return;
+        // The proxy closed first (idle timeout, sandbox end): the bridge in the container goes too.
+        stream.destroy();
+        void this.runner.kill(token, 'SIGKILL').catch(() => undefined);
+      });
+      return socket;
+    };
+    await this.runner.demux(
+      stream,
+      (b) => {
+        proxy ??= connectProxy();
+        if (!proxy.write(b)) stream.pause();
+      },
+      () => undefined,
+    );
+    ended = true;
+    if (!proxy) return false;
+    proxy.end();
+    if (!proxy.destroyed) await new Promise<void>((resolve) => proxy!.once('close', resolve));
+    return true;
   }
 }

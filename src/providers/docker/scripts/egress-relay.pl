@@ -7,9 +7,11 @@
 #   egress-relay.pl listen <port>   listens on 127.0.0.1:<port> and on an ephemeral loopback port, prints
 #                                   "port <n>" for the latter, then "open" for every proxy client. The
 #                                   server answers each "open" with a bridge to port <n>, which is paired
-#                                   with the oldest waiting client, or with a "refuse" line (the sandbox
-#                                   holds its connection cap), which answers that client 503. Ends when
-#                                   the server closes stdin.
+#                                   with the oldest waiting client (or kept as a spare for the next one:
+#                                   the server opens one ahead, so a client need not wait for an exec),
+#                                   or with a "refuse" line (the sandbox holds its connection cap), which
+#                                   answers that client 503 (and says "refused"). Ends when the server
+#                                   closes stdin.
 #   egress-relay.pl bridge <n>      connects to 127.0.0.1:<n> and copies stdin to it and it to stdout. The
 #                                   server's end of input is passed on as a half close; the client's ends
 #                                   the bridge (the exec's end is the only end the server sees).
@@ -66,27 +68,42 @@ sub listen_mode {
   STDOUT->autoflush(1);
   print "port ", $back->sockport, "\n";
   my $select = IO::Select->new($proxy, $back, \*STDIN);
-  my (@waiting, $commands);
+  my (@waiting, @spare, $commands);
   $commands = '';
+  # Copies one client and one bridge in a child process of their own.
+  my $pair = sub {
+    my ($client, $bridge) = @_;
+    my $pid = fork;
+    if (defined $pid && $pid == 0) {
+      close $proxy;
+      close $back;
+      copy_both($client, $bridge, $bridge, $client);
+      exit 0;
+    }
+    close $client;
+    close $bridge;
+  };
   while (1) {
     for my $ready ($select->can_read) {
       if ($ready == $proxy) {
         my $client = $proxy->accept or next;
-        push @waiting, $client;
+        # A spare bridge (one the server opened ahead) serves the client at once; either way the server
+        # is asked for one more.
+        my $bridge = shift @spare;
+        if ($bridge) { $select->remove($bridge); $pair->($client, $bridge) }
+        else { push @waiting, $client }
         print "open\n";
       } elsif ($ready == $back) {
         my $bridge = $back->accept or next;
         my $client = shift @waiting;
-        if (!$client) { close $bridge; next }
-        my $pid = fork;
-        if (defined $pid && $pid == 0) {
-          close $proxy;
-          close $back;
-          copy_both($client, $bridge, $bridge, $client);
-          exit 0;
-        }
-        close $client;
-        close $bridge;
+        if ($client) { $pair->($client, $bridge) }
+        elsif (@spare < 2) { push @spare, $bridge; $select->add($bridge) }
+        else { close $bridge }
+      } elsif (grep { $_ == $ready } @spare) {
+        # A spare bridge says something before any client (it ended): it is of no use any more.
+        @spare = grep { $_ != $ready } @spare;
+        $select->remove($ready);
+        close $ready;
       } else {
         my $got = sysread(STDIN, my $data, 4096);
         exit 0 unless $got;
@@ -98,6 +115,7 @@ sub listen_mode {
             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
               . "Content-Length: " . length($REFUSED) . "\r\nConnection: close\r\n\r\n$REFUSED");
           close $client;
+          print "refused\n";
         }
         $commands = '' if length($commands) > 4096;
       }
