@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { browserBench } from './browser.js';
 import { dockerBench } from './docker.js';
+import { egressBench } from './egress.js';
 import { workspaceBench } from './workspace.js';
 import { filesBench } from './files.js';
 import { previewBench } from './preview.js';
@@ -29,6 +30,7 @@ const SECTIONS: Record<string, BenchRunner> = {
   protocol: protocolBench,
   stress: stressBench,
   surface: surfaceBench,
+  egress: egressBench,
 };
 
 function flag(name: string): string | undefined {

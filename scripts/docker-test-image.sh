@@ -7,7 +7,7 @@
 # `--network none` anyway. Each step has its own `|| exit 1` because `set -e` is ignored in a subshell
 # followed by `||`; `flock` makes parallel jobs build once; the build folder is under /var/tmp because
 # /tmp may be `nodev`.
-export SANDBOX_DOCKER_IMAGE=${SANDBOX_DOCKER_IMAGE:-sandbox-mcp-test:bookworm-v3}  # bump the tag when the image changes
+export SANDBOX_DOCKER_IMAGE=${SANDBOX_DOCKER_IMAGE:-sandbox-mcp-test:bookworm-v4}  # bump the tag when the image changes
 command -v docker >/dev/null && command -v dockerd >/dev/null && command -v debootstrap >/dev/null ||
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io debootstrap >/dev/null; } || exit 1
 if ! docker info >/dev/null 2>&1; then
@@ -25,12 +25,17 @@ docker image inspect "$SANDBOX_DOCKER_IMAGE" >/dev/null 2>&1 || (
   mirror=${DEBIAN_MIRROR:-$(sed -n 's/^URIs: *//p; s/^deb  *\(\[[^]]*\] *\)\{0,1\}\([^ ]*\).*/\2/p' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | head -n 1)}
   [ -n "$mirror" ] || { echo "no Debian mirror in apt's sources: set DEBIAN_MIRROR"; exit 1; }
   debootstrap --variant=minbase --include=python3,procps,nodejs bookworm "$d" "$mirror" >"$d.log" 2>&1 || { tail -20 "$d.log"; exit 1; }
-  # Chromium for the browser tools (they start it inside the container and reach it over CDP). apt in the
+  # Chromium for the browser tools (they start it inside the container and reach it over CDP), curl and npm
+  # for the egress tests (SANDBOX_NETWORK=egress: npm view and curl through the proxy). apt in the
   # chroot, not debootstrap's --include: debootstrap cannot order Chromium's desktop dependencies' postinsts.
   # policy-rc.d keeps postinsts from starting daemons; /proc is needed by some of them.
   printf '#!/bin/sh\nexit 101\n' >"$d/usr/sbin/policy-rc.d" && chmod 755 "$d/usr/sbin/policy-rc.d" && cp /etc/resolv.conf "$d/etc/resolv.conf" || exit 1
+  # The CAs this host added (a TLS-intercepting proxy, a private registry's): ca-certificates' postinst
+  # adds them to the image's store, so sandboxes trust the registries this host reaches.
+  mkdir -p "$d/usr/local/share/ca-certificates" || exit 1
+  for crt in /usr/local/share/ca-certificates/*.crt; do [ -f "$crt" ] && { cp "$crt" "$d/usr/local/share/ca-certificates/" || exit 1; }; done
   mount -t proc proc "$d/proc" || exit 1
-  chroot "$d" /bin/sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium && apt-get clean' >>"$d.log" 2>&1
+  chroot "$d" /bin/sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium curl npm ca-certificates && apt-get clean' >>"$d.log" 2>&1
   rc=$?; umount "$d/proc"; rm -f "$d/usr/sbin/policy-rc.d"; rm -rf "$d"/var/lib/apt/lists/*
   [ $rc = 0 ] || { tail -20 "$d.log"; exit 1; }
   # What the provider expects of an image (README): a non-root user 1000 and a /workspace it owns.

@@ -226,7 +226,7 @@ export const OPTIONS = {
     flag: '--network',
     env: 'SANDBOX_NETWORK',
     describe:
-      "Sandbox network (local): none (own loopback only) | egress (no route out; HTTP(S) through the server's allowlisting proxy, see SANDBOX_EGRESS_ALLOW) | host (shares the host network, host loopback included); docker treats egress as none for now",
+      "Sandbox network: none (own loopback only) | egress (no route out; HTTP(S) through the server's allowlisting proxy, see SANDBOX_EGRESS_ALLOW; E2B and Daytona map it to their own rules) | host (shares the host network, host loopback included)",
     schema: z.enum(NETWORK_MODES).default('none'),
   },
   egressAllow: {

@@ -63,6 +63,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   const metrics = config.transport === 'http' ? new (await import('./ops/metrics.js')).Metrics() : undefined;
   const telemetry: Telemetry = metrics ?? noTelemetry;
   const provider = await createProvider(config, log);
+  if (config.network === 'egress' && provider.egressTotals) metrics?.watchEgress(() => provider.egressTotals?.());
   const reaped = await provider.reapOrphans();
   if (reaped.length) {
     telemetry.orphansReaped(reaped.length);

@@ -33,6 +33,8 @@ describe('egress address classifier', () => {
     ['::ffff:a00:1', 'private (RFC 1918), IPv4-mapped'],
     ['::127.0.0.1', 'loopback, IPv4-mapped'],
     ['0:0:0:0:0:ffff:c0a8:101', 'private (RFC 1918), IPv4-mapped'],
+    ['64:ff9b::127.0.0.1', 'loopback, IPv4-mapped'],
+    ['64:ff9b::a9fe:a9fe', 'link-local (cloud metadata), IPv4-mapped'],
     ['registry', 'not an IP address'],
   ])('refuses %s (%s)', (address, range) => {
     expect(classifyAddress(address)).toEqual({ public: false, range });
@@ -50,6 +52,7 @@ describe('egress address classifier', () => {
     '2001:db8::1',
     '2606:4700::1',
     '::ffff:203.0.113.80',
+    '64:ff9b::cb00:7150',
   ])('lets %s through', (address) => {
     expect(classifyAddress(address)).toEqual({ public: true });
   });
@@ -213,6 +216,63 @@ describe('egress proxy', () => {
     expect(dialled.length).toBe(before);
   });
 
+  // With `*` any name passes the list; the system resolver reads these as 127.0.0.1 (inet_aton forms).
+  it.each(['2130706433', '0x7f000001', '017700000001', '127.1', 'pub.test.0x7f'])(
+    'refuses the numeric host name %s before any lookup, whatever the list says',
+    async (host) => {
+      const wide = new EgressGate(
+        {
+          allow: ['*'],
+          maxConnections: 4,
+          resolve: async () => {
+            throw new Error(`resolver asked for ${host}`);
+          },
+          dial: () => {
+            throw new Error('dialled');
+          },
+        },
+        createLogger('silent'),
+      );
+      const server = net.createServer((s) => wide.accept(s));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as net.AddressInfo).port;
+      try {
+        const reply = await rawExchange(port, `CONNECT ${host}:80 HTTP/1.1\r\nHost: ${host}:80\r\n\r\n`);
+        expect(reply).toMatch(/^HTTP\/1\.1 403/);
+        expect(reply).toContain('IP address in disguise');
+        expect(wide.counters().refused).toBe(1);
+      } finally {
+        wide.close();
+        server.close();
+      }
+    },
+  );
+
+  it('drops a request with absurdly long headers without a lookup, and counts a malformed one as refused', async () => {
+    const before = { ...gate.counters() };
+    const dialledBefore = dialled.length;
+    const long = await rawExchange(
+      proxyPort,
+      `CONNECT pub.test:443 HTTP/1.1\r\nHost: pub.test\r\nX-Pad: ${'a'.repeat(64 * 1024)}\r\n\r\n`,
+    );
+    expect(long).not.toMatch(/ 200 /);
+    const bad = await rawExchange(proxyPort, 'CONNECT pub.test HTTP/1.1\r\nHost: pub.test\r\n\r\n');
+    expect(bad).toMatch(/^HTTP\/1\.1 400/);
+    const origin = await rawExchange(proxyPort, 'GET /x HTTP/1.1\r\nHost: pub.test\r\n\r\n');
+    expect(origin).toMatch(/^HTTP\/1\.1 400/);
+    expect(dialled.length).toBe(dialledBefore);
+    expect(gate.counters().refused).toBe(before.refused + 2);
+    expect(gate.counters().allowed).toBe(before.allowed);
+  });
+
+  it("sends the checked name as Host upstream, not the client's Host header", async () => {
+    const reply = await rawExchange(
+      proxyPort,
+      'GET http://pub.test/h HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
+    );
+    expect(reply).toContain('hello from pub.test/h');
+  });
+
   it('counts bytes and refusals, and caps open connections', async () => {
     const held = await Promise.all([connect('pub.test:443'), connect('pub.test:443'), connect('pub.test:443')]);
     const over = await connect('pub.test:443');
@@ -230,3 +290,25 @@ describe('egress proxy', () => {
     expect(after.allowed).toBeGreaterThanOrEqual(5);
   });
 });
+
+/** Writes `request` to a proxy port as it is and returns all it answers until it closes (or 3 s pass). */
+function rawExchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve) => {
+    let reply = '';
+    const socket = net.connect({ host: '127.0.0.1', port }, () => socket.write(request));
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(reply);
+    };
+    const timer = setTimeout(done, 3000);
+    socket.on('data', (d) => {
+      reply += d.toString();
+      if (/^HTTP\/1\.1 \d+/.test(reply) && reply.includes('\r\n\r\n') && /Connection: close/i.test(reply)) {
+        const length = /Content-Length: (\d+)/i.exec(reply);
+        if (length && reply.length - reply.indexOf('\r\n\r\n') - 4 >= Number(length[1])) done();
+      }
+    });
+    socket.on('error', done).on('close', done);
+  });
+}

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, isolationSkipReason, sh, stdioClient, tempDir } from './helpers.js';
+import { call, httpClient, isolationSkipReason, sh, startHttpServer, stdioClient, tempDir } from './helpers.js';
 
 /**
  * SANDBOX_NETWORK=egress end to end, through the built CLI. The npm registry this machine is set to
@@ -104,11 +104,11 @@ for (const isolation of ['bwrap', 'unshare'] as const)
         .join('')
         .split('\n')
         .filter((l) => l.includes('"msg":"egress"'))
-        .map((l) => JSON.parse(l) as { host: string; verdict: string });
+        .map((l) => JSON.parse(l) as { host: string; verdict: string; session?: string });
       expect(lines).toEqual(
         expect.arrayContaining([
-          expect.objectContaining({ host: registryHost, verdict: 'allowed' }),
-          expect.objectContaining({ host: 'example.com', verdict: 'refused' }),
+          expect.objectContaining({ host: registryHost, verdict: 'allowed', session: expect.any(String) }),
+          expect.objectContaining({ host: 'example.com', verdict: 'refused', session: expect.any(String) }),
         ]),
       );
     });
@@ -144,4 +144,35 @@ describe.skipIf(!!isolationSkipReason('bwrap'))('SANDBOX_NETWORK=egress with loc
       state.cleanup();
     }
   });
+});
+
+describe.skipIf(!!isolationSkipReason('bwrap'))('SANDBOX_NETWORK=egress: one sandbox, one proxy socket', () => {
+  it("a sandbox finds only its own proxy socket, never another session's", async () => {
+    const state = tempDir();
+    const server = await startHttpServer({
+      SANDBOX_STATE_DIR: state.dir,
+      SANDBOX_ISOLATION: 'bwrap',
+      SANDBOX_NETWORK: 'egress',
+      SANDBOX_EGRESS_ALLOW: registryHost,
+    });
+    const a = await httpClient(server.url);
+    const b = await httpClient(server.url);
+    try {
+      const idOf = async (client: Client) => (await call(client, 'sandbox_info')).structuredContent!.id as string;
+      const [idA, idB] = await Promise.all([idOf(a.client), idOf(b.client)]);
+      expect(idA).not.toBe(idB);
+      // Every socket file A can see, wherever it is: its own relay socket and nothing of B's.
+      const found = await sh(
+        a.client,
+        `find / \\( -path /proc -o -path /sys \\) -prune -o \\( -type s -o -name '*${idB}*' \\) -print 2>/dev/null; true`,
+      );
+      expect(found.stdout).not.toContain(idB);
+      expect(found.stdout.split('\n').filter((l) => l.endsWith('egress.sock'))).toHaveLength(1);
+    } finally {
+      await a.client.close();
+      await b.client.close();
+      await server.stop();
+      state.cleanup();
+    }
+  }, 120_000);
 });

@@ -37,10 +37,13 @@ export function classifyAddress(address: string): AddressVerdict {
   if (family === 6) {
     const groups = expandIpv6(address);
     if (!groups) return { public: false, range: 'not an IP address' };
-    // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (the deprecated compatible form) reach IPv4 address a.b.c.d.
+    // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (the deprecated compatible form) reach IPv4 address a.b.c.d;
+    // 64:ff9b::a.b.c.d (NAT64's well-known prefix) reaches it too, where the network has a NAT64 gateway.
+    const nat64 = groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((g) => g === 0);
     const embedsIpv4 =
-      groups.slice(0, 5).every((g) => g === 0) &&
-      (groups[5] === 0xffff || (groups[5] === 0 && (groups[6] !== 0 || groups[7]! > 1)));
+      nat64 ||
+      (groups.slice(0, 5).every((g) => g === 0) &&
+        (groups[5] === 0xffff || (groups[5] === 0 && (groups[6] !== 0 || groups[7]! > 1))));
     if (embedsIpv4) {
       const v4 = `${groups[6]! >> 8}.${groups[6]! & 255}.${groups[7]! >> 8}.${groups[7]! & 255}`;
       const inner = classifyAddress(v4);

@@ -5,17 +5,31 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
 import { classifyAddress } from './addresses.js';
 import { hostAllowed, normaliseHost } from './allow-list.js';
+import { looksNumeric, parseAuthority, plainResponse, rawResponse } from './requests.js';
+
+export { parseAuthority } from './requests.js';
 
 /** Every address a name resolves to (the system resolver by default; tests pin names to addresses). */
 export type Resolver = (host: string) => Promise<string[]>;
 /** Opens the TCP connection to an address already checked (tests point it at a local server). */
 export type Dialer = (address: string, port: number) => net.Socket;
 
+/** Why a request passed or not: a small fixed set, so it can label a metric. */
+export type EgressReason =
+  'allowed' | 'not_on_allow_list' | 'non_public_address' | 'unresolvable' | 'connection_cap' | 'malformed';
+
+/** Where a gate reports what it decided and moved, beside its own counters (the server's totals). */
+export interface EgressTally {
+  decided(reason: EgressReason): void;
+  moved(bytesUp: number, bytesDown: number): void;
+}
+
 export interface EgressPolicy {
   allow: readonly string[];
   maxConnections: number;
   resolve?: Resolver;
   dial?: Dialer;
+  tally?: EgressTally;
 }
 
 export interface EgressCounters {
@@ -33,8 +47,7 @@ const SETTING = 'SANDBOX_EGRESS_ALLOW (--egress-allow)';
 /** A proxied connection with no traffic either way for this long is closed. */
 const IDLE_TIMEOUT_MS = 10 * 60_000;
 
-type Decision =
-  { ok: true; address: string; rule: string } | { ok: false; status: number; body: string; verdict: string };
+type Decision = { ok: true; address: string; rule: string } | { ok: false; status: number; body: string };
 
 /**
  * One sandbox's door to the internet: an HTTP forward proxy (CONNECT for HTTPS, absolute-form for plain
@@ -52,7 +65,7 @@ export class EgressGate {
 
   constructor(
     private readonly policy: EgressPolicy,
-    private readonly log: Logger,
+    private log: Logger,
   ) {
     this.resolve = policy.resolve ?? systemResolver;
     this.dial = policy.dial ?? tcpDialer;
@@ -72,8 +85,7 @@ export class EgressGate {
   /** A connection from the sandbox: served as HTTP proxy traffic, within the per-sandbox cap. */
   accept(socket: net.Socket): void {
     if (this.open.size >= this.policy.maxConnections) {
-      this.totals.refused++;
-      this.log.warn({ verdict: 'refused', rule: 'connection cap', openConnections: this.open.size }, 'egress');
+      this.refusedOverCap(this.open.size);
       socket.on('error', () => undefined);
       socket.end(
         rawResponse(
@@ -90,24 +102,43 @@ export class EgressGate {
       this.open.delete(socket);
       this.totals.bytesUp += socket.bytesRead;
       this.totals.bytesDown += socket.bytesWritten;
+      this.policy.tally?.moved(socket.bytesRead, socket.bytesWritten);
     });
     this.server.emit('connection', socket);
   }
 
+  /** From now on, log lines carry these fields too (a pooled sandbox learns its session when claimed). */
+  relabel(fields: Record<string, string>): void {
+    this.log = this.log.child(fields);
+  }
+
+  /** A connection turned away at the per-sandbox cap (here, or by the docker relay on the server's word). */
+  refusedOverCap(open: number): void {
+    this.totals.refused++;
+    this.policy.tally?.decided('connection_cap');
+    this.log.warn({ verdict: 'refused', rule: 'connection cap', openConnections: open }, 'egress');
+  }
+
   counters(): EgressCounters {
-    let up = this.totals.bytesUp;
-    let down = this.totals.bytesDown;
+    const open = this.openTraffic();
+    return {
+      bytesUp: this.totals.bytesUp + open.bytesUp,
+      bytesDown: this.totals.bytesDown + open.bytesDown,
+      allowed: this.totals.allowed,
+      refused: this.totals.refused,
+      openConnections: open.openConnections,
+    };
+  }
+
+  /** What the connections still open have moved so far. */
+  openTraffic(): { bytesUp: number; bytesDown: number; openConnections: number } {
+    let up = 0;
+    let down = 0;
     for (const s of this.open) {
       up += s.bytesRead;
       down += s.bytesWritten;
     }
-    return {
-      bytesUp: up,
-      bytesDown: down,
-      allowed: this.totals.allowed,
-      refused: this.totals.refused,
-      openConnections: this.open.size,
-    };
+    return { bytesUp: up, bytesDown: down, openConnections: this.open.size };
   }
 
   close(): void {
@@ -118,13 +149,15 @@ export class EgressGate {
   private async tunnel(req: http.IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
     client.on('error', () => client.destroy());
     const target = parseAuthority(req.url ?? '');
-    if (!target)
+    if (!target) {
+      this.countMalformed(req.url ?? '');
       return void client.end(
         rawResponse(
           400,
           `sandbox-mcp egress proxy: CONNECT needs host:port, got ${JSON.stringify((req.url ?? '').slice(0, 200))}\n`,
         ),
       );
+    }
     const decision = await this.decide(target.host, target.port);
     if (!decision.ok) return void client.end(rawResponse(decision.status, decision.body));
     const upstream = this.dial(decision.address, target.port);
@@ -156,6 +189,7 @@ export class EgressGate {
       /* origin-form: not a proxy request */
     }
     if (!url || url.protocol !== 'http:') {
+      this.countMalformed(req.url ?? '');
       return plainResponse(
         res,
         400,
@@ -189,9 +223,25 @@ export class EgressGate {
     req.pipe(upstream);
   }
 
+  private countMalformed(target: string): void {
+    this.totals.refused++;
+    this.policy.tally?.decided('malformed');
+    this.log.info({ target: target.slice(0, 200), verdict: 'refused', rule: 'malformed request' }, 'egress');
+  }
+
   /** The allow list first (no lookup for a name that is not on it), then every resolved address. */
   private async decide(rawHost: string, port: number): Promise<Decision> {
     const host = normaliseHost(rawHost);
+    // 2130706433, 0x7f.1, 127.1: the resolver reads these as IPv4 addresses in forms no DNS name takes.
+    if (host && looksNumeric(host))
+      return this.refuse(
+        host,
+        port,
+        'numeric host name',
+        'malformed',
+        403,
+        `sandbox-mcp egress proxy: refused ${host}: a host name whose last label is a number is an IP address in disguise; give a DNS name or a dotted-quad IPv4 address.\n`,
+      );
     const listed = host ? hostAllowed(host, this.policy.allow) : { allowed: false as const };
     if (!host || !listed.allowed) {
       const shown = host ?? JSON.stringify(rawHost.slice(0, 100));
@@ -199,6 +249,7 @@ export class EgressGate {
         shown,
         port,
         'not on the allow list',
+        'not_on_allow_list',
         403,
         `sandbox-mcp egress proxy: refused ${shown}: the name is not on the egress allow list (${SETTING}: ${this.policy.allow.join(', ') || 'empty'}).\n` +
           `To allow it, the operator adds the name (or a *.domain pattern) to ${SETTING} and restarts sandbox-mcp.\n`,
@@ -212,6 +263,7 @@ export class EgressGate {
         host,
         port,
         'unresolvable',
+        'unresolvable',
         502,
         `sandbox-mcp egress proxy: cannot resolve ${host}: ${(e as Error).message}. Check the name; the proxy resolves names on the server's machine.\n`,
       );
@@ -224,6 +276,7 @@ export class EgressGate {
           host,
           port,
           `${v.range} address`,
+          'non_public_address',
           403,
           `sandbox-mcp egress proxy: refused ${host}: it resolves to ${address}, a ${v.range} address, which the proxy never connects to whatever ${SETTING} says.\n` +
             'Use a public host; services on this machine or its network are reachable only with SANDBOX_NETWORK=host (trusted use).\n',
@@ -232,36 +285,31 @@ export class EgressGate {
     }
     const address = addresses[0];
     if (!address)
-      return this.refuse(host, port, 'unresolvable', 502, `sandbox-mcp egress proxy: ${host} has no address.\n`);
+      return this.refuse(
+        host,
+        port,
+        'unresolvable',
+        'unresolvable',
+        502,
+        `sandbox-mcp egress proxy: ${host} has no address.\n`,
+      );
     this.totals.allowed++;
+    this.policy.tally?.decided('allowed');
     this.log.info({ host, port, address, verdict: 'allowed', rule: listed.rule }, 'egress');
     return { ok: true, address, rule: listed.rule };
   }
 
-  private refuse(host: string, port: number, rule: string, status: number, body: string): Decision {
+  private refuse(
+    host: string,
+    port: number,
+    rule: string,
+    reason: EgressReason,
+    status: number,
+    body: string,
+  ): Decision {
     this.totals.refused++;
+    this.policy.tally?.decided(reason);
     this.log.info({ host, port, verdict: 'refused', rule }, 'egress');
-    return { ok: false, status, body, verdict: rule };
+    return { ok: false, status, body };
   }
-}
-
-/** `host:port` of a CONNECT request (`[v6]:port` for IPv6). */
-export function parseAuthority(authority: string): { host: string; port: number } | undefined {
-  const m = authority.match(/^(\[[0-9a-fA-F:.]+\]|[^:[\]/@\s]+):(\d{1,5})$/);
-  if (!m) return undefined;
-  const port = Number(m[2]);
-  return port >= 1 && port <= 65535 ? { host: m[1]!, port } : undefined;
-}
-
-function rawResponse(status: number, body: string): string {
-  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
-}
-
-function plainResponse(res: http.ServerResponse, status: number, body: string): void {
-  res.writeHead(status, {
-    'Content-Type': 'text/plain; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-    Connection: 'close',
-  });
-  res.end(body);
 }

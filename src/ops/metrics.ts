@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EgressTotals } from '../egress/service.js';
 import type { Telemetry } from '../telemetry.js';
 
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
@@ -60,6 +61,47 @@ export class Metrics implements Telemetry {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'sandbox_mcp_' });
+  }
+
+  /**
+   * SANDBOX_NETWORK=egress: the proxy's totals, read at each scrape. Labelled by verdict and a fixed set
+   * of reasons, never by sandbox or host: sandbox ids come and go without bound (sandbox_info has the
+   * per-sandbox figures, the JSON log each decision).
+   */
+  watchEgress(read: () => EgressTotals | undefined): void {
+    const registers = [this.registry];
+    new Counter({
+      name: 'sandbox_mcp_egress_requests_total',
+      help: 'Egress proxy decisions, by verdict and reason',
+      labelNames: ['verdict', 'reason'],
+      registers,
+      collect() {
+        const totals = read();
+        this.reset();
+        for (const [reason, n] of Object.entries(totals?.requests ?? {}))
+          this.inc({ verdict: reason === 'allowed' ? 'allowed' : 'refused', reason }, n);
+      },
+    });
+    new Counter({
+      name: 'sandbox_mcp_egress_bytes_total',
+      help: 'Bytes through the egress proxy: up = sent by sandboxes, down = received by them',
+      labelNames: ['direction'],
+      registers,
+      collect() {
+        const totals = read();
+        this.reset();
+        this.inc({ direction: 'up' }, totals?.bytesUp ?? 0);
+        this.inc({ direction: 'down' }, totals?.bytesDown ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'sandbox_mcp_egress_connections_open',
+      help: 'Egress proxy connections open now, all sandboxes together',
+      registers,
+      collect() {
+        this.set(read()?.openConnections ?? 0);
+      },
+    });
   }
 
   toolCall(tool: string, ms: number, ok: boolean): void {

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { ProviderName } from '../config.js';
-import type { EgressReport } from '../egress/service.js';
+import type { EgressReport, EgressTotals } from '../egress/service.js';
 
 /** The seam every provider implements; tools and sessions see nothing vendor-specific. */
 export interface SandboxProvider {
@@ -34,6 +34,8 @@ export interface SandboxProvider {
    * how to build a sandbox port's public URL. Set once at start-up by the CLI.
    */
   usePreviewUrls?(urlFor: PreviewUrlBuilder): void;
+  /** SANDBOX_NETWORK=egress through this server's proxy: its totals since start (for /metrics). */
+  egressTotals?(): EgressTotals | undefined;
 }
 
 /** Builds the URL of a sandbox port served by this server's preview proxy (opens it on demand). */

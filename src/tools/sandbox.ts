@@ -39,6 +39,7 @@ export const sandboxTools = [
           allowed: z.number(),
           refused: z.number(),
           openConnections: z.number(),
+          problem: z.string().optional().describe('Why this sandbox cannot reach the proxy, when it cannot'),
         })
         .optional()
         .describe(
@@ -76,7 +77,7 @@ export const sandboxTools = [
         `network: ${info.network}`,
         ...(info.egress
           ? [
-              `egress: proxy ${info.egress.proxy}; ${info.egress.bytesUp} bytes up, ${info.egress.bytesDown} down; ${info.egress.allowed} allowed, ${info.egress.refused} refused; ${info.egress.openConnections} open`,
+              `egress: proxy ${info.egress.proxy}; ${info.egress.bytesUp} bytes up, ${info.egress.bytesDown} down; ${info.egress.allowed} allowed, ${info.egress.refused} refused; ${info.egress.openConnections} open${info.egress.problem ? `; PROBLEM: ${info.egress.problem}` : ''}`,
             ]
           : []),
         `limits: ${Object.entries(info.limits)

@@ -27,6 +27,8 @@ interface FakeSandbox {
   autoStopInterval: number;
   sessions: Map<string, Map<string, Cmd>>;
   others: Set<FakeProc>;
+  /** The create request's body as the SDK sent it (network options included). */
+  created: Record<string, unknown>;
 }
 
 export class FakeDaytona {
@@ -74,7 +76,8 @@ export class FakeDaytona {
       env: s.env,
       labels: s.labels,
       public: false,
-      networkBlockAll: false,
+      networkBlockAll: s.created.networkBlockAll === true,
+      ...(typeof s.created.networkAllowList === 'string' ? { networkAllowList: s.created.networkAllowList } : {}),
       target: 'us',
       cpu: 1,
       gpu: 0,
@@ -121,6 +124,7 @@ export class FakeDaytona {
         autoStopInterval: Number(p.autoStopInterval ?? 15),
         sessions: new Map(),
         others: new Set(),
+        created: p,
       };
       this.sandboxes.set(id, s);
       return json(res, 200, this.dto(s));

@@ -24,6 +24,8 @@ interface FakeSandbox {
   endAt: number;
   alive: boolean;
   procs: Map<number, FakeProc>;
+  /** The create request's body as the SDK sent it (network options included). */
+  created: Record<string, unknown>;
 }
 
 export class FakeE2B {
@@ -87,6 +89,7 @@ export class FakeE2B {
         endAt: Date.now() + (b.timeout ?? 15) * 1000,
         alive: true,
         procs: new Map(),
+        created: b,
       };
       this.sandboxes.set(id, s);
       return json(res, 201, this.describe(s));

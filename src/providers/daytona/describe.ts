@@ -1,12 +1,16 @@
 import type { Config } from '../../config.js';
+import { daytonaNetwork, knownAllowList, type NetworkMapping } from '../cloud-network.js';
 import type { ProviderDescription } from '../types.js';
 
 /** For sandbox_info and doctor; kept apart from the SDK so it is available before the SDK loads. */
-export function describeDaytona(c: Config): ProviderDescription {
+export function describeDaytona(
+  c: Config,
+  mapped: Omit<NetworkMapping<unknown>, 'options'> = daytonaNetwork(c, knownAllowList(c)),
+): ProviderDescription {
   return {
     provider: 'daytona',
     isolation: `Daytona sandbox (target ${c.daytonaTarget}${c.daytonaSnapshot ? `, snapshot ${c.daytonaSnapshot}` : ''})`,
-    network: 'set by your Daytona organisation; ports reachable through Daytona preview links (token header)',
+    network: `${mapped.network}; ports reachable through Daytona preview links (token header)`,
     limits: {
       autoStopMin: c.daytonaAutoStopMin || 'off',
       maxOutputBytes: c.maxOutputBytes,
@@ -15,6 +19,9 @@ export function describeDaytona(c: Config): ProviderDescription {
       idleTimeoutS: c.idleTimeoutS,
       memoryAndCpu: 'set by the Daytona snapshot and organisation',
     },
-    warnings: ['closing the stdin of a background process (shell_write close) is not supported on Daytona'],
+    warnings: [
+      ...mapped.warnings,
+      'closing the stdin of a background process (shell_write close) is not supported on Daytona',
+    ],
   };
 }

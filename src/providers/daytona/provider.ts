@@ -2,6 +2,12 @@ import { Daytona, type Sandbox as Vendor } from '@daytonaio/sdk';
 import type { Config } from '../../config.js';
 import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import {
+  daytonaNetwork,
+  egressAllowList,
+  type DaytonaNetworkOptions,
+  type NetworkMapping,
+} from '../shared/cloud-network.js';
 import { LABEL_APP, LABEL_WORKSPACE, LABEL_SERVER, Ownership, reapSafely, reattachReleased } from '../shared/owner.js';
 import { withRetry } from '../shared/retry.js';
 import type { CreateOptions, ProviderDescription, Sandbox, SandboxProvider, SandboxSummary } from '../types.js';
@@ -28,6 +34,8 @@ export class DaytonaProvider implements SandboxProvider {
     private readonly log: Logger,
     private readonly daytona: Daytona,
     private readonly owner: Ownership,
+    /** SANDBOX_NETWORK and SANDBOX_EGRESS_ALLOW as Daytona create options. */
+    private readonly network: NetworkMapping<DaytonaNetworkOptions>,
   ) {}
 
   static async start(config: Config, log: Logger): Promise<DaytonaProvider> {
@@ -56,7 +64,9 @@ export class DaytonaProvider implements SandboxProvider {
       },
       'daytona provider ready',
     );
-    return new DaytonaProvider(config, log, daytona, owner);
+    const network = daytonaNetwork(config, await egressAllowList(config));
+    for (const warning of network.warnings) log.warn({ network: config.network }, warning);
+    return new DaytonaProvider(config, log, daytona, owner, network);
   }
 
   private call: Call = (what, fn, opts) =>
@@ -68,7 +78,7 @@ export class DaytonaProvider implements SandboxProvider {
     });
 
   describe(): ProviderDescription {
-    return describeDaytona(this.config);
+    return describeDaytona(this.config, this.network);
   }
 
   async create(opts: CreateOptions): Promise<Sandbox> {
@@ -81,6 +91,7 @@ export class DaytonaProvider implements SandboxProvider {
           labels: this.owner.labels(opts.labels),
           envVars: opts.envs,
           autoStopInterval: c.daytonaAutoStopMin,
+          ...this.network.options,
         },
         { timeout: Math.min(120, c.cloudRequestTimeoutS * 4) },
       ),

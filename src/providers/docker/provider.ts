@@ -17,6 +17,8 @@ import type {
   SandboxSummary,
 } from '../types.js';
 import { LABEL_HANDLE } from '../shared/owner.js';
+import { EgressService } from '../../egress/service.js';
+import { DockerEgressRelay, loadRelayScript } from './egress.js';
 import { engineUnreachable, translateDockerError } from './errors.js';
 import type { ContainerExec } from './exec.js';
 import { DockerSandbox } from './sandbox.js';
@@ -73,6 +75,8 @@ export class DockerProvider implements SandboxProvider {
     private readonly log: Logger,
     private readonly docker: Dockerode,
     private readonly registry: ServerRegistry,
+    /** SANDBOX_NETWORK=egress: the proxy, and the relay script each container runs to reach it. */
+    private readonly egress?: { service: EgressService; relayScript: string },
   ) {
     this.stateLabel = createHash('sha256').update(config.stateDir).digest('hex').slice(0, 16);
   }
@@ -82,7 +86,11 @@ export class DockerProvider implements SandboxProvider {
     const docker = new Docker(engineOptions(config.dockerHost, config.dockerCertPath));
     const registry = new ServerRegistry(config.stateDir);
     await registry.register();
-    const p = new DockerProvider(config, log, docker, registry);
+    const egress =
+      config.network === 'egress'
+        ? { service: await EgressService.start(config, log), relayScript: await loadRelayScript() }
+        : undefined;
+    const p = new DockerProvider(config, log, docker, registry, egress);
     // The server starts without a reachable engine: tool calls then say what is wrong and how to fix it.
     await p.ensureReady().then(
       () => log.info({ dockerHost: config.dockerHost, image: config.dockerImage }, 'docker provider ready'),
@@ -144,8 +152,13 @@ export class DockerProvider implements SandboxProvider {
     const c = this.config;
     return {
       provider: 'docker',
-      isolation: `docker container of ${c.dockerImage} (own pid, mount, ipc, uts${c.network === 'none' ? ', net' : ''} namespaces; uid 1000, all capabilities dropped, no-new-privileges, read-only root)`,
-      network: c.network === 'host' ? 'host network (host loopback included)' : 'none (container loopback only)',
+      isolation: `docker container of ${c.dockerImage} (own pid, mount, ipc, uts${c.network === 'host' ? '' : ', net'} namespaces; uid 1000, all capabilities dropped, no-new-privileges, read-only root)`,
+      network:
+        c.network === 'host'
+          ? 'host network (host loopback included)'
+          : this.egress
+            ? `egress: network none; HTTP(S) through the server's proxy (${this.egress.service.allow.join(', ') || 'nothing allowed'}), never to loopback or private addresses`
+            : 'none (container loopback only)',
       limits: {
         memoryMb: c.memoryMb,
         cpus: c.cpus,
@@ -161,9 +174,7 @@ export class DockerProvider implements SandboxProvider {
       warnings:
         c.network === 'host'
           ? ['SANDBOX_NETWORK=host: sandboxes share the host network, host loopback services included']
-          : c.network === 'egress'
-            ? ['SANDBOX_NETWORK=egress is not implemented for docker yet: containers have no network (as with none)']
-            : [],
+          : [],
     };
   }
 
@@ -199,6 +210,7 @@ export class DockerProvider implements SandboxProvider {
       SHELL: '/bin/bash',
       LANG: 'C.UTF-8',
       TERM: 'dumb',
+      ...this.egress?.service.sandboxEnv(),
       ...envs,
     };
     return {
@@ -263,12 +275,33 @@ export class DockerProvider implements SandboxProvider {
         throw translateDockerError(e, this.errCtx('starting the sandbox container'));
       });
       await Promise.all([sandbox.started(), this.imageProbed ? undefined : this.probeImage(sandbox.runner)]);
+      await this.startEgress(sandbox, { session: opts.labels.session, workspace: opts.workspace });
     } catch (e) {
       await sandbox.kill().catch(() => undefined);
       throw e;
     }
     this.log.debug({ sandboxId: id }, 'container started');
     return sandbox;
+  }
+
+  /** SANDBOX_NETWORK=egress: this sandbox's proxy socket and the relay that leads its container to it. */
+  private async startEgress(sandbox: DockerSandbox, owner: { session?: string; workspace?: string }): Promise<void> {
+    if (!this.egress) return;
+    const door = await this.egress.service.openPrivate(sandbox.id, owner);
+    const relay = new DockerEgressRelay(
+      sandbox.runner,
+      door,
+      this.egress.relayScript,
+      this.config.egressMaxConnections,
+      this.log.child({ sandboxId: sandbox.id, component: 'egress' }),
+    );
+    sandbox.attachEgress(door, relay);
+    await relay.start();
+  }
+
+  /** The server's egress totals (for /metrics); undefined when egress is off. */
+  egressTotals() {
+    return this.egress?.service.totals();
   }
 
   /** Once per server: does the image give the sandbox user what the tools need? Clear words if not. */
@@ -342,6 +375,10 @@ export class DockerProvider implements SandboxProvider {
       new Date(info.Labels[L.created] ?? info.Created * 1000),
     );
     await sandbox.started();
+    await this.startEgress(sandbox, {
+      session: info.Labels[`${L.userPrefix}session`],
+      workspace: info.Labels[L.workspace],
+    });
     return sandbox;
   }
 
@@ -414,5 +451,6 @@ export class DockerProvider implements SandboxProvider {
       ),
     );
     await this.registry.unregister();
+    await this.egress?.service.close();
   }
 }

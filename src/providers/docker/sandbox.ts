@@ -11,6 +11,8 @@ import type {
   ProcessApi,
   Sandbox,
 } from '../types.js';
+import type { EgressReport, SandboxEgress } from '../../egress/service.js';
+import type { DockerEgressRelay } from './egress.js';
 import { ContainerExec } from './exec.js';
 import { DockerFiles } from './files.js';
 import { connectPort } from './ports.js';
@@ -33,6 +35,7 @@ export class DockerSandbox implements Sandbox {
   private alive = true;
   private killed?: Promise<void>;
   private chromium?: SandboxChromium;
+  private egressDoor?: { door: SandboxEgress; relay: DockerEgressRelay };
 
   constructor(
     readonly id: string,
@@ -58,6 +61,15 @@ export class DockerSandbox implements Sandbox {
   /** After the container started: the kill controller must exist before the sandbox can run out of processes. */
   async started(): Promise<void> {
     await this.runner.startController();
+  }
+
+  /** SANDBOX_NETWORK=egress: the proxy socket and the relay, closed with the sandbox. */
+  attachEgress(door: SandboxEgress, relay: DockerEgressRelay): void {
+    this.egressDoor = { door, relay };
+  }
+
+  egress(): EgressReport | undefined {
+    return this.egressDoor?.door.report();
   }
 
   isAlive(): boolean {
@@ -211,6 +223,8 @@ export class DockerSandbox implements Sandbox {
       this.chromium?.dispose();
       this.procs.closeAll();
       this.runner.stopController();
+      this.egressDoor?.relay.stop();
+      this.egressDoor?.door.close();
       await this.remove();
     })();
     return this.killed;

@@ -2,6 +2,7 @@ import { Sandbox as Vendor, type ConnectionOpts } from 'e2b';
 import type { Config } from '../../config.js';
 import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import { e2bNetwork, egressAllowList, type E2BNetworkOptions, type NetworkMapping } from '../shared/cloud-network.js';
 import { LABEL_APP, LABEL_WORKSPACE, Ownership, reapSafely, reattachReleased } from '../shared/owner.js';
 import { withRetry } from '../shared/retry.js';
 import type { CreateOptions, ProviderDescription, Sandbox, SandboxProvider, SandboxSummary } from '../types.js';
@@ -23,6 +24,8 @@ export class E2BProvider implements SandboxProvider {
     private readonly config: Config,
     private readonly log: Logger,
     private readonly owner: Ownership,
+    /** SANDBOX_NETWORK and SANDBOX_EGRESS_ALLOW as E2B create options. */
+    private readonly network: NetworkMapping<E2BNetworkOptions>,
   ) {}
 
   static async start(config: Config, log: Logger): Promise<E2BProvider> {
@@ -43,7 +46,9 @@ export class E2BProvider implements SandboxProvider {
       },
       'e2b provider ready',
     );
-    return new E2BProvider(config, log, owner);
+    const network = e2bNetwork(config, await egressAllowList(config));
+    for (const warning of network.warnings) log.warn({ network: config.network }, warning);
+    return new E2BProvider(config, log, owner, network);
   }
 
   /** Connection options for every SDK call; nothing is read from the environment by the SDK. */
@@ -68,7 +73,7 @@ export class E2BProvider implements SandboxProvider {
     });
 
   describe(): ProviderDescription {
-    return describeE2B(this.config);
+    return describeE2B(this.config, this.network);
   }
 
   async create(opts: CreateOptions): Promise<Sandbox> {
@@ -81,6 +86,7 @@ export class E2BProvider implements SandboxProvider {
         timeoutMs: lifetimeMs,
         metadata: this.owner.labels(opts.labels),
         envs: opts.envs,
+        ...this.network.options,
       }),
     );
     return this.adopt(vendor, new Date()).catch(async (e) => {

@@ -13,7 +13,7 @@ import type {
   SandboxProvider,
   SandboxSummary,
 } from '../types.js';
-import { EGRESS_PROXY_PORT, EGRESS_SOCKET, EgressService } from '../../egress/service.js';
+import { EGRESS_PROXY_PORT, EGRESS_SOCKET, EgressService, type EgressTotals } from '../../egress/service.js';
 import { AgentConnection } from './agent-client.js';
 import { BRIDGE_SOCKET, RUN_MOUNT } from '../../agent/protocol.js';
 import { PortBridge } from './bridge.js';
@@ -156,6 +156,7 @@ export class LocalProvider implements SandboxProvider {
     if (sandbox && !sandbox.isAlive()) sandbox = undefined;
     sandbox ??= await this.launch(opts.envs ?? {}, opts.workspace);
     await this.registry.updateLabels(sandbox.id, opts.labels);
+    sandbox.claimEgress({ session: opts.labels.session, workspace: opts.workspace });
     // Refill a little later: a starting agent competes for CPU with the caller's first commands.
     setTimeout(() => this.warmUp(), POOL_REFILL_DELAY_MS).unref();
     return sandbox;
@@ -292,7 +293,7 @@ export class LocalProvider implements SandboxProvider {
     if (bridge && hostUid !== undefined) await fs.chown(bridgeHostPath, hostUid, hostUid);
     const egress =
       this.egress &&
-      (await this.egress.open(id, path.join(paths.run, EGRESS_SOCKET), hostUid).catch((e) => {
+      (await this.egress.open(id, path.join(paths.run, EGRESS_SOCKET), { ownerUid: hostUid }).catch((e) => {
         this.log.warn({ err: (e as Error).message }, 'egress proxy socket unavailable: this sandbox has no network');
         return undefined;
       }));
@@ -443,6 +444,12 @@ export class LocalProvider implements SandboxProvider {
     const pooled = await Promise.all(this.pool.splice(0).map((p) => p.catch(() => undefined)));
     await Promise.all([...pooled, ...this.live.values()].map((s) => s?.kill().catch(() => undefined)));
     await this.registry.unregister();
+    await this.egress?.close();
+  }
+
+  /** The server's egress totals (for /metrics); undefined when egress is off. */
+  egressTotals(): EgressTotals | undefined {
+    return this.egress?.totals();
   }
 }
 

@@ -1,6 +1,6 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Duplex } from 'node:stream';
-import type { EgressReport, SandboxEgress } from '../../egress/service.js';
+import type { EgressOwner, EgressReport, SandboxEgress } from '../../egress/service.js';
 import { SandboxError } from '../../errors.js';
 import type {
   BrowserEndpoint,
@@ -44,6 +44,11 @@ export class LocalSandbox implements Sandbox {
     private readonly browser: LocalBrowserInfo,
     private readonly egressDoor?: SandboxEgress,
   ) {}
+
+  /** Names the session or workspace that claimed this sandbox in its egress log lines. */
+  claimEgress(owner: EgressOwner): void {
+    this.egressDoor?.claim(owner);
+  }
 
   egress(): EgressReport | undefined {
     return this.egressDoor?.report();
