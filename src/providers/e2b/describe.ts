@@ -1,5 +1,5 @@
 import type { Config } from '../../config.js';
-import { e2bNetwork, knownAllowList, type NetworkMapping } from '../cloud-network.js';
+import { e2bNetwork, knownAllowList, type NetworkMapping } from '../shared/cloud-network.js';
 import type { ProviderDescription } from '../types.js';
 
 /** For sandbox_info and doctor; kept apart from the SDK so it is available before the SDK loads. */

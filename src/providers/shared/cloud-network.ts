@@ -1,6 +1,6 @@
 import net from 'node:net';
-import type { Config } from '../config.js';
-import { discoverRegistries } from '../egress/registries.js';
+import type { Config } from '../../config.js';
+import { discoverRegistries } from '../../egress/registries.js';
 
 /**
  * SANDBOX_NETWORK and SANDBOX_EGRESS_ALLOW for the cloud providers, whose sandboxes never touch this
