@@ -1,14 +1,7 @@
 import net from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  DOCKER_IMAGE,
-  dockerEnv,
-  dockerSkip,
-  expectNoContainersLeft,
-  managedContainers,
-  stateLabel,
-} from './docker-env.js';
+import { dockerEnv, dockerSkip, expectNoContainersLeft, managedContainers, stateLabel } from './docker-env.js';
 import {
   call,
   hostProcessesWith,
