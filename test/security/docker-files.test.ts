@@ -29,7 +29,12 @@ describe.skipIf(!!dockerSkip)('docker file tools on hostile files', () => {
   beforeAll(async () => {
     state = tempDir('sbx-docker-');
     ({ client } = await stdioClient(
-      dockerEnv(state.dir, { SANDBOX_FILE_SIZE_MB: '1024', SANDBOX_SEARCH_TIMEOUT: '8' }),
+      dockerEnv(state.dir, {
+        SANDBOX_FILE_SIZE_MB: '1024',
+        SANDBOX_SEARCH_TIMEOUT: '8',
+        // Whole listings of / (the model's result budget would page them): these tests read every entry.
+        SANDBOX_RESULT_MAX_KB: '1024',
+      }),
     ));
     await sh(
       client,
