@@ -139,8 +139,14 @@ export class ProcRecords {
   async kill(processId: string, signal: string): Promise<void> {
     const n = signalNumber(signal);
     const name = signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
-    const r = await this.run(this.script('kill', processId, String(n), name));
-    if (r.exitCode === 3) throw notFound(processId);
+    // A kill right after the start may come before proc.sh has written the record: the same grace as find.
+    const deadline = Date.now() + RECORD_GRACE_MS;
+    for (;;) {
+      const r = await this.run(this.script('kill', processId, String(n), name));
+      if (r.exitCode !== 3) return;
+      if (Date.now() >= deadline) throw notFound(processId);
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
   }
 
   static info(rec: Record): ProcessInfo {
