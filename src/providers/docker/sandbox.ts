@@ -54,7 +54,7 @@ export class DockerSandbox implements Sandbox {
     this.runner = new ContainerExec(docker, container, workdir, errorContext, () => {
       this.alive = false;
     });
-    this.procs = new DockerProcesses(this.runner);
+    this.procs = new DockerProcesses(this.runner, id);
     this.fileApi = new DockerFiles(this.runner);
   }
 
