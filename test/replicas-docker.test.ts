@@ -150,6 +150,8 @@ describe.skipIf(!!dockerSkip)('two docker replicas on one engine behind a round-
       expect((await ok(b.client, 'file_read', { sandbox, path: 'kept.txt' })).content).toBe('x');
       await new Promise((r) => setTimeout(r, 1000));
     }
+    // Nor by holding its whole process limit, so that no exec (the reaper's read of the mark) can start.
+    await ok(b.client, 'shell_start', { sandbox, command: 'while :; do sleep 600 & done' });
     // Removed by the survivor's reaper (its log line follows the engine's removal by a moment).
     const reaped = () => /reaped an idle handle container/.test(survivor!.logs.join('\n'));
     await waitFor(() => !containersOf().length && reaped(), 30_000);

@@ -11,6 +11,11 @@ const MAX_LOOKUPS = 4;
 /** An id found to be no container of ours is not looked up again for this long (bounded memory). */
 const MISS_MS = 5000;
 const MAX_MISSES = 1024;
+/**
+ * Rounds in a row a container's mark may be unreadable before it counts as unmarked: a sandbox that
+ * holds its whole process limit (no exec starts) must not keep itself alive that way.
+ */
+const UNREADABLE_ROUNDS = 3;
 
 export interface HandleContainerDeps {
   log: Logger;
@@ -38,6 +43,7 @@ export class DockerHandleContainers {
   private readonly misses = new Map<string, number>();
   private reaper?: NodeJS.Timeout;
   private reaping = false;
+  private readonly unreadable = new Map<string, number>();
 
   constructor(private readonly deps: HandleContainerDeps) {}
 
@@ -89,8 +95,8 @@ export class DockerHandleContainers {
 
   /**
    * Removes this deployment's handle containers unused for SANDBOX_IDLE_TIMEOUT, whichever replica made
-   * or used them. A container whose mark cannot be read this time is left for the next round; one with
-   * no sound mark counts as unused since its creation.
+   * or used them. A container whose mark cannot be read is left for later rounds (UNREADABLE_ROUNDS);
+   * one with no sound mark counts as unused since its creation.
    */
   async reapIdle(): Promise<string[]> {
     if (this.reaping) return [];
@@ -98,11 +104,14 @@ export class DockerHandleContainers {
     const reaped: string[] = [];
     try {
       const idleS = this.deps.idleTimeoutS;
-      for (const info of await this.deps.find()) {
+      const found = await this.deps.find();
+      const seen = new Set(found.map((info) => this.deps.describe(info).id));
+      for (const id of [...this.unreadable.keys()]) if (!seen.has(id)) this.unreadable.delete(id);
+      for (const info of found) {
         const { id, createdAt } = this.deps.describe(info);
         if (Date.now() - createdAt.getTime() < idleS * 1000) continue;
         // A stopped container has no processes to mark it: unused since its creation.
-        const idle = info.State === 'running' ? await idleSeconds(this.deps.runner(info)) : 'unmarked';
+        const idle = info.State === 'running' ? await this.idleOf(id, info) : 'unmarked';
         if (idle === undefined || (typeof idle === 'number' && idle < idleS)) continue;
         await this.deps.remove(info).then(
           () => {
@@ -119,6 +128,22 @@ export class DockerHandleContainers {
       this.reaping = false;
     }
     return reaped;
+  }
+
+  /** Its idle seconds; undefined while unreadable, 'unmarked' once unreadable UNREADABLE_ROUNDS times in a row. */
+  private async idleOf(id: string, info: Dockerode.ContainerInfo): Promise<number | 'unmarked' | undefined> {
+    const idle = await idleSeconds(this.deps.runner(info));
+    if (idle !== undefined) {
+      this.unreadable.delete(id);
+      return idle;
+    }
+    const rounds = (this.unreadable.get(id) ?? 0) + 1;
+    if (rounds < UNREADABLE_ROUNDS) {
+      this.unreadable.set(id, rounds);
+      return undefined;
+    }
+    this.unreadable.delete(id);
+    return 'unmarked';
   }
 
   /** Server shutdown: preview attachments are let go of, never ended; reaping stops. */
