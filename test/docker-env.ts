@@ -7,7 +7,7 @@ import { waitFor } from './helpers.js';
  * Whether the Docker tests can run here: an engine answering and the sandbox image present. The image
  * comes from SANDBOX_DOCKER_IMAGE (CI builds it with scripts/docker-test-image.sh); a reason when not.
  */
-export const DOCKER_IMAGE = process.env.SANDBOX_DOCKER_IMAGE ?? 'sandbox-mcp-test:bookworm-v4';
+export const DOCKER_IMAGE = process.env.SANDBOX_DOCKER_IMAGE ?? 'sandbox-mcp-test:bookworm-v5';
 
 function probe(): string | undefined {
   try {

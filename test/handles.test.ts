@@ -85,7 +85,7 @@ describe('sandbox handles over stateless HTTP', () => {
     const id = (await call(client, 'sandbox_info', { sandbox: sb })).structuredContent!.id as string;
     expect((await hostProcessesWith(marker)).length).toBeGreaterThan(0);
     const del = await call(client, 'sandbox_delete', { sandbox: sb });
-    expect(del.structuredContent).toEqual({ deleted: true, workspace: null });
+    expect(del.structuredContent).toEqual({ deleted: true });
     await waitFor(async () => (await hostProcessesWith(marker)).length === 0, 10_000);
     await waitFor(() => !existsSync(path.join(state.dir, 'sandboxes', id)), 10_000);
     await refused(client, sb, /deleted with sandbox_delete/);

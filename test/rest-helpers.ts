@@ -5,7 +5,7 @@ export interface ApiAnswer {
   headers: Headers;
   bytes: Buffer;
   /** The parsed body when it is JSON. */
-  // any: the bodies have many shapes, and each test checks the fields it cares about
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- bodies have many shapes; each test checks its fields
   json: any;
 }
 

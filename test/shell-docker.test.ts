@@ -1,14 +1,7 @@
 import net from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  DOCKER_IMAGE,
-  dockerEnv,
-  dockerSkip,
-  expectNoContainersLeft,
-  managedContainers,
-  stateLabel,
-} from './docker-env.js';
+import { dockerEnv, dockerSkip, expectNoContainersLeft, managedContainers, stateLabel } from './docker-env.js';
 import {
   call,
   hostProcessesWith,
@@ -30,7 +23,9 @@ describe.skipIf(!!dockerSkip)('shell tools over stdio on docker', () => {
 
   beforeAll(async () => {
     state = tempDir('sbx-docker-');
-    ({ client } = await stdioClient(dockerEnv(state.dir)));
+    // These cases are about the provider's output cap: a result budget above it lets them see it whole
+    // (test/surface-budget.test.ts holds the budget itself), as test/shell.test.ts does.
+    ({ client } = await stdioClient(dockerEnv(state.dir, { SANDBOX_RESULT_MAX_KB: '256' })));
   });
   afterAll(async () => {
     await client?.close();

@@ -2,16 +2,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  call,
-  hostProcessesWith,
-  waitFor,
-  sh,
-  stdioClient,
-  tempDir,
-  text,
-  expectEarlyCancelNeverRuns,
-} from './helpers.js';
+import { call, hostProcessesWith, sh, stdioClient, tempDir, text, expectEarlyCancelNeverRuns } from './helpers.js';
 
 describe('shell tools over stdio', () => {
   let client: Client;

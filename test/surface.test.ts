@@ -7,7 +7,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { chromiumMissing } from './browser-helpers.js';
-import { call, CLI, stdioClient, tempDir, text } from './helpers.js';
+import { call, CLI, startHttpServer, stdioClient, tempDir, text } from './helpers.js';
+import { modernHttpClient } from './modern-helpers.js';
 
 /**
  * The model-facing surface as served: every schema portable (compiles with Ajv2020, none of the
@@ -170,6 +171,32 @@ describe('tool names and groups', () => {
       expect(text(await call(client, 'sandbox_webdev_list'))).toContain('Create one with sandbox_webdev_create');
     } finally {
       await client.close();
+      state.cleanup();
+    }
+  });
+
+  it('the prefix holds over HTTP for a 2026-07-28 client: handles, calls and the Mcp-Name header', async () => {
+    const state = tempDir();
+    const server = await startHttpServer({ SANDBOX_STATE_DIR: state.dir, SANDBOX_TOOL_PREFIX: 'sbx_' });
+    const { client } = await modernHttpClient(server.url);
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toContain('sbx_sandbox_create');
+      // Without a handle, the error names the prefixed tool that makes one.
+      const orphan = await call(client, 'sbx_shell_exec', { command: 'true' });
+      expect(orphan.isError).toBe(true);
+      expect(text(orphan)).toContain('sbx_sandbox_create');
+      const created = await call(client, 'sbx_sandbox_create', {});
+      const sandbox = created.structuredContent!.sandbox as string;
+      const echoed = await call(client, 'sbx_shell_exec', { command: 'echo prefixed', sandbox });
+      expect(echoed.structuredContent).toMatchObject({ exitCode: 0, stdout: 'prefixed\n' });
+      // The unprefixed name is not served.
+      await expect(client.callTool({ name: 'shell_exec', arguments: { command: 'true', sandbox } })).rejects.toThrow(
+        /shell_exec not found/,
+      );
+    } finally {
+      await client.close();
+      await server.stop();
       state.cleanup();
     }
   });

@@ -49,6 +49,16 @@ describe('webdev tools and preview URLs over HTTP', () => {
     const built = await call(client, 'webdev_build', { name: 'site' });
     expect(built.structuredContent).toMatchObject({ exitCode: 0, outputDir: '/workspace/site/dist' });
     expect((await sh(client, 'ls site/dist')).stdout.split('\n')).toContain('index.html');
+    // A folder with an index.html is a site: the answer says how to publish it.
+    expect(text(built)).toContain('Publish it with deploy_site {"path": "/workspace/site/dist", "name": "site"}');
+  });
+
+  it('webdev_build of a server (no index.html in its output) does not suggest publishing it as a site', async () => {
+    expect((await call(client, 'webdev_create', { name: 'backend', template: 'node-server' })).isError).toBeFalsy();
+    const built = await call(client, 'webdev_build', { name: 'backend' });
+    expect(built.structuredContent).toMatchObject({ exitCode: 0, outputDir: '/workspace/backend/dist' });
+    expect(text(built)).not.toContain('Publish it with');
+    expect(text(built)).toContain('has no index.html, so it is not a static site');
   });
 
   it('node-server: start, fetch an API route, logs, list, stop; the URL then 404s', async () => {

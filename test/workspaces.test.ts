@@ -61,7 +61,7 @@ describe('named workspaces over HTTP (local provider)', () => {
     expect(ib.id).toBe(ia.id);
     expect(ic.id).not.toBe(ia.id);
     expect(ib.workspace).toEqual({ name: 'proj', sessions: 2, ttlS: 3 });
-    expect(ic.workspace).toBeNull();
+    expect(ic.workspace).toBeUndefined();
     expect(text(await call(a.client, 'sandbox_info'))).toMatch(/workspace "proj": shared by 2 session/);
     // Three sessions, two sandboxes: the workspace's and the unbound session's own.
     expect(JSON.parse((await rawRequest(server.port, { path: '/healthz' })).body)).toMatchObject({

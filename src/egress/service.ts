@@ -116,6 +116,8 @@ export class EgressService {
       npm_config_proxy: proxy,
       npm_config_https_proxy: proxy,
       PIP_PROXY: proxy,
+      // npm's own version check is a registry request no command asked for, and a notice on stderr.
+      npm_config_update_notifier: 'false',
       // The sandbox's npm follows the host's registry (a private mirror included), which the list allows.
       ...(this.npmRegistry ? { npm_config_registry: this.npmRegistry } : {}),
     };

@@ -55,8 +55,9 @@ export function routeRequest(
 ): (req: IncomingMessage, res: ServerResponse, accepting: boolean) => Promise<void> {
   const { config, sessions, guards } = o;
   return async (req, res, accepting) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = findRoute(o.routes, url.pathname);
+    // A malformed request target ("http://[bad/") is the host routes' to answer (a site's 400) or ours below.
+    const url = URL.parse(req.url ?? '/', 'http://localhost');
+    const route = url ? findRoute(o.routes, url.pathname) : undefined;
     const refuse = route?.refuse ?? rpcRefusal;
     if (!accepting)
       return refuse(res, 503, 'the server is shutting down: retry against a new instance', {
@@ -79,6 +80,7 @@ export function routeRequest(
         return refuse(res, 401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' });
       if (await route.handle(req, res)) return;
     }
+    if (!url) return sendJson(res, 400, { error: 'malformed request target: send a path such as /mcp' });
     if (url.pathname === '/healthz') {
       // Liveness is answering at all; readiness is whether the provider can create sandboxes now.
       const health = (await sessions.provider

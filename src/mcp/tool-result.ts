@@ -122,6 +122,29 @@ function shortened(value: unknown, where: string): unknown {
 }
 
 /**
+ * Structured content cut to `maxBytes` (JSON) by halving its longest arrays: a listing of thousands of
+ * entries keeps its first ones. The items kept are whole, so the content still matches its schema.
+ */
+export function trimmedArrays(value: Record<string, unknown>, maxBytes: number): Record<string, unknown> {
+  const trimmed = structuredClone(value);
+  for (let round = 0; round < 64 && Buffer.byteLength(JSON.stringify(trimmed)) > maxBytes; round++) {
+    let longest: unknown[] | undefined;
+    let longestBytes = 0;
+    const visit = (node: unknown): void => {
+      if (Array.isArray(node)) {
+        const bytes = Buffer.byteLength(JSON.stringify(node));
+        if (node.length > 0 && bytes > longestBytes) [longest, longestBytes] = [node, bytes];
+        node.forEach(visit);
+      } else if (node && typeof node === 'object') Object.values(node).forEach(visit);
+    };
+    visit(trimmed);
+    if (!longest) break;
+    longest.splice(Math.floor(longest.length / 2));
+  }
+  return trimmed;
+}
+
+/**
  * The budget held for every tool, whatever its handler returned: a result still over it has its long
  * structured strings cut, and its text cut to head and tail with the whole in a spill file (when the
  * call has a sandbox to write it to). Tools with big outputs shape their results themselves first
@@ -136,12 +159,16 @@ export async function withinBudget(
   const texts = (result.content ?? []).flatMap((b) => (b.type === 'text' ? [b.text] : []));
   const whole = texts.join('\n');
   const path = ctx.spill && jsonBytes(whole) > budget / 2 ? await ctx.spill('result', whole) : undefined;
+  // The structured content gets at most half the budget: the text keeps the other half for its head and tail.
   const structured =
     result.structuredContent &&
-    (shortened(result.structuredContent, path ? `whole in ${path}` : 'see the text content') as Record<
-      string,
-      unknown
-    >);
+    trimmedArrays(
+      shortened(result.structuredContent, path ? `whole in ${path}` : 'see the text content') as Record<
+        string,
+        unknown
+      >,
+      Math.floor(budget / 2),
+    );
   const room = budget - (structured ? Buffer.byteLength(JSON.stringify(structured)) : 0) - 100;
   const marker = path
     ? spilledNote(ctx, 'result', path)

@@ -4,7 +4,6 @@ import { defineTool, ok, type ToolContext } from '../mcp/tool.js';
 import { budgeted } from '../mcp/tool-result.js';
 import { checkInput, envAsStrings, envMap, envSchema } from './shell-input.js';
 import { describeProcess, processShape, processTools } from './shell-processes.js';
-import type { ProcessInfo } from '../providers/types.js';
 
 const cwdSchema = z.string().min(1).optional().describe('Working directory (default /workspace)');
 /** Lines for the model: stdout and stderr, then what to do about a timeout or truncation. */

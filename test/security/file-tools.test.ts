@@ -37,6 +37,8 @@ for (const isolation of ['bwrap', 'unshare'] as const)
         SANDBOX_ISOLATION: isolation,
         SANDBOX_MEMORY_MB: '768',
         SANDBOX_SEARCH_TIMEOUT: '8',
+        // Whole listings of / (the model's result budget would page them): these tests read every entry.
+        SANDBOX_RESULT_MAX_KB: '1024',
       }));
       await sh(
         client,

@@ -4,19 +4,12 @@ import type { EgressOwner, EgressReport, SandboxEgress } from '../../egress/serv
 import { SandboxError } from '../../errors.js';
 import type {
   BrowserEndpoint,
-  DirEntry,
   ExecOptions,
   ExecResult,
   FilesApi,
-  FileStat,
   PreviewUrlBuilder,
   ProcessApi,
-  ProcessInfo,
-  ReadResult,
-  ReadTextResult,
   Sandbox,
-  SearchResult,
-  TreeResult,
 } from '../types.js';
 import type { AgentConnection } from './agent-client.js';
 import type { PortBridge } from './bridge.js';
