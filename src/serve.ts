@@ -70,8 +70,14 @@ export async function serve(config: Config, log: Logger): Promise<void> {
     log.info({ count: reaped.length, ids: reaped }, 'reaped sandboxes left by a server that died');
   }
   const sessions = new SessionManager(provider, config, log, telemetry);
-  // Previews reach only sandboxes held by this server's sessions; sites are read from the state dir.
-  webHost.configure({ config, log, lookup: (id) => sessions.findSandbox(id), sites: siteStore(config.stateDir).serve });
+  // Previews reach sandboxes held by this server's sessions, and (docker) this deployment's handle
+  // containers whichever replica made them; sites are read from the state dir.
+  webHost.configure({
+    config,
+    log,
+    lookup: (id) => sessions.findSandbox(id) ?? provider.previewSandbox?.(id),
+    sites: siteStore(config.stateDir).serve,
+  });
   provider.usePreviewUrls?.((id, port) => webHost.previewUrl(id, port));
   let http: HttpServerHandle | undefined;
   const shutdown = installShutdown(log, async (clientGone) => {

@@ -58,7 +58,7 @@ export function notFound(res: ServerResponse, message: string): void {
 }
 
 /** Finds the sandbox behind a preview id; undefined for unknown or dead ones (their previews 404). */
-export type SandboxLookup = (sandboxId: string) => Sandbox | undefined;
+export type SandboxLookup = (sandboxId: string) => Sandbox | undefined | Promise<Sandbox | undefined>;
 
 async function open(sandbox: Sandbox, port: number): Promise<Duplex | string> {
   if (!sandbox.connectPort) return "this sandbox's provider serves previews at its own URL";

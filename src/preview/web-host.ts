@@ -92,7 +92,7 @@ export class WebHost {
     if (!labels) return false;
     const preview = parsePreviewLabel(labels);
     if (preview) {
-      const sb = this.lookup(preview.sandboxId);
+      const sb = await this.lookup(preview.sandboxId);
       if (!sb || !sb.isAlive()) notFound(res, 'no preview at this address: the sandbox does not exist or has ended');
       else await proxyRequest(req, res, sb, preview.port, this.log!);
       return true;
@@ -116,7 +116,7 @@ export class WebHost {
     const labels = name && this.labelsOf(name);
     const preview = labels ? parsePreviewLabel(labels) : undefined;
     if (!preview) return false;
-    const sb = this.lookup(preview.sandboxId);
+    const sb = await this.lookup(preview.sandboxId);
     if (!sb || !sb.isAlive()) {
       socket.end(
         'HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nno preview at this address\n',

@@ -23,6 +23,12 @@ export interface SandboxProvider {
    * that a server now gone left behind, reattached (never one a running server still uses).
    */
   findReleased?(labels: Record<string, string>): Promise<Sandbox | undefined>;
+  /**
+   * Providers whose previews go through this server (connectPort) and whose sandboxes other replicas
+   * make (docker handles): the sandbox behind a preview id that no session of this server holds, if it
+   * is one of this deployment's handle sandboxes (never any other id the engine knows).
+   */
+  previewSandbox?(id: string): Promise<Sandbox | undefined>;
   /** Readiness for /healthz: whether new sandboxes can be created now. Omitted: always ready once started. */
   health?(): Promise<{ ready: boolean; detail?: string }>;
   /** Start work ahead of demand (a warm pool), once the server is serving. */

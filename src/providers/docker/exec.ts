@@ -100,7 +100,11 @@ export class ContainerExec {
     return e;
   }
 
-  async start(cmd: string[], opts: { env?: Record<string, string>; stdin: boolean }): Promise<StartedExec> {
+  /** `root`: only for sandbox-mcp's own fixed scripts (the last-use mark); root there has no capabilities. */
+  async start(
+    cmd: string[],
+    opts: { env?: Record<string, string>; stdin: boolean; root?: boolean },
+  ): Promise<StartedExec> {
     try {
       const exec = await this.container.exec({
         Cmd: cmd,
@@ -109,7 +113,7 @@ export class ContainerExec {
         AttachStdin: opts.stdin,
         Tty: false,
         Env: Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`),
-        User: SANDBOX_USER,
+        User: opts.root ? '0:0' : SANDBOX_USER,
         WorkingDir: this.workdir,
         Privileged: false,
       });
@@ -225,6 +229,31 @@ export class ContainerExec {
       throw execStartFailed(r.stdout.subarray(0, 300).toString() + r.stderr);
     }
     return r;
+  }
+
+  /** One of sandbox-mcp's own scripts as root, with no input; its stdout (capped) and exit code. */
+  async rootScript(
+    script: string,
+    args: string[],
+    timeoutMs = 10_000,
+  ): Promise<{ stdout: string; exitCode: number | null }> {
+    const { exec, stream } = await this.start(['/bin/bash', '-c', script, 'sandbox-mcp-root', ...args], {
+      env: { HOME: '/', LC_ALL: 'C' },
+      stdin: false,
+      root: true,
+    });
+    const out = new CappedBuffer(4096);
+    const timer = setTimeout(() => stream.destroy(), timeoutMs);
+    try {
+      await this.demux(
+        stream,
+        (b) => void out.push(b),
+        () => undefined,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    return { stdout: out.bytes().toString('utf8'), exitCode: await this.exitCode(exec) };
   }
 
   /** Starts the kill controller; done once, right after the container starts, while it has processes to spare. */

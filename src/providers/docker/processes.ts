@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { SandboxError } from '../../errors.js';
 import { toSandboxError } from '../shared/agent-errors.js';
+import { newProcessId, ProcRecords } from '../shared/proc-records.js';
 import { OutputLog } from '../../agent/output-log.js';
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
 import { execStartFailed } from './errors.js';
@@ -14,6 +15,8 @@ const MAX_PENDING_INPUT = 16 * 1024 * 1024;
 /** Finished processes kept for shell_read/shell_list before the oldest are forgotten. */
 const KEEP_EXITED = 64;
 const HEADER_TIMEOUT_MS = 30_000;
+/** How long one listing of the records in the container answers shell_list and lookups (others' processes only). */
+const OTHERS_TTL_MS = 1000;
 
 interface Proc {
   processId: string;
@@ -35,13 +38,31 @@ interface Proc {
 /**
  * Background processes of one container. Each is an exec whose hijacked stream the server keeps: its
  * stdin is the stream's write side, its output (stdout and stderr interleaved) is buffered here with
- * byte cursors, like the local agent's process table.
+ * byte cursors, like the local agent's process table. Each is also recorded in the container
+ * (ProcRecords, with its kill token), where a replica that did not start it reads, kills and lists it.
  */
 export class DockerProcesses implements ProcessApi {
   private procs = new Map<string, Proc>();
   private next = 1;
+  private readonly records: ProcRecords;
+  private listing?: { at: number; records: ReturnType<ProcRecords['list']> };
 
-  constructor(private readonly runner: ContainerExec) {}
+  constructor(
+    private readonly runner: ContainerExec,
+    sandboxId: string,
+  ) {
+    this.records = new ProcRecords(sandboxId, async (command) => {
+      const r = await runner.helper(command, [], { timeoutMs: 30_000 });
+      return { stdout: r.stdout.toString('utf8'), exitCode: r.exitCode ?? -1 };
+    });
+  }
+
+  /** A process another replica started (or this one forgot): its record in the container. */
+  private async elsewhere(idOrName: string) {
+    const rec = await this.records.find(idOrName);
+    if (!rec) this.get(idOrName); // throws NOT_FOUND with the processes this server knows
+    return rec!;
+  }
 
   async spawn(command: string, opts: SpawnOptions): Promise<ProcessInfo> {
     if (opts.name && [...this.procs.values()].some((p) => p.running && p.name === opts.name)) {
@@ -50,12 +71,15 @@ export class DockerProcesses implements ProcessApi {
       });
     }
     const token = newToken();
-    const { exec, stream } = await this.runner.start(wrapperCmd(opts.cwd ?? this.runner.workdir, command, opts.env), {
+    const processId = newProcessId(this.next++);
+    // exec: proc.sh takes the place of the wrapper's inner shell (one process less against the pids limit).
+    const recorded = `exec ${this.records.wrap(processId, command, opts.name, token)}`;
+    const { exec, stream } = await this.runner.start(wrapperCmd(opts.cwd ?? this.runner.workdir, recorded, opts.env), {
       env: { [TOKEN_ENV]: token },
       stdin: true,
     });
     const p: Proc = {
-      processId: `proc-${this.next++}`,
+      processId,
       name: opts.name,
       command,
       token,
@@ -126,7 +150,8 @@ export class DockerProcesses implements ProcessApi {
   }
 
   async read(processId: string, a: ReadOptions): Promise<ReadResult> {
-    const p = this.get(processId);
+    const p = this.find(processId);
+    if (!p) return this.records.read((await this.elsewhere(processId)).processId, a);
     const r = await p.log.read(a).catch((e: unknown) => {
       throw toSandboxError(e);
     });
@@ -142,7 +167,7 @@ export class DockerProcesses implements ProcessApi {
   }
 
   async write(processId: string, input: string, close: boolean): Promise<void> {
-    const p = this.get(processId);
+    const p = this.find(processId) ?? (await this.stdinElsewhere(processId));
     if (!p.running)
       throw new SandboxError('INVALID_ARGUMENT', `${p.processId} has exited (code ${p.exitCode ?? p.signal})`, {
         hint: 'start it again with shell_start',
@@ -168,21 +193,58 @@ export class DockerProcesses implements ProcessApi {
     }
   }
 
+  /** Its stdin is the exec stream of the replica that started it: no other server can write to it. */
+  private async stdinElsewhere(idOrName: string): Promise<never> {
+    const rec = await this.elsewhere(idOrName);
+    if (!rec.running)
+      throw new SandboxError('INVALID_ARGUMENT', `${rec.processId} has exited (code ${rec.exitCode ?? rec.signal})`, {
+        hint: 'start it again with shell_start',
+      });
+    const why = `${rec.processId} was started through another server replica, and on docker only that replica holds its stdin`;
+    const hint =
+      'give the process its input in the command (a file or a here-document), or route this sandbox to one replica';
+    throw new SandboxError('UNSUPPORTED', why, { hint });
+  }
+
+  /** The signal is recorded first, so every replica reports it; the kill token reaches the whole tree. */
   async kill(processId: string, signal: string): Promise<ProcessInfo> {
-    const p = this.get(processId);
-    if (p.running) {
-      p.lastSignal = signal;
-      await this.runner.kill(p.token, signal, p.pid > 1 ? p.pid : 0);
+    const p = this.find(processId);
+    if (p) {
+      if (p.running) {
+        p.lastSignal = signal;
+        await Promise.all([
+          this.records.mark(p.processId, signal).catch(() => undefined),
+          this.runner.kill(p.token, signal, p.pid > 1 ? p.pid : 0),
+        ]);
+      }
+      return this.info(p);
     }
-    return this.info(p);
+    const rec = await this.elsewhere(processId);
+    if (!rec.running) return ProcRecords.info(rec);
+    await this.records.mark(rec.processId, signal);
+    if (rec.token) await this.runner.kill(rec.token, signal);
+    else await this.records.kill(rec.processId, signal);
+    return ProcRecords.info((await this.records.find(rec.processId)) ?? rec);
   }
 
   killAll(): Promise<number> {
     return this.runner.killAll();
   }
 
+  /** This server's processes, and those other replicas started in the container. */
   async list(): Promise<ProcessInfo[]> {
-    return [...this.procs.values()].map((p) => this.info(p));
+    const mine = [...this.procs.values()].map((p) => this.info(p));
+    const known = new Set(mine.map((p) => p.processId));
+    const others = (await this.othersRecords()).filter((r) => !known.has(r.processId));
+    return [...mine, ...others.map((r) => ProcRecords.info(r))];
+  }
+
+  /** One listing of the records shared within OTHERS_TTL_MS: tools list to find one process, and it forks per record. */
+  private othersRecords(): ReturnType<ProcRecords['list']> {
+    if (!this.listing || Date.now() - this.listing.at > OTHERS_TTL_MS) {
+      this.listing = { at: Date.now(), records: this.records.list().catch(() => []) };
+    }
+    return this.listing.records;
   }
 
   /** The container is going away: drop the streams (its processes die with it). */
@@ -197,8 +259,12 @@ export class DockerProcesses implements ProcessApi {
     }
   }
 
+  private find(idOrName: string): Proc | undefined {
+    return this.procs.get(idOrName) ?? [...this.procs.values()].reverse().find((q) => q.name === idOrName);
+  }
+
   private get(idOrName: string): Proc {
-    const p = this.procs.get(idOrName) ?? [...this.procs.values()].reverse().find((q) => q.name === idOrName);
+    const p = this.find(idOrName);
     if (!p) {
       const known = [...this.procs.keys()].join(', ') || 'none';
       throw new SandboxError('NOT_FOUND', `no process "${idOrName}" (known: ${known})`, {

@@ -20,7 +20,9 @@ import { LABEL_HANDLE } from '../shared/owner.js';
 import { EgressService } from '../../egress/service.js';
 import { DockerEgressRelay, loadRelayScript } from './egress.js';
 import { engineUnreachable, translateDockerError } from './errors.js';
-import type { ContainerExec } from './exec.js';
+import { ContainerExec } from './exec.js';
+import { DockerHandleContainers } from './handles.js';
+import { LastUse } from './last-use.js';
 import { DockerSandbox } from './sandbox.js';
 
 const WORKDIR = '/workspace';
@@ -35,6 +37,8 @@ const L = {
   state: 'sandbox-mcp.state',
   created: 'sandbox-mcp.created',
   workspace: 'sandbox-mcp.workspace',
+  /** The replicas that share one handle key (else one state dir): whose handle containers these are. */
+  deployment: 'sandbox-mcp.deployment',
   userPrefix: 'sandbox-mcp.label.',
 } as const;
 
@@ -69,6 +73,8 @@ export class DockerProvider implements SandboxProvider {
   private imageProbed = false;
   private closing = false;
   private previewUrls?: PreviewUrlBuilder;
+  private readonly deployment: string;
+  readonly handleContainers: DockerHandleContainers;
 
   private constructor(
     private readonly config: Config,
@@ -79,6 +85,11 @@ export class DockerProvider implements SandboxProvider {
     private readonly egress?: { service: EgressService; relayScript: string },
   ) {
     this.stateLabel = createHash('sha256').update(config.stateDir).digest('hex').slice(0, 16);
+    // A digest, never the key: labels are readable by anyone who can list the engine's containers.
+    this.deployment = config.handleKey
+      ? createHash('sha256').update('sandbox-mcp deployment\0').update(config.handleKey).digest('hex').slice(0, 16)
+      : this.stateLabel;
+    this.handleContainers = this.handleContainerSupport();
   }
 
   static async start(config: Config, log: Logger): Promise<DockerProvider> {
@@ -91,6 +102,7 @@ export class DockerProvider implements SandboxProvider {
         ? { service: await EgressService.start(config, log), relayScript: await loadRelayScript() }
         : undefined;
     const p = new DockerProvider(config, log, docker, registry, egress);
+    p.handleContainers.startReaper();
     // The server starts without a reachable engine: tool calls then say what is wrong and how to fix it.
     await p.ensureReady().then(
       () => log.info({ dockerHost: config.dockerHost, image: config.dockerImage }, 'docker provider ready'),
@@ -229,6 +241,7 @@ export class DockerProvider implements SandboxProvider {
         [L.instance]: this.registry.instanceId,
         [L.host]: this.host,
         [L.state]: this.stateLabel,
+        [L.deployment]: this.deployment,
         [L.created]: new Date().toISOString(),
         ...Object.fromEntries(Object.entries(labels).map(([k, v]) => [`${L.userPrefix}${k}`, v])),
       },
@@ -275,6 +288,7 @@ export class DockerProvider implements SandboxProvider {
         throw translateDockerError(e, this.errCtx('starting the sandbox container'));
       });
       await Promise.all([sandbox.started(), this.imageProbed ? undefined : this.probeImage(sandbox.runner)]);
+      if (opts.labels[LABEL_HANDLE]) await sandbox.trackUse(this.lastUse(sandbox.runner));
       await this.startEgress(sandbox, { session: opts.labels.session, workspace: opts.workspace });
     } catch (e) {
       await sandbox.kill().catch(() => undefined);
@@ -322,8 +336,65 @@ export class DockerProvider implements SandboxProvider {
     this.imageProbed = true;
   }
 
+  /** Marks of a handle container's use: often enough that no reaper takes a container in use for idle. */
+  private lastUse(runner: ContainerExec): LastUse {
+    return new LastUse(runner, Math.min(30_000, Math.max(500, (this.config.idleTimeoutS * 1000) / 4)));
+  }
+
+  /** Previews and idle reaping of handle containers, on any replica (handles.ts). */
+  private handleContainerSupport(): DockerHandleContainers {
+    const handle = `${L.userPrefix}${LABEL_HANDLE}`;
+    const describe = (info: Dockerode.ContainerInfo) => ({
+      id: info.Labels[L.id] ?? info.Id,
+      createdAt: new Date(info.Labels[L.created] ?? info.Created * 1000),
+    });
+    return new DockerHandleContainers({
+      log: this.log,
+      idleTimeoutS: this.config.idleTimeoutS,
+      find: async (id) =>
+        (
+          await this.containers([handle, `${L.deployment}=${this.deployment}`, ...(id ? [`${L.id}=${id}`] : [])])
+        ).filter((c) => c.State === 'running' || !id),
+      describe,
+      runner: (info) =>
+        new ContainerExec(
+          this.docker,
+          this.docker.getContainer(info.Id),
+          WORKDIR,
+          this.errCtx('reading a last use'),
+          () => undefined,
+        ),
+      attach: async (info) => {
+        const { id, createdAt } = describe(info);
+        const sandbox = this.build(id, this.docker.getContainer(info.Id), createdAt);
+        await sandbox.trackUse(this.lastUse(sandbox.runner));
+        return sandbox;
+      },
+      remove: async (info) => {
+        const s = this.live.get(describe(info).id);
+        if (s) await s.kill();
+        else await this.removeContainer(this.docker.getContainer(info.Id));
+      },
+    });
+  }
+
+  /** A handle container another replica made, for the preview proxy (undefined: none of this deployment's). */
+  async previewSandbox(id: string): Promise<Sandbox | undefined> {
+    return this.handleContainers.preview(id);
+  }
+
   private adopt(id: string, container: Dockerode.Container, createdAt: Date): DockerSandbox {
-    const sandbox = new DockerSandbox(
+    const sandbox = this.build(id, container, createdAt);
+    this.live.set(id, sandbox);
+    return sandbox;
+  }
+
+  /** A sandbox object for a container; adopt() makes it one of those shutdown removes. */
+  private build(id: string, container: Dockerode.Container, createdAt: Date): DockerSandbox {
+    const forget = () => {
+      if (this.live.get(id) === sandbox) this.live.delete(id);
+    };
+    const sandbox: DockerSandbox = new DockerSandbox(
       id,
       WORKDIR,
       createdAt,
@@ -332,13 +403,12 @@ export class DockerProvider implements SandboxProvider {
       { dockerHost: this.config.dockerHost },
       this.config.maxOutputBytes,
       async () => {
-        this.live.delete(id);
+        forget();
         await this.removeContainer(container);
       },
       () => this.previewUrls,
-      () => this.live.delete(id),
+      forget,
     );
-    this.live.set(id, sandbox);
     return sandbox;
   }
 
@@ -375,6 +445,7 @@ export class DockerProvider implements SandboxProvider {
       new Date(info.Labels[L.created] ?? info.Created * 1000),
     );
     await sandbox.started();
+    if (info.Labels[`${L.userPrefix}${LABEL_HANDLE}`]) await sandbox.trackUse(this.lastUse(sandbox.runner));
     await this.startEgress(sandbox, {
       session: info.Labels[`${L.userPrefix}session`],
       workspace: info.Labels[L.workspace],
@@ -425,7 +496,7 @@ export class DockerProvider implements SandboxProvider {
     const reaped: string[] = [];
     for (const c of found) {
       const owner = c.Labels[L.instance] ?? 'unknown';
-      // A stateless handle's container: other replicas may use it; idle reaping (reapIdleHandles) ends it.
+      // A stateless handle's container: other replicas may use it; idle reaping (handles.ts) ends it.
       if (live.has(owner) || c.Labels[`${L.userPrefix}${LABEL_HANDLE}`]) continue;
       await this.removeContainer(this.docker.getContainer(c.Id)).then(
         () => {
@@ -441,6 +512,7 @@ export class DockerProvider implements SandboxProvider {
 
   async shutdown(): Promise<void> {
     this.closing = true;
+    this.handleContainers.close();
     await Promise.all(
       [...this.live.values()].map((s) =>
         s

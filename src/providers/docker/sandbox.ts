@@ -15,6 +15,7 @@ import type { EgressReport, SandboxEgress } from '../../egress/service.js';
 import type { DockerEgressRelay } from './egress.js';
 import { ContainerExec } from './exec.js';
 import { DockerFiles } from './files.js';
+import type { LastUse } from './last-use.js';
 import { connectPort } from './ports.js';
 import { DockerProcesses } from './processes.js';
 
@@ -36,6 +37,8 @@ export class DockerSandbox implements Sandbox {
   private killed?: Promise<void>;
   private chromium?: SandboxChromium;
   private egressDoor?: { door: SandboxEgress; relay: DockerEgressRelay };
+  /** A stateless handle's container: its last use, marked in it for every replica's idle reaper. */
+  private lastUse?: LastUse;
 
   constructor(
     readonly id: string,
@@ -54,7 +57,7 @@ export class DockerSandbox implements Sandbox {
     this.runner = new ContainerExec(docker, container, workdir, errorContext, () => {
       this.alive = false;
     });
-    this.procs = new DockerProcesses(this.runner);
+    this.procs = new DockerProcesses(this.runner, id);
     this.fileApi = new DockerFiles(this.runner);
   }
 
@@ -68,6 +71,12 @@ export class DockerSandbox implements Sandbox {
     this.egressDoor = { door, relay };
   }
 
+  /** A handle's container: every use marks it (see LastUse); marked once now, before any other call. */
+  async trackUse(lastUse: LastUse): Promise<void> {
+    this.lastUse = lastUse;
+    await lastUse.mark();
+  }
+
   egress(): EgressReport | undefined {
     return this.egressDoor?.door.report();
   }
@@ -78,11 +87,17 @@ export class DockerSandbox implements Sandbox {
 
   private check(): void {
     if (!this.isAlive()) throw gone();
+    this.lastUse?.note();
   }
 
   async exec(command: string, opts: ExecOptions): Promise<ExecResult> {
     this.check();
-    return this.runner.run(command, { ...opts, maxOutputBytes: this.maxOutputBytes });
+    const release = this.lastUse?.hold();
+    try {
+      return await this.runner.run(command, { ...opts, maxOutputBytes: this.maxOutputBytes });
+    } finally {
+      release?.();
+    }
   }
 
   /** Each method checks liveness first, so a killed sandbox answers SANDBOX_GONE without asking the engine. */
@@ -179,7 +194,10 @@ export class DockerSandbox implements Sandbox {
   /** A TCP connection to `port` on the container's loopback (see ports.ts); the preview proxy pipes to it. */
   async connectPort(port: number): Promise<Duplex> {
     this.check();
-    return connectPort(this.runner, port);
+    const stream = await connectPort(this.runner, port);
+    const release = this.lastUse?.hold();
+    if (release) stream.once('close', release);
+    return stream;
   }
 
   /** Previews go through the server's own listener, which reaches the port with connectPort. */
@@ -210,6 +228,7 @@ export class DockerSandbox implements Sandbox {
     if (this.killed) return;
     this.killed = Promise.resolve();
     this.alive = false;
+    this.lastUse?.stop();
     this.chromium?.dispose();
     this.procs.closeAll();
     this.runner.stopController();
@@ -220,6 +239,7 @@ export class DockerSandbox implements Sandbox {
   kill(): Promise<void> {
     this.killed ??= (async () => {
       this.alive = false;
+      this.lastUse?.stop();
       this.chromium?.dispose();
       this.procs.closeAll();
       this.runner.stopController();

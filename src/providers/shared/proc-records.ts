@@ -30,7 +30,11 @@ interface Record {
   command: string;
   name?: string;
   startedAt: string;
+  /** The docker provider's kill token of the process (its MARKER_ENV value), so any replica can kill its whole tree. */
+  token?: string;
 }
+
+const TOKEN = /^[0-9a-f]{24}$/;
 
 export function newProcessId(counter: number): string {
   return `proc-${counter}-${randomBytes(4).toString('hex')}`;
@@ -53,9 +57,14 @@ export class ProcRecords {
     this.dir = `/tmp/.sandbox-mcp-procs-${createHash('sha256').update(sandboxId).digest('hex').slice(0, 12)}`;
   }
 
-  /** The command that runs `command` recorded as `processId` (started by the vendor with stdin open). */
-  wrap(processId: string, command: string, name?: string): string {
-    const meta = Buffer.from(JSON.stringify({ command, name, startedAt: new Date().toISOString() })).toString('base64');
+  /**
+   * The command that runs `command` recorded as `processId` (started by the vendor with stdin open).
+   * `token`: the docker provider's kill token, recorded for the replicas that did not start it.
+   */
+  wrap(processId: string, command: string, name?: string, token?: string): string {
+    const meta = Buffer.from(JSON.stringify({ command, name, startedAt: new Date().toISOString(), token })).toString(
+      'base64',
+    );
     return this.script('run', processId, meta, command);
   }
 
@@ -138,21 +147,31 @@ export class ProcRecords {
   /** Signals a recorded process and its descendants; the signal is recorded for the others to report. */
   async kill(processId: string, signal: string): Promise<void> {
     const n = signalNumber(signal);
-    const name = signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
     // A kill right after the start may come before proc.sh has written the record: the same grace as find.
     const deadline = Date.now() + RECORD_GRACE_MS;
     for (;;) {
-      const r = await this.run(this.script('kill', processId, String(n), name));
+      const r = await this.run(this.script('kill', processId, String(n), signalName(signal)));
       if (r.exitCode !== 3) return;
       if (Date.now() >= deadline) throw notFound(processId);
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
   }
 
-  static info(rec: Record): ProcessInfo {
-    const { size, ...rest } = rec;
-    return { ...rest, outputBytes: size };
+  /** Records that `signal` was sent (unless the process exited), for a caller that signals it by other means. */
+  async mark(processId: string, signal: string): Promise<void> {
+    signalNumber(signal); // refuses unknown names, as kill does
+    const r = await this.run(this.script('mark', processId, signalName(signal)));
+    if (r.exitCode === 3) throw notFound(processId);
   }
+
+  static info(rec: Record): ProcessInfo {
+    const { processId, name, command, pid, running, exitCode, signal, startedAt, size } = rec;
+    return { processId, name, command, pid, running, exitCode, signal, startedAt, outputBytes: size };
+  }
+}
+
+function signalName(signal: string): string {
+  return signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
 }
 
 function notFound(idOrName: string): SandboxError {
@@ -164,7 +183,7 @@ function notFound(idOrName: string): SandboxError {
 /** `state pid size` and the meta line, as proc.sh prints them; what the sandbox wrote is untrusted. */
 function parseRecord(processId: string, lines: string[]): Record | undefined {
   const [state, pid, size] = (lines[0] ?? '').split(' ');
-  let meta: { command?: unknown; name?: unknown; startedAt?: unknown };
+  let meta: { command?: unknown; name?: unknown; startedAt?: unknown; token?: unknown };
   try {
     meta = JSON.parse(lines[1] ?? '') as typeof meta;
   } catch {
@@ -186,5 +205,6 @@ function parseRecord(processId: string, lines: string[]): Record | undefined {
     command: typeof meta.command === 'string' ? meta.command.slice(0, 10_000) : '',
     name: typeof meta.name === 'string' ? meta.name.slice(0, 128) : undefined,
     startedAt: typeof meta.startedAt === 'string' ? meta.startedAt.slice(0, 40) : '',
+    token: typeof meta.token === 'string' && TOKEN.test(meta.token) ? meta.token : undefined,
   };
 }

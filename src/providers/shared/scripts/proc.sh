@@ -8,6 +8,7 @@
 #   proc.sh read DIR ID CURSOR MAX           state, pid, size, meta line, then MAX bytes from CURSOR (base64)
 #   proc.sh list DIR                         one line per process: ID state pid size meta
 #   proc.sh kill DIR ID SIGNUM SIGNAME       signal the process and all its descendants
+#   proc.sh mark DIR ID SIGNAME              record SIGNAME as sent (the caller signals the process itself)
 set -u
 mode=$1
 dir=$2
@@ -85,6 +86,11 @@ case "$mode" in
       kill -CONT $all 2>/dev/null
     fi
     true
+    ;;
+  mark)
+    f="$dir/$3"
+    [ -f "$f.json" ] || exit 3
+    [ -f "$f.exit" ] || printf '%s' "$4" >"$f.signal"
     ;;
   *)
     echo "proc.sh: unknown mode $mode" >&2
