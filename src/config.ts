@@ -9,21 +9,21 @@ import { PACKAGE_ENV_VARS } from './egress/registries.js';
  */
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const list = z.preprocess(
-  (v) =>
-    typeof v === 'string'
-      ? v
+  (value) =>
+    typeof value === 'string'
+      ? value
           .split(',')
           .map((s) => s.trim())
           .filter(Boolean)
-      : v,
+      : value,
   z.array(z.string()),
 );
 
 /** A public base URL: scheme and a DNS name (subdomains hang off it), an optional port, nothing else. */
-const publicUrlSchema = z.string().transform((v, ctx) => {
+const publicUrlSchema = z.string().transform((value, ctx) => {
   let u: URL;
   try {
-    u = new URL(v);
+    u = new URL(value);
   } catch {
     ctx.addIssue({ code: 'custom', message: 'not a URL; give one like https://sbx.example.com' });
     return z.NEVER;
@@ -668,21 +668,21 @@ export function parseArgv(argv: string[]): ParsedArgs {
 }
 
 /** Reads one of migrate's own flags at argv[i]; returns the index of the last word it used. */
-function migrateFlag(argv: string[], i: number, into: Record<string, string | boolean>): number {
-  const arg = argv[i]!;
+function migrateFlag(argv: string[], index: number, into: Record<string, string | boolean>): number {
+  const arg = argv[index]!;
   const [name, inline] = arg.includes('=')
     ? [arg.slice(2, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
     : [arg.slice(2)];
   if (name === 'dry-run' || name === 'force') {
     if (inline !== undefined) throw new ConfigError(`--${name} takes no value; usage: ${MIGRATE_USAGE}`);
     into[name] = true;
-    return i;
+    return index;
   }
-  const value = inline ?? argv[i + 1];
+  const value = inline ?? argv[index + 1];
   if (value === undefined || value === '')
     throw new ConfigError(`--${name} needs a provider (${PROVIDERS.join(', ')})`);
   into[name] = value;
-  return inline === undefined ? i + 1 : i;
+  return inline === undefined ? index + 1 : index;
 }
 
 function migrateArgs(given: Record<string, string | boolean>, flags: Record<string, string>): MigrateArgs {
@@ -774,10 +774,10 @@ export function loadConfig(flags: Record<string, string>, env: NodeJS.ProcessEnv
   };
 }
 
-function chooseProvider(v: OptionValues): { provider: ProviderName; providerReason: string } {
-  if (v.provider) return { provider: v.provider, providerReason: 'SANDBOX_PROVIDER is set' };
-  if (v.e2bApiKey) return { provider: 'e2b', providerReason: 'E2B_API_KEY is set' };
-  if (v.daytonaApiKey) return { provider: 'daytona', providerReason: 'DAYTONA_API_KEY is set' };
+function chooseProvider(optionValues: OptionValues): { provider: ProviderName; providerReason: string } {
+  if (optionValues.provider) return { provider: optionValues.provider, providerReason: 'SANDBOX_PROVIDER is set' };
+  if (optionValues.e2bApiKey) return { provider: 'e2b', providerReason: 'E2B_API_KEY is set' };
+  if (optionValues.daytonaApiKey) return { provider: 'daytona', providerReason: 'DAYTONA_API_KEY is set' };
   return { provider: 'local', providerReason: 'no SANDBOX_PROVIDER and no cloud API key: the local default' };
 }
 
@@ -786,10 +786,10 @@ export function isLoopback(host: string): boolean {
 }
 
 export function helpText(): string {
-  const rows = Object.values(OPTIONS as Record<string, OptionSpec>).map((o) => {
-    const def = o.defaultText ?? defaultOf(o.schema);
-    const name = [o.flag, o.env].filter(Boolean).join(', ');
-    return `  ${name}\n      ${o.describe}${o.unit ? ` [${o.unit}]` : ''}${def !== undefined ? ` (default: ${def})` : ''}`;
+  const rows = Object.values(OPTIONS as Record<string, OptionSpec>).map((optionSpec) => {
+    const def = optionSpec.defaultText ?? defaultOf(optionSpec.schema);
+    const name = [optionSpec.flag, optionSpec.env].filter(Boolean).join(', ');
+    return `  ${name}\n      ${optionSpec.describe}${optionSpec.unit ? ` [${optionSpec.unit}]` : ''}${def !== undefined ? ` (default: ${def})` : ''}`;
   });
   return [
     'Usage: sandbox-mcp [serve] [options]   MCP server over stdio, or streamable HTTP with --port',

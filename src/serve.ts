@@ -123,9 +123,9 @@ export async function serve(config: Config, log: Logger): Promise<void> {
             ]
           : []),
       ],
-    }).catch(async (e: unknown) => {
+    }).catch(async (error: unknown) => {
       await provider.shutdown().catch(() => undefined);
-      throw e;
+      throw error;
     });
     webHost.attachMain(http.port);
     log.info({ url: http.url, port: http.port, clientConfig: JSON.parse(clientConfig(config, http.url)) }, 'listening');

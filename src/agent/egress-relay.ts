@@ -20,8 +20,8 @@ export function startEgressRelay(port: number, socketPath: string): Promise<void
     upstream.pipe(client);
   });
   return new Promise((resolve) => {
-    server.once('error', (e) => {
-      process.stderr.write(`agent: the egress relay cannot listen on 127.0.0.1:${port}: ${e.message}\n`);
+    server.once('error', (error) => {
+      process.stderr.write(`agent: the egress relay cannot listen on 127.0.0.1:${port}: ${error.message}\n`);
       resolve();
     });
     server.listen(port, '127.0.0.1', () => resolve());

@@ -90,13 +90,13 @@ export function runCommand(
   let timedOut = false;
   let cancelled = false;
 
-  child.stdout.on('data', (c: Buffer) => {
-    out.push(c);
-    onOutput?.('stdout', c.toString('utf8'));
+  child.stdout.on('data', (data: Buffer) => {
+    out.push(data);
+    onOutput?.('stdout', data.toString('utf8'));
   });
-  child.stderr.on('data', (c: Buffer) => {
-    err.push(c);
-    onOutput?.('stderr', c.toString('utf8'));
+  child.stderr.on('data', (data: Buffer) => {
+    err.push(data);
+    onOutput?.('stderr', data.toString('utf8'));
   });
   child.stdin.on('error', () => {
     /* the command may not read its stdin */
@@ -110,9 +110,9 @@ export function runCommand(
   }, args.timeoutMs);
 
   const done = new Promise<ExecOutcome>((resolve, reject) => {
-    child.on('error', (e: NodeJS.ErrnoException) => {
+    child.on('error', (errnoException: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(e);
+      reject(errnoException);
     });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);

@@ -28,38 +28,38 @@ export class Files {
     this.guarded = new Set(['/', workdir, '/tmp', ...(home ? [home] : [])]);
   }
 
-  resolve(p: unknown): string {
-    if (typeof p !== 'string' || p.length === 0)
+  resolve(filePath: unknown): string {
+    if (typeof filePath !== 'string' || filePath.length === 0)
       throw new AgentError(
         'INVALID_ARGUMENT',
         'path must be a non-empty string',
         'pass a path relative to the workdir or an absolute one',
       );
-    if (p.includes('\0')) throw new AgentError('INVALID_ARGUMENT', 'path contains a NUL byte', 'remove it');
-    if (this.home && (p === '~' || p.startsWith('~/'))) return path.join(this.home, p.slice(1));
-    return path.resolve(this.workdir, p);
+    if (filePath.includes('\0')) throw new AgentError('INVALID_ARGUMENT', 'path contains a NUL byte', 'remove it');
+    if (this.home && (filePath === '~' || filePath.startsWith('~/'))) return path.join(this.home, filePath.slice(1));
+    return path.resolve(this.workdir, filePath);
   }
 
-  async read(a: { path: string; offset?: number; length?: number }) {
-    const file = this.resolve(a.path);
+  async read(args: { path: string; offset?: number; length?: number }) {
+    const file = this.resolve(args.path);
     const { fh, size: statSize } = await openRegular(file);
     try {
       const size = await contentSize(fh, statSize);
-      const span = readSpan(file, size, a.offset, a.length);
+      const span = readSpan(file, size, args.offset, args.length);
       return new WithBytes({ size }, 'data', await readAt(fh, span.offset, span.length));
     } finally {
       await fh.close();
     }
   }
 
-  async readText(a: { path: string; offset?: number; limit?: number; maxBytes: number }) {
-    const file = this.resolve(a.path);
+  async readText(args: { path: string; offset?: number; limit?: number; maxBytes: number }) {
+    const file = this.resolve(args.path);
     const { fh, size: statSize } = await openRegular(file);
     try {
       const size = await contentSize(fh, statSize);
       const { bytes, ...range } = await readTextRange(fh, size, {
-        ...a,
-        maxBytes: Math.min(a.maxBytes, MAX_TRANSFER_BYTES),
+        ...args,
+        maxBytes: Math.min(args.maxBytes, MAX_TRANSFER_BYTES),
       });
       return new WithBytes({ path: file, size, ...range }, 'text', bytes);
     } finally {
@@ -72,33 +72,35 @@ export class Files {
    * symlink is followed to its target first (as editors do), resolved inside the sandbox like any path.
    */
   /** `data` arrives as raw bytes (a framed Buffer), or as base64 from older callers; `text` as UTF-8. */
-  async write(a: { path: string; data?: Buffer | string; text?: string; mode?: number }) {
+  async write(args: { path: string; data?: Buffer | string; text?: string; mode?: number }) {
     // resolve() drops a trailing slash, which would turn "folder/" into a file named "folder".
-    if (/\/\.?$/.test(a.path))
+    if (/\/\.?$/.test(args.path))
       throw new AgentError(
         'INVALID_ARGUMENT',
-        `${a.path} ends with "/", so it names a folder, not a file`,
+        `${args.path} ends with "/", so it names a folder, not a file`,
         'give the full file path, e.g. "folder/name.txt"',
       );
-    const file = await followLinks(this.resolve(a.path));
+    const file = await followLinks(this.resolve(args.path));
     const dir = path.dirname(file);
-    await fs.mkdir(dir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'EEXIST' || e.code === 'ENOTDIR')
+    await fs.mkdir(dir, { recursive: true }).catch((errnoException: NodeJS.ErrnoException) => {
+      if (errnoException.code === 'EEXIST' || errnoException.code === 'ENOTDIR')
         throw new AgentError(
           'INVALID_ARGUMENT',
           `cannot create ${file}: part of its folder path is a file, not a folder`,
           'pick another path, or move or delete that file first',
         );
-      throw e;
+      throw errnoException;
     });
     const existing = await fs.stat(file).catch(() => undefined);
     if (existing?.isDirectory())
       throw new AgentError('INVALID_ARGUMENT', `${file} is a directory`, 'write to a file path inside it');
-    const mode = a.mode ?? (existing ? existing.mode & 0o7777 : 0o644);
+    const mode = args.mode ?? (existing ? existing.mode & 0o7777 : 0o644);
     // Names are capped at 255 bytes: 50 characters (at most 200 bytes) keep the temporary name under it.
     const tmp = path.join(dir, `.${path.basename(file).slice(0, 50)}.${randomBytes(6).toString('hex')}.tmp`);
     try {
-      const body = a.text ?? (typeof a.data === 'string' ? Buffer.from(a.data, 'base64') : (a.data ?? Buffer.alloc(0)));
+      const body =
+        args.text ??
+        (typeof args.data === 'string' ? Buffer.from(args.data, 'base64') : (args.data ?? Buffer.alloc(0)));
       await fs.writeFile(tmp, body, { mode, flag: 'wx' });
       await fs.chmod(tmp, mode);
       await fs.rename(tmp, file);
@@ -112,8 +114,8 @@ export class Files {
     return this.stat({ path: file });
   }
 
-  async stat(a: { path: string }) {
-    const file = this.resolve(a.path);
+  async stat(args: { path: string }) {
+    const file = this.resolve(args.path);
     const st = await fs.lstat(file);
     const type = typeOf(st);
     let kind: { kind: string; mimeType?: string } | undefined;
@@ -141,18 +143,18 @@ export class Files {
     };
   }
 
-  async list(a: { path: string }) {
-    const dir = this.resolve(a.path);
+  async list(args: { path: string }) {
+    const dir = this.resolve(args.path);
     const entries = await fs.readdir(dir, { withFileTypes: true });
     return Promise.all(
-      entries.map(async (e) => {
-        const st = await fs.lstat(path.join(dir, e.name)).catch(() => undefined);
-        return { name: e.name, type: typeOf(e), size: st?.size ?? 0, mtime: st?.mtime.toISOString() ?? '' };
+      entries.map(async (entry) => {
+        const st = await fs.lstat(path.join(dir, entry.name)).catch(() => undefined);
+        return { name: entry.name, type: typeOf(entry), size: st?.size ?? 0, mtime: st?.mtime.toISOString() ?? '' };
       }),
     );
   }
 
-  async tree(a: {
+  async tree(args: {
     path: string;
     depth: number;
     glob?: string;
@@ -160,10 +162,10 @@ export class Files {
     includeIgnored?: boolean;
     maxEntries: number;
   }) {
-    const root = this.resolve(a.path);
-    const depth = intArg('depth', a.depth, 1, MAX_DEPTH);
-    const maxEntries = intArg('maxEntries', a.maxEntries, 1, 1_000_000);
-    const keep = globMatcher(a.glob);
+    const root = this.resolve(args.path);
+    const depth = intArg('depth', args.depth, 1, MAX_DEPTH);
+    const maxEntries = intArg('maxEntries', args.maxEntries, 1, 1_000_000);
+    const keep = globMatcher(args.glob);
     if (!(await fs.stat(root)).isDirectory())
       throw new AgentError(
         'INVALID_ARGUMENT',
@@ -175,7 +177,7 @@ export class Files {
     let truncated = false;
     for await (const item of walk(
       root,
-      { depth, includeHidden: a.includeHidden, includeIgnored: a.includeIgnored },
+      { depth, includeHidden: args.includeHidden, includeIgnored: args.includeIgnored },
       stats,
     )) {
       if (keep && !keep(item.rel)) continue;
@@ -186,17 +188,17 @@ export class Files {
       found.push({ rel: item.rel, abs: item.abs, skipped: item.skipped });
     }
     const entries = await Promise.all(
-      found.map(async (f) => {
-        const st = await fs.lstat(f.abs).catch(() => undefined);
+      found.map(async (file) => {
+        const st = await fs.lstat(file.abs).catch(() => undefined);
         const type = st ? typeOf(st) : 'other';
         return {
-          path: displayPath(this.workdir, f.abs),
+          path: displayPath(this.workdir, file.abs),
           type,
           size: st?.size ?? 0,
           mtime: st?.mtime.toISOString() ?? '',
-          linkTarget: type === 'symlink' ? await fs.readlink(f.abs).catch(() => undefined) : undefined,
-          skipped: f.skipped || undefined,
-          key: f.rel.split('/'),
+          linkTarget: type === 'symlink' ? await fs.readlink(file.abs).catch(() => undefined) : undefined,
+          skipped: file.skipped || undefined,
+          key: file.rel.split('/'),
         };
       }),
     );
@@ -209,7 +211,7 @@ export class Files {
     };
   }
 
-  async search(a: {
+  async search(args: {
     pattern: string;
     path?: string;
     glob?: string;
@@ -218,30 +220,30 @@ export class Files {
     includeHidden?: boolean;
     timeoutMs: number;
   }) {
-    if (typeof a.pattern !== 'string' || !a.pattern)
+    if (typeof args.pattern !== 'string' || !args.pattern)
       throw new AgentError('INVALID_ARGUMENT', 'pattern must be a non-empty regex', 'e.g. "TODO|FIXME"');
-    const { flags } = compilePattern(a.pattern, a.caseSensitive !== false);
-    globMatcher(a.glob); // fail fast on a bad glob, before starting a worker
-    const root = this.resolve(a.path ?? this.workdir);
+    const { flags } = compilePattern(args.pattern, args.caseSensitive !== false);
+    globMatcher(args.glob); // fail fast on a bad glob, before starting a worker
+    const root = this.resolve(args.path ?? this.workdir);
     await fs.stat(root);
     return runSearch({
       root,
       workdir: this.workdir,
-      pattern: a.pattern,
+      pattern: args.pattern,
       flags,
-      glob: a.glob,
-      includeHidden: a.includeHidden,
-      maxResults: intArg('maxResults', a.maxResults, 1, 100_000),
-      deadline: Date.now() + intArg('timeoutMs', a.timeoutMs, 1, 3_600_000),
+      glob: args.glob,
+      includeHidden: args.includeHidden,
+      maxResults: intArg('maxResults', args.maxResults, 1, 100_000),
+      deadline: Date.now() + intArg('timeoutMs', args.timeoutMs, 1, 3_600_000),
     });
   }
 
-  async mkdir(a: { path: string }) {
-    await fs.mkdir(this.resolve(a.path), { recursive: true });
+  async mkdir(args: { path: string }) {
+    await fs.mkdir(this.resolve(args.path), { recursive: true });
   }
 
-  async remove(a: { path: string; recursive?: boolean }) {
-    const file = this.resolve(a.path);
+  async remove(args: { path: string; recursive?: boolean }) {
+    const file = this.resolve(args.path);
     if (this.guarded.has(file)) {
       throw new AgentError(
         'PERMISSION_DENIED',
@@ -250,26 +252,26 @@ export class Files {
       );
     }
     const st = await fs.lstat(file);
-    if (st.isDirectory() && !a.recursive) {
+    if (st.isDirectory() && !args.recursive) {
       throw new AgentError(
         'INVALID_ARGUMENT',
         `${file} is a directory`,
         'pass recursive: true to delete it with its contents',
       );
     }
-    await fs.rm(file, { recursive: !!a.recursive });
+    await fs.rm(file, { recursive: !!args.recursive });
   }
 
   /** rename(2) where it can; across mounts (e.g. /workspace to /tmp) a copy, then the source is removed. */
-  async rename(a: { from: string; to: string; overwrite?: boolean }) {
-    const from = this.resolve(a.from);
-    const to = this.resolve(a.to);
+  async rename(args: { from: string; to: string; overwrite?: boolean }) {
+    const from = this.resolve(args.from);
+    const to = this.resolve(args.to);
     const src = await fs.lstat(from);
-    if (!src.isDirectory() && /\/\.?$/.test(a.to))
+    if (!src.isDirectory() && /\/\.?$/.test(args.to))
       throw new AgentError(
         'INVALID_ARGUMENT',
-        `"to" (${a.to}) ends with "/", but ${from} is not a folder`,
-        `"to" is the full new path: to move it into a folder, end "to" with the file name, e.g. "${a.to.replace(/\/\.?$/, '')}/${path.basename(from)}"`,
+        `"to" (${args.to}) ends with "/", but ${from} is not a folder`,
+        `"to" is the full new path: to move it into a folder, end "to" with the file name, e.g. "${args.to.replace(/\/\.?$/, '')}/${path.basename(from)}"`,
       );
     if (from === to) return;
     if (this.guarded.has(from))
@@ -286,7 +288,7 @@ export class Files {
       );
     const dst = await fs.lstat(to).catch(() => undefined);
     if (dst) {
-      if (!a.overwrite)
+      if (!args.overwrite)
         throw new AgentError(
           'ALREADY_EXISTS',
           `${to} already exists`,
@@ -336,17 +338,17 @@ export class Files {
   }
 }
 
-function intArg(name: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+function intArg(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
     throw new AgentError('INVALID_ARGUMENT', `${name} must be a whole number from ${min} to ${max}`);
-  return v;
+  return value;
 }
 
-function comparePaths(a: string[], b: string[]): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
+function comparePaths(first: string[], second: string[]): number {
+  for (let i = 0; i < Math.min(first.length, second.length); i++) {
+    if (first[i] !== second[i]) return first[i]! < second[i]! ? -1 : 1;
   }
-  return a.length - b.length;
+  return first.length - second.length;
 }
 
 /** The final component's symlinks, followed the sandbox's way; a dangling link yields its target path. */

@@ -128,17 +128,17 @@ export class FrameReader {
     return -1;
   }
 
-  private take(n: number): Buffer {
-    this.size -= n;
+  private take(count: number): Buffer {
+    this.size -= count;
     this.scanned = 0;
     const first = this.chunks[0];
-    if (first && first.length >= n) {
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
+    if (first && first.length >= count) {
+      if (first.length === count) this.chunks.shift();
+      else this.chunks[0] = first.subarray(count);
+      return first.subarray(0, count);
     }
     const parts: Buffer[] = [];
-    for (let need = n; need > 0;) {
+    for (let need = count; need > 0;) {
       const c = this.chunks[0]!;
       if (c.length <= need) {
         parts.push(c);
@@ -150,12 +150,12 @@ export class FrameReader {
         need = 0;
       }
     }
-    return Buffer.concat(parts, n);
+    return Buffer.concat(parts, count);
   }
 }
 
-function isPlainObject(v: unknown): v is Frame {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+function isPlainObject(value: unknown): value is Frame {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -71,31 +71,31 @@ function envFor(extra: unknown): Record<string, string> {
 type Handler = (req: AgentRequest) => unknown;
 const handlers: Record<string, Handler> = {
   ping: () => ({ pid: process.pid }),
-  exec: (r) => {
+  exec: (agentRequest) => {
     const exec = runCommand(
       {
-        command: String(r.command),
-        cwd: files.resolve(r.cwd ?? workdir),
-        env: envFor(r.env),
-        timeoutMs: Number(r.timeoutMs),
-        stdin: r.stdin as string | undefined,
-        maxOutputBytes: Number(r.maxOutputBytes),
+        command: String(agentRequest.command),
+        cwd: files.resolve(agentRequest.cwd ?? workdir),
+        env: envFor(agentRequest.env),
+        timeoutMs: Number(agentRequest.timeoutMs),
+        stdin: agentRequest.stdin as string | undefined,
+        maxOutputBytes: Number(agentRequest.maxOutputBytes),
       },
-      r.stream ? (stream, data) => send({ id: r.id, event: 'output', stream, data }) : undefined,
+      agentRequest.stream ? (stream, data) => send({ id: agentRequest.id, event: 'output', stream, data }) : undefined,
     );
-    running.set(r.id, exec);
-    return exec.done.finally(() => running.delete(r.id));
+    running.set(agentRequest.id, exec);
+    return exec.done.finally(() => running.delete(agentRequest.id));
   },
-  cancel: (r) => {
-    running.get(Number(r.target))?.cancel();
+  cancel: (agentRequest) => {
+    running.get(Number(agentRequest.target))?.cancel();
     return {};
   },
-  spawn: (r) =>
+  spawn: (agentRequest) =>
     processes.spawn({
-      command: String(r.command),
-      cwd: files.resolve(r.cwd ?? workdir),
-      env: envFor(r.env),
-      name: r.name as string | undefined,
+      command: String(agentRequest.command),
+      cwd: files.resolve(agentRequest.cwd ?? workdir),
+      env: envFor(agentRequest.env),
+      name: agentRequest.name as string | undefined,
     }),
   read: (r) => processes.read(r as never),
   write: (r) => processes.write(r as never),

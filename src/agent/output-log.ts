@@ -69,13 +69,13 @@ export class OutputLog {
    * Output from `cursor` (default: the oldest retained byte), waiting up to `waitMs` while the process
    * runs for any output, or for a line matching `until`. Throws AgentError on an invalid regex.
    */
-  async read(o: LogReadOptions): Promise<LogRead> {
-    let cursor = o.cursor ?? this.start;
+  async read(logReadOptions: LogReadOptions): Promise<LogRead> {
+    let cursor = logReadOptions.cursor ?? this.start;
     if (cursor > this.total) cursor = this.total;
     let until: RegExp | undefined;
-    if (o.until) {
+    if (logReadOptions.until) {
       try {
-        until = new RegExp(o.until, 'm');
+        until = new RegExp(logReadOptions.until, 'm');
       } catch (e) {
         throw new AgentError(
           'INVALID_ARGUMENT',
@@ -84,11 +84,13 @@ export class OutputLog {
         );
       }
     }
-    const deadline = Date.now() + (o.waitMs ?? 0);
+    const deadline = Date.now() + (logReadOptions.waitMs ?? 0);
     // `until` looks at all new output, not just the part one read returns: a line beyond maxBytes still
     // ends the wait (the answer then says more output follows).
     const matched = () =>
-      until ? until.test(this.slice(cursor, Infinity).text) : this.slice(cursor, o.maxBytes).text.length > 0;
+      until
+        ? until.test(this.slice(cursor, Infinity).text)
+        : this.slice(cursor, logReadOptions.maxBytes).text.length > 0;
     while (!this.closed && Date.now() < deadline && !matched()) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, deadline - Date.now());
@@ -101,7 +103,7 @@ export class OutputLog {
         waiters.add(done);
       });
     }
-    const s = this.slice(cursor, o.maxBytes);
+    const s = this.slice(cursor, logReadOptions.maxBytes);
     return { output: s.text, cursor: s.end, droppedBytes: s.dropped, matched: until ? matched() : false };
   }
 
@@ -124,13 +126,13 @@ export class OutputLog {
   }
 }
 
-/** Length of `b` without a UTF-8 sequence cut off at its end. */
-export function utf8Prefix(b: Buffer): number {
-  for (let i = b.length - 1, back = 0; i >= 0 && back < 4; i--, back++) {
-    const c = b[i]!;
+/** Length of `data` without a UTF-8 sequence cut off at its end. */
+export function utf8Prefix(data: Buffer): number {
+  for (let i = data.length - 1, back = 0; i >= 0 && back < 4; i--, back++) {
+    const c = data[i]!;
     if ((c & 0xc0) === 0x80) continue; // continuation byte: look further back
     const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-    return back + 1 < need ? i : b.length;
+    return back + 1 < need ? i : data.length;
   }
-  return b.length;
+  return data.length;
 }

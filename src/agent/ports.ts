@@ -27,11 +27,18 @@ function connectLoopback(port: number): Promise<net.Socket> {
  * Opens one bridged connection: the sandbox port on one side, the server's bridge socket on the
  * other, introduced by the token the server is waiting for. Bytes are then piped both ways.
  */
-export async function openPort(a: { port: unknown; token: unknown }, bridgePath: string | undefined): Promise<object> {
-  const port = Number(a.port);
+export async function openPort(
+  args: { port: unknown; token: unknown },
+  bridgePath: string | undefined,
+): Promise<object> {
+  const port = Number(args.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new AgentError('INVALID_ARGUMENT', `port must be 1-65535, got ${String(a.port)}`, 'pass a TCP port number');
-  if (typeof a.token !== 'string' || !/^[0-9a-f]{32}$/.test(a.token))
+    throw new AgentError(
+      'INVALID_ARGUMENT',
+      `port must be 1-65535, got ${String(args.port)}`,
+      'pass a TCP port number',
+    );
+  if (typeof args.token !== 'string' || !/^[0-9a-f]{32}$/.test(args.token))
     throw new AgentError('INVALID_ARGUMENT', 'bad bridge token');
   if (!bridgePath) throw new AgentError('UNSUPPORTED', 'this sandbox has no port bridge');
   const target = await connectLoopback(port);
@@ -41,14 +48,14 @@ export async function openPort(a: { port: unknown; token: unknown }, bridgePath:
       s.removeAllListeners('error');
       resolve(s);
     });
-    s.once('error', (e) =>
-      reject(new AgentError('UNAVAILABLE', `cannot reach the server's port bridge: ${e.message}`)),
+    s.once('error', (error) =>
+      reject(new AgentError('UNAVAILABLE', `cannot reach the server's port bridge: ${error.message}`)),
     );
-  }).catch((e) => {
+  }).catch((error) => {
     target.destroy();
-    throw e;
+    throw error;
   });
-  bridge.write(`${a.token}\n`);
+  bridge.write(`${args.token}\n`);
   const end = () => {
     target.destroy();
     bridge.destroy();

@@ -26,26 +26,26 @@ export class ProcessTable {
   private procs = new Map<string, Proc>();
   private next = 1;
 
-  spawn(a: { command: string; cwd: string; env: Record<string, string>; name?: string }) {
-    checkCwd(a.cwd);
-    if (a.name && [...this.procs.values()].some((p) => p.running && p.name === a.name)) {
+  spawn(args: { command: string; cwd: string; env: Record<string, string>; name?: string }) {
+    checkCwd(args.cwd);
+    if (args.name && [...this.procs.values()].some((p) => p.running && p.name === args.name)) {
       throw new AgentError(
         'ALREADY_EXISTS',
-        `a running process is already named "${a.name}"`,
+        `a running process is already named "${args.name}"`,
         'pick another name, or shell_kill the running one first',
       );
     }
-    const child = spawn('/bin/bash', ['-c', a.command], {
-      cwd: a.cwd,
-      env: a.env,
+    const child = spawn('/bin/bash', ['-c', args.command], {
+      cwd: args.cwd,
+      env: args.env,
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     preferOomKill(child.pid);
     const p: Proc = {
       processId: `proc-${this.next++}`,
-      name: a.name,
-      command: a.command,
+      name: args.name,
+      command: args.command,
       child,
       startedAt: new Date().toISOString(),
       log: new OutputLog(),
@@ -59,8 +59,8 @@ export class ProcessTable {
     child.stdin.on('error', () => {
       /* the process closed its stdin */
     });
-    child.on('error', (e) => {
-      onData(Buffer.from(`[spawn failed: ${e.message}]\n`));
+    child.on('error', (error) => {
+      onData(Buffer.from(`[spawn failed: ${error.message}]\n`));
     });
     child.on('exit', (code, signal) => {
       p.running = false;
@@ -73,9 +73,9 @@ export class ProcessTable {
     return this.info(p);
   }
 
-  async read(a: { processId: string; cursor?: number; waitMs?: number; until?: string; maxBytes: number }) {
-    const p = this.get(a.processId);
-    const r = await p.log.read(a);
+  async read(args: { processId: string; cursor?: number; waitMs?: number; until?: string; maxBytes: number }) {
+    const p = this.get(args.processId);
+    const r = await p.log.read(args);
     return {
       output: r.output,
       cursor: r.cursor,
@@ -87,8 +87,8 @@ export class ProcessTable {
     };
   }
 
-  write(a: { processId: string; input: string; close: boolean }) {
-    const p = this.get(a.processId);
+  write(args: { processId: string; input: string; close: boolean }) {
+    const p = this.get(args.processId);
     if (!p.running)
       throw new AgentError(
         'INVALID_ARGUMENT',
@@ -101,18 +101,18 @@ export class ProcessTable {
         `stdin of ${p.processId} was already closed`,
         'start a new process to send more input',
       );
-    if (a.input) {
+    if (args.input) {
       const pending = p.child.stdin.writableLength;
-      if (pending + Buffer.byteLength(a.input) > MAX_PENDING_INPUT) {
+      if (pending + Buffer.byteLength(args.input) > MAX_PENDING_INPUT) {
         throw new AgentError(
           'LIMIT_EXCEEDED',
           `${p.processId} is not reading its input: ${pending} bytes sent earlier are still waiting`,
           'see what it is doing with shell_read, or stop it with shell_kill',
         );
       }
-      p.child.stdin.write(a.input);
+      p.child.stdin.write(args.input);
     }
-    if (a.close) p.child.stdin.end();
+    if (args.close) p.child.stdin.end();
   }
 
   /**
@@ -141,9 +141,9 @@ export class ProcessTable {
     return { killed: killed.size };
   }
 
-  kill(a: { processId: string; signal: string }) {
-    const p = this.get(a.processId);
-    if (p.running && p.child.pid) killGroup(p.child.pid, a.signal as NodeJS.Signals);
+  kill(args: { processId: string; signal: string }) {
+    const p = this.get(args.processId);
+    if (p.running && p.child.pid) killGroup(p.child.pid, args.signal as NodeJS.Signals);
     return this.info(p);
   }
 
@@ -173,17 +173,17 @@ export class ProcessTable {
     for (const p of exited.slice(0, Math.max(0, exited.length - KEEP_EXITED))) this.procs.delete(p.processId);
   }
 
-  private info(p: Proc) {
+  private info(proc: Proc) {
     return {
-      processId: p.processId,
-      name: p.name,
-      command: p.command,
-      pid: p.child.pid ?? -1,
-      running: p.running,
-      exitCode: p.exitCode,
-      signal: p.signal,
-      startedAt: p.startedAt,
-      outputBytes: p.log.total,
+      processId: proc.processId,
+      name: proc.name,
+      command: proc.command,
+      pid: proc.child.pid ?? -1,
+      running: proc.running,
+      exitCode: proc.exitCode,
+      signal: proc.signal,
+      startedAt: proc.startedAt,
+      outputBytes: proc.log.total,
     };
   }
 }

@@ -32,25 +32,25 @@ export async function openRegular(file: string): Promise<{ fh: FileHandle; size:
 }
 
 /** Most of /proc and /sys report size 0 yet have content: their size is what reading them finds. */
-export async function contentSize(fh: FileHandle, size: number): Promise<number> {
+export async function contentSize(fileHandle: FileHandle, size: number): Promise<number> {
   if (size > 0) return size;
   const buf = Buffer.allocUnsafe(64 * 1024);
   let total = 0;
   for (;;) {
-    const { bytesRead } = await fh.read(buf, 0, buf.length, total);
+    const { bytesRead } = await fileHandle.read(buf, 0, buf.length, total);
     total += bytesRead;
     if (bytesRead === 0 || total >= PSEUDO_FILE_MAX) return total;
   }
 }
 
 /** The whole content, or undefined when it is over `cap` bytes (size 0 files are read to find out). */
-export async function readWhole(fh: FileHandle, size: number, cap: number): Promise<Buffer | undefined> {
+export async function readWhole(fileHandle: FileHandle, size: number, cap: number): Promise<Buffer | undefined> {
   if (size > cap) return undefined;
-  if (size > 0) return readAt(fh, 0, size);
+  if (size > 0) return readAt(fileHandle, 0, size);
   const chunks: Buffer[] = [];
   let total = 0;
   for (;;) {
-    const { bytesRead, buffer } = await fh.read(Buffer.allocUnsafe(64 * 1024), 0, 64 * 1024, total);
+    const { bytesRead, buffer } = await fileHandle.read(Buffer.allocUnsafe(64 * 1024), 0, 64 * 1024, total);
     if (bytesRead === 0) return Buffer.concat(chunks, total);
     chunks.push(buffer.subarray(0, bytesRead));
     total += bytesRead;
@@ -78,11 +78,11 @@ export function readSpan(file: string, size: number, offset = 0, length?: number
 }
 
 /** Reads up to `length` bytes at `offset` (fewer at end of file). */
-export async function readAt(fh: FileHandle, offset: number, length: number): Promise<Buffer> {
+export async function readAt(fileHandle: FileHandle, offset: number, length: number): Promise<Buffer> {
   const buf = Buffer.alloc(length);
   let got = 0;
   while (got < length) {
-    const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+    const { bytesRead } = await fileHandle.read(buf, got, length - got, offset + got);
     if (bytesRead === 0) break;
     got += bytesRead;
   }

@@ -102,7 +102,7 @@ export async function searchFiles(job: SearchJob, progress?: (o: SearchOutcome) 
 }
 
 /** Returns false once maxResults is passed (the search is over). */
-async function searchOne(abs: string, re: RegExp, job: SearchJob, out: SearchOutcome): Promise<boolean> {
+async function searchOne(abs: string, pattern: RegExp, job: SearchJob, out: SearchOutcome): Promise<boolean> {
   let buf: Buffer | undefined;
   try {
     // Regular files only, checked on the open file: a device (bwrap's /dev lists them as regular
@@ -120,24 +120,30 @@ async function searchOne(abs: string, re: RegExp, job: SearchJob, out: SearchOut
     out.largeSkipped++;
     return true;
   }
-  return searchBuffer(buf, displayPath(job.workdir, abs), re, job.maxResults, out);
+  return searchBuffer(buf, displayPath(job.workdir, abs), pattern, job.maxResults, out);
 }
 
 /**
  * One file's content: skipped if binary, else one match per line added to `out`. Returns false once
  * maxResults is passed. Shared with providers that fetch file contents over a vendor API.
  */
-export function searchBuffer(buf: Buffer, shown: string, re: RegExp, maxResults: number, out: SearchOutcome): boolean {
+export function searchBuffer(
+  buf: Buffer,
+  shown: string,
+  pattern: RegExp,
+  maxResults: number,
+  out: SearchOutcome,
+): boolean {
   if (sniff(buf.subarray(0, SNIFF_BYTES)).kind !== 'text') {
     out.binarySkipped++;
     return true;
   }
   out.filesSearched++;
   const content = buf.toString('utf8');
-  re.lastIndex = 0;
+  pattern.lastIndex = 0;
   let lineNo = 1;
   let pos = 0;
-  for (let m = re.exec(content); m; m = re.exec(content)) {
+  for (let m = pattern.exec(content); m; m = pattern.exec(content)) {
     const at = m.index;
     // An empty match after the final newline (e.g. "^" or "$") is on no line of the file.
     if (at === content.length && content.endsWith('\n')) break;
@@ -156,7 +162,7 @@ export function searchBuffer(buf: Buffer, shown: string, re: RegExp, maxResults:
     });
     if (lineEnd >= content.length) break;
     // One result per line: go on from the next line.
-    re.lastIndex = lineEnd + 1;
+    pattern.lastIndex = lineEnd + 1;
     pos = lineEnd + 1;
     lineNo++;
   }
@@ -202,18 +208,18 @@ export function runSearch(job: SearchJob): Promise<SearchOutcome> {
       | { type: 'progress'; outcome: SearchOutcome }
       | { type: 'done'; outcome: SearchOutcome }
       | { type: 'error'; error: AgentErrorBody };
-    worker.on('message', (m: Msg) => {
-      if (m.type === 'progress') {
-        partial = m.outcome;
+    worker.on('message', (msg: Msg) => {
+      if (msg.type === 'progress') {
+        partial = msg.outcome;
         return;
       }
       settle();
-      if (m.type === 'done') resolve(m.outcome);
-      else reject(new AgentError(m.error.code, m.error.message, m.error.hint));
+      if (msg.type === 'done') resolve(msg.outcome);
+      else reject(new AgentError(msg.error.code, msg.error.message, msg.error.hint));
     });
-    worker.once('error', (e) => {
+    worker.once('error', (error) => {
       settle();
-      reject(new AgentError('LIMIT_EXCEEDED', `search failed: ${e.message}`, 'narrow path or glob'));
+      reject(new AgentError('LIMIT_EXCEEDED', `search failed: ${error.message}`, 'narrow path or glob'));
     });
   });
 }

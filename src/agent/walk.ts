@@ -43,11 +43,11 @@ export interface WalkStats {
  * Breadth-first, names sorted within each folder, never following symlinks (no cycles, and a link
  * out of the tree is reported, not walked). The consumer stops early by breaking out of the loop.
  */
-export async function* walk(root: string, o: WalkOptions, stats: WalkStats): AsyncGenerator<WalkItem> {
+export async function* walk(root: string, walkOptions: WalkOptions, stats: WalkStats): AsyncGenerator<WalkItem> {
   // System folders are recognised by their real path, so a symlink to / does not lead into /proc.
   const realRoot = await fs.realpath(root).catch(() => root);
   let level: { abs: string; rel: string }[] = [{ abs: root, rel: '' }];
-  for (let depth = 1; depth <= o.depth && level.length; depth++) {
+  for (let depth = 1; depth <= walkOptions.depth && level.length; depth++) {
     const next: { abs: string; rel: string }[] = [];
     for (const dir of level) {
       let entries: Dirent[];
@@ -63,14 +63,15 @@ export async function* walk(root: string, o: WalkOptions, stats: WalkStats): Asy
           stats.exhausted = true;
           return;
         }
-        if (!o.includeHidden && dirent.name.startsWith('.')) {
+        if (!walkOptions.includeHidden && dirent.name.startsWith('.')) {
           stats.hidden++;
           continue;
         }
         const rel = dir.rel ? `${dir.rel}/${dirent.name}` : dirent.name;
         const abs = path.join(dir.abs, dirent.name);
         const system = depth === 1 && SYSTEM_DIRS.has(path.join(realRoot, dirent.name));
-        const skipped = dirent.isDirectory() && (system || (!o.includeIgnored && IGNORED_DIRS.has(dirent.name)));
+        const skipped =
+          dirent.isDirectory() && (system || (!walkOptions.includeIgnored && IGNORED_DIRS.has(dirent.name)));
         yield { abs, rel, dirent, level: depth, skipped };
         if (dirent.isDirectory() && !skipped) next.push({ abs, rel });
       }
@@ -79,10 +80,10 @@ export async function* walk(root: string, o: WalkOptions, stats: WalkStats): Asy
   }
 }
 
-export function typeOf(d: {
+export function typeOf(dirent: {
   isSymbolicLink(): boolean;
   isDirectory(): boolean;
   isFile(): boolean;
 }): 'symlink' | 'directory' | 'file' | 'other' {
-  return d.isSymbolicLink() ? 'symlink' : d.isDirectory() ? 'directory' : d.isFile() ? 'file' : 'other';
+  return dirent.isSymbolicLink() ? 'symlink' : dirent.isDirectory() ? 'directory' : dirent.isFile() ? 'file' : 'other';
 }

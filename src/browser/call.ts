@@ -12,11 +12,11 @@ import { BrowserService } from './service.js';
 export async function browserCall<T>(
   ctx: ToolContext,
   retry: boolean,
-  fn: (svc: BrowserService, page: Page) => Promise<T>,
+  callback: (svc: BrowserService, page: Page) => Promise<T>,
 ): Promise<T> {
   const svc = BrowserService.of(ctx.session, ctx.config);
   try {
-    return await fn(svc, await svc.page());
+    return await callback(svc, await svc.page());
   } catch (e) {
     if (!(await svc.checkCrashed(e))) throw e;
     if (!retry) {
@@ -29,7 +29,7 @@ export async function browserCall<T>(
         },
       );
     }
-    return fn(svc, await svc.page());
+    return callback(svc, await svc.page());
   }
 }
 

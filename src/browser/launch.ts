@@ -55,8 +55,8 @@ export async function openBrowser(endpoint: BrowserEndpoint): Promise<Browser> {
 }
 
 /** A Playwright error's message without its call log, which is noise to a model. */
-export function firstLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
+export function firstLine(error: unknown): string {
+  const msg = error instanceof Error ? error.message : String(error);
   return msg
     .split('\n')[0]!
     .replace(/^(page|locator|frame|browserContext|browser|elementHandle|keyboard|mouse)\.\w+: /, '')

@@ -24,27 +24,27 @@ export class NetworkLog {
   private dropped = 0;
 
   constructor(page: Page) {
-    page.on('requestfinished', (r) => {
-      void this.ended(r, undefined);
+    page.on('requestfinished', (request) => {
+      void this.ended(request, undefined);
     });
     // A failed request may still have had a response: Chromium aborts a stylesheet that came back 404.
-    page.on('requestfailed', (r) => {
-      void this.ended(r, r.failure()?.errorText ?? 'failed');
+    page.on('requestfailed', (request) => {
+      void this.ended(request, request.failure()?.errorText ?? 'failed');
     });
   }
 
-  private async ended(r: Request, failure: string | undefined): Promise<void> {
-    const res = await r.response().catch(() => null);
-    this.add(r, res?.status(), failure);
+  private async ended(request: Request, failure: string | undefined): Promise<void> {
+    const res = await request.response().catch(() => null);
+    this.add(request, res?.status(), failure);
   }
 
-  private add(r: Request, status: number | undefined, failure: string | undefined): void {
-    const t = r.timing();
-    const url = r.url();
+  private add(request: Request, status: number | undefined, failure: string | undefined): void {
+    const t = request.timing();
+    const url = request.url();
     this.entries.push({
-      method: r.method(),
+      method: request.method(),
       url: url.length > MAX_URL ? `${url.slice(0, MAX_URL)}...` : url,
-      resourceType: r.resourceType(),
+      resourceType: request.resourceType(),
       status,
       failure,
       durationMs: t.responseEnd > 0 ? Math.round(t.responseEnd) : undefined,
@@ -62,11 +62,14 @@ export class NetworkLog {
 }
 
 /** Failed: no response, or a 4xx/5xx one. */
-export function isFailed(e: RequestEntry): boolean {
-  return e.failure !== undefined || (e.status ?? 0) >= 400;
+export function isFailed(requestEntry: RequestEntry): boolean {
+  return requestEntry.failure !== undefined || (requestEntry.status ?? 0) >= 400;
 }
 
-export function formatRequest(e: RequestEntry): string {
-  const outcome = e.status !== undefined ? `${e.status}${e.failure ? ` (${e.failure})` : ''}` : (e.failure ?? '?');
-  return `${e.method} ${e.url} -> ${outcome} (${e.resourceType}${e.durationMs !== undefined ? `, ${e.durationMs} ms` : ''})`;
+export function formatRequest(requestEntry: RequestEntry): string {
+  const outcome =
+    requestEntry.status !== undefined
+      ? `${requestEntry.status}${requestEntry.failure ? ` (${requestEntry.failure})` : ''}`
+      : (requestEntry.failure ?? '?');
+  return `${requestEntry.method} ${requestEntry.url} -> ${outcome} (${requestEntry.resourceType}${requestEntry.durationMs !== undefined ? `, ${requestEntry.durationMs} ms` : ''})`;
 }

@@ -22,30 +22,34 @@ export class PageLog {
   private dropped = 0;
 
   constructor(page: Page, note: (n: string) => void) {
-    page.on('console', (m) => {
-      const loc = m.location();
+    page.on('console', (consoleMessage) => {
+      const loc = consoleMessage.location();
       // Every dev server without a favicon logs this; it is noise to a model.
-      if (/\/favicon\.ico$/.test(loc.url) && m.type() === 'error') return;
-      this.push({ type: m.type(), text: m.text(), location: loc.url ? `${loc.url}:${loc.lineNumber + 1}` : undefined });
+      if (/\/favicon\.ico$/.test(loc.url) && consoleMessage.type() === 'error') return;
+      this.push({
+        type: consoleMessage.type(),
+        text: consoleMessage.text(),
+        location: loc.url ? `${loc.url}:${loc.lineNumber + 1}` : undefined,
+      });
     });
     page.on('pageerror', (e) => this.push({ type: 'pageerror', text: e.stack ?? e.message }));
-    page.on('dialog', (d) => {
-      const kind = d.type();
-      const answer = kind === 'prompt' ? d.accept(d.defaultValue()) : d.accept();
+    page.on('dialog', (pageDialog) => {
+      const kind = pageDialog.type();
+      const answer = kind === 'prompt' ? pageDialog.accept(pageDialog.defaultValue()) : pageDialog.accept();
       void answer.catch(() => undefined);
       note(
-        `Note: the page opened a ${kind} dialog ${JSON.stringify(d.message().slice(0, 300))}; it was accepted${kind === 'prompt' ? ` with ${JSON.stringify(d.defaultValue())}` : ''}.`,
+        `Note: the page opened a ${kind} dialog ${JSON.stringify(pageDialog.message().slice(0, 300))}; it was accepted${kind === 'prompt' ? ` with ${JSON.stringify(pageDialog.defaultValue())}` : ''}.`,
       );
     });
     page.on('crash', () =>
       note('Note: this tab crashed (out of memory or a renderer bug); reload it with browser_navigate.'),
     );
     // Downloads are refused (nothing lands on disk unasked); say so, or a click on a file link seems to do nothing.
-    page.on('download', (d) => {
-      void d.cancel().catch(() => undefined);
+    page.on('download', (pageDownload) => {
+      void pageDownload.cancel().catch(() => undefined);
       note(
-        `Note: the page started a download of ${JSON.stringify(d.suggestedFilename())} (${d.url().slice(0, 500)}); the browser does not save downloads. Fetch it inside the sandbox instead, e.g. shell_exec "curl -sSo ${
-          JSON.stringify(d.suggestedFilename())
+        `Note: the page started a download of ${JSON.stringify(pageDownload.suggestedFilename())} (${pageDownload.url().slice(0, 500)}); the browser does not save downloads. Fetch it inside the sandbox instead, e.g. shell_exec "curl -sSo ${
+          JSON.stringify(pageDownload.suggestedFilename())
             .slice(1, -1)
             .replace(/[^\w.-]/g, '_') || 'file'
         } <url>".`,
@@ -54,10 +58,10 @@ export class PageLog {
     page.on('popup', (p) => note(`Note: the page opened a new tab (${p.url() || 'about:blank'}); see browser_tabs.`));
   }
 
-  private push(e: Omit<ConsoleEntry, 'at'>): void {
+  private push(entry: Omit<ConsoleEntry, 'at'>): void {
     this.entries.push({
-      ...e,
-      text: e.text.length > MAX_TEXT ? `${e.text.slice(0, MAX_TEXT)}...` : e.text,
+      ...entry,
+      text: entry.text.length > MAX_TEXT ? `${entry.text.slice(0, MAX_TEXT)}...` : entry.text,
       at: new Date().toISOString(),
     });
     if (this.entries.length > MAX_ENTRIES) {
@@ -79,6 +83,6 @@ export class PageLog {
   }
 }
 
-export function formatEntry(e: ConsoleEntry): string {
-  return `[${e.type}] ${e.text}${e.location ? ` (${e.location})` : ''}`;
+export function formatEntry(consoleEntry: ConsoleEntry): string {
+  return `[${consoleEntry.type}] ${consoleEntry.text}${consoleEntry.location ? ` (${consoleEntry.location})` : ''}`;
 }

@@ -101,12 +101,12 @@ export async function pageState(
 export async function settle(page: Page, action: () => Promise<unknown>, navTimeoutMs: number): Promise<void> {
   let navigated = false;
   const pending = new Set<Request>();
-  const onRequest = (r: Request) => {
-    if (r.isNavigationRequest() && r.frame() === page.mainFrame()) navigated = true;
-    else if (r.resourceType() === 'fetch' || r.resourceType() === 'xhr') pending.add(r);
+  const onRequest = (request: Request) => {
+    if (request.isNavigationRequest() && request.frame() === page.mainFrame()) navigated = true;
+    else if (request.resourceType() === 'fetch' || request.resourceType() === 'xhr') pending.add(request);
   };
-  const onDone = (r: Request) => {
-    pending.delete(r);
+  const onDone = (request: Request) => {
+    pending.delete(request);
   };
   page.on('request', onRequest);
   page.on('requestfinished', onDone);
@@ -125,13 +125,13 @@ export async function settle(page: Page, action: () => Promise<unknown>, navTime
 }
 
 /** A Playwright navigation failure in words a model can act on. */
-export function navigationError(e: unknown, url: string, timeoutS: number): SandboxError {
-  const err = describeNavigationError(e, url, timeoutS);
-  return new SandboxError(err.code, err.message, { hint: err.hint, cause: e });
+export function navigationError(error: unknown, url: string, timeoutS: number): SandboxError {
+  const err = describeNavigationError(error, url, timeoutS);
+  return new SandboxError(err.code, err.message, { hint: err.hint, cause: error });
 }
 
-function describeNavigationError(e: unknown, url: string, timeoutS: number): SandboxError {
-  const msg = firstLine(e);
+function describeNavigationError(navigationError: unknown, url: string, timeoutS: number): SandboxError {
+  const msg = firstLine(navigationError);
   const inSandbox =
     'The browser runs inside this sandbox: start the server there (shell_start) and open http://localhost:PORT; services on the host machine are not reachable';
   if (/Timeout \d+ms exceeded/.test(msg))
@@ -176,14 +176,14 @@ function describeNavigationError(e: unknown, url: string, timeoutS: number): San
 }
 
 /** A failed click, type or select in words a model can act on. */
-export function actionError(e: unknown, what: string, timeoutS: number): SandboxError {
-  if (e instanceof SandboxError) return e;
-  const err = describeActionError(e, what, timeoutS);
-  return new SandboxError(err.code, err.message, { hint: err.hint, cause: e });
+export function actionError(error: unknown, what: string, timeoutS: number): SandboxError {
+  if (error instanceof SandboxError) return error;
+  const err = describeActionError(error, what, timeoutS);
+  return new SandboxError(err.code, err.message, { hint: err.hint, cause: error });
 }
 
-function describeActionError(e: unknown, what: string, timeoutS: number): SandboxError {
-  const msg = firstLine(e);
+function describeActionError(error: unknown, what: string, timeoutS: number): SandboxError {
+  const msg = firstLine(error);
   if (/Timeout \d+ms exceeded/.test(msg)) {
     return new SandboxError(
       'TIMEOUT',

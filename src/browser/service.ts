@@ -23,8 +23,8 @@ const CLOSED =
   /Target (page, context or browser )?(has been )?closed|Browser has been closed|browser has disconnected/i;
 
 /** Whether an error (or its cause) says the browser or tab went away under the call. */
-export function isClosedError(e: unknown): boolean {
-  for (let x: unknown = e; x instanceof Error; x = x.cause) if (CLOSED.test(x.message)) return true;
+export function isClosedError(error: unknown): boolean {
+  for (let x: unknown = error; x instanceof Error; x = x.cause) if (CLOSED.test(x.message)) return true;
   return false;
 }
 
@@ -111,9 +111,9 @@ export class BrowserService implements SessionService {
       const release = async () => {
         if (ep.kind === 'cdp') await ep.close?.().catch(() => undefined);
       };
-      const browser = await openBrowser(ep).catch(async (e: unknown) => {
+      const browser = await openBrowser(ep).catch(async (error: unknown) => {
         await release();
-        throw e;
+        throw error;
       });
       const launchMs = Math.round(performance.now() - started) - endpointMs;
       try {
@@ -238,9 +238,9 @@ export class BrowserService implements SessionService {
    * After a call failed because the browser went away: whether that was Chromium dying (then the
    * next call starts a fresh one, with a note) rather than just this tab closing.
    */
-  async checkCrashed(e: unknown): Promise<boolean> {
+  async checkCrashed(error: unknown): Promise<boolean> {
     const live = this.live;
-    if (!live || !isClosedError(e)) return false;
+    if (!live || !isClosedError(error)) return false;
     const alive =
       live.browser.isConnected() &&
       (await Promise.race([

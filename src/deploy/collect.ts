@@ -39,27 +39,27 @@ export interface Collected {
  * files inside the folder, through no other symlink; every other symlink is skipped and reported.
  */
 export async function collectFolder(
-  sb: Sandbox,
+  fromSandbox: Sandbox,
   requested: string,
   limits: { maxBytes: number; maxFiles: number },
 ): Promise<Collected> {
-  const root = posix.resolve(sb.workdir, requested);
+  const root = posix.resolve(fromSandbox.workdir, requested);
   if (root === '/' || SYSTEM.some((s) => inside(s, root))) {
     throw new SandboxError('PERMISSION_DENIED', `${root} is a system folder, not something to publish`, {
       hint: 'publish a folder of your project, e.g. the build output "myapp/dist" under the workdir',
     });
   }
   // Without isolation the "sandbox" paths are host paths: only the workdir is the sandbox's own.
-  if (sb.provider === 'local' && sb.workdir !== '/workspace' && !inside(sb.workdir, root)) {
-    throw new SandboxError('PERMISSION_DENIED', `${root} is outside the workdir ${sb.workdir}`, {
+  if (fromSandbox.provider === 'local' && fromSandbox.workdir !== '/workspace' && !inside(fromSandbox.workdir, root)) {
+    throw new SandboxError('PERMISSION_DENIED', `${root} is outside the workdir ${fromSandbox.workdir}`, {
       hint: 'publish a folder inside the workdir',
     });
   }
-  await assertNoSymlinkOnPath(sb, '/', root);
-  const st = await sb.files.stat(root).catch((e: unknown) => {
+  await assertNoSymlinkOnPath(fromSandbox, '/', root);
+  const st = await fromSandbox.files.stat(root).catch((error: unknown) => {
     throw new SandboxError('NOT_FOUND', `${root} does not exist in the sandbox`, {
       hint: 'build first (webdev_build), then pass the output folder it reports',
-      cause: e,
+      cause: error,
     });
   });
   if (st.type !== 'directory')
@@ -80,17 +80,17 @@ export async function collectFolder(
       throw new SandboxError('LIMIT_EXCEEDED', `${root} is larger than ${Math.round(limits.maxBytes / 1048576)} MiB`, {
         hint: 'publish only the build output, or raise SANDBOX_DEPLOY_MAX_MB',
       });
-    files.push({ path: rel, size, read: () => readChunks(sb, abs, size) });
+    files.push({ path: rel, size, read: () => readChunks(fromSandbox, abs, size) });
   };
   const walk = async (dir: string, prefix: string): Promise<void> => {
-    const entries = (await sb.files.list(dir)).sort((a, b) => a.name.localeCompare(b.name));
+    const entries = (await fromSandbox.files.list(dir)).sort((a, b) => a.name.localeCompare(b.name));
     for (const e of entries) {
       const abs = posix.join(dir, e.name);
       const rel = prefix ? `${prefix}/${e.name}` : e.name;
       if (e.type === 'directory') await walk(abs, rel);
       else if (e.type === 'file') add(rel, abs, e.size);
       else if (e.type === 'symlink') {
-        const target = await symlinkTarget(sb, root, abs);
+        const target = await symlinkTarget(fromSandbox, root, abs);
         if (typeof target === 'string') skipped.push(`${rel} (symlink: ${target})`);
         else add(rel, target.path, target.size);
       } else skipped.push(`${rel} (not a regular file)`);
@@ -106,17 +106,17 @@ export async function collectFolder(
 
 /** Where a symlink leads, if to a regular file inside `root` reached through no other symlink; else why not. */
 async function symlinkTarget(
-  sb: Sandbox,
+  sandbox: Sandbox,
   root: string,
   link: string,
 ): Promise<{ path: string; size: number } | string> {
-  const st = await sb.files.stat(link);
+  const st = await sandbox.files.stat(link);
   if (!st.linkTarget) return 'unreadable link';
   const target = posix.resolve(posix.dirname(link), st.linkTarget);
   if (!inside(root, target) || target === root) return `points outside the published folder, to ${st.linkTarget}`;
   try {
-    await assertNoSymlinkOnPath(sb, root, posix.dirname(target));
-    const t = await sb.files.stat(target);
+    await assertNoSymlinkOnPath(sandbox, root, posix.dirname(target));
+    const t = await sandbox.files.stat(target);
     if (t.type !== 'file') return `target ${st.linkTarget} is not a regular file`;
     return { path: target, size: t.size };
   } catch {
@@ -125,12 +125,12 @@ async function symlinkTarget(
 }
 
 /** Every folder from `from` (excluded) down to `to` must be a real folder, not a symlink. */
-async function assertNoSymlinkOnPath(sb: Sandbox, from: string, to: string): Promise<void> {
+async function assertNoSymlinkOnPath(sandbox: Sandbox, from: string, to: string): Promise<void> {
   const parts = posix.relative(from, to).split('/').filter(Boolean);
   let cur = from;
   for (const part of parts) {
     cur = posix.join(cur, part);
-    const st = await sb.files.stat(cur).catch(() => undefined);
+    const st = await sandbox.files.stat(cur).catch(() => undefined);
     if (!st) return;
     if (st.type === 'symlink') {
       throw new SandboxError(
@@ -143,9 +143,9 @@ async function assertNoSymlinkOnPath(sb: Sandbox, from: string, to: string): Pro
 }
 
 /** Reads no more than the size listed, which the limits were checked against: a file growing meanwhile is cut there. */
-async function* readChunks(sb: Sandbox, file: string, size: number): AsyncIterable<Buffer> {
+async function* readChunks(sandbox: Sandbox, file: string, size: number): AsyncIterable<Buffer> {
   for (let offset = 0; offset < size;) {
-    const { data } = await sb.files.read(file, { offset, length: Math.min(CHUNK, size - offset) });
+    const { data } = await sandbox.files.read(file, { offset, length: Math.min(CHUNK, size - offset) });
     if (!data.length) return;
     yield data;
     offset += data.length;

@@ -62,6 +62,6 @@ function sourceFolder(source: string): string {
 }
 
 /** Object.fromEntries defines own properties, so a "__proto__" path is written out like any other. */
-export function serializeManifest(m: Manifest): string {
-  return JSON.stringify({ ...m, files: Object.fromEntries(m.files) });
+export function serializeManifest(manifest: Manifest): string {
+  return JSON.stringify({ ...manifest, files: Object.fromEntries(manifest.files) });
 }

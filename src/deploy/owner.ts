@@ -33,9 +33,9 @@ export class SiteOwners {
 
   constructor(private readonly root: string) {}
 
-  async ownerOf(p: Principal): Promise<string> {
+  async ownerOf(principal: Principal): Promise<string> {
     const secret = await this.loadSecret();
-    return `${p.kind}:${createHmac('sha256', secret).update(`${p.kind}\0${p.key}`).digest('hex').slice(0, 40)}`;
+    return `${principal.kind}:${createHmac('sha256', secret).update(`${principal.kind}\0${principal.key}`).digest('hex').slice(0, 40)}`;
   }
 
   /** The owner value recorded for the site in `siteDir`, or null: no owner yet (deployed before owners were recorded). */

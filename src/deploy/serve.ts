@@ -7,17 +7,17 @@ import { byteRange, etagMatches } from './http-cache.js';
 import { contentType } from './mime.js';
 
 /**
- * Answers one request for a site's live version `m` (undefined: no such site): index.html for folders,
+ * Answers one request for a site's live version `manifest` (undefined: no such site): index.html for folders,
  * the site's 404.html (or ours) when missing, ETag revalidation and byte ranges.
  */
 export function serveSite(
   site: string,
-  m: Manifest | undefined,
+  manifest: Manifest | undefined,
   blobPath: (sha: string) => string,
   req: IncomingMessage,
   res: ServerResponse,
 ): void {
-  if (!m) return page(res, 404, 'Site not found', `There is no site named “${site}” here (or it was deleted).`);
+  if (!manifest) return page(res, 404, 'Site not found', `There is no site named “${site}” here (or it was deleted).`);
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res
       .writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' })
@@ -35,25 +35,26 @@ export function serveSite(
   }
   const rel = path.posix.normalize(`/${pathname}`).replace(/^\/+/, '');
   let key = rel === '' || rel.endsWith('/') ? `${rel}index.html` : rel;
-  if (!m.files.has(key) && m.files.has(`${rel}/index.html`)) {
+  if (!manifest.files.has(key) && manifest.files.has(`${rel}/index.html`)) {
     // Encoded: a raw name may hold characters a header cannot carry; one leading slash: "//x/" would leave the site.
     res.writeHead(301, { location: `/${rel.split('/').map(encodeURIComponent).join('/')}/${query}` }).end();
     return;
   }
   let status = 200;
-  if (!m.files.has(key)) {
-    if (!m.files.has('404.html')) return page(res, 404, 'Page not found', `“${pathname}” is not part of this site.`);
+  if (!manifest.files.has(key)) {
+    if (!manifest.files.has('404.html'))
+      return page(res, 404, 'Page not found', `“${pathname}” is not part of this site.`);
     key = '404.html';
     status = 404;
   }
-  const f = m.files.get(key)!;
+  const f = manifest.files.get(key)!;
   const etag = `"${f.sha256}"`;
   const headers = {
     'content-type': contentType(key),
     etag,
     'cache-control': 'no-cache',
     'x-content-type-options': 'nosniff',
-    'x-site-version': m.version,
+    'x-site-version': manifest.version,
     'accept-ranges': 'bytes',
   };
   if (status === 200 && etagMatches(req.headers['if-none-match'], etag)) {

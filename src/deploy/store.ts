@@ -48,8 +48,8 @@ export class LocalSiteStore implements DeployTarget {
   }
 
   /** The actor a session's principal (its named workspace, else itself) is to this store. */
-  async actorFor(p: Principal): Promise<Actor> {
-    return { owner: await this.owners.ownerOf(p) };
+  async actorFor(principal: Principal): Promise<Actor> {
+    return { owner: await this.owners.ownerOf(principal) };
   }
 
   /** Refuses early (before a folder is read) when the site belongs to someone else. */
@@ -61,8 +61,8 @@ export class LocalSiteStore implements DeployTarget {
   private siteDir = (site: string) => path.join(this.root, 'sites', site);
   private blobPath = (sha: string) => path.join(this.root, 'blobs', sha.slice(0, 2), sha);
 
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn, fn);
+  private exclusive<T>(callback: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(callback, callback);
     this.lock = run.catch(() => undefined);
     return run;
   }
@@ -134,7 +134,7 @@ export class LocalSiteStore implements DeployTarget {
     }
   }
 
-  private async putBlob(f: SourceFile): Promise<{ sha256: string; size: number }> {
+  private async putBlob(sourceFile: SourceFile): Promise<{ sha256: string; size: number }> {
     const tmpDir = path.join(this.root, 'blobs', 'tmp');
     await fs.mkdir(tmpDir, { recursive: true });
     const tmp = path.join(tmpDir, randomBytes(8).toString('hex'));
@@ -142,7 +142,7 @@ export class LocalSiteStore implements DeployTarget {
     let size = 0;
     const fh = await fs.open(tmp, 'w');
     try {
-      for await (const chunk of f.read()) {
+      for await (const chunk of sourceFile.read()) {
         hash.update(chunk);
         size += chunk.length;
         await fh.write(chunk);
@@ -202,14 +202,14 @@ export class LocalSiteStore implements DeployTarget {
     return m;
   }
 
-  private info(m: Manifest, live: string | null): VersionInfo {
+  private info(manifest: Manifest, live: string | null): VersionInfo {
     return {
-      version: m.version,
-      createdAt: m.createdAt,
-      fileCount: m.files.size,
-      totalBytes: m.totalBytes,
-      live: m.version === live,
-      source: m.source,
+      version: manifest.version,
+      createdAt: manifest.createdAt,
+      fileCount: manifest.files.size,
+      totalBytes: manifest.totalBytes,
+      live: manifest.version === live,
+      source: manifest.source,
     };
   }
 

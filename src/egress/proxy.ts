@@ -167,12 +167,12 @@ export class EgressGate {
       upstream.pipe(client);
       client.pipe(upstream);
     });
-    upstream.on('error', (e) => {
+    upstream.on('error', (error) => {
       if (upstream.connecting)
         client.end(
           rawResponse(
             502,
-            `sandbox-mcp egress proxy: cannot connect to ${target.host}:${target.port} (${decision.address}): ${e.message}\n`,
+            `sandbox-mcp egress proxy: cannot connect to ${target.host}:${target.port} (${decision.address}): ${error.message}\n`,
           ),
         );
       else client.destroy();
@@ -210,14 +210,14 @@ export class EgressGate {
       setHost: false,
       createConnection: () => this.dial(decision.address, port),
     });
-    upstream.on('response', (up) => {
-      const out = { ...up.headers };
+    upstream.on('response', (request) => {
+      const out = { ...request.headers };
       for (const h of ['connection', 'keep-alive']) delete out[h];
-      res.writeHead(up.statusCode ?? 502, out);
-      up.pipe(res);
+      res.writeHead(request.statusCode ?? 502, out);
+      request.pipe(res);
     });
-    upstream.on('error', (e) => {
-      if (!res.headersSent) plainResponse(res, 502, `sandbox-mcp egress proxy: ${url.host} failed: ${e.message}\n`);
+    upstream.on('error', (error) => {
+      if (!res.headersSent) plainResponse(res, 502, `sandbox-mcp egress proxy: ${url.host} failed: ${error.message}\n`);
       else res.destroy();
     });
     req.pipe(upstream);

@@ -52,8 +52,8 @@ export async function discoverRegistries(env: Record<string, string>, aptDir = '
   ];
   const hosts = [
     ...new Set(
-      sources.flatMap((s) => {
-        const h = hostOf(s.url);
+      sources.flatMap((source) => {
+        const h = hostOf(source.url);
         return h ? [h] : [];
       }),
     ),

@@ -56,11 +56,11 @@ export function requestGuards(
   ]);
   // Browsers send a bare lowercase origin; a configured "https://App.example.com/" must match it too.
   const allowedOrigins = new Set(
-    config.allowedOrigins.map((o) => {
+    config.allowedOrigins.map((options) => {
       try {
-        return new URL(o).origin;
+        return new URL(options).origin;
       } catch {
-        return o;
+        return options;
       }
     }),
   );

@@ -51,13 +51,13 @@ function findRoute(routes: MountedRoute[] | undefined, pathname: string): Mounte
  * their preview origin); then the mounted routes, /healthz, and the token-guarded /mcp.
  */
 export function routeRequest(
-  o: RouteOptions,
+  routeOptions: RouteOptions,
 ): (req: IncomingMessage, res: ServerResponse, accepting: boolean) => Promise<void> {
-  const { config, sessions, guards } = o;
+  const { config, sessions, guards } = routeOptions;
   return async (req, res, accepting) => {
     // A malformed request target ("http://[bad/") is the host routes' to answer (a site's 400) or ours below.
     const url = URL.parse(req.url ?? '/', 'http://localhost');
-    const route = url ? findRoute(o.routes, url.pathname) : undefined;
+    const route = url ? findRoute(routeOptions.routes, url.pathname) : undefined;
     const refuse = route?.refuse ?? rpcRefusal;
     if (!accepting)
       return refuse(res, 503, 'the server is shutting down: retry against a new instance', {
@@ -71,7 +71,7 @@ export function routeRequest(
         `Host header ${JSON.stringify(req.headers.host ?? '')} is not allowed; add it with SANDBOX_ALLOWED_HOSTS`,
         {},
       );
-    for (const hostRoute of o.hostRoutes ?? []) if (await hostRoute(req, res)) return;
+    for (const hostRoute of routeOptions.hostRoutes ?? []) if (await hostRoute(req, res)) return;
     if (!guards.originAllowed(req.headers))
       return refuse(res, 403, `Origin ${req.headers.origin} is not allowed; add it with SANDBOX_ALLOWED_ORIGINS`, {});
     if (route) {
@@ -116,7 +116,7 @@ export function routeRequest(
         return rpcError(res, 400, 'Parse error: body is not JSON', { code: -32700 });
       }
     }
-    await o.mcp(req, res, body);
+    await routeOptions.mcp(req, res, body);
   };
 }
 

@@ -24,7 +24,7 @@ export interface HttpServerHandle {
 
 /** Streamable HTTP at /mcp (MCP 2026-07-28 and 2025-11-25) beside the mounted routes, guarded by Host/Origin checks and a token. */
 export async function serveHttp(
-  o: ServerDeps &
+  options: ServerDeps &
     Pick<RouteOptions, 'hostRoutes' | 'routes'> & {
       log: Logger;
       sessions: SessionManager;
@@ -32,25 +32,25 @@ export async function serveHttp(
       upgrades?: UpgradeHandler[];
     },
 ): Promise<HttpServerHandle> {
-  const { config, log, sessions } = o;
+  const { config, log, sessions } = options;
   const guards = requestGuards(config);
   const legacy = new LegacySessions(config, log, sessions, (sessionId, workspace, headers) =>
     buildServer(
-      o.tools,
+      options.tools,
       sessions.router({
         connection: () => sessions.open(sessionId(), { workspace }),
         principal: guards.principal(headers),
       }),
-      o,
+      options,
     ),
   );
-  const modern = modernEndpoint({ ...o, guards });
+  const modern = modernEndpoint({ ...options, guards });
   const route = routeRequest({
     config,
     sessions,
     guards,
-    hostRoutes: o.hostRoutes,
-    routes: o.routes,
+    hostRoutes: options.hostRoutes,
+    routes: options.routes,
     // Both revisions on one endpoint: 2025-era requests keep their sessions (and per-session sandboxes).
     mcp: (req, res, body) => (isLegacy(req, body) ? legacy.handle(req, res, body) : modern.handle(req, res, body)),
   });
@@ -64,7 +64,7 @@ export async function serveHttp(
     });
   });
   limitConnectionsPerClient(server, config.maxConnectionsPerClient, log);
-  const upgrade = routeUpgrade(guards, o.upgrades ?? []);
+  const upgrade = routeUpgrade(guards, options.upgrades ?? []);
   server.on('upgrade', (req, socket, head) => {
     upgrade(req, socket, head).catch((err) => {
       log.error({ err }, 'upgrade failed');
@@ -73,15 +73,19 @@ export async function serveHttp(
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => {
+    server.once('error', (errnoException: NodeJS.ErrnoException) => {
       legacy.stopSweeper();
       reject(
-        ['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'].includes(e.code ?? '')
-          ? new SandboxError('UNAVAILABLE', `cannot listen on ${config.host} port ${config.port} (${e.code})`, {
-              hint: 'pick another port with --port or SANDBOX_MCP_PORT (0 takes any free one), stop what holds it, or bind an address of this machine with --host',
-              cause: e,
-            })
-          : e,
+        ['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'].includes(errnoException.code ?? '')
+          ? new SandboxError(
+              'UNAVAILABLE',
+              `cannot listen on ${config.host} port ${config.port} (${errnoException.code})`,
+              {
+                hint: 'pick another port with --port or SANDBOX_MCP_PORT (0 takes any free one), stop what holds it, or bind an address of this machine with --host',
+                cause: errnoException,
+              },
+            )
+          : errnoException,
       );
     });
     server.listen(config.port, config.host, () => resolve());

@@ -43,7 +43,7 @@ export interface ModernEndpoint {
  * the cache hints; a request reaches the sandbox its arguments or headers name, never a session's.
  */
 export function modernEndpoint(
-  o: ServerDeps & { log: Logger; sessions: SessionManager; tools: ToolDefinition[]; guards: RequestGuards },
+  options: ServerDeps & { log: Logger; sessions: SessionManager; tools: ToolDefinition[]; guards: RequestGuards },
 ): ModernEndpoint {
   /**
    * A tools/call needs only its own tool: registering all of them costs about a millisecond per request,
@@ -51,10 +51,10 @@ export function modernEndpoint(
    * request whose headers and body disagree); an unknown name gets every tool, and the SDK's own error.
    */
   const toolsFor = (req: Request | undefined): ToolDefinition[] => {
-    if (req?.headers.get('mcp-method') !== 'tools/call') return o.tools;
+    if (req?.headers.get('mcp-method') !== 'tools/call') return options.tools;
     const name = req.headers.get('mcp-name')?.trim();
-    const tool = o.tools.find((t) => o.names.name(t.name) === name);
-    return tool ? [tool] : o.tools;
+    const tool = options.tools.find((t) => options.names.name(t.name) === name);
+    return tool ? [tool] : options.tools;
   };
   const factory = (ctx: McpRequestContext) => {
     const req = ctx.requestInfo;
@@ -63,15 +63,17 @@ export function modernEndpoint(
     const authorization = req?.headers.get('authorization') ?? undefined;
     return buildServer(
       toolsFor(req),
-      o.sessions.router({ workspace, principal: o.guards.principal({ authorization }) }),
-      o,
+      options.sessions.router({ workspace, principal: options.guards.principal({ authorization }) }),
+      options,
     );
   };
   const handler = createMcpHandler(factory, {
     legacy: 'reject', // 2025-era requests never get here: they go to the session table
-    onerror: (err) => o.log.debug({ err: err.message }, 'MCP 2026-07-28 request refused or failed'),
+    onerror: (err) => options.log.debug({ err: err.message }, 'MCP 2026-07-28 request refused or failed'),
   });
-  const serve = toNodeHandler(handler, { onerror: (err) => o.log.error({ err }, 'MCP 2026-07-28 request failed') });
+  const serve = toNodeHandler(handler, {
+    onerror: (err) => options.log.error({ err }, 'MCP 2026-07-28 request failed'),
+  });
   return {
     handle: (req, res, body) => serve(req, res, body),
     close: () => handler.close(),

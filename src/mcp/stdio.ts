@@ -28,25 +28,30 @@ class EndingStdioTransport extends StdioServerTransport {
  * era, so it keeps one sandbox either way; the client closing stdin ends it.
  */
 export async function serveStdio(
-  o: ServerDeps & {
+  options: ServerDeps & {
     log: Logger;
     sessions: SessionManager;
     tools: ToolDefinition[];
     onEnd: (reason: string) => void;
   },
 ): Promise<void> {
-  const session = o.sessions.open('stdio');
+  const session = options.sessions.open('stdio');
   // No token on stdio: whoever launched the server is its one caller.
-  const router = o.sessions.router({ connection: () => session, principal: 'stdio' });
+  const router = options.sessions.router({ connection: () => session, principal: 'stdio' });
   // One message may be as large as an HTTP body (the SDK's own cap is 10 MB). A message over the cap
   // makes the SDK drop the transport, ending the session: the error says why in the log.
-  const transport = new EndingStdioTransport(o.config.maxBodyBytes, () => o.onEnd('stdio transport closed'));
-  process.stdin.on('end', () => o.onEnd('stdin closed'));
+  const transport = new EndingStdioTransport(options.config.maxBodyBytes, () =>
+    options.onEnd('stdio transport closed'),
+  );
+  process.stdin.on('end', () => options.onEnd('stdin closed'));
   // Called for the connection's instance, and once more for a server/discover probe the client may
   // follow with initialize: both reach the one session of this connection.
-  serveBothEras(() => buildServer(o.tools, router, o), {
+  serveBothEras(() => buildServer(options.tools, router, options), {
     transport,
-    onerror: (err) => o.log.error({ err }, 'stdio transport error'),
+    onerror: (err) => options.log.error({ err }, 'stdio transport error'),
   });
-  o.log.info({ transport: 'stdio', provider: o.config.provider }, 'serving MCP over stdio (2025-11-25 and 2026-07-28)');
+  options.log.info(
+    { transport: 'stdio', provider: options.config.provider },
+    'serving MCP over stdio (2025-11-25 and 2026-07-28)',
+  );
 }

@@ -28,10 +28,10 @@ function progressOf(extra: ServerContext): Pick<ToolContext, 'wantsProgress' | '
   const progressToken = extra.mcpReq._meta?.progressToken;
   return {
     wantsProgress: progressToken !== undefined,
-    progress: (p) => {
+    progress: (progressUpdate) => {
       if (progressToken === undefined) return;
       void extra.mcpReq
-        .notify({ method: 'notifications/progress', params: { progressToken, ...p } })
+        .notify({ method: 'notifications/progress', params: { progressToken, ...progressUpdate } })
         .catch(() => undefined);
     },
   };
@@ -47,7 +47,7 @@ function withoutNulls(value: unknown): unknown {
 }
 
 async function finish(
-  d: CallDeps,
+  callDeps: CallDeps,
   name: string,
   log: Logger,
   started: number,
@@ -59,28 +59,28 @@ async function finish(
   if (shaped.isError)
     shaped = {
       ...shaped,
-      content: shaped.content?.map((b) => (b.type === 'text' ? { ...b, text: d.names.render(b.text) } : b)),
+      content: shaped.content?.map((b) => (b.type === 'text' ? { ...b, text: callDeps.names.render(b.text) } : b)),
     };
   const result = await withinBudget(
     structured ? { ...shaped, structuredContent: structured } : shaped,
-    d.config.resultMaxKb * 1024,
-    { tool: d.names.name, spill },
+    callDeps.config.resultMaxKb * 1024,
+    { tool: callDeps.names.name, spill },
   ).catch((err: unknown) => {
     log.warn({ err }, 'could not shape a result over the budget');
     return fail(
-      `${d.names.name(name)}: the result was over the result budget and could not be written to a file in the sandbox`,
+      `${callDeps.names.name(name)}: the result was over the result budget and could not be written to a file in the sandbox`,
     );
   });
   const ms = performance.now() - started;
-  d.telemetry.toolCall(name, ms, !result.isError);
+  callDeps.telemetry.toolCall(name, ms, !result.isError);
   log.debug({ ms: Math.round(ms), isError: !!result.isError }, 'tool call');
   return result;
 }
 
 /** A failure as the model reads it; unexpected ones are logged in full and their text redacted. */
-function failure(d: CallDeps, name: string, log: Logger, err: unknown, session?: Session): ToolResult {
+function failure(callDeps: CallDeps, name: string, log: Logger, err: unknown, session?: Session): ToolResult {
   // Hints are written far from here (providers, the in-sandbox agent): they get the served tool names here.
-  const message = d.names.render(redactPaths(clientMessage(err), d.hostPaths));
+  const message = callDeps.names.render(redactPaths(clientMessage(err), callDeps.hostPaths));
   if (!isSandboxError(err) || toSandboxError(err).code === 'INTERNAL') {
     log.error({ err }, 'tool failed');
     session?.clientLog?.('error', `${name} failed unexpectedly: ${message}`);
@@ -90,54 +90,57 @@ function failure(d: CallDeps, name: string, log: Logger, err: unknown, session?:
 
 /** sandbox_create, sandbox_delete: no session, the caller's handles. */
 export async function callHandleTool(
-  d: CallDeps,
+  callDeps: CallDeps,
   tool: ToolDefinition & { kind: 'handles' },
   args: Record<string, unknown>,
   extra: ServerContext,
 ): Promise<ToolResult> {
-  const log = d.log.child({ tool: tool.name });
+  const log = callDeps.log.child({ tool: tool.name });
   const started = performance.now();
-  const name = d.names.name(tool.name);
+  const name = callDeps.names.name(tool.name);
   const ctx: HandleToolContext = {
     log,
-    config: d.config,
-    telemetry: d.telemetry,
+    config: callDeps.config,
+    telemetry: callDeps.telemetry,
     signal: extra.mcpReq.signal,
-    handles: d.router,
-    tool: d.names.name,
-    renderNames: d.names.render,
+    handles: callDeps.router,
+    tool: callDeps.names.name,
+    renderNames: callDeps.names.render,
     ...progressOf(extra),
   };
   try {
-    return await finish(d, tool.name, log, started, await tool.handler(ctx, args as never));
+    return await finish(callDeps, tool.name, log, started, await tool.handler(ctx, args as never));
   } catch (err) {
-    return finish(d, tool.name, log, started, failure(d, name, log, err));
+    return finish(callDeps, tool.name, log, started, failure(callDeps, name, log, err));
   }
 }
 
 /** A tool that works in a sandbox: the session its `sandbox` handle, workspace or connection reaches. */
 export async function callSandboxTool(
-  d: CallDeps,
+  callDeps: CallDeps,
   tool: ToolDefinition & { kind?: 'sandbox' },
   input: Record<string, unknown>,
   extra: ServerContext,
 ): Promise<ToolResult> {
   const { sandbox: handle, ...args } = input;
-  const name = d.names.name(tool.name);
+  const name = callDeps.names.name(tool.name);
   let session: Session;
   try {
-    session = d.router.session(handle as string | undefined);
+    session = callDeps.router.session(handle as string | undefined);
   } catch (err) {
-    return finish(d, tool.name, d.log, performance.now(), failure(d, name, d.log, err));
+    return finish(callDeps, tool.name, callDeps.log, performance.now(), failure(callDeps, name, callDeps.log, err));
   }
   // Warnings and errors of a connection's session also reach its client through MCP logging, at or
   // above the level it set with logging/setLevel: the SDK keeps that level per transport session id,
   // so pass it. Sessions of handles and of stateless requests have no one client to tell.
-  if (session === d.router.connection()) {
+  if (session === callDeps.router.connection()) {
     const transportSessionId = extra.sessionId;
     session.clientLog ??= (level, message) => {
-      void d.server
-        .sendLoggingMessage({ level, logger: SERVER_NAME, data: redactPaths(message, d.hostPaths) }, transportSessionId)
+      void callDeps.server
+        .sendLoggingMessage(
+          { level, logger: SERVER_NAME, data: redactPaths(message, callDeps.hostPaths) },
+          transportSessionId,
+        )
         .catch(() => undefined);
     };
   }
@@ -145,11 +148,11 @@ export async function callSandboxTool(
   const ctx: ToolContext = {
     session,
     log,
-    config: d.config,
-    telemetry: d.telemetry,
+    config: callDeps.config,
+    telemetry: callDeps.telemetry,
     signal: AbortSignal.any([extra.mcpReq.signal, session.endSignal]),
-    tool: d.names.name,
-    renderNames: d.names.render,
+    tool: callDeps.names.name,
+    renderNames: callDeps.names.render,
     spill: (label, content) => spillInto(session, tool.name, label, content),
     ...progressOf(extra),
   };
@@ -166,12 +169,12 @@ export async function callSandboxTool(
     if (session.endSignal.aborted && !extra.mcpReq.signal.aborted) result = stopped();
   } catch (err) {
     // A handle whose sandbox the provider lost ends with its session, and says so itself.
-    const failed = failure(d, name, log, session.explain(err), session);
+    const failed = failure(callDeps, name, log, session.explain(err), session);
     result = session.ended && !session.gone ? stopped() : failed;
   } finally {
     session.endCall();
   }
-  const notes = session.takeNotes().map(d.names.render);
+  const notes = session.takeNotes().map(callDeps.names.render);
   if (notes.length) result.content = [{ type: 'text', text: notes.join('\n') }, ...(result.content ?? [])];
-  return finish(d, tool.name, log, started, result, session.ended ? undefined : ctx.spill);
+  return finish(callDeps, tool.name, log, started, result, session.ended ? undefined : ctx.spill);
 }

@@ -75,9 +75,9 @@ export type ToolDefinition<In extends ZodRawShape = ZodRawShape, Out extends Zod
 
 /** Keeps each definition's own types while collecting them in one list. */
 export function defineTool<In extends ZodRawShape, Out extends ZodRawShape>(
-  t: ToolDefinition<In, Out>,
+  toolDefinition: ToolDefinition<In, Out>,
 ): ToolDefinition {
-  return t as unknown as ToolDefinition;
+  return toolDefinition as unknown as ToolDefinition;
 }
 
 /** A successful result: structured data for programs, a short text rendering for the model. */

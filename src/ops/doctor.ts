@@ -29,10 +29,10 @@ export async function doctor(
   const steps: Step[] = [];
   let provider: SandboxProvider | undefined;
   let sandbox: Sandbox | undefined;
-  const step = async (name: string, fn: () => Promise<string | void>): Promise<boolean> => {
+  const step = async (name: string, callback: () => Promise<string | void>): Promise<boolean> => {
     const t0 = performance.now();
     try {
-      const detail = await fn();
+      const detail = await callback();
       steps.push({ name, ok: true, ms: Math.round(performance.now() - t0), detail: detail || undefined });
       return true;
     } catch (e) {
@@ -121,8 +121,8 @@ export async function doctor(
     ...summary.warnings.map((w) => `warning    ${w}`),
     '',
     ...steps.map(
-      (s) =>
-        `${s.ok ? '✔' : '✘'} ${s.name.padEnd(32)} ${String(s.ms).padStart(6)} ms${s.detail ? `  ${s.detail}` : ''}`,
+      (step) =>
+        `${step.ok ? '✔' : '✘'} ${step.name.padEnd(32)} ${String(step.ms).padStart(6)} ms${step.detail ? `  ${step.detail}` : ''}`,
     ),
     '',
     ok ? 'All checks passed.' : 'Some checks failed: see the ✘ lines above.',

@@ -118,16 +118,16 @@ export class Metrics implements Telemetry {
     this.ended.inc({ reason });
   }
 
-  sandboxesActive(n: number): void {
-    this.active.set(n);
+  sandboxesActive(count: number): void {
+    this.active.set(count);
   }
 
   commandRun(ms: number, exitCode: number | null, timedOut: boolean): void {
     this.commandSeconds.observe({ outcome: timedOut ? 'timeout' : exitCode === 0 ? 'ok' : 'nonzero' }, ms / 1000);
   }
 
-  orphansReaped(n: number): void {
-    this.orphans.inc(n);
+  orphansReaped(count: number): void {
+    this.orphans.inc(count);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

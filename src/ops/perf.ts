@@ -26,15 +26,15 @@ export async function perf(
   const attempts = { create: 0, exec: 0, file: 0 };
   const errors: string[] = [];
   const payload = randomBytes(64 * 1024);
-  const timed = async (op: keyof typeof samples, fn: () => Promise<void>) => {
-    attempts[op]++;
+  const timed = async (operation: keyof typeof samples, callback: () => Promise<void>) => {
+    attempts[operation]++;
     const t0 = performance.now();
     try {
-      await fn();
-      samples[op].push(performance.now() - t0);
+      await callback();
+      samples[operation].push(performance.now() - t0);
       return true;
     } catch (e) {
-      errors.push(`${op}: ${(e as Error).message}`);
+      errors.push(`${operation}: ${(e as Error).message}`);
       return false;
     }
   };
@@ -59,11 +59,11 @@ export async function perf(
     await sb!.kill().catch(() => undefined);
   }
   await provider.shutdown();
-  const result = (op: keyof typeof samples): OpResult => ({
-    stats: summarize(samples[op]),
-    attempts: attempts[op],
-    successes: samples[op].length,
-    successRate: attempts[op] ? samples[op].length / attempts[op] : 0,
+  const result = (operation: keyof typeof samples): OpResult => ({
+    stats: summarize(samples[operation]),
+    attempts: attempts[operation],
+    successes: samples[operation].length,
+    successRate: attempts[operation] ? samples[operation].length / attempts[operation] : 0,
   });
   const ops = { create: result('create'), exec: result('exec'), file: result('file') };
   const all = Object.values(ops);
@@ -88,8 +88,8 @@ export async function perf(
   };
   const exitCode = targets.every((t) => t.pass) ? 0 : 1;
   if (opts.json) return { exitCode, report: JSON.stringify(out, null, 2) };
-  const row = (name: string, o: OpResult) =>
-    `${name.padEnd(22)} min ${o.stats.min}  p50 ${o.stats.p50}  p95 ${o.stats.p95}  max ${o.stats.max}  sd ${o.stats.stdev}  ok ${o.successes}/${o.attempts}`;
+  const row = (name: string, opResult: OpResult) =>
+    `${name.padEnd(22)} min ${opResult.stats.min}  p50 ${opResult.stats.p50}  p95 ${opResult.stats.p95}  max ${opResult.stats.max}  sd ${opResult.stats.stdev}  ok ${opResult.successes}/${opResult.attempts}`;
   const report = [
     `provider ${config.provider}, ${opts.iterations} iterations (ms)`,
     row('sandbox creation', ops.create),

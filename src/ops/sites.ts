@@ -31,24 +31,24 @@ function table(records: SiteRecord[], config: Config): string {
     return config.workspace
       ? `No sites of workspace ${config.workspace} in ${config.stateDir}.`
       : `No sites in ${config.stateDir}.`;
-  const rows = records.map((r) => {
-    const o = ownerLabel(r.owner);
-    const live = r.versions.find((v) => v.live);
+  const rows = records.map((siteRecord) => {
+    const o = ownerLabel(siteRecord.owner);
+    const live = siteRecord.versions.find((v) => v.live);
     return [
-      r.name,
+      siteRecord.name,
       o ? `${o.kind} ${o.id}` : 'none (unclaimed)',
-      r.live ?? '-',
-      String(r.versions.length),
+      siteRecord.live ?? '-',
+      String(siteRecord.versions.length),
       live ? `${live.fileCount} files, ${live.totalBytes} B` : '-',
       live?.createdAt ?? '-',
-      siteUrl(config, r.name),
+      siteUrl(config, siteRecord.name),
     ];
   });
   const head = ['NAME', 'OWNER', 'LIVE', 'VERSIONS', 'LIVE SIZE', 'LIVE SINCE', 'URL'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [head, ...rows]
-    .map((r) =>
-      r
+    .map((result) =>
+      result
         .map((c, i) => c.padEnd(widths[i]!))
         .join('  ')
         .trimEnd(),
@@ -64,12 +64,12 @@ export async function sites(
 ): Promise<{ exitCode: number; report: string }> {
   const store = new LocalSiteStore(config.stateDir, async (site) => siteUrl(config, site));
   if (cmd.action === 'delete') {
-    const r = await store.remove(cmd.name, 'operator', CLI_BLOB_GRACE_MS).catch((e: unknown) => {
-      throw isSandboxError(e) && e.code === 'NOT_FOUND'
+    const r = await store.remove(cmd.name, 'operator', CLI_BLOB_GRACE_MS).catch((error: unknown) => {
+      throw isSandboxError(error) && error.code === 'NOT_FOUND'
         ? new SandboxError('NOT_FOUND', `no site named "${cmd.name}" in ${config.stateDir}`, {
             hint: "sandbox-mcp sites list shows the sites (pass the server's --state-dir if it has one)",
           })
-        : e;
+        : error;
     });
     return {
       exitCode: 0,
@@ -84,12 +84,12 @@ export async function sites(
     records = records.filter((r) => actor !== 'operator' && r.owner === actor.owner);
   }
   if (!opts.json) return { exitCode: 0, report: table(records, config) };
-  const out = records.map((r) => ({
-    name: r.name,
-    owner: ownerLabel(r.owner),
-    live: r.live,
-    url: siteUrl(config, r.name) || undefined,
-    versions: r.versions,
+  const out = records.map((siteRecord) => ({
+    name: siteRecord.name,
+    owner: ownerLabel(siteRecord.owner),
+    live: siteRecord.live,
+    url: siteUrl(config, siteRecord.name) || undefined,
+    versions: siteRecord.versions,
   }));
   return { exitCode: 0, report: JSON.stringify({ sites: out }, null, 2) };
 }

@@ -28,9 +28,9 @@ export function summarize(samples: number[]): Stat {
   };
 }
 
-export async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
+export async function time<T>(callback: () => Promise<T>): Promise<[number, T]> {
   const t0 = performance.now();
-  const v = await fn();
+  const v = await callback();
   return [performance.now() - t0, v];
 }
 

@@ -23,15 +23,15 @@ export class Recorder {
   readonly errors = new Map<string, number>();
   failed = 0;
 
-  record(op: Operation, ms: number): void {
-    const list = this.samples.get(op) ?? [];
+  record(operation: Operation, ms: number): void {
+    const list = this.samples.get(operation) ?? [];
     list.push(ms);
-    this.samples.set(op, list);
+    this.samples.set(operation, list);
   }
 
-  fail(op: Operation, message: string): void {
+  fail(operation: Operation, message: string): void {
     this.failed++;
-    const key = `${op}: ${message.replace(/\s+/g, ' ').slice(0, 200)}`;
+    const key = `${operation}: ${message.replace(/\s+/g, ' ').slice(0, 200)}`;
     this.errors.set(key, (this.errors.get(key) ?? 0) + 1);
   }
 
@@ -59,14 +59,14 @@ export class Budget {
   }
 }
 
-function firstText(r: ToolResult): string {
-  return r.content?.find((c) => c.type === 'text')?.text ?? '(no text)';
+function firstText(toolResult: ToolResult): string {
+  return toolResult.content?.find((c) => c.type === 'text')?.text ?? '(no text)';
 }
 
 /** One timed call; resolves to its structured result, or undefined when it failed (recorded). */
 async function timed(
   rec: Recorder,
-  op: Operation,
+  operation: Operation,
   call: () => Promise<ToolResult>,
   check: (out: Record<string, unknown>) => string | undefined,
 ): Promise<Record<string, unknown> | undefined> {
@@ -76,13 +76,13 @@ async function timed(
     const out = r.structuredContent ?? {};
     const problem = r.isError ? firstText(r) : check(out);
     if (problem) {
-      rec.fail(op, problem);
+      rec.fail(operation, problem);
       return undefined;
     }
-    rec.record(op, performance.now() - started);
+    rec.record(operation, performance.now() - started);
     return out;
   } catch (e) {
-    rec.fail(op, (e as Error).message);
+    rec.fail(operation, (e as Error).message);
     return undefined;
   }
 }
@@ -110,50 +110,65 @@ interface Worker {
   needle: string;
 }
 
-const tool = (w: Worker, name: string, args: Record<string, unknown>) => () =>
-  w.client.callTool({ name, arguments: args }) as Promise<ToolResult>;
+const tool = (worker: Worker, name: string, args: Record<string, unknown>) => () =>
+  worker.client.callTool({ name, arguments: args }) as Promise<ToolResult>;
 
 /** One step of the mix; false once the budget is spent. */
-async function runStep(w: Worker, step: Step, iteration: number): Promise<boolean> {
-  if (!w.budget.take()) return false;
+async function runStep(worker: Worker, step: Step, iteration: number): Promise<boolean> {
+  if (!worker.budget.take()) return false;
   if (step === 'exec') {
-    await timed(w.rec, 'shell_exec', tool(w, 'shell_exec', { command: 'echo $((6 * 7)); ls /tmp >/dev/null' }), (o) =>
-      o.exitCode === 0 && o.stdout === '42\n' ? undefined : `unexpected result: exit ${String(o.exitCode)}`,
+    await timed(
+      worker.rec,
+      'shell_exec',
+      tool(worker, 'shell_exec', { command: 'echo $((6 * 7)); ls /tmp >/dev/null' }),
+      (options) =>
+        options.exitCode === 0 && options.stdout === '42\n'
+          ? undefined
+          : `unexpected result: exit ${String(options.exitCode)}`,
     );
   } else if (step === 'search') {
-    await timed(w.rec, 'file_search', tool(w, 'file_search', { pattern: w.needle, path: w.folder }), (o) =>
-      Array.isArray(o.matches) && o.matches.length > 0 ? undefined : `no match for ${w.needle}`,
+    await timed(
+      worker.rec,
+      'file_search',
+      tool(worker, 'file_search', { pattern: worker.needle, path: worker.folder }),
+      (options) =>
+        Array.isArray(options.matches) && options.matches.length > 0 ? undefined : `no match for ${worker.needle}`,
     );
   } else if (step === 'write-read') {
-    const path = `${w.folder}/note-${iteration % 4}.txt`;
+    const path = `${worker.folder}/note-${iteration % 4}.txt`;
     const lines =
       randomBytes(1536)
         .toString('base64')
         .match(/.{1,64}/g) ?? [];
-    const content = `${[...lines, w.needle].join('\n')}\n`;
-    const written = await timed(w.rec, 'file_write', tool(w, 'file_write', { path, content }), () => undefined);
-    if (!written || !w.budget.take()) return Boolean(written);
-    await timed(w.rec, 'file_read', tool(w, 'file_read', { path }), (o) =>
-      o.content === content ? undefined : 'file read back differs from what was written',
+    const content = `${[...lines, worker.needle].join('\n')}\n`;
+    const written = await timed(
+      worker.rec,
+      'file_write',
+      tool(worker, 'file_write', { path, content }),
+      () => undefined,
+    );
+    if (!written || !worker.budget.take()) return Boolean(written);
+    await timed(worker.rec, 'file_read', tool(worker, 'file_read', { path }), (options) =>
+      options.content === content ? undefined : 'file read back differs from what was written',
     );
   } else {
     const started = await timed(
-      w.rec,
+      worker.rec,
       'shell_start',
-      tool(w, 'shell_start', { command: 'for i in 1 2 3; do echo tick$i; sleep 0.05; done' }),
+      tool(worker, 'shell_start', { command: 'for i in 1 2 3; do echo tick$i; sleep 0.05; done' }),
       (o) => (typeof o.processId === 'string' ? undefined : 'no processId'),
     );
-    if (!started || !w.budget.take()) return Boolean(started);
+    if (!started || !worker.budget.take()) return Boolean(started);
     const args = { processId: started.processId, wait_s: 10, until: 'tick3' };
-    await timed(w.rec, 'shell_read', tool(w, 'shell_read', args), (o) =>
-      typeof o.output === 'string' && o.output.includes('tick3') ? undefined : 'tick3 not read within 10 s',
+    await timed(worker.rec, 'shell_read', tool(worker, 'shell_read', args), (options) =>
+      typeof options.output === 'string' && options.output.includes('tick3') ? undefined : 'tick3 not read within 10 s',
     );
   }
   return true;
 }
 
-async function work(w: Worker): Promise<void> {
-  for (let i = 0; ; i++) if (!(await runStep(w, MIX[i % MIX.length]!, i))) return;
+async function work(worker: Worker): Promise<void> {
+  for (let i = 0; ; i++) if (!(await runStep(worker, MIX[i % MIX.length]!, i))) return;
 }
 
 /** One HTTP session of the SDK's client; `end` sends DELETE (which ends its sandbox) and closes it. */

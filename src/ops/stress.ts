@@ -60,7 +60,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const maxOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
 const diff = (a: number | null, b: number | null) => (a === null || b === null ? null : b - a);
 
-function thresholds(o: StressOptions, create: Stat, exec: Stat, successRate: number): Threshold[] {
+function thresholds(stressOptions: StressOptions, create: Stat, exec: Stat, successRate: number): Threshold[] {
   const time = (name: string, value: number, limit: number): Threshold => ({
     name,
     value,
@@ -73,16 +73,16 @@ function thresholds(o: StressOptions, create: Stat, exec: Stat, successRate: num
         : `${(value / limit).toFixed(1)}x over`,
   });
   const percent = Math.round(successRate * 10_000) / 100;
-  const points = Math.abs(percent - o.minSuccessPercent).toFixed(2);
+  const points = Math.abs(percent - stressOptions.minSuccessPercent).toFixed(2);
   return [
-    time('sandbox creation p95 (ms)', create.p95, o.maxCreateMs),
-    time('command execution p95 (ms)', exec.p95, o.maxExecMs),
+    time('sandbox creation p95 (ms)', create.p95, stressOptions.maxCreateMs),
+    time('command execution p95 (ms)', exec.p95, stressOptions.maxExecMs),
     {
       name: 'success rate (%)',
       value: percent,
-      limit: o.minSuccessPercent,
-      pass: percent > o.minSuccessPercent,
-      margin: percent > o.minSuccessPercent ? `${points} points inside` : `${points} points short`,
+      limit: stressOptions.minSuccessPercent,
+      pass: percent > stressOptions.minSuccessPercent,
+      margin: percent > stressOptions.minSuccessPercent ? `${points} points inside` : `${points} points short`,
     },
   ];
 }
@@ -111,8 +111,11 @@ export async function runStress(run: StressRun): Promise<StressResult> {
     const before = await target.sample();
     let peak = before;
     const sampler = setInterval(() => {
-      void target.sample().then((s) => {
-        peak = { rssBytes: maxOf(peak.rssBytes, s.rssBytes), openFds: maxOf(peak.openFds, s.openFds) };
+      void target.sample().then((serverSample) => {
+        peak = {
+          rssBytes: maxOf(peak.rssBytes, serverSample.rssBytes),
+          openFds: maxOf(peak.openFds, serverSample.openFds),
+        };
       });
     }, SAMPLE_EVERY_MS);
     // Every session is made at once (the creation burst), then the load runs for its bounds.
@@ -195,17 +198,19 @@ const mib = (bytes: number | null) => (bytes === null ? 'unknown' : `${(bytes / 
 const num = (n: number | null) => (n === null ? 'unknown' : String(n));
 
 /** The human summary (stderr): figures, the server before/after, and one PASS/FAIL line per threshold. */
-export function stressSummary(r: StressResult): string {
-  const row = (name: string, s: Stat) =>
-    `  ${name.padEnd(12)} n=${String(s.n).padEnd(5)} p50 ${s.p50}  p95 ${s.p95}  p99 ${s.p99}  max ${s.max}`;
-  const s = r.server;
+export function stressSummary(stressResult: StressResult): string {
+  const row = (name: string, stat: Stat) =>
+    `  ${name.padEnd(12)} n=${String(stat.n).padEnd(5)} p50 ${stat.p50}  p95 ${stat.p95}  p99 ${stat.p99}  max ${stat.max}`;
+  const s = stressResult.server;
   return [
-    `stress: ${r.settings.sessions} sessions x ${r.settings.concurrency} concurrent calls against ${r.target.url} (${r.target.provider ?? 'unknown provider'})`,
-    `  ${r.calls.total} calls in ${(r.elapsedMs / 1000).toFixed(1)} s: ${r.throughputPerS} calls/s, ${r.calls.failed} failed, success ${(r.successRate * 100).toFixed(2)} %`,
+    `stress: ${stressResult.settings.sessions} sessions x ${stressResult.settings.concurrency} concurrent calls against ${stressResult.target.url} (${stressResult.target.provider ?? 'unknown provider'})`,
+    `  ${stressResult.calls.total} calls in ${(stressResult.elapsedMs / 1000).toFixed(1)} s: ${stressResult.throughputPerS} calls/s, ${stressResult.calls.failed} failed, success ${(stressResult.successRate * 100).toFixed(2)} %`,
     'latency (ms):',
-    ...Object.entries(r.latencyMs).map(([op, stat]) => row(op, stat)),
-    `server (${r.target.samples}): RSS ${mib(s.before.rssBytes)} -> ${mib(s.after.rssBytes)} (peak ${mib(s.peak.rssBytes)}), fds ${num(s.before.openFds)} -> ${num(s.after.openFds)} (peak ${num(s.peak.openFds)})${s.exitCode !== undefined ? `, exit ${s.exitCode} after SIGTERM` : ''}`,
-    ...r.thresholds.map((t) => `${t.pass ? 'PASS' : 'FAIL'} ${t.name}: ${t.value} vs limit ${t.limit} (${t.margin})`),
-    ...r.errors.slice(0, 5).map((e) => `error x${e.count}: ${e.message}`),
+    ...Object.entries(stressResult.latencyMs).map(([op, stat]) => row(op, stat)),
+    `server (${stressResult.target.samples}): RSS ${mib(s.before.rssBytes)} -> ${mib(s.after.rssBytes)} (peak ${mib(s.peak.rssBytes)}), fds ${num(s.before.openFds)} -> ${num(s.after.openFds)} (peak ${num(s.peak.openFds)})${s.exitCode !== undefined ? `, exit ${s.exitCode} after SIGTERM` : ''}`,
+    ...stressResult.thresholds.map(
+      (t) => `${t.pass ? 'PASS' : 'FAIL'} ${t.name}: ${t.value} vs limit ${t.limit} (${t.margin})`,
+    ),
+    ...stressResult.errors.slice(0, 5).map((e) => `error x${e.count}: ${e.message}`),
   ].join('\n');
 }

@@ -35,13 +35,13 @@ export class WebHost {
   /** Domains whose subdomains are previews and sites: localhost, and SANDBOX_PUBLIC_URL's host. */
   private domains = ['localhost'];
 
-  configure(o: { config: Config; log: Logger; lookup: SandboxLookup; sites?: SiteHandler }): void {
-    this.config = o.config;
-    this.publicBase = o.config.publicUrl ? new URL(o.config.publicUrl) : undefined;
+  configure(options: { config: Config; log: Logger; lookup: SandboxLookup; sites?: SiteHandler }): void {
+    this.config = options.config;
+    this.publicBase = options.config.publicUrl ? new URL(options.config.publicUrl) : undefined;
     this.domains = ['localhost', ...(this.publicBase ? [this.publicBase.hostname] : [])];
-    this.log = o.log.child({ component: 'web' });
-    this.lookup = o.lookup;
-    this.sites = o.sites;
+    this.log = options.log.child({ component: 'web' });
+    this.lookup = options.lookup;
+    this.sites = options.sites;
   }
 
   /** HTTP mode: previews and sites are served by the MCP listener on this port. */

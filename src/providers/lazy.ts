@@ -27,9 +27,9 @@ export class LazyProvider implements SandboxProvider {
         () => {
           for (const f of this.reapAfterLoad.splice(0)) f();
         },
-        (e: Error) => {
+        (loadError: Error) => {
           this.log.error(
-            { provider: this.name, err: e.message },
+            { provider: this.name, err: loadError.message },
             'provider failed to start; tool calls will report it',
           );
         },

@@ -28,8 +28,8 @@ export function sandboxRoutes(ops: SandboxOps): AnyRoute[] {
       body: createBody,
       ok: { status: 201, description: 'The sandbox, started', schema: sandboxBody },
       errors: [400, 401, 403, 413, 415, 429, 503],
-      run: async (c) => {
-        const view = await ops.create(c.caller, c.body);
+      run: async (routeContext) => {
+        const view = await ops.create(routeContext.caller, routeContext.body);
         return { status: 201, json: view, headers: { location: `/api/sandboxes/${view.id}` } };
       },
     }),
@@ -51,8 +51,8 @@ export function sandboxRoutes(ops: SandboxOps): AnyRoute[] {
         "Kills the sandbox with its files and processes; a named workspace's sandbox only loses this id, its files live on.",
       ok: { status: 204, description: 'Deleted' },
       errors: ON_A_SANDBOX,
-      run: async (c) => {
-        await ops.delete(c.caller, c.id);
+      run: async (routeContext) => {
+        await ops.delete(routeContext.caller, routeContext.id);
         return { status: 204 };
       },
     }),

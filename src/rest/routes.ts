@@ -50,17 +50,17 @@ export type AnyRoute = RestRoute<z.ZodType, z.ZodType | 'raw' | undefined>;
 
 /** Keeps each route's own types while collecting them in one table (as defineTool does for tools). */
 export function defineRoute<Q extends z.ZodType, B extends z.ZodType | 'raw' | undefined = undefined>(
-  r: RestRoute<Q, B>,
+  restRoute: RestRoute<Q, B>,
 ): AnyRoute {
-  return r as unknown as AnyRoute;
+  return restRoute as unknown as AnyRoute;
 }
 
 /** The route for a path and the `{id}` it names; undefined when no route has this path. */
 export function matchPath(routes: AnyRoute[], pathname: string): { routes: AnyRoute[]; id: string } | undefined {
   const got = pathname.split('/');
   let id = '';
-  const found = routes.filter((r) => {
-    const want = r.path.split('/');
+  const found = routes.filter((anyRoute) => {
+    const want = anyRoute.path.split('/');
     if (want.length !== got.length) return false;
     return want.every((segment, i) => (segment === '{id}' ? got[i] !== '' : segment === got[i]));
   });

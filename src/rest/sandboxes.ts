@@ -99,11 +99,11 @@ export class SandboxOps {
     });
   }
 
-  /** Runs `fn` as a call of the handle's session: its idle clock stops meanwhile, as for an MCP call. */
+  /** Runs `callback` as a call of the handle's session: its idle clock stops meanwhile, as for an MCP call. */
   private async inSession<T>(
     caller: Caller,
     handle: string,
-    fn: (session: Session, signal: AbortSignal) => Promise<T>,
+    callback: (session: Session, signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
     let session: Session;
     try {
@@ -114,7 +114,7 @@ export class SandboxOps {
     }
     session.beginCall();
     try {
-      return await fn(session, session.endSignal);
+      return await callback(session, session.endSignal);
     } catch (e) {
       if (!session.ended) throw e;
       throw new SandboxError('SANDBOX_GONE', 'the sandbox was deleted or expired while this request ran', {
@@ -175,22 +175,22 @@ export class SandboxOps {
    * provider's own URL for a probe port; null when a port's URL needs more than its host (Daytona's
    * token header) or the provider spells it another way.
    */
-  private previewHost(sb: Sandbox): Promise<string | null> {
-    let known = this.previewHosts.get(sb);
+  private previewHost(forSandbox: Sandbox): Promise<string | null> {
+    let known = this.previewHosts.get(forSandbox);
     if (!known) {
-      known = sb.portUrl(PROBE_PORT).then(
+      known = forSandbox.portUrl(PROBE_PORT).then(
         ({ url, headers }) => {
           const host = new URL(url).host;
           return !headers && host.startsWith(`${PROBE_PORT}-`)
             ? `{port}${host.slice(String(PROBE_PORT).length)}`
             : null;
         },
-        (e: Error) => {
-          this.deps.log.debug({ err: e.message }, 'no preview host for this sandbox');
+        (error: Error) => {
+          this.deps.log.debug({ err: error.message }, 'no preview host for this sandbox');
           return null;
         },
       );
-      this.previewHosts.set(sb, known);
+      this.previewHosts.set(forSandbox, known);
     }
     return known;
   }

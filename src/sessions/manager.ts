@@ -119,11 +119,11 @@ export class SessionManager {
    * request (its header, else SANDBOX_WORKSPACE), else the connection's own session. A stateless request
    * with neither has no sandbox to reach, and is told how to get one.
    */
-  router(o: { connection?: () => Session; workspace?: string | SandboxError; principal: string }): CallRouter {
-    const connection = () => o.connection?.();
+  router(options: { connection?: () => Session; workspace?: string | SandboxError; principal: string }): CallRouter {
+    const connection = () => options.connection?.();
     const caller = (): Caller => {
       const own = connection();
-      return { principal: o.principal, scope: own ? connectionScope(own.id) : STATELESS_SCOPE };
+      return { principal: options.principal, scope: own ? connectionScope(own.id) : STATELESS_SCOPE };
     };
     return {
       connection,
@@ -131,8 +131,8 @@ export class SessionManager {
         if (handle !== undefined) return this.handles.session(handle, caller());
         const own = connection();
         if (own) return own;
-        if (o.workspace instanceof SandboxError) throw o.workspace;
-        const name = o.workspace ?? this.config.workspace;
+        if (options.workspace instanceof SandboxError) throw options.workspace;
+        const name = options.workspace ?? this.config.workspace;
         if (name) return this.statelessWorkspace(name);
         throw new SandboxError('INVALID_ARGUMENT', NO_SANDBOX, { hint: GET_A_HANDLE });
       },

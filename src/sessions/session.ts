@@ -154,20 +154,20 @@ export class Session {
   }
 
   /** A workspace session takes the workspace's shared sandbox instead of creating one of its own. */
-  private async workspaceSandbox(ws: NonNullable<SessionDeps['workspace']>): Promise<Sandbox> {
+  private async workspaceSandbox(workspaceDeps: NonNullable<SessionDeps['workspace']>): Promise<Sandbox> {
     const previous = this.current?.id ?? this.lastWorkspaceSandbox;
     const why = this.current && !this.current.isAlive() ? this.current.endReason : undefined;
-    const lease = await ws.registry.acquire(ws.name, this.id);
+    const lease = await workspaceDeps.registry.acquire(workspaceDeps.name, this.id);
     if (this.closed) {
-      ws.registry.release(ws.name, this.id);
+      workspaceDeps.registry.release(workspaceDeps.name, this.id);
       throw new SandboxError('SANDBOX_GONE', 'this session ended while its workspace sandbox was being started');
     }
     if (lease.replaced || (previous && previous !== lease.sandbox.id)) {
       const kept = lease.filesKept ?? (this.provider.name === 'local' || this.provider.name === 'docker');
       const files = kept ? 'its /workspace files are kept' : 'its files are gone';
-      const note = `Note: the sandbox of workspace "${ws.name}" was restarted (it ${why ?? 'ended or stayed unused too long'}): ${files}, its processes are gone.`;
+      const note = `Note: the sandbox of workspace "${workspaceDeps.name}" was restarted (it ${why ?? 'ended or stayed unused too long'}): ${files}, its processes are gone.`;
       this.pendingNotes.push(note);
-      this.warn(note, { workspace: ws.name, sandboxId: lease.sandbox.id });
+      this.warn(note, { workspace: workspaceDeps.name, sandboxId: lease.sandbox.id });
     }
     this.current = lease.sandbox;
     this.lastWorkspaceSandbox = lease.sandbox.id;
@@ -175,17 +175,19 @@ export class Session {
   }
 
   /** A portable handle's one sandbox: created here, or attached to where another replica made it. */
-  private async portableSandbox(p: NonNullable<SessionDeps['portable']>): Promise<Sandbox> {
+  private async portableSandbox(portable: NonNullable<SessionDeps['portable']>): Promise<Sandbox> {
     if (this.current) {
       // It died under us: the handle's sandbox is that one, and every replica must see it gone.
       this.dropSandbox();
-      this.markGone(p);
-      throw p.goneError();
+      this.markGone(portable);
+      throw portable.goneError();
     }
-    this.creating ??= (p.attach ? this.attachSandbox(p.attach, p) : this.createSandbox(p.labels))
-      .then((sb) => {
-        p.attach = sb.id;
-        return sb;
+    this.creating ??= (
+      portable.attach ? this.attachSandbox(portable.attach, portable) : this.createSandbox(portable.labels)
+    )
+      .then((sandbox) => {
+        portable.attach = sandbox.id;
+        return sandbox;
       })
       .finally(() => {
         this.creating = undefined;
@@ -193,7 +195,7 @@ export class Session {
     return this.creating;
   }
 
-  private async attachSandbox(id: string, p: NonNullable<SessionDeps['portable']>): Promise<Sandbox> {
+  private async attachSandbox(id: string, portable: NonNullable<SessionDeps['portable']>): Promise<Sandbox> {
     this.limits.acquire();
     try {
       const sb = await this.provider.connect(id);
@@ -208,8 +210,8 @@ export class Session {
       this.limits.release();
       const code = (e as SandboxError).code;
       if (code !== 'NOT_FOUND' && code !== 'SANDBOX_GONE') throw e;
-      this.markGone(p);
-      throw p.goneError();
+      this.markGone(portable);
+      throw portable.goneError();
     }
   }
 
@@ -218,9 +220,9 @@ export class Session {
     return this.wentAway;
   }
 
-  private markGone(p: NonNullable<SessionDeps['portable']>): void {
+  private markGone(portable: NonNullable<SessionDeps['portable']>): void {
     this.wentAway = true;
-    p.onGone();
+    portable.onGone();
   }
 
   /**
@@ -319,8 +321,10 @@ export class Session {
       this.current = undefined;
       this.workspace.registry.release(this.workspace.name, this.id);
       await Promise.all(
-        [...this.services.values()].map((s) =>
-          s.suspend?.().catch((e: Error) => this.log.warn({ err: e.message }, 'suspending a session service failed')),
+        [...this.services.values()].map((sessionService) =>
+          sessionService
+            .suspend?.()
+            .catch((e: Error) => this.log.warn({ err: e.message }, 'suspending a session service failed')),
         ),
       );
       this.onIdle?.();
@@ -366,8 +370,10 @@ export class Session {
     const pending = this.creating?.catch(() => undefined);
     await pending;
     await Promise.all(
-      [...this.services.values()].map((s) =>
-        s.close().catch((e) => this.log.warn({ err: (e as Error).message }, 'closing a session service failed')),
+      [...this.services.values()].map((sessionService) =>
+        sessionService
+          .close()
+          .catch((e) => this.log.warn({ err: (e as Error).message }, 'closing a session service failed')),
       ),
     );
     if (this.workspace) {

@@ -64,35 +64,35 @@ export class WorkspaceRegistry {
   }
 
   /** A new sandbox for the workspace, or its stopped one started again (cloud). */
-  private async restart(e: Entry): Promise<Sandbox> {
-    const old = e.sandbox;
-    if (!old) return this.start(e);
-    const revived = await this.revive(e, old);
+  private async restart(entry: Entry): Promise<Sandbox> {
+    const old = entry.sandbox;
+    if (!old) return this.start(entry);
+    const revived = await this.revive(entry, old);
     if (revived) return revived;
     this.log.warn(
-      { workspace: e.name, sandboxId: old.id },
+      { workspace: entry.name, sandboxId: old.id },
       'workspace sandbox ended unexpectedly; starting a fresh one',
     );
     this.telemetry.sandboxEnded('crashed');
     this.limits.release();
     // What is left of it (a stopped container, its listeners) goes now, not at server shutdown.
     void old.kill().catch(() => undefined);
-    e.sandbox = undefined;
-    return this.start(e);
+    entry.sandbox = undefined;
+    return this.start(entry);
   }
 
   /**
    * A cloud workspace sandbox is its files: one the vendor stopped (Daytona's auto-stop) is started again
    * rather than replaced. Only providers whose sandboxes outlive a server (findReleased) can.
    */
-  private async revive(e: Entry, old: Sandbox): Promise<Sandbox | undefined> {
+  private async revive(entry: Entry, old: Sandbox): Promise<Sandbox | undefined> {
     if (!this.provider.findReleased || !old.release) return undefined;
     await old.release(0).catch(() => undefined); // this server's hold on the dead object only
     const sb = await this.provider.connect(old.id).catch(() => undefined);
     if (!sb?.isAlive()) return undefined;
-    this.log.warn({ workspace: e.name, sandboxId: sb.id }, 'workspace sandbox had stopped; started it again');
-    e.sandbox = sb;
-    e.revived = sb.id;
+    this.log.warn({ workspace: entry.name, sandboxId: sb.id }, 'workspace sandbox had stopped; started it again');
+    entry.sandbox = sb;
+    entry.revived = sb.id;
     return sb;
   }
 
@@ -114,10 +114,10 @@ export class WorkspaceRegistry {
         );
   }
 
-  private armExpiry(e: Entry): void {
-    clearTimeout(e.expiry);
-    e.expiry = setTimeout(() => void this.expire(e), this.config.workspaceTtlS * 1000);
-    e.expiry.unref();
+  private armExpiry(entry: Entry): void {
+    clearTimeout(entry.expiry);
+    entry.expiry = setTimeout(() => void this.expire(entry), this.config.workspaceTtlS * 1000);
+    entry.expiry.unref();
   }
 
   /** A workspace sandbox by id, for preview routing (it may have no session attached right now). */
@@ -136,10 +136,10 @@ export class WorkspaceRegistry {
 
   /** The names with a live sandbox, and how many sessions hold each. */
   list(): { name: string; sandboxId?: string; sessions: number }[] {
-    return [...this.entries.values()].map((e) => ({
-      name: e.name,
-      sandboxId: e.sandbox?.isAlive() ? e.sandbox.id : undefined,
-      sessions: e.holders.size,
+    return [...this.entries.values()].map((entry) => ({
+      name: entry.name,
+      sandboxId: entry.sandbox?.isAlive() ? entry.sandbox.id : undefined,
+      sessions: entry.holders.size,
     }));
   }
 
@@ -148,30 +148,30 @@ export class WorkspaceRegistry {
     const all = [...this.entries.values()];
     this.entries.clear();
     await Promise.all(
-      all.map(async (e) => {
-        clearTimeout(e.expiry);
-        await e.creating?.catch(() => undefined);
-        await this.end(e, 'session-closed', true);
+      all.map(async (entry) => {
+        clearTimeout(entry.expiry);
+        await entry.creating?.catch(() => undefined);
+        await this.end(entry, 'session-closed', true);
       }),
     );
   }
 
-  private async start(e: Entry): Promise<Sandbox> {
+  private async start(entry: Entry): Promise<Sandbox> {
     // Providers add the state dir's own label to every sandbox, so a name is enough to find it by.
-    const labels = { [LABEL_WORKSPACE]: e.name };
+    const labels = { [LABEL_WORKSPACE]: entry.name };
     this.limits.acquire();
     const started = performance.now();
     try {
       // A cloud workspace's sandbox is its only storage: one a previous server released is taken back.
       const sb =
         (await this.findReleased(labels)) ??
-        (await this.provider.create({ labels, workspace: e.name, timeoutMs: this.config.idleTimeoutS * 1000 }));
-      e.sandbox = sb;
+        (await this.provider.create({ labels, workspace: entry.name, timeoutMs: this.config.idleTimeoutS * 1000 }));
+      entry.sandbox = sb;
       const ms = performance.now() - started;
       this.telemetry.sandboxCreated(ms, true);
-      this.log.info({ workspace: e.name, sandboxId: sb.id, ms: Math.round(ms) }, 'workspace sandbox ready');
+      this.log.info({ workspace: entry.name, sandboxId: sb.id, ms: Math.round(ms) }, 'workspace sandbox ready');
       // Every holder left while it was being made: it still gets its full time to live.
-      if (e.holders.size === 0) this.armExpiry(e);
+      if (entry.holders.size === 0) this.armExpiry(entry);
       return sb;
     } catch (err) {
       this.limits.release();
@@ -180,16 +180,16 @@ export class WorkspaceRegistry {
     }
   }
 
-  private async expire(e: Entry): Promise<void> {
-    if (e.holders.size > 0 || this.entries.get(e.name) !== e) return;
-    if (e.creating) await e.creating.catch(() => undefined);
-    if (e.holders.size > 0) return;
-    this.entries.delete(e.name);
+  private async expire(entry: Entry): Promise<void> {
+    if (entry.holders.size > 0 || this.entries.get(entry.name) !== entry) return;
+    if (entry.creating) await entry.creating.catch(() => undefined);
+    if (entry.holders.size > 0) return;
+    this.entries.delete(entry.name);
     this.log.info(
-      { workspace: e.name, ttlS: this.config.workspaceTtlS },
+      { workspace: entry.name, ttlS: this.config.workspaceTtlS },
       'workspace sandbox ended: no session for SANDBOX_WORKSPACE_TTL',
     );
-    await this.end(e, 'idle');
+    await this.end(entry, 'idle');
   }
 
   private async findReleased(labels: Record<string, string>): Promise<Sandbox | undefined> {
@@ -200,18 +200,18 @@ export class WorkspaceRegistry {
   }
 
   /** `shutdown`: where the provider can keep it (cloud), the sandbox is released for the next server, not ended. */
-  private async end(e: Entry, reason: 'idle' | 'session-closed', shutdown = false): Promise<void> {
-    const sb = e.sandbox;
-    e.sandbox = undefined;
+  private async end(entry: Entry, reason: 'idle' | 'session-closed', shutdown = false): Promise<void> {
+    const sb = entry.sandbox;
+    entry.sandbox = undefined;
     if (!sb) return;
     this.limits.release();
     if (shutdown && sb.release && sb.isAlive()) {
       this.telemetry.sandboxEnded('shutdown');
-      this.log.info({ workspace: e.name, sandboxId: sb.id }, 'workspace sandbox released for the next server');
+      this.log.info({ workspace: entry.name, sandboxId: sb.id }, 'workspace sandbox released for the next server');
       await sb
         .release(this.config.workspaceTtlS * 1000)
         .catch((err: Error) =>
-          this.log.warn({ workspace: e.name, err: err.message }, 'releasing a workspace sandbox failed'),
+          this.log.warn({ workspace: entry.name, err: err.message }, 'releasing a workspace sandbox failed'),
         );
       return;
     }
@@ -219,7 +219,7 @@ export class WorkspaceRegistry {
     await sb
       .kill()
       .catch((err: Error) =>
-        this.log.warn({ workspace: e.name, err: err.message }, 'killing a workspace sandbox failed'),
+        this.log.warn({ workspace: entry.name, err: err.message }, 'killing a workspace sandbox failed'),
       );
   }
 }

@@ -19,8 +19,8 @@ function render(value: unknown): { text: string; truncated: boolean } {
     : { text, truncated: false };
 }
 
-function scriptError(e: unknown): SandboxError {
-  const msg = firstLine(e).replace(/^(page|locator)\.evaluate: /, '');
+function scriptError(error: unknown): SandboxError {
+  const msg = firstLine(error).replace(/^(page|locator)\.evaluate: /, '');
   if (/SyntaxError/.test(msg))
     return new SandboxError('INVALID_ARGUMENT', `the script does not parse: ${msg}`, {
       hint: 'pass one expression (document.title) or a function (() => { ...; return value; }); with ref, (el) => el.value',

@@ -126,10 +126,10 @@ export const browserPageTools = [
       }
       const { pages, active } = svc.tabs();
       const tabs = await Promise.all(
-        pages.map(async (p, index) => ({
+        pages.map(async (page, index) => ({
           index,
-          url: p.url(),
-          title: await p.title().catch(() => ''),
+          url: page.url(),
+          title: await page.title().catch(() => ''),
           active: index === active,
         })),
       );

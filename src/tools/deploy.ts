@@ -14,8 +14,12 @@ const versionShape = {
   source: z.string(),
 };
 
-const kb = (n: number) =>
-  n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`;
+const kb = (count: number) =>
+  count < 1024
+    ? `${count} B`
+    : count < 1048576
+      ? `${(count / 1024).toFixed(1)} KiB`
+      : `${(count / 1048576).toFixed(1)} MiB`;
 
 export const deployTools = [
   defineTool({
@@ -95,12 +99,12 @@ export const deployTools = [
       const sites = await store.list(args.name, await store.actorFor(ctx.session.principal));
       const text = sites.length
         ? sites
-            .map((s) =>
+            .map((siteInfo) =>
               [
-                `${s.name}: ${s.url} (live ${s.live})`,
-                ...s.versions.map(
-                  (v) =>
-                    `  ${v.version}${v.live ? ' [live]' : ''} ${v.createdAt} ${v.fileCount} files ${kb(v.totalBytes)}`,
+                `${siteInfo.name}: ${siteInfo.url} (live ${siteInfo.live})`,
+                ...siteInfo.versions.map(
+                  (versionInfo) =>
+                    `  ${versionInfo.version}${versionInfo.live ? ' [live]' : ''} ${versionInfo.createdAt} ${versionInfo.fileCount} files ${kb(versionInfo.totalBytes)}`,
                 ),
               ].join('\n'),
             )

@@ -17,8 +17,8 @@ export function applyEdits(original: string, edits: Edit[], name: string): { tex
   let text = original;
   let replacements = 0;
   const crlf = original.includes('\r\n');
-  edits.forEach((edit, i) => {
-    const which = edits.length > 1 ? `edit ${i + 1} of ${edits.length}` : 'the edit';
+  edits.forEach((edit, index) => {
+    const which = edits.length > 1 ? `edit ${index + 1} of ${edits.length}` : 'the edit';
     let { old_text: oldText, new_text: newText } = edit;
     if (oldText === '')
       throw new SandboxError('INVALID_ARGUMENT', `${which}: old_text is empty`, {

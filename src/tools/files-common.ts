@@ -7,10 +7,10 @@ export const pathSchema = z
   .max(4096, 'path is longer than 4096 characters')
   .describe('Relative to /workspace, or absolute');
 
-export function fmtBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
+export function fmtBytes(count: number): string {
+  if (count < 1024) return `${count} B`;
   const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = n / 1024;
+  let v = count / 1024;
   let u = 0;
   while (v >= 1024 && u < units.length - 1) {
     v /= 1024;

@@ -11,12 +11,13 @@ const hiddenSchema = z.boolean().optional().describe('Include dotfiles');
 /** Folders the providers' walks list but never enter (devices, kernel files), whatever include_ignored says. */
 const SYSTEM_FOLDER = /^\/(dev|proc|sys)$/;
 
-function renderEntry(e: TreeEntry): string {
-  if (e.type === 'directory' && e.skipped && SYSTEM_FOLDER.test(e.path))
-    return `${e.path}/  (system folder, not walked: list it by its own path)`;
-  if (e.type === 'directory') return `${e.path}/${e.skipped ? '  (not listed: pass include_ignored: true)' : ''}`;
-  if (e.type === 'symlink') return `${e.path} -> ${e.linkTarget ?? '?'}`;
-  return `${e.path}  ${fmtBytes(e.size)}  ${fmtTime(e.mtime)}${e.type === 'other' ? '  (special file)' : ''}`;
+function renderEntry(treeEntry: TreeEntry): string {
+  if (treeEntry.type === 'directory' && treeEntry.skipped && SYSTEM_FOLDER.test(treeEntry.path))
+    return `${treeEntry.path}/  (system folder, not walked: list it by its own path)`;
+  if (treeEntry.type === 'directory')
+    return `${treeEntry.path}/${treeEntry.skipped ? '  (not listed: pass include_ignored: true)' : ''}`;
+  if (treeEntry.type === 'symlink') return `${treeEntry.path} -> ${treeEntry.linkTarget ?? '?'}`;
+  return `${treeEntry.path}  ${fmtBytes(treeEntry.size)}  ${fmtTime(treeEntry.mtime)}${treeEntry.type === 'other' ? '  (special file)' : ''}`;
 }
 
 const entryShape = z.object({

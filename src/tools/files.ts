@@ -202,13 +202,13 @@ const fileEdit = defineTool({
   },
 });
 
-/** Runs `fn` after every earlier call with the same session and key has finished. */
+/** Runs `callback` after every earlier call with the same session and key has finished. */
 const queues = new WeakMap<object, Map<string, Promise<unknown>>>();
-async function oneAtATime<T>(owner: object, key: string, fn: () => Promise<T>): Promise<T> {
+async function oneAtATime<T>(owner: object, key: string, callback: () => Promise<T>): Promise<T> {
   let byKey = queues.get(owner);
   if (!byKey) queues.set(owner, (byKey = new Map()));
   const prev = byKey.get(key) ?? Promise.resolve();
-  const run = prev.then(fn, fn);
+  const run = prev.then(callback, callback);
   const settled = run.catch(() => undefined);
   byKey.set(key, settled);
   try {

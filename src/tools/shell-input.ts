@@ -19,10 +19,10 @@ export function envAsStrings(args: Record<string, unknown>): Record<string, unkn
   if (Array.isArray(env))
     return {
       ...args,
-      env: env.map((e: unknown) =>
-        e && typeof e === 'object' && 'name' in e
-          ? entry((e as { name: unknown }).name, (e as { value?: unknown }).value)
-          : e,
+      env: env.map((error: unknown) =>
+        error && typeof error === 'object' && 'name' in error
+          ? entry((error as { name: unknown }).name, (error as { value?: unknown }).value)
+          : error,
       ),
     };
   return args;

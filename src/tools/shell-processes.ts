@@ -29,9 +29,13 @@ export const processShape = {
   outputBytes: z.number(),
 };
 
-export function describeProcess(p: ProcessInfo): string {
-  const state = p.running ? 'running' : p.signal ? `killed by ${p.signal}` : `exited with code ${p.exitCode}`;
-  return `${p.processId}${p.name ? ` (${p.name})` : ''} pid ${p.pid}, ${state}: ${p.command.length > 80 ? `${p.command.slice(0, 77)}...` : p.command}`;
+export function describeProcess(processInfo: ProcessInfo): string {
+  const state = processInfo.running
+    ? 'running'
+    : processInfo.signal
+      ? `killed by ${processInfo.signal}`
+      : `exited with code ${processInfo.exitCode}`;
+  return `${processInfo.processId}${processInfo.name ? ` (${processInfo.name})` : ''} pid ${processInfo.pid}, ${state}: ${processInfo.command.length > 80 ? `${processInfo.command.slice(0, 77)}...` : processInfo.command}`;
 }
 
 /** The tools that follow and steer what shell_start started. */

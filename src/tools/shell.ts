@@ -8,7 +8,7 @@ import { describeProcess, processShape, processTools } from './shell-processes.j
 const cwdSchema = z.string().min(1).optional().describe('Working directory (default /workspace)');
 /** Lines for the model: stdout and stderr, then what to do about a timeout or truncation. */
 function renderExec(
-  r: {
+  result: {
     exitCode: number | null;
     signal: string | null;
     stdout: string;
@@ -22,18 +22,18 @@ function renderExec(
   ctx: Pick<ToolContext, 'tool' | 'config'>,
 ): string {
   const maxTimeoutS = ctx.config.maxExecTimeoutS;
-  const status = r.timedOut
+  const status = result.timedOut
     ? `timed out after ${timeoutS} s: the command and all its child processes were killed. Raise timeout_s (up to ${maxTimeoutS}) or run it in the background with ${ctx.tool('shell_start')} and follow it with ${ctx.tool('shell_read')}.`
-    : r.cancelled
+    : result.cancelled
       ? 'cancelled: the command and its child processes were killed.'
-      : r.signal
-        ? `killed by ${r.signal}${r.signal === 'SIGKILL' ? ' (possibly the sandbox memory limit)' : ''}`
-        : `exit code ${r.exitCode}`;
-  const parts = [`${status} (${Math.round(r.durationMs)} ms)`];
-  if (r.stdout) parts.push(`--- stdout ---\n${r.stdout}`);
-  if (r.stderr) parts.push(`--- stderr ---\n${r.stderr}`);
-  if (!r.stdout && !r.stderr) parts.push('(no output)');
-  if (r.truncated)
+      : result.signal
+        ? `killed by ${result.signal}${result.signal === 'SIGKILL' ? ' (possibly the sandbox memory limit)' : ''}`
+        : `exit code ${result.exitCode}`;
+  const parts = [`${status} (${Math.round(result.durationMs)} ms)`];
+  if (result.stdout) parts.push(`--- stdout ---\n${result.stdout}`);
+  if (result.stderr) parts.push(`--- stderr ---\n${result.stderr}`);
+  if (!result.stdout && !result.stderr) parts.push('(no output)');
+  if (result.truncated)
     parts.push(
       'Output was truncated (the middle was dropped). Redirect output to a file and read parts of it, or filter it (grep, head, tail).',
     );

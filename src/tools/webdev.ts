@@ -22,36 +22,38 @@ const EXPOSE_WAIT_MS = 3000;
 const processName = (name: string) => `webdev-${name}`;
 const projectDir = (sb: Sandbox, name: string) => posix.join(sb.workdir, name);
 
-async function readMeta(sb: Sandbox, name: string): Promise<Partial<ProjectSpec> & { lastPort?: number }> {
+async function readMeta(sandbox: Sandbox, name: string): Promise<Partial<ProjectSpec> & { lastPort?: number }> {
   try {
-    return JSON.parse((await sb.files.read(posix.join(projectDir(sb, name), PROJECT_META))).data.toString('utf8'));
+    return JSON.parse(
+      (await sandbox.files.read(posix.join(projectDir(sandbox, name), PROJECT_META))).data.toString('utf8'),
+    );
   } catch {
     return {};
   }
 }
 
-async function writeMeta(sb: Sandbox, name: string, meta: object): Promise<void> {
-  await sb.files.write(
-    posix.join(projectDir(sb, name), PROJECT_META),
+async function writeMeta(sandbox: Sandbox, name: string, meta: object): Promise<void> {
+  await sandbox.files.write(
+    posix.join(projectDir(sandbox, name), PROJECT_META),
     Buffer.from(`${JSON.stringify(meta, null, 2)}\n`),
   );
 }
 
-async function requireProject(sb: Sandbox, name: string): Promise<void> {
-  const st = await sb.files.stat(projectDir(sb, name)).catch(() => undefined);
+async function requireProject(sandbox: Sandbox, name: string): Promise<void> {
+  const st = await sandbox.files.stat(projectDir(sandbox, name)).catch(() => undefined);
   if (st?.type !== 'directory')
-    throw new SandboxError('NOT_FOUND', `no project "${name}" (no folder ${projectDir(sb, name)})`, {
+    throw new SandboxError('NOT_FOUND', `no project "${name}" (no folder ${projectDir(sandbox, name)})`, {
       hint: 'create it with webdev_create, or see webdev_list',
     });
 }
 
 /** The newest dev server process of a project, running or not. */
-async function serverOf(sb: Sandbox, name: string): Promise<ProcessInfo | undefined> {
-  return (await sb.processes.list()).filter((p) => p.name === processName(name)).pop();
+async function serverOf(sandbox: Sandbox, name: string): Promise<ProcessInfo | undefined> {
+  return (await sandbox.processes.list()).filter((p) => p.name === processName(name)).pop();
 }
 
-async function tail(sb: Sandbox, processId: string, lines: number, maxBytes: number): Promise<string> {
-  const r = await sb.processes.read(processId, { maxBytes });
+async function tail(sandbox: Sandbox, processId: string, lines: number, maxBytes: number): Promise<string> {
+  const r = await sandbox.processes.read(processId, { maxBytes });
   return r.output
     .split('\n')
     .slice(-lines - 1)
@@ -59,8 +61,8 @@ async function tail(sb: Sandbox, processId: string, lines: number, maxBytes: num
     .trimEnd();
 }
 
-async function urlFor(sb: Sandbox, port: number): Promise<{ url: string; headers?: Record<string, string> }> {
-  const u = await sb.portUrl(port);
+async function urlFor(sandbox: Sandbox, port: number): Promise<{ url: string; headers?: Record<string, string> }> {
+  const u = await sandbox.portUrl(port);
   return u.headers && Object.keys(u.headers).length ? { url: u.url, headers: u.headers } : { url: u.url };
 }
 
@@ -82,14 +84,14 @@ async function heartbeat<T>(ctx: ToolContext, message: string, totalS: number, w
   }
 }
 
-async function stopServer(sb: Sandbox, p: ProcessInfo): Promise<ProcessInfo> {
-  await sb.processes.kill(p.processId, 'SIGTERM');
-  let r = await sb.processes.read(p.processId, { waitMs: 3000, until: '(?!)', maxBytes: 0 });
+async function stopServer(sandbox: Sandbox, processInfo: ProcessInfo): Promise<ProcessInfo> {
+  await sandbox.processes.kill(processInfo.processId, 'SIGTERM');
+  let r = await sandbox.processes.read(processInfo.processId, { waitMs: 3000, until: '(?!)', maxBytes: 0 });
   if (r.running) {
-    await sb.processes.kill(p.processId, 'SIGKILL');
-    r = await sb.processes.read(p.processId, { waitMs: 3000, until: '(?!)', maxBytes: 0 });
+    await sandbox.processes.kill(processInfo.processId, 'SIGKILL');
+    r = await sandbox.processes.read(processInfo.processId, { waitMs: 3000, until: '(?!)', maxBytes: 0 });
   }
-  return { ...p, running: r.running, exitCode: r.exitCode, signal: r.signal };
+  return { ...processInfo, running: r.running, exitCode: r.exitCode, signal: r.signal };
 }
 
 async function startHandler(ctx: ToolContext, args: { name: string; port?: number; command?: string }) {
@@ -155,9 +157,9 @@ async function startHandler(ctx: ToolContext, args: { name: string; port?: numbe
 }
 
 /** Whether `dir` holds an index.html (what deploy_site serves as the site's root). */
-async function isSite(sb: Sandbox, dir: string): Promise<boolean> {
+async function isSite(sandbox: Sandbox, dir: string): Promise<boolean> {
   try {
-    return (await sb.files.stat(posix.join(dir, 'index.html'))).type === 'file';
+    return (await sandbox.files.stat(posix.join(dir, 'index.html'))).type === 'file';
   } catch {
     return false;
   }
@@ -176,11 +178,11 @@ export const webdevTools = [
     },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     async handler() {
-      const templates = (await listTemplates()).map((t) => ({
-        name: t.template,
-        description: t.description,
-        port: t.port,
-        needsInstall: t.install,
+      const templates = (await listTemplates()).map((projectSpec) => ({
+        name: projectSpec.template,
+        description: projectSpec.description,
+        port: projectSpec.port,
+        needsInstall: projectSpec.install,
       }));
       return ok(
         { templates },

@@ -31,13 +31,13 @@ export class Endpoints {
   async open(
     name: ProviderName,
     workspace: string,
-    o: { role: 'source' | 'target'; create: boolean },
+    options: { role: 'source' | 'target'; create: boolean },
   ): Promise<Endpoint> {
     const provider = await createProvider(
       {
         ...this.config,
         provider: name,
-        providerReason: `sandbox-mcp migrate --${o.role === 'source' ? 'from' : 'to'}`,
+        providerReason: `sandbox-mcp migrate --${options.role === 'source' ? 'from' : 'to'}`,
         warmPool: 0,
       },
       this.log,
@@ -47,7 +47,7 @@ export class Endpoints {
     const endpoint: Endpoint = { name, provider, existed: false };
     this.opened.push(endpoint);
     endpoint.existed = await provider.workspaceExists(workspace);
-    if (!endpoint.existed && o.role === 'source')
+    if (!endpoint.existed && options.role === 'source')
       throw new SandboxError(
         'NOT_FOUND',
         `the ${name} provider has no workspace "${workspace}" (state dir ${this.config.stateDir})`,
@@ -55,7 +55,7 @@ export class Endpoints {
           hint: `check the name and --from; a workspace exists once a server has used it (SANDBOX_WORKSPACE=${workspace}) with the same SANDBOX_STATE_DIR`,
         },
       );
-    if (!endpoint.existed && !o.create) return endpoint;
+    if (!endpoint.existed && !options.create) return endpoint;
     endpoint.sandbox = await this.attach(provider, name, workspace, endpoint.existed);
     return endpoint;
   }

@@ -32,9 +32,9 @@ export class Journal {
   /** Reads what earlier runs recorded; `write` opens it for appending too. */
   static async load(file: string, write: boolean): Promise<Journal> {
     const journal = new Journal(file);
-    const text = await fs.readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') return '';
-      throw e;
+    const text = await fs.readFile(file, 'utf8').catch((errnoException: NodeJS.ErrnoException) => {
+      if (errnoException.code === 'ENOENT') return '';
+      throw errnoException;
     });
     for (const line of text.split('\n')) {
       const rec = parse(line);

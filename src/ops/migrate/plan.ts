@@ -56,11 +56,12 @@ export async function planCopy(input: PlanInput): Promise<Plan> {
     const batch = sameSize.slice(i, i + HASH_BATCH);
     const from = await input.sourceBox.files.sha256(batch.map((p) => abs(input.sourceBox, p.entry.path)));
     const to = await input.targetBox!.files.sha256(batch.map((p) => abs(input.targetBox!, p.entry.path)));
-    batch.forEach((p, j) => {
-      if (from[j] === to[j]) Object.assign(p, { action: 'skip', reason: 'identical', sha256: from[j] });
+    batch.forEach((plannedEntry, batchIndex) => {
+      if (from[batchIndex] === to[batchIndex])
+        Object.assign(plannedEntry, { action: 'skip', reason: 'identical', sha256: from[batchIndex] });
       else {
-        Object.assign(p, { action: 'replace', reason: 'a different file of the same size' });
-        conflicts.push({ path: p.entry.path, reason: p.reason! });
+        Object.assign(plannedEntry, { action: 'replace', reason: 'a different file of the same size' });
+        conflicts.push({ path: plannedEntry.entry.path, reason: plannedEntry.reason! });
       }
     });
   }
@@ -89,6 +90,6 @@ function compare(
   return { action: 'replace', reason: 'same size' };
 }
 
-export function abs(sb: Sandbox, rel: string): string {
-  return path.posix.join(sb.workdir, rel);
+export function abs(sandbox: Sandbox, rel: string): string {
+  return path.posix.join(sandbox.workdir, rel);
 }

@@ -100,40 +100,40 @@ interface CopyRun {
 }
 
 /** Folders first, then links and files; one failed entry is reported and the rest go on. */
-async function runCopy(r: CopyRun): Promise<void> {
-  const todo = r.plan.entries.filter((p) => p.action !== 'skip');
-  r.summary.skipped = r.plan.entries.length - todo.length;
+async function runCopy(copyRun: CopyRun): Promise<void> {
+  const todo = copyRun.plan.entries.filter((p) => p.action !== 'skip');
+  copyRun.summary.skipped = copyRun.plan.entries.length - todo.length;
   // Identical files found by digest are recorded, so a later run skips them without hashing again.
-  for (const p of r.plan.entries)
-    if (p.action === 'skip' && p.sha256) await r.journal.recordDone({ ...pick(p.entry), sha256: p.sha256 });
+  for (const p of copyRun.plan.entries)
+    if (p.action === 'skip' && p.sha256) await copyRun.journal.recordDone({ ...pick(p.entry), sha256: p.sha256 });
   const bytes = todo.reduce((n, p) => n + (p.entry.type === 'file' ? p.entry.size : 0), 0);
-  r.progress.phase('copy', todo.length, bytes);
+  copyRun.progress.phase('copy', todo.length, bytes);
   for (const planned of todo) {
-    if (r.signal.aborted)
+    if (copyRun.signal.aborted)
       throw new SandboxError('UNAVAILABLE', 'interrupted', {
         hint: 'run the same command again: files already copied are skipped, the rest is copied',
       });
     const { entry } = planned;
     try {
-      const sha256 = await copyEntry(r.source, r.target, planned);
-      if (sha256) await r.journal.recordDone({ ...pick(entry), sha256 });
-      r.summary.copied++;
-      if (planned.action === 'replace') r.summary.replaced++;
+      const sha256 = await copyEntry(copyRun.source, copyRun.target, planned);
+      if (sha256) await copyRun.journal.recordDone({ ...pick(entry), sha256 });
+      copyRun.summary.copied++;
+      if (planned.action === 'replace') copyRun.summary.replaced++;
     } catch (e) {
       if (isSandboxError(e) && e.code === 'SANDBOX_GONE') throw e;
-      r.summary.failed.push({ path: entry.path, error: isSandboxError(e) ? e.describe() : (e as Error).message });
-      r.progress.note(`failed: ${JSON.stringify(entry.path)}: ${(e as Error).message}`);
+      copyRun.summary.failed.push({ path: entry.path, error: isSandboxError(e) ? e.describe() : (e as Error).message });
+      copyRun.progress.note(`failed: ${JSON.stringify(entry.path)}: ${(e as Error).message}`);
     }
-    r.progress.step(entry.path, entry.type === 'file' ? entry.size : undefined);
+    copyRun.progress.step(entry.path, entry.type === 'file' ? entry.size : undefined);
   }
   await applyFolderModes(
-    r.target,
-    r.plan.entries.map((p) => p.entry).filter((e) => e.type === 'directory'),
+    copyRun.target,
+    copyRun.plan.entries.map((p) => p.entry).filter((e) => e.type === 'directory'),
   );
 }
 
-function pick(e: WalkEntry) {
-  return { path: e.path, size: e.size, mtime: e.mtime, mode: e.mode };
+function pick(walkEntry: WalkEntry) {
+  return { path: walkEntry.path, size: walkEntry.size, mtime: walkEntry.mtime, mode: walkEntry.mode };
 }
 
 function count(summary: MigrateSummary, entries: WalkEntry[]): void {
@@ -147,11 +147,11 @@ function count(summary: MigrateSummary, entries: WalkEntry[]): void {
 }
 
 function dryRun(summary: MigrateSummary, plan: Plan): number {
-  summary.planned = plan.entries.map((p) => ({
-    path: p.entry.path,
-    type: p.entry.type,
-    action: p.action,
-    ...(p.reason ? { reason: p.reason } : {}),
+  summary.planned = plan.entries.map((plannedEntry) => ({
+    path: plannedEntry.entry.path,
+    type: plannedEntry.entry.type,
+    action: plannedEntry.action,
+    ...(plannedEntry.reason ? { reason: plannedEntry.reason } : {}),
   }));
   summary.copied = 0;
   summary.skipped = plan.entries.filter((p) => p.action === 'skip').length;

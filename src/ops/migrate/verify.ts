@@ -17,7 +17,7 @@ const HASH_BATCH = 256;
  * targets. A file whose digests differ is dropped from the journal, so the next run copies it again;
  * one whose source digest differs from the bytes read during the copy changed meanwhile.
  */
-export async function verifyCopy(v: {
+export async function verifyCopy(value: {
   source: Sandbox;
   target: Sandbox;
   sourceEntries: WalkEntry[];
@@ -25,20 +25,20 @@ export async function verifyCopy(v: {
   progress: Progress;
   summary: { verified: number; failed: { path: string }[] };
 }): Promise<Mismatch[]> {
-  const failed = new Set(v.summary.failed.map((f) => f.path));
-  const files = v.sourceEntries.filter((e) => e.type === 'file' && !failed.has(e.path));
+  const failed = new Set(value.summary.failed.map((f) => f.path));
+  const files = value.sourceEntries.filter((e) => e.type === 'file' && !failed.has(e.path));
   const mismatched: Mismatch[] = [];
-  v.progress.phase(
+  value.progress.phase(
     'verify',
     files.length,
     files.reduce((n, e) => n + e.size, 0),
   );
   for (let i = 0; i < files.length; i += HASH_BATCH) {
     const batch = files.slice(i, i + HASH_BATCH);
-    const from = await digests(v.source, batch);
-    const to = await digests(v.target, batch);
+    const from = await digests(value.source, batch);
+    const to = await digests(value.target, batch);
     for (const [j, entry] of batch.entries()) {
-      const recorded = v.journal.done.get(entry.path)?.sha256;
+      const recorded = value.journal.done.get(entry.path)?.sha256;
       const reason =
         from[j] instanceof Error
           ? `the source cannot be hashed: ${from[j].message}`
@@ -51,23 +51,23 @@ export async function verifyCopy(v: {
                 : undefined;
       if (reason) {
         mismatched.push({ path: entry.path, reason });
-        await v.journal.drop(entry.path);
-      } else v.summary.verified++;
-      v.progress.step(entry.path, entry.size);
+        await value.journal.drop(entry.path);
+      } else value.summary.verified++;
+      value.progress.step(entry.path, entry.size);
     }
   }
-  return [...mismatched, ...(await compareTrees(v.target, v.sourceEntries, failed))];
+  return [...mismatched, ...(await compareTrees(value.target, value.sourceEntries, failed))];
 }
 
 /** Digests of a batch; when the batch fails, file by file, so one unreadable file names itself. */
-async function digests(sb: Sandbox, batch: WalkEntry[]): Promise<(string | Error)[]> {
-  const paths = batch.map((e) => abs(sb, e.path));
+async function digests(sandbox: Sandbox, batch: WalkEntry[]): Promise<(string | Error)[]> {
+  const paths = batch.map((e) => abs(sandbox, e.path));
   try {
-    return await sb.files.sha256(paths);
+    return await sandbox.files.sha256(paths);
   } catch {
     return Promise.all(
-      paths.map((p) =>
-        sb.files.sha256([p]).then(
+      paths.map((filePath) =>
+        sandbox.files.sha256([filePath]).then(
           (d) => d[0]!,
           (e: Error) => e,
         ),

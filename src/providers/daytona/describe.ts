@@ -4,19 +4,19 @@ import type { ProviderDescription } from '../types.js';
 
 /** For sandbox_info and doctor; kept apart from the SDK so it is available before the SDK loads. */
 export function describeDaytona(
-  c: Config,
-  mapped: Omit<NetworkMapping<unknown>, 'options'> = daytonaNetwork(c, knownAllowList(c)),
+  config: Config,
+  mapped: Omit<NetworkMapping<unknown>, 'options'> = daytonaNetwork(config, knownAllowList(config)),
 ): ProviderDescription {
   return {
     provider: 'daytona',
-    isolation: `Daytona sandbox (target ${c.daytonaTarget}${c.daytonaSnapshot ? `, snapshot ${c.daytonaSnapshot}` : ''})`,
+    isolation: `Daytona sandbox (target ${config.daytonaTarget}${config.daytonaSnapshot ? `, snapshot ${config.daytonaSnapshot}` : ''})`,
     network: `${mapped.network}; ports reachable through Daytona preview links (token header)`,
     limits: {
-      autoStopMin: c.daytonaAutoStopMin || 'off',
-      maxOutputBytes: c.maxOutputBytes,
-      defaultExecTimeoutS: c.execTimeoutS,
-      maxExecTimeoutS: c.maxExecTimeoutS,
-      idleTimeoutS: c.idleTimeoutS,
+      autoStopMin: config.daytonaAutoStopMin || 'off',
+      maxOutputBytes: config.maxOutputBytes,
+      defaultExecTimeoutS: config.execTimeoutS,
+      maxExecTimeoutS: config.maxExecTimeoutS,
+      idleTimeoutS: config.idleTimeoutS,
       memoryAndCpu: 'set by the Daytona snapshot and organisation',
     },
     warnings: [

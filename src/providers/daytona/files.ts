@@ -9,22 +9,22 @@ import type { Call } from './processes.js';
 import { VendorFiles } from '../shared/files-extended.js';
 
 /** Daytona reports permissions as octal text ("0644") and mode as "-rw-r--r--"; either gives the bits. */
-function modeOf(f: FileInfo): number {
-  if (/^0?[0-7]{3,4}$/.test(f.permissions ?? '')) return parseInt(f.permissions, 8);
-  const m = /^[-dlcbps]?([-r][-w][-xsS][-r][-w][-xsS][-r][-w][-xtT])$/.exec(f.mode ?? '');
+function modeOf(fileInfo: FileInfo): number {
+  if (/^0?[0-7]{3,4}$/.test(fileInfo.permissions ?? '')) return parseInt(fileInfo.permissions, 8);
+  const m = /^[-dlcbps]?([-r][-w][-xsS][-r][-w][-xsS][-r][-w][-xtT])$/.exec(fileInfo.mode ?? '');
   if (!m) return 0;
   return [...m[1]!].reduce((acc, ch) => (acc << 1) | (ch === '-' || ch === 'S' || ch === 'T' ? 0 : 1), 0);
 }
 
-function toStat(file: string, f: FileInfo): FileStat {
-  const t = new Date(f.modifiedAt || f.modTime || 0);
+function toStat(file: string, fileInfo: FileInfo): FileStat {
+  const t = new Date(fileInfo.modifiedAt || fileInfo.modTime || 0);
   const mtime = Number.isNaN(t.getTime()) ? new Date(0).toISOString() : t.toISOString();
   // Daytona reports only the modification time; the others are filled with it rather than left empty.
   return {
     path: file,
-    type: f.isDir ? 'directory' : 'file',
-    size: f.size,
-    mode: modeOf(f),
+    type: fileInfo.isDir ? 'directory' : 'file',
+    size: fileInfo.size,
+    mode: modeOf(fileInfo),
     mtime,
     atime: mtime,
     ctime: mtime,
@@ -46,8 +46,8 @@ export class DaytonaFiles extends VendorFiles {
     super();
   }
 
-  private abs(p: string): string {
-    return resolvePath(this.workdir, p);
+  private abs(filePath: string): string {
+    return resolvePath(this.workdir, filePath);
   }
 
   private details(file: string): Promise<FileInfo> {
@@ -55,9 +55,9 @@ export class DaytonaFiles extends VendorFiles {
   }
 
   private async detailsIfAny(file: string): Promise<FileInfo | undefined> {
-    return this.details(file).catch((e: SandboxError) => {
-      if (e.code === 'NOT_FOUND') return undefined;
-      throw e;
+    return this.details(file).catch((sandboxError: SandboxError) => {
+      if (sandboxError.code === 'NOT_FOUND') return undefined;
+      throw sandboxError;
     });
   }
 
@@ -71,8 +71,8 @@ export class DaytonaFiles extends VendorFiles {
       throw new SandboxError('INTERNAL', `Daytona ${what} failed: ${r.result.trim().slice(0, 300)}`);
   }
 
-  async read(p: string, opts?: { offset?: number; length?: number }): Promise<{ data: Buffer; size: number }> {
-    const file = this.abs(p);
+  async read(filePath: string, opts?: { offset?: number; length?: number }): Promise<{ data: Buffer; size: number }> {
+    const file = this.abs(filePath);
     const info = await this.details(file);
     if (info.isDir)
       throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, {
@@ -87,9 +87,9 @@ export class DaytonaFiles extends VendorFiles {
     }
   }
 
-  async write(p: string, content: Buffer | string, opts?: { mode?: number }): Promise<FileStat> {
+  async write(filePath: string, content: Buffer | string, opts?: { mode?: number }): Promise<FileStat> {
     const data = typeof content === 'string' ? Buffer.from(content) : content;
-    const file = await this.extended.followLinks(p);
+    const file = await this.extended.followLinks(filePath);
     const existing = await this.detailsIfAny(file);
     if (existing?.isDir)
       throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'write to a file path inside it' });
@@ -122,30 +122,30 @@ export class DaytonaFiles extends VendorFiles {
     return r.result;
   }
 
-  async rawStat(p: string): Promise<FileStat> {
-    const file = this.abs(p);
+  async rawStat(filePath: string): Promise<FileStat> {
+    const file = this.abs(filePath);
     return toStat(file, await this.details(file));
   }
 
-  async list(p: string): Promise<DirEntry[]> {
-    const dir = this.abs(p);
+  async list(filePath: string): Promise<DirEntry[]> {
+    const dir = this.abs(filePath);
     const info = await this.details(dir);
     if (!info.isDir)
       throw new SandboxError('INVALID_ARGUMENT', `${dir}: a parent is not a directory`, { hint: 'pass a directory' });
     const entries = await this.call(`list ${dir}`, () => this.vendor.fs.listFiles(dir), { scope: 'toolbox' });
-    return entries.map((e) => {
-      const s = toStat(path.posix.join(dir, e.name), e);
-      return { name: e.name, type: s.type, size: s.size, mtime: s.mtime };
+    return entries.map((fileInfo) => {
+      const s = toStat(path.posix.join(dir, fileInfo.name), fileInfo);
+      return { name: fileInfo.name, type: s.type, size: s.size, mtime: s.mtime };
     });
   }
 
-  async mkdir(p: string): Promise<void> {
-    const dir = this.abs(p);
+  async mkdir(filePath: string): Promise<void> {
+    const dir = this.abs(filePath);
     await this.call(`mkdir ${dir}`, () => this.vendor.fs.createFolder(dir, '755'), { scope: 'toolbox' });
   }
 
-  async remove(p: string, opts?: { recursive?: boolean }): Promise<void> {
-    const file = this.abs(p);
+  async remove(filePath: string, opts?: { recursive?: boolean }): Promise<void> {
+    const file = this.abs(filePath);
     const info = await this.details(file);
     if (info.isDir && !opts?.recursive) {
       throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, {

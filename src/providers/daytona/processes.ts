@@ -33,20 +33,21 @@ export function tmpName(kind: string): string {
  */
 export function wrapCommand(
   command: string,
-  o: { cwd: string; env?: Record<string, string>; pidFile: string; stdinFile?: string | null },
+  options: { cwd: string; env?: Record<string, string>; pidFile: string; stdinFile?: string | null },
 ): string {
-  const exports = Object.entries(o.env ?? {}).map(([k, v]) => {
+  const exports = Object.entries(options.env ?? {}).map(([k, v]) => {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
       throw new SandboxError('INVALID_ARGUMENT', `invalid environment variable name ${JSON.stringify(k)}`, {
         hint: 'use letters, digits and underscores, not starting with a digit',
       });
     return `export ${k}=${q(v)}`;
   });
-  const stdin = o.stdinFile === undefined ? '' : ` < ${o.stdinFile === null ? '/dev/null' : q(o.stdinFile)}`;
-  const cleanup = [o.pidFile, ...(o.stdinFile ? [o.stdinFile] : [])].map(q).join(' ');
+  const stdin =
+    options.stdinFile === undefined ? '' : ` < ${options.stdinFile === null ? '/dev/null' : q(options.stdinFile)}`;
+  const cleanup = [options.pidFile, ...(options.stdinFile ? [options.stdinFile] : [])].map(q).join(' ');
   const script = [
-    `echo $$ > ${q(o.pidFile)}`,
-    `cd -- ${q(o.cwd)} 2>/dev/null || { echo ${q(NO_CWD)} >&2; rm -f ${cleanup}; exit 97; }`,
+    `echo $$ > ${q(options.pidFile)}`,
+    `cd -- ${q(options.cwd)} 2>/dev/null || { echo ${q(NO_CWD)} >&2; rm -f ${cleanup}; exit 97; }`,
     ...exports,
     `bash -c ${q(command)}${stdin}`,
     'rc=$?',
@@ -124,25 +125,36 @@ export class DaytonaProcesses implements ProcessApi {
   }
 
   /** Fetches new output and the exit status from Daytona. */
-  private async sync(dp: DaytonaProc): Promise<void> {
-    if (!dp.proc.running) return;
+  private async sync(daytonaProc: DaytonaProc): Promise<void> {
+    if (!daytonaProc.proc.running) return;
     const [cmd, logs] = await Promise.all([
-      this.call('process status', () => this.vendor.process.getSessionCommand(dp.sessionId, dp.cmdId), {
-        scope: 'toolbox',
-      }),
-      this.call('process output', () => this.vendor.process.getSessionCommandLogs(dp.sessionId, dp.cmdId), {
-        scope: 'toolbox',
-      }),
+      this.call(
+        'process status',
+        () => this.vendor.process.getSessionCommand(daytonaProc.sessionId, daytonaProc.cmdId),
+        {
+          scope: 'toolbox',
+        },
+      ),
+      this.call(
+        'process output',
+        () => this.vendor.process.getSessionCommandLogs(daytonaProc.sessionId, daytonaProc.cmdId),
+        {
+          scope: 'toolbox',
+        },
+      ),
     ]);
     const all = Buffer.from(logs.output || (logs.stdout ?? '') + (logs.stderr ?? ''));
-    if (all.length > dp.seen) {
-      dp.proc.append(all.subarray(dp.seen));
-      dp.seen = all.length;
+    if (all.length > daytonaProc.seen) {
+      daytonaProc.proc.append(all.subarray(daytonaProc.seen));
+      daytonaProc.seen = all.length;
     }
     if (cmd.exitCode !== undefined && cmd.exitCode !== null) {
       // bash reports a death by signal N as 128+N.
       const code = cmd.exitCode;
-      dp.proc.end(code > 128 && code < 160 ? null : code, code > 128 && code < 160 ? signalName(code - 128) : null);
+      daytonaProc.proc.end(
+        code > 128 && code < 160 ? null : code,
+        code > 128 && code < 160 ? signalName(code - 128) : null,
+      );
     }
   }
 
@@ -246,7 +258,7 @@ function sessionOf(processId: string): string {
   return `sandbox-mcp-${processId}`;
 }
 
-function signalName(n: number): string {
+function signalName(count: number): string {
   const names: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 9: 'SIGKILL', 15: 'SIGTERM' };
-  return names[n] ?? `SIG${n}`;
+  return names[count] ?? `SIG${count}`;
 }

@@ -69,8 +69,8 @@ export class DaytonaProvider implements SandboxProvider {
     return new DaytonaProvider(config, log, daytona, owner, network);
   }
 
-  private call: Call = (what, fn, opts) =>
-    withRetry(what, fn, {
+  private call: Call = (what, callback, opts) =>
+    withRetry(what, callback, {
       maxRetries: opts?.retry === false ? 0 : this.config.daytonaMaxRetries,
       translate: (e) => translate(e, `Daytona ${what}`, opts?.scope ?? 'api'),
       isTransient,
@@ -96,9 +96,9 @@ export class DaytonaProvider implements SandboxProvider {
         { timeout: Math.min(120, c.cloudRequestTimeoutS * 4) },
       ),
     );
-    return this.adopt(vendor).catch(async (e) => {
+    return this.adopt(vendor).catch(async (error) => {
       await this.daytona.delete(vendor, 30).catch(() => undefined);
-      throw e;
+      throw error;
     });
   }
 

@@ -59,13 +59,13 @@ export class DaytonaSandbox implements Sandbox {
     return this.alive && (!this.renewal || Date.now() < this.renewal.expiresAt - 1000);
   }
 
-  private async guard<T>(what: string, fn: () => Promise<T>, opts?: Parameters<Call>[2]): Promise<T> {
+  private async guard<T>(what: string, callback: () => Promise<T>, opts?: Parameters<Call>[2]): Promise<T> {
     if (!this.isAlive())
       throw new SandboxError('SANDBOX_GONE', `Daytona sandbox ${this.id} has ended`, {
         hint: 'the next call starts a fresh sandbox',
       });
     try {
-      const run = () => this.deps.call(what, fn, opts);
+      const run = () => this.deps.call(what, callback, opts);
       return await (this.renewal ? this.renewal.track(run) : run());
     } catch (e) {
       if ((e as SandboxError).code === 'SANDBOX_GONE') this.alive = false;
@@ -76,9 +76,9 @@ export class DaytonaSandbox implements Sandbox {
   private async checkCwd(cwd: string | undefined): Promise<string> {
     if (cwd === undefined) return this.workdir;
     const dir = resolvePath(this.workdir, cwd);
-    const info = await this.files.stat(dir).catch((e: SandboxError) => {
-      if (e.code === 'NOT_FOUND') return undefined;
-      throw e;
+    const info = await this.files.stat(dir).catch((sandboxError: SandboxError) => {
+      if (sandboxError.code === 'NOT_FOUND') return undefined;
+      throw sandboxError;
     });
     if (info?.type !== 'directory') throw noCwd(dir);
     return dir;
@@ -224,9 +224,9 @@ export class DaytonaSandbox implements Sandbox {
       if (wasAlive) {
         await this.deps
           .call('delete sandbox', () => this.deps.daytona.delete(this.vendor, 60))
-          .catch((e: Error) =>
+          .catch((error: Error) =>
             this.deps.log.warn(
-              { sandboxId: this.id, err: e.message },
+              { sandboxId: this.id, err: error.message },
               'Daytona delete failed; the sandbox stops at its auto-stop interval',
             ),
           );

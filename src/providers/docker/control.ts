@@ -42,8 +42,8 @@ export class Controller {
    * The controller runs as the sandbox user, so a sandbox process can write to its stdout too: lines
    * longer than any answer are dropped as they come, never buffered.
    */
-  private onAnswer(b: Buffer): void {
-    this.buffered += b.toString('latin1');
+  private onAnswer(data: Buffer): void {
+    this.buffered += data.toString('latin1');
     let nl: number;
     while ((nl = this.buffered.indexOf('\n')) >= 0) {
       const line = this.buffered.slice(0, nl);

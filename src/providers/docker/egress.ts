@@ -80,8 +80,8 @@ export class DockerEgressRelay {
     const listening = new Promise<number>((resolve) => (onPort = resolve));
     const ended = this.runner.demux(
       stream,
-      (b) => {
-        lines += b.toString('latin1');
+      (data) => {
+        lines += data.toString('latin1');
         let nl: number;
         while ((nl = lines.indexOf('\n')) >= 0) {
           const line = lines.slice(0, nl);
@@ -93,8 +93,8 @@ export class DockerEgressRelay {
         }
         if (lines.length > MAX_LINE) lines = '';
       },
-      (b) => {
-        if (stderr.length < 1024) stderr += b.toString();
+      (data) => {
+        if (stderr.length < 1024) stderr += data.toString();
       },
     );
     void ended.then(() => this.onRelayEnd(stream));
@@ -176,8 +176,8 @@ export class DockerEgressRelay {
     let ended = false;
     const connectProxy = (): net.Socket => {
       const socket = net.connect({ path: this.door.socketPath, allowHalfOpen: true });
-      socket.on('data', (b: Buffer) => {
-        if (!stream.write(b)) socket.pause();
+      socket.on('data', (data: Buffer) => {
+        if (!stream.write(data)) socket.pause();
       });
       stream.on('drain', () => socket.resume());
       socket.on('end', () => stream.end());
@@ -193,9 +193,9 @@ export class DockerEgressRelay {
     };
     await this.runner.demux(
       stream,
-      (b) => {
+      (data) => {
         proxy ??= connectProxy();
-        if (!proxy.write(b)) stream.pause();
+        if (!proxy.write(data)) stream.pause();
       },
       () => undefined,
     );

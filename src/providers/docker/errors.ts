@@ -35,8 +35,8 @@ const SOCKET_ERRORS = new Set([
   'ENOTFOUND',
 ]);
 
-function engineMessage(e: DockerodeError): string {
-  const m = e.json?.message ?? e.message ?? String(e);
+function engineMessage(dockerodeError: DockerodeError): string {
+  const m = dockerodeError.json?.message ?? dockerodeError.message ?? String(dockerodeError);
   return m.replace(/^\(HTTP code \d+\) [a-z /-]+ - /, '').trim();
 }
 

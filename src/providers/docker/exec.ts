@@ -51,15 +51,15 @@ class CappedBuffer {
 
   constructor(private readonly max: number) {}
 
-  push(b: Buffer): boolean {
-    if (this.size >= this.max && b.length) return false;
-    if (this.size + b.length > this.max) {
-      this.chunks.push(b.subarray(0, Math.max(0, this.max - this.size)));
+  push(data: Buffer): boolean {
+    if (this.size >= this.max && data.length) return false;
+    if (this.size + data.length > this.max) {
+      this.chunks.push(data.subarray(0, Math.max(0, this.max - this.size)));
       this.size = this.max;
       return false;
     }
-    this.chunks.push(b);
-    this.size += b.length;
+    this.chunks.push(data);
+    this.size += data.length;
     return true;
   }
 
@@ -69,11 +69,11 @@ class CappedBuffer {
 }
 
 /** Writable that hands every chunk to a function (the demuxer needs two writables). */
-export function sink(fn: (chunk: Buffer) => void): Writable {
+export function sink(callback: (chunk: Buffer) => void): Writable {
   return new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      fn(chunk);
-      cb();
+    write(chunk: Buffer, _enc, done) {
+      callback(chunk);
+      done();
     },
   });
 }
@@ -160,8 +160,8 @@ export class ContainerExec {
   /** The exit code the engine recorded; it may lag the stream's end by a moment. */
   async exitCode(exec: Dockerode.Exec): Promise<number | null> {
     for (let i = 0; i < 50; i++) {
-      const info = await exec.inspect().catch((e: unknown) => {
-        throw this.translate(e, 'reading an exit code');
+      const info = await exec.inspect().catch((error: unknown) => {
+        throw this.translate(error, 'reading an exit code');
       });
       if (!info.Running) return info.ExitCode;
       await new Promise((r) => setTimeout(r, 20));
@@ -196,11 +196,11 @@ export class ContainerExec {
     };
     const ended = this.demux(
       stream,
-      (b) => {
-        if (!out.push(b)) stop('overflow');
+      (data) => {
+        if (!out.push(data)) stop('overflow');
       },
-      (b) => {
-        err.push(b);
+      (data) => {
+        err.push(data);
       },
     );
     if (opts.stdin !== undefined) stream.end(opts.stdin);
@@ -311,8 +311,8 @@ export class ContainerExec {
     let timedOut = false;
     let cancelled = false;
     let answered = false;
-    const emit = (s: 'stdout' | 'stderr', b: Buffer) => {
-      if (!answered) opts.onOutput?.({ stream: s, data: b.toString('utf8') });
+    const emit = (streamName: 'stdout' | 'stderr', chunk: Buffer) => {
+      if (!answered) opts.onOutput?.({ stream: streamName, data: chunk.toString('utf8') });
     };
 
     return new Promise<ExecResult>((resolve, reject) => {
@@ -399,14 +399,14 @@ export class ContainerExec {
       };
       const ends = new EndLines(() => void finish());
       const framer = new StderrFramer(token, {
-        header: (h) => {
-          header = h;
-          if (h === 'nocwd') void finish();
+        header: (headerLine) => {
+          header = headerLine;
+          if (headerLine === 'nocwd') void finish();
           else if (killedWith) sendKill();
         },
-        data: (b) => {
-          err.push(b);
-          emit('stderr', b);
+        data: (data) => {
+          err.push(data);
+          emit('stderr', data);
         },
         exit: (code) => {
           trailerCode = code;
@@ -414,9 +414,9 @@ export class ContainerExec {
         },
       });
       const stdout = new TrailerScanner(token, 'out', {
-        data: (b) => {
-          out.push(b);
-          emit('stdout', b);
+        data: (data) => {
+          out.push(data);
+          emit('stdout', data);
         },
         trailer: () => ends.stdoutEnded(),
       });

@@ -26,9 +26,9 @@ const SEARCH_FILE_MAX_BYTES = 32 << 20;
 const SEARCH_DEPTH = 64;
 
 /** The local agent's modules throw AgentError (code, message, hint); the project speaks SandboxError. */
-function agentCall<T>(fn: () => T): T {
+function agentCall<T>(callback: () => T): T {
   try {
-    return fn();
+    return callback();
   } catch (e) {
     const a = e as { code?: string; message: string; hint?: string };
     if (a instanceof SandboxError || !a.code) throw e;
@@ -40,7 +40,7 @@ function agentCall<T>(fn: () => T): T {
 export function walkArgs(
   root: string,
   depth: number,
-  o: { includeHidden?: boolean; includeIgnored?: boolean },
+  options: { includeHidden?: boolean; includeIgnored?: boolean },
   filesOnly = false,
 ): string[] {
   const args = [root, '-mindepth', '1', '-maxdepth', String(depth)];
@@ -58,8 +58,8 @@ export function walkArgs(
       '-o',
     );
   }
-  if (!o.includeHidden) args.push('(', '-name', '.*', '-printf', 'H\\0', '-prune', ')', '-o');
-  if (!o.includeIgnored) {
+  if (!options.includeHidden) args.push('(', '-name', '.*', '-printf', 'H\\0', '-prune', ')', '-o');
+  if (!options.includeIgnored) {
     const names = [...IGNORED_DIRS].flatMap((n, i) => (i ? ['-o', '-name', n] : ['-name', n]));
     args.push(
       '(',
@@ -81,8 +81,8 @@ export function walkArgs(
 
 const FIND_TYPES: Record<string, FileStat['type']> = { f: 'file', d: 'directory', l: 'symlink' };
 
-export function parseTree(root: string, workdir: string, out: string, o: TreeOptions): TreeResult {
-  const keep = agentCall(() => globMatcher(o.glob));
+export function parseTree(root: string, workdir: string, out: string, treeOptions: TreeOptions): TreeResult {
+  const keep = agentCall(() => globMatcher(treeOptions.glob));
   const found: (TreeEntry & { key: string[] })[] = [];
   let hidden = 0;
   let scanned = 0;
@@ -107,41 +107,46 @@ export function parseTree(root: string, workdir: string, out: string, o: TreeOpt
     });
   }
   found.sort((x, y) => comparePaths(x.key, y.key));
-  const truncated = found.length > o.maxEntries || scanned > MAX_SCANNED;
+  const truncated = found.length > treeOptions.maxEntries || scanned > MAX_SCANNED;
   return {
     root,
-    entries: found.slice(0, o.maxEntries).map(({ key: _key, ...e }) => e),
+    entries: found.slice(0, treeOptions.maxEntries).map(({ key: _key, ...e }) => e),
     truncated,
     hiddenCount: hidden,
   };
 }
 
 /** Parents before children, names in byte order within a folder (as the local walk). */
-function comparePaths(a: string[], b: string[]): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
+function comparePaths(first: string[], second: string[]): number {
+  for (let i = 0; i < Math.min(first.length, second.length); i++) {
+    if (first[i] !== second[i]) return first[i]! < second[i]! ? -1 : 1;
   }
-  return a.length - b.length;
+  return first.length - second.length;
 }
 
 /** Lines of a file fetched whole (up to READ_TEXT_MAX_BYTES), sliced by the local agent's text module. */
-export async function textOf(file: string, data: Buffer, size: number, o: ReadTextOptions): Promise<ReadTextResult> {
+export async function textOf(
+  file: string,
+  data: Buffer,
+  size: number,
+  readTextOptions: ReadTextOptions,
+): Promise<ReadTextResult> {
   const fh = {
     read: async (buf: Buffer, off: number, len: number, pos: number) => ({
       bytesRead: data.copy(buf, off, pos, Math.min(data.length, pos + len)),
       buffer: buf,
     }),
   } as unknown as FileHandle;
-  const { bytes, ...range } = await agentCall(() => readTextRange(fh, size, o));
+  const { bytes, ...range } = await agentCall(() => readTextRange(fh, size, readTextOptions));
   return { path: file, size, ...range, text: range.kind === 'text' ? bytes.toString('utf8') : '' };
 }
 
 /** Validates like the local provider; the grep in the container then uses PCRE, JavaScript's close kin. */
-export function searchArgs(pattern: string, o: SearchOptions): { flags: string } {
+export function searchArgs(pattern: string, searchOptions: SearchOptions): { flags: string } {
   if (!pattern)
     throw new SandboxError('INVALID_ARGUMENT', 'pattern must be a non-empty regex', { hint: 'e.g. "TODO|FIXME"' });
-  agentCall(() => globMatcher(o.glob));
-  return agentCall(() => compilePattern(pattern, o.caseSensitive !== false));
+  agentCall(() => globMatcher(searchOptions.glob));
+  return agentCall(() => compilePattern(pattern, searchOptions.caseSensitive !== false));
 }
 
 export const SEARCH_DEPTH_MAX = SEARCH_DEPTH;

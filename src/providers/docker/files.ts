@@ -37,11 +37,11 @@ import {
  * write as root, bypass those permissions and cannot write into tmpfs mounts.)
  */
 const FAIL = `fail() { printf 'E\\t%s\\t%s\\t%s\\n' "$1" "$2" "\${3:-}" >&2; exit 3; }`;
-const EXISTS = (v: string) =>
-  `[ -e "${v}" ] || [ -L "${v}" ] || fail NOT_FOUND "${v}: no such file or directory" "check the path with file_list"`;
+const EXISTS = (value: string) =>
+  `[ -e "${value}" ] || [ -L "${value}" ] || fail NOT_FOUND "${value}: no such file or directory" "check the path with file_list"`;
 /** Mount points of the container: deleting or moving one fails half-way, so it is refused up front. */
-const GUARD = (v: string, what: string, hint: string) =>
-  `case ${v} in /|/workspace|/tmp|/home/user) fail PERMISSION_DENIED "${v} is a mount point of the sandbox and cannot be ${what}" "${hint}";; esac`;
+const GUARD = (value: string, what: string, hint: string) =>
+  `case ${value} in /|/workspace|/tmp|/home/user) fail PERMISSION_DENIED "${value} is a mount point of the sandbox and cannot be ${what}" "${hint}";; esac`;
 const NOT_REGULAR =
   'fail INVALID_ARGUMENT "$p is not a regular file (a device, FIFO or socket)" "read it with shell_exec instead, e.g. head -c 1000"';
 /** A sniff of the first bytes; bounded in time too, should the path have become a FIFO meanwhile. */
@@ -155,8 +155,8 @@ const TYPES: Record<number, FileStat['type']> = { 0o100000: 'file', 0o040000: 'd
 const FIND_TYPES: Record<string, FileStat['type']> = { f: 'file', d: 'directory', l: 'symlink' };
 
 /** "2026-11-29 01:12:00.123456789 +0000" (TZ=UTC) -> ISO; "-" (unknown birth time) -> undefined. */
-function isoTime(s: string | undefined): string | undefined {
-  const m = s?.match(/^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(\.\d+)? ([+-]\d{4})$/);
+function isoTime(statTime: string | undefined): string | undefined {
+  const m = statTime?.match(/^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(\.\d+)? ([+-]\d{4})$/);
   if (!m) return undefined;
   return new Date(`${m[1]}T${m[2]}${(m[3] ?? '.0').slice(0, 4)}${m[4]!.slice(0, 3)}:${m[4]!.slice(3)}`).toISOString();
 }
@@ -207,33 +207,34 @@ export class DockerFiles implements FilesApi {
     );
   }
 
-  walk(p: string, opts: { maxEntries: number }): Promise<WalkEntry[]> {
-    return this.copy.walk(p, opts);
+  walk(filePath: string, opts: { maxEntries: number }): Promise<WalkEntry[]> {
+    return this.copy.walk(filePath, opts);
   }
 
-  symlink(target: string, p: string): Promise<void> {
-    return this.copy.symlink(target, p);
+  symlink(target: string, filePath: string): Promise<void> {
+    return this.copy.symlink(target, filePath);
   }
 
-  chmod(p: string, mode: number): Promise<void> {
-    return this.copy.chmod(p, mode);
+  chmod(filePath: string, mode: number): Promise<void> {
+    return this.copy.chmod(filePath, mode);
   }
 
-  append(p: string, data: Buffer): Promise<void> {
-    return this.copy.append(p, data);
+  append(filePath: string, data: Buffer): Promise<void> {
+    return this.copy.append(filePath, data);
   }
 
   sha256(paths: string[]): Promise<string[]> {
     return this.copy.sha256(paths);
   }
 
-  private resolve(p: unknown): string {
-    if (typeof p !== 'string' || p.length === 0)
+  private resolve(filePath: unknown): string {
+    if (typeof filePath !== 'string' || filePath.length === 0)
       throw new SandboxError('INVALID_ARGUMENT', 'path must be a non-empty string', {
         hint: 'pass a path relative to the workdir or an absolute one',
       });
-    if (p.includes('\0')) throw new SandboxError('INVALID_ARGUMENT', 'path contains a NUL byte', { hint: 'remove it' });
-    return path.posix.resolve(this.runner.workdir, p);
+    if (filePath.includes('\0'))
+      throw new SandboxError('INVALID_ARGUMENT', 'path contains a NUL byte', { hint: 'remove it' });
+    return path.posix.resolve(this.runner.workdir, filePath);
   }
 
   private async run(script: keyof typeof SCRIPTS, file: string, args: string[], stdin?: Buffer) {
@@ -242,8 +243,11 @@ export class DockerFiles implements FilesApi {
     return r.stdout;
   }
 
-  async read(p: string, opts: { offset?: number; length?: number } = {}): Promise<{ data: Buffer; size: number }> {
-    const file = this.resolve(p);
+  async read(
+    filePath: string,
+    opts: { offset?: number; length?: number } = {},
+  ): Promise<{ data: Buffer; size: number }> {
+    const file = this.resolve(filePath);
     const length = opts.length === undefined ? '' : String(Math.max(0, Math.min(opts.length, MAX_TRANSFER_BYTES)));
     const out = await this.run('read', file, [
       file,
@@ -265,8 +269,8 @@ export class DockerFiles implements FilesApi {
     return { size: size === 0 && !opts.offset ? data.length : size, data };
   }
 
-  async write(p: string, data: Buffer | string, opts: { mode?: number } = {}): Promise<FileStat> {
-    const file = this.resolve(p);
+  async write(filePath: string, data: Buffer | string, opts: { mode?: number } = {}): Promise<FileStat> {
+    const file = this.resolve(filePath);
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     const out = await this.run(
       'write',
@@ -277,13 +281,13 @@ export class DockerFiles implements FilesApi {
     return parseStat(file, out);
   }
 
-  async stat(p: string): Promise<FileStat> {
-    const file = this.resolve(p);
+  async stat(filePath: string): Promise<FileStat> {
+    const file = this.resolve(filePath);
     return parseStat(file, await this.run('stat', file, [file]));
   }
 
-  async list(p: string): Promise<DirEntry[]> {
-    const dir = this.resolve(p);
+  async list(filePath: string): Promise<DirEntry[]> {
+    const dir = this.resolve(filePath);
     const out = (await this.run('list', dir, [dir])).toString();
     return out
       .split('\0')
@@ -299,8 +303,8 @@ export class DockerFiles implements FilesApi {
       });
   }
 
-  async readText(p: string, o: ReadTextOptions): Promise<ReadTextResult> {
-    const file = this.resolve(p);
+  async readText(filePath: string, readTextOptions: ReadTextOptions): Promise<ReadTextResult> {
+    const file = this.resolve(filePath);
     const { data, size } = await this.read(file, { length: READ_TEXT_MAX_BYTES });
     if (size > READ_TEXT_MAX_BYTES) {
       throw new SandboxError(
@@ -309,19 +313,19 @@ export class DockerFiles implements FilesApi {
         { hint: 'read parts of it with a shell command, e.g. sed -n "100,200p" FILE' },
       );
     }
-    return textOf(file, data, size, o);
+    return textOf(file, data, size, readTextOptions);
   }
 
-  async tree(p: string, o: TreeOptions): Promise<TreeResult> {
-    const root = this.resolve(p);
-    const depth = Math.max(1, Math.min(SEARCH_DEPTH_MAX, Math.floor(o.depth)));
-    const out = await this.run('tree', root, [root, ...walkArgs(root, depth, o)]);
-    return parseTree(root, this.runner.workdir, out.toString(), o);
+  async tree(filePath: string, treeOptions: TreeOptions): Promise<TreeResult> {
+    const root = this.resolve(filePath);
+    const depth = Math.max(1, Math.min(SEARCH_DEPTH_MAX, Math.floor(treeOptions.depth)));
+    const out = await this.run('tree', root, [root, ...walkArgs(root, depth, treeOptions)]);
+    return parseTree(root, this.runner.workdir, out.toString(), treeOptions);
   }
 
-  async search(pattern: string, o: SearchOptions): Promise<SearchResult> {
-    const { flags: jsFlags } = searchArgs(pattern, o);
-    const root = this.resolve(o.path ?? this.runner.workdir);
+  async search(pattern: string, searchOptions: SearchOptions): Promise<SearchResult> {
+    const { flags: jsFlags } = searchArgs(pattern, searchOptions);
+    const root = this.resolve(searchOptions.path ?? this.runner.workdir);
     const st = await this.stat(root);
     let list = Buffer.alloc(0);
     let candidates = 1;
@@ -329,10 +333,10 @@ export class DockerFiles implements FilesApi {
     if (st.type === 'directory') {
       const found = await this.run('tree', root, [
         root,
-        ...walkArgs(root, SEARCH_DEPTH_MAX, { includeHidden: o.includeHidden }, true),
+        ...walkArgs(root, SEARCH_DEPTH_MAX, { includeHidden: searchOptions.includeHidden }, true),
       ]);
       const { globMatcher } = await import('../../agent/glob.js');
-      const keep = globMatcher(o.glob);
+      const keep = globMatcher(searchOptions.glob);
       // Breadth-first, names sorted, like the local walk: matches come out in the same order.
       const records = found
         .toString()
@@ -351,12 +355,12 @@ export class DockerFiles implements FilesApi {
         return { matches: [], truncated: false, filesSearched: 0, binarySkipped: 0, largeSkipped: 0, timedOut: false };
       list = Buffer.from(files.map((f) => `${f}\0`).join(''));
     }
-    const secs = String(Math.max(1, Math.ceil(o.timeoutMs / 1000)));
-    const flags = o.caseSensitive === false ? '-Pi' : '-P';
+    const secs = String(Math.max(1, Math.ceil(searchOptions.timeoutMs / 1000)));
+    const flags = searchOptions.caseSensitive === false ? '-Pi' : '-P';
     const out = await this.run(
       'search',
       root,
-      [root, secs, String(o.maxResults + 1), flags, jsToPcre(pattern, jsFlags.includes('u'))],
+      [root, secs, String(searchOptions.maxResults + 1), flags, jsToPcre(pattern, jsFlags.includes('u'))],
       list,
     );
     const marker = out.indexOf('\n\0BINARY\0');
@@ -373,18 +377,18 @@ export class DockerFiles implements FilesApi {
       this.runner.workdir,
       marker < 0 ? out : out.subarray(0, marker),
       candidates - binary,
-      o.maxResults,
+      searchOptions.maxResults,
     );
     return { ...r, binarySkipped: binary, timedOut: out.includes('\ntimedout\n') };
   }
 
-  async mkdir(p: string): Promise<void> {
-    const dir = this.resolve(p);
+  async mkdir(filePath: string): Promise<void> {
+    const dir = this.resolve(filePath);
     await this.run('mkdir', dir, [dir]);
   }
 
-  async remove(p: string, opts: { recursive?: boolean } = {}): Promise<void> {
-    const file = this.resolve(p);
+  async remove(filePath: string, opts: { recursive?: boolean } = {}): Promise<void> {
+    const file = this.resolve(filePath);
     await this.run('remove', file, [file, opts.recursive ? '1' : '']);
   }
 

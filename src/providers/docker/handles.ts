@@ -118,8 +118,8 @@ export class DockerHandleContainers {
             reaped.push(id);
             this.deps.log.info({ sandboxId: id, idleS }, 'reaped an idle handle container');
           },
-          (e: Error) =>
-            this.deps.log.warn({ err: e.message, sandboxId: id }, 'could not remove an idle handle container'),
+          (error: Error) =>
+            this.deps.log.warn({ err: error.message, sandboxId: id }, 'could not remove an idle handle container'),
         );
       }
     } catch (e) {

@@ -41,19 +41,19 @@ export async function connectPort(runner: ContainerExec, port: number): Promise<
     runner.kill(token, 'SIGKILL').catch(() => undefined);
   };
   const duplex = new Duplex({
-    write(chunk: Buffer, _enc, cb) {
-      stream.write(chunk, cb);
+    write(chunk: Buffer, _enc, callback) {
+      stream.write(chunk, callback);
     },
-    final(cb) {
+    final(callback) {
       stream.end();
-      cb();
+      callback();
     },
     read() {
       stream.resume();
     },
-    destroy(err, cb) {
+    destroy(err, callback) {
       stop();
-      cb(err);
+      callback(err);
     },
   });
   return new Promise<Duplex>((resolve, reject) => {
@@ -70,11 +70,11 @@ export async function connectPort(runner: ContainerExec, port: number): Promise<
     runner
       .demux(
         stream,
-        (b) => {
-          if (!duplex.push(b)) stream.pause();
+        (data) => {
+          if (!duplex.push(data)) stream.pause();
         },
-        (b) => {
-          if (!connected && b.toString().includes('ok')) {
+        (data) => {
+          if (!connected && data.toString().includes('ok')) {
             connected = true;
             clearTimeout(timer);
             resolve(duplex);

@@ -139,21 +139,22 @@ export class DockerProcesses implements ProcessApi {
   }
 
   /** `wrapperDied`: no exit line came, so the status is the engine's (128+n after our signal). */
-  private onExit(p: Proc, status: number | null, wrapperDied = false): void {
-    if (!p.running) return;
-    p.running = false;
-    const signal = signalFromStatus(status, p.lastSignal) ?? (wrapperDied && p.lastSignal ? p.lastSignal : null);
-    p.signal = signal;
-    p.exitCode = signal ? null : status;
-    p.log.close();
+  private onExit(proc: Proc, status: number | null, wrapperDied = false): void {
+    if (!proc.running) return;
+    proc.running = false;
+    const signal =
+      signalFromStatus(status, proc.lastSignal) ?? (wrapperDied && proc.lastSignal ? proc.lastSignal : null);
+    proc.signal = signal;
+    proc.exitCode = signal ? null : status;
+    proc.log.close();
     this.forgetOldExited();
   }
 
-  async read(processId: string, a: ReadOptions): Promise<ReadResult> {
+  async read(processId: string, readOptions: ReadOptions): Promise<ReadResult> {
     const p = this.find(processId);
-    if (!p) return this.records.read((await this.elsewhere(processId)).processId, a);
-    const r = await p.log.read(a).catch((e: unknown) => {
-      throw toSandboxError(e);
+    if (!p) return this.records.read((await this.elsewhere(processId)).processId, readOptions);
+    const r = await p.log.read(readOptions).catch((error: unknown) => {
+      throw toSandboxError(error);
     });
     return {
       output: r.output,
@@ -282,17 +283,17 @@ export class DockerProcesses implements ProcessApi {
     }
   }
 
-  private info(p: Proc): ProcessInfo {
+  private info(proc: Proc): ProcessInfo {
     return {
-      processId: p.processId,
-      name: p.name,
-      command: p.command,
-      pid: p.pid,
-      running: p.running,
-      exitCode: p.exitCode,
-      signal: p.signal,
-      startedAt: p.startedAt,
-      outputBytes: p.log.total,
+      processId: proc.processId,
+      name: proc.name,
+      command: proc.command,
+      pid: proc.pid,
+      running: proc.running,
+      exitCode: proc.exitCode,
+      signal: proc.signal,
+      startedAt: proc.startedAt,
+      outputBytes: proc.log.total,
     };
   }
 }

@@ -136,8 +136,8 @@ export class DockerProvider implements SandboxProvider {
       await this.docker
         .getImage(this.config.dockerImage)
         .inspect()
-        .catch((e: unknown) => {
-          throw translateDockerError(e, this.errCtx('looking up the image'));
+        .catch((error: unknown) => {
+          throw translateDockerError(error, this.errCtx('looking up the image'));
         });
     })();
     this.ready.catch(() => {
@@ -200,8 +200,8 @@ export class DockerProvider implements SandboxProvider {
     // Idempotent: an existing volume of that name is returned as it is, files included.
     await this.docker
       .createVolume({ Name: name, Labels: { [L.managed]: '1', [L.state]: this.stateLabel, [L.workspace]: workspace } })
-      .catch((e: unknown) => {
-        throw translateDockerError(e, this.errCtx('creating the workspace volume'));
+      .catch((error: unknown) => {
+        throw translateDockerError(error, this.errCtx('creating the workspace volume'));
       });
     return name;
   }
@@ -284,8 +284,8 @@ export class DockerProvider implements SandboxProvider {
     }
     const sandbox = this.adopt(id, container, new Date());
     try {
-      await container.start().catch((e: unknown) => {
-        throw translateDockerError(e, this.errCtx('starting the sandbox container'));
+      await container.start().catch((error: unknown) => {
+        throw translateDockerError(error, this.errCtx('starting the sandbox container'));
       });
       await Promise.all([sandbox.started(), this.imageProbed ? undefined : this.probeImage(sandbox.runner)]);
       if (opts.labels[LABEL_HANDLE]) await sandbox.trackUse(this.lastUse(sandbox.runner));
@@ -459,24 +459,24 @@ export class DockerProvider implements SandboxProvider {
       .inspect()
       .then(
         () => true,
-        (e: { statusCode?: number }) => {
-          if (e.statusCode === 404) return false;
-          throw translateDockerError(e, this.errCtx('looking for the workspace volume'));
+        (dockerError: { statusCode?: number }) => {
+          if (dockerError.statusCode === 404) return false;
+          throw translateDockerError(dockerError, this.errCtx('looking for the workspace volume'));
         },
       );
   }
 
   async list(labels: Record<string, string>): Promise<SandboxSummary[]> {
     const found = await this.containers(Object.entries(labels).map(([k, v]) => `${L.userPrefix}${k}=${v}`));
-    return found.map((c) => ({
-      id: c.Labels[L.id] ?? c.Id,
+    return found.map((containerInfo) => ({
+      id: containerInfo.Labels[L.id] ?? containerInfo.Id,
       labels: Object.fromEntries(
-        Object.entries(c.Labels)
+        Object.entries(containerInfo.Labels)
           .filter(([k]) => k.startsWith(L.userPrefix))
           .map(([k, v]) => [k.slice(L.userPrefix.length), v]),
       ),
-      createdAt: c.Labels[L.created] ?? new Date(c.Created * 1000).toISOString(),
-      alive: c.State === 'running',
+      createdAt: containerInfo.Labels[L.created] ?? new Date(containerInfo.Created * 1000).toISOString(),
+      alive: containerInfo.State === 'running',
     }));
   }
 
@@ -503,8 +503,8 @@ export class DockerProvider implements SandboxProvider {
           reaped.push(c.Labels[L.id] ?? c.Id);
           this.log.info({ sandboxId: c.Labels[L.id], deadServer: owner }, 'reaped orphaned sandbox container');
         },
-        (e: Error) =>
-          this.log.warn({ err: e.message, container: c.Id }, 'could not remove an orphaned sandbox container'),
+        (error: Error) =>
+          this.log.warn({ err: error.message, container: c.Id }, 'could not remove an orphaned sandbox container'),
       );
     }
     return reaped;
@@ -514,11 +514,11 @@ export class DockerProvider implements SandboxProvider {
     this.closing = true;
     this.handleContainers.close();
     await Promise.all(
-      [...this.live.values()].map((s) =>
-        s
+      [...this.live.values()].map((dockerSandbox) =>
+        dockerSandbox
           .kill()
-          .catch((e: Error) =>
-            this.log.warn({ err: e.message, sandboxId: s.id }, 'removing a sandbox container failed'),
+          .catch((error: Error) =>
+            this.log.warn({ err: error.message, sandboxId: dockerSandbox.id }, 'removing a sandbox container failed'),
           ),
       ),
     );

@@ -102,21 +102,21 @@ export class DockerSandbox implements Sandbox {
 
   /** Each method checks liveness first, so a killed sandbox answers SANDBOX_GONE without asking the engine. */
   readonly processes: ProcessApi = {
-    spawn: async (c, o) => {
+    spawn: async (command, spawnOptions) => {
       this.check();
-      return this.procs.spawn(c, o);
+      return this.procs.spawn(command, spawnOptions);
     },
-    read: async (id, o) => {
+    read: async (id, readOptions) => {
       this.check();
-      return this.procs.read(id, o);
+      return this.procs.read(id, readOptions);
     },
-    write: async (id, i, c) => {
+    write: async (id, input, encoding) => {
       this.check();
-      return this.procs.write(id, i, c);
+      return this.procs.write(id, input, encoding);
     },
-    kill: async (id, s) => {
+    kill: async (id, signal) => {
       this.check();
-      return this.procs.kill(id, s);
+      return this.procs.kill(id, signal);
     },
     list: async () => {
       this.check();
@@ -129,61 +129,61 @@ export class DockerSandbox implements Sandbox {
   };
 
   readonly files: FilesApi = {
-    read: async (p, o) => {
+    read: async (filePath, options) => {
       this.check();
-      return this.fileApi.read(p, o);
+      return this.fileApi.read(filePath, options);
     },
-    write: async (p, d, o) => {
+    write: async (filePath, content, options) => {
       this.check();
-      return this.fileApi.write(p, d, o);
+      return this.fileApi.write(filePath, content, options);
     },
-    stat: async (p) => {
+    stat: async (filePath) => {
       this.check();
-      return this.fileApi.stat(p);
+      return this.fileApi.stat(filePath);
     },
-    list: async (p) => {
+    list: async (filePath) => {
       this.check();
-      return this.fileApi.list(p);
+      return this.fileApi.list(filePath);
     },
-    mkdir: async (p) => {
+    mkdir: async (filePath) => {
       this.check();
-      return this.fileApi.mkdir(p);
+      return this.fileApi.mkdir(filePath);
     },
-    remove: async (p, o) => {
+    remove: async (filePath, options) => {
       this.check();
-      return this.fileApi.remove(p, o);
+      return this.fileApi.remove(filePath, options);
     },
-    rename: async (a, b, o) => {
+    rename: async (first, second, options) => {
       this.check();
-      return this.fileApi.rename(a, b, o);
+      return this.fileApi.rename(first, second, options);
     },
-    readText: async (p, o) => {
+    readText: async (filePath, readTextOptions) => {
       this.check();
-      return this.fileApi.readText(p, o);
+      return this.fileApi.readText(filePath, readTextOptions);
     },
-    tree: async (p, o) => {
+    tree: async (filePath, treeOptions) => {
       this.check();
-      return this.fileApi.tree(p, o);
+      return this.fileApi.tree(filePath, treeOptions);
     },
-    search: async (pat, o) => {
+    search: async (pat, searchOptions) => {
       this.check();
-      return this.fileApi.search(pat, o);
+      return this.fileApi.search(pat, searchOptions);
     },
-    walk: async (p, o) => {
+    walk: async (filePath, options) => {
       this.check();
-      return this.fileApi.walk(p, o);
+      return this.fileApi.walk(filePath, options);
     },
-    symlink: async (t, p) => {
+    symlink: async (target, filePath) => {
       this.check();
-      return this.fileApi.symlink(t, p);
+      return this.fileApi.symlink(target, filePath);
     },
-    chmod: async (p, m) => {
+    chmod: async (filePath, match) => {
       this.check();
-      return this.fileApi.chmod(p, m);
+      return this.fileApi.chmod(filePath, match);
     },
-    append: async (p, d) => {
+    append: async (filePath, data) => {
       this.check();
-      return this.fileApi.append(p, d);
+      return this.fileApi.append(filePath, data);
     },
     sha256: async (ps) => {
       this.check();

@@ -4,19 +4,19 @@ import type { ProviderDescription } from '../types.js';
 
 /** For sandbox_info and doctor; kept apart from the SDK so it is available before the SDK loads. */
 export function describeE2B(
-  c: Config,
-  mapped: Omit<NetworkMapping<unknown>, 'options'> = e2bNetwork(c, knownAllowList(c)),
+  config: Config,
+  mapped: Omit<NetworkMapping<unknown>, 'options'> = e2bNetwork(config, knownAllowList(config)),
 ): ProviderDescription {
   return {
     provider: 'e2b',
-    isolation: `E2B sandbox (Firecracker microVM), template ${c.e2bTemplate}`,
+    isolation: `E2B sandbox (Firecracker microVM), template ${config.e2bTemplate}`,
     network: `${mapped.network}; ports reachable through E2B preview URLs`,
     limits: {
-      lifetimeS: `${c.e2bTimeoutS} (renewed on activity)`,
-      maxOutputBytes: c.maxOutputBytes,
-      defaultExecTimeoutS: c.execTimeoutS,
-      maxExecTimeoutS: c.maxExecTimeoutS,
-      idleTimeoutS: c.idleTimeoutS,
+      lifetimeS: `${config.e2bTimeoutS} (renewed on activity)`,
+      maxOutputBytes: config.maxOutputBytes,
+      defaultExecTimeoutS: config.execTimeoutS,
+      maxExecTimeoutS: config.maxExecTimeoutS,
+      idleTimeoutS: config.idleTimeoutS,
       memoryAndCpu: 'set by the E2B template',
     },
     warnings: mapped.warnings,

@@ -126,8 +126,8 @@ function quota(context: string, msg: string, err: unknown): SandboxError {
   });
 }
 
-function firstLine(s: string): string {
-  return s.split('\n')[0]!.slice(0, 300);
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.slice(0, 300);
 }
 
 function networkDetail(err: unknown): string {

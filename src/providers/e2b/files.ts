@@ -8,20 +8,27 @@ import { VendorFiles } from '../shared/files-extended.js';
 
 type Call = <T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean }) => Promise<T>;
 
-function toStat(e: EntryInfo): FileStat {
-  const mtime = (e.modifiedTime ?? new Date(0)).toISOString();
-  const type = e.type === 'dir' ? 'directory' : e.type === 'file' ? 'file' : e.type === 'symlink' ? 'symlink' : 'other';
+function toStat(entryInfo: EntryInfo): FileStat {
+  const mtime = (entryInfo.modifiedTime ?? new Date(0)).toISOString();
+  const type =
+    entryInfo.type === 'dir'
+      ? 'directory'
+      : entryInfo.type === 'file'
+        ? 'file'
+        : entryInfo.type === 'symlink'
+          ? 'symlink'
+          : 'other';
   // envd reports only the modification time; the others are filled with it rather than left empty.
   return {
-    path: e.path,
+    path: entryInfo.path,
     type,
-    size: e.size,
-    mode: e.mode & 0o7777,
+    size: entryInfo.size,
+    mode: entryInfo.mode & 0o7777,
     mtime,
     atime: mtime,
     ctime: mtime,
     birthtime: mtime,
-    linkTarget: e.symlinkTarget,
+    linkTarget: entryInfo.symlinkTarget,
   };
 }
 
@@ -39,16 +46,16 @@ export class E2BFiles extends VendorFiles {
     super();
   }
 
-  private abs(p: string): string {
-    return resolvePath(this.workdir, p);
+  private abs(filePath: string): string {
+    return resolvePath(this.workdir, filePath);
   }
 
   private async entry(file: string): Promise<EntryInfo> {
     return this.call(`stat ${file}`, () => this.vendor.files.getInfo(file));
   }
 
-  async read(p: string, opts?: { offset?: number; length?: number }): Promise<{ data: Buffer; size: number }> {
-    const file = this.abs(p);
+  async read(filePath: string, opts?: { offset?: number; length?: number }): Promise<{ data: Buffer; size: number }> {
+    const file = this.abs(filePath);
     const info = await this.entry(file);
     if (info.type === 'dir')
       throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, {
@@ -64,12 +71,12 @@ export class E2BFiles extends VendorFiles {
     }
   }
 
-  async write(p: string, content: Buffer | string, opts?: { mode?: number }): Promise<FileStat> {
+  async write(filePath: string, content: Buffer | string, opts?: { mode?: number }): Promise<FileStat> {
     const data = typeof content === 'string' ? Buffer.from(content) : content;
-    const file = await this.extended.followLinks(p);
-    const existing = await this.entry(file).catch((e: SandboxError) => {
-      if (e.code === 'NOT_FOUND') return undefined;
-      throw e;
+    const file = await this.extended.followLinks(filePath);
+    const existing = await this.entry(file).catch((sandboxError: SandboxError) => {
+      if (sandboxError.code === 'NOT_FOUND') return undefined;
+      throw sandboxError;
     });
     if (existing?.type === 'dir')
       throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, { hint: 'write to a file path inside it' });
@@ -105,29 +112,29 @@ export class E2BFiles extends VendorFiles {
     return r.stdout;
   }
 
-  async rawStat(p: string): Promise<FileStat> {
-    return toStat(await this.entry(this.abs(p)));
+  async rawStat(filePath: string): Promise<FileStat> {
+    return toStat(await this.entry(this.abs(filePath)));
   }
 
-  async list(p: string): Promise<DirEntry[]> {
-    const dir = this.abs(p);
+  async list(filePath: string): Promise<DirEntry[]> {
+    const dir = this.abs(filePath);
     const info = await this.entry(dir);
     if (info.type !== 'dir')
       throw new SandboxError('INVALID_ARGUMENT', `${dir}: a parent is not a directory`, { hint: 'pass a directory' });
     const entries = await this.call(`list ${dir}`, () => this.vendor.files.list(dir, { depth: 1 }));
-    return entries.map((e) => {
-      const s = toStat(e);
-      return { name: e.name, type: s.type, size: s.size, mtime: s.mtime };
+    return entries.map((entryInfo) => {
+      const s = toStat(entryInfo);
+      return { name: entryInfo.name, type: s.type, size: s.size, mtime: s.mtime };
     });
   }
 
-  async mkdir(p: string): Promise<void> {
-    const dir = this.abs(p);
+  async mkdir(filePath: string): Promise<void> {
+    const dir = this.abs(filePath);
     await this.call(`mkdir ${dir}`, () => this.vendor.files.makeDir(dir));
   }
 
-  async remove(p: string, opts?: { recursive?: boolean }): Promise<void> {
-    const file = this.abs(p);
+  async remove(filePath: string, opts?: { recursive?: boolean }): Promise<void> {
+    const file = this.abs(filePath);
     const info = await this.entry(file);
     if (info.type === 'dir' && !opts?.recursive) {
       throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, {
@@ -142,9 +149,9 @@ export class E2BFiles extends VendorFiles {
     const to = this.abs(toP);
     await this.entry(from);
     if (!opts?.overwrite) {
-      const target = await this.entry(to).catch((e: SandboxError) => {
-        if (e.code === 'NOT_FOUND') return undefined;
-        throw e;
+      const target = await this.entry(to).catch((sandboxError: SandboxError) => {
+        if (sandboxError.code === 'NOT_FOUND') return undefined;
+        throw sandboxError;
       });
       if (target)
         throw new SandboxError('ALREADY_EXISTS', `${to} already exists`, {

@@ -39,9 +39,9 @@ export class E2BProcesses implements ProcessApi {
   ) {
     this.records = new ProcRecords(vendor.sandboxId, (command) =>
       call('process record', () =>
-        vendor.commands.run(command, { timeoutMs: 30_000 }).catch((e: unknown) => {
-          if (e instanceof CommandExitError) return e;
-          throw e;
+        vendor.commands.run(command, { timeoutMs: 30_000 }).catch((error: unknown) => {
+          if (error instanceof CommandExitError) return error;
+          throw error;
         }),
       ),
     );
@@ -60,9 +60,9 @@ export class E2BProcesses implements ProcessApi {
     const id = this.table.newId();
     let proc: RemoteProcess | undefined;
     const early: string[] = [];
-    const sink = (d: string): void => {
-      if (proc) proc.append(d);
-      else early.push(d);
+    const sink = (chunk: string): void => {
+      if (proc) proc.append(chunk);
+      else early.push(chunk);
     };
     const handle = await this.call(
       `start ${id}`,
@@ -88,13 +88,13 @@ export class E2BProcesses implements ProcessApi {
       .wait()
       .then(
         () => p.end(0, null),
-        (e: unknown) => {
-          if (e instanceof CommandExitError) {
-            const signal = signalFromError(e.error);
-            p.end(signal ? null : e.exitCode, signal);
+        (runError: unknown) => {
+          if (runError instanceof CommandExitError) {
+            const signal = signalFromError(runError.error);
+            p.end(signal ? null : runError.exitCode, signal);
           } else {
             this.log.debug(
-              { processId: id, err: (e as Error).message },
+              { processId: id, err: (runError as Error).message },
               'lost the output stream of a background process',
             );
             p.end(null, null);

@@ -64,8 +64,8 @@ export class E2BProvider implements SandboxProvider {
     };
   }
 
-  private call = <T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean }): Promise<T> =>
-    withRetry(what, fn, {
+  private call = <T>(what: string, callback: () => Promise<T>, opts?: { retry?: boolean }): Promise<T> =>
+    withRetry(what, callback, {
       maxRetries: opts?.retry === false ? 0 : this.config.e2bMaxRetries,
       translate: (e) => translate(e, `E2B ${what}`),
       isTransient,
@@ -89,9 +89,9 @@ export class E2BProvider implements SandboxProvider {
         ...this.network.options,
       }),
     );
-    return this.adopt(vendor, new Date()).catch(async (e) => {
+    return this.adopt(vendor, new Date()).catch(async (error) => {
       await vendor.kill().catch(() => undefined);
-      throw e;
+      throw error;
     });
   }
 

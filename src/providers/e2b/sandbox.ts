@@ -56,13 +56,13 @@ export class E2BSandbox implements Sandbox {
   }
 
   /** Every vendor call: refused once the sandbox is known dead, marks it dead on SANDBOX_GONE, renews its lifetime. */
-  private async guard<T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean }): Promise<T> {
+  private async guard<T>(what: string, callback: () => Promise<T>, opts?: { retry?: boolean }): Promise<T> {
     if (!this.isAlive())
       throw new SandboxError('SANDBOX_GONE', `E2B sandbox ${this.id} has ended`, {
         hint: 'the next call starts a fresh sandbox',
       });
     try {
-      return await this.renewal.track(() => this.deps.call(what, fn, opts));
+      return await this.renewal.track(() => this.deps.call(what, callback, opts));
     } catch (e) {
       if ((e as SandboxError).code === 'SANDBOX_GONE') this.alive = false;
       throw e;
@@ -73,9 +73,9 @@ export class E2BSandbox implements Sandbox {
   private async prepareCwd(cwd: string | undefined): Promise<string> {
     if (cwd === undefined) return this.workdir;
     const dir = resolvePath(this.workdir, cwd);
-    const info = await this.files.stat(dir).catch((e: SandboxError) => {
-      if (e.code === 'NOT_FOUND') return undefined;
-      throw e;
+    const info = await this.files.stat(dir).catch((sandboxError: SandboxError) => {
+      if (sandboxError.code === 'NOT_FOUND') return undefined;
+      throw sandboxError;
     });
     if (info?.type !== 'directory') {
       throw new SandboxError('INVALID_ARGUMENT', `cwd ${dir} is not an existing directory`, {
@@ -107,13 +107,13 @@ export class E2BSandbox implements Sandbox {
           cwd,
           envs: opts.env,
           timeoutMs: 0,
-          onStdout: (d) => {
-            out.push(Buffer.from(d));
-            opts.onOutput?.({ stream: 'stdout', data: d });
+          onStdout: (chunk) => {
+            out.push(Buffer.from(chunk));
+            opts.onOutput?.({ stream: 'stdout', data: chunk });
           },
-          onStderr: (d) => {
-            err.push(Buffer.from(d));
-            opts.onOutput?.({ stream: 'stderr', data: d });
+          onStderr: (chunk) => {
+            err.push(Buffer.from(chunk));
+            opts.onOutput?.({ stream: 'stderr', data: chunk });
           },
         }),
       { retry: false },
@@ -199,9 +199,9 @@ export class E2BSandbox implements Sandbox {
   /** Server shutdown with a named workspace: E2B keeps the sandbox `keepMs` more, for the next server to reattach. */
   release(keepMs: number): Promise<void> {
     this.killed ??= (async () => {
-      await this.keepAlive(keepMs).catch((e: Error) =>
+      await this.keepAlive(keepMs).catch((error: Error) =>
         this.deps.log.warn(
-          { sandboxId: this.id, err: e.message },
+          { sandboxId: this.id, err: error.message },
           'could not extend the E2B timeout of a workspace sandbox',
         ),
       );
@@ -222,9 +222,9 @@ export class E2BSandbox implements Sandbox {
       if (wasAlive)
         await this.deps
           .call('kill sandbox', () => this.vendor.kill())
-          .catch((e: Error) =>
+          .catch((error: Error) =>
             this.deps.log.warn(
-              { sandboxId: this.id, err: e.message },
+              { sandboxId: this.id, err: error.message },
               'E2B kill failed; the sandbox ends at its timeout',
             ),
           );

@@ -151,7 +151,7 @@ export class AgentConnection {
    * the request line (see agent/frames.ts). Returns the request id too.
    */
   request<O extends AgentOp>(
-    op: O,
+    operation: O,
     args: Record<string, unknown>,
     onEvent?: Pending['onEvent'],
     bin?: Binary,
@@ -159,15 +159,15 @@ export class AgentConnection {
     const id = this.nextId++;
     if (!this.alive) return { id, result: Promise.reject(this.goneError()) };
     const result = new Promise<AgentResult<O>>((resolve, reject) => {
-      this.pending.set(id, { op, resolve: resolve as (v: unknown) => void, reject, onEvent });
+      this.pending.set(id, { op: operation, resolve: resolve as (v: unknown) => void, reject, onEvent });
     });
-    this.child.stdin.write(frameHeader({ ...args, id, op, stream: onEvent ? true : undefined }, bin));
+    this.child.stdin.write(frameHeader({ ...args, id, op: operation, stream: onEvent ? true : undefined }, bin));
     if (bin) this.child.stdin.write(bin.data);
     return { id, result };
   }
 
-  call<O extends AgentOp>(op: O, args: Record<string, unknown> = {}, bin?: Binary): Promise<AgentResult<O>> {
-    return this.request(op, args, undefined, bin).result;
+  call<O extends AgentOp>(operation: O, args: Record<string, unknown> = {}, bin?: Binary): Promise<AgentResult<O>> {
+    return this.request(operation, args, undefined, bin).result;
   }
 
   /** Closing stdin tells the agent to stop; the caller kills the process tree as a backstop. */

@@ -93,10 +93,10 @@ export class PortBridge {
     return { token, socket, cancel };
   }
 
-  private accept(s: net.Socket): void {
+  private accept(incoming: net.Socket): void {
     // Only the agent, asked by the server, has a reason to connect, and only while a token is awaited.
     if (this.waiters.size === 0 || this.unintroduced >= Math.min(this.limits.maxUnintroduced, this.waiters.size + 2)) {
-      s.destroy();
+      incoming.destroy();
       return;
     }
     this.unintroduced++;
@@ -110,11 +110,11 @@ export class PortBridge {
     };
     const drop = () => {
       settle();
-      s.destroy();
+      incoming.destroy();
     };
     const timer = setTimeout(drop, this.limits.helloTimeoutMs);
-    s.on('error', drop);
-    s.once('close', () => {
+    incoming.on('error', drop);
+    incoming.once('close', () => {
       clearTimeout(timer);
       settle();
     });
@@ -122,16 +122,16 @@ export class PortBridge {
     // initial state, so whoever gets the socket next starts it flowing by listening or piping.
     const onReadable = () => {
       let chunk: Buffer | null;
-      while ((chunk = s.read() as Buffer | null) !== null) {
+      while ((chunk = incoming.read() as Buffer | null) !== null) {
         buf = Buffer.concat([buf, chunk]);
         const nl = buf.indexOf(0x0a);
         if (nl < 0) {
           if (buf.length > 64) drop();
           continue;
         }
-        s.off('readable', onReadable);
+        incoming.off('readable', onReadable);
         clearTimeout(timer);
-        s.off('error', drop);
+        incoming.off('error', drop);
         settle();
         const token = buf.subarray(0, nl).toString('latin1');
         const w = this.waiters.get(token);
@@ -139,17 +139,17 @@ export class PortBridge {
         this.waiters.delete(token);
         clearTimeout(w.timer);
         const rest = buf.subarray(nl + 1);
-        if (rest.length) s.unshift(rest);
+        if (rest.length) incoming.unshift(rest);
         // A preview connection nobody uses any more (a dev server that never answers, a forgotten
         // WebSocket) would hold its descriptor for ever.
-        s.setTimeout(this.limits.idleTimeoutMs, () => s.destroy());
+        incoming.setTimeout(this.limits.idleTimeoutMs, () => incoming.destroy());
         // After Node's own next-tick bookkeeping for the removed listener, a new 'data' listener
         // (the HTTP client's) starts the flow.
-        setImmediate(() => w.resolve(s));
+        setImmediate(() => w.resolve(incoming));
         return;
       }
     };
-    s.on('readable', onReadable);
+    incoming.on('readable', onReadable);
   }
 
   close(): void {

@@ -55,10 +55,10 @@ export class Cgroups {
   }
 
   private static async probe(withCpu: boolean, cpus: number): Promise<Cgroups | undefined> {
-    const v1 = ['memory', 'pids', ...(withCpu ? ['cpu'] : [])].flatMap((c) => {
-      const own = ownPath(c);
-      const dir = own !== undefined ? path.join(ROOT, c, own) : undefined;
-      return dir && existsSync(path.join(dir, 'cgroup.procs')) ? [{ c, dir }] : [];
+    const v1 = ['memory', 'pids', ...(withCpu ? ['cpu'] : [])].flatMap((controller) => {
+      const own = ownPath(controller);
+      const dir = own !== undefined ? path.join(ROOT, controller, own) : undefined;
+      return dir && existsSync(path.join(dir, 'cgroup.procs')) ? [{ c: controller, dir }] : [];
     });
     const v1Files: Record<string, CgroupParent['files']> = {
       memory: { 'memory.limit_in_bytes': (l) => String(l.memoryBytes) },

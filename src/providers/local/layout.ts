@@ -104,8 +104,8 @@ export interface IsolationOptions {
  * --disable-userns keeps the sandbox from making user namespaces of its own, so it can never mount a
  * proc or cgroup file system nor gain capabilities anywhere.
  */
-export function bwrapArgs(o: IsolationOptions): string[] {
-  const src = o.sources;
+export function bwrapArgs(isolationOptions: IsolationOptions): string[] {
+  const src = isolationOptions.sources;
   const a = [
     '--die-with-parent',
     '--new-session',
@@ -116,7 +116,7 @@ export function bwrapArgs(o: IsolationOptions): string[] {
     '--unshare-uts',
     '--unshare-cgroup-try',
   ];
-  if (o.network === 'none') a.push('--unshare-net');
+  if (isolationOptions.network === 'none') a.push('--unshare-net');
   a.push('--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID), '--hostname', 'sandbox');
   a.push('--ro-bind', '/usr', '/usr');
   for (const top of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
@@ -145,14 +145,14 @@ export function bwrapArgs(o: IsolationOptions): string[] {
   );
   a.push('--ro-bind', src.node, `${AGENT_MOUNT}/node`, '--ro-bind', src.run, RUN_MOUNT);
   a.push('--remount-ro', '/', '--chdir', WORKDIR, '--clearenv');
-  for (const [k, v] of Object.entries(o.env)) a.push('--setenv', k, v);
+  for (const [k, v] of Object.entries(isolationOptions.env)) a.push('--setenv', k, v);
   a.push('--', `${AGENT_MOUNT}/node`, `${AGENT_MOUNT}/agent/main.js`);
   return a;
 }
 
-function lstatSafe(p: string) {
+function lstatSafe(filePath: string) {
   try {
-    return lstatSync(p);
+    return lstatSync(filePath);
   } catch {
     return undefined;
   }

@@ -283,8 +283,8 @@ export class LocalProvider implements SandboxProvider {
   /** The sockets that lead out of the sandbox: the port bridge (previews) and the egress proxy's. */
   private async openChannels(id: string, paths: SandboxPaths, hostUid: number | undefined) {
     const bridgeHostPath = path.join(paths.run, BRIDGE_SOCKET);
-    const bridge = await PortBridge.listen(bridgeHostPath).catch((e) => {
-      this.log.warn({ err: (e as Error).message }, 'port bridge unavailable: no preview URLs for this sandbox');
+    const bridge = await PortBridge.listen(bridgeHostPath).catch((error) => {
+      this.log.warn({ err: (error as Error).message }, 'port bridge unavailable: no preview URLs for this sandbox');
       return undefined;
     });
     if (!bridge)
@@ -293,8 +293,11 @@ export class LocalProvider implements SandboxProvider {
     if (bridge && hostUid !== undefined) await fs.chown(bridgeHostPath, hostUid, hostUid);
     const egress =
       this.egress &&
-      (await this.egress.open(id, path.join(paths.run, EGRESS_SOCKET), { ownerUid: hostUid }).catch((e) => {
-        this.log.warn({ err: (e as Error).message }, 'egress proxy socket unavailable: this sandbox has no network');
+      (await this.egress.open(id, path.join(paths.run, EGRESS_SOCKET), { ownerUid: hostUid }).catch((error) => {
+        this.log.warn(
+          { err: (error as Error).message },
+          'egress proxy socket unavailable: this sandbox has no network',
+        );
         return undefined;
       }));
     return { bridge, bridgeHostPath, egress: egress || undefined };
@@ -340,8 +343,8 @@ export class LocalProvider implements SandboxProvider {
       pidsMax: this.config.pidsMax,
       cpus: this.config.cpus,
     };
-    return this.cgroups.create(id, limits).catch((e) => {
-      this.log.warn({ err: (e as Error).message }, 'cgroup limits unavailable for this sandbox');
+    return this.cgroups.create(id, limits).catch((error) => {
+      this.log.warn({ err: (error as Error).message }, 'cgroup limits unavailable for this sandbox');
       return undefined;
     });
   }
@@ -391,8 +394,8 @@ export class LocalProvider implements SandboxProvider {
     const folder = sandboxPaths(this.config.stateDir, 'probe', name).workspace;
     // With a disk cap a workspace lives in an image beside where its folder would be.
     const found = await Promise.all(
-      [folder, `${folder}.img`].map((p) =>
-        fs.lstat(p).then(
+      [folder, `${folder}.img`].map((filePath) =>
+        fs.lstat(filePath).then(
           () => true,
           () => false,
         ),
@@ -413,11 +416,11 @@ export class LocalProvider implements SandboxProvider {
   async list(labels: Record<string, string>): Promise<SandboxSummary[]> {
     return (await this.registry.sandboxes())
       .filter((m) => Object.entries(labels).every(([k, v]) => m.labels[k] === v))
-      .map((m) => ({
-        id: m.id,
-        labels: m.labels,
-        createdAt: m.createdAt,
-        alive: this.live.get(m.id)?.isAlive() ?? false,
+      .map((sandboxMeta) => ({
+        id: sandboxMeta.id,
+        labels: sandboxMeta.labels,
+        createdAt: sandboxMeta.createdAt,
+        alive: this.live.get(sandboxMeta.id)?.isAlive() ?? false,
       }));
   }
 

@@ -176,8 +176,8 @@ export class LocalSandbox implements Sandbox {
       this.chromium ??= new SandboxChromium(this, CHROMIUM_HINT);
       return this.chromium.endpoint(opts.chromiumPath);
     }
-    const exists = (p: string) =>
-      this.files.stat(p).then(
+    const exists = (filePath: string) =>
+      this.files.stat(filePath).then(
         () => true,
         () => false,
       );

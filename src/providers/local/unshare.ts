@@ -9,7 +9,7 @@ import { HOME, HOST_ETC, WORKDIR, type IsolationOptions } from './layout.js';
  * bwrap's --die-with-parent does. Inside, the user is root of its own user namespace, without
  * capabilities, mapped to the server's uid (a root server has dropped to the sandbox's own uid first).
  */
-export function unshareCommand(o: IsolationOptions & { setupScript: string }): [string, string[]] {
+export function unshareCommand(options: IsolationOptions & { setupScript: string }): [string, string[]] {
   const links: string[] = [];
   const dirs: string[] = [];
   for (const top of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
@@ -22,7 +22,7 @@ export function unshareCommand(o: IsolationOptions & { setupScript: string }): [
     if (st.isSymbolicLink()) links.push(`${top}=${readlinkSync(top)}`);
     else if (st.isDirectory()) dirs.push(top);
   }
-  const src = o.sources;
+  const src = options.sources;
   const vars: Record<string, string> = {
     SANDBOX_ROOTFS: src.rootfs,
     SANDBOX_WORKSPACE_DIR: src.workspace,
@@ -59,10 +59,10 @@ export function unshareCommand(o: IsolationOptions & { setupScript: string }): [
     '--ipc',
     '--uts',
   ];
-  if (o.network === 'none') flags.push('--net');
+  if (options.network === 'none') flags.push('--net');
   // env -i starts from nothing: the agent's environment plus the setup variables, which the script
   // removes again before starting the agent.
-  const assignments = Object.entries({ ...o.env, ...vars }).map(([k, v]) => `${k}=${v}`);
+  const assignments = Object.entries({ ...options.env, ...vars }).map(([k, v]) => `${k}=${v}`);
   return [
     'setpriv',
     [
@@ -77,7 +77,7 @@ export function unshareCommand(o: IsolationOptions & { setupScript: string }): [
       ...assignments,
       '/bin/sh',
       '-c',
-      o.setupScript,
+      options.setupScript,
     ],
   ];
 }

@@ -169,8 +169,8 @@ export class SandboxChromium {
           remote.pipe(socket);
           socket.resume();
         },
-        (e: Error) => {
-          this.log?.debug({ sandboxId: this.sandbox.id, err: e.message }, 'browser port bridge failed');
+        (error: Error) => {
+          this.log?.debug({ sandboxId: this.sandbox.id, err: error.message }, 'browser port bridge failed');
           socket.destroy();
         },
       );

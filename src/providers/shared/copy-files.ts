@@ -36,16 +36,16 @@ export class ScriptedCopyFiles implements CopyOps {
     private readonly run: ScriptRunner,
   ) {}
 
-  private resolve(p: string): string {
-    if (typeof p !== 'string' || !p || p.includes('\0'))
+  private resolve(filePath: string): string {
+    if (typeof filePath !== 'string' || !filePath || filePath.includes('\0'))
       throw new SandboxError('INVALID_ARGUMENT', 'path must be a non-empty string without NUL bytes', {
         hint: 'pass a path relative to the workdir or an absolute one',
       });
-    return this.resolveIn(p);
+    return this.resolveIn(filePath);
   }
 
-  async walk(p: string, opts: { maxEntries: number }): Promise<WalkEntry[]> {
-    const root = this.resolve(p);
+  async walk(filePath: string, opts: { maxEntries: number }): Promise<WalkEntry[]> {
+    const root = this.resolve(filePath);
     const out = await this.run('walk', [root, String(opts.maxEntries)]);
     const entries = parseWalk(out);
     if (entries.length > opts.maxEntries)
@@ -55,18 +55,18 @@ export class ScriptedCopyFiles implements CopyOps {
     return entries.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
   }
 
-  async symlink(target: string, p: string): Promise<void> {
+  async symlink(target: string, filePath: string): Promise<void> {
     if (!target || target.includes('\0'))
       throw new SandboxError('INVALID_ARGUMENT', 'a symlink target must be a non-empty string without NUL bytes');
-    await this.run('symlink', [target, this.resolve(p)]);
+    await this.run('symlink', [target, this.resolve(filePath)]);
   }
 
-  async chmod(p: string, mode: number): Promise<void> {
-    await this.run('chmod', [this.resolve(p), (mode & 0o7777).toString(8)]);
+  async chmod(filePath: string, mode: number): Promise<void> {
+    await this.run('chmod', [this.resolve(filePath), (mode & 0o7777).toString(8)]);
   }
 
-  async append(p: string, data: Buffer): Promise<void> {
-    await this.run('append', [this.resolve(p)], data);
+  async append(filePath: string, data: Buffer): Promise<void> {
+    await this.run('append', [this.resolve(filePath)], data);
   }
 
   async sha256(paths: string[]): Promise<string[]> {

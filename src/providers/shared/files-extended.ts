@@ -39,18 +39,18 @@ export type PrimitiveFiles = Pick<FilesApi, 'read' | 'stat' | 'list'>;
 const MAX_DEPTH = 64;
 
 /** The helpers throw AgentError (the local agent's wire error); providers speak SandboxError. */
-async function translated<T>(fn: () => Promise<T>): Promise<T> {
+async function translated<T>(callback: () => Promise<T>): Promise<T> {
   try {
-    return await fn();
+    return await callback();
   } catch (e) {
     throw toSandboxError(e);
   }
 }
 
-function intArg(name: string, v: number, min: number, max: number): number {
-  if (!Number.isInteger(v) || v < min || v > max)
+function intArg(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max)
     throw new SandboxError('INVALID_ARGUMENT', `${name} must be a whole number from ${min} to ${max}`);
-  return v;
+  return value;
 }
 
 /** A read-only FileHandle over a Buffer: readTextRange only ever calls read(). */
@@ -74,11 +74,11 @@ interface Walked {
 async function* walk(
   files: PrimitiveFiles,
   root: string,
-  o: { depth: number; includeHidden?: boolean; includeIgnored?: boolean },
+  options: { depth: number; includeHidden?: boolean; includeIgnored?: boolean },
   stats: { hidden: number; scanned: number; exhausted: boolean },
 ): AsyncGenerator<Walked> {
   let level = [{ abs: root, rel: '' }];
-  for (let depth = 1; depth <= o.depth && level.length; depth++) {
+  for (let depth = 1; depth <= options.depth && level.length; depth++) {
     const next: typeof level = [];
     for (const dir of level) {
       const entries = await files.list(dir.abs).catch(() => [] as DirEntry[]);
@@ -88,14 +88,15 @@ async function* walk(
           stats.exhausted = true;
           return;
         }
-        if (!o.includeHidden && entry.name.startsWith('.')) {
+        if (!options.includeHidden && entry.name.startsWith('.')) {
           stats.hidden++;
           continue;
         }
         const rel = dir.rel ? `${dir.rel}/${entry.name}` : entry.name;
         const abs = path.posix.join(dir.abs, entry.name);
         const skipped =
-          entry.type === 'directory' && (SYSTEM_DIRS.has(abs) || (!o.includeIgnored && IGNORED_DIRS.has(entry.name)));
+          entry.type === 'directory' &&
+          (SYSTEM_DIRS.has(abs) || (!options.includeIgnored && IGNORED_DIRS.has(entry.name)));
         yield { abs, rel, entry, skipped };
         if (entry.type === 'directory' && !skipped) next.push({ abs, rel });
       }
@@ -113,18 +114,18 @@ export interface ExtendedFiles extends Pick<FilesApi, 'readText' | 'tree' | 'sea
 export function extendFiles(files: PrimitiveFiles, workdir: string): ExtendedFiles {
   const resolve = (p: string) => path.posix.resolve(workdir, p);
   return {
-    stat: async (p: string): Promise<FileStat> => {
-      const st = await files.stat(p);
+    stat: async (filePath: string): Promise<FileStat> => {
+      const st = await files.stat(filePath);
       if (st.type !== 'file') return st;
-      const head = await files.read(p, { length: SNIFF_BYTES }).then(
+      const head = await files.read(filePath, { length: SNIFF_BYTES }).then(
         (r) => r.data,
         () => undefined,
       );
       return head ? { ...st, ...sniff(head) } : st;
     },
 
-    followLinks: async (p: string): Promise<string> => {
-      let file = resolve(p);
+    followLinks: async (filePath: string): Promise<string> => {
+      let file = resolve(filePath);
       for (let hops = 0; hops < 40; hops++) {
         const st = await files.stat(file).catch(() => undefined);
         if (st?.type !== 'symlink' || !st.linkTarget) return file;
@@ -133,9 +134,9 @@ export function extendFiles(files: PrimitiveFiles, workdir: string): ExtendedFil
       throw new SandboxError('INVALID_ARGUMENT', `${file}: too many levels of symbolic links`);
     },
 
-    readText: (p: string, opts: ReadTextOptions): Promise<ReadTextResult> =>
+    readText: (filePath: string, opts: ReadTextOptions): Promise<ReadTextResult> =>
       translated(async () => {
-        const file = resolve(p);
+        const file = resolve(filePath);
         const st = await files.stat(file);
         if (st.type === 'directory')
           throw new SandboxError('INVALID_ARGUMENT', `${file} is a directory`, {
@@ -146,9 +147,9 @@ export function extendFiles(files: PrimitiveFiles, workdir: string): ExtendedFil
         return { path: file, size: data.length, ...range, text: bytes.toString('utf8') };
       }),
 
-    tree: (p: string, opts: TreeOptions): Promise<TreeResult> =>
+    tree: (filePath: string, opts: TreeOptions): Promise<TreeResult> =>
       translated(async () => {
-        const root = resolve(p);
+        const root = resolve(filePath);
         const depth = intArg('depth', opts.depth, 1, MAX_DEPTH);
         const maxEntries = intArg('maxEntries', opts.maxEntries, 1, 1_000_000);
         const keep = globMatcher(opts.glob);
@@ -174,14 +175,16 @@ export function extendFiles(files: PrimitiveFiles, workdir: string): ExtendedFil
         }
         found.sort((x, y) => comparePaths(x.key, y.key));
         const entries = await Promise.all(
-          found.map(async (f) => ({
-            path: displayPath(workdir, f.abs),
-            type: f.entry.type,
-            size: f.entry.size,
-            mtime: f.entry.mtime,
+          found.map(async (file) => ({
+            path: displayPath(workdir, file.abs),
+            type: file.entry.type,
+            size: file.entry.size,
+            mtime: file.entry.mtime,
             linkTarget:
-              f.entry.type === 'symlink' ? (await files.stat(f.abs).catch(() => undefined))?.linkTarget : undefined,
-            skipped: f.skipped || undefined,
+              file.entry.type === 'symlink'
+                ? (await files.stat(file.abs).catch(() => undefined))?.linkTarget
+                : undefined,
+            skipped: file.skipped || undefined,
           })),
         );
         return { root, entries, truncated: truncated || stats.exhausted, hiddenCount: stats.hidden };
@@ -254,11 +257,11 @@ function tooLarge(file: string, size: number): SandboxError {
   );
 }
 
-function comparePaths(a: string[], b: string[]): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
+function comparePaths(first: string[], second: string[]): number {
+  for (let i = 0; i < Math.min(first.length, second.length); i++) {
+    if (first[i] !== second[i]) return first[i]! < second[i]! ? -1 : 1;
   }
-  return a.length - b.length;
+  return first.length - second.length;
 }
 
 /**
@@ -288,20 +291,20 @@ export abstract class VendorFiles implements FilesApi {
     ));
   }
 
-  walk(p: string, opts: { maxEntries: number }): Promise<WalkEntry[]> {
-    return this.copy.walk(p, opts);
+  walk(filePath: string, opts: { maxEntries: number }): Promise<WalkEntry[]> {
+    return this.copy.walk(filePath, opts);
   }
 
-  symlink(target: string, p: string): Promise<void> {
-    return this.copy.symlink(target, p);
+  symlink(target: string, filePath: string): Promise<void> {
+    return this.copy.symlink(target, filePath);
   }
 
-  chmod(p: string, mode: number): Promise<void> {
-    return this.copy.chmod(p, mode);
+  chmod(filePath: string, mode: number): Promise<void> {
+    return this.copy.chmod(filePath, mode);
   }
 
-  append(p: string, data: Buffer): Promise<void> {
-    return this.copy.append(p, data);
+  append(filePath: string, data: Buffer): Promise<void> {
+    return this.copy.append(filePath, data);
   }
 
   sha256(paths: string[]): Promise<string[]> {
@@ -358,16 +361,16 @@ export abstract class VendorFiles implements FilesApi {
     ));
   }
 
-  stat(p: string): Promise<FileStat> {
-    return this.extended.stat(p);
+  stat(filePath: string): Promise<FileStat> {
+    return this.extended.stat(filePath);
   }
 
-  readText(p: string, opts: ReadTextOptions): Promise<ReadTextResult> {
-    return this.extended.readText(p, opts);
+  readText(filePath: string, opts: ReadTextOptions): Promise<ReadTextResult> {
+    return this.extended.readText(filePath, opts);
   }
 
-  tree(p: string, opts: TreeOptions): Promise<TreeResult> {
-    return this.extended.tree(p, opts);
+  tree(filePath: string, opts: TreeOptions): Promise<TreeResult> {
+    return this.extended.tree(filePath, opts);
   }
 
   search(pattern: string, opts: SearchOptions): Promise<SearchResult> {

@@ -107,7 +107,7 @@ export async function reapSafely(
  * Provider.findReleased for the cloud providers: the first sandbox with these labels whose server is
  * gone (released at its shutdown), reattached; one that cannot be is skipped.
  */
-export async function reattachReleased(o: {
+export async function reattachReleased(options: {
   owner: Ownership;
   kind: string;
   log: Logger;
@@ -115,16 +115,16 @@ export async function reattachReleased(o: {
   list(labels: Record<string, string>): Promise<SandboxSummary[]>;
   connect(id: string): Promise<Sandbox>;
 }): Promise<Sandbox | undefined> {
-  for (const s of await o.list({ ...o.labels, ...o.owner.reapSelector })) {
-    if (!(await o.owner.isReleased(s.labels))) continue;
+  for (const s of await options.list({ ...options.labels, ...options.owner.reapSelector })) {
+    if (!(await options.owner.isReleased(s.labels))) continue;
     try {
-      const sb = await o.connect(s.id);
-      o.log.info({ sandboxId: s.id }, `reattached a ${o.kind} sandbox a previous server released`);
+      const sb = await options.connect(s.id);
+      options.log.info({ sandboxId: s.id }, `reattached a ${options.kind} sandbox a previous server released`);
       return sb;
     } catch (e) {
-      o.log.warn(
+      options.log.warn(
         { sandboxId: s.id, err: (e as Error).message },
-        `could not reattach a released ${o.kind} sandbox; starting a new one`,
+        `could not reattach a released ${options.kind} sandbox; starting a new one`,
       );
     }
   }

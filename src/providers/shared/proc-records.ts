@@ -107,19 +107,21 @@ export class ProcRecords {
   }
 
   /** shell_read from the log in the sandbox, polling while it waits for output (or for `until`). */
-  async read(processId: string, o: ReadOptions): Promise<ReadResult> {
+  async read(processId: string, readOptions: ReadOptions): Promise<ReadResult> {
     let until: RegExp | undefined;
     try {
-      until = o.until ? new RegExp(o.until, 'm') : undefined;
+      until = readOptions.until ? new RegExp(readOptions.until, 'm') : undefined;
     } catch (e) {
       throw new SandboxError('INVALID_ARGUMENT', `invalid until regex: ${(e as Error).message}`, {
         hint: 'pass a JavaScript regular expression, e.g. "listening on"',
       });
     }
-    const cursor = o.cursor ?? 0;
-    const deadline = Date.now() + (o.waitMs ?? 0);
+    const cursor = readOptions.cursor ?? 0;
+    const deadline = Date.now() + (readOptions.waitMs ?? 0);
     for (;;) {
-      const r = await this.run(this.script('read', processId, String(cursor), String(Math.min(o.maxBytes, MAX_PIECE))));
+      const r = await this.run(
+        this.script('read', processId, String(cursor), String(Math.min(readOptions.maxBytes, MAX_PIECE))),
+      );
       const lines = r.stdout.split('\n');
       const rec = r.exitCode === 0 ? parseRecord(processId, lines) : undefined;
       if (!rec) throw notFound(processId);

@@ -39,9 +39,9 @@ export class RemoteProcess {
     this.log.close();
   }
 
-  async read(o: ReadOptions): Promise<ReadResult> {
-    const r = await this.log.read(o).catch((e: unknown) => {
-      throw toSandboxError(e);
+  async read(readOptions: ReadOptions): Promise<ReadResult> {
+    const r = await this.log.read(readOptions).catch((error: unknown) => {
+      throw toSandboxError(error);
     });
     return {
       output: r.output,
@@ -91,8 +91,8 @@ export class RemoteProcessTable {
     }
   }
 
-  add(p: RemoteProcess): void {
-    this.procs.set(p.processId, p);
+  add(remoteProcess: RemoteProcess): void {
+    this.procs.set(remoteProcess.processId, remoteProcess);
     const exited = [...this.procs.values()].filter((q) => !q.running);
     for (const q of exited.slice(0, Math.max(0, exited.length - KEEP_EXITED))) this.procs.delete(q.processId);
   }
@@ -113,13 +113,17 @@ export class RemoteProcessTable {
   }
 
   /** Checks before writing to a process's stdin, with the local provider's messages. */
-  checkWritable(p: RemoteProcess): void {
-    if (!p.running)
-      throw new SandboxError('INVALID_ARGUMENT', `${p.processId} has exited (code ${p.exitCode ?? p.signal})`, {
-        hint: 'start it again with shell_start',
-      });
-    if (p.stdinClosed)
-      throw new SandboxError('INVALID_ARGUMENT', `stdin of ${p.processId} was already closed`, {
+  checkWritable(remoteProcess: RemoteProcess): void {
+    if (!remoteProcess.running)
+      throw new SandboxError(
+        'INVALID_ARGUMENT',
+        `${remoteProcess.processId} has exited (code ${remoteProcess.exitCode ?? remoteProcess.signal})`,
+        {
+          hint: 'start it again with shell_start',
+        },
+      );
+    if (remoteProcess.stdinClosed)
+      throw new SandboxError('INVALID_ARGUMENT', `stdin of ${remoteProcess.processId} was already closed`, {
         hint: 'start a new process to send more input',
       });
   }
@@ -163,6 +167,6 @@ export function treeSignalScript(pid: number | string, sig: number): string {
 }
 
 /** Quotes a string for bash: the vendors run our commands through a shell. */
-export function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
+export function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
 }

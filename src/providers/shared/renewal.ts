@@ -24,10 +24,10 @@ export class Renewal {
   }
 
   /** Wraps one vendor call (or a whole exec): activity while it runs and when it ends. */
-  async track<T>(fn: () => Promise<T>): Promise<T> {
+  async track<T>(callback: () => Promise<T>): Promise<T> {
     this.inFlight++;
     try {
-      return await fn();
+      return await callback();
     } finally {
       this.inFlight--;
       this.lastActivity = Date.now();

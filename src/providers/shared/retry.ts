@@ -23,25 +23,25 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * quota, not found) are thrown at once, translated; the last transient one is thrown after the
  * retries run out, with how many attempts were made.
  */
-export async function withRetry<T>(what: string, fn: () => Promise<T>, o: RetryOptions): Promise<T> {
+export async function withRetry<T>(what: string, callback: () => Promise<T>, retryOptions: RetryOptions): Promise<T> {
   const started = Date.now();
-  const deadline = o.deadlineMs ?? 25_000;
-  const base = o.baseDelayMs ?? 250;
-  const cap = o.maxDelayMs ?? 4000;
+  const deadline = retryOptions.deadlineMs ?? 25_000;
+  const base = retryOptions.baseDelayMs ?? 250;
+  const cap = retryOptions.maxDelayMs ?? 4000;
   for (let attempt = 0; ; attempt++) {
     try {
-      return await fn();
+      return await callback();
     } catch (raw) {
-      const err = o.translate(raw);
-      const transient = o.isTransient(err, raw);
+      const err = retryOptions.translate(raw);
+      const transient = retryOptions.isTransient(err, raw);
       const delay = Math.round(Math.random() * Math.min(cap, base * 2 ** attempt));
-      if (!transient || attempt >= o.maxRetries || Date.now() - started + delay > deadline) {
+      if (!transient || attempt >= retryOptions.maxRetries || Date.now() - started + delay > deadline) {
         if (transient && attempt > 0) {
           Object.defineProperty(err, 'message', { value: `${err.message} (gave up after ${attempt + 1} attempts)` });
         }
         throw err;
       }
-      o.log?.warn(
+      retryOptions.log?.warn(
         { what, attempt: attempt + 1, delayMs: delay, code: err.code, err: err.message },
         'transient provider failure: retrying',
       );
