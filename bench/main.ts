@@ -12,6 +12,7 @@ import { shellBench } from './shell.js';
 import { startupBench } from './startup.js';
 import { stressBench } from './stress.js';
 import { surfaceBench } from './surface.js';
+import { densityBench } from './density.js';
 import type { BenchRunner, BenchSection } from '../src/ops/stats.js';
 
 /**
@@ -31,6 +32,7 @@ const SECTIONS: Record<string, BenchRunner> = {
   stress: stressBench,
   surface: surfaceBench,
   egress: egressBench,
+  density: densityBench,
 };
 
 function flag(name: string): string | undefined {

@@ -348,8 +348,16 @@ export const OPTIONS = {
   warmPool: {
     flag: '--warm-pool',
     env: 'SANDBOX_WARM_POOL',
-    describe: 'Local sandboxes kept started ahead of demand, so a first call does not wait for one (0 disables)',
-    schema: int(0, 16).default(1),
+    describe:
+      'Local sandboxes kept started ahead of demand, so a first call does not wait for one (0 disables); the pool grows under bursts up to SANDBOX_WARM_POOL_MAX',
+    schema: int(0, 256).default(1),
+  },
+  warmPoolMax: {
+    flag: '--warm-pool-max',
+    env: 'SANDBOX_WARM_POOL_MAX',
+    describe:
+      'The most local sandboxes the warm pool grows to: the largest burst of new sessions of the last two minutes (within 2 s of each other), then it shrinks back to SANDBOX_WARM_POOL (at most SANDBOX_MAX_SANDBOXES)',
+    schema: int(0, 1024).default(24),
   },
   cpus: {
     flag: '--cpus',

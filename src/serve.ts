@@ -64,6 +64,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   const telemetry: Telemetry = metrics ?? noTelemetry;
   const provider = await createProvider(config, log);
   if (config.network === 'egress' && provider.egressTotals) metrics?.watchEgress(() => provider.egressTotals?.());
+  if (provider.poolStatus) metrics?.watchPool(() => provider.poolStatus?.());
   const reaped = await provider.reapOrphans();
   if (reaped.length) {
     telemetry.orphansReaped(reaped.length);

@@ -160,7 +160,14 @@ process.stdin.on('end', () => {
 process.on('uncaughtException', (err) => {
   process.stderr.write(`agent: ${err.stack ?? err}\n`);
 });
-// Listening before "ready", so a first command already finds the proxy.
-if (process.env.SANDBOX_EGRESS_SOCKET)
-  await startEgressRelay(Number(process.env.SANDBOX_EGRESS_PORT), process.env.SANDBOX_EGRESS_SOCKET);
-send({ ready: true, pid: process.pid });
+// Listening before "ready", so a first command already finds the proxy. (No top-level await: the agent
+// ships as one CommonJS bundle, scripts/bundle-agent.mjs.)
+async function announceReady(): Promise<void> {
+  if (process.env.SANDBOX_EGRESS_SOCKET)
+    await startEgressRelay(Number(process.env.SANDBOX_EGRESS_PORT), process.env.SANDBOX_EGRESS_SOCKET);
+  send({ ready: true, pid: process.pid });
+}
+announceReady().catch((error: unknown) => {
+  process.stderr.write(`agent: could not start: ${(error as Error).message}\n`);
+  process.exit(1);
+});

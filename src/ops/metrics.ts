@@ -104,6 +104,26 @@ export class Metrics implements Telemetry {
     });
   }
 
+  /** The warm pool's figures, read at each scrape. */
+  watchPool(read: () => { ready: number; starting: number; target: number } | undefined): void {
+    const registers = [this.registry];
+    const figures = {
+      ready: 'Sandboxes started and waiting in the warm pool',
+      starting: 'Warm pool sandboxes starting now',
+      target: 'What the warm pool aims for: SANDBOX_WARM_POOL, or the largest recent burst up to SANDBOX_WARM_POOL_MAX',
+    } as const;
+    for (const [figure, help] of Object.entries(figures)) {
+      new Gauge({
+        name: `sandbox_mcp_warm_pool_${figure}`,
+        help,
+        registers,
+        collect() {
+          this.set(read()?.[figure as keyof typeof figures] ?? 0);
+        },
+      });
+    }
+  }
+
   toolCall(tool: string, ms: number, ok: boolean): void {
     this.toolCalls.inc({ tool, result: ok ? 'ok' : 'error' });
     this.toolSeconds.observe({ tool }, ms / 1000);

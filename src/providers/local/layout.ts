@@ -146,7 +146,7 @@ export function bwrapArgs(isolationOptions: IsolationOptions): string[] {
   a.push('--ro-bind', src.node, `${AGENT_MOUNT}/node`, '--ro-bind', src.run, RUN_MOUNT);
   a.push('--remount-ro', '/', '--chdir', WORKDIR, '--clearenv');
   for (const [k, v] of Object.entries(isolationOptions.env)) a.push('--setenv', k, v);
-  a.push('--', `${AGENT_MOUNT}/node`, `${AGENT_MOUNT}/agent/main.js`);
+  a.push('--', `${AGENT_MOUNT}/node`, `${AGENT_MOUNT}/agent/main.cjs`);
   return a;
 }
 

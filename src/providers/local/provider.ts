@@ -27,16 +27,16 @@ import { AGENT_DIR, HOME, sandboxPaths, WORKDIR, writeEtc, writeRuntime } from '
 import { ServerRegistry, type SandboxMeta } from '../shared/registry.js';
 import { newSandboxId } from '../shared/sandbox-id.js';
 import { LocalSandbox } from './sandbox.js';
+import { WarmPool, type WarmPoolStatus } from './warm-pool.js';
 
 const READY_TIMEOUT_MS = 20_000;
-const POOL_REFILL_DELAY_MS = 1000;
 
 type SandboxPaths = ReturnType<typeof sandboxPaths>;
 
 export class LocalProvider implements SandboxProvider {
   readonly name = 'local' as const;
   private readonly live = new Map<string, LocalSandbox>();
-  private readonly pool: Promise<LocalSandbox>[] = [];
+  private readonly pool: WarmPool<LocalSandbox>;
   private closing = false;
   private previewUrls?: PreviewUrlBuilder;
 
@@ -55,7 +55,14 @@ export class LocalProvider implements SandboxProvider {
     private readonly diskTemplate: string | undefined,
     /** SANDBOX_NETWORK=egress with isolation: the proxy sandboxes reach through their run folder. */
     private readonly egress: EgressService | undefined,
-  ) {}
+  ) {
+    this.pool = new WarmPool({
+      floor: config.warmPool,
+      ceiling: Math.min(Math.max(config.warmPool, config.warmPoolMax), config.maxSandboxes),
+      launch: () => this.launch({}),
+      log,
+    });
+  }
 
   static async start(config: Config, log: Logger): Promise<LocalProvider> {
     const registry = new ServerRegistry(config.stateDir);
@@ -150,25 +157,22 @@ export class LocalProvider implements SandboxProvider {
 
   async create(opts: CreateOptions): Promise<Sandbox> {
     if (this.closing) throw new SandboxError('UNAVAILABLE', 'the server is shutting down');
-    const pooled = opts.envs || opts.workspace ? undefined : this.pool.shift();
-    let sandbox: LocalSandbox | undefined;
-    if (pooled) sandbox = await pooled.catch(() => undefined);
-    if (sandbox && !sandbox.isAlive()) sandbox = undefined;
+    const pooled = opts.envs || opts.workspace ? undefined : await this.pool.take();
+    let sandbox = pooled?.isAlive() ? pooled : undefined;
     sandbox ??= await this.launch(opts.envs ?? {}, opts.workspace);
     await this.registry.updateLabels(sandbox.id, opts.labels);
     sandbox.claimEgress({ session: opts.labels.session, workspace: opts.workspace });
-    // Refill a little later: a starting agent competes for CPU with the caller's first commands.
-    setTimeout(() => this.warmUp(), POOL_REFILL_DELAY_MS).unref();
     return sandbox;
   }
 
-  /** Keeps `warmPool` sandboxes started ahead so a session's first call does not wait for one. */
+  /** Starts the warm pool (SANDBOX_WARM_POOL, growing under bursts up to SANDBOX_WARM_POOL_MAX). */
   warmUp(): void {
-    while (!this.closing && this.pool.length < this.config.warmPool) {
-      const p = this.launch({});
-      p.catch((e) => this.log.warn({ err: (e as Error).message }, 'warm pool sandbox failed to start'));
-      this.pool.push(p);
-    }
+    if (!this.closing) this.pool.fill();
+  }
+
+  /** How many sandboxes the warm pool holds and aims for (for /metrics). */
+  poolStatus(): WarmPoolStatus {
+    return this.pool.status();
   }
 
   /** Whether sandboxes get a disk image of SANDBOX_DISK_MB: root alone may mount one. */
@@ -356,7 +360,7 @@ export class LocalProvider implements SandboxProvider {
       const args = ['--norc', '--noprofile', '-c', this.scripts.launch, 'launch'];
       return {
         file: '/bin/bash',
-        args: [...args, process.execPath, path.join(AGENT_DIR, 'main.js'), paths.root],
+        args: [...args, process.execPath, path.join(AGENT_DIR, 'main.cjs'), paths.root],
         env: { ...agentEnv, SANDBOX_CGROUP_PROCS: cgroupProcs.join(' '), SANDBOX_FSIZE_KB: String(fileSizeKb) },
       };
     }
@@ -444,8 +448,8 @@ export class LocalProvider implements SandboxProvider {
 
   async shutdown(): Promise<void> {
     this.closing = true;
-    const pooled = await Promise.all(this.pool.splice(0).map((p) => p.catch(() => undefined)));
-    await Promise.all([...pooled, ...this.live.values()].map((s) => s?.kill().catch(() => undefined)));
+    await this.pool.close();
+    await Promise.all([...this.live.values()].map((sandbox) => sandbox.kill().catch(() => undefined)));
     await this.registry.unregister();
     await this.egress?.close();
   }
