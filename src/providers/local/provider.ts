@@ -19,7 +19,7 @@ import { BRIDGE_SOCKET, RUN_MOUNT } from '../../agent/protocol.js';
 import { PortBridge } from './bridge.js';
 import { writeLauncher } from './browser.js';
 import { Cgroups, removeCgroup, type SandboxCgroup } from './cgroups.js';
-import { ensureDiskTemplate, findProgram } from './disk.js';
+import { ensureDiskTemplate, findProgram, SpareDisk } from './disk.js';
 import { chromiumExecutable, executeOnlyCopy, HostUids, serverIsRoot } from './host-identity.js';
 import { chooseIsolation, type IsolationMethod } from './isolation.js';
 import { launchCommand, loadLaunchScripts, type LaunchScripts, type RootLaunch } from './launch.js';
@@ -51,8 +51,9 @@ export class LocalProvider implements SandboxProvider {
     private readonly copies: { node: string; chromium?: { copy: string; target: string } },
     /** Set when the server runs as root: each sandbox then runs as a host uid of its own. */
     private readonly hostUids: HostUids | undefined,
-    /** An empty image of SANDBOX_DISK_MB (disk.ts), when sandboxes get one. */
+    /** An empty image of SANDBOX_DISK_MB (disk.ts), when sandboxes get one, and the next one copied ahead. */
     private readonly diskTemplate: string | undefined,
+    private readonly spareDisk: SpareDisk | undefined,
     /** SANDBOX_NETWORK=egress with isolation: the proxy sandboxes reach through their run folder. */
     private readonly egress: EgressService | undefined,
   ) {
@@ -99,6 +100,7 @@ export class LocalProvider implements SandboxProvider {
       { node: nodeCopy, chromium },
       hostUids,
       diskTemplate,
+      diskTemplate ? await SpareDisk.create(diskTemplate, config.stateDir) : undefined,
       egress,
     );
     log.info(
@@ -236,6 +238,7 @@ export class LocalProvider implements SandboxProvider {
       });
     } finally {
       clearTimeout(timer);
+      this.spareDisk?.refill(); // the next sandbox's disk, copied once this one's start no longer waits
     }
     sandbox = new LocalSandbox(
       id,
@@ -270,6 +273,7 @@ export class LocalProvider implements SandboxProvider {
       // The writable folders live in the image (stage.sh makes them); it is mounted here.
       await fs.mkdir(root.disk.mountDir);
       if (workspace) await fs.mkdir(path.dirname(paths.workspace), { recursive: true });
+      else await this.spareDisk?.moveTo(root.disk.image);
     } else {
       await fs.mkdir(paths.workspace, { recursive: true });
       await Promise.all([fs.mkdir(paths.home), fs.mkdir(paths.tmp, { mode: 0o1777 })]);

@@ -3,10 +3,11 @@
 # --propagation private bash -c "$(cat stage.sh)" stage <isolation command...>`: nothing mounted here is
 # seen by the host. Joins the sandbox's cgroups first, so every process in it inherits them.
 # 1. With a disk cap, mounts the sandbox's ext4 image (nosuid, nodev) at its disk folder and makes its
-#    workspace, home (the sandbox's uid's) and tmp folders in it. A new image is a sparse copy of an
-#    empty one the server made at start. A named workspace's image is shared by every server on the state
-#    dir: the lock makes them mount it through one loop device (mount reuses an attached one), never two,
-#    which would corrupt it; its files become this uid's if an earlier one made them.
+#    workspace, home (the sandbox's uid's) and tmp folders in it. A new image is the spare the server
+#    copied ahead and moved in, or a sparse copy of the empty one it made at start. A named workspace's image is shared
+#    by every server on the state dir: the lock makes them mount it through one loop device (mount reuses
+#    an attached one), never two, which would corrupt it; its files become this uid's if an earlier one
+#    made them.
 # 2. Opens every folder the sandbox needs while root can still reach it (the state dir may sit under a
 #    folder only root can enter), covers /tmp with a small tmpfs and binds each open folder into it, so the
 #    unprivileged isolation command finds them at $SANDBOX_STAGE_DIR/<name>. The descriptors are closed
@@ -21,20 +22,22 @@ for f in $SANDBOX_CGROUP_PROCS; do echo $$ >"$f" || exit 70; done
 ulimit -u "$SANDBOX_NPROC"
 if [ -n "${SANDBOX_DISK_IMAGE:-}" ]; then
   img=$SANDBOX_DISK_IMAGE disk=$SANDBOX_DISK_DIR
-  exec 9>"$img.lock"
-  flock 9
-  fresh=
-  if [ ! -e "$img" ]; then
-    # A sandbox's own image is its alone; a workspace's appears whole or not at all.
-    if [ -n "${SANDBOX_LEGACY_WORKSPACE:-}" ]; then
+  if [ -n "${SANDBOX_LEGACY_WORKSPACE:-}" ]; then
+    # A named workspace's image appears whole or not at all, and is mounted by one server at a time.
+    exec 9>"$img.lock"
+    flock 9
+    fresh=
+    if [ ! -e "$img" ]; then
       cp --sparse=always "$SANDBOX_DISK_TEMPLATE" "$img.new"
       mv "$img.new" "$img"
-    else
-      cp --sparse=always "$SANDBOX_DISK_TEMPLATE" "$img"
+      fresh=1
     fi
+  else
+    # A sandbox's own image is new and its alone: the spare the server moved in, else a copy made here.
+    [ -e "$img" ] || cp --sparse=always "$SANDBOX_DISK_TEMPLATE" "$img"
     fresh=1
   fi
-  mount -o loop,nosuid,nodev "$img" "$disk"
+  mount -t ext4 -o loop,nosuid,nodev "$img" "$disk"
   exec 9>&-
   # The template holds workspace, home and tmp (1777) already.
   if [ -n "$fresh" ]; then
