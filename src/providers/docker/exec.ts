@@ -10,7 +10,7 @@ import { Controller } from './control.js';
 import { execStartFailed, translateDockerError, type ErrorContext } from './errors.js';
 import {
   EndLines,
-  KILL_SCRIPT,
+  killScript,
   MARKER_ENV,
   StderrFramer,
   TOKEN_ENV,
@@ -272,7 +272,7 @@ export class ContainerExec {
   async kill(token: string, signal: string, session = 0): Promise<void> {
     if (await this.controller.kill(token, signal, session)) return;
     const { stream } = await this.start(
-      ['/bin/bash', '-c', KILL_SCRIPT, 'sandbox-mcp-kill', token, signal, String(session)],
+      ['/bin/bash', '-c', killScript(), 'sandbox-mcp-kill', token, signal, String(session)],
       { stdin: false },
     );
     await this.demux(
