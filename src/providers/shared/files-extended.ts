@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { SandboxError } from '../../errors.js';
-import { toSandboxError } from './agent-errors.js';
+import { translateAgentError } from './agent-errors.js';
 import { cloudScriptRunner, ScriptedCopyFiles, type CopyOps } from './copy-files.js';
 import { globMatcher } from '../../agent/glob.js';
 import { MAX_TRANSFER_BYTES } from '../../agent/protocol.js';
@@ -43,7 +43,7 @@ async function translated<T>(callback: () => Promise<T>): Promise<T> {
   try {
     return await callback();
   } catch (e) {
-    throw toSandboxError(e);
+    throw translateAgentError(e);
   }
 }
 

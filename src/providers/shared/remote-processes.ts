@@ -1,5 +1,5 @@
 import { SandboxError } from '../../errors.js';
-import { toSandboxError } from './agent-errors.js';
+import { translateAgentError } from './agent-errors.js';
 import { OutputLog } from '../../agent/output-log.js';
 import { newProcessId } from './proc-records.js';
 import type { ProcessInfo, ReadOptions, ReadResult } from '../types.js';
@@ -42,7 +42,7 @@ export class RemoteProcess {
 
   async read(readOptions: ReadOptions): Promise<ReadResult> {
     const r = await this.log.read(readOptions).catch((error: unknown) => {
-      throw toSandboxError(error);
+      throw translateAgentError(error);
     });
     return {
       output: r.output,
