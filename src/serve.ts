@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { enableLinearRegexFallback } from './agent/regex-fallback.js';
 import type { Config } from './config.js';
 import { siteStore } from './deploy/index.js';
 import type { Logger } from './logger.js';
@@ -58,6 +59,9 @@ function clientConfig(config: Config, url: string): string {
 }
 
 export async function serve(config: Config, log: Logger): Promise<void> {
+  // The docker and cloud providers keep their processes' output here, where shell_read's `until`
+  // regexes run: see agent/regex-fallback.ts.
+  enableLinearRegexFallback();
   log.info({ provider: config.provider, reason: config.providerReason, stateDir: config.stateDir }, 'provider chosen');
   // Metrics are only served over HTTP, so a stdio server does not load prom-client at all.
   const metrics = config.transport === 'http' ? new (await import('./ops/metrics.js')).Metrics() : undefined;
