@@ -1,11 +1,11 @@
 import { scriptFile } from '../shared/script-file.js';
 
 /**
- * Commands run under a small bash wrapper (scripts/wrapper.sh) that frames the command's stderr: a first line with
- * the command's pid inside the container (or "nocwd"), and a last line with its exit status. The exec
- * API alone cannot tell when the command itself ended: its stream stays open while any background
- * child holds the pipes, and the engine then waits about 2 s before closing it. The frame lines carry a
- * per-command random token, so a command's own output cannot forge them.
+ * Commands run under a small bash wrapper (scripts/wrapper.sh) that frames the command's stderr: a
+ * first line with the command's pid inside the container (or "nocwd"), and a last line with its exit
+ * status. The exec API alone cannot tell when the command itself ended: its stream stays open while any
+ * background child holds the pipes, and the engine then waits about 2 s before closing it. The frame
+ * lines carry a per-command random token, so a command's own output cannot forge them.
  */
 
 /** Names every process of one command (inherited through the environment), so a kill finds them all. */

@@ -7,9 +7,9 @@ import { shellQuote as q } from './remote-processes.js';
 import { scriptFile } from './script-file.js';
 import type { BrowserEndpoint, Sandbox } from '../types.js';
 
-/** Names tried on the sandbox's PATH after the configured path. */
 /** scripts/find-chromium.sh NAME...: the first NAME that is an executable on the sandbox's PATH. */
 const findChromiumScript = scriptFile(new URL('./scripts/find-chromium.sh', import.meta.url));
+/** Names tried on the sandbox's PATH after the configured path. */
 const NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
 const START_TIMEOUT_MS = 30_000;
 const PROCESS_NAME = 'sandbox-mcp-chromium';
