@@ -7,7 +7,7 @@ import type { ExecResult } from '../types.js';
 import { Controller } from './control.js';
 import { execStartFailed, translateDockerError, type ErrorContext } from './errors.js';
 import { ExecRun, KILL_GRACE_MS, type RunOptions } from './exec-run.js';
-import { KILL_SCRIPT, MARKER_ENV, TOKEN_ENV, wrapperCmd } from './framing.js';
+import { killScript, MARKER_ENV, TOKEN_ENV, wrapperCmd } from './framing.js';
 
 // processes.ts reads exit statuses the same way a run does.
 export { signalFromStatus } from './exec-run.js';
@@ -255,7 +255,7 @@ export class ContainerExec {
   async kill(token: string, signal: string, session = 0): Promise<void> {
     if (await this.controller.kill(token, signal, session)) return;
     const { stream } = await this.start(
-      ['/bin/bash', '-c', KILL_SCRIPT, 'sandbox-mcp-kill', token, signal, String(session)],
+      ['/bin/bash', '-c', killScript(), 'sandbox-mcp-kill', token, signal, String(session)],
       { stdin: false },
     );
     await this.demux(

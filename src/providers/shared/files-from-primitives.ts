@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { SandboxError } from '../../errors.js';
-import { toSandboxError } from './agent-errors.js';
+import { translateAgentError } from './agent-errors.js';
 import { globMatcher } from '../../agent/glob.js';
 import {
   compilePattern,
@@ -41,7 +41,7 @@ async function translated<T>(callback: () => Promise<T>): Promise<T> {
   try {
     return await callback();
   } catch (e) {
-    throw toSandboxError(e);
+    throw translateAgentError(e);
   }
 }
 
