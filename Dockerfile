@@ -14,6 +14,7 @@ WORKDIR /app
 COPY package.json package-lock.json docker/npm-ci.sh ./
 RUN sh npm-ci.sh
 COPY tsconfig.json ./
+COPY scripts/build.mjs scripts/bundle-agent.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 

@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { enableLinearRegexFallback } from './agent/regex-fallback.js';
 import type { Config } from './config.js';
-import { siteStore } from './deploy/index.js';
+import { LocalSiteStore } from './deploy/store.js';
 import type { Logger } from './logger.js';
 import { serveHttp, type HttpServerHandle } from './mcp/http.js';
 import { serveStdio } from './mcp/stdio.js';
-import { webHost } from './preview/web-host.js';
+import { WebHost } from './preview/web-host.js';
 import { createProvider } from './providers/index.js';
 import { restApi } from './rest/api.js';
 import { SessionManager } from './sessions/manager.js';
@@ -58,6 +59,9 @@ function clientConfig(config: Config, url: string): string {
 }
 
 export async function serve(config: Config, log: Logger): Promise<void> {
+  // The docker and cloud providers keep their processes' output here, where shell_read's `until`
+  // regexes run: see agent/regex-fallback.ts.
+  enableLinearRegexFallback();
   log.info({ provider: config.provider, reason: config.providerReason, stateDir: config.stateDir }, 'provider chosen');
   // Metrics are only served over HTTP, so a stdio server does not load prom-client at all.
   const metrics = config.transport === 'http' ? new (await import('./ops/metrics.js')).Metrics() : undefined;
@@ -71,13 +75,15 @@ export async function serve(config: Config, log: Logger): Promise<void> {
     log.info({ count: reaped.length, ids: reaped }, 'reaped sandboxes left by a server that died');
   }
   const sessions = new SessionManager(provider, config, log, telemetry);
+  // Sites live in the state dir; their URLs are the web host's (asked only once both exist).
+  const sites: LocalSiteStore = new LocalSiteStore(config.stateDir, (site) => webHost.siteUrl(site));
   // Previews reach sandboxes held by this server's sessions, and (docker) this deployment's handle
-  // containers whichever replica made them; sites are read from the state dir.
-  webHost.configure({
+  // containers whichever replica made them.
+  const webHost: WebHost = new WebHost({
     config,
     log,
     lookup: (id) => sessions.findSandbox(id) ?? provider.previewSandbox?.(id),
-    sites: siteStore(config.stateDir).serve,
+    sites: sites.serve,
   });
   provider.usePreviewUrls?.((id, port) => webHost.previewUrl(id, port));
   let http: HttpServerHandle | undefined;
@@ -96,7 +102,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
 
   const served = servedTools(config);
   if (config.transport === 'stdio') {
-    await serveStdio({ config, telemetry, log, sessions, ...served, onEnd: shutdown });
+    await serveStdio({ config, telemetry, log, sessions, sites, ...served, onEnd: shutdown });
   } else {
     // A listen failure ends the process: give back what the provider holds first (its server record).
     http = await serveHttp({
@@ -104,12 +110,13 @@ export async function serve(config: Config, log: Logger): Promise<void> {
       telemetry,
       log,
       sessions,
+      sites,
       ...served,
       hostRoutes: [webHost.handleRequest],
       upgrades: [webHost.handleUpgrade],
       routes: [
         // The REST API: the same handles, tools and token as /mcp.
-        restApi({ config, log, telemetry, handles: sessions.handles, tools: allTools }),
+        restApi({ config, log, telemetry, handles: sessions.handles, tools: allTools, sites }),
         ...(metrics
           ? [
               {

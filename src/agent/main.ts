@@ -19,6 +19,10 @@ import {
   type AgentMessage,
   type AgentRequest,
 } from './protocol.js';
+import { enableLinearRegexFallback } from './regex-fallback.js';
+
+// shell_read's `until` regexes run here (processes.ts keeps output in OutputLog): see regex-fallback.ts.
+enableLinearRegexFallback();
 
 const workdir = process.env.SANDBOX_WORKDIR ?? '/workspace';
 /** The environment commands start from; the agent's own variables stay out of it. */

@@ -1,11 +1,4 @@
-import v8 from 'node:v8';
 import { AgentError } from './errors.js';
-
-// `until` is a caller's regex run on a process's output: one with nested quantifiers, like (a+)+$,
-// would backtrack for minutes and freeze every call of the process that runs it (the sandbox's agent,
-// or the server for remote providers). V8 then switches to its linear-time engine instead; patterns
-// with backreferences or lookarounds cannot switch and stay the caller's risk.
-v8.setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 
 /** Output kept per background process; older output scrolls out and is reported as dropped. */
 const RETAIN_BYTES = 4 * 1024 * 1024;

@@ -1,5 +1,6 @@
 import { McpServer, type ServerContext } from '@modelcontextprotocol/server';
 import type { Config } from '../config.js';
+import type { LocalSiteStore } from '../deploy/store.js';
 import type { Logger } from '../logger.js';
 import type { CallRouter } from '../sessions/manager.js';
 import type { Telemetry } from '../telemetry.js';
@@ -26,6 +27,8 @@ export interface ServerDeps {
   log: Logger;
   /** The names tools are served under; it knows every tool, served or not, so hints name them right. */
   names: ToolNamer;
+  /** The site store the deploy tools publish to. */
+  sites: LocalSiteStore;
 }
 
 /**
@@ -59,7 +62,7 @@ export function buildServer(tools: ToolDefinition[], router: CallRouter, deps: S
   );
   const { names } = deps;
   keepV1UnknownToolResult(server, new Set(tools.map((t) => names.name(t.name))));
-  const call: CallDeps = { config, telemetry, log: deps.log, router, server, hostPaths, names };
+  const call: CallDeps = { config, telemetry, log: deps.log, router, server, hostPaths, names, sites: deps.sites };
   for (const tool of tools) {
     const { input, output } = schemasOf(tool, names);
     server.registerTool(

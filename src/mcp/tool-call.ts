@@ -3,6 +3,7 @@ import { clientMessage, isSandboxError, redactPaths, toSandboxError } from '../e
 import type { Logger } from '../logger.js';
 import type { CallRouter } from '../sessions/manager.js';
 import type { Config } from '../config.js';
+import type { LocalSiteStore } from '../deploy/store.js';
 import type { Session } from '../sessions/session.js';
 import type { Telemetry } from '../telemetry.js';
 import { fail, type HandleToolContext, type ToolContext, type ToolDefinition, type ToolResult } from './tool.js';
@@ -22,6 +23,7 @@ export interface CallDeps {
   hostPaths: string[];
   /** The names tools are served under. */
   names: ToolNamer;
+  sites: LocalSiteStore;
 }
 
 function progressOf(extra: ServerContext): Pick<ToolContext, 'wantsProgress' | 'progress'> {
@@ -147,6 +149,7 @@ export async function callSandboxTool(
   const log = session.log.child({ tool: tool.name });
   const ctx: ToolContext = {
     session,
+    sites: callDeps.sites,
     log,
     config: callDeps.config,
     telemetry: callDeps.telemetry,

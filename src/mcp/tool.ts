@@ -1,6 +1,7 @@
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/server';
 import type { z, ZodRawShape } from 'zod';
 import type { Config } from '../config.js';
+import type { LocalSiteStore } from '../deploy/store.js';
 import type { Logger } from '../logger.js';
 import type { Session } from '../sessions/session.js';
 import type { Telemetry } from '../telemetry.js';
@@ -25,6 +26,8 @@ interface BaseToolContext {
 /** What a sandbox tool's handler sees besides: the session its call reached (and through it the sandbox). */
 export interface ToolContext extends BaseToolContext {
   session: Session;
+  /** The server's site store (one per server, built in serve.ts): what the deploy tools publish to. */
+  sites: LocalSiteStore;
   /**
    * Writes the whole of an output too big for a result to a file in the sandbox and returns its path,
    * which the result gives instead (see tool-result.ts).

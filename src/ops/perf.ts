@@ -3,12 +3,67 @@ import { summarize, type Stat } from './stats.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { createProvider } from '../providers/index.js';
+import type { Sandbox, SandboxProvider } from '../providers/types.js';
 
 interface OpResult {
   stats: Stat;
   attempts: number;
   successes: number;
   successRate: number;
+}
+
+type Operation = 'create' | 'exec' | 'file';
+
+/** Durations of the operations that succeeded, attempts of each, and the first errors. */
+class Timings {
+  private readonly samples: Record<Operation, number[]> = { create: [], exec: [], file: [] };
+  private readonly attempts: Record<Operation, number> = { create: 0, exec: 0, file: 0 };
+  readonly errors: string[] = [];
+
+  async timed(operation: Operation, callback: () => Promise<void>): Promise<boolean> {
+    this.attempts[operation]++;
+    const t0 = performance.now();
+    try {
+      await callback();
+      this.samples[operation].push(performance.now() - t0);
+      return true;
+    } catch (e) {
+      this.errors.push(`${operation}: ${(e as Error).message}`);
+      return false;
+    }
+  }
+
+  result(operation: Operation): OpResult {
+    const samples = this.samples[operation];
+    const attempts = this.attempts[operation];
+    return {
+      stats: summarize(samples),
+      attempts,
+      successes: samples.length,
+      successRate: attempts ? samples.length / attempts : 0,
+    };
+  }
+}
+
+/** One round: create a sandbox, run a command in it, round-trip a file, kill it. */
+async function benchRound(provider: SandboxProvider, timings: Timings, payload: Buffer): Promise<void> {
+  let sb: Sandbox | undefined;
+  if (
+    !(await timings.timed('create', async () => {
+      sb = await provider.create({ labels: { purpose: 'bench' }, timeoutMs: 120_000 });
+    }))
+  )
+    return;
+  await timings.timed('exec', async () => {
+    const r = await sb!.exec('echo ok', { timeoutMs: 30_000 });
+    if (r.exitCode !== 0 || r.stdout !== 'ok\n') throw new Error(`unexpected result: exit ${r.exitCode}`);
+  });
+  await timings.timed('file', async () => {
+    await sb!.files.write('bench.bin', payload);
+    const back = await sb!.files.read('bench.bin');
+    if (!back.data.equals(payload)) throw new Error('file read back differs');
+  });
+  await sb!.kill().catch(() => undefined);
 }
 
 /**
@@ -22,50 +77,14 @@ export async function perf(
   opts: { json: boolean; iterations: number; progress?: (line: string) => void },
 ): Promise<{ exitCode: number; report: string }> {
   const provider = await createProvider({ ...config, warmPool: 0 }, log);
-  const samples: Record<'create' | 'exec' | 'file', number[]> = { create: [], exec: [], file: [] };
-  const attempts = { create: 0, exec: 0, file: 0 };
-  const errors: string[] = [];
+  const timings = new Timings();
   const payload = randomBytes(64 * 1024);
-  const timed = async (operation: keyof typeof samples, callback: () => Promise<void>) => {
-    attempts[operation]++;
-    const t0 = performance.now();
-    try {
-      await callback();
-      samples[operation].push(performance.now() - t0);
-      return true;
-    } catch (e) {
-      errors.push(`${operation}: ${(e as Error).message}`);
-      return false;
-    }
-  };
   for (let i = 0; i < opts.iterations; i++) {
     opts.progress?.(`bench ${i + 1}/${opts.iterations}`);
-    let sb: Awaited<ReturnType<typeof provider.create>> | undefined;
-    if (
-      !(await timed('create', async () => {
-        sb = await provider.create({ labels: { purpose: 'bench' }, timeoutMs: 120_000 });
-      }))
-    )
-      continue;
-    await timed('exec', async () => {
-      const r = await sb!.exec('echo ok', { timeoutMs: 30_000 });
-      if (r.exitCode !== 0 || r.stdout !== 'ok\n') throw new Error(`unexpected result: exit ${r.exitCode}`);
-    });
-    await timed('file', async () => {
-      await sb!.files.write('bench.bin', payload);
-      const back = await sb!.files.read('bench.bin');
-      if (!back.data.equals(payload)) throw new Error('file read back differs');
-    });
-    await sb!.kill().catch(() => undefined);
+    await benchRound(provider, timings, payload);
   }
   await provider.shutdown();
-  const result = (operation: keyof typeof samples): OpResult => ({
-    stats: summarize(samples[operation]),
-    attempts: attempts[operation],
-    successes: samples[operation].length,
-    successRate: attempts[operation] ? samples[operation].length / attempts[operation] : 0,
-  });
-  const ops = { create: result('create'), exec: result('exec'), file: result('file') };
+  const ops = { create: timings.result('create'), exec: timings.result('exec'), file: timings.result('file') };
   const all = Object.values(ops);
   const overall =
     all.reduce((a, o) => a + o.successes, 0) /
@@ -78,6 +97,7 @@ export async function perf(
     { name: 'command p95 < 5 s', pass: ops.exec.stats.p95 < 5_000 },
     { name: 'success rate > 95 %', pass: overall > 0.95 },
   ];
+  const { errors } = timings;
   const out = {
     provider: config.provider,
     iterations: opts.iterations,

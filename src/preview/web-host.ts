@@ -7,7 +7,7 @@ import { httpTimeouts, limitConnectionsPerClient } from '../http-limits.js';
 import type { Logger } from '../logger.js';
 import { notFound, parsePreviewLabel, proxyRequest, proxyUpgrade, type SandboxLookup } from './proxy.js';
 
-/** Serves one deployed site's request; set by the deploy layer. */
+/** Serves one deployed site's request (the site store's). */
 export type SiteHandler = (site: string, req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 const SITE_LABELS = /^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.site$/;
@@ -27,15 +27,16 @@ function hostName(hostHeader: string | undefined): string | undefined {
 export class WebHost {
   private mainPort?: number;
   private own?: Promise<{ server: http.Server; port: number }>;
-  private lookup: SandboxLookup = () => undefined;
-  private sites?: SiteHandler;
-  private log?: Logger;
-  private config?: Config;
-  private publicBase?: URL;
+  private readonly lookup: SandboxLookup;
+  private readonly sites?: SiteHandler;
+  private readonly log: Logger;
+  private readonly config: Config;
+  private readonly publicBase?: URL;
   /** Domains whose subdomains are previews and sites: localhost, and SANDBOX_PUBLIC_URL's host. */
-  private domains = ['localhost'];
+  private readonly domains: string[];
 
-  configure(options: { config: Config; log: Logger; lookup: SandboxLookup; sites?: SiteHandler }): void {
+  /** One per server (serve.ts): `lookup` finds a preview's sandbox, `sites` serves deployed sites. */
+  constructor(options: { config: Config; log: Logger; lookup: SandboxLookup; sites?: SiteHandler }) {
     this.config = options.config;
     this.publicBase = options.config.publicUrl ? new URL(options.config.publicUrl) : undefined;
     this.domains = ['localhost', ...(this.publicBase ? [this.publicBase.hostname] : [])];
@@ -94,7 +95,7 @@ export class WebHost {
     if (preview) {
       const sb = await this.lookup(preview.sandboxId);
       if (!sb || !sb.isAlive()) notFound(res, 'no preview at this address: the sandbox does not exist or has ended');
-      else await proxyRequest(req, res, sb, preview.port, this.log!);
+      else await proxyRequest(req, res, sb, preview.port, this.log);
       return true;
     }
     const site = SITE_LABELS.exec(labels);
@@ -129,7 +130,7 @@ export class WebHost {
 
   private async listen(): Promise<{ server: http.Server; port: number }> {
     // The same limits as the HTTP transport's listener: this one serves loopback only, but any local client.
-    const server = http.createServer(this.config ? httpTimeouts(this.config) : {}, (req, res) => {
+    const server = http.createServer(httpTimeouts(this.config), (req, res) => {
       this.handleRequest(req, res).then(
         (claimed) => {
           if (!claimed)
@@ -139,13 +140,13 @@ export class WebHost {
             );
         },
         (err) => {
-          this.log?.error({ err }, 'web request failed');
+          this.log.error({ err }, 'web request failed');
           if (!res.headersSent) res.writeHead(500).end('internal error\n');
           else res.destroy();
         },
       );
     });
-    if (this.config && this.log) limitConnectionsPerClient(server, this.config.maxConnectionsPerClient, this.log);
+    limitConnectionsPerClient(server, this.config.maxConnectionsPerClient, this.log);
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.handleUpgrade(req, socket, head).then(
         (claimed) => {
@@ -154,7 +155,7 @@ export class WebHost {
         () => socket.destroy(),
       );
     });
-    const wanted = this.config?.webPort ?? 0;
+    const wanted = this.config.webPort ?? 0;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(wanted, '127.0.0.1', () => {
@@ -174,7 +175,7 @@ export class WebHost {
     });
     server.unref();
     const port = (server.address() as AddressInfo).port;
-    this.log?.info({ port }, 'preview and site listener opened on loopback');
+    this.log.info({ port }, 'preview and site listener opened on loopback');
     return { server, port };
   }
 
@@ -187,6 +188,3 @@ export class WebHost {
       });
   }
 }
-
-/** One per server process: tools ask it for URLs, the CLI wires it to the listener and lookups. */
-export const webHost = new WebHost();

@@ -17,6 +17,11 @@ const ON_A_SANDBOX = [400, 401, 403, 404, 410, 503];
 
 /** The REST API's routes: what they take, what they answer, and the operation each runs. */
 export function sandboxRoutes(ops: SandboxOps): AnyRoute[] {
+  return [...lifecycleRoutes(ops), ...workRoutes(ops)];
+}
+
+/** Creating, describing and deleting a sandbox. */
+function lifecycleRoutes(ops: SandboxOps): AnyRoute[] {
   return [
     defineRoute({
       method: 'POST',
@@ -56,6 +61,12 @@ export function sandboxRoutes(ops: SandboxOps): AnyRoute[] {
         return { status: 204 };
       },
     }),
+  ];
+}
+
+/** What is done in a sandbox: a command, and its files. */
+function workRoutes(ops: SandboxOps): AnyRoute[] {
+  return [
     defineRoute({
       method: 'POST',
       path: '/api/sandboxes/{id}/exec',

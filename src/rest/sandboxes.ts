@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Config } from '../config.js';
+import type { LocalSiteStore } from '../deploy/store.js';
 import { contentType } from '../deploy/mime.js';
 import { SandboxError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -21,6 +22,8 @@ export interface SandboxOpsDeps {
   telemetry: Telemetry;
   handles: Pick<SandboxHandles, 'create' | 'session' | 'delete'>;
   tools: ToolDefinition[];
+  /** The site store the deploy tools publish to (the one /mcp's tools use). */
+  sites: LocalSiteStore;
 }
 
 /** A port no preview uses, asked for only to learn how a sandbox's preview hosts are spelled. */
@@ -139,6 +142,7 @@ export class SandboxOps {
     const wholeOutput = Math.ceil(this.deps.config.maxOutputBytes / 1024) * 4 + 64;
     const ctx: ToolContext = {
       session,
+      sites: this.deps.sites,
       log: session.log.child({ rest: name }),
       config: { ...this.deps.config, resultMaxKb: Math.max(this.deps.config.resultMaxKb, wholeOutput) },
       telemetry: this.deps.telemetry,

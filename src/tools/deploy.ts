@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { collectFolder } from '../deploy/collect.js';
-import { siteStore } from '../deploy/index.js';
 import { checkSiteName } from '../deploy/store.js';
 import { defineTool, ok } from '../mcp/tool.js';
 
@@ -43,19 +42,18 @@ export const deployTools = [
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async handler(ctx, args) {
       checkSiteName(args.name);
-      const store = siteStore(ctx.config.stateDir);
-      const actor = await store.actorFor(ctx.session.principal);
+      const actor = await ctx.sites.actorFor(ctx.session.principal);
       // Before reading the folder: a name that belongs to someone else is refused at once.
-      await store.checkOwner(args.name, actor);
+      await ctx.sites.checkOwner(args.name, actor);
       const sb = await ctx.session.sandbox();
       const c = await collectFolder(sb, args.path, {
         maxBytes: ctx.config.deployMaxMb * 1048576,
         maxFiles: ctx.config.deployMaxFiles,
       });
       // The URL first: if it cannot be served, publish nothing rather than report a failure after a deploy.
-      const url = await store.url(args.name);
+      const url = await ctx.sites.url(args.name);
       // The source is the folder alone: the sandbox id behind preview URLs must not outlive the session in the store.
-      const v = await store.publish(args.name, c.files, c.root, actor);
+      const v = await ctx.sites.publish(args.name, c.files, c.root, actor);
       const hasIndex = c.files.some((f) => f.path === 'index.html');
       const notes = [
         `Published ${c.root} as ${args.name} ${v.version} (${v.fileCount} files, ${kb(v.totalBytes)}), now live at ${url}`,
@@ -95,8 +93,7 @@ export const deployTools = [
     },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {
-      const store = siteStore(ctx.config.stateDir);
-      const sites = await store.list(args.name, await store.actorFor(ctx.session.principal));
+      const sites = await ctx.sites.list(args.name, await ctx.sites.actorFor(ctx.session.principal));
       const text = sites.length
         ? sites
             .map((siteInfo) =>
@@ -125,9 +122,8 @@ export const deployTools = [
     outputSchema: { name: z.string(), url: z.string(), ...versionShape },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     async handler(ctx, args) {
-      const store = siteStore(ctx.config.stateDir);
-      const v = await store.rollback(args.name, args.version, await store.actorFor(ctx.session.principal));
-      const url = await store.url(args.name);
+      const v = await ctx.sites.rollback(args.name, args.version, await ctx.sites.actorFor(ctx.session.principal));
+      const url = await ctx.sites.url(args.name);
       return ok({ name: args.name, url, ...v }, `${args.name} now serves ${v.version} (${v.createdAt}) at ${url}`);
     },
   }),
@@ -140,8 +136,7 @@ export const deployTools = [
     outputSchema: { name: z.string(), deletedVersions: z.number() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     async handler(ctx, args) {
-      const store = siteStore(ctx.config.stateDir);
-      const r = await store.remove(args.name, await store.actorFor(ctx.session.principal));
+      const r = await ctx.sites.remove(args.name, await ctx.sites.actorFor(ctx.session.principal));
       return ok(
         { name: args.name, deletedVersions: r.versions },
         `Deleted site ${args.name} (${r.versions} versions).`,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { OutputLog } from '../../src/agent/output-log.js';
+import { enableLinearRegexFallback } from '../../src/agent/regex-fallback.js';
 
 describe('OutputLog', () => {
   it('gives each reader only what came since its cursor', async () => {
@@ -58,5 +59,17 @@ describe('OutputLog', () => {
   it('refuses an invalid until regex with a hint', async () => {
     const log = new OutputLog();
     await expect(log.read({ until: '(', maxBytes: 10 })).rejects.toThrow(/invalid until regex/);
+  });
+
+  // Last: the flag is process-wide. Importing output-log no longer sets it; the agent and the server set
+  // it at start. Without it this read backtracks for seconds (about 2^27 steps) before it returns.
+  it('answers a catastrophic until regex at once once the linear-time fallback is on', async () => {
+    enableLinearRegexFallback();
+    const log = new OutputLog();
+    log.append(`${'a'.repeat(27)}!\n`);
+    const started = Date.now();
+    const read = await log.read({ until: '(a+)+$', maxBytes: 1024 });
+    expect(read.matched).toBe(false);
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 });

@@ -7,6 +7,10 @@ import { shellQuote as q } from '../shared/remote-processes.js';
 import type { DirEntry, FileStat } from '../types.js';
 import type { Call } from './processes.js';
 import { VendorFiles } from '../shared/files-extended.js';
+import { scriptFile } from '../shared/script-file.js';
+
+/** scripts/install-temp.sh MODE TEMP FILE: an uploaded temporary file given its mode and renamed into place. */
+const installTempScript = scriptFile(new URL('./scripts/install-temp.sh', import.meta.url));
 
 /** Daytona reports permissions as octal text ("0644") and mode as "-rw-r--r--"; either gives the bits. */
 function modeOf(fileInfo: FileInfo): number {
@@ -61,12 +65,13 @@ export class DaytonaFiles extends VendorFiles {
     });
   }
 
-  private async sh(what: string, script: string): Promise<void> {
-    const r = await this.call(
-      what,
-      () => this.vendor.process.executeCommand(`bash -c ${q(script)}`, undefined, undefined, 60),
-      { retry: false, scope: 'toolbox' },
-    );
+  /** Runs `script` (a command line, or a script's text with `args` as its positional parameters). */
+  private async sh(what: string, script: string, args: string[] = []): Promise<void> {
+    const command = `bash -c ${q(script)}${args.length ? ` sandbox-mcp ${args.map(q).join(' ')}` : ''}`;
+    const r = await this.call(what, () => this.vendor.process.executeCommand(command, undefined, undefined, 60), {
+      retry: false,
+      scope: 'toolbox',
+    });
     if (r.exitCode !== 0)
       throw new SandboxError('INTERNAL', `Daytona ${what} failed: ${r.result.trim().slice(0, 300)}`);
   }
@@ -104,7 +109,7 @@ export class DaytonaFiles extends VendorFiles {
       scope: 'toolbox',
     });
     try {
-      await this.sh(`write ${file}`, `chmod ${mode.toString(8)} ${q(tmp)} && mv -f ${q(tmp)} ${q(file)}`);
+      await this.sh(`write ${file}`, installTempScript(), [mode.toString(8), tmp, file]);
     } catch (e) {
       await this.vendor.fs.deleteFile(tmp).catch(() => undefined);
       throw e;

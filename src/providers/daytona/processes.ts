@@ -6,10 +6,11 @@ import {
   RemoteProcessTable,
   shellQuote as q,
   signalNumber,
-  treeSignalScript,
+  treeSignalCommand,
 } from '../shared/remote-processes.js';
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
 import { ProcRecords } from '../shared/proc-records.js';
+import { scriptFile } from '../shared/script-file.js';
 
 export type Call = <T>(
   what: string,
@@ -17,7 +18,7 @@ export type Call = <T>(
   opts?: { retry?: boolean; scope?: 'api' | 'toolbox' },
 ) => Promise<T>;
 
-/** What the wrapper prints (exit 97) when the cwd does not exist: one round trip instead of two. */
+/** What scripts/wrap.sh prints (exit 97) when the cwd does not exist: one round trip instead of two. */
 export const NO_CWD = 'sandbox-mcp: no such working directory';
 const POLL_MS = 250;
 
@@ -26,35 +27,27 @@ export function tmpName(kind: string): string {
 }
 
 /**
- * Every command runs as `bash -c '<wrapper>'`, never sourced into the session's own shell: there an
+ * Every command runs under scripts/wrap.sh, never sourced into the session's own shell: there an
  * `exit` would kill the session, a bare `wait` would hang and an async command would block the next.
- * The wrapper records its pid (for killing the tree later), checks the cwd, sets the env, and runs
- * the user's command as a child so it can clean up after it.
+ * The wrapper records its pid (for killing the tree later), checks the cwd (printing NO_CWD, exit 97),
+ * sets the env, and runs the user's command as a child so it can clean up after it.
  */
+const wrapScript = scriptFile(new URL('./scripts/wrap.sh', import.meta.url));
+
 export function wrapCommand(
   command: string,
   options: { cwd: string; env?: Record<string, string>; pidFile: string; stdinFile?: string | null },
 ): string {
-  const exports = Object.entries(options.env ?? {}).map(([k, v]) => {
+  const assignments = Object.entries(options.env ?? {}).map(([k, v]) => {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
       throw new SandboxError('INVALID_ARGUMENT', `invalid environment variable name ${JSON.stringify(k)}`, {
         hint: 'use letters, digits and underscores, not starting with a digit',
       });
-    return `export ${k}=${q(v)}`;
+    return `${k}=${v}`;
   });
-  const stdin =
-    options.stdinFile === undefined ? '' : ` < ${options.stdinFile === null ? '/dev/null' : q(options.stdinFile)}`;
-  const cleanup = [options.pidFile, ...(options.stdinFile ? [options.stdinFile] : [])].map(q).join(' ');
-  const script = [
-    `echo $$ > ${q(options.pidFile)}`,
-    `cd -- ${q(options.cwd)} 2>/dev/null || { echo ${q(NO_CWD)} >&2; rm -f ${cleanup}; exit 97; }`,
-    ...exports,
-    `bash -c ${q(command)}${stdin}`,
-    'rc=$?',
-    `rm -f ${cleanup}`,
-    'exit $rc',
-  ].join('\n');
-  return `bash -c ${q(script)}`;
+  const stdin = options.stdinFile === undefined ? '' : (options.stdinFile ?? '/dev/null');
+  const args = [options.pidFile, options.cwd, stdin, command, ...assignments];
+  return `bash -c ${q(wrapScript())} wrap ${args.map(q).join(' ')}`;
 }
 
 interface DaytonaProc {
@@ -219,8 +212,7 @@ export class DaytonaProcesses implements ProcessApi {
       return ProcRecords.info(await this.elsewhere(rec.processId));
     }
     const dp = this.procs.get(p.processId)!;
-    if (p.running)
-      await signalTree(this.vendor, this.call, `$(cat ${q(dp.pidFile)} 2>/dev/null)`, signalNumber(signal));
+    if (p.running) await signalTree(this.vendor, this.call, dp.pidFile, signalNumber(signal));
     return p.info();
   }
 
@@ -244,10 +236,10 @@ export class DaytonaProcesses implements ProcessApi {
   }
 }
 
-/** Daytona signals nothing but whole sessions; this reaches a process and all its descendants. */
-export async function signalTree(vendor: Vendor, call: Call, pidExpr: string, sig: number): Promise<void> {
-  const script = `pid=${pidExpr}; [ -n "$pid" ] || exit 0\n${treeSignalScript('$pid', sig)}`;
-  await call('signal process', () => vendor.process.executeCommand(`bash -c ${q(script)}`, undefined, undefined, 15), {
+/** Daytona signals nothing but whole sessions; this reaches a process (its pid in `pidFile`) and all its descendants. */
+export async function signalTree(vendor: Vendor, call: Call, pidFile: string, sig: number): Promise<void> {
+  const command = treeSignalCommand(sig, { pidFile });
+  await call('signal process', () => vendor.process.executeCommand(command, undefined, undefined, 15), {
     retry: false,
     scope: 'toolbox',
   }).catch(() => undefined);

@@ -8,7 +8,6 @@ import { SandboxChromium } from '../shared/cdp-browser.js';
 import type { BrowserEndpoint, ExecOptions, ExecResult, Sandbox } from '../types.js';
 import { DaytonaFiles } from './files.js';
 import { DaytonaProcesses, NO_CWD, signalTree, tmpName, wrapCommand, type Call } from './processes.js';
-import { shellQuote as q } from '../shared/remote-processes.js';
 
 export interface DaytonaSandboxDeps {
   daytona: Daytona;
@@ -115,7 +114,7 @@ export class DaytonaSandbox implements Sandbox {
     let timedOut = false;
     let cancelled = false;
     const stop = () => {
-      void signalTree(this.vendor, this.deps.call, `$(cat ${q(pidFile)} 2>/dev/null)`, 9);
+      void signalTree(this.vendor, this.deps.call, pidFile, 9);
     };
     const timer = setTimeout(() => {
       timedOut = true;

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { CONTROLLER_SCRIPT } from './framing.js';
+import { controllerScript } from './framing.js';
 
 export interface ExecStarter {
   start(cmd: string[], opts: { env?: Record<string, string>; stdin: boolean }): Promise<{ stream: Duplex }>;
@@ -13,7 +13,7 @@ const MAX_ANSWER_CHARS = 256;
 const OVERLONG = 'x'.repeat(MAX_ANSWER_CHARS + 1);
 
 /**
- * The container's kill controller (see CONTROLLER_SCRIPT): started once with the container, kept on an
+ * The container's kill controller (scripts/controller.sh): started once with the container, kept on an
  * open exec stream. kill() resolves false when the controller is gone or does not answer, so the caller
  * can fall back to a fresh exec.
  */
@@ -24,7 +24,7 @@ export class Controller {
   private buffered = '';
 
   async start(runner: ExecStarter): Promise<void> {
-    const { stream } = await runner.start(['/bin/bash', '-c', CONTROLLER_SCRIPT, 'sandbox-mcp-control'], {
+    const { stream } = await runner.start(['/bin/bash', '-c', controllerScript(), 'sandbox-mcp-control'], {
       stdin: true,
     });
     this.stream = stream;

@@ -1,28 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:os';
 import { Writable, type Duplex } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { SandboxError } from '../../errors.js';
-import { HeadTailCapture } from '../../agent/capture.js';
 import { MAX_TRANSFER_BYTES } from '../../agent/protocol.js';
-import type { ExecOptions, ExecResult } from '../types.js';
+import type { ExecResult } from '../types.js';
 import { Controller } from './control.js';
 import { execStartFailed, translateDockerError, type ErrorContext } from './errors.js';
-import {
-  EndLines,
-  KILL_SCRIPT,
-  MARKER_ENV,
-  StderrFramer,
-  TOKEN_ENV,
-  TrailerScanner,
-  wrapperCmd,
-  type FrameHeader,
-} from './framing.js';
+import { ExecRun, KILL_GRACE_MS, type RunOptions } from './exec-run.js';
+import { killScript, MARKER_ENV, TOKEN_ENV, wrapperCmd } from './framing.js';
 
-/** After a kill, answer at the latest this long later even if the engine keeps the stream open. */
-const KILL_GRACE_MS = 5000;
-/** How long a kill waits for a command that has not started yet (a loaded engine can take seconds). */
-const HEADER_WAIT_MS = 10_000;
+// processes.ts reads exit statuses the same way a run does.
+export { signalFromStatus } from './exec-run.js';
+
 const SANDBOX_USER = '1000:1000';
 /** A helper's output: the largest file content one read moves, plus its size line and some slack. */
 const HELPER_MAX_STDOUT = MAX_TRANSFER_BYTES + 64 * 1024;
@@ -36,12 +25,6 @@ export function newToken(): string {
 export interface StartedExec {
   exec: Dockerode.Exec;
   stream: Duplex;
-}
-
-/** Signal name for a 128+n status, if n is the signal we sent. */
-export function signalFromStatus(status: number | null, sent: string | undefined): string | null {
-  if (status === null || !sent || status <= 128) return null;
-  return constants.signals[sent as NodeJS.Signals] === status - 128 ? sent : null;
 }
 
 /** Collects chunks up to a byte budget; push() says false once the budget is passed (the rest is dropped). */
@@ -272,7 +255,7 @@ export class ContainerExec {
   async kill(token: string, signal: string, session = 0): Promise<void> {
     if (await this.controller.kill(token, signal, session)) return;
     const { stream } = await this.start(
-      ['/bin/bash', '-c', KILL_SCRIPT, 'sandbox-mcp-kill', token, signal, String(session)],
+      ['/bin/bash', '-c', killScript(), 'sandbox-mcp-kill', token, signal, String(session)],
       { stdin: false },
     );
     await this.demux(
@@ -295,153 +278,13 @@ export class ContainerExec {
   }
 
   /** shell_exec: runs `command` to completion with head+tail output capture, a timeout and cancellation. */
-  async run(command: string, opts: ExecOptions & { maxOutputBytes: number }): Promise<ExecResult> {
+  async run(command: string, opts: RunOptions): Promise<ExecResult> {
     const token = newToken();
-    const started = performance.now();
+    const at = performance.now();
     const { exec, stream } = await this.start(wrapperCmd(opts.cwd ?? this.workdir, command, opts.env), {
       env: { [TOKEN_ENV]: token },
       stdin: opts.stdin !== undefined,
     });
-    const budget = Math.max(512, Math.floor(opts.maxOutputBytes / 2));
-    const out = new HeadTailCapture(budget);
-    const err = new HeadTailCapture(budget);
-    let header: FrameHeader | undefined;
-    let trailerCode: number | undefined;
-    let killedWith: string | undefined;
-    let timedOut = false;
-    let cancelled = false;
-    let answered = false;
-    const emit = (streamName: 'stdout' | 'stderr', chunk: Buffer) => {
-      if (!answered) opts.onOutput?.({ stream: streamName, data: chunk.toString('utf8') });
-    };
-
-    return new Promise<ExecResult>((resolve, reject) => {
-      const timers: NodeJS.Timeout[] = [];
-      const finish = async () => {
-        if (answered) return;
-        answered = true;
-        timers.forEach(clearTimeout);
-        opts.signal?.removeEventListener('abort', onAbort);
-        if (header === 'nocwd') {
-          reject(
-            new SandboxError('INVALID_ARGUMENT', `cwd ${opts.cwd} is not an existing directory`, {
-              hint: 'pass an existing directory (relative paths start at the workdir), or create it first with mkdir -p',
-            }),
-          );
-          return;
-        }
-        if (header === undefined && trailerCode === undefined && !killedWith) {
-          reject(execStartFailed(out.text() + err.text()));
-          return;
-        }
-        let exitCode: number | null = trailerCode ?? null;
-        let signal: string | null = null;
-        if (trailerCode === undefined && !killedWith && (await this.containerGone())) {
-          reject(
-            new SandboxError(
-              'SANDBOX_GONE',
-              'the sandbox container was removed or stopped while the command ran (not by sandbox-mcp)',
-              {
-                hint: 'the next call starts a fresh sandbox; files and processes of this one are gone',
-              },
-            ),
-          );
-          return;
-        }
-        if (trailerCode === undefined) {
-          // The wrapper died with the command (our kill, or the sandbox's memory limit): ask the engine.
-          exitCode = await this.exitCode(exec).catch(() => null);
-          if (killedWith) {
-            signal = killedWith;
-            exitCode = null;
-          }
-        } else {
-          signal = signalFromStatus(trailerCode, killedWith);
-          if (signal) exitCode = null;
-        }
-        resolve({
-          exitCode,
-          signal,
-          stdout: out.text(),
-          stderr: err.text(),
-          durationMs: Math.round((performance.now() - started) * 100) / 100,
-          timedOut,
-          cancelled,
-          truncated: out.dropped + err.dropped > 0,
-          droppedBytes: out.dropped + err.dropped,
-        });
-      };
-      // The kill finds the command's processes by their marker, which only exists once the wrapper has
-      // started the command (the header line says so). A cancel or timeout that comes earlier waits for
-      // the header, else the command would start after the kill and outlive the call.
-      let killSent = false;
-      const sendKill = () => {
-        if (killSent) return;
-        killSent = true;
-        this.kill(token, 'SIGKILL', typeof header === 'object' ? header.pid : 0).catch(() => undefined);
-        timers.push(
-          setTimeout(() => {
-            stream.destroy();
-            void finish();
-          }, KILL_GRACE_MS),
-        );
-      };
-      const killAll = () => {
-        killedWith = 'SIGKILL';
-        if (header !== undefined) sendKill();
-        else timers.push(setTimeout(sendKill, HEADER_WAIT_MS));
-      };
-      const onAbort = () => {
-        if (!answered) {
-          cancelled = true;
-          killAll();
-        }
-      };
-      const ends = new EndLines(() => void finish());
-      const framer = new StderrFramer(token, {
-        header: (headerLine) => {
-          header = headerLine;
-          if (headerLine === 'nocwd') void finish();
-          else if (killedWith) sendKill();
-        },
-        data: (data) => {
-          err.push(data);
-          emit('stderr', data);
-        },
-        exit: (code) => {
-          trailerCode = code;
-          ends.exit(code);
-        },
-      });
-      const stdout = new TrailerScanner(token, 'out', {
-        data: (data) => {
-          out.push(data);
-          emit('stdout', data);
-        },
-        trailer: () => ends.stdoutEnded(),
-      });
-      this.demux(
-        stream,
-        (b) => stdout.push(b),
-        (b) => framer.push(b),
-      )
-        .then(() => {
-          stdout.flush();
-          framer.flush();
-          return finish();
-        })
-        .catch(reject);
-      if (opts.stdin !== undefined) stream.end(opts.stdin);
-      timers.push(
-        setTimeout(() => {
-          if (!answered) {
-            timedOut = true;
-            killAll();
-          }
-        }, opts.timeoutMs),
-      );
-      if (opts.signal?.aborted) onAbort();
-      else opts.signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return new ExecRun(this, { exec, stream, token, at }, opts).result();
   }
 }

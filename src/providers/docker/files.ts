@@ -17,6 +17,7 @@ import { MAX_TRANSFER_BYTES } from '../../agent/protocol.js';
 import { sniff } from '../../agent/sniff.js';
 import { MAX_SCANNED } from '../../agent/walk.js';
 import { helperError } from '../shared/helper-errors.js';
+import { scriptFile } from '../shared/script-file.js';
 import type { ContainerExec } from './exec.js';
 import { jsToPcre } from './regex.js';
 import {
@@ -34,122 +35,14 @@ import {
  * through the engine's archive API: every path, `..` and symlink resolves the way the sandbox sees it
  * (a symlink to / reaches the container's own root, never the host's), permissions are the sandbox
  * user's, and the read-only root and the tmpfs mounts behave as they do for commands. (putArchive would
- * write as root, bypass those permissions and cannot write into tmpfs mounts.)
+ * write as root, bypass those permissions and cannot write into tmpfs mounts.) The operations are
+ * scripts/files.sh.
  */
-const FAIL = `fail() { printf 'E\\t%s\\t%s\\t%s\\n' "$1" "$2" "\${3:-}" >&2; exit 3; }`;
-const EXISTS = (value: string) =>
-  `[ -e "${value}" ] || [ -L "${value}" ] || fail NOT_FOUND "${value}: no such file or directory" "check the path with file_list"`;
-/** Mount points of the container: deleting or moving one fails half-way, so it is refused up front. */
-const GUARD = (value: string, what: string, hint: string) =>
-  `case ${value} in /|/workspace|/tmp|/home/user) fail PERMISSION_DENIED "${value} is a mount point of the sandbox and cannot be ${what}" "${hint}";; esac`;
-const NOT_REGULAR =
-  'fail INVALID_ARGUMENT "$p is not a regular file (a device, FIFO or socket)" "read it with shell_exec instead, e.g. head -c 1000"';
-/** A sniff of the first bytes; bounded in time too, should the path have become a FIFO meanwhile. */
-const SNIFF_HEAD = 'timeout -s KILL 5 head -c 8192 -- "$p"';
-/** lstat fields: raw mode (hex), size, then atime, mtime, ctime, birth as "YYYY-MM-DD hh:mm:ss.n +0000". */
-const STAT_FORMAT = '%f\\t%s\\t%x\\t%y\\t%z\\t%w\\n';
+const filesScript = scriptFile(new URL('./scripts/files.sh', import.meta.url));
+type FilesOp = 'read' | 'write' | 'stat' | 'list' | 'mkdir' | 'remove' | 'rename' | 'tree' | 'search';
 
-const SCRIPTS = {
-  // $4: the most a whole-file read (no $3) may return. Only regular files, checked again on the open
-  // descriptor (/dev/fd/3): a path swapped to a device after the first test is refused, not read for ever.
-  read: [
-    FAIL,
-    'p=$1; off=$2; len=$3; max=$4',
-    EXISTS('$p'),
-    '[ -d "$p" ] && fail INVALID_ARGUMENT "$p is a directory" "use file_list to see its entries"',
-    `[ -f "$p" ] || ${NOT_REGULAR}`,
-    '[ -r "$p" ] || fail PERMISSION_DENIED "$p: permission denied"',
-    'exec 3<"$p" || exit 1',
-    `[ -f /dev/fd/3 ] || ${NOT_REGULAR}`,
-    'size=$(stat -Lc %s /dev/fd/3) || exit 1',
-    'if [ -z "$len" ] && [ $((size - off)) -gt "$max" ]; then fail LIMIT_EXCEEDED "$p is $size bytes, more than the $max one read moves" "read it in ranges (file_read with offset and limit), or work on it with shell_exec (head, tail, sed -n, split)"; fi',
-    'printf "%s\\n" "$size"',
-    'tail -c "+$((off + 1))" <&3 | head -c "${len:-$((max + 1))}"',
-  ],
-  write: [
-    FAIL,
-    'p=$1; mode=$2',
-    // A final symlink is followed, as editors do; inside the container, so it can only lead to its own files.
-    'n=0; while [ -L "$p" ] && [ $n -lt 40 ]; do l=$(readlink -- "$p"); case $l in /*) p=$l;; *) p=$(dirname -- "$p")/$l;; esac; n=$((n + 1)); done',
-    '[ -d "$p" ] && fail INVALID_ARGUMENT "$p is a directory" "write to a file path inside it"',
-    // A name is at most 255 bytes: 50 characters of it keep the temporary name under that.
-    'd=$(dirname -- "$p"); b=$(basename -- "$p"); b=${b:0:50}',
-    'mkdir -p -- "$d" || exit 1',
-    'if [ -z "$mode" ]; then if [ -e "$p" ]; then mode=$(stat -Lc %a -- "$p") || exit 1; else mode=644; fi; fi',
-    'tmp=$(mktemp -- "$d/.$b.XXXXXX.tmp") || exit 1',
-    'if cat >"$tmp" && chmod -- "$mode" "$tmp" && mv -fT -- "$tmp" "$p"; then :; else s=$?; rm -f -- "$tmp"; exit "$s"; fi',
-    `stat --printf '${STAT_FORMAT}' -- "$p"; echo; [ -f "$p" ] && ${SNIFF_HEAD}; exit 0`,
-  ],
-  // stat line, link target line (empty unless a symlink), then the first bytes of a regular file for sniffing.
-  stat: [
-    FAIL,
-    'p=$1',
-    EXISTS('$p'),
-    `stat --printf '${STAT_FORMAT}' -- "$p" || exit 1`,
-    'if [ -L "$p" ]; then readlink -- "$p"; else echo; fi',
-    `[ -f "$p" ] && [ ! -L "$p" ] && [ -r "$p" ] && ${SNIFF_HEAD}`,
-    'exit 0',
-  ],
-  list: [
-    FAIL,
-    'p=$1',
-    EXISTS('$p'),
-    '[ -d "$p" ] || fail INVALID_ARGUMENT "$p is not a directory" "use file_info or file_read for a file"',
-    'cd -- "$p" || exit 1',
-    "find . -mindepth 1 -maxdepth 1 -printf '%y\\t%s\\t%T@\\t%P\\0'",
-  ],
-  mkdir: [
-    FAIL,
-    'p=$1',
-    '[ -e "$p" ] && [ ! -d "$p" ] && fail ALREADY_EXISTS "$p already exists and is not a directory"',
-    'mkdir -p -- "$p"',
-  ],
-  remove: [
-    FAIL,
-    'p=$1; r=$2',
-    EXISTS('$p'),
-    GUARD('$p', 'deleted', 'delete the entries inside it instead'),
-    'if [ -d "$p" ] && [ ! -L "$p" ]; then',
-    '  [ "$r" = 1 ] || fail INVALID_ARGUMENT "$p is a directory" "pass recursive: true to delete it with its contents"',
-    '  rm -rf -- "$p"',
-    'else rm -f -- "$p"; fi',
-  ],
-  rename: [
-    FAIL,
-    'f=$1; t=$2; o=$3',
-    EXISTS('$f'),
-    '[ "$f" = "$t" ] && exit 0',
-    GUARD('$f', 'moved', 'move the entries inside it instead'),
-    'case $t in "$f"/*) [ -d "$f" ] && fail INVALID_ARGUMENT "cannot move the folder $f into itself ($t)" "pick a destination outside it";; esac',
-    'if [ "$o" != 1 ] && { [ -e "$t" ] || [ -L "$t" ]; }; then fail ALREADY_EXISTS "$t already exists" "pass overwrite: true to replace it, or give the full new path (to move into a folder, end \\"to\\" with the file name)"; fi',
-    '[ -d "$t" ] && [ ! -L "$t" ] && [ ! -d "$f" ] && fail INVALID_ARGUMENT "$t is a folder and cannot be replaced by a file" "give the full new path inside it, e.g. \\"folder/name\\""',
-    'mkdir -p -- "$(dirname -- "$t")" && mv -fT -- "$f" "$t"',
-  ],
-  tree: [
-    FAIL,
-    'p=$1',
-    EXISTS('$p'),
-    '[ -d "$p" ] || fail INVALID_ARGUMENT "$p is a file, not a folder" "use file_info or file_read for a file"',
-    // A walk stops at MAX_SCANNED records anyway: find is stopped there instead of listing millions.
-    `shift; find "$@" 2>/dev/null | head -z -n ${MAX_SCANNED + 1}; exit 0`,
-  ],
-  // $1 root, $2 timeout (s), $3 max lines, $4 grep flags, $5 pattern; stdin: NUL-separated files under root.
-  search: [
-    FAIL,
-    'p=$1',
-    EXISTS('$p'),
-    'printf "" | grep $4 -e "$5" >/dev/null 2>&1; [ $? -ge 2 ] && fail INVALID_ARGUMENT "invalid regex for grep -P: $5" "the docker provider searches with PCRE, close to JavaScript regex: simplify the pattern"',
-    'list=$(mktemp) && cat >"$list" || exit 1',
-    // Matching lines are cut (a file of one 30 MB line would otherwise come back whole); a match
-    // is shown shortened anyway.
-    'if [ -d "$p" ]; then cd -- "$p" || exit 1; timeout -s KILL "$2" xargs -0 -r grep -nHIZ $4 -e "$5" -- <"$list" | head -n "$3" | cut -b 1-8192; s=${PIPESTATUS[0]}',
-    'else timeout -s KILL "$2" grep -nHIZ $4 -e "$5" -- "$p" | head -n "$3" | cut -b 1-8192; s=${PIPESTATUS[0]}; fi',
-    '[ "$s" = 137 ] && printf "\\ntimedout\\n"',
-    // Binary files (grep -I skips them): non-empty, and no line of them matches the empty pattern.
-    'if [ -d "$p" ]; then printf "\\n\\0BINARY\\0"; xargs -0 -r grep -ILZ -e "" -- <"$list" 2>/dev/null; fi',
-    'rm -f -- "$list"; exit 0',
-  ],
-} satisfies Record<string, string[]>;
+/** A walk stops at MAX_SCANNED records anyway: find is stopped just past them instead of listing millions. */
+const MAX_TREE_RECORDS = String(MAX_SCANNED + 1);
 
 const TYPES: Record<number, FileStat['type']> = { 0o100000: 'file', 0o040000: 'directory', 0o120000: 'symlink' };
 const FIND_TYPES: Record<string, FileStat['type']> = { f: 'file', d: 'directory', l: 'symlink' };
@@ -237,8 +130,8 @@ export class DockerFiles implements FilesApi {
     return path.posix.resolve(this.runner.workdir, filePath);
   }
 
-  private async run(script: keyof typeof SCRIPTS, file: string, args: string[], stdin?: Buffer) {
-    const r = await this.runner.helper(SCRIPTS[script].join('\n'), args, { stdin });
+  private async run(operation: FilesOp, file: string, args: string[], stdin?: Buffer) {
+    const r = await this.runner.helper(filesScript(), [operation, ...args], { stdin });
     if (r.exitCode !== 0) throw helperError(r.stderr, r.exitCode, file);
     return r.stdout;
   }
@@ -319,7 +212,7 @@ export class DockerFiles implements FilesApi {
   async tree(filePath: string, treeOptions: TreeOptions): Promise<TreeResult> {
     const root = this.resolve(filePath);
     const depth = Math.max(1, Math.min(SEARCH_DEPTH_MAX, Math.floor(treeOptions.depth)));
-    const out = await this.run('tree', root, [root, ...walkArgs(root, depth, treeOptions)]);
+    const out = await this.run('tree', root, [root, MAX_TREE_RECORDS, ...walkArgs(root, depth, treeOptions)]);
     return parseTree(root, this.runner.workdir, out.toString(), treeOptions);
   }
 
@@ -333,6 +226,7 @@ export class DockerFiles implements FilesApi {
     if (st.type === 'directory') {
       const found = await this.run('tree', root, [
         root,
+        MAX_TREE_RECORDS,
         ...walkArgs(root, SEARCH_DEPTH_MAX, { includeHidden: searchOptions.includeHidden }, true),
       ]);
       const { globMatcher } = await import('../../agent/glob.js');

@@ -1,9 +1,11 @@
+import { scriptFile } from '../shared/script-file.js';
+
 /**
- * Commands run under a small bash wrapper (below) that frames the command's stderr: a first line with
- * the command's pid inside the container (or "nocwd"), and a last line with its exit status. The exec
- * API alone cannot tell when the command itself ended: its stream stays open while any background
- * child holds the pipes, and the engine then waits about 2 s before closing it. The frame lines carry a
- * per-command random token, so a command's own output cannot forge them.
+ * Commands run under a small bash wrapper (scripts/wrapper.sh) that frames the command's stderr: a
+ * first line with the command's pid inside the container (or "nocwd"), and a last line with its exit
+ * status. The exec API alone cannot tell when the command itself ended: its stream stays open while any
+ * background child holds the pipes, and the engine then waits about 2 s before closing it. The frame
+ * lines carry a per-command random token, so a command's own output cannot forge them.
  */
 
 /** Names every process of one command (inherited through the environment), so a kill finds them all. */
@@ -13,104 +15,28 @@ export const MARKER_ENV = 'SANDBOX_MCP_EXEC';
 export const TOKEN_ENV = 'SANDBOX_MCP_TOKEN';
 
 /**
- * $1 = cwd, $2 = command, then the caller's NAME=value pairs. The command runs in its own session
- * (setsid), marked with MARKER_ENV; the wrapper outside it survives a kill of the command's tree and
- * reports the status at once. The caller's variables reach the command through env(1), never the
- * wrapper's own bash: BASH_ENV, SHELLOPTS, PS4 or PATH given for the command would otherwise run in,
- * trace or break the wrapper (its token in the output, a start reported as failed).
+ * scripts/wrapper.sh CWD COMMAND [NAME=value...]: runs the command in its own session (setsid), marked
+ * with MARKER_ENV, and frames its output with the token in TOKEN_ENV (the script spells both names).
  */
-export const WRAPPER = [
-  `cd -- "$1" 2>/dev/null || { printf '%s:nocwd\\n' "$${TOKEN_ENV}" >&2; exit 1; }`,
-  // bash runs -c text line by line: the header line runs before the command is even parsed. The group's
-  // stderr is /dev/null only for the wrapper's own "Killed ..." job report (after a timeout or kill);
-  // the command writes to the real stderr (fd 3).
-  `{ setsid -w env "\${@:3}" ${MARKER_ENV}=$${TOKEN_ENV} /bin/bash -c 'printf "%s:pid:%s\\n" "$${MARKER_ENV}" "$$" >&2'$'\\n'"$2" 2>&3 3>&-; } 3>&2 2>/dev/null`,
-  's=$?',
-  // stdout's trailer first: once both arrived, all the command's output has (pipes keep order per stream).
-  `printf '\\0\\033%s:out:\\n' "$${TOKEN_ENV}"`,
-  `printf '\\0\\033%s:exit:%s\\n' "$${TOKEN_ENV}" "$s" >&2`,
-  'exit "$s"',
-].join('\n');
+const wrapperScript = scriptFile(new URL('./scripts/wrapper.sh', import.meta.url));
 
 /** The exec command line that runs `command` in `cwd` with the caller's `env` under the wrapper. */
 export function wrapperCmd(cwd: string, command: string, env: Record<string, string> = {}): string[] {
   const vars = Object.entries(env)
     .filter(([k]) => k !== MARKER_ENV && k !== TOKEN_ENV)
     .map(([k, v]) => `${k}=${v}`);
-  return ['/bin/bash', '-c', WRAPPER, 'sandbox-mcp', cwd, command, ...vars];
+  return ['/bin/bash', '-c', wrapperScript(), 'sandbox-mcp', cwd, command, ...vars];
 }
 
-/**
- * $1 = token, $2 = signal, $3 = the command's session id (0: none). Signals every process carrying the
- * token in its environment or still in the command's session (a child that cleared its environment,
- * `env -i`, keeps the session), and the process groups they lead or belong to, so children that moved
- * to their own group or session die too.
- */
-export const KILL_SCRIPT = [
-  'me=$$',
-  'for d in /proc/[0-9]*; do',
-  '  p=${d#/proc/}; [ "$p" = "$me" ] && continue',
-  '  read -r st < "$d/stat" 2>/dev/null || continue',
-  '  f=(${st##*) }); g=${f[2]}',
-  `  [ "\${3:-0}" -gt 1 ] 2>/dev/null && [ "\${f[3]}" = "$3" ] || grep -qzxF "${MARKER_ENV}=$1" "$d/environ" 2>/dev/null || continue`,
-  '  [ "$g" -gt 1 ] 2>/dev/null && kill -s "$2" -- "-$g" 2>/dev/null',
-  '  kill -s "$2" "$p" 2>/dev/null',
-  'done',
-  'exit 0',
-].join('\n');
+/** scripts/kill.sh TOKEN SIGNAL SESSION: signals every process of one command (MARKER_ENV or its session). */
+export const killScript = scriptFile(new URL('./scripts/kill.sh', import.meta.url));
 
 /**
- * The same kill as a long-lived controller (one per container, started with it) that reads
- * "kill TOKEN SIGNAL SESSION" lines and answers "done TOKEN". It uses bash builtins only, never forks, so it
- * still works when the sandbox has used up its process limit (a fork bomb), when no new exec can start.
+ * scripts/controller.sh: the same kill as a long-lived controller (one per container, started with it)
+ * that reads "kill TOKEN SIGNAL SESSION" lines and answers "done TOKEN"; bash builtins only, so it still
+ * works when the sandbox has used up its process limit.
  */
-export const CONTROLLER_SCRIPT = [
-  'killmarked() {',
-  '  local d p e st f g hit',
-  '  for d in /proc/[0-9]*; do',
-  '    p=${d#/proc/}; [ "$p" = "$$" ] && continue',
-  '    read -r st < "$d/stat" 2>/dev/null || continue',
-  '    f=(${st##*) }); g=${f[2]}',
-  '    hit=',
-  '    [ "${3:-0}" -gt 1 ] 2>/dev/null && [ "${f[3]}" = "$3" ] && hit=1',
-  `    [ -n "$hit" ] || while IFS= read -r -d '' e; do [ "$e" = "${MARKER_ENV}=$1" ] && { hit=1; break; }; done < "$d/environ" 2>/dev/null`,
-  '    [ -n "$hit" ] || continue',
-  '    [ "$g" -gt 1 ] 2>/dev/null && kill -s "$2" -- "-$g" 2>/dev/null',
-  '    kill -s "$2" "$p" 2>/dev/null',
-  '  done',
-  '}',
-  // killall: every process but PID 1 (docker-init), the container's main process and this controller;
-  // passes repeat while they find live ones (a fork bomb spawns between passes); zombies are skipped.
-  'killall() {',
-  '  local d p st f pass found; local -A seen=()',
-  '  for pass in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do',
-  '    found=0',
-  '    for d in /proc/[0-9]*; do',
-  '      p=${d#/proc/}',
-  '      { [ "$p" = 1 ] || [ "$p" = "$$" ] || [ "$p" = "$main" ]; } && continue',
-  '      read -r st < "$d/stat" 2>/dev/null || continue',
-  '      f=(${st##*) }); [ "${f[0]}" = Z ] && continue',
-  '      kill -9 "$p" 2>/dev/null && { found=1; seen[$p]=1; }',
-  '    done',
-  '    [ "$found" = 0 ] && break',
-  '  done',
-  '  printf "done killall %s\\n" "${#seen[@]}"',
-  '}',
-  // The main process: at start, the lowest pid whose parent is PID 1 (exec\'d processes have parent 0).
-  'main=',
-  'for d in /proc/[0-9]*; do',
-  '  read -r st < "$d/stat" 2>/dev/null || continue',
-  '  f=(${st##*) }); p=${d#/proc/}',
-  '  [ "${f[1]}" = 1 ] && { [ -z "$main" ] || [ "$p" -lt "$main" ]; } && main=$p',
-  'done',
-  'while read -r cmd a b c; do',
-  '  case "$cmd" in',
-  '    kill) killmarked "$a" "$b" "$c"; printf "done %s\\n" "$a" ;;',
-  '    killall) killall ;;',
-  '    *) printf "done %s\\n" "$a" ;;',
-  '  esac',
-  'done',
-].join('\n');
+export const controllerScript = scriptFile(new URL('./scripts/controller.sh', import.meta.url));
 
 /** After the exit line, wait at most this long for stdout's end line. */
 const DRAIN_MS = 2000;

@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { scriptFile } from '../shared/script-file.js';
 import type { ContainerExec } from './exec.js';
 
 /** scripts/last-use.sh: the last-use mark of a handle's container, which any replica's idle reaper reads. */
-let script: string | undefined;
-const lastUseScript = () => (script ??= readFileSync(new URL('./scripts/last-use.sh', import.meta.url), 'utf8'));
+const lastUseScript = scriptFile(new URL('./scripts/last-use.sh', import.meta.url));
 
 /**
  * The last use of a stateless handle's container, marked inside it (docker labels cannot change after

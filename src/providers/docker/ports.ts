@@ -2,22 +2,15 @@ import { Duplex } from 'node:stream';
 import { SandboxError } from '../../errors.js';
 import { newToken, type ContainerExec } from './exec.js';
 import { MARKER_ENV } from './framing.js';
+import { scriptFile } from '../shared/script-file.js';
 
 /**
- * Port bridging through the exec API: bash opens a TCP connection to the port on the container's own
- * loopback and copies bytes both ways over the exec's stdin/stdout. Containers run with network none,
- * so this is the only way in; no bridge IP is ever used. "ok" on stderr says the connection is up.
+ * Port bridging through the exec API (scripts/port-bridge.sh PORT): bash opens a TCP connection to the
+ * port on the container's own loopback and copies bytes both ways over the exec's stdin/stdout.
+ * Containers run with network none, so this is the only way in; no bridge IP is ever used. "ok" on
+ * stderr says the connection is up.
  */
-const BRIDGE = [
-  '{ exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || { exec 3<>"/dev/tcp/::1/$1"; } 2>/dev/null || exit 7',
-  "printf 'ok\\n' >&2",
-  // Background jobs get /dev/null as stdin, so the writer reads a saved copy (fd 4). The reader runs in
-  // the foreground: when the server closes the connection, the writer is stopped and the exec ends.
-  'exec 4<&0',
-  'cat <&4 >&3 &',
-  'cat <&3',
-  'kill $! 2>/dev/null',
-].join('\n');
+const bridgeScript = scriptFile(new URL('./scripts/port-bridge.sh', import.meta.url));
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -28,7 +21,7 @@ export async function connectPort(runner: ContainerExec, port: number): Promise<
     });
   }
   const token = newToken();
-  const { exec, stream } = await runner.start(['/bin/bash', '-c', BRIDGE, 'sandbox-mcp-port', String(port)], {
+  const { exec, stream } = await runner.start(['/bin/bash', '-c', bridgeScript(), 'sandbox-mcp-port', String(port)], {
     env: { [MARKER_ENV]: token },
     stdin: true,
   });

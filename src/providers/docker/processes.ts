@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { SandboxError } from '../../errors.js';
-import { toSandboxError } from '../shared/agent-errors.js';
+import { translateAgentError } from '../shared/agent-errors.js';
 import { newProcessId, ProcRecords } from '../shared/proc-records.js';
 import { OutputLog } from '../../agent/output-log.js';
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
@@ -154,7 +154,7 @@ export class DockerProcesses implements ProcessApi {
     const p = this.find(processId);
     if (!p) return this.records.read((await this.elsewhere(processId)).processId, readOptions);
     const r = await p.log.read(readOptions).catch((error: unknown) => {
-      throw toSandboxError(error);
+      throw translateAgentError(error);
     });
     return {
       output: r.output,

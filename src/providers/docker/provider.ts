@@ -7,6 +7,7 @@ import type { Config } from '../../config.js';
 import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { newSandboxId } from '../shared/sandbox-id.js';
+import { scriptFile } from '../shared/script-file.js';
 import { ServerRegistry } from '../shared/registry.js';
 import type {
   CreateOptions,
@@ -28,6 +29,8 @@ import { DockerSandbox } from './sandbox.js';
 const WORKDIR = '/workspace';
 const HOME = '/home/user';
 const PING_TIMEOUT_MS = 5000;
+/** scripts/probe-image.sh: whether the image gives the sandbox user what the tools need. */
+const probeImageScript = scriptFile(new URL('./scripts/probe-image.sh', import.meta.url));
 /** Container labels: what list() filters on and what orphan reaping reads. */
 const L = {
   managed: 'sandbox-mcp.managed',
@@ -320,10 +323,7 @@ export class DockerProvider implements SandboxProvider {
 
   /** Once per server: does the image give the sandbox user what the tools need? Clear words if not. */
   private async probeImage(runner: ContainerExec): Promise<void> {
-    const r = await runner.helper(
-      'for t in setsid env stat find grep mktemp; do command -v $t >/dev/null || { echo "missing $t"; exit 2; }; done; test -w /workspace || { echo "/workspace is not writable by uid 1000"; exit 2; }',
-      [],
-    );
+    const r = await runner.helper(probeImageScript(), []);
     if (r.exitCode !== 0) {
       const why =
         r.exitCode === 2

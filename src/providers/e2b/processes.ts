@@ -2,7 +2,7 @@ import { CommandExitError, type CommandHandle, type Sandbox as Vendor } from 'e2
 import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { ProcRecords } from '../shared/proc-records.js';
-import { RemoteProcess, RemoteProcessTable, treeSignalScript } from '../shared/remote-processes.js';
+import { RemoteProcess, RemoteProcessTable, treeSignalCommand } from '../shared/remote-processes.js';
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
 
 type Call = <T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean }) => Promise<T>;
@@ -163,7 +163,7 @@ export class E2BProcesses implements ProcessApi {
 
 /** E2B's kill signals only the pid it started; this reaches every descendant. */
 export async function signalTree(vendor: Vendor, call: Call, pid: number, sig: number): Promise<void> {
-  await call(`signal ${pid}`, () => vendor.commands.run(treeSignalScript(pid, sig), { timeoutMs: 15_000 }), {
+  await call(`signal ${pid}`, () => vendor.commands.run(treeSignalCommand(sig, { pid }), { timeoutMs: 15_000 }), {
     retry: false,
   }).catch(() => undefined);
 }

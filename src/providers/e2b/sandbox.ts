@@ -96,28 +96,7 @@ export class E2BSandbox implements Sandbox {
     const out = new HeadTailCapture(budget);
     const err = new HeadTailCapture(budget);
     const started = performance.now();
-    const withStdin = opts.stdin !== undefined;
-    // Background mode is what lets us feed stdin and enforce our own timeout (kill the whole tree).
-    const handle: CommandHandle = await this.guard(
-      'exec',
-      () =>
-        this.vendor.commands.run(command, {
-          background: true,
-          stdin: withStdin,
-          cwd,
-          envs: opts.env,
-          timeoutMs: 0,
-          onStdout: (chunk) => {
-            out.push(Buffer.from(chunk));
-            opts.onOutput?.({ stream: 'stdout', data: chunk });
-          },
-          onStderr: (chunk) => {
-            err.push(Buffer.from(chunk));
-            opts.onOutput?.({ stream: 'stderr', data: chunk });
-          },
-        }),
-      { retry: false },
-    );
+    const handle = await this.startInBackground(command, cwd, opts, { out, err });
     discardAccumulatedOutput(handle);
     let timedOut = false;
     let cancelled = false;
@@ -135,23 +114,8 @@ export class E2BSandbox implements Sandbox {
     if (opts.signal?.aborted) onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      if (withStdin) {
-        if (opts.stdin) await this.guard('stdin', () => handle.sendStdin(opts.stdin!), { retry: false });
-        await this.guard('close stdin', () => handle.closeStdin(), { retry: false });
-      }
-      let exitCode: number | null = 0;
-      let signal: string | null = null;
-      try {
-        await handle.wait();
-      } catch (e) {
-        if (!(e instanceof CommandExitError)) {
-          const t = translate(e);
-          if (t.code === 'SANDBOX_GONE') this.alive = false;
-          throw t;
-        }
-        signal = signalFromError(e.error);
-        exitCode = signal ? null : e.exitCode;
-      }
+      if (opts.stdin !== undefined) await this.feedStdin(handle, opts.stdin);
+      let { exitCode, signal } = await this.waitForExit(handle);
       if (timedOut || cancelled) {
         exitCode = null;
         signal ??= 'SIGKILL';
@@ -170,6 +134,56 @@ export class E2BSandbox implements Sandbox {
     } finally {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  // Background mode is what lets us feed stdin and enforce our own timeout (kill the whole tree).
+  private startInBackground(
+    command: string,
+    cwd: string,
+    opts: ExecOptions,
+    capture: { out: HeadTailCapture; err: HeadTailCapture },
+  ): Promise<CommandHandle> {
+    return this.guard(
+      'exec',
+      () =>
+        this.vendor.commands.run(command, {
+          background: true,
+          stdin: opts.stdin !== undefined,
+          cwd,
+          envs: opts.env,
+          timeoutMs: 0,
+          onStdout: (chunk) => {
+            capture.out.push(Buffer.from(chunk));
+            opts.onOutput?.({ stream: 'stdout', data: chunk });
+          },
+          onStderr: (chunk) => {
+            capture.err.push(Buffer.from(chunk));
+            opts.onOutput?.({ stream: 'stderr', data: chunk });
+          },
+        }),
+      { retry: false },
+    );
+  }
+
+  private async feedStdin(handle: CommandHandle, stdin: string): Promise<void> {
+    if (stdin) await this.guard('stdin', () => handle.sendStdin(stdin), { retry: false });
+    await this.guard('close stdin', () => handle.closeStdin(), { retry: false });
+  }
+
+  /** How the command ended: E2B reports a non-zero exit or a signal as a CommandExitError. */
+  private async waitForExit(handle: CommandHandle): Promise<{ exitCode: number | null; signal: string | null }> {
+    try {
+      await handle.wait();
+      return { exitCode: 0, signal: null };
+    } catch (e) {
+      if (!(e instanceof CommandExitError)) {
+        const t = translate(e);
+        if (t.code === 'SANDBOX_GONE') this.alive = false;
+        throw t;
+      }
+      const signal = signalFromError(e.error);
+      return { exitCode: signal ? null : e.exitCode, signal };
     }
   }
 

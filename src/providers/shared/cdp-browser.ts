@@ -4,8 +4,11 @@ import type { Duplex } from 'node:stream';
 import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { shellQuote as q } from './remote-processes.js';
+import { scriptFile } from './script-file.js';
 import type { BrowserEndpoint, Sandbox } from '../types.js';
 
+/** scripts/find-chromium.sh NAME...: the first NAME that is an executable on the sandbox's PATH. */
+const findChromiumScript = scriptFile(new URL('./scripts/find-chromium.sh', import.meta.url));
 /** Names tried on the sandbox's PATH after the configured path. */
 const NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
 const START_TIMEOUT_MS = 30_000;
@@ -96,10 +99,9 @@ export class SandboxChromium {
   /** The configured path if the sandbox has it, else the first known name on the sandbox's PATH. */
   private async find(chromiumPath: string): Promise<string> {
     const names = [chromiumPath, ...NAMES].map(q).join(' ');
-    const r = await this.sandbox.exec(
-      `for c in ${names}; do p=$(command -v "$c" 2>/dev/null) && [ -x "$p" ] && { echo "$p"; exit 0; }; done; exit 3`,
-      { timeoutMs: 15_000 },
-    );
+    const r = await this.sandbox.exec(`bash -c ${q(findChromiumScript())} find-chromium ${names}`, {
+      timeoutMs: 15_000,
+    });
     const found = r.stdout.trim().split('\n')[0];
     if (r.exitCode === 0 && found) return found;
     throw new SandboxError(

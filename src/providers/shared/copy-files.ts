@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { SandboxError } from '../../errors.js';
 import { helperError } from './helper-errors.js';
 import { shellQuote as q } from './remote-processes.js';
+import { scriptFile } from './script-file.js';
 import type { FilesApi, WalkEntry } from '../types.js';
 
 /**
@@ -16,15 +16,19 @@ export type CopyOps = Pick<FilesApi, 'walk' | 'symlink' | 'chmod' | 'append' | '
 /** Runs a script with `args` ($1...) and optional stdin; resolves to its stdout, throws a SandboxError. */
 export type ScriptRunner = (script: CopyScript, args: string[], stdin?: Buffer) => Promise<Buffer>;
 
-const scripts = new Map<CopyScript, string>();
+const scripts: Record<CopyScript, () => string> = {
+  walk: scriptFile(new URL('./scripts/walk.sh', import.meta.url)),
+  symlink: scriptFile(new URL('./scripts/symlink.sh', import.meta.url)),
+  chmod: scriptFile(new URL('./scripts/chmod.sh', import.meta.url)),
+  append: scriptFile(new URL('./scripts/append.sh', import.meta.url)),
+  sha256: scriptFile(new URL('./scripts/sha256.sh', import.meta.url)),
+};
+
+/** scripts/captured.sh SCRIPT INPUT OUTPUT ERRORS ARG...: a script run with its stdio in files (cloudScriptRunner). */
+const capturedScript = scriptFile(new URL('./scripts/captured.sh', import.meta.url));
 
 export function copyScript(name: CopyScript): string {
-  let text = scripts.get(name);
-  if (!text) {
-    text = readFileSync(new URL(`./scripts/${name}.sh`, import.meta.url), 'utf8');
-    scripts.set(name, text);
-  }
-  return text;
+  return scripts[name]();
 }
 
 /** Paths hashed per script run: bounds one run's time and its stdin. */
@@ -124,10 +128,8 @@ export function cloudScriptRunner(shell: CloudShell): ScriptRunner {
     const base = `/tmp/.sandbox-mcp-copy-${randomBytes(8).toString('hex')}`;
     const [input, output, errors] = [`${base}.in`, `${base}.out`, `${base}.err`];
     if (stdin) await shell.files.write(input, stdin);
-    const command =
-      `bash -c ${q(copyScript(script))} sandbox-mcp ${args.map(q).join(' ')}` +
-      ` <${stdin ? q(input) : '/dev/null'} >${q(output)} 2>${q(errors)}; s=$?;` +
-      ` [ "$s" = 0 ] || head -c 65536 ${q(errors)}; rm -f -- ${q(input)} ${q(errors)}; printf '\\n%s' "$s"`;
+    const capturedArgs = [copyScript(script), stdin ? input : '', output, errors, ...args];
+    const command = `bash -c ${q(capturedScript())} captured ${capturedArgs.map(q).join(' ')}`;
     try {
       const reply = await shell.exec(command);
       const cut = reply.lastIndexOf('\n');

@@ -1,13 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { SandboxError } from '../../errors.js';
 import { utf8Prefix } from '../../agent/output-log.js';
 import { shellQuote as q, signalNumber } from './remote-processes.js';
+import { scriptFile } from './script-file.js';
 import type { ProcessInfo, ReadOptions, ReadResult } from '../types.js';
 
 /** scripts/proc.sh: how a process is recorded inside the sandbox, and read back by any replica. */
-let script: string | undefined;
-const procScript = () => (script ??= readFileSync(new URL('./scripts/proc.sh', import.meta.url), 'utf8'));
+const procScript = scriptFile(new URL('./scripts/proc.sh', import.meta.url));
 /** A processId: proc-N (this server's counter) and 32 random bits, so replicas never pick the same one. */
 const PROCESS_ID = /^proc-\d{1,9}-[0-9a-f]{8}$/;
 const POLL_MS = 250;

@@ -1,8 +1,9 @@
 import { SandboxError } from '../../errors.js';
-import { toSandboxError } from './agent-errors.js';
+import { translateAgentError } from './agent-errors.js';
 import { OutputLog } from '../../agent/output-log.js';
 import { newProcessId } from './proc-records.js';
 import type { ProcessInfo, ReadOptions, ReadResult } from '../types.js';
+import { scriptFile } from './script-file.js';
 
 /** Finished processes kept for shell_read/shell_list before the oldest are forgotten. */
 const KEEP_EXITED = 64;
@@ -41,7 +42,7 @@ export class RemoteProcess {
 
   async read(readOptions: ReadOptions): Promise<ReadResult> {
     const r = await this.log.read(readOptions).catch((error: unknown) => {
-      throw toSandboxError(error);
+      throw translateAgentError(error);
     });
     return {
       output: r.output,
@@ -150,20 +151,16 @@ export function signalNumber(signal: string): number {
   return n;
 }
 
+const signalTreeScript = scriptFile(new URL('./scripts/signal-tree.sh', import.meta.url));
+
 /**
- * A bash snippet that signals a process and all its descendants: vendors' kill reaches only the pid
- * they started, and grandchildren (a dev server under npm under bash) would survive. Every process of
- * the tree is stopped first so none can fork a child we would miss, then signalled, then continued.
+ * The shell command that signals a process and all its descendants (scripts/signal-tree.sh): vendors'
+ * kill reaches only the pid they started, and grandchildren (a dev server under npm under bash) would
+ * survive. `target`: the pid, or a file in the sandbox that holds it (nothing happens without one).
  */
-export function treeSignalScript(pid: number | string, sig: number): string {
-  return [
-    'kids() { cat /proc/$1/task/*/children 2>/dev/null || pgrep -P $1 2>/dev/null; }',
-    'walk() { kill -STOP $1 2>/dev/null; echo $1; for c in $(kids $1); do walk $c; done; }',
-    `all=$(walk ${pid})`,
-    `kill -${sig} $all 2>/dev/null`,
-    'kill -CONT $all 2>/dev/null',
-    'true',
-  ].join('\n');
+export function treeSignalCommand(sig: number, target: { pid: number } | { pidFile: string }): string {
+  const args = 'pid' in target ? [String(sig), String(target.pid)] : [String(sig), '', target.pidFile];
+  return `bash -c ${shellQuote(signalTreeScript())} signal-tree ${args.map(shellQuote).join(' ')}`;
 }
 
 /** Quotes a string for bash: the vendors run our commands through a shell. */

@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// npm run build: dist/ from an empty folder — TypeScript, the in-sandbox agent as one bundle
+// (bundle-agent.mjs), and every provider's shell scripts (src/providers/*/scripts, read at run time).
+import { execFileSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+rmSync(path.join(root, 'dist'), { recursive: true, force: true });
+execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+execFileSync(process.execPath, [path.join(root, 'scripts/bundle-agent.mjs')], { stdio: 'inherit' });
+const providers = path.join(root, 'src/providers');
+for (const provider of readdirSync(providers)) {
+  const scripts = path.join(providers, provider, 'scripts');
+  if (existsSync(scripts)) cpSync(scripts, path.join(root, 'dist/providers', provider, 'scripts'), { recursive: true });
+}
+chmodSync(path.join(root, 'dist/cli.js'), 0o755);
