@@ -11,12 +11,11 @@ import {
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
 import { ProcRecords } from '../shared/proc-records.js';
 import { scriptFile } from '../shared/script-file.js';
+import type { VendorCall } from '../shared/remote-sandbox.js';
 
-export type Call = <T>(
-  what: string,
-  fn: () => Promise<T>,
-  opts?: { retry?: boolean; scope?: 'api' | 'toolbox' },
-) => Promise<T>;
+/** Daytona's call options: retry, and which API a failure came from (errors.ts words it by scope). */
+export type DaytonaCallOptions = { retry?: boolean; scope?: 'api' | 'toolbox' };
+export type Call = VendorCall<DaytonaCallOptions>;
 
 /** What scripts/wrap.sh prints (exit 97) when the cwd does not exist: one round trip instead of two. */
 export const NO_CWD = 'sandbox-mcp: no such working directory';

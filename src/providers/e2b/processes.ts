@@ -4,8 +4,10 @@ import type { Logger } from '../../logger.js';
 import { ProcRecords } from '../shared/proc-records.js';
 import { RemoteProcess, RemoteProcessTable, treeSignalCommand } from '../shared/remote-processes.js';
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
+import type { VendorCall } from '../shared/remote-sandbox.js';
 
-type Call = <T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean }) => Promise<T>;
+/** E2B's calls take `{ retry }` only (the default VendorCall options). */
+type Call = VendorCall;
 
 /** "signal: killed" (envd's wording, from Go's os.ProcessState) as a signal name. */
 export function signalFromError(error: string | undefined): string | null {
