@@ -1,22 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type { Sandbox as Vendor } from '@daytonaio/sdk';
 import { SandboxError } from '../../errors.js';
-import {
-  RemoteProcess,
-  RemoteProcessTable,
-  shellQuote as q,
-  signalNumber,
-  treeSignalCommand,
-} from '../shared/remote-processes.js';
+import { shellQuote as q, signalNumber, treeSignalCommand } from '../shared/remote-processes.js';
+import { ProcessTable, ServerProcess } from '../shared/process-table.js';
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
 import { ProcRecords } from '../shared/proc-records.js';
 import { scriptFile } from '../shared/script-file.js';
+import type { VendorCall } from '../shared/remote-sandbox.js';
 
-export type Call = <T>(
-  what: string,
-  fn: () => Promise<T>,
-  opts?: { retry?: boolean; scope?: 'api' | 'toolbox' },
-) => Promise<T>;
+/** Daytona's call options: retry, and which API a failure came from (errors.ts words it by scope). */
+export type DaytonaCallOptions = { retry?: boolean; scope?: 'api' | 'toolbox' };
+export type Call = VendorCall<DaytonaCallOptions>;
 
 /** What scripts/wrap.sh prints (exit 97) when the cwd does not exist: one round trip instead of two. */
 export const NO_CWD = 'sandbox-mcp: no such working directory';
@@ -51,7 +45,7 @@ export function wrapCommand(
 }
 
 interface DaytonaProc {
-  proc: RemoteProcess;
+  proc: ServerProcess;
   sessionId: string;
   cmdId: string;
   pidFile: string;
@@ -65,7 +59,7 @@ interface DaytonaProc {
  * (ProcRecords), where another replica's server reads, signals and lists it.
  */
 export class DaytonaProcesses implements ProcessApi {
-  private readonly table = new RemoteProcessTable();
+  private readonly table: ProcessTable;
   private readonly procs = new Map<string, DaytonaProc>();
   private readonly records: ProcRecords;
 
@@ -80,13 +74,7 @@ export class DaytonaProcesses implements ProcessApi {
       });
       return { stdout: r.result ?? '', exitCode: r.exitCode };
     });
-  }
-
-  /** A process another replica started: its record in the sandbox (NOT_FOUND when there is none). */
-  private async elsewhere(idOrName: string) {
-    const rec = await this.records.find(idOrName);
-    if (!rec) this.table.get(idOrName); // throws NOT_FOUND with the processes this server knows
-    return rec!;
+    this.table = new ProcessTable(this.records);
   }
 
   async spawn(command: string, opts: SpawnOptions): Promise<ProcessInfo> {
@@ -110,7 +98,7 @@ export class DaytonaProcesses implements ProcessApi {
         }),
       { retry: false, scope: 'toolbox' },
     );
-    const proc = new RemoteProcess(id, command, -1, opts.name);
+    const proc = new ServerProcess(id, command, -1, opts.name);
     this.table.add(proc);
     const dp: DaytonaProc = { proc, sessionId, cmdId: r.cmdId, pidFile, seen: 0 };
     this.procs.set(id, dp);
@@ -153,7 +141,7 @@ export class DaytonaProcesses implements ProcessApi {
 
   async read(processId: string, opts: ReadOptions): Promise<ReadResult> {
     const p = this.table.find(processId);
-    if (!p) return this.records.read((await this.elsewhere(processId)).processId, opts);
+    if (!p) return this.records.read((await this.table.recorded(processId)).processId, opts);
     const dp = this.procs.get(p.processId)!;
     const deadline = Date.now() + (opts.waitMs ?? 0);
     for (;;) {
@@ -191,7 +179,7 @@ export class DaytonaProcesses implements ProcessApi {
 
   /** The Daytona session command of a process another replica started (its stdin is Daytona's). */
   private async theirs(idOrName: string): Promise<{ sessionId: string; cmdId: string }> {
-    const rec = await this.elsewhere(idOrName);
+    const rec = await this.table.recorded(idOrName);
     const sessionId = sessionOf(rec.processId);
     const session = rec.running
       ? await this.call('find process', () => this.vendor.process.getSession(sessionId), { scope: 'toolbox' })
@@ -207,9 +195,9 @@ export class DaytonaProcesses implements ProcessApi {
   async kill(processId: string, signal: string): Promise<ProcessInfo> {
     const p = this.table.find(processId);
     if (!p) {
-      const rec = await this.elsewhere(processId);
+      const rec = await this.table.recorded(processId);
       await this.records.kill(rec.processId, signal);
-      return ProcRecords.info(await this.elsewhere(rec.processId));
+      return ProcRecords.info(await this.table.recorded(rec.processId));
     }
     const dp = this.procs.get(p.processId)!;
     if (p.running) await signalTree(this.vendor, this.call, dp.pidFile, signalNumber(signal));
@@ -219,14 +207,11 @@ export class DaytonaProcesses implements ProcessApi {
   /** This server's processes, and those other replicas started in the sandbox. */
   async list(): Promise<ProcessInfo[]> {
     await Promise.all([...this.procs.values()].map((dp) => this.sync(dp).catch(() => undefined)));
-    const mine = this.table.all().map((p) => p.info());
-    const known = new Set(mine.map((p) => p.processId));
-    const others = (await this.records.list().catch(() => [])).filter((r) => !known.has(r.processId));
-    return [...mine, ...others.map((r) => ProcRecords.info(r))];
+    return this.table.list();
   }
 
   anyRunning(): boolean {
-    return this.table.all().some((p) => p.running);
+    return this.table.anyRunning();
   }
 
   /** The sandbox is going away: nothing more will be read. */

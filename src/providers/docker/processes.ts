@@ -1,9 +1,8 @@
 import type { Duplex } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { SandboxError } from '../../errors.js';
-import { translateAgentError } from '../shared/agent-errors.js';
-import { newProcessId, ProcRecords } from '../shared/proc-records.js';
-import { OutputLog } from '../../agent/output-log.js';
+import { ProcRecords } from '../shared/proc-records.js';
+import { ProcessTable, ServerProcess } from '../shared/process-table.js';
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
 import { execStartFailed } from './errors.js';
 import { newToken, signalFromStatus, type ContainerExec } from './exec.js';
@@ -11,27 +10,16 @@ import { EndLines, StderrFramer, TOKEN_ENV, TrailerScanner, wrapperCmd, type Fra
 
 /** Input a process has not read yet, held for it at most (a process that never reads would grow it forever). */
 const MAX_PENDING_INPUT = 16 * 1024 * 1024;
-
-/** Finished processes kept for shell_read/shell_list before the oldest are forgotten. */
-const KEEP_EXITED = 64;
 const HEADER_TIMEOUT_MS = 30_000;
 /** How long one listing of the records in the container answers shell_list and lookups (others' processes only). */
 const OTHERS_TTL_MS = 1000;
 
-interface Proc {
-  processId: string;
-  name?: string;
-  command: string;
+/** What docker adds to a process the table follows: the exec, its hijacked stream and its kill token. */
+interface DockerProc {
+  proc: ServerProcess;
   token: string;
-  pid: number;
   exec: Dockerode.Exec;
   stream: Duplex;
-  startedAt: string;
-  log: OutputLog;
-  exitCode: number | null;
-  signal: string | null;
-  running: boolean;
-  stdinClosed: boolean;
   lastSignal?: string;
 }
 
@@ -42,8 +30,8 @@ interface Proc {
  * (ProcRecords, with its kill token), where a replica that did not start it reads, kills and lists it.
  */
 export class DockerProcesses implements ProcessApi {
-  private procs = new Map<string, Proc>();
-  private next = 1;
+  private readonly table: ProcessTable;
+  private readonly procs = new Map<string, DockerProc>();
   private readonly records: ProcRecords;
   private listing?: { at: number; records: ReturnType<ProcRecords['list']> };
 
@@ -55,54 +43,33 @@ export class DockerProcesses implements ProcessApi {
       const r = await runner.helper(command, [], { timeoutMs: 30_000 });
       return { stdout: r.stdout.toString('utf8'), exitCode: r.exitCode ?? -1 };
     });
-  }
-
-  /** A process another replica started (or this one forgot): its record in the container. */
-  private async elsewhere(idOrName: string) {
-    const rec = await this.records.find(idOrName);
-    if (!rec) this.get(idOrName); // throws NOT_FOUND with the processes this server knows
-    return rec!;
+    this.table = new ProcessTable(this.records, (processId) => {
+      this.procs.get(processId)?.stream.destroy();
+      this.procs.delete(processId);
+    });
   }
 
   async spawn(command: string, opts: SpawnOptions): Promise<ProcessInfo> {
-    if (opts.name && [...this.procs.values()].some((p) => p.running && p.name === opts.name)) {
-      throw new SandboxError('ALREADY_EXISTS', `a running process is already named "${opts.name}"`, {
-        hint: 'pick another name, or shell_kill the running one first',
-      });
-    }
+    this.table.checkName(opts.name);
     const token = newToken();
-    const processId = newProcessId(this.next++);
+    const processId = this.table.newId();
     // exec: proc.sh takes the place of the wrapper's inner shell (one process less against the pids limit).
     const recorded = `exec ${this.records.wrap(processId, command, opts.name, token)}`;
     const { exec, stream } = await this.runner.start(wrapperCmd(opts.cwd ?? this.runner.workdir, recorded, opts.env), {
       env: { [TOKEN_ENV]: token },
       stdin: true,
     });
-    const p: Proc = {
-      processId,
-      name: opts.name,
-      command,
-      token,
-      pid: -1,
-      exec,
-      stream,
-      startedAt: new Date().toISOString(),
-      log: new OutputLog(),
-      exitCode: null,
-      signal: null,
-      running: true,
-      stdinClosed: false,
-    };
+    const p: DockerProc = { proc: new ServerProcess(processId, command, -1, opts.name), token, exec, stream };
     const header = new Promise<FrameHeader | undefined>((resolve) => {
       // Closing the log at the exit line alone would lose output still on its way (EndLines).
       const ends = new EndLines((status) => this.onExit(p, status));
       const framer = new StderrFramer(token, {
         header: resolve,
-        data: (b) => p.log.append(b),
+        data: (b) => p.proc.append(b),
         exit: (code) => ends.exit(code),
       });
       const stdout = new TrailerScanner(token, 'out', {
-        data: (b) => p.log.append(b),
+        data: (b) => p.proc.append(b),
         trailer: () => ends.stdoutEnded(),
       });
       this.runner
@@ -117,7 +84,7 @@ export class DockerProcesses implements ProcessApi {
             framer.flush();
             resolve(undefined);
             if (ends.status !== undefined) this.onExit(p, ends.status);
-            else if (p.running) this.onExit(p, await this.runner.exitCode(exec).catch(() => null), true);
+            else if (p.proc.running) this.onExit(p, await this.runner.exitCode(exec).catch(() => null), true);
           },
           () => undefined,
         );
@@ -131,72 +98,53 @@ export class DockerProcesses implements ProcessApi {
     }
     if (!h) {
       stream.destroy();
-      throw execStartFailed(p.log.text());
+      throw execStartFailed(p.proc.text());
     }
-    p.pid = h.pid;
-    this.procs.set(p.processId, p);
-    return this.info(p);
+    p.proc.pid = h.pid;
+    this.procs.set(processId, p);
+    this.table.add(p.proc);
+    return p.proc.info();
   }
 
   /** `wrapperDied`: no exit line came, so the status is the engine's (128+n after our signal). */
-  private onExit(proc: Proc, status: number | null, wrapperDied = false): void {
-    if (!proc.running) return;
-    proc.running = false;
-    const signal =
-      signalFromStatus(status, proc.lastSignal) ?? (wrapperDied && proc.lastSignal ? proc.lastSignal : null);
-    proc.signal = signal;
-    proc.exitCode = signal ? null : status;
-    proc.log.close();
-    this.forgetOldExited();
+  private onExit(dockerProc: DockerProc, status: number | null, wrapperDied = false): void {
+    if (!dockerProc.proc.running) return;
+    const { lastSignal } = dockerProc;
+    const signal = signalFromStatus(status, lastSignal) ?? (wrapperDied && lastSignal ? lastSignal : null);
+    dockerProc.proc.end(signal ? null : status, signal);
+    this.table.forgetOldExited();
   }
 
   async read(processId: string, readOptions: ReadOptions): Promise<ReadResult> {
-    const p = this.find(processId);
-    if (!p) return this.records.read((await this.elsewhere(processId)).processId, readOptions);
-    const r = await p.log.read(readOptions).catch((error: unknown) => {
-      throw translateAgentError(error);
-    });
-    return {
-      output: r.output,
-      cursor: r.cursor,
-      running: p.running,
-      exitCode: p.exitCode,
-      signal: p.signal,
-      droppedBytes: r.droppedBytes,
-      matched: r.matched,
-    };
+    const p = this.table.find(processId);
+    if (!p) return this.records.read((await this.table.recorded(processId)).processId, readOptions);
+    return p.read(readOptions);
   }
 
   async write(processId: string, input: string, close: boolean): Promise<void> {
-    const p = this.find(processId) ?? (await this.stdinElsewhere(processId));
-    if (!p.running)
-      throw new SandboxError('INVALID_ARGUMENT', `${p.processId} has exited (code ${p.exitCode ?? p.signal})`, {
-        hint: 'start it again with shell_start',
-      });
-    if (p.stdinClosed)
-      throw new SandboxError('INVALID_ARGUMENT', `stdin of ${p.processId} was already closed`, {
-        hint: 'start a new process to send more input',
-      });
+    const proc = this.table.find(processId) ?? (await this.stdinElsewhere(processId));
+    this.table.checkWritable(proc);
+    const p = this.procs.get(proc.processId)!;
     if (input) {
       const pending = p.stream.writableLength;
       if (pending + Buffer.byteLength(input) > MAX_PENDING_INPUT) {
         throw new SandboxError(
           'LIMIT_EXCEEDED',
-          `${p.processId} is not reading its input: ${pending} bytes sent earlier are still waiting`,
+          `${proc.processId} is not reading its input: ${pending} bytes sent earlier are still waiting`,
           { hint: 'see what it is doing with shell_read, or stop it with shell_kill' },
         );
       }
       p.stream.write(input);
     }
     if (close) {
-      p.stdinClosed = true;
+      proc.stdinClosed = true;
       p.stream.end();
     }
   }
 
   /** Its stdin is the exec stream of the replica that started it: no other server can write to it. */
   private async stdinElsewhere(idOrName: string): Promise<never> {
-    const rec = await this.elsewhere(idOrName);
+    const rec = await this.table.recorded(idOrName);
     if (!rec.running)
       throw new SandboxError('INVALID_ARGUMENT', `${rec.processId} has exited (code ${rec.exitCode ?? rec.signal})`, {
         hint: 'start it again with shell_start',
@@ -209,18 +157,19 @@ export class DockerProcesses implements ProcessApi {
 
   /** The signal is recorded first, so every replica reports it; the kill token reaches the whole tree. */
   async kill(processId: string, signal: string): Promise<ProcessInfo> {
-    const p = this.find(processId);
-    if (p) {
-      if (p.running) {
+    const proc = this.table.find(processId);
+    if (proc) {
+      const p = this.procs.get(proc.processId)!;
+      if (proc.running) {
         p.lastSignal = signal;
         await Promise.all([
-          this.records.mark(p.processId, signal).catch(() => undefined),
-          this.runner.kill(p.token, signal, p.pid > 1 ? p.pid : 0),
+          this.records.mark(proc.processId, signal).catch(() => undefined),
+          this.runner.kill(p.token, signal, proc.pid > 1 ? proc.pid : 0),
         ]);
       }
-      return this.info(p);
+      return proc.info();
     }
-    const rec = await this.elsewhere(processId);
+    const rec = await this.table.recorded(processId);
     if (!rec.running) return ProcRecords.info(rec);
     await this.records.mark(rec.processId, signal);
     if (rec.token) await this.runner.kill(rec.token, signal);
@@ -233,11 +182,8 @@ export class DockerProcesses implements ProcessApi {
   }
 
   /** This server's processes, and those other replicas started in the container. */
-  async list(): Promise<ProcessInfo[]> {
-    const mine = [...this.procs.values()].map((p) => this.info(p));
-    const known = new Set(mine.map((p) => p.processId));
-    const others = (await this.othersRecords()).filter((r) => !known.has(r.processId));
-    return [...mine, ...others.map((r) => ProcRecords.info(r))];
+  list(): Promise<ProcessInfo[]> {
+    return this.table.list(this.othersRecords());
   }
 
   /** One listing of the records shared within OTHERS_TTL_MS: tools list to find one process, and it forks per record. */
@@ -252,48 +198,7 @@ export class DockerProcesses implements ProcessApi {
   closeAll(): void {
     for (const p of this.procs.values()) {
       p.stream.destroy();
-      if (p.running) {
-        p.running = false;
-        p.signal = 'SIGKILL';
-        p.log.close();
-      }
+      p.proc.end(null, 'SIGKILL');
     }
-  }
-
-  private find(idOrName: string): Proc | undefined {
-    return this.procs.get(idOrName) ?? [...this.procs.values()].reverse().find((q) => q.name === idOrName);
-  }
-
-  private get(idOrName: string): Proc {
-    const p = this.find(idOrName);
-    if (!p) {
-      const known = [...this.procs.keys()].join(', ') || 'none';
-      throw new SandboxError('NOT_FOUND', `no process "${idOrName}" (known: ${known})`, {
-        hint: 'use shell_list to see processes, or shell_start to start one',
-      });
-    }
-    return p;
-  }
-
-  private forgetOldExited(): void {
-    const exited = [...this.procs.values()].filter((q) => !q.running);
-    for (const q of exited.slice(0, Math.max(0, exited.length - KEEP_EXITED))) {
-      q.stream.destroy();
-      this.procs.delete(q.processId);
-    }
-  }
-
-  private info(proc: Proc): ProcessInfo {
-    return {
-      processId: proc.processId,
-      name: proc.name,
-      command: proc.command,
-      pid: proc.pid,
-      running: proc.running,
-      exitCode: proc.exitCode,
-      signal: proc.signal,
-      startedAt: proc.startedAt,
-      outputBytes: proc.log.total,
-    };
   }
 }

@@ -5,8 +5,10 @@ import { SandboxError } from '../../errors.js';
 import type { DirEntry, FileStat } from '../types.js';
 import { resolvePath } from '../shared/paths.js';
 import { VendorFiles } from '../shared/files-extended.js';
+import type { VendorCall } from '../shared/remote-sandbox.js';
 
-type Call = <T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean }) => Promise<T>;
+/** E2B's calls take `{ retry }` only (the default VendorCall options). */
+type Call = VendorCall;
 
 function toStat(entryInfo: EntryInfo): FileStat {
   const mtime = (entryInfo.modifiedTime ?? new Date(0)).toISOString();

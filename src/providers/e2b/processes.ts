@@ -2,10 +2,13 @@ import { CommandExitError, type CommandHandle, type Sandbox as Vendor } from 'e2
 import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { ProcRecords } from '../shared/proc-records.js';
-import { RemoteProcess, RemoteProcessTable, treeSignalCommand } from '../shared/remote-processes.js';
+import { ProcessTable, ServerProcess } from '../shared/process-table.js';
+import { treeSignalCommand } from '../shared/remote-processes.js';
 import type { ProcessApi, ProcessInfo, ReadOptions, ReadResult, SpawnOptions } from '../types.js';
+import type { VendorCall } from '../shared/remote-sandbox.js';
 
-type Call = <T>(what: string, fn: () => Promise<T>, opts?: { retry?: boolean }) => Promise<T>;
+/** E2B's calls take `{ retry }` only (the default VendorCall options). */
+type Call = VendorCall;
 
 /** "signal: killed" (envd's wording, from Go's os.ProcessState) as a signal name. */
 export function signalFromError(error: string | undefined): string | null {
@@ -23,11 +26,11 @@ export function signalFromError(error: string | undefined): string | null {
 
 /**
  * Background processes on E2B: started with stdin open and no command timeout (E2B's default 60 s
- * would kill a dev server), their output streamed into a RemoteProcess so reads have cursors, and
+ * would kill a dev server), their output streamed into a ServerProcess so reads have cursors, and
  * recorded in the sandbox (ProcRecords), where another replica's server reads, signals and lists them.
  */
 export class E2BProcesses implements ProcessApi {
-  private readonly table = new RemoteProcessTable();
+  private readonly table: ProcessTable;
   private readonly handles = new Map<string, CommandHandle>();
   private readonly records: ProcRecords;
 
@@ -45,20 +48,14 @@ export class E2BProcesses implements ProcessApi {
         }),
       ),
     );
-  }
-
-  /** A process another replica started (or this one forgot): its record in the sandbox. */
-  private async elsewhere(idOrName: string) {
-    const rec = await this.records.find(idOrName);
-    if (!rec) this.table.get(idOrName); // throws NOT_FOUND with the processes this server knows
-    return rec!;
+    this.table = new ProcessTable(this.records);
   }
 
   async spawn(command: string, opts: SpawnOptions): Promise<ProcessInfo> {
     this.table.checkName(opts.name);
     const cwd = await this.prepare(opts.cwd);
     const id = this.table.newId();
-    let proc: RemoteProcess | undefined;
+    let proc: ServerProcess | undefined;
     const early: string[] = [];
     const sink = (chunk: string): void => {
       if (proc) proc.append(chunk);
@@ -79,7 +76,7 @@ export class E2BProcesses implements ProcessApi {
       { retry: false },
     );
     discardAccumulatedOutput(handle);
-    proc = new RemoteProcess(id, command, handle.pid, opts.name);
+    proc = new ServerProcess(id, command, handle.pid, opts.name);
     for (const d of early) proc.append(d);
     this.table.add(proc);
     this.handles.set(id, handle);
@@ -108,7 +105,7 @@ export class E2BProcesses implements ProcessApi {
   async read(processId: string, opts: ReadOptions): Promise<ReadResult> {
     const p = this.table.find(processId);
     if (p) return p.read(opts);
-    return this.records.read((await this.elsewhere(processId)).processId, opts);
+    return this.records.read((await this.table.recorded(processId)).processId, opts);
   }
 
   async write(processId: string, input: string, close: boolean): Promise<void> {
@@ -125,7 +122,7 @@ export class E2BProcesses implements ProcessApi {
 
   /** The pid E2B knows a process of another replica by (its stdin is E2B's): found in E2B's own list. */
   private async envdPid(idOrName: string): Promise<number> {
-    const rec = await this.elsewhere(idOrName);
+    const rec = await this.table.recorded(idOrName);
     const running = rec.running ? await this.call('list processes', () => this.vendor.commands.list()) : [];
     const found = running.find((c) => [c.cmd, ...c.args].some((a) => a.includes(rec.processId)));
     if (!found)
@@ -137,21 +134,18 @@ export class E2BProcesses implements ProcessApi {
 
   async kill(processId: string, signal: string): Promise<ProcessInfo> {
     const p = this.table.find(processId);
-    const id = p?.processId ?? (await this.elsewhere(processId)).processId;
+    const id = p?.processId ?? (await this.table.recorded(processId)).processId;
     if (!p || p.running) await this.records.kill(id, signal);
-    return p?.info() ?? ProcRecords.info(await this.elsewhere(id));
+    return p?.info() ?? ProcRecords.info(await this.table.recorded(id));
   }
 
   /** This server's processes, and those other replicas started in the sandbox. */
-  async list(): Promise<ProcessInfo[]> {
-    const mine = this.table.all().map((p) => p.info());
-    const known = new Set(mine.map((p) => p.processId));
-    const others = (await this.records.list().catch(() => [])).filter((r) => !known.has(r.processId));
-    return [...mine, ...others.map((r) => ProcRecords.info(r))];
+  list(): Promise<ProcessInfo[]> {
+    return this.table.list();
   }
 
   anyRunning(): boolean {
-    return this.table.all().some((p) => p.running);
+    return this.table.anyRunning();
   }
 
   /** Stops streaming (the sandbox is going away). */
