@@ -201,14 +201,7 @@ export class LocalProvider implements SandboxProvider {
       cwd: this.isolation === 'none' ? paths.workspace : '/',
       env: launcher.env,
     });
-    const meta: SandboxMeta = {
-      id,
-      labels: {},
-      createdAt: new Date().toISOString(),
-      launcherPid: child.pid ?? -1,
-      launcherStart: processStart(child.pid ?? -1),
-    };
-    await this.registry.recordSandbox(meta);
+    await this.recordLaunch(id, child.pid ?? -1);
     const log = this.log.child({ sandboxId: id });
     let sandbox: LocalSandbox | undefined;
     const agent = new AgentConnection(
@@ -264,6 +257,18 @@ export class LocalProvider implements SandboxProvider {
     this.live.set(id, sandbox);
     log.debug('sandbox started');
     return sandbox;
+  }
+
+  /** The sandbox in the state dir's registry, with what identifies its launcher for orphan reaping. */
+  private async recordLaunch(id: string, launcherPid: number): Promise<void> {
+    const meta: SandboxMeta = {
+      id,
+      labels: {},
+      createdAt: new Date().toISOString(),
+      launcherPid,
+      launcherStart: processStart(launcherPid),
+    };
+    await this.registry.recordSandbox(meta);
   }
 
   /** The sandbox's folders on the host, owned by its uid when the server is root. */
