@@ -46,6 +46,8 @@ export async function ensureDiskTemplate(cacheDir: string, sizeMb: number, mkfs:
  * copied in the background. It lives in a root-only folder of the state dir that no sandbox mounts; a
  * burst that finds none falls back to the copy.
  */
+const REFILL_DELAY_MS = 1500;
+
 export class SpareDisk {
   private refilling: Promise<void> | undefined;
 
@@ -58,8 +60,11 @@ export class SpareDisk {
     const dir = path.join(stateDir, 'disk-spare');
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     await fs.chmod(dir, 0o700);
+    // A copy a killed server left half made (another server's copy in progress just fails its rename).
+    for (const name of await fs.readdir(dir))
+      if (name.endsWith('.tmp')) await fs.rm(path.join(dir, name), { force: true });
     const spare = new SpareDisk(template, path.join(dir, 'next.img'));
-    spare.refill();
+    spare.refill(0);
     return spare;
   }
 
@@ -68,9 +73,14 @@ export class SpareDisk {
     await fs.rename(this.file, image).catch(() => undefined);
   }
 
-  /** Copies the next spare unless one is waiting or being copied. */
-  refill(): void {
-    this.refilling ??= this.copy()
+  /**
+   * Copies the next spare unless one is waiting or being copied, a little later: starting `cp` forks the
+   * server, which stalls its event loop for milliseconds, and the sandbox just started is about to get
+   * its first call.
+   */
+  refill(delayMs = REFILL_DELAY_MS): void {
+    this.refilling ??= new Promise((resolve) => setTimeout(resolve, delayMs).unref())
+      .then(() => this.copy())
       .catch(() => undefined) // stage.sh copies the template itself when there is no spare
       .finally(() => (this.refilling = undefined));
   }
