@@ -1,36 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import readline from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/client';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { CLI } from './client.js';
+import { startServer } from './http-sessions.js';
 import { compare, summarize, time, type BenchRunner } from '../src/ops/stats.js';
 
-export async function startHttpServer(stateDir: string): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, [CLI, '--port', '0'], {
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/root',
-      LOG_LEVEL: 'info',
-      SANDBOX_STATE_DIR: stateDir,
-      SANDBOX_WARM_POOL: '0',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start in 20 s')), 20_000);
-    readline.createInterface({ input: proc.stderr! }).on('line', (line) => {
-      try {
-        const rec = JSON.parse(line) as { msg?: string; url?: string };
-        if (rec.msg === 'listening' && rec.url) {
-          clearTimeout(timer);
-          resolve(rec.url);
-        }
-      } catch {
-        /* not JSON */
-      }
-    });
-  });
-  return { proc, url };
+/** Our server over HTTP with no warm pool (each new session's first call makes its sandbox). */
+export function startHttpServer(stateDir: string): Promise<{ proc: ChildProcess; url: string }> {
+  return startServer({ SANDBOX_STATE_DIR: stateDir, SANDBOX_WARM_POOL: '0' });
 }
 
 async function session(url: string, workspace?: string): Promise<{ client: Client; end(): Promise<void> }> {
