@@ -140,17 +140,29 @@ describe.skipIf(!!skip)('SANDBOX_NETWORK=egress on docker', () => {
   });
 
   it('holds a sandbox to SANDBOX_EGRESS_MAX_CONNECTIONS open connections (503 beyond)', async () => {
-    // Four tunnels opened and held: three get 200, the fourth the cap's 503.
+    // Four tunnels opened and held: three get 200, the fourth the cap's 503. The registry is a real host
+    // on the internet: a round in which it reset a tunnel (ECONNRESET, not our answer) is tried again.
     const script = [
       'const net = require("net");',
       `const target = ${JSON.stringify(`${registryHost}:443`)};`,
-      'const answers = [];',
-      'for (let i = 0; i < 4; i++) {',
-      '  const s = net.connect(3128, "127.0.0.1", () => s.write(`CONNECT ${target} HTTP/1.1\\r\\nHost: ${target}\\r\\n\\r\\n`));',
-      '  s.once("data", (d) => { answers.push(d.toString().split("\\r\\n")[0]); if (answers.length === 4) { console.log(answers.sort().join("|")); process.exit(0); } });',
-      '  s.on("error", (e) => { answers.push(e.message); });',
+      'function round(left) {',
+      '  const answers = [], sockets = [];',
+      '  const settle = () => {',
+      '    if (answers.length < 4) return;',
+      '    if (left > 1 && !answers.every((a) => a.startsWith("HTTP/"))) { sockets.forEach((s) => s.destroy()); return setTimeout(() => round(left - 1), 500); }',
+      '    console.log(answers.sort().join("|")); process.exit(0);',
+      '  };',
+      '  for (let i = 0; i < 4; i++) {',
+      '    const s = net.connect(3128, "127.0.0.1", () => s.write(`CONNECT ${target} HTTP/1.1\\r\\nHost: ${target}\\r\\n\\r\\n`));',
+      '    sockets.push(s);',
+      '    let answered = false;',
+      '    const answer = (a) => { if (!answered) { answered = true; answers.push(a); settle(); } };',
+      '    s.once("data", (d) => answer(d.toString().split("\\r\\n")[0]));',
+      '    s.on("error", (e) => answer(e.message));',
+      '  }',
       '}',
-      'setTimeout(() => { console.log(answers.sort().join("|")); process.exit(1); }, 20000);',
+      'round(3);',
+      'setTimeout(() => process.exit(1), 40000);',
     ].join('\n');
     const r = await sh(client, `node -e '${script}'`, { timeout_s: 60 });
     expect(r.stdout.trim()).toBe(
@@ -175,7 +187,10 @@ describe.skipIf(!!skip)('SANDBOX_NETWORK=egress on docker', () => {
     expect(
       sample(body, 'sandbox_mcp_egress_requests_total{verdict="refused",reason="not_on_allow_list"}'),
     ).toBeGreaterThanOrEqual(2);
-    expect(sample(body, 'sandbox_mcp_egress_requests_total{verdict="refused",reason="connection_cap"}')).toBe(1);
+    // One per round of the test above (a round the internet reset is tried again).
+    expect(
+      sample(body, 'sandbox_mcp_egress_requests_total{verdict="refused",reason="connection_cap"}'),
+    ).toBeGreaterThanOrEqual(1);
     expect(sample(body, 'sandbox_mcp_egress_requests_total{verdict="allowed",reason="allowed"}')).toBe(
       s.egress.allowed,
     );
