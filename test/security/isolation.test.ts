@@ -190,6 +190,22 @@ for (const isolation of ['bwrap', 'unshare'] as const) {
     });
 
     it.skipIf(!asRoot)(
+      'the next disk image, copied ahead, sits in a root-only folder no sandbox can see or replace',
+      async () => {
+        await sh(client, 'true'); // a sandbox has started: the next image is copied after it
+        const spareDir = path.join(state.dir, 'disk-spare');
+        const info = lstatSync(spareDir);
+        expect(info.uid).toBe(0);
+        expect(info.mode & 0o777).toBe(0o700);
+        const found = await sh(
+          client,
+          "find / \\( -path /proc -o -path /sys \\) -prune -o \\( -name 'disk-spare' -o -name 'next.img*' \\) -print 2>/dev/null; true",
+        );
+        expect(found.stdout.trim()).toBe('');
+      },
+    );
+
+    it.skipIf(!asRoot)(
       'hits its disk cap with ENOSPC, costs the host at most the cap, and works again once space is freed',
       async () => {
         const before = allocatedBytes(state.dir);
