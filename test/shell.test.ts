@@ -75,6 +75,21 @@ describe('shell tools over stdio', () => {
     expect((await sh(client, 'cat; echo done')).stdout).toBe('done\n');
   });
 
+  it("a ~/.bashrc that prints stays out of every command's output, in the foreground and the background", async () => {
+    await sh(client, `echo 'echo from-bashrc; echo from-bashrc >&2' >> ~/.bashrc`);
+    try {
+      expect(await sh(client, 'echo only')).toMatchObject({ stdout: 'only\n', stderr: '' });
+      const start = await call(client, 'shell_start', { command: 'echo only-bg' });
+      const processId = start.structuredContent!.processId as string;
+      const read = await call(client, 'shell_read', { processId, wait_s: 10, until: 'only-bg' });
+      expect(read.structuredContent!.output).toBe('only-bg\n');
+      // A shell the user asks for reads it as bash always does.
+      expect((await sh(client, 'bash -ic true 2>/dev/null')).stdout).toBe('from-bashrc\n');
+    } finally {
+      await sh(client, 'rm -f ~/.bashrc');
+    }
+  });
+
   it('keeps files and running servers between calls', async () => {
     await sh(client, 'echo persisted > note.txt');
     expect((await sh(client, 'cat note.txt')).stdout).toBe('persisted\n');

@@ -25,6 +25,16 @@ export interface ExecOutcome {
   droppedBytes: number;
 }
 
+/**
+ * How a command runs: `bash -c`, never reading ~/.bashrc. Node hands a child its stdio as Unix socket
+ * pairs, and bash takes a socket on stdin for an rshd/sshd login and sources /etc/bash.bashrc and
+ * ~/.bashrc before every command: text a .bashrc prints would land in every command's output (the Docker
+ * provider's commands, on plain pipes, never read it), and each command paid for it.
+ */
+export function shellArgv(command: string): [string, string[]] {
+  return ['/bin/bash', ['--norc', '-c', command]];
+}
+
 /** After the shell exits, wait this long for its pipes to drain before answering. */
 const DRAIN_MS = 100;
 
@@ -77,7 +87,8 @@ export function runCommand(
 ): RunningExec {
   checkCwd(args.cwd);
   const started = performance.now();
-  const child = spawn('/bin/bash', ['-c', args.command], {
+  const [shell, shellArgs] = shellArgv(args.command);
+  const child = spawn(shell, shellArgs, {
     cwd: args.cwd,
     env: args.env,
     detached: true,

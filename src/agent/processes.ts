@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { AgentError } from './errors.js';
-import { checkCwd, killGroup, preferOomKill } from './exec.js';
+import { checkCwd, killGroup, preferOomKill, shellArgv } from './exec.js';
 import { OutputLog } from './output-log.js';
 
 /** Input a process has not read yet, held for it at most (a process that never reads would grow it forever). */
@@ -35,7 +35,8 @@ export class ProcessTable {
         'pick another name, or shell_kill the running one first',
       );
     }
-    const child = spawn('/bin/bash', ['-c', args.command], {
+    const [shell, shellArgs] = shellArgv(args.command);
+    const child = spawn(shell, shellArgs, {
       cwd: args.cwd,
       env: args.env,
       detached: true,
