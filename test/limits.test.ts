@@ -49,4 +49,18 @@ describe('sandbox limits', () => {
     expect(r.exitCode === 0).toBe(false);
     expect((await sh(client, 'echo alive')).stdout).toBe('alive\n');
   });
+
+  it('shows programs their memory limit where runtimes look for it, read-only', async (ctx) => {
+    if (enforced.memoryMb === 'not enforced') {
+      console.warn('skipped: no writable cgroup here, no memory limit to show');
+      ctx.skip();
+    }
+    const bytes = String(96 * 1024 * 1024);
+    const r = await sh(
+      client,
+      'cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes; ' +
+        'node -p "process.constrainedMemory()"; echo 1 > /sys/fs/cgroup/memory.max || echo refused',
+    );
+    expect(r.stdout).toBe(`${bytes}\n${bytes}\n${bytes}\nrefused\n`);
+  });
 });

@@ -53,6 +53,8 @@ export interface LaunchRequest {
   /** The agent's environment inside the sandbox. */
   agentEnv: Record<string, string>;
   cgroupProcs: string[];
+  /** writeCgroupView's folder on the host, when a cgroup caps the sandbox's memory. */
+  cgroupView?: string;
   fileSizeKb: number;
   hostPath: string;
   root?: RootLaunch;
@@ -101,6 +103,7 @@ function hostSources(req: LaunchRequest): SandboxSources {
     node: req.nodeCopy,
     rootfs: path.join(p.root, 'rootfs'),
     chromium: req.chromium,
+    cgroupView: req.cgroupView,
   };
 }
 
@@ -134,6 +137,7 @@ function staged(req: LaunchRequest, root: RootLaunch): { sources: SandboxSources
     runtime: `${STAGE_DIR}/runtime`,
     node: `${STAGE_DIR}/node/${path.basename(req.nodeCopy)}`,
     rootfs: inRoot(path.join(p.root, 'rootfs')),
+    cgroupView: req.cgroupView && inRoot(req.cgroupView),
     chromium: req.chromium && {
       copy: `${STAGE_DIR}/chromium/${path.basename(req.chromium.copy)}`,
       target: req.chromium.target,

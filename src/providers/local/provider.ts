@@ -23,7 +23,7 @@ import { ensureDiskTemplate, findProgram, SpareDisk } from './disk.js';
 import { chromiumExecutable, executeOnlyCopy, HostUids, serverIsRoot } from './host-identity.js';
 import { chooseIsolation, type IsolationMethod } from './isolation.js';
 import { launchCommand, loadLaunchScripts, type LaunchScripts, type RootLaunch } from './launch.js';
-import { AGENT_DIR, HOME, sandboxPaths, WORKDIR, writeEtc, writeRuntime } from './layout.js';
+import { AGENT_DIR, HOME, sandboxPaths, WORKDIR, writeCgroupView, writeEtc, writeRuntime } from './layout.js';
 import { ServerRegistry, type SandboxMeta } from '../shared/registry.js';
 import { newSandboxId } from '../shared/sandbox-id.js';
 import { LocalSandbox } from './sandbox.js';
@@ -194,7 +194,8 @@ export class LocalProvider implements SandboxProvider {
     const agentEnv = this.agentEnv({ envs, paths, workdir, bridge: bridge && bridgeHostPath, egress: !!egress });
     const cgroup = await this.createCgroup(id);
     const cgroupProcs = cgroup?.procsFiles ?? [];
-    const launcher = this.launcher(paths, agentEnv, cgroupProcs, root);
+    const cgroupView = cgroup && (await writeCgroupView(paths.etc, this.config.memoryMb * 1024 * 1024));
+    const launcher = this.launcher(paths, agentEnv, { cgroupProcs, cgroupView }, root);
     // Unisolated, the sandbox folder as an (ignored) argument lets orphan reaping recognise the agent.
     const child = spawn(launcher.file, launcher.args, {
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -363,7 +364,12 @@ export class LocalProvider implements SandboxProvider {
   }
 
   /** The command that starts the agent: launch.sh unisolated, else bwrap or unshare (launch.ts). */
-  private launcher(paths: SandboxPaths, agentEnv: Record<string, string>, cgroupProcs: string[], root?: RootLaunch) {
+  private launcher(
+    paths: SandboxPaths,
+    agentEnv: Record<string, string>,
+    { cgroupProcs, cgroupView }: { cgroupProcs: string[]; cgroupView?: string },
+    root?: RootLaunch,
+  ) {
     const fileSizeKb = this.config.fileSizeMb * 1024;
     if (this.isolation === 'none') {
       const args = ['--norc', '--noprofile', '-c', this.scripts.launch, 'launch'];
@@ -385,6 +391,7 @@ export class LocalProvider implements SandboxProvider {
         network: this.config.network === 'host' ? 'host' : 'none',
         agentEnv,
         cgroupProcs,
+        cgroupView,
         fileSizeKb,
         hostPath: this.config.hostPath,
         root,
