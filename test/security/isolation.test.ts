@@ -179,7 +179,7 @@ for (const isolation of ['bwrap', 'unshare'] as const) {
 
     it("cannot reach the agent's channel: no fd, pidfd_getfd, ptrace, memory or environment", async () => {
       const r = await call(client, 'shell_exec', {
-        command: "python3 - $(pgrep -f -x '/.sandbox-mcp/node /.sandbox-mcp/agent/main.cjs')",
+        command: "python3 - $(pgrep -f -x '/.sandbox-mcp/node( -[^ ]+)* /.sandbox-mcp/agent/main.cjs')",
         stdin: ATTACK_AGENT,
       });
       const out = (r.structuredContent as { stdout: string }).stdout;

@@ -23,7 +23,17 @@ import { ensureDiskTemplate, findProgram, SpareDisk } from './disk.js';
 import { chromiumExecutable, executeOnlyCopy, HostUids, serverIsRoot } from './host-identity.js';
 import { chooseIsolation, type IsolationMethod } from './isolation.js';
 import { launchCommand, loadLaunchScripts, type LaunchScripts, type RootLaunch } from './launch.js';
-import { AGENT_DIR, HOME, sandboxPaths, WORKDIR, writeCgroupView, writeEtc, writeRuntime } from './layout.js';
+import {
+  AGENT_DIR,
+  AGENT_NODE_FLAGS,
+  AGENT_THREADPOOL_SIZE,
+  HOME,
+  sandboxPaths,
+  WORKDIR,
+  writeCgroupView,
+  writeEtc,
+  writeRuntime,
+} from './layout.js';
 import { ServerRegistry, type SandboxMeta } from '../shared/registry.js';
 import { newSandboxId } from '../shared/sandbox-id.js';
 import { LocalSandbox } from './sandbox.js';
@@ -344,6 +354,7 @@ export class LocalProvider implements SandboxProvider {
       SANDBOX_BRIDGE: !opts.bridge ? '' : unisolated ? opts.bridge : `${RUN_MOUNT}/${BRIDGE_SOCKET}`,
       // Only inside its own pid namespace may the agent kill "every process" (shell_kill_all).
       SANDBOX_OWN_PIDNS: unisolated ? '' : '1',
+      UV_THREADPOOL_SIZE: AGENT_THREADPOOL_SIZE,
       ...(opts.egress
         ? { SANDBOX_EGRESS_SOCKET: `${RUN_MOUNT}/${EGRESS_SOCKET}`, SANDBOX_EGRESS_PORT: String(EGRESS_PROXY_PORT) }
         : {}),
@@ -375,7 +386,7 @@ export class LocalProvider implements SandboxProvider {
       const args = ['--norc', '--noprofile', '-c', this.scripts.launch, 'launch'];
       return {
         file: '/bin/bash',
-        args: [...args, process.execPath, path.join(AGENT_DIR, 'main.cjs'), paths.root],
+        args: [...args, process.execPath, ...AGENT_NODE_FLAGS, path.join(AGENT_DIR, 'main.cjs'), paths.root],
         env: { ...agentEnv, SANDBOX_CGROUP_PROCS: cgroupProcs.join(' '), SANDBOX_FSIZE_KB: String(fileSizeKb) },
       };
     }

@@ -50,4 +50,4 @@ hostname sandbox
 ip link set lo up 2>/dev/null || ifconfig lo up 2>/dev/null || echo "sandbox: could not bring up loopback (install iproute2)" >&2
 # The shell stays as pid 1 to reap orphans; the agent runs with no capabilities at all.
 # shellcheck disable=SC2086 # SANDBOX_UNSET is a list of env -u options
-setpriv --inh-caps=-all --bounding-set=-all --no-new-privs -- env $SANDBOX_UNSET "$SANDBOX_MNT_AGENT/node" "$SANDBOX_MNT_AGENT/agent/main.cjs"
+setpriv --inh-caps=-all --bounding-set=-all --no-new-privs -- env $SANDBOX_UNSET "$SANDBOX_MNT_AGENT/node" --v8-pool-size=1 "$SANDBOX_MNT_AGENT/agent/main.cjs"
