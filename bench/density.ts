@@ -152,10 +152,13 @@ async function concurrency({ iterations, stateDir, log }: BenchOptions): Promise
       const since = performance.now();
       const calls = sessions.flatMap((session) =>
         Array.from({ length: CALLS_PER_SESSION }, async () => {
-          const out = await shellExec(session.client, 'echo hi').catch((error: Error) => error.message);
-          if (out !== 'hi\n') {
+          const result = await session.client
+            .callTool({ name: 'shell_exec', arguments: { command: 'echo hi' } })
+            .catch((error: Error) => ({ thrown: error.message }));
+          const stdout = (result as { structuredContent?: { stdout?: unknown } }).structuredContent?.stdout;
+          if (stdout !== 'hi\n') {
             errors++;
-            firstError ||= out;
+            firstError ||= JSON.stringify(result);
           }
           return performance.now() - since;
         }),

@@ -81,7 +81,7 @@ for (const isolation of ['bwrap', 'unshare'] as const)
       }
     }, 180_000);
 
-    it('file_list of / lists /dev and /proc (the sandbox has no /sys) without walking them, also through a glob', async () => {
+    it('file_list of / lists /dev and /proc (and /sys, which holds only the memory-limit view) without walking them, also through a glob', async () => {
       const top = await answered(client, 'file_list', { path: '/', depth: 3 });
       expect(text(top)).toMatch(/^\/proc\/ {2}\(system folder, not walked/m);
       const paths = structured<{ entries: { path: string }[] }>(top).entries.map((e) => e.path);

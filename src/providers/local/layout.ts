@@ -78,28 +78,21 @@ export async function writeEtc(etcDir: string): Promise<void> {
   ]);
 }
 
-/** Where cgroupView's files appear inside a sandbox: where libuv, the JVM and Go's runtime look. */
-const CGROUP_VIEW_FILES: Record<string, string> = {
-  'memory.max': '/sys/fs/cgroup/memory.max',
-  'memory.high': '/sys/fs/cgroup/memory.high',
-  'memory.limit_in_bytes': '/sys/fs/cgroup/memory/memory.limit_in_bytes',
-  'memory.soft_limit_in_bytes': '/sys/fs/cgroup/memory/memory.soft_limit_in_bytes',
-};
-
 /**
- * The sandbox's memory limit as cgroup v2 and v1 files, bound read-only at /sys/fs/cgroup inside it (no
- * cgroup file system is mounted there). Runtimes size themselves by it: Node.js caps its heap at a
- * quarter of it where it saw the host's memory before (and a heap under 2 GB spares each agent the
- * 1.6 MB private copy of V8's builtins it makes when it cannot map its execute-only binary).
+ * The sandbox's memory limit as cgroup v2 and v1 files (memory.max; memory/memory.limit_in_bytes), one
+ * folder bound read-only at /sys/fs/cgroup inside it (no cgroup file system is mounted there). Runtimes
+ * size themselves by it: Node.js caps its heap at a quarter of it where it saw the host's memory before
+ * (and a heap under 2 GB spares each agent the 1.6 MB private copy of V8's builtins it makes when it
+ * cannot map its execute-only binary).
  */
 export async function writeCgroupView(etcDir: string, memoryBytes: number): Promise<string> {
   const dir = path.join(etcDir, 'cgroup');
-  await fs.mkdir(dir);
+  await fs.mkdir(path.join(dir, 'memory'), { recursive: true });
   const contents: Record<string, string> = {
     'memory.max': `${memoryBytes}\n`,
     'memory.high': 'max\n',
-    'memory.limit_in_bytes': `${memoryBytes}\n`,
-    'memory.soft_limit_in_bytes': `${memoryBytes}\n`,
+    'memory/memory.limit_in_bytes': `${memoryBytes}\n`,
+    'memory/memory.soft_limit_in_bytes': `${memoryBytes}\n`,
   };
   await Promise.all(Object.entries(contents).map(([name, text]) => fs.writeFile(path.join(dir, name), text)));
   return dir;
@@ -181,9 +174,7 @@ export function bwrapArgs(isolationOptions: IsolationOptions): string[] {
     `${AGENT_MOUNT}/package.json`,
   );
   a.push('--ro-bind', src.node, `${AGENT_MOUNT}/node`, '--ro-bind', src.run, RUN_MOUNT);
-  if (src.cgroupView)
-    for (const [name, target] of Object.entries(CGROUP_VIEW_FILES))
-      a.push('--ro-bind', path.join(src.cgroupView, name), target);
+  if (src.cgroupView) a.push('--ro-bind', src.cgroupView, '/sys/fs/cgroup');
   a.push('--remount-ro', '/', '--chdir', WORKDIR, '--clearenv');
   for (const [k, v] of Object.entries(isolationOptions.env)) a.push('--setenv', k, v);
   a.push('--', `${AGENT_MOUNT}/node`, ...AGENT_NODE_FLAGS, `${AGENT_MOUNT}/agent/main.cjs`);
