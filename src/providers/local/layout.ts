@@ -81,9 +81,9 @@ export async function writeEtc(etcDir: string): Promise<void> {
 /**
  * The sandbox's memory limit as cgroup v2 and v1 files (memory.max; memory/memory.limit_in_bytes), one
  * folder bound read-only at /sys/fs/cgroup inside it (no cgroup file system is mounted there). Runtimes
- * size themselves by it: Node.js caps its heap at a quarter of it where it saw the host's memory before
- * (and a heap under 2 GB spares each agent the 1.6 MB private copy of V8's builtins it makes when it
- * cannot map its execute-only binary).
+ * size themselves by it: Node.js sizes its heap by it (1 GB in a 2 GB sandbox) where it took the host's
+ * memory before, and a heap limit under 2 GB spares each agent the 1.6 MB private copy of V8's builtins
+ * it makes when it cannot map its execute-only binary.
  */
 export async function writeCgroupView(etcDir: string, memoryBytes: number): Promise<string> {
   const dir = path.join(etcDir, 'cgroup');
