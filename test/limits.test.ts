@@ -2,7 +2,8 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, sh, stdioClient, tempDir } from './helpers.js';
 
-describe('sandbox limits', () => {
+// The unshare fallback builds the sandbox by its own script: each limit is checked there too.
+describe.each(['bwrap', 'unshare'])('sandbox limits (%s)', (isolation) => {
   let client: Client;
   let state: ReturnType<typeof tempDir>;
   let enforced: Record<string, unknown>;
@@ -11,6 +12,7 @@ describe('sandbox limits', () => {
     state = tempDir();
     ({ client } = await stdioClient({
       SANDBOX_STATE_DIR: state.dir,
+      SANDBOX_ISOLATION: isolation,
       SANDBOX_PIDS_MAX: '40',
       SANDBOX_MEMORY_MB: '96',
       SANDBOX_FILE_SIZE_MB: '1',

@@ -38,6 +38,7 @@ export function unshareCommand(options: IsolationOptions & { setupScript: string
     SANDBOX_NODE: src.node,
     SANDBOX_CHROMIUM_COPY: src.chromium?.copy ?? '',
     SANDBOX_CHROMIUM_TARGET: src.chromium?.target ?? '',
+    SANDBOX_CGROUP_VIEW: src.cgroupView ?? '',
     SANDBOX_MNT_WORKDIR: WORKDIR,
     SANDBOX_MNT_HOME: HOME,
     SANDBOX_MNT_AGENT: AGENT_MOUNT,

@@ -39,6 +39,8 @@ bind "$SANDBOX_AGENT" "$SANDBOX_MNT_AGENT/agent" ro
 bind "$SANDBOX_RUNTIME/package.json" "$SANDBOX_MNT_AGENT/package.json" ro
 bind "$SANDBOX_NODE" "$SANDBOX_MNT_AGENT/node" ro
 bind "$SANDBOX_RUN_DIR" "$SANDBOX_MNT_RUN" ro
+# The memory limit where runtimes read it (layout.ts writeCgroupView), when a cgroup sets one.
+if [ -n "$SANDBOX_CGROUP_VIEW" ]; then bind "$SANDBOX_CGROUP_VIEW" /sys/fs/cgroup ro; fi
 mount -o remount,bind,ro "$R"
 cd "$R"
 pivot_root . .old
