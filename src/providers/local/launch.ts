@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { IsolationMethod } from './isolation.js';
-import { bwrapArgs, type SandboxSources, type sandboxPaths } from './layout.js';
+import { bwrapArgs, CGROUP_VIEW, type SandboxSources, type sandboxPaths } from './layout.js';
 import { unshareCommand } from './unshare.js';
 
 const SCRIPTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scripts');
@@ -53,8 +53,8 @@ export interface LaunchRequest {
   /** The agent's environment inside the sandbox. */
   agentEnv: Record<string, string>;
   cgroupProcs: string[];
-  /** writeCgroupView's folder on the host, when a cgroup caps the sandbox's memory. */
-  cgroupView?: string;
+  /** Whether a cgroup caps the sandbox's memory: it then sees the runtime folder's cgroup view. */
+  memoryView: boolean;
   fileSizeKb: number;
   hostPath: string;
   root?: RootLaunch;
@@ -103,7 +103,7 @@ function hostSources(req: LaunchRequest): SandboxSources {
     node: req.nodeCopy,
     rootfs: path.join(p.root, 'rootfs'),
     chromium: req.chromium,
-    cgroupView: req.cgroupView,
+    cgroupView: req.memoryView ? path.join(req.runtimeDir, CGROUP_VIEW) : undefined,
   };
 }
 
@@ -137,7 +137,7 @@ function staged(req: LaunchRequest, root: RootLaunch): { sources: SandboxSources
     runtime: `${STAGE_DIR}/runtime`,
     node: `${STAGE_DIR}/node/${path.basename(req.nodeCopy)}`,
     rootfs: inRoot(path.join(p.root, 'rootfs')),
-    cgroupView: req.cgroupView && inRoot(req.cgroupView),
+    cgroupView: req.memoryView ? `${STAGE_DIR}/runtime/${CGROUP_VIEW}` : undefined,
     chromium: req.chromium && {
       copy: `${STAGE_DIR}/chromium/${path.basename(req.chromium.copy)}`,
       target: req.chromium.target,

@@ -78,15 +78,18 @@ export async function writeEtc(etcDir: string): Promise<void> {
   ]);
 }
 
+/** The folder writeCgroupView fills, in the runtime folder. */
+export const CGROUP_VIEW = 'cgroup';
+
 /**
- * The sandbox's memory limit as cgroup v2 and v1 files (memory.max; memory/memory.limit_in_bytes), one
- * folder bound read-only at /sys/fs/cgroup inside it (no cgroup file system is mounted there). Runtimes
- * size themselves by it: Node.js sizes its heap by it (1 GB in a 2 GB sandbox) where it took the host's
- * memory before, and a heap limit under 2 GB spares each agent the 1.6 MB private copy of V8's builtins
- * it makes when it cannot map its execute-only binary.
+ * The sandboxes' memory limit as cgroup v2 and v1 files (memory.max; memory/memory.limit_in_bytes), one
+ * folder written once at start and bound read-only at /sys/fs/cgroup in every sandbox a cgroup caps (no
+ * cgroup file system is mounted there). Runtimes size themselves by it: Node.js sizes its heap by it (1 GB
+ * in a 2 GB sandbox) where it took the host's memory before, and a heap limit under 2 GB spares each agent
+ * the 1.6 MB private copy of V8's builtins it makes when it cannot map its execute-only binary.
  */
-export async function writeCgroupView(etcDir: string, memoryBytes: number): Promise<string> {
-  const dir = path.join(etcDir, 'cgroup');
+export async function writeCgroupView(runtimeDir: string, memoryBytes: number): Promise<void> {
+  const dir = path.join(runtimeDir, CGROUP_VIEW);
   await fs.mkdir(path.join(dir, 'memory'), { recursive: true });
   const contents: Record<string, string> = {
     'memory.max': `${memoryBytes}\n`,
@@ -95,7 +98,6 @@ export async function writeCgroupView(etcDir: string, memoryBytes: number): Prom
     'memory/memory.soft_limit_in_bytes': `${memoryBytes}\n`,
   };
   await Promise.all(Object.entries(contents).map(([name, text]) => fs.writeFile(path.join(dir, name), text)));
-  return dir;
 }
 
 /**
@@ -118,7 +120,7 @@ export interface SandboxSources {
   rootfs: string;
   /** Chromium's execute-only copy, put over its executable (`target`, under /usr) inside the sandbox. */
   chromium?: { copy: string; target: string };
-  /** The folder writeCgroupView fills, when a cgroup caps the sandbox's memory. */
+  /** writeCgroupView's folder, when a cgroup caps the sandbox's memory. */
   cgroupView?: string;
 }
 

@@ -84,6 +84,7 @@ export class LocalProvider implements SandboxProvider {
     const cgroups = isolation === 'none' ? undefined : await Cgroups.detect(config.cpus);
     await writeRuntime(path.join(config.stateDir, 'runtime'));
     await writeLauncher(path.join(config.stateDir, 'runtime'));
+    await writeCgroupView(path.join(config.stateDir, 'runtime'), config.memoryMb * 1024 * 1024);
     const isolated = isolation !== 'none';
     const [scripts, nodeCopy, chromium] = await Promise.all([
       loadLaunchScripts(),
@@ -204,8 +205,7 @@ export class LocalProvider implements SandboxProvider {
     const agentEnv = this.agentEnv({ envs, paths, workdir, bridge: bridge && bridgeHostPath, egress: !!egress });
     const cgroup = await this.createCgroup(id);
     const cgroupProcs = cgroup?.procsFiles ?? [];
-    const cgroupView = cgroup && (await writeCgroupView(paths.etc, this.config.memoryMb * 1024 * 1024));
-    const launcher = this.launcher(paths, agentEnv, { cgroupProcs, cgroupView }, root);
+    const launcher = this.launcher(paths, agentEnv, { cgroupProcs, memoryView: !!cgroup }, root);
     // Unisolated, the sandbox folder as an (ignored) argument lets orphan reaping recognise the agent.
     const child = spawn(launcher.file, launcher.args, {
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -378,7 +378,7 @@ export class LocalProvider implements SandboxProvider {
   private launcher(
     paths: SandboxPaths,
     agentEnv: Record<string, string>,
-    { cgroupProcs, cgroupView }: { cgroupProcs: string[]; cgroupView?: string },
+    { cgroupProcs, memoryView }: { cgroupProcs: string[]; memoryView: boolean },
     root?: RootLaunch,
   ) {
     const fileSizeKb = this.config.fileSizeMb * 1024;
@@ -402,7 +402,7 @@ export class LocalProvider implements SandboxProvider {
         network: this.config.network === 'host' ? 'host' : 'none',
         agentEnv,
         cgroupProcs,
-        cgroupView,
+        memoryView,
         fileSizeKb,
         hostPath: this.config.hostPath,
         root,
@@ -487,7 +487,6 @@ export class LocalProvider implements SandboxProvider {
   }
 }
 
-/** Chromium's execute-only copy, so sandbox code cannot take its CDP pipe; none if there is no Chromium. */
 /**
  * A pooled sandbox runs one command before any session gets it: the agent's exec path is compiled and
  * bash's pages are in memory, so a session's first call costs what its later ones do (36 -> 21 ms here).
@@ -497,6 +496,7 @@ async function warmedUp(sandbox: LocalSandbox): Promise<LocalSandbox> {
   return sandbox;
 }
 
+/** Chromium's execute-only copy, so sandbox code cannot take its CDP pipe; none if there is no Chromium. */
 async function chromiumCopy(config: Config, log: Logger): Promise<{ copy: string; target: string } | undefined> {
   const target = await chromiumExecutable(config.chromiumPath);
   if (!target) return undefined;

@@ -1,6 +1,6 @@
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { AGENT_MOUNT, RUN_MOUNT } from '../../agent/protocol.js';
-import { HOME, HOST_ETC, WORKDIR, type IsolationOptions } from './layout.js';
+import { AGENT_NODE_FLAGS, HOME, HOST_ETC, WORKDIR, type IsolationOptions } from './layout.js';
 
 /**
  * The fallback when bubblewrap is missing: util-linux `unshare` makes the namespaces and
@@ -39,6 +39,7 @@ export function unshareCommand(options: IsolationOptions & { setupScript: string
     SANDBOX_CHROMIUM_COPY: src.chromium?.copy ?? '',
     SANDBOX_CHROMIUM_TARGET: src.chromium?.target ?? '',
     SANDBOX_CGROUP_VIEW: src.cgroupView ?? '',
+    SANDBOX_AGENT_FLAGS: AGENT_NODE_FLAGS.join(' '),
     SANDBOX_MNT_WORKDIR: WORKDIR,
     SANDBOX_MNT_HOME: HOME,
     SANDBOX_MNT_AGENT: AGENT_MOUNT,

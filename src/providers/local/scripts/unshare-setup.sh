@@ -51,5 +51,5 @@ hostname sandbox
 # unshare leaves loopback down; servers inside need it (iproute2, else net-tools).
 ip link set lo up 2>/dev/null || ifconfig lo up 2>/dev/null || echo "sandbox: could not bring up loopback (install iproute2)" >&2
 # The shell stays as pid 1 to reap orphans; the agent runs with no capabilities at all.
-# shellcheck disable=SC2086 # SANDBOX_UNSET is a list of env -u options
-setpriv --inh-caps=-all --bounding-set=-all --no-new-privs -- env $SANDBOX_UNSET "$SANDBOX_MNT_AGENT/node" --v8-pool-size=1 "$SANDBOX_MNT_AGENT/agent/main.cjs"
+# shellcheck disable=SC2086 # SANDBOX_UNSET and SANDBOX_AGENT_FLAGS are lists of options
+setpriv --inh-caps=-all --bounding-set=-all --no-new-privs -- env $SANDBOX_UNSET "$SANDBOX_MNT_AGENT/node" $SANDBOX_AGENT_FLAGS "$SANDBOX_MNT_AGENT/agent/main.cjs"
