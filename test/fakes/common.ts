@@ -15,10 +15,49 @@ export interface Fault {
   body?: unknown;
 }
 
+const FILLER = Buffer.alloc(64 * 1024, ' ');
+
+/** A request answered with a stream of `bytes` bytes, as a hostile in-sandbox daemon would. */
+export class Flood {
+  /** How many bytes were written before the client hung up (or all of them). */
+  written = 0;
+  private finished!: () => void;
+  /** Settles when the answer ended or the client hung up. */
+  readonly done = new Promise<void>((resolve) => (this.finished = resolve));
+
+  constructor(
+    readonly method: string,
+    readonly path: RegExp,
+    readonly bytes: number,
+    /** What the answer claims to be, and its first bytes (a stream's framing, say). */
+    readonly start: { contentType: string; prefix: Buffer } = {
+      contentType: 'application/json',
+      prefix: Buffer.from('{"entries":['),
+    },
+  ) {}
+
+  /** Writes the bytes with backpressure until all are out or the client is gone. */
+  pour(res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': this.start.contentType });
+    res.write(this.start.prefix);
+    this.written = this.start.prefix.length;
+    res.on('close', this.finished);
+    const more = (): void => {
+      while (this.written < this.bytes && !res.destroyed) {
+        this.written += FILLER.length;
+        if (!res.write(FILLER)) return void res.once('drain', more);
+      }
+      if (!res.destroyed) res.end(']}');
+    };
+    more();
+  }
+}
+
 export class FakeHttp {
   server!: Server;
   url = '';
   readonly faults: Fault[] = [];
+  readonly floods: Flood[] = [];
   /** Every request seen, "METHOD /path", for assertions. */
   readonly seen: string[] = [];
 
@@ -36,6 +75,8 @@ export class FakeHttp {
           fault.remaining--;
           return json(res, fault.status, fault.body ?? { code: fault.status, message: `injected ${fault.status}` });
         }
+        const flood = this.floods.find((f) => f.written === 0 && f.method === req.method && f.path.test(pathname));
+        if (flood) return flood.pour(res);
         Promise.resolve(handler(req, res, Buffer.concat(chunks))).catch((e: Error) => {
           if (!res.headersSent) json(res, 500, { code: 500, message: e.message });
           else res.end();
@@ -50,6 +91,16 @@ export class FakeHttp {
   /** The next `count` requests matching method and path get `status`. */
   fail(method: string, path: RegExp, status: number, count = 1, body?: unknown): void {
     this.faults.push({ method, path, status, remaining: count, body });
+  }
+
+  /**
+   * The next request matching method and path is answered 200 with `bytes` bytes of filler after
+   * `start.prefix` (by default the start of a JSON object), written as fast as the client reads; `written` tells how much it took before hanging up.
+   */
+  flood(method: string, path: RegExp, bytes: number, start?: Flood['start']): Flood {
+    const flood = new Flood(method, path, bytes, start);
+    this.floods.push(flood);
+    return flood;
   }
 
   async close(): Promise<void> {

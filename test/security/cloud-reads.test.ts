@@ -5,6 +5,7 @@ import { createLogger } from '../../src/logger.js';
 import { DaytonaProvider } from '../../src/providers/daytona/provider.js';
 import { E2BProvider } from '../../src/providers/e2b/provider.js';
 import type { Sandbox, SandboxProvider } from '../../src/providers/types.js';
+import type { FakeHttp, Flood } from '../fakes/common.js';
 import { FakeDaytona } from '../fakes/daytona.js';
 import { FakeE2B } from '../fakes/e2b.js';
 import { tempDir } from '../helpers.js';
@@ -13,18 +14,27 @@ import { tempDir } from '../helpers.js';
  * The E2B and Daytona adapters read through the vendors' download streams: a read takes the range it
  * asked for and drops the download there, and a whole read of a file over the transfer cap (64 MiB)
  * is refused, so a sandbox's huge file (or a device, which never ends) is never buffered whole in the
- * server; and the e2b SDK's own copy of a command's whole output is switched off. Run against the
+ * server; and the e2b SDK's own copy of a command's whole output is switched off. Beneath that, the
+ * transport stops reading any one answer of the in-sandbox daemon past 65 MiB (a Connect stream: any
+ * one message), which a hostile sandbox could otherwise make the SDK buffer whole. Run against the
  * local fakes of the vendors' APIs with the real SDKs.
  */
 const BIG = 70 * 1024 * 1024;
 
-const vendors: [string, () => Promise<{ provider: SandboxProvider; stop: () => Promise<void> }>][] = [
+interface Started {
+  provider: SandboxProvider;
+  http: FakeHttp;
+  stop: () => Promise<void>;
+}
+
+const vendors: [string, () => Promise<Started>][] = [
   [
     'e2b',
     async () => {
       const fake = await new FakeE2B().start();
       return {
         provider: await start('e2b', { E2B_API_KEY: fake.apiKey, E2B_API_URL: fake.url, E2B_SANDBOX_URL: fake.url }),
+        http: fake.http,
         stop: () => fake.stop(),
       };
     },
@@ -35,6 +45,7 @@ const vendors: [string, () => Promise<{ provider: SandboxProvider; stop: () => P
       const fake = await new FakeDaytona().start();
       return {
         provider: await start('daytona', { DAYTONA_API_KEY: fake.apiKey, DAYTONA_SERVER_URL: fake.url }),
+        http: fake.http,
         stop: () => fake.stop(),
       };
     },
@@ -56,17 +67,15 @@ async function start(name: 'e2b' | 'daytona', env: Record<string, string>): Prom
   return p;
 }
 
-console.warn(
-  "[security/cloud-reads] daytona: the 200 MB output case is skipped: Daytona returns a command's whole output in one response",
-);
 for (const [name, make] of vendors)
   describe(`${name} reads are capped (fake API, real SDK)`, () => {
     let provider: SandboxProvider;
+    let http: FakeHttp;
     let stop: () => Promise<void>;
     let sb: Sandbox;
 
     beforeAll(async () => {
-      ({ provider, stop } = await make());
+      ({ provider, http, stop } = await make());
       sb = await provider.create({ labels: { suite: 'cloud-reads' }, timeoutMs: 120_000 });
       const r = await sb.exec(`truncate -s ${BIG} big.bin && printf abcdefghijklmnop > small.txt`, {
         timeoutMs: 30_000,
@@ -94,10 +103,19 @@ for (const [name, make] of vendors)
       expect(await sb.files.stat('big.bin')).toMatchObject({ type: 'file', size: BIG });
     });
 
-    // Daytona's executeSessionCommand answers with the whole output in one response: not bounded yet.
-    it.skipIf(name === 'daytona')(
-      'a command printing 200 MB costs the server a bounded amount of memory',
-      async () => {
+    // Daytona's executeSessionCommand answers with the whole output in one response: past the cap the
+    // server stops reading it and says how to get the output (the fake holds all of it in this
+    // process, so memory is not measured here; the flood cases below show the server stops reading).
+    if (name === 'daytona')
+      it('a command printing 80 MB fails with a clear error instead of buffering it whole', async () => {
+        const failure = await sb.exec('head -c 80000000 /dev/zero | tr "\\0" x', { timeoutMs: 120_000 }).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        expect(failure).toMatchObject({ code: 'LIMIT_EXCEEDED', hint: expect.stringMatching(/redirected to a file/) });
+      }, 180_000);
+    else
+      it('a command printing 200 MB costs the server a bounded amount of memory', async () => {
         let peak = 0;
         const base = process.memoryUsage().heapUsed;
         const sampler = setInterval(() => {
@@ -112,13 +130,46 @@ for (const [name, make] of vendors)
         }
         // The head and tail kept are a few MiB; the whole output would be 200 MB of strings.
         expect(peak).toBeLessThan(120 * 1024 * 1024);
-      },
-      180_000,
-    );
+      }, 180_000);
 
     it('file search skips the big file instead of downloading it', async () => {
       const r = await sb.files.search('abc', { maxResults: 10, caseSensitive: true, timeoutMs: 30_000 });
       expect(r.matches.map((m) => m.path)).toEqual(['small.txt']);
       expect(r.largeSkipped).toBe(1);
     });
+
+    // The daemon answering these runs inside the sandbox, where hostile code can replace it.
+    // E2B's command output is a Connect stream: one message announced as 2 GiB.
+    const connectStream = { contentType: 'application/connect+json', prefix: Buffer.from([0, 0x7f, 0xff, 0xff, 0xff]) };
+    const floods: [string, string, RegExp, (sandbox: Sandbox) => Promise<unknown>, Flood['start']?][] =
+      name === 'e2b'
+        ? [
+            ['a directory listing', 'POST', /ListDir$/, (sandbox) => sandbox.files.list('.')],
+            [
+              'a command',
+              'POST',
+              /process\.Process\/Start$/,
+              (sandbox) => sandbox.exec('echo hi', { timeoutMs: 60_000 }),
+              connectStream,
+            ],
+          ]
+        : [
+            ['a directory listing', 'GET', /\/files$/, (sandbox) => sandbox.files.list('.')],
+            ['a command', 'POST', /\/exec$/, (sandbox) => sandbox.exec('echo hi', { timeoutMs: 60_000 })],
+          ];
+    for (const [what, method, route, call, start] of floods)
+      it(`${what} answered with 300 MB is cut off near the cap, with a clear error`, async () => {
+        const flood = http.flood(method, route, 300 << 20, start);
+        const failure = await call(sb).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        await flood.done;
+        // Without the cap the SDK would buffer the whole answer; with it the server hangs up after
+        // 65 MiB (plus what socket buffers held).
+        expect(flood.written).toBeLessThan(100 << 20);
+        expect(failure).toMatchObject({ code: 'LIMIT_EXCEEDED', message: expect.stringMatching(/more than 65 MiB/) });
+        // The sandbox still works afterwards.
+        expect((await sb.exec('echo after', { timeoutMs: 30_000 })).stdout).toBe('after\n');
+      }, 120_000);
   });

@@ -1,5 +1,6 @@
 import { DaytonaConnectionError, DaytonaError, DaytonaTimeoutError } from '@daytonaio/sdk';
 import { SandboxError } from '../../errors.js';
+import { isResponseTooLarge, responseTooLarge } from '../shared/response-cap.js';
 import { isNetworkError } from '../shared/retry.js';
 
 /**
@@ -9,6 +10,7 @@ import { isNetworkError } from '../shared/retry.js';
  */
 export function translate(err: unknown, context = 'Daytona', scope: 'api' | 'toolbox' = 'api'): SandboxError {
   if (err instanceof SandboxError) return err;
+  if (isResponseTooLarge(err)) return responseTooLarge('Daytona', context, err);
   const msg = firstLine(err instanceof Error ? err.message : String(err));
   const cause = { cause: err };
   if (err instanceof DaytonaConnectionError || (!(err instanceof DaytonaError) && isNetworkError(err))) {

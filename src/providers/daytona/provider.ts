@@ -14,6 +14,7 @@ import type { CreateOptions, ProviderDescription, Sandbox, SandboxProvider, Sand
 import { describeDaytona } from './describe.js';
 import { isTransient, translate } from './errors.js';
 import type { Call } from './processes.js';
+import { capToolboxAnswers } from './response-cap.js';
 import { DaytonaSandbox } from './sandbox.js';
 
 const DEFAULT_API_URL = 'https://app.daytona.io/api';
@@ -111,6 +112,7 @@ export class DaytonaProvider implements SandboxProvider {
   }
 
   private async adopt(vendor: Vendor): Promise<DaytonaSandbox> {
+    capToolboxAnswers(vendor);
     const workdir =
       (await this.call('find workdir', () => vendor.getWorkDir(), { scope: 'toolbox' })) || '/home/daytona';
     const sb = new DaytonaSandbox(vendor, workdir, vendor.createdAt ? new Date(vendor.createdAt) : new Date(), {

@@ -12,6 +12,7 @@ import {
   SandboxError as E2BError,
 } from 'e2b';
 import { SandboxError } from '../../errors.js';
+import { isResponseTooLarge, responseTooLarge } from '../shared/response-cap.js';
 import { isNetworkError } from '../shared/retry.js';
 
 type Translation = (context: string, msg: string, err: Error) => SandboxError | undefined;
@@ -154,6 +155,7 @@ function transportFailure(context: string, msg: string, err: unknown): SandboxEr
  */
 export function translate(err: unknown, context = 'E2B'): SandboxError {
   if (err instanceof SandboxError) return err;
+  if (isResponseTooLarge(err)) return responseTooLarge('E2B', context, err);
   const msg = err instanceof Error ? err.message : String(err);
   const match = BY_CLASS.find(([errorClass]) => err instanceof errorClass);
   const typed = match ? match[1](context, msg, err as Error) : undefined;

@@ -4,10 +4,12 @@ import { SandboxError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { e2bNetwork, egressAllowList, type E2BNetworkOptions, type NetworkMapping } from '../shared/cloud-network.js';
 import { LABEL_APP, LABEL_WORKSPACE, Ownership, reapSafely, reattachReleased } from '../shared/owner.js';
+import { watchResponses } from '../shared/response-cap.js';
 import { withRetry } from '../shared/retry.js';
 import type { CreateOptions, ProviderDescription, Sandbox, SandboxProvider, SandboxSummary } from '../types.js';
 import { describeE2B } from './describe.js';
 import { isTransient, translate } from './errors.js';
+import { capEnvdResponses } from './response-cap.js';
 import { E2BSandbox } from './sandbox.js';
 
 /**
@@ -34,6 +36,7 @@ export class E2BProvider implements SandboxProvider {
         hint: 'set E2B_API_KEY (from https://e2b.dev/dashboard?tab=keys), or choose another provider with SANDBOX_PROVIDER',
       });
     }
+    await capEnvdResponses();
     const owner = new Ownership(config);
     await owner.register();
     log.info(
@@ -65,7 +68,7 @@ export class E2BProvider implements SandboxProvider {
   }
 
   private call = <T>(what: string, callback: () => Promise<T>, opts?: { retry?: boolean }): Promise<T> =>
-    withRetry(what, callback, {
+    withRetry(what, () => watchResponses(callback), {
       maxRetries: opts?.retry === false ? 0 : this.config.e2bMaxRetries,
       translate: (e) => translate(e, `E2B ${what}`),
       isTransient,
