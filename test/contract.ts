@@ -6,6 +6,19 @@ import type { Sandbox, SandboxProvider } from '../src/providers/types.js';
 import { copyFilesContract } from './contract-copy.js';
 
 /**
+ * Prints the adapters' small files in /tmp newer than the file $1 that outlived their command: a pid
+ * file whose process is gone, or a stdin file still there a second later (the wrapper opens and
+ * removes it at once). Only newer ones: with a fake, /tmp is this host's, shared with other tests.
+ */
+const LEFTOVER_FILES = [
+  'find /tmp -maxdepth 1 -newer "$1" -name \'.sandbox-mcp-*.pid\' | while read -r f; do',
+  '  kill -0 "$(cat "$f" 2>/dev/null)" 2>/dev/null || { [ -e "$f" ] && echo "$f"; }',
+  'done',
+  'sleep 1',
+  'find /tmp -maxdepth 1 -newer "$1" -name \'.sandbox-mcp-*.in\'',
+].join('\n');
+
+/**
  * The provider contract: every provider (local, docker, e2b, daytona) must pass this suite, so the
  * tools above it work unchanged on each. `makeProvider` returns a started provider; the suite owns it.
  */
@@ -57,10 +70,14 @@ export function providerContract(
     });
 
     it('exec timeout kills the command and reports timedOut', async () => {
-      const r = await sb.exec('sleep 30 & sleep 31; echo never', { timeoutMs: 1000 });
+      const since = (await sb.exec('mktemp /tmp/contract-since.XXXXXX', { timeoutMs: 10_000 })).stdout.trim();
+      const r = await sb.exec('sleep 30 & sleep 31; echo never', { timeoutMs: 1000, stdin: 'unread' });
       expect(r.timedOut).toBe(true);
       expect(r.stdout).not.toContain('never');
       expect(r.durationMs).toBeLessThan(15_000);
+      // Adapters that wrap commands keep small files in /tmp: none may outlive its killed command.
+      const leftovers = await sb.exec(`set -- ${since}\n${LEFTOVER_FILES}\nrm -f "$1"`, { timeoutMs: 10_000 });
+      expect(leftovers.stdout).toBe('');
     });
 
     it('a missing cwd is an INVALID_ARGUMENT error', async () => {

@@ -6,15 +6,18 @@
 # COMMAND as a child so it can clean up after it. Exits with COMMAND's status.
 #
 #   wrap.sh PID_FILE CWD STDIN COMMAND [NAME=value...]
-#     STDIN: empty keeps the session's stdin; /dev/null; or a file that is read and then removed
+#     STDIN: empty keeps the session's stdin; /dev/null; or a file that is opened and removed at once
+#     (so a killed command leaves none behind; PID_FILE is removed by signal-tree.sh then)
 pid_file=$1 cwd=$2 stdin=$3 command=$4
 shift 4
-cleanup=("$pid_file")
-case $stdin in '' | /dev/null) ;; *) cleanup+=("$stdin") ;; esac
+if [ -n "$stdin" ]; then
+  exec 3<"$stdin"
+  [ "$stdin" = /dev/null ] || rm -f -- "$stdin"
+fi
 echo $$ >"$pid_file"
-cd -- "$cwd" 2>/dev/null || { echo 'sandbox-mcp: no such working directory' >&2; rm -f "${cleanup[@]}"; exit 97; }
+cd -- "$cwd" 2>/dev/null || { echo 'sandbox-mcp: no such working directory' >&2; rm -f -- "$pid_file"; exit 97; }
 for assignment in "$@"; do export "${assignment?}"; done
-if [ -n "$stdin" ]; then bash -c "$command" <"$stdin"; else bash -c "$command"; fi
+if [ -n "$stdin" ]; then bash -c "$command" <&3 3<&-; else bash -c "$command"; fi
 rc=$?
-rm -f "${cleanup[@]}"
+rm -f -- "$pid_file"
 exit $rc
