@@ -132,6 +132,27 @@ for (const [name, make] of vendors)
         expect(peak).toBeLessThan(120 * 1024 * 1024);
       }, 180_000);
 
+    // Daytona's session logs come whole on every poll: past the cap, the new bytes come from the
+    // process's record in the sandbox, a piece at a time.
+    if (name === 'daytona')
+      it('a background process that printed more than the cap is still read to its end', async () => {
+        const p = await sb.processes.spawn('head -c 70000000 /dev/zero | tr "\\0" x; echo; echo the-end; sleep 60', {});
+        try {
+          let cursor = 0;
+          let tail = '';
+          const deadline = Date.now() + 90_000;
+          while (!tail.includes('the-end') && Date.now() < deadline) {
+            const r = await sb.processes.read(p.processId, { cursor, waitMs: 2000, maxBytes: 1 << 20 });
+            cursor = r.cursor;
+            tail = (tail + r.output).slice(-100);
+          }
+          expect(tail).toContain('the-end');
+          expect(cursor).toBeGreaterThan(70_000_000);
+        } finally {
+          await sb.processes.kill(p.processId, 'SIGKILL');
+        }
+      }, 180_000);
+
     it('file search skips the big file instead of downloading it', async () => {
       const r = await sb.files.search('abc', { maxResults: 10, caseSensitive: true, timeoutMs: 30_000 });
       expect(r.matches.map((m) => m.path)).toEqual(['small.txt']);

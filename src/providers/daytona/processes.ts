@@ -15,6 +15,9 @@ export type Call = VendorCall<DaytonaCallOptions>;
 /** What scripts/wrap.sh prints (exit 97) when the cwd does not exist: one round trip instead of two. */
 export const NO_CWD = 'sandbox-mcp: no such working directory';
 const POLL_MS = 250;
+/** What one poll takes from a process's record once its Daytona log is past the response cap. */
+const RECORD_PIECE_BYTES = 1 << 20;
+const RECORD_PIECES_PER_POLL = 8;
 
 export function tmpName(kind: string): string {
   return `/tmp/.sandbox-mcp-${randomBytes(8).toString('hex')}.${kind}`;
@@ -50,6 +53,8 @@ interface DaytonaProc {
   cmdId: string;
   pidFile: string;
   seen: number;
+  /** Daytona's log of it has passed the response cap: its output is read from its record instead. */
+  logTooLarge?: boolean;
 }
 
 /**
@@ -108,7 +113,7 @@ export class DaytonaProcesses implements ProcessApi {
   /** Fetches new output and the exit status from Daytona. */
   private async sync(daytonaProc: DaytonaProc): Promise<void> {
     if (!daytonaProc.proc.running) return;
-    const [cmd, logs] = await Promise.all([
+    const [cmd] = await Promise.all([
       this.call(
         'process status',
         () => this.vendor.process.getSessionCommand(daytonaProc.sessionId, daytonaProc.cmdId),
@@ -116,19 +121,8 @@ export class DaytonaProcesses implements ProcessApi {
           scope: 'toolbox',
         },
       ),
-      this.call(
-        'process output',
-        () => this.vendor.process.getSessionCommandLogs(daytonaProc.sessionId, daytonaProc.cmdId),
-        {
-          scope: 'toolbox',
-        },
-      ),
+      this.syncOutput(daytonaProc),
     ]);
-    const all = Buffer.from(logs.output || (logs.stdout ?? '') + (logs.stderr ?? ''));
-    if (all.length > daytonaProc.seen) {
-      daytonaProc.proc.append(all.subarray(daytonaProc.seen));
-      daytonaProc.seen = all.length;
-    }
     if (cmd.exitCode !== undefined && cmd.exitCode !== null) {
       // bash reports a death by signal N as 128+N.
       const code = cmd.exitCode;
@@ -136,6 +130,45 @@ export class DaytonaProcesses implements ProcessApi {
         code > 128 && code < 160 ? null : code,
         code > 128 && code < 160 ? signalName(code - 128) : null,
       );
+    }
+  }
+
+  /**
+   * New output from Daytona's session log, which comes whole on every call. Once that is over the
+   * response cap, the new bytes come from the process's record in the sandbox (the same bytes: one
+   * tee), a piece per call.
+   */
+  private async syncOutput(daytonaProc: DaytonaProc): Promise<void> {
+    if (!daytonaProc.logTooLarge) {
+      const logs = await this.call(
+        'process output',
+        () => this.vendor.process.getSessionCommandLogs(daytonaProc.sessionId, daytonaProc.cmdId),
+        { scope: 'toolbox' },
+      ).catch((error: unknown) => {
+        if (!(error instanceof SandboxError && error.code === 'LIMIT_EXCEEDED')) throw error;
+        daytonaProc.logTooLarge = true;
+        return undefined;
+      });
+      if (logs) {
+        const all = Buffer.from(logs.output || (logs.stdout ?? '') + (logs.stderr ?? ''));
+        if (all.length > daytonaProc.seen) {
+          daytonaProc.proc.append(all.subarray(daytonaProc.seen));
+          daytonaProc.seen = all.length;
+        }
+        return;
+      }
+    }
+    for (let pieces = 0; pieces < RECORD_PIECES_PER_POLL; pieces++) {
+      const piece = await this.records.read(daytonaProc.proc.processId, {
+        cursor: daytonaProc.seen,
+        maxBytes: RECORD_PIECE_BYTES,
+      });
+      const taken = piece.cursor - daytonaProc.seen;
+      if (taken <= 0) return;
+      daytonaProc.proc.append(Buffer.from(piece.output));
+      daytonaProc.seen = piece.cursor;
+      // A piece shorter than asked (less a split character) was the end of what there is for now.
+      if (taken < RECORD_PIECE_BYTES - 4) return;
     }
   }
 
