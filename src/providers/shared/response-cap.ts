@@ -98,7 +98,7 @@ export function responseTooLarge(vendor: string, context: string, cause: unknown
     `${context}: the ${vendor} sandbox answered with more than ${MAX_VENDOR_RESPONSE_BYTES >> 20} MiB, so the server stopped reading`,
     {
       cause,
-      hint: 'a command ran to its end but printed too much: rerun it with its output redirected to a file and read parts of that file (offset, length); anything else means the sandbox daemon misbehaves: kill the sandbox',
+      hint: 'a command that printed this much did run: rerun it with its output redirected to a file and read parts of that file (offset, length); a listing or search: ask for less (a narrower path); otherwise the sandbox daemon misbehaves: kill the sandbox',
     },
   );
 }
