@@ -11,6 +11,24 @@ interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   onEvent?: (stream: 'stdout' | 'stderr', data: string) => void;
+  deadline: NodeJS.Timeout;
+}
+
+/**
+ * How long past a request's own time budget (an exec's timeoutMs, a read's waitMs) its answer may take.
+ * The agent answers every request by then; one that does not was stopped by code in the sandbox (it runs
+ * as the same user: `kill -STOP -1` freezes it), and without a deadline the call would wait for ever.
+ */
+const ANSWER_GRACE_MS = 10_000;
+/** The budget of a request that has none of its own (file operations, a process list). */
+const UNTIMED_ANSWER_MS = 120_000;
+/** How long the ping after a missed deadline may take before the sandbox is ended. */
+const PING_ANSWER_MS = 5_000;
+
+/** When the server stops waiting for the answer to a request with these arguments. */
+export function answerDeadlineMs(args: Record<string, unknown>): number {
+  const own = Math.max(Number(args.timeoutMs) || 0, Number(args.waitMs) || 0);
+  return (own > 0 ? own : UNTIMED_ANSWER_MS) + ANSWER_GRACE_MS;
 }
 
 export interface AgentConnectionOptions {
@@ -33,7 +51,9 @@ export class AgentConnection {
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private deadReason?: string;
+  /** Why the server stopped the sandbox (a broken protocol, an agent that no longer answers). */
   private violation?: string;
+  private probing = false;
   private markReady!: (pid: number) => void;
   private failReady!: (e: Error) => void;
   readonly ready: Promise<number>;
@@ -76,7 +96,7 @@ export class AgentConnection {
     });
   }
 
-  /** Why the sandbox was stopped for breaking the agent protocol, if it was ("broke ... (it sent ...)"). */
+  /** Why the server stopped the sandbox, if it did ("broke the agent protocol ...", "stopped answering ..."). */
   get protocolViolation(): string | undefined {
     return this.violation;
   }
@@ -98,6 +118,7 @@ export class AgentConnection {
       return;
     }
     this.pending.delete(msg.id);
+    clearTimeout(p.deadline);
     if (!msg.ok) {
       p.reject(new SandboxError(knownErrorCode(msg.error.code), msg.error.message, { hint: msg.error.hint }));
       return;
@@ -118,9 +139,17 @@ export class AgentConnection {
    * since nothing it sends on this channel can be trusted any more. Pending calls fail with the reason.
    */
   private breakProtocol(detail: string): void {
+    this.stop(
+      `broke the agent protocol and was stopped (it sent ${detail})`,
+      'sandbox broke the agent protocol; killing it',
+    );
+  }
+
+  /** Kills a sandbox that cannot be trusted or used any more; `reason` completes "the sandbox ...". */
+  private stop(reason: string, logMessage: string): void {
     if (this.violation || !this.alive) return;
-    this.violation = `broke the agent protocol and was stopped (it sent ${detail})`;
-    this.log.warn({ detail }, 'sandbox broke the agent protocol; killing it');
+    this.violation = reason;
+    this.log.warn({ reason }, logMessage);
     this.end(this.violation);
     this.child.kill('SIGKILL');
   }
@@ -128,7 +157,10 @@ export class AgentConnection {
   private end(reason: string): void {
     this.deadReason ??= reason;
     this.failReady(new SandboxError('SANDBOX_GONE', `the sandbox failed to start: ${this.deadReason}`));
-    for (const p of this.pending.values()) p.reject(this.goneError());
+    for (const p of this.pending.values()) {
+      clearTimeout(p.deadline);
+      p.reject(this.goneError());
+    }
     this.pending.clear();
   }
 
@@ -155,15 +187,54 @@ export class AgentConnection {
     args: Record<string, unknown>,
     onEvent?: Pending['onEvent'],
     bin?: Binary,
+    waitMs = answerDeadlineMs(args),
   ): { id: number; result: Promise<AgentResult<O>> } {
     const id = this.nextId++;
     if (!this.alive) return { id, result: Promise.reject(this.goneError()) };
     const result = new Promise<AgentResult<O>>((resolve, reject) => {
-      this.pending.set(id, { op: operation, resolve: resolve as (v: unknown) => void, reject, onEvent });
+      const deadline = setTimeout(() => this.giveUp(id, waitMs), waitMs).unref();
+      this.pending.set(id, { op: operation, resolve: resolve as (v: unknown) => void, reject, onEvent, deadline });
     });
     this.child.stdin.write(frameHeader({ ...args, id, op: operation, stream: onEvent ? true : undefined }, bin));
     if (bin) this.child.stdin.write(bin.data);
     return { id, result };
+  }
+
+  /**
+   * A request unanswered past its deadline fails (a late answer is dropped like any unknown id), and
+   * the agent is asked for a ping: a sandbox whose agent does not answer that either is ended, so the
+   * session's next call gets a fresh one instead of waiting for ever again.
+   */
+  private giveUp(id: number, waitMs: number): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    this.log.warn({ op: p.op, waitMs }, 'sandbox agent did not answer in time');
+    p.reject(
+      new SandboxError(
+        'TIMEOUT',
+        `the sandbox did not answer (${p.op}) within ${Math.round(waitMs / 1000)} s: a process inside it may have stopped its agent (kill -STOP), or the machine is overloaded`,
+        {
+          hint: 'call again: a sandbox whose agent no longer answers at all is ended, and the next call gets a fresh one',
+        },
+      ),
+    );
+    void this.checkAnswering();
+  }
+
+  private async checkAnswering(): Promise<void> {
+    if (this.probing || !this.alive) return;
+    this.probing = true;
+    const answered = await this.request('ping', {}, undefined, undefined, PING_ANSWER_MS).result.then(
+      () => true,
+      () => false,
+    );
+    this.probing = false;
+    if (!answered)
+      this.stop(
+        'stopped answering (a process inside it may have stopped its agent with kill -STOP), so it was ended',
+        'sandbox agent does not answer a ping; killing the sandbox',
+      );
   }
 
   call<O extends AgentOp>(operation: O, args: Record<string, unknown> = {}, bin?: Binary): Promise<AgentResult<O>> {
