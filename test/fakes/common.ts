@@ -29,8 +29,11 @@ export class Flood {
     readonly method: string,
     readonly path: RegExp,
     readonly bytes: number,
-    /** What the answer claims to be, and its first bytes (a stream's framing, say). */
-    readonly start: { contentType: string; prefix: Buffer } = {
+    /**
+     * What the answer claims to be, and its first bytes (a stream's framing, say); `hold`: after the
+     * prefix, send nothing more and never end (a daemon that keeps a stream open).
+     */
+    readonly start: { contentType: string; prefix: Buffer; hold?: boolean } = {
       contentType: 'application/json',
       prefix: Buffer.from('{"entries":['),
     },
@@ -42,6 +45,7 @@ export class Flood {
     res.write(this.start.prefix);
     this.written = this.start.prefix.length;
     res.on('close', this.finished);
+    if (this.start.hold) return;
     const more = (): void => {
       while (this.written < this.bytes && !res.destroyed) {
         this.written += FILLER.length;

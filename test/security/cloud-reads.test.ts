@@ -178,6 +178,28 @@ for (const [name, make] of vendors)
             ['a directory listing', 'GET', /\/files$/, (sandbox) => sandbox.files.list('.')],
             ['a command', 'POST', /\/exec$/, (sandbox) => sandbox.exec('echo hi', { timeoutMs: 60_000 })],
           ];
+    if (name === 'e2b')
+      it('a command whose stream the daemon never ends fails past its timeout instead of hanging', async () => {
+        const event = Buffer.from(JSON.stringify({ event: { start: { pid: 4242 } } }));
+        const head = Buffer.alloc(5);
+        head.writeUInt32BE(event.length, 1);
+        const flood = http.flood('POST', /process\.Process\/Start$/, 0, {
+          contentType: 'application/connect+json',
+          prefix: Buffer.concat([head, event]),
+          hold: true,
+        });
+        const started = performance.now();
+        const failure = await sb.exec('echo hi', { timeoutMs: 1000 }).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        expect(failure).toMatchObject({ code: 'TIMEOUT', message: expect.stringMatching(/did not end the command/) });
+        // Its own 1 s and the 10 s grace; without the bound it never returns.
+        expect(performance.now() - started).toBeLessThan(30_000);
+        await flood.done;
+        expect((await sb.exec('echo after', { timeoutMs: 30_000 })).stdout).toBe('after\n');
+      }, 60_000);
+
     for (const [what, method, route, call, start] of floods)
       it(`${what} answered with 300 MB is cut off near the cap, with a clear error`, async () => {
         const flood = http.flood(method, route, 300 << 20, start);

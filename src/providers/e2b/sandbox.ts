@@ -2,10 +2,14 @@ import { CommandExitError, type CommandHandle, type Sandbox as Vendor } from 'e2
 import type { HeadTailCapture } from '../../agent/capture.js';
 import { ExecDeadline, execResult, outputCaptures } from '../shared/remote-exec.js';
 import { RemoteSandbox, type RemoteSandboxDeps } from '../shared/remote-sandbox.js';
+import { SandboxError } from '../../errors.js';
 import type { ExecOptions, ExecResult } from '../types.js';
 import { translate } from './errors.js';
 import { E2BFiles } from './files.js';
 import { discardAccumulatedOutput, E2BProcesses, signalFromError, signalTree } from './processes.js';
+
+/** How long past its timeout a command's stream may stay open (the tree kill ends it in well under 1 s). */
+const ENDLESS_STREAM_GRACE_MS = 10_000;
 
 /** E2B's call options: retry (default on) for calls that are safe to repeat. */
 export type E2BCallOptions = { retry?: boolean };
@@ -50,7 +54,7 @@ export class E2BSandbox extends RemoteSandbox<E2BCallOptions> {
     });
     try {
       if (opts.stdin !== undefined) await this.feedStdin(handle, opts.stdin);
-      let { exitCode, signal } = await this.waitForExit(handle);
+      let { exitCode, signal } = await this.waitForExit(handle, opts.timeoutMs + ENDLESS_STREAM_GRACE_MS);
       if (deadline.killed) {
         exitCode = null;
         signal ??= 'SIGKILL';
@@ -95,10 +99,32 @@ export class E2BSandbox extends RemoteSandbox<E2BCallOptions> {
     await this.call('close stdin', () => handle.closeStdin(), { retry: false });
   }
 
-  /** How the command ended: E2B reports a non-zero exit or a signal as a CommandExitError. */
-  private async waitForExit(handle: CommandHandle): Promise<{ exitCode: number | null; signal: string | null }> {
+  /**
+   * How the command ended: E2B reports a non-zero exit or a signal as a CommandExitError. envd runs
+   * inside the sandbox, where hostile code can replace it and keep the stream open past the kill at
+   * the timeout: after `limitMs` the stream is dropped and the call fails instead of waiting for ever.
+   */
+  private async waitForExit(
+    handle: CommandHandle,
+    limitMs: number,
+  ): Promise<{ exitCode: number | null; signal: string | null }> {
+    let timer: NodeJS.Timeout | undefined;
+    const endless = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        void handle.disconnect().catch(() => undefined);
+        reject(
+          new SandboxError(
+            'TIMEOUT',
+            `the E2B sandbox did not end the command's stream within ${Math.round(limitMs / 1000)} s`,
+            {
+              hint: "the command was killed at its timeout but the sandbox's daemon (envd) never said so: it may have been replaced or stopped; kill the sandbox (sandbox_delete) and use a fresh one",
+            },
+          ),
+        );
+      }, limitMs).unref();
+    });
     try {
-      await handle.wait();
+      await Promise.race([handle.wait(), endless]);
       return { exitCode: 0, signal: null };
     } catch (error) {
       if (!(error instanceof CommandExitError)) {
@@ -108,6 +134,8 @@ export class E2BSandbox extends RemoteSandbox<E2BCallOptions> {
       }
       const signal = signalFromError(error.error);
       return { exitCode: signal ? null : error.exitCode, signal };
+    } finally {
+      clearTimeout(timer);
     }
   }
 
