@@ -455,7 +455,8 @@ export const OPTIONS = {
     flag: '--browser-nav-timeout',
     env: 'SANDBOX_BROWSER_NAV_TIMEOUT',
     unit: 's',
-    describe: 'How long browser_navigate and browser_back wait for the page to load',
+    describe:
+      'How long browser_navigate and browser_back wait for the page to load, and browser_evaluate for its script',
     schema: z.coerce.number().positive().max(600).default(30),
   },
   logLevel: {

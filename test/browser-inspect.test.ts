@@ -36,7 +36,8 @@ describe.skipIf(!!skip)('browser inspection tools: hover, evaluate, network requ
 
   beforeAll(async () => {
     state = tempDir();
-    ({ client } = await stdioClient({ SANDBOX_STATE_DIR: state.dir }));
+    // A short script budget for the never-settling script below (navigation here takes well under 1 s).
+    ({ client } = await stdioClient({ SANDBOX_STATE_DIR: state.dir, SANDBOX_BROWSER_NAV_TIMEOUT: '8' }));
     await serveInSandbox(client, 8090, { 'index.html': PAGE });
     id = await sandboxId(client);
     snap = snapshotOf(await call(client, 'browser_navigate', { url: 'http://localhost:8090/' }));
@@ -93,6 +94,17 @@ describe.skipIf(!!skip)('browser inspection tools: hover, evaluate, network requ
     const stale = await call(client, 'browser_evaluate', { function: '(el) => 1', ref: 'e9999' });
     expect(text(stale)).toMatch(/not in the latest snapshot/);
   });
+
+  it('a script that never settles fails at the budget instead of holding the call for ever', async () => {
+    const started = performance.now();
+    const never = await call(client, 'browser_evaluate', { function: '() => new Promise(() => {})' });
+    expect(never.isError).toBe(true);
+    expect(text(never)).toMatch(/did not finish within 8 s/);
+    expect(performance.now() - started).toBeLessThan(20_000);
+    // The page is fine afterwards.
+    const title = await call(client, 'browser_evaluate', { function: 'document.title' });
+    expect(title.structuredContent).toMatchObject({ result: '"Inspect"' });
+  }, 40_000);
 
   it('browser_network_requests lists requests with statuses, and only_failed finds the broken ones', async () => {
     const all = await call(client, 'browser_network_requests', {});

@@ -71,22 +71,29 @@ export const browserInspectTools = [
       return browserCall(ctx, false, async (svc, page) => {
         // The source is compiled by the page (never by this server), then called if it is a function.
         let value: unknown;
+        const budgetS = ctx.config.browserNavTimeoutS;
         try {
           if (args.ref) {
             const loc = await svc.locate(page, args.ref);
-            value = await loc.evaluate(
-              (el, src) => {
-                const f: unknown = (0, eval)(`(${src}\n)`);
-                return typeof f === 'function' ? f(el) : f;
-              },
-              args.function,
-              { timeout: ctx.config.browserActionTimeoutS * 1000 },
+            value = await within(
+              budgetS,
+              loc.evaluate(
+                (el, src) => {
+                  const f: unknown = (0, eval)(`(${src}\n)`);
+                  return typeof f === 'function' ? f(el) : f;
+                },
+                args.function,
+                { timeout: ctx.config.browserActionTimeoutS * 1000 },
+              ),
             );
           } else {
-            value = await page.evaluate((src) => {
-              const f: unknown = (0, eval)(`(${src}\n)`);
-              return typeof f === 'function' ? f() : f;
-            }, args.function);
+            value = await within(
+              budgetS,
+              page.evaluate((src) => {
+                const f: unknown = (0, eval)(`(${src}\n)`);
+                return typeof f === 'function' ? f() : f;
+              }, args.function),
+            );
           }
         } catch (e) {
           if (e instanceof SandboxError) throw e;
@@ -210,3 +217,27 @@ export const browserInspectTools = [
     },
   }),
 ];
+
+/**
+ * Playwright waits for an evaluation as long as the page takes: a promise that never settles, or a
+ * page whose script keeps its main thread busy, would hold the call for ever.
+ */
+async function within<T>(budgetS: number, evaluation: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new SandboxError('TIMEOUT', `the script did not finish within ${budgetS} s (SANDBOX_BROWSER_NAV_TIMEOUT)`, {
+            hint: 'make it settle sooner; if the page itself is stuck in a loop, navigate away or open a new tab',
+          }),
+        ),
+      budgetS * 1000,
+    );
+  });
+  try {
+    return await Promise.race([evaluation, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
