@@ -47,6 +47,20 @@ function lineDiff(before: string, after: string): { added: string[]; removed: st
  * The page's URL and title plus its snapshot: `mode: 'full'` always sends the whole snapshot; `auto`
  * sends only what changed when the page stayed the same document and the change is small.
  */
+/** How long a page's title may take: a page whose main thread never comes back answers nothing. */
+const TITLE_WAIT_MS = 2000;
+
+/** The page's title, or '' when the page does not answer in time (Playwright's title() has no timeout). */
+export async function pageTitle(page: Page): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(''), TITLE_WAIT_MS)));
+  try {
+    return await Promise.race([page.title().catch(() => ''), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function pageState(
   ctx: ToolContext,
   svc: BrowserService,
@@ -55,7 +69,7 @@ export async function pageState(
   lead: string[] = [],
 ): Promise<ToolResult> {
   // Title alongside the snapshot: one round trip to Chromium fewer on every result.
-  const [{ text, previous }, title] = await Promise.all([svc.snapshot(page), page.title().catch(() => '')]);
+  const [{ text, previous }, title] = await Promise.all([svc.snapshot(page), pageTitle(page)]);
   const url = page.url();
   let kind: 'full' | 'diff' | 'unchanged' = 'full';
   let body = text;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { firstLine } from '../browser/launch.js';
 import { formatEntry } from '../browser/page-log.js';
-import { navigationError, pageState, pageStateShape } from '../browser/result.js';
+import { navigationError, pageState, pageStateShape, pageTitle } from '../browser/result.js';
 import { browserCall } from '../browser/call.js';
 import { BrowserService } from '../browser/service.js';
 import { SandboxError } from '../errors.js';
@@ -81,7 +81,7 @@ export const browserPageTools = [
         text = text.replace(/\n{3,}/g, '\n\n').trim();
         const truncated = text.length > MAX_EXTRACT_CHARS;
         if (truncated) text = `${text.slice(0, MAX_EXTRACT_CHARS)}\n... (truncated)`;
-        const title = await page.title().catch(() => '');
+        const title = await pageTitle(page);
         return ok(
           { url: page.url(), title, text, truncated },
           [...svc.takeNotes(), `Page: ${page.url()}`, `Title: ${title}`, '', text || '(no visible text)'].join('\n'),
@@ -129,7 +129,7 @@ export const browserPageTools = [
         pages.map(async (page, index) => ({
           index,
           url: page.url(),
-          title: await page.title().catch(() => ''),
+          title: await pageTitle(page),
           active: index === active,
         })),
       );
