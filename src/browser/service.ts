@@ -28,6 +28,8 @@ export function isClosedError(error: unknown): boolean {
   return false;
 }
 
+/** Notes kept between two calls; more are counted, not kept (a page can raise dialogs without end). */
+const MAX_NOTES = 20;
 const SNAPSHOT_HINT = 'take a new snapshot with browser_snapshot and use a ref from it';
 
 /**
@@ -47,6 +49,8 @@ export class BrowserService implements SessionService {
   /** Latest snapshot per page, for "what changed" after an action. */
   private readonly lastSnapshot = new WeakMap<Page, { url: string; text: string }>();
   private readonly notes: string[] = [];
+  /** Notes past MAX_NOTES since the last call: a page can raise dialogs or popups without end. */
+  private droppedNotes = 0;
   private closedByTool = false;
   private closedWhileIdle = false;
   private closed = false;
@@ -66,7 +70,17 @@ export class BrowserService implements SessionService {
 
   /** Things the model should hear about (relaunches, dialogs, crashes), once. */
   takeNotes(): string[] {
-    return this.notes.splice(0);
+    const notes = this.notes.splice(0);
+    if (this.droppedNotes)
+      notes.push(`Note: ${this.droppedNotes} more notes like these were left out (the page keeps raising them).`);
+    this.droppedNotes = 0;
+    return notes;
+  }
+
+  /** Keeps a note for the next result, up to MAX_NOTES of them between two calls. */
+  private note(text: string): void {
+    if (this.notes.length < MAX_NOTES) this.notes.push(text);
+    else this.droppedNotes++;
   }
 
   /** The active tab, starting the browser (and a first tab) when needed. */
@@ -84,15 +98,15 @@ export class BrowserService implements SessionService {
     if (this.starting) return this.starting;
     if (this.live) {
       const why = this.live.sandboxId !== sandbox.id ? 'the sandbox it lived in was replaced' : 'it crashed or exited';
-      this.notes.push(
+      this.note(
         `Note: the previous browser stopped (${why}); a fresh browser was started, so earlier tabs, cookies and history are gone.`,
       );
       void shutdown(this.live);
       this.forget();
     } else if (this.closedByTool) {
-      this.notes.push('Note: the browser had been closed with browser_close; a fresh browser was started.');
+      this.note('Note: the browser had been closed with browser_close; a fresh browser was started.');
     } else if (this.closedWhileIdle) {
-      this.notes.push(
+      this.note(
         `Note: the browser was closed while this session was idle (over ${this.config.idleTimeoutS} s); a fresh browser was started, so earlier tabs and cookies are gone.`,
       );
     }
@@ -146,7 +160,7 @@ export class BrowserService implements SessionService {
   private track(page: Page): void {
     if (this.pages.includes(page)) return;
     this.pages.push(page);
-    this.logs.set(page, new PageLog(page, (n) => this.notes.push(n)));
+    this.logs.set(page, new PageLog(page, (n) => this.note(n)));
     this.requests.set(page, new NetworkLog(page));
     page.on('close', () => {
       const i = this.pages.indexOf(page);
