@@ -15,8 +15,6 @@ export interface Fault {
   body?: unknown;
 }
 
-const FILLER = Buffer.alloc(64 * 1024, ' ');
-
 /** A request answered with a stream of `bytes` bytes, as a hostile in-sandbox daemon would. */
 export class Flood {
   /** How many bytes were written before the client hung up (or all of them). */
@@ -31,9 +29,10 @@ export class Flood {
     readonly bytes: number,
     /**
      * What the answer claims to be, and its first bytes (a stream's framing, say); `hold`: after the
-     * prefix, send nothing more and never end (a daemon that keeps a stream open).
+     * prefix, send nothing more and never end (a daemon that keeps a stream open); `fill`: the byte
+     * the rest is made of (a space by default; zeros read as empty Connect messages).
      */
-    readonly start: { contentType: string; prefix: Buffer; hold?: boolean } = {
+    readonly start: { contentType: string; prefix: Buffer; hold?: boolean; fill?: number } = {
       contentType: 'application/json',
       prefix: Buffer.from('{"entries":['),
     },
@@ -46,10 +45,11 @@ export class Flood {
     this.written = this.start.prefix.length;
     res.on('close', this.finished);
     if (this.start.hold) return;
+    const filler = Buffer.alloc(64 * 1024, this.start.fill ?? 0x20);
     const more = (): void => {
       while (this.written < this.bytes && !res.destroyed) {
-        this.written += FILLER.length;
-        if (!res.write(FILLER)) return void res.once('drain', more);
+        this.written += filler.length;
+        if (!res.write(filler)) return void res.once('drain', more);
       }
       if (!res.destroyed) res.end(']}');
     };

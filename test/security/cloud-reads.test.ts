@@ -200,6 +200,24 @@ for (const [name, make] of vendors)
         expect((await sb.exec('echo after', { timeoutMs: 30_000 })).stdout).toBe('after\n');
       }, 60_000);
 
+    // A plain HTTP answer dressed as a Connect stream of empty messages: only the request decides how
+    // an answer is counted, or this one would pass message by message and be buffered whole.
+    if (name === 'e2b')
+      it('a file upload answered with 300 MB claiming to be a Connect stream is cut off too', async () => {
+        const flood = http.flood('POST', /^\/files$/, 300 << 20, {
+          contentType: 'application/connect+json',
+          prefix: Buffer.alloc(0),
+          fill: 0,
+        });
+        const failure = await sb.files.write('upload.txt', 'hi').then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        await flood.done;
+        expect(flood.written).toBeLessThan(100 << 20);
+        expect(failure).toMatchObject({ code: 'LIMIT_EXCEEDED' });
+      }, 120_000);
+
     for (const [what, method, route, call, start] of floods)
       it(`${what} answered with 300 MB is cut off near the cap, with a clear error`, async () => {
         const flood = http.flood(method, route, 300 << 20, start);

@@ -59,8 +59,18 @@ export async function capEnvdResponses(maxBytes = MAX_VENDOR_RESPONSE_BYTES): Pr
 }
 
 function cappedClass(undici: UndiciModule, Base: DispatcherClass, maxBytes: number): DispatcherClass {
-  /** Counts an answer's bytes; a Connect stream (a command's output) is counted message by message. */
+  /**
+   * Counts an answer's bytes; the answer to a Connect streaming request (a command's output) is counted
+   * message by message. The request decides, not the answer: a daemon could label any answer a stream.
+   */
   class Counting extends undici.DecoratorHandler {
+    constructor(
+      handler: object,
+      private readonly streaming: boolean,
+    ) {
+      super(handler);
+    }
+
     private bytes = 0;
     private over = false;
     private envelopes: EnvelopeScanner | undefined;
@@ -73,8 +83,7 @@ function cappedClass(undici: UndiciModule, Base: DispatcherClass, maxBytes: numb
       headers: Headers,
       statusMessage?: string,
     ): void {
-      if (String(headers['content-type'] ?? '').startsWith('application/connect+'))
-        this.envelopes = new EnvelopeScanner(maxBytes);
+      if (this.streaming) this.envelopes = new EnvelopeScanner(maxBytes);
       super.onResponseStart?.(controller, statusCode, headers, statusMessage);
     }
 
@@ -92,7 +101,7 @@ function cappedClass(undici: UndiciModule, Base: DispatcherClass, maxBytes: numb
   const interceptor =
     (dispatch: Dispatch): Dispatch =>
     (options, handler) =>
-      dispatch(options, new Counting(handler));
+      dispatch(options, new Counting(handler, isConnectStream((options as { headers?: unknown }).headers)));
   return class extends Base {
     constructor(options?: object) {
       super(options);
@@ -100,4 +109,13 @@ function cappedClass(undici: UndiciModule, Base: DispatcherClass, maxBytes: numb
       return this.compose(interceptor);
     }
   };
+}
+
+/** Whether a request's headers (undici's dispatch options: an object, or a flat name, value list) ask for a Connect stream. */
+function isConnectStream(headers: unknown): boolean {
+  const list: unknown[] = Array.isArray(headers) ? headers : Object.entries(headers ?? {}).flat();
+  for (let index = 0; index + 1 < list.length; index += 2)
+    if (String(list[index]).toLowerCase() === 'content-type')
+      return String(list[index + 1]).startsWith('application/connect+');
+  return false;
 }
