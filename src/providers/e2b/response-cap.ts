@@ -61,7 +61,7 @@ export async function capEnvdResponses(maxBytes = MAX_VENDOR_RESPONSE_BYTES): Pr
 function cappedClass(undici: UndiciModule, Base: DispatcherClass, maxBytes: number): DispatcherClass {
   /**
    * Counts an answer's bytes; the answer to a Connect streaming request (a command's output) is counted
-   * message by message. The request decides, not the answer: a daemon could label any answer a stream.
+   * message by message: the request must ask for a stream, since a daemon could label any answer one.
    */
   class Counting extends undici.DecoratorHandler {
     constructor(
@@ -83,7 +83,9 @@ function cappedClass(undici: UndiciModule, Base: DispatcherClass, maxBytes: numb
       headers: Headers,
       statusMessage?: string,
     ): void {
-      if (this.streaming) this.envelopes = new EnvelopeScanner(maxBytes);
+      // Both must say stream: an error answer to a stream request is plain JSON, counted whole.
+      if (this.streaming && String(headers['content-type'] ?? '').startsWith('application/connect+'))
+        this.envelopes = new EnvelopeScanner(maxBytes);
       super.onResponseStart?.(controller, statusCode, headers, statusMessage);
     }
 
