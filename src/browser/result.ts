@@ -1,6 +1,7 @@
 import type { Page, Request } from 'playwright-core';
 import { z } from 'zod';
 import { SandboxError } from '../errors.js';
+import { settleWithin } from '../settle-within.js';
 import type { ToolContext, ToolResult } from '../mcp/tool.js';
 import { budgeted } from '../mcp/tool-result.js';
 import { firstLine } from './launch.js';
@@ -43,24 +44,22 @@ function lineDiff(before: string, after: string): { added: string[]; removed: st
   return { added, removed };
 }
 
-/**
- * The page's URL and title plus its snapshot: `mode: 'full'` always sends the whole snapshot; `auto`
- * sends only what changed when the page stayed the same document and the change is small.
- */
 /** How long a page's title may take: a page whose main thread never comes back answers nothing. */
 const TITLE_WAIT_MS = 2000;
 
 /** The page's title, or '' when the page does not answer in time (Playwright's title() has no timeout). */
-export async function pageTitle(page: Page): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(''), TITLE_WAIT_MS)));
-  try {
-    return await Promise.race([page.title().catch(() => ''), late]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function pageTitle(page: Page): Promise<string> {
+  return settleWithin(
+    page.title().catch(() => ''),
+    TITLE_WAIT_MS,
+    () => '',
+  );
 }
 
+/**
+ * The page's URL and title plus its snapshot: `mode: 'full'` always sends the whole snapshot; `auto`
+ * sends only what changed when the page stayed the same document and the change is small.
+ */
 export async function pageState(
   ctx: ToolContext,
   svc: BrowserService,

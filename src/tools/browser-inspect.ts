@@ -6,6 +6,7 @@ import { browserCall, refAction } from '../browser/call.js';
 import { firstLine } from '../browser/launch.js';
 import { contentType } from '../deploy/mime.js';
 import { SandboxError } from '../errors.js';
+import { settleWithin } from '../settle-within.js';
 import { defineTool, ok } from '../mcp/tool.js';
 
 const MAX_RESULT_CHARS = 20_000;
@@ -222,22 +223,10 @@ export const browserInspectTools = [
  * Playwright waits for an evaluation as long as the page takes: a promise that never settles, or a
  * page whose script keeps its main thread busy, would hold the call for ever.
  */
-async function within<T>(budgetS: number, evaluation: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new SandboxError('TIMEOUT', `the script did not finish within ${budgetS} s (SANDBOX_BROWSER_NAV_TIMEOUT)`, {
-            hint: 'make it settle sooner; if the page itself is stuck in a loop, navigate away or open a new tab',
-          }),
-        ),
-      budgetS * 1000,
-    );
+function within<T>(budgetS: number, evaluation: Promise<T>): Promise<T> {
+  return settleWithin(evaluation, budgetS * 1000, () => {
+    throw new SandboxError('TIMEOUT', `the script did not finish within ${budgetS} s (SANDBOX_BROWSER_NAV_TIMEOUT)`, {
+      hint: 'make it settle sooner; if the page itself is stuck in a loop, navigate away or open a new tab',
+    });
   });
-  try {
-    return await Promise.race([evaluation, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type Dockerode from 'dockerode';
 import type { Config } from '../../config.js';
 import { SandboxError } from '../../errors.js';
+import { settleWithin } from '../../settle-within.js';
 import type { Logger } from '../../logger.js';
 import { newSandboxId } from '../shared/sandbox-id.js';
 import { scriptFile } from '../shared/script-file.js';
@@ -121,19 +122,12 @@ export class DockerProvider implements SandboxProvider {
   /** Engine reachable and image present; remembered once true, retried on the next call while false. */
   private ensureReady(): Promise<void> {
     this.ready ??= (async () => {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(engineUnreachable(this.config.dockerHost, `no answer in ${PING_TIMEOUT_MS / 1000} s`)),
-          PING_TIMEOUT_MS,
-        );
-      });
       try {
-        await Promise.race([this.docker.ping(), timeout]);
+        await settleWithin(this.docker.ping(), PING_TIMEOUT_MS, () => {
+          throw engineUnreachable(this.config.dockerHost, `no answer in ${PING_TIMEOUT_MS / 1000} s`);
+        });
       } catch (e) {
         throw translateDockerError(e, this.errCtx('contacting the engine'));
-      } finally {
-        clearTimeout(timer);
       }
       // A missing image is a 404 "No such image", which the translation turns into how to build one.
       await this.docker

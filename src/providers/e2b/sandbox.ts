@@ -3,6 +3,7 @@ import type { HeadTailCapture } from '../../agent/capture.js';
 import { ExecDeadline, execResult, outputCaptures } from '../shared/remote-exec.js';
 import { RemoteSandbox, type RemoteSandboxDeps } from '../shared/remote-sandbox.js';
 import { SandboxError } from '../../errors.js';
+import { settleWithin } from '../../settle-within.js';
 import type { ExecOptions, ExecResult } from '../types.js';
 import { translate } from './errors.js';
 import { E2BFiles } from './files.js';
@@ -108,23 +109,17 @@ export class E2BSandbox extends RemoteSandbox<E2BCallOptions> {
     handle: CommandHandle,
     limitMs: number,
   ): Promise<{ exitCode: number | null; signal: string | null }> {
-    let timer: NodeJS.Timeout | undefined;
-    const endless = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        void handle.disconnect().catch(() => undefined);
-        reject(
-          new SandboxError(
-            'TIMEOUT',
-            `the E2B sandbox did not end the command's stream within ${Math.round(limitMs / 1000)} s`,
-            {
-              hint: "the command was killed at its timeout but the sandbox's daemon (envd) never said so: it may have been replaced or stopped; kill the sandbox (sandbox_delete) and use a fresh one",
-            },
-          ),
-        );
-      }, limitMs).unref();
-    });
     try {
-      await Promise.race([handle.wait(), endless]);
+      await settleWithin(handle.wait(), limitMs, () => {
+        void handle.disconnect().catch(() => undefined);
+        throw new SandboxError(
+          'TIMEOUT',
+          `the E2B sandbox did not end the command's stream within ${Math.round(limitMs / 1000)} s`,
+          {
+            hint: "the command was killed at its timeout but the sandbox's daemon (envd) never said so: it may have been replaced or stopped; kill the sandbox (sandbox_delete) and use a fresh one",
+          },
+        );
+      });
       return { exitCode: 0, signal: null };
     } catch (error) {
       if (!(error instanceof CommandExitError)) {
@@ -134,8 +129,6 @@ export class E2BSandbox extends RemoteSandbox<E2BCallOptions> {
       }
       const signal = signalFromError(error.error);
       return { exitCode: signal ? null : error.exitCode, signal };
-    } finally {
-      clearTimeout(timer);
     }
   }
 

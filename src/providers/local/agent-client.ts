@@ -26,7 +26,7 @@ const UNTIMED_ANSWER_MS = 120_000;
 const PING_ANSWER_MS = 5_000;
 
 /** When the server stops waiting for the answer to a request with these arguments. */
-export function answerDeadlineMs(args: Record<string, unknown>): number {
+function answerDeadlineMs(args: Record<string, unknown>): number {
   const own = Math.max(Number(args.timeoutMs) || 0, Number(args.waitMs) || 0);
   return (own > 0 ? own : UNTIMED_ANSWER_MS) + ANSWER_GRACE_MS;
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
+import { settleWithin } from '../../settle-within.js';
 import type { Sandbox, SandboxSummary } from '../types.js';
 import { ServerRegistry } from './registry.js';
 
@@ -84,22 +85,16 @@ export async function reapSafely(
   timeoutMs: number,
   reap: () => Promise<string[]>,
 ): Promise<string[]> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([
-      reap(),
-      new Promise<string[]>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
+    return await settleWithin(reap(), timeoutMs, () => {
+      throw new Error(`no answer within ${timeoutMs} ms`);
+    });
   } catch (e) {
     log.warn(
       { provider, err: (e as Error).message },
       'could not look for orphaned sandboxes; will try at the next start',
     );
     return [];
-  } finally {
-    clearTimeout(timer);
   }
 }
 
