@@ -221,6 +221,13 @@ export const OPTIONS = {
       'Local isolation: auto (bwrap, else unshare) | bwrap | unshare | none (no isolation: only for trusted use)',
     schema: z.enum(['auto', 'bwrap', 'unshare', 'none']).default('auto'),
   },
+  agentFront: {
+    flag: '--agent-front',
+    env: 'SANDBOX_AGENT_FRONT',
+    describe:
+      "Local sandboxes' first process: auto (the native front built with the server, which runs commands itself and starts the Node.js agent only for files, processes and ports; else Node.js from the start) | off (Node.js from the start)",
+    schema: z.enum(['auto', 'off']).default('auto'),
+  },
   network: {
     flag: '--network',
     env: 'SANDBOX_NETWORK',

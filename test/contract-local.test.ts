@@ -8,9 +8,9 @@ import { isolationSkipReason, tempDir } from './helpers.js';
 /** The built module: the local provider's agent must be compiled JavaScript, so tests use dist/. */
 const BUILT_PROVIDER = '../dist/providers/local/provider.js';
 
-async function localProvider(isolation: string): Promise<SandboxProvider> {
+async function localProvider(isolation: string, agentFront = 'auto'): Promise<SandboxProvider> {
   const { dir } = tempDir('sbx-contract-');
-  const config = loadConfig({ stateDir: dir, isolation, warmPool: '0' }, {});
+  const config = loadConfig({ stateDir: dir, isolation, warmPool: '0', agentFront }, {});
   const { LocalProvider } = (await import(BUILT_PROVIDER)) as typeof import('../src/providers/local/provider.js');
   const provider = await LocalProvider.start(config, createLogger('warn'));
   const shutdown = provider.shutdown.bind(provider);
@@ -23,3 +23,7 @@ async function localProvider(isolation: string): Promise<SandboxProvider> {
 
 providerContract('local (bwrap)', () => localProvider('bwrap'), { skip: isolationSkipReason('bwrap') });
 providerContract('local (unshare)', () => localProvider('unshare'), { skip: isolationSkipReason('unshare') });
+// The agent without its native front: what a server built with no C compiler runs.
+providerContract('local (bwrap, Node.js agent alone)', () => localProvider('bwrap', 'off'), {
+  skip: isolationSkipReason('bwrap'),
+});

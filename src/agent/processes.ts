@@ -128,7 +128,8 @@ export class ProcessTable {
       let found = 0;
       for (const name of readdirSync('/proc')) {
         const pid = Number(name);
-        if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) continue;
+        // The parent is the agent's native front when there is one (it holds the channel to the server).
+        if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || pid === process.ppid) continue;
         try {
           process.kill(pid, 'SIGKILL');
           found++;

@@ -178,15 +178,24 @@ for (const isolation of ['bwrap', 'unshare'] as const) {
     });
 
     it("cannot reach the agent's channel: no fd, pidfd_getfd, ptrace, memory or environment", async () => {
-      const r = await call(client, 'shell_exec', {
-        command: "python3 - $(pgrep -f -x '/.sandbox-mcp/node( -[^ ]+)* /.sandbox-mcp/agent/main.cjs')",
-        stdin: ATTACK_AGENT,
-      });
-      const out = (r.structuredContent as { stdout: string }).stdout;
-      expect(out).toContain('fd-write=denied');
-      expect(out).not.toContain('REACHED');
+      // The agent is two processes when its native front is built: the front (every command's parent,
+      // which holds the channel) and the Node.js agent it starts for files; a file call starts the latter.
+      await call(client, 'file_write', { path: 'agent-probe.txt', content: 'x' });
+      const agents = await sh(
+        client,
+        "{ ps -o ppid= -p $$; pgrep -f -x '/.sandbox-mcp/node( -[^ ]+)* /.sandbox-mcp/agent/main.cjs'; } | sort -u | tr -s ' \\n' ' '",
+      );
+      const pids = agents.stdout.trim().split(/\s+/).filter(Boolean);
+      expect(pids.length).toBeGreaterThanOrEqual(1);
+      for (const pid of pids) {
+        const r = await call(client, 'shell_exec', { command: `python3 - ${pid}`, stdin: ATTACK_AGENT });
+        const out = (r.structuredContent as { stdout: string }).stdout;
+        expect(out, `agent process ${pid}`).toContain('fd-write=denied');
+        expect(out, `agent process ${pid}`).not.toContain('REACHED');
+      }
       // The agent still answers: nothing was forged into its channel.
       expect((await sh(client, 'echo alive')).stdout).toBe('alive\n');
+      expect((await call(client, 'file_read', { path: 'agent-probe.txt' })).isError).toBeFalsy();
     });
 
     it.skipIf(!asRoot)(

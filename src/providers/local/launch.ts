@@ -52,6 +52,8 @@ export interface LaunchRequest {
   network: 'none' | 'host';
   /** The agent's environment inside the sandbox. */
   agentEnv: Record<string, string>;
+  /** Whether the agent starts as its native front. */
+  front: boolean;
   cgroupProcs: string[];
   /** Whether a cgroup caps the sandbox's memory: it then sees the runtime folder's cgroup view. */
   memoryView: boolean;
@@ -69,7 +71,7 @@ export function launchCommand(
   scripts: LaunchScripts,
 ): { file: string; args: string[]; env: Record<string, string> } {
   const { sources, env: rootEnv } = req.root ? staged(req, req.root) : { sources: hostSources(req), env: {} };
-  const options = { sources, network: req.network, env: req.agentEnv };
+  const options = { sources, network: req.network, env: req.agentEnv, front: req.front };
   const [cmd, cmdArgs] =
     req.isolation === 'bwrap'
       ? ['bwrap', bwrapArgs(options)]

@@ -13,6 +13,18 @@ export const AGENT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)),
  * (agentEnv) an idle agent keeps 6 threads rather than 11, each a kernel stack, a stack and a malloc arena.
  */
 export const AGENT_NODE_FLAGS = ['--v8-pool-size=1'];
+
+/** The agent's native front (src/agent/front), when the build found a C compiler to make it. */
+export const AGENT_FRONT_BUILT = existsSync(path.join(AGENT_DIR, 'front'));
+
+/**
+ * The agent's command line under `mount` (where its folder and Node.js are): the front, which runs
+ * commands itself and starts Node.js on demand, else Node.js from the start.
+ */
+export function agentCommand(mount: string, front: boolean): string[] {
+  const node = [`${mount}/node`, ...AGENT_NODE_FLAGS, `${mount}/agent/main.cjs`];
+  return front ? [`${mount}/agent/front`, ...node] : node;
+}
 export const AGENT_THREADPOOL_SIZE = '2';
 
 export const SANDBOX_UID = 1000;
@@ -128,6 +140,8 @@ export interface IsolationOptions {
   sources: SandboxSources;
   network: 'none' | 'host';
   env: Record<string, string>;
+  /** Whether the agent starts as its native front (agentCommand). */
+  front: boolean;
 }
 
 /**
@@ -179,7 +193,7 @@ export function bwrapArgs(isolationOptions: IsolationOptions): string[] {
   if (src.cgroupView) a.push('--ro-bind', src.cgroupView, '/sys/fs/cgroup');
   a.push('--remount-ro', '/', '--chdir', WORKDIR, '--clearenv');
   for (const [k, v] of Object.entries(isolationOptions.env)) a.push('--setenv', k, v);
-  a.push('--', `${AGENT_MOUNT}/node`, ...AGENT_NODE_FLAGS, `${AGENT_MOUNT}/agent/main.cjs`);
+  a.push('--', ...agentCommand(AGENT_MOUNT, isolationOptions.front));
   return a;
 }
 

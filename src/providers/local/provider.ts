@@ -25,6 +25,7 @@ import { chooseIsolation, type IsolationMethod } from './isolation.js';
 import { launchCommand, loadLaunchScripts, type LaunchScripts, type RootLaunch } from './launch.js';
 import {
   AGENT_DIR,
+  AGENT_FRONT_BUILT,
   AGENT_NODE_FLAGS,
   AGENT_THREADPOOL_SIZE,
   HOME,
@@ -47,6 +48,8 @@ export class LocalProvider implements SandboxProvider {
   readonly name = 'local' as const;
   private readonly live = new Map<string, LocalSandbox>();
   private readonly pool: WarmPool<LocalSandbox>;
+  /** Whether sandboxes start as the agent's native front (layout.ts agentCommand). */
+  private readonly front: boolean;
   private closing = false;
   private previewUrls?: PreviewUrlBuilder;
 
@@ -67,6 +70,7 @@ export class LocalProvider implements SandboxProvider {
     /** SANDBOX_NETWORK=egress with isolation: the proxy sandboxes reach through their run folder. */
     private readonly egress: EgressService | undefined,
   ) {
+    this.front = config.agentFront === 'auto' && AGENT_FRONT_BUILT;
     this.pool = new WarmPool({
       floor: config.warmPool,
       ceiling: Math.min(Math.max(config.warmPool, config.warmPoolMax), config.maxSandboxes),
@@ -101,6 +105,10 @@ export class LocalProvider implements SandboxProvider {
     if (config.network === 'egress' && !isolated)
       log.warn('SANDBOX_NETWORK=egress has no effect with SANDBOX_ISOLATION=none: commands use the host network');
     const egress = config.network === 'egress' && isolated ? await EgressService.start(config, log) : undefined;
+    if (config.agentFront === 'auto' && !AGENT_FRONT_BUILT)
+      log.warn(
+        "the agent's native front was not built (no C compiler when the server was built): sandboxes start Node.js first, slower and heavier; install gcc and rebuild",
+      );
     const p = new LocalProvider(
       config,
       log,
@@ -121,6 +129,7 @@ export class LocalProvider implements SandboxProvider {
         cpu: cgroups?.limitsCpu ?? false,
         perSandboxUid: !!hostUids,
         diskCap: p.diskCapped(),
+        agentFront: p.front,
       },
       'local provider ready',
     );
@@ -386,7 +395,7 @@ export class LocalProvider implements SandboxProvider {
       const args = ['--norc', '--noprofile', '-c', this.scripts.launch, 'launch'];
       return {
         file: '/bin/bash',
-        args: [...args, process.execPath, ...AGENT_NODE_FLAGS, path.join(AGENT_DIR, 'main.cjs'), paths.root],
+        args: [...args, ...this.unisolatedAgent(), paths.root],
         env: { ...agentEnv, SANDBOX_CGROUP_PROCS: cgroupProcs.join(' '), SANDBOX_FSIZE_KB: String(fileSizeKb) },
       };
     }
@@ -401,6 +410,7 @@ export class LocalProvider implements SandboxProvider {
         // egress keeps the sandbox's own network namespace, with no route: only the proxy relay leads out.
         network: this.config.network === 'host' ? 'host' : 'none',
         agentEnv,
+        front: this.front,
         cgroupProcs,
         memoryView,
         fileSizeKb,
@@ -409,6 +419,12 @@ export class LocalProvider implements SandboxProvider {
       },
       this.scripts,
     );
+  }
+
+  /** The agent's command line without isolation: the host's Node.js and the agent's folder. */
+  private unisolatedAgent(): string[] {
+    const node = [process.execPath, ...AGENT_NODE_FLAGS, path.join(AGENT_DIR, 'main.cjs')];
+    return this.front ? [path.join(AGENT_DIR, 'front'), ...node] : node;
   }
 
   private rootLaunch(uid: number, paths: SandboxPaths, workspace?: string): RootLaunch {

@@ -40,6 +40,7 @@ export function unshareCommand(options: IsolationOptions & { setupScript: string
     SANDBOX_CHROMIUM_TARGET: src.chromium?.target ?? '',
     SANDBOX_CGROUP_VIEW: src.cgroupView ?? '',
     SANDBOX_AGENT_FLAGS: AGENT_NODE_FLAGS.join(' '),
+    SANDBOX_AGENT_FRONT: options.front ? `${AGENT_MOUNT}/agent/front` : '',
     SANDBOX_MNT_WORKDIR: WORKDIR,
     SANDBOX_MNT_HOME: HOME,
     SANDBOX_MNT_AGENT: AGENT_MOUNT,

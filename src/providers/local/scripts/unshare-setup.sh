@@ -51,5 +51,6 @@ hostname sandbox
 # unshare leaves loopback down; servers inside need it (iproute2, else net-tools).
 ip link set lo up 2>/dev/null || ifconfig lo up 2>/dev/null || echo "sandbox: could not bring up loopback (install iproute2)" >&2
 # The shell stays as pid 1 to reap orphans; the agent runs with no capabilities at all.
-# shellcheck disable=SC2086 # SANDBOX_UNSET and SANDBOX_AGENT_FLAGS are lists of options
-setpriv --inh-caps=-all --bounding-set=-all --no-new-privs -- env $SANDBOX_UNSET "$SANDBOX_MNT_AGENT/node" $SANDBOX_AGENT_FLAGS "$SANDBOX_MNT_AGENT/agent/main.cjs"
+# The agent's native front, when there is one, comes first (layout.ts agentCommand).
+# shellcheck disable=SC2086 # SANDBOX_UNSET, SANDBOX_AGENT_FRONT and SANDBOX_AGENT_FLAGS are lists of words
+setpriv --inh-caps=-all --bounding-set=-all --no-new-privs -- env $SANDBOX_UNSET $SANDBOX_AGENT_FRONT "$SANDBOX_MNT_AGENT/node" $SANDBOX_AGENT_FLAGS "$SANDBOX_MNT_AGENT/agent/main.cjs"
