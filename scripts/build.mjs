@@ -21,11 +21,11 @@ chmodSync(path.join(root, 'dist/cli.js'), 0o755);
 buildAgentFront();
 
 /**
- * The agent's native front (src/agent/front): built when a C compiler is at hand. Without one, sandboxes
+ * The agent's native front (src/agent-front): built when a C compiler is at hand. Without one, sandboxes
  * start the Node.js agent directly, which works the same but starts slower and weighs more.
  */
 function buildAgentFront() {
-  const dir = path.join(root, 'src/agent/front');
+  const dir = path.join(root, 'src/agent-front');
   const sources = readdirSync(dir)
     .filter((name) => name.endsWith('.c'))
     .map((name) => path.join(dir, name));

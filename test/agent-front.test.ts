@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, isolationSkipReason, sh, stdioClient, tempDir } from './helpers.js';
 
 /**
- * The agent's native front (src/agent/front): a sandbox runs commands without starting Node.js, starts
+ * The agent's native front (src/agent-front): a sandbox runs commands without starting Node.js, starts
  * it at the first call that needs it, and then serves both, interleaved. SANDBOX_AGENT_FRONT=off runs
  * Node.js from the start, as a server built without a C compiler does.
  */

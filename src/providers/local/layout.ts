@@ -14,7 +14,7 @@ export const AGENT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)),
  */
 export const AGENT_NODE_FLAGS = ['--v8-pool-size=1'];
 
-/** The agent's native front (src/agent/front), when the build found a C compiler to make it. */
+/** The agent's native front (src/agent-front), when the build found a C compiler to make it. */
 export const AGENT_FRONT_BUILT = existsSync(path.join(AGENT_DIR, 'front'));
 
 /**
