@@ -38,7 +38,8 @@ async function bareNodes(): Promise<{ pss: number[]; dropKb: number }> {
 
 /**
  * 100 idle sandboxes made through the server (each session's first call): PSS per sandbox (every
- * process of it: launcher, namespaces' init, agent) and the host's MemAvailable drop per sandbox.
+ * process of it: launcher, namespaces' init, agent) and the host's MemAvailable drop per sandbox; then
+ * again once a file call in each has started its Node.js agent.
  */
 export async function densityMemory({ stateDir, log }: BenchOptions): Promise<{
   metrics: Record<string, Stat>;
@@ -54,6 +55,8 @@ export async function densityMemory({ stateDir, log }: BenchOptions): Promise<{
   const sessions: HttpSession[] = [];
   let pss: number[];
   let dropKb: number;
+  let withNode: number[];
+  let withNodeDropKb: number;
   try {
     await settle();
     const before = memAvailableKb();
@@ -67,6 +70,19 @@ export async function densityMemory({ stateDir, log }: BenchOptions): Promise<{
     pss = treesPssMb(proc.pid!);
     log(
       `${pss.length} idle sandboxes: PSS p50 ${summarize(pss).p50} MiB, MemAvailable drop ${mb(dropKb / IDLE_SANDBOXES)} MiB each`,
+    );
+    // Commands alone never start the Node.js agent behind the native front: a file call does.
+    for (let start = 0; start < sessions.length; start += BATCH)
+      await Promise.all(
+        sessions
+          .slice(start, start + BATCH)
+          .map((session) => session.client.callTool({ name: 'file_list', arguments: { path: '.' } })),
+      );
+    await settle();
+    withNodeDropKb = before - memAvailableKb();
+    withNode = treesPssMb(proc.pid!);
+    log(
+      `after a file call each: PSS p50 ${summarize(withNode).p50} MiB, MemAvailable drop ${mb(withNodeDropKb / IDLE_SANDBOXES)} MiB each`,
     );
     await Promise.all(sessions.map((session) => session.end()));
   } finally {
@@ -83,6 +99,9 @@ export async function densityMemory({ stateDir, log }: BenchOptions): Promise<{
       [`PSS per idle sandbox, ${IDLE_SANDBOXES} at once (MiB)`]: ours,
       [`PSS per idle bare node process, ${IDLE_SANDBOXES} at once (MiB)`]: base,
       [`MemAvailable drop per idle sandbox (MiB)`]: drop(dropEach),
+      [`PSS per idle sandbox after a file call (Node.js agent started), ${IDLE_SANDBOXES} at once (MiB)`]:
+        summarize(withNode),
+      [`MemAvailable drop per idle sandbox after a file call (MiB)`]: drop(mb(withNodeDropKb / IDLE_SANDBOXES)),
       [`MemAvailable drop per idle bare node process (MiB)`]: drop(bareDropEach),
     },
     comparisons: [
@@ -93,6 +112,14 @@ export async function densityMemory({ stateDir, log }: BenchOptions): Promise<{
         base.p50,
         'ours <= 8 MiB',
         ours.p50 <= 8,
+      ),
+      compare(
+        'PSS per idle sandbox after a file call p50 (MiB)',
+        summarize(withNode).p50,
+        'bare node process p50',
+        base.p50,
+        'ours <= 8 MiB',
+        summarize(withNode).p50 <= 8,
       ),
       compare(
         'MemAvailable drop per sandbox (MiB)',

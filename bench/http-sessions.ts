@@ -4,7 +4,11 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { CLI } from './client.js';
 
 /** Our server over HTTP on a free port, with `env` added to a bare environment. */
-export async function startServer(env: Record<string, string>): Promise<{ proc: ChildProcess; url: string }> {
+/** `user`: a root bench starts the server as this uid (its HOME and state dir must be that uid's). */
+export async function startServer(
+  env: Record<string, string>,
+  user?: number,
+): Promise<{ proc: ChildProcess; url: string }> {
   const proc = spawn(process.execPath, [CLI, '--port', '0'], {
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -13,6 +17,7 @@ export async function startServer(env: Record<string, string>): Promise<{ proc: 
       ...env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
+    ...(user === undefined ? {} : { uid: user, gid: user }),
   });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start in 20 s')), 20_000);

@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,16 @@ const asRoot = process.getuid?.() === 0;
 const serverUid = process.getuid?.() ?? -1;
 
 /** Host pids of every process below `pid` (the server: its sandboxes' launchers and all inside them). */
+/** A launcher started ahead of its sandbox (spare-launcher.ts): no sandbox yet, the server's own user. */
+function isSpareLauncher(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--params-on-stdin');
+  } catch {
+    return false;
+  }
+}
+
+/** The server's descendants but spare launchers and what they run (a disk copy), all sandbox processes. */
 function descendants(pid: number): number[] {
   const out: number[] = [];
   const queue = [pid];
@@ -27,10 +37,22 @@ function descendants(pid: number): number[] {
     } catch {
       /* exited */
     }
+    kids = kids.filter((kid) => !isSpareLauncher(kid));
     out.push(...kids);
     queue.push(...kids);
   }
   return out;
+}
+
+function allDescendants(pid: number): number[] {
+  const kids = (() => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  })();
+  return kids.flatMap((kid) => [kid, ...allDescendants(kid)]);
 }
 
 /** Host uids (real, effective, saved, fs) of the given processes. */
@@ -101,6 +123,17 @@ for (const isolation of ['bwrap', 'unshare'] as const) {
         if (asRoot) expect(uid).toBeGreaterThanOrEqual(2_000_000_000);
       }
       await call(client, 'shell_kill', { processId: started.structuredContent!.processId, signal: 'SIGKILL' });
+    });
+
+    it('starts nothing of a sandbox ahead: a spare launcher shares every namespace of the server but its mount one', async () => {
+      await sh(client, 'true');
+      const spares = () => allDescendants(serverPid).filter(isSpareLauncher);
+      expect(await waitFor(async () => spares().length > 0)).toBe(true);
+      for (const spare of spares()) {
+        for (const ns of ['pid', 'user', 'net', 'ipc', 'uts', 'cgroup'])
+          expect(readlinkSync(`/proc/${spare}/ns/${ns}`), ns).toBe(readlinkSync(`/proc/${serverPid}/ns/${ns}`));
+        expect(readFileSync(`/proc/${spare}/cgroup`, 'utf8')).toBe(readFileSync(`/proc/${serverPid}/cgroup`, 'utf8'));
+      }
     });
 
     it.skipIf(!asRoot)("runs as a host uid no other session's sandbox has", async () => {

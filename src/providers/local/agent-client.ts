@@ -50,6 +50,7 @@ export type AgentProcess = Pick<ChildProcessWithoutNullStreams, 'stdin' | 'stdou
 export class AgentConnection {
   private nextId = 1;
   private pending = new Map<number, Pending>();
+  private lastActivity = performance.now();
   private deadReason?: string;
   /** Why the server stopped the sandbox (a broken protocol, an agent that no longer answers). */
   private violation?: string;
@@ -96,6 +97,11 @@ export class AgentConnection {
     });
   }
 
+  /** How long the channel has been quiet (no request in flight, none sent or answered): 0 while busy. */
+  quietForMs(): number {
+    return this.pending.size ? 0 : performance.now() - this.lastActivity;
+  }
+
   /** Why the server stopped the sandbox, if it did ("broke the agent protocol ...", "stopped answering ..."). */
   get protocolViolation(): string | undefined {
     return this.violation;
@@ -118,6 +124,7 @@ export class AgentConnection {
       return;
     }
     this.pending.delete(msg.id);
+    this.lastActivity = performance.now();
     clearTimeout(p.deadline);
     if (!msg.ok) {
       p.reject(new SandboxError(knownErrorCode(msg.error.code), msg.error.message, { hint: msg.error.hint }));
@@ -190,6 +197,7 @@ export class AgentConnection {
     waitMs = answerDeadlineMs(args),
   ): { id: number; result: Promise<AgentResult<O>> } {
     const id = this.nextId++;
+    this.lastActivity = performance.now();
     if (!this.alive) return { id, result: Promise.reject(this.goneError()) };
     const result = new Promise<AgentResult<O>>((resolve, reject) => {
       const deadline = setTimeout(() => this.giveUp(id, waitMs), waitMs).unref();

@@ -41,58 +41,19 @@ export async function ensureDiskTemplate(cacheDir: string, sizeMb: number, mkfs:
 }
 
 /**
- * One empty disk image copied ahead of need: a new sandbox's image is a rename of it instead of a copy
- * of the template in stage.sh (an external program and ~10 ms of its cold start), and the next one is
- * copied in the background. It lives in a root-only folder of the state dir that no sandbox mounts; a
- * burst that finds none falls back to the copy.
+ * The root-only folder of the state dir where spare launchers copy empty disk images ahead of need
+ * (spare-launcher.ts), which the sandboxes that take them then use: no sandbox mounts it. Images left by
+ * servers no longer running are removed (another live server's are its own).
  */
-const REFILL_DELAY_MS = 1500;
-
-export class SpareDisk {
-  private refilling: Promise<void> | undefined;
-
-  constructor(
-    private readonly template: string,
-    private readonly file: string,
-  ) {}
-
-  static async create(template: string, stateDir: string): Promise<SpareDisk> {
-    const dir = path.join(stateDir, 'disk-spare');
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    await fs.chmod(dir, 0o700);
-    // A copy a killed server left half made (another server's copy in progress just fails its rename).
-    for (const name of await fs.readdir(dir))
-      if (name.endsWith('.tmp')) await fs.rm(path.join(dir, name), { force: true });
-    const spare = new SpareDisk(template, path.join(dir, 'next.img'));
-    spare.refill(0);
-    return spare;
+export async function spareImageDir(stateDir: string, liveServers: Set<string>): Promise<string> {
+  const dir = path.join(stateDir, 'disk-spare');
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  await fs.chmod(dir, 0o700);
+  for (const name of await fs.readdir(dir)) {
+    const owner = /^([0-9a-f]+)-\d+\.img$/.exec(name)?.[1];
+    // next.img and *.tmp: the single spare of earlier versions.
+    if (owner ? !liveServers.has(owner) : name === 'next.img' || name.endsWith('.tmp'))
+      await fs.rm(path.join(dir, name), { force: true });
   }
-
-  /** Moves the spare to `image`, if there is one (else stage.sh copies the template). */
-  async moveTo(image: string): Promise<void> {
-    await fs.rename(this.file, image).catch(() => undefined);
-  }
-
-  /**
-   * Copies the next spare unless one is waiting or being copied, a little later: starting `cp` forks the
-   * server, which stalls its event loop for milliseconds, and the sandbox just started is about to get
-   * its first call.
-   */
-  refill(delayMs = REFILL_DELAY_MS): void {
-    this.refilling ??= new Promise((resolve) => setTimeout(resolve, delayMs).unref())
-      .then(() => this.copy())
-      .catch(() => undefined) // stage.sh copies the template itself when there is no spare
-      .finally(() => (this.refilling = undefined));
-  }
-
-  private async copy(): Promise<void> {
-    if (existsSync(this.file)) return;
-    const temp = `${this.file}.${process.pid}.tmp`;
-    try {
-      await run('cp', ['--sparse=always', this.template, temp]);
-      await fs.rename(temp, this.file);
-    } finally {
-      await fs.rm(temp, { force: true });
-    }
-  }
+  return dir;
 }

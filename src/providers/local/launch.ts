@@ -7,7 +7,10 @@ import { unshareCommand } from './unshare.js';
 
 const SCRIPTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scripts');
 
-/** The shell scripts that start a sandbox, read once at start (they run as `bash -c` text, never by path). */
+/**
+ * The shell scripts that start a sandbox, read once at start (they run as `bash -c` text, never by path).
+ * launch.sh and stage.sh begin with params.sh, which lets a launcher started ahead take its parameters.
+ */
 export interface LaunchScripts {
   launch: string;
   stage: string;
@@ -16,12 +19,35 @@ export interface LaunchScripts {
 
 export async function loadLaunchScripts(): Promise<LaunchScripts> {
   const read = (name: string) => fs.readFile(path.join(SCRIPTS_DIR, name), 'utf8');
-  const [launch, stage, unshareSetup] = await Promise.all([
+  const [params, launch, stage, unshareSetup] = await Promise.all([
+    read('params.sh'),
     read('launch.sh'),
     read('stage.sh'),
     read('unshare-setup.sh'),
   ]);
-  return { launch, stage, unshareSetup };
+  return { launch: params + launch, stage: params + stage, unshareSetup };
+}
+
+/** The flag params.sh waits for: the launcher then reads its parameters from stdin (spare-launcher.ts). */
+export const PARAMS_ON_STDIN = '--params-on-stdin';
+
+/**
+ * The part of a launcher's command line no sandbox changes: what a spare launcher starts as. A root
+ * server's launcher runs stage.sh in a private mount namespace of its own; any other, launch.sh.
+ */
+export function launcherPrefix(
+  root: boolean,
+  scripts: LaunchScripts,
+  env: Record<string, string>,
+): { file: string; args: string[]; env: Record<string, string> } {
+  const bash = ['/bin/bash', '--norc', '--noprofile', '-c'];
+  return root
+    ? {
+        file: 'unshare',
+        args: ['--mount', '--propagation', 'private', '--', ...bash, scripts.stage, 'stage', PARAMS_ON_STDIN],
+        env,
+      }
+    : { file: bash[0]!, args: [...bash.slice(1), scripts.launch, 'launch', PARAMS_ON_STDIN], env };
 }
 
 /** Where stage.sh binds a root server's sandbox folders, inside the launcher's private mount namespace. */
@@ -59,37 +85,29 @@ export interface LaunchRequest {
   memoryView: boolean;
   fileSizeKb: number;
   hostPath: string;
+  /** scripts/unshare-setup.sh, for the unshare isolation. */
+  unshareSetup: string;
   root?: RootLaunch;
 }
 
 /**
- * The program, argv and environment of one sandbox's launcher process: scripts/launch.sh, or for a root
- * server scripts/stage.sh in a private mount namespace of its own.
+ * What one sandbox's launcher is handed (params.sh): the environment of scripts/launch.sh, or for a root
+ * server of scripts/stage.sh, and the isolation command they end with.
  */
-export function launchCommand(
-  req: LaunchRequest,
-  scripts: LaunchScripts,
-): { file: string; args: string[]; env: Record<string, string> } {
+export function launchParams(req: LaunchRequest): { env: Record<string, string>; command: string[] } {
   const { sources, env: rootEnv } = req.root ? staged(req, req.root) : { sources: hostSources(req), env: {} };
   const options = { sources, network: req.network, env: req.agentEnv, front: req.front };
   const [cmd, cmdArgs] =
     req.isolation === 'bwrap'
       ? ['bwrap', bwrapArgs(options)]
-      : unshareCommand({ ...options, setupScript: scripts.unshareSetup });
+      : unshareCommand({ ...options, setupScript: req.unshareSetup });
   const env = {
     PATH: req.hostPath,
     SANDBOX_CGROUP_PROCS: req.cgroupProcs.join(' '),
     SANDBOX_FSIZE_KB: String(req.fileSizeKb),
     ...rootEnv,
   };
-  const bash = ['/bin/bash', '--norc', '--noprofile', '-c'];
-  return req.root
-    ? {
-        file: 'unshare',
-        args: ['--mount', '--propagation', 'private', '--', ...bash, scripts.stage, 'stage', cmd, ...cmdArgs],
-        env,
-      }
-    : { file: bash[0]!, args: [...bash.slice(1), scripts.launch, 'launch', cmd, ...cmdArgs], env };
+  return { env, command: [cmd, ...cmdArgs] };
 }
 
 function hostSources(req: LaunchRequest): SandboxSources {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -19,10 +19,10 @@ import { BRIDGE_SOCKET, RUN_MOUNT } from '../../agent/protocol.js';
 import { PortBridge } from './bridge.js';
 import { writeLauncher } from './browser.js';
 import { Cgroups, removeCgroup, type SandboxCgroup } from './cgroups.js';
-import { ensureDiskTemplate, findProgram, SpareDisk } from './disk.js';
+import { ensureDiskTemplate, findProgram, spareImageDir } from './disk.js';
 import { chromiumExecutable, executeOnlyCopy, HostUids, serverIsRoot } from './host-identity.js';
 import { chooseIsolation, type IsolationMethod } from './isolation.js';
-import { launchCommand, loadLaunchScripts, type LaunchScripts, type RootLaunch } from './launch.js';
+import { launcherPrefix, launchParams, loadLaunchScripts, type LaunchScripts, type RootLaunch } from './launch.js';
 import {
   AGENT_DIR,
   AGENT_FRONT_BUILT,
@@ -38,6 +38,7 @@ import {
 import { ServerRegistry, type SandboxMeta } from '../shared/registry.js';
 import { newSandboxId } from '../shared/sandbox-id.js';
 import { LocalSandbox } from './sandbox.js';
+import { SpareLauncher, type Launcher } from './spare-launcher.js';
 import { WarmPool, type WarmPoolStatus } from './warm-pool.js';
 
 const READY_TIMEOUT_MS = 20_000;
@@ -50,6 +51,9 @@ export class LocalProvider implements SandboxProvider {
   private readonly pool: WarmPool<LocalSandbox>;
   /** Whether sandboxes start as the agent's native front (layout.ts agentCommand). */
   private readonly front: boolean;
+  /** Launchers started ahead (isolated sandboxes only), and how many launches are under way. */
+  private readonly launchers: SpareLauncher | undefined;
+  private launching = 0;
   private closing = false;
   private previewUrls?: PreviewUrlBuilder;
 
@@ -66,11 +70,30 @@ export class LocalProvider implements SandboxProvider {
     private readonly hostUids: HostUids | undefined,
     /** An empty image of SANDBOX_DISK_MB (disk.ts), when sandboxes get one, and the next one copied ahead. */
     private readonly diskTemplate: string | undefined,
-    private readonly spareDisk: SpareDisk | undefined,
+    /** disk-spare: where spare launchers copy the next disk images (disk.ts spareImageDir). */
+    private readonly imageDir: string | undefined,
     /** SANDBOX_NETWORK=egress with isolation: the proxy sandboxes reach through their run folder. */
     private readonly egress: EgressService | undefined,
   ) {
     this.front = config.agentFront === 'auto' && AGENT_FRONT_BUILT;
+    this.launchers =
+      isolation === 'none'
+        ? undefined
+        : new SpareLauncher({
+            spawnArgs: () =>
+              launcherPrefix(!!hostUids, scripts, {
+                PATH: config.hostPath,
+                ...(diskTemplate ? { SANDBOX_DISK_TEMPLATE: diskTemplate } : {}),
+              }),
+            imageDir,
+            owner: registry.instanceId,
+            quietForMs: () =>
+              this.launching
+                ? 0
+                : Math.min(Infinity, ...[...this.live.values()].map((sandbox) => sandbox.quietForMs())),
+            uids: hostUids && diskTemplate ? hostUids : undefined,
+            log,
+          });
     this.pool = new WarmPool({
       floor: config.warmPool,
       ceiling: Math.min(Math.max(config.warmPool, config.warmPoolMax), config.maxSandboxes),
@@ -119,7 +142,7 @@ export class LocalProvider implements SandboxProvider {
       { node: nodeCopy, chromium },
       hostUids,
       diskTemplate,
-      diskTemplate ? await SpareDisk.create(diskTemplate, config.stateDir) : undefined,
+      diskTemplate ? await spareImageDir(config.stateDir, await registry.liveServers()) : undefined,
       egress,
     );
     log.info(
@@ -204,24 +227,36 @@ export class LocalProvider implements SandboxProvider {
 
   /** `workspace`: a named workspace's folder (kept in the state dir when the sandbox ends) as /workspace. */
   private async launch(envs: Record<string, string>, workspace?: string): Promise<LocalSandbox> {
+    this.launching++;
+    try {
+      return await this.launchSandbox(envs, workspace);
+    } finally {
+      this.launching--;
+    }
+  }
+
+  private async launchSandbox(envs: Record<string, string>, workspace?: string): Promise<LocalSandbox> {
     const id = newSandboxId();
     const paths = sandboxPaths(this.config.stateDir, id, workspace);
-    const hostUid = this.hostUids?.take(workspace);
-    const root = hostUid === undefined ? undefined : this.rootLaunch(hostUid, paths, workspace);
-    await this.makeFolders(paths, root, workspace);
-    const { bridge, bridgeHostPath, egress } = await this.openChannels(id, paths, hostUid);
-    const workdir = this.isolation === 'none' ? paths.workspace : WORKDIR;
-    const agentEnv = this.agentEnv({ envs, paths, workdir, bridge: bridge && bridgeHostPath, egress: !!egress });
-    const cgroup = await this.createCgroup(id);
-    const cgroupProcs = cgroup?.procsFiles ?? [];
-    const launcher = this.launcher(paths, agentEnv, { cgroupProcs, memoryView: !!cgroup }, root);
-    // Unisolated, the sandbox folder as an (ignored) argument lets orphan reaping recognise the agent.
-    const child = spawn(launcher.file, launcher.args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      cwd: this.isolation === 'none' ? paths.workspace : '/',
-      env: launcher.env,
-    });
-    await this.recordLaunch(id, child.pid ?? -1);
+    // Taken first: a launcher started now (no spare) forks the server while its folders are made.
+    const launcher = this.launchers?.take();
+    // A spare's image already belongs to the uid it drew; a named workspace keeps its own.
+    const hostUid = workspace || launcher?.hostUid === undefined ? this.hostUids?.take(workspace) : launcher.hostUid;
+    if (launcher) this.launchers?.unused(launcher, hostUid);
+    const root = hostUid === undefined ? undefined : this.rootLaunch(hostUid, paths, workspace, launcher?.spareImage);
+    // A spare's image a named workspace does not use: removed once the launcher is past copying it.
+    const unusedImage = launcher?.spareImage && root?.disk?.image !== launcher.spareImage ? launcher.spareImage : '';
+    const ownImage = root?.disk && root.disk.image === launcher?.spareImage ? root.disk.image : '';
+    let prepared;
+    try {
+      prepared = await this.prepare(id, paths, hostUid, envs, root, workspace);
+    } catch (error) {
+      launcher?.child.kill('SIGKILL');
+      throw error;
+    }
+    const { bridge, egress, workdir, agentEnv, cgroup, cgroupProcs } = prepared;
+    const child = await this.startLauncher(launcher, paths, agentEnv, { cgroupProcs, memoryView: !!cgroup }, root);
+    const recorded = this.recordLaunch(id, child.pid ?? -1);
     const log = this.log.child({ sandboxId: id });
     let sandbox: LocalSandbox | undefined;
     const agent = new AgentConnection(
@@ -239,19 +274,23 @@ export class LocalProvider implements SandboxProvider {
       egress?.close();
       await cgroup?.remove();
       await removeTree(paths.root);
+      if (ownImage) await fs.rm(ownImage, { force: true });
       if (hostUid !== undefined) this.hostUids?.release(hostUid);
     };
     const timer = setTimeout(() => child.kill('SIGKILL'), READY_TIMEOUT_MS);
     try {
-      await agent.ready;
+      await Promise.all([agent.ready, recorded]);
     } catch (e) {
+      child.kill('SIGKILL');
       await cleanup();
       throw new SandboxError('UNAVAILABLE', (e as Error).message, {
         hint: `check that ${this.isolation} works on this machine (sandbox-mcp doctor)`,
       });
     } finally {
       clearTimeout(timer);
-      this.spareDisk?.refill(); // the next sandbox's disk, copied once this one's start no longer waits
+      if (unusedImage) void fs.rm(unusedImage, { force: true });
+      // The launcher has read its parameters (the sandbox's environment among them): they go.
+      void fs.rm(path.join(paths.root, 'launch.params'), { force: true });
     }
     sandbox = new LocalSandbox(
       id,
@@ -298,7 +337,6 @@ export class LocalProvider implements SandboxProvider {
       // The writable folders live in the image (stage.sh makes them); it is mounted here.
       await fs.mkdir(root.disk.mountDir);
       if (workspace) await fs.mkdir(path.dirname(paths.workspace), { recursive: true });
-      else await this.spareDisk?.moveTo(root.disk.image);
     } else {
       await fs.mkdir(paths.workspace, { recursive: true });
       await Promise.all([fs.mkdir(paths.home), fs.mkdir(paths.tmp, { mode: 0o1777 })]);
@@ -383,42 +421,52 @@ export class LocalProvider implements SandboxProvider {
     });
   }
 
-  /** The command that starts the agent: launch.sh unisolated, else bwrap or unshare (launch.ts). */
-  private launcher(
+  /**
+   * Starts the agent: launch.sh unisolated; else hands the launcher (a spare, or one started now) its
+   * parameters, for bwrap or unshare (launch.ts).
+   */
+  private async startLauncher(
+    launcher: Launcher | undefined,
     paths: SandboxPaths,
     agentEnv: Record<string, string>,
     { cgroupProcs, memoryView }: { cgroupProcs: string[]; memoryView: boolean },
     root?: RootLaunch,
-  ) {
+  ): Promise<ChildProcessWithoutNullStreams> {
     const fileSizeKb = this.config.fileSizeMb * 1024;
-    if (this.isolation === 'none') {
+    if (!launcher) {
+      // Unisolated, the sandbox folder as an (ignored) argument lets orphan reaping recognise the agent.
       const args = ['--norc', '--noprofile', '-c', this.scripts.launch, 'launch'];
-      return {
-        file: '/bin/bash',
-        args: [...args, ...this.unisolatedAgent(), paths.root],
+      return spawn('/bin/bash', [...args, ...this.unisolatedAgent(), paths.root], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        cwd: paths.workspace,
         env: { ...agentEnv, SANDBOX_CGROUP_PROCS: cgroupProcs.join(' '), SANDBOX_FSIZE_KB: String(fileSizeKb) },
-      };
+      });
     }
-    return launchCommand(
-      {
-        isolation: this.isolation,
-        paths,
-        agentDir: AGENT_DIR,
-        runtimeDir: path.join(this.config.stateDir, 'runtime'),
-        nodeCopy: this.copies.node,
-        chromium: this.copies.chromium,
-        // egress keeps the sandbox's own network namespace, with no route: only the proxy relay leads out.
-        network: this.config.network === 'host' ? 'host' : 'none',
-        agentEnv,
-        front: this.front,
-        cgroupProcs,
-        memoryView,
-        fileSizeKb,
-        hostPath: this.config.hostPath,
-        root,
-      },
-      this.scripts,
-    );
+    const { env, command } = launchParams({
+      isolation: this.isolation as Exclude<IsolationMethod, 'none'>,
+      paths,
+      agentDir: AGENT_DIR,
+      runtimeDir: path.join(this.config.stateDir, 'runtime'),
+      nodeCopy: this.copies.node,
+      chromium: this.copies.chromium,
+      // egress keeps the sandbox's own network namespace, with no route: only the proxy relay leads out.
+      network: this.config.network === 'host' ? 'host' : 'none',
+      agentEnv,
+      front: this.front,
+      cgroupProcs,
+      memoryView,
+      fileSizeKb,
+      hostPath: this.config.hostPath,
+      unshareSetup: this.scripts.unshareSetup,
+      root,
+    });
+    try {
+      SpareLauncher.begin(launcher, path.join(paths.root, 'launch.params'), env, command);
+    } catch (error) {
+      launcher.child.kill('SIGKILL');
+      throw error;
+    }
+    return launcher.child;
   }
 
   /** The agent's command line without isolation: the host's Node.js and the agent's folder. */
@@ -427,13 +475,31 @@ export class LocalProvider implements SandboxProvider {
     return this.front ? [path.join(AGENT_DIR, 'front'), ...node] : node;
   }
 
-  private rootLaunch(uid: number, paths: SandboxPaths, workspace?: string): RootLaunch {
+  /** Everything a sandbox needs before its launcher starts: folders, channels, environment, cgroup. */
+  private async prepare(
+    id: string,
+    paths: SandboxPaths,
+    hostUid: number | undefined,
+    envs: Record<string, string>,
+    root: RootLaunch | undefined,
+    workspace: string | undefined,
+  ) {
+    await this.makeFolders(paths, root, workspace);
+    const { bridge, bridgeHostPath, egress } = await this.openChannels(id, paths, hostUid);
+    const workdir = this.isolation === 'none' ? paths.workspace : WORKDIR;
+    const agentEnv = this.agentEnv({ envs, paths, workdir, bridge: bridge && bridgeHostPath, egress: !!egress });
+    const cgroup = await this.createCgroup(id);
+    return { bridge, egress, workdir, agentEnv, cgroup, cgroupProcs: cgroup?.procsFiles ?? [] };
+  }
+
+  /** `spareImage`: an empty image a spare launcher copied ahead, which a new sandbox's disk can be. */
+  private rootLaunch(uid: number, paths: SandboxPaths, workspace?: string, spareImage?: string): RootLaunch {
     const mountDir = path.join(paths.root, 'disk');
     const disk = !this.diskCapped()
       ? undefined
       : workspace
         ? { image: `${paths.workspace}.img`, template: this.diskTemplate!, mountDir, legacyWorkspace: paths.workspace }
-        : { image: path.join(paths.root, 'disk.img'), template: this.diskTemplate!, mountDir };
+        : { image: spareImage ?? path.join(paths.root, 'disk.img'), template: this.diskTemplate!, mountDir };
     return { uid, nproc: this.config.pidsMax, disk };
   }
 
@@ -492,6 +558,7 @@ export class LocalProvider implements SandboxProvider {
   async shutdown(): Promise<void> {
     this.closing = true;
     await this.pool.close();
+    this.launchers?.close();
     await Promise.all([...this.live.values()].map((sandbox) => sandbox.kill().catch(() => undefined)));
     await this.registry.unregister();
     await this.egress?.close();

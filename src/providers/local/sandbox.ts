@@ -47,6 +47,11 @@ export class LocalSandbox implements Sandbox {
     return this.egressDoor?.report();
   }
 
+  /** How long its agent's channel has been quiet, 0 while a request is in flight (spare-launcher.ts). */
+  quietForMs(): number {
+    return this.agent.quietForMs();
+  }
+
   isAlive(): boolean {
     return this.agent.alive && !this.killed;
   }

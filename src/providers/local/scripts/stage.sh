@@ -46,7 +46,10 @@ if [ -n "${SANDBOX_DISK_IMAGE:-}" ]; then
       cp -a "$legacy/." "$disk/workspace/" && mv "$legacy" "$legacy.pre-disk-cap"
       chown -R -h "$uid:$uid" "$disk/workspace"
     fi
-    chown -h "$uid:$uid" "$disk/workspace" "$disk/home"
+    # A spare launcher's image may already be this uid's (params.sh).
+    if [ "$img" != "${spare_image-}" ] || [ "${spare_owner-}" != "$uid" ]; then
+      chown -h "$uid:$uid" "$disk/workspace" "$disk/home"
+    fi
   elif [ "$(stat -c %u "$disk/workspace")" != "$uid" ]; then
     chown -R -h "$uid:$uid" "$disk/workspace" "$disk/home"
   fi
