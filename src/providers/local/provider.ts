@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -13,37 +13,23 @@ import type {
   SandboxProvider,
   SandboxSummary,
 } from '../types.js';
-import { EGRESS_PROXY_PORT, EGRESS_SOCKET, EgressService, type EgressTotals } from '../../egress/service.js';
+import { EgressService, type EgressTotals } from '../../egress/service.js';
 import { AgentConnection } from './agent-client.js';
-import { BRIDGE_SOCKET, RUN_MOUNT } from '../../agent/protocol.js';
-import { PortBridge } from './bridge.js';
 import { writeLauncher } from './browser.js';
-import { Cgroups, removeCgroup, type SandboxCgroup } from './cgroups.js';
+import { Cgroups, removeCgroup } from './cgroups.js';
 import { ensureDiskTemplate, findProgram, spareImageDir } from './disk.js';
 import { chromiumExecutable, executeOnlyCopy, HostUids, serverIsRoot } from './host-identity.js';
 import { chooseIsolation, type IsolationMethod } from './isolation.js';
-import { launcherPrefix, launchParams, loadLaunchScripts, type LaunchScripts, type RootLaunch } from './launch.js';
-import {
-  AGENT_DIR,
-  AGENT_FRONT_BUILT,
-  AGENT_NODE_FLAGS,
-  AGENT_THREADPOOL_SIZE,
-  HOME,
-  sandboxPaths,
-  WORKDIR,
-  writeCgroupView,
-  writeEtc,
-  writeRuntime,
-} from './layout.js';
+import { launcherPrefix, loadLaunchScripts, type LaunchScripts } from './launch.js';
+import { AGENT_FRONT_BUILT, sandboxPaths, writeCgroupView, writeRuntime } from './layout.js';
 import { ServerRegistry, type SandboxMeta } from '../shared/registry.js';
 import { newSandboxId } from '../shared/sandbox-id.js';
 import { LocalSandbox } from './sandbox.js';
-import { SpareLauncher, type Launcher } from './spare-launcher.js';
+import { SandboxSetup } from './sandbox-setup.js';
+import { SpareLauncher } from './spare-launcher.js';
 import { WarmPool, type WarmPoolStatus } from './warm-pool.js';
 
 const READY_TIMEOUT_MS = 20_000;
-
-type SandboxPaths = ReturnType<typeof sandboxPaths>;
 
 export class LocalProvider implements SandboxProvider {
   readonly name = 'local' as const;
@@ -51,6 +37,7 @@ export class LocalProvider implements SandboxProvider {
   private readonly pool: WarmPool<LocalSandbox>;
   /** Whether sandboxes start as the agent's native front (layout.ts agentCommand). */
   private readonly front: boolean;
+  private readonly setup: SandboxSetup;
   /** Launchers started ahead (isolated sandboxes only), and how many launches are under way. */
   private readonly launchers: SpareLauncher | undefined;
   private launching = 0;
@@ -76,6 +63,7 @@ export class LocalProvider implements SandboxProvider {
     private readonly egress: EgressService | undefined,
   ) {
     this.front = config.agentFront === 'auto' && AGENT_FRONT_BUILT;
+    this.setup = new SandboxSetup(config, log, isolation, cgroups, scripts, copies, diskTemplate, egress, this.front);
     this.launchers =
       isolation === 'none'
         ? undefined
@@ -204,8 +192,9 @@ export class LocalProvider implements SandboxProvider {
     if (this.closing) throw new SandboxError('UNAVAILABLE', 'the server is shutting down');
     const pooled = opts.envs || opts.workspace ? undefined : await this.pool.take();
     let sandbox = pooled?.isAlive() ? pooled : undefined;
-    sandbox ??= await this.launch(opts.envs ?? {}, opts.workspace);
-    await this.registry.updateLabels(sandbox.id, opts.labels);
+    // A new sandbox's record is written with its labels; a pooled one's gets them now.
+    if (sandbox) await this.registry.updateLabels(sandbox.id, opts.labels);
+    else sandbox = await this.launch(opts.envs ?? {}, opts.workspace, opts.labels);
     sandbox.claimEgress({ session: opts.labels.session, workspace: opts.workspace });
     return sandbox;
   }
@@ -226,16 +215,24 @@ export class LocalProvider implements SandboxProvider {
   }
 
   /** `workspace`: a named workspace's folder (kept in the state dir when the sandbox ends) as /workspace. */
-  private async launch(envs: Record<string, string>, workspace?: string): Promise<LocalSandbox> {
+  private async launch(
+    envs: Record<string, string>,
+    workspace?: string,
+    labels: Record<string, string> = {},
+  ): Promise<LocalSandbox> {
     this.launching++;
     try {
-      return await this.launchSandbox(envs, workspace);
+      return await this.launchSandbox(envs, labels, workspace);
     } finally {
       this.launching--;
     }
   }
 
-  private async launchSandbox(envs: Record<string, string>, workspace?: string): Promise<LocalSandbox> {
+  private async launchSandbox(
+    envs: Record<string, string>,
+    labels: Record<string, string>,
+    workspace?: string,
+  ): Promise<LocalSandbox> {
     const id = newSandboxId();
     const paths = sandboxPaths(this.config.stateDir, id, workspace);
     // Taken first: a launcher started now (no spare) forks the server while its folders are made.
@@ -243,20 +240,27 @@ export class LocalProvider implements SandboxProvider {
     // A spare's image already belongs to the uid it drew; a named workspace keeps its own.
     const hostUid = workspace || launcher?.hostUid === undefined ? this.hostUids?.take(workspace) : launcher.hostUid;
     if (launcher) this.launchers?.unused(launcher, hostUid);
-    const root = hostUid === undefined ? undefined : this.rootLaunch(hostUid, paths, workspace, launcher?.spareImage);
+    const root =
+      hostUid === undefined ? undefined : this.setup.rootLaunch(hostUid, paths, workspace, launcher?.spareImage);
     // A spare's image a named workspace does not use: removed once the launcher is past copying it.
     const unusedImage = launcher?.spareImage && root?.disk?.image !== launcher.spareImage ? launcher.spareImage : '';
     const ownImage = root?.disk && root.disk.image === launcher?.spareImage ? root.disk.image : '';
     let prepared;
     try {
-      prepared = await this.prepare(id, paths, hostUid, envs, root, workspace);
+      prepared = await this.setup.prepare(id, paths, hostUid, envs, root, workspace);
     } catch (error) {
       launcher?.child.kill('SIGKILL');
       throw error;
     }
     const { bridge, egress, workdir, agentEnv, cgroup, cgroupProcs } = prepared;
-    const child = await this.startLauncher(launcher, paths, agentEnv, { cgroupProcs, memoryView: !!cgroup }, root);
-    const recorded = this.recordLaunch(id, child.pid ?? -1);
+    const child = await this.setup.startLauncher(
+      launcher,
+      paths,
+      agentEnv,
+      { cgroupProcs, memoryView: !!cgroup },
+      root,
+    );
+    const recorded = this.recordLaunch(id, child.pid ?? -1, labels);
     const log = this.log.child({ sandboxId: id });
     let sandbox: LocalSandbox | undefined;
     const agent = new AgentConnection(
@@ -319,188 +323,15 @@ export class LocalProvider implements SandboxProvider {
   }
 
   /** The sandbox in the state dir's registry, with what identifies its launcher for orphan reaping. */
-  private async recordLaunch(id: string, launcherPid: number): Promise<void> {
+  private async recordLaunch(id: string, launcherPid: number, labels: Record<string, string>): Promise<void> {
     const meta: SandboxMeta = {
       id,
-      labels: {},
+      labels,
       createdAt: new Date().toISOString(),
       launcherPid,
       launcherStart: processStart(launcherPid),
     };
     await this.registry.recordSandbox(meta);
-  }
-
-  /** The sandbox's folders on the host, owned by its uid when the server is root. */
-  private async makeFolders(paths: SandboxPaths, root: RootLaunch | undefined, workspace?: string): Promise<void> {
-    await fs.mkdir(paths.root, { recursive: true });
-    if (root?.disk) {
-      // The writable folders live in the image (stage.sh makes them); it is mounted here.
-      await fs.mkdir(root.disk.mountDir);
-      if (workspace) await fs.mkdir(path.dirname(paths.workspace), { recursive: true });
-    } else {
-      await fs.mkdir(paths.workspace, { recursive: true });
-      await Promise.all([fs.mkdir(paths.home), fs.mkdir(paths.tmp, { mode: 0o1777 })]);
-      await fs.chmod(paths.tmp, 0o1777);
-      if (root) await Promise.all([giveTree(paths.workspace, root.uid), fs.chown(paths.home, root.uid, root.uid)]);
-    }
-    // unshare builds the sandbox's root in here, as the sandbox's uid.
-    if (root && this.isolation === 'unshare') {
-      await fs.mkdir(path.join(paths.root, 'rootfs'));
-      await fs.chown(path.join(paths.root, 'rootfs'), root.uid, root.uid);
-    }
-    await Promise.all([fs.mkdir(paths.run, { mode: 0o755 }), writeEtc(paths.etc)]);
-  }
-
-  /** The sockets that lead out of the sandbox: the port bridge (previews) and the egress proxy's. */
-  private async openChannels(id: string, paths: SandboxPaths, hostUid: number | undefined) {
-    const bridgeHostPath = path.join(paths.run, BRIDGE_SOCKET);
-    const bridge = await PortBridge.listen(bridgeHostPath).catch((error) => {
-      this.log.warn({ err: (error as Error).message }, 'port bridge unavailable: no preview URLs for this sandbox');
-      return undefined;
-    });
-    if (!bridge)
-      this.log.warn({ path: bridgeHostPath }, 'state dir path too long for the port bridge socket: no preview URLs');
-    // Connecting to a Unix socket takes write permission on it: the sandbox's uid alone gets it.
-    if (bridge && hostUid !== undefined) await fs.chown(bridgeHostPath, hostUid, hostUid);
-    const egress =
-      this.egress &&
-      (await this.egress.open(id, path.join(paths.run, EGRESS_SOCKET), { ownerUid: hostUid }).catch((error) => {
-        this.log.warn(
-          { err: (error as Error).message },
-          'egress proxy socket unavailable: this sandbox has no network',
-        );
-        return undefined;
-      }));
-    return { bridge, bridgeHostPath, egress: egress || undefined };
-  }
-
-  /** The agent's environment: the commands' base environment, plus where the agent finds its channels. */
-  private agentEnv(opts: {
-    envs: Record<string, string>;
-    paths: SandboxPaths;
-    workdir: string;
-    bridge: string | undefined | false;
-    egress: boolean;
-  }): Record<string, string> {
-    const unisolated = this.isolation === 'none';
-    const env: Record<string, string> = {
-      ...(opts.egress ? this.egress!.sandboxEnv() : {}),
-      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      HOME: unisolated ? opts.paths.home : HOME,
-      USER: 'user',
-      LOGNAME: 'user',
-      SHELL: '/bin/bash',
-      LANG: 'C.UTF-8',
-      TERM: 'dumb',
-      ...opts.envs,
-    };
-    return {
-      ...env,
-      SANDBOX_WORKDIR: opts.workdir,
-      SANDBOX_BASE_ENV: JSON.stringify(env),
-      SANDBOX_BRIDGE: !opts.bridge ? '' : unisolated ? opts.bridge : `${RUN_MOUNT}/${BRIDGE_SOCKET}`,
-      // Only inside its own pid namespace may the agent kill "every process" (shell_kill_all).
-      SANDBOX_OWN_PIDNS: unisolated ? '' : '1',
-      UV_THREADPOOL_SIZE: AGENT_THREADPOOL_SIZE,
-      ...(opts.egress
-        ? { SANDBOX_EGRESS_SOCKET: `${RUN_MOUNT}/${EGRESS_SOCKET}`, SANDBOX_EGRESS_PORT: String(EGRESS_PROXY_PORT) }
-        : {}),
-    };
-  }
-
-  private async createCgroup(id: string): Promise<SandboxCgroup | undefined> {
-    if (!this.cgroups) return undefined;
-    const limits = {
-      memoryBytes: this.config.memoryMb * 1024 * 1024,
-      pidsMax: this.config.pidsMax,
-      cpus: this.config.cpus,
-    };
-    return this.cgroups.create(id, limits).catch((error) => {
-      this.log.warn({ err: (error as Error).message }, 'cgroup limits unavailable for this sandbox');
-      return undefined;
-    });
-  }
-
-  /**
-   * Starts the agent: launch.sh unisolated; else hands the launcher (a spare, or one started now) its
-   * parameters, for bwrap or unshare (launch.ts).
-   */
-  private async startLauncher(
-    launcher: Launcher | undefined,
-    paths: SandboxPaths,
-    agentEnv: Record<string, string>,
-    { cgroupProcs, memoryView }: { cgroupProcs: string[]; memoryView: boolean },
-    root?: RootLaunch,
-  ): Promise<ChildProcessWithoutNullStreams> {
-    const fileSizeKb = this.config.fileSizeMb * 1024;
-    if (!launcher) {
-      // Unisolated, the sandbox folder as an (ignored) argument lets orphan reaping recognise the agent.
-      const args = ['--norc', '--noprofile', '-c', this.scripts.launch, 'launch'];
-      return spawn('/bin/bash', [...args, ...this.unisolatedAgent(), paths.root], {
-        stdio: ['pipe', 'pipe', 'pipe'],
-        cwd: paths.workspace,
-        env: { ...agentEnv, SANDBOX_CGROUP_PROCS: cgroupProcs.join(' '), SANDBOX_FSIZE_KB: String(fileSizeKb) },
-      });
-    }
-    const { env, command } = launchParams({
-      isolation: this.isolation as Exclude<IsolationMethod, 'none'>,
-      paths,
-      agentDir: AGENT_DIR,
-      runtimeDir: path.join(this.config.stateDir, 'runtime'),
-      nodeCopy: this.copies.node,
-      chromium: this.copies.chromium,
-      // egress keeps the sandbox's own network namespace, with no route: only the proxy relay leads out.
-      network: this.config.network === 'host' ? 'host' : 'none',
-      agentEnv,
-      front: this.front,
-      cgroupProcs,
-      memoryView,
-      fileSizeKb,
-      hostPath: this.config.hostPath,
-      unshareSetup: this.scripts.unshareSetup,
-      root,
-    });
-    try {
-      SpareLauncher.begin(launcher, path.join(paths.root, 'launch.params'), env, command);
-    } catch (error) {
-      launcher.child.kill('SIGKILL');
-      throw error;
-    }
-    return launcher.child;
-  }
-
-  /** The agent's command line without isolation: the host's Node.js and the agent's folder. */
-  private unisolatedAgent(): string[] {
-    const node = [process.execPath, ...AGENT_NODE_FLAGS, path.join(AGENT_DIR, 'main.cjs')];
-    return this.front ? [path.join(AGENT_DIR, 'front'), ...node] : node;
-  }
-
-  /** Everything a sandbox needs before its launcher starts: folders, channels, environment, cgroup. */
-  private async prepare(
-    id: string,
-    paths: SandboxPaths,
-    hostUid: number | undefined,
-    envs: Record<string, string>,
-    root: RootLaunch | undefined,
-    workspace: string | undefined,
-  ) {
-    await this.makeFolders(paths, root, workspace);
-    const { bridge, bridgeHostPath, egress } = await this.openChannels(id, paths, hostUid);
-    const workdir = this.isolation === 'none' ? paths.workspace : WORKDIR;
-    const agentEnv = this.agentEnv({ envs, paths, workdir, bridge: bridge && bridgeHostPath, egress: !!egress });
-    const cgroup = await this.createCgroup(id);
-    return { bridge, egress, workdir, agentEnv, cgroup, cgroupProcs: cgroup?.procsFiles ?? [] };
-  }
-
-  /** `spareImage`: an empty image a spare launcher copied ahead, which a new sandbox's disk can be. */
-  private rootLaunch(uid: number, paths: SandboxPaths, workspace?: string, spareImage?: string): RootLaunch {
-    const mountDir = path.join(paths.root, 'disk');
-    const disk = !this.diskCapped()
-      ? undefined
-      : workspace
-        ? { image: `${paths.workspace}.img`, template: this.diskTemplate!, mountDir, legacyWorkspace: paths.workspace }
-        : { image: spareImage ?? path.join(paths.root, 'disk.img'), template: this.diskTemplate!, mountDir };
-    return { uid, nproc: this.config.pidsMax, disk };
   }
 
   async workspaceExists(name: string): Promise<boolean> {
@@ -589,16 +420,6 @@ async function chromiumCopy(config: Config, log: Logger): Promise<{ copy: string
     log.warn({ err: (e as Error).message }, 'no execute-only copy of Chromium: sandbox code could reach its CDP pipe');
     return undefined;
   }
-}
-
-/** Makes a folder and what is in it `uid`'s (a named workspace a sandbox of another uid wrote). */
-async function giveTree(dir: string, uid: number): Promise<void> {
-  if ((await fs.lstat(dir)).uid === uid) return;
-  await new Promise<void>((resolve, reject) => {
-    spawn('chown', ['-R', '-h', `${uid}:${uid}`, dir], { stdio: 'ignore' })
-      .on('error', reject)
-      .on('close', (code) => (code === 0 ? resolve() : reject(new Error(`chown -R ${dir} failed (${code})`))));
-  });
 }
 
 /** Only kill a pid recorded by a dead server if it still is that sandbox's launcher (pids get reused). */
