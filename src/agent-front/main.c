@@ -106,7 +106,9 @@ static void on_request(const char *line, size_t n) {
   if (json_parse_request(line, n, &req)) stop("a line that is not a JSON object");
   if (!req.len.p && op_is(req.op, "exec")) return exec_start(&req, env_keys, env_values, env_count, workdir, home);
   if (!req.len.p && op_is(req.op, "cancel")) return exec_cancel(&req);
-  if (!req.len.p && op_is(req.op, "ping")) {
+  /* Once the Node.js agent runs, it answers pings: the server's liveness check (agent-client.ts) then
+     covers the process that serves files too, not only the front. */
+  if (!req.len.p && op_is(req.op, "ping") && !node_started()) {
     buf_t msg = {0};
     buf_puts(&msg, "{\"id\":");
     buf_put(&msg, req.id.p ? req.id.p : "null", req.id.p ? req.id.n : 4);
