@@ -11,18 +11,25 @@ import { call, hostProcessesWith, isolationSkipReason, sh, stdioClient, tempDir,
 const asRoot = process.getuid?.() === 0;
 const serverUid = process.getuid?.() ?? -1;
 
-/** Host pids of every process below `pid` (the server: its sandboxes' launchers and all inside them). */
 /** A launcher started ahead of its sandbox (spare-launcher.ts): no sandbox yet, the server's own user. */
 function isSpareLauncher(pid: number): boolean {
+  return cmdline(pid).split('\0').includes('--params-on-stdin');
+}
+
+function cmdline(pid: number): string {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--params-on-stdin');
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
   } catch {
-    return false;
+    return '';
   }
 }
 
-/** The server's descendants but spare launchers and what they run (a disk copy), all sandbox processes. */
+/**
+ * The server's descendants but spare launchers and what they run (a disk copy), and the server's own
+ * forks caught before they exec a program (the same command line): all sandbox processes.
+ */
 function descendants(pid: number): number[] {
+  const server = cmdline(pid);
   const out: number[] = [];
   const queue = [pid];
   while (queue.length) {
@@ -37,7 +44,7 @@ function descendants(pid: number): number[] {
     } catch {
       /* exited */
     }
-    kids = kids.filter((kid) => !isSpareLauncher(kid));
+    kids = kids.filter((kid) => !isSpareLauncher(kid) && cmdline(kid) !== server);
     out.push(...kids);
     queue.push(...kids);
   }
