@@ -151,6 +151,12 @@ async function bursts({ stateDir, log }: BenchOptions): Promise<Part> {
   } finally {
     await stopServer(proc);
   }
+  // The machine's own floor: the same number of bare `bash -c true` started at once, no MCP, no sandbox.
+  const host: number[] = [];
+  for (let round = 0; round < 4; round++) {
+    const since = performance.now();
+    host.push(...(await Promise.all(Array.from({ length: BURST }, () => runFrom(since, 'bash', ['-c', 'true'])))));
+  }
   const ours = summarize(measured);
   const base = summarize(warm);
   return {
@@ -158,6 +164,7 @@ async function bursts({ stateDir, log }: BenchOptions): Promise<Part> {
       [`first call of ${BURST} sessions at once, first burst (pool at its floor)`]: summarize(firstBurst),
       [`first call of ${BURST} sessions at once, later bursts (adapted pool)`]: ours,
       [`warm call of ${BURST} sessions at once`]: base,
+      [`${BURST} host bash -c true started at once`]: summarize(host),
     },
     comparisons: [
       compare(
