@@ -71,6 +71,19 @@ void emit(buf_t *message);
 double now_ms(void);
 void reply_error(span_t id, const char *code, const char *message, const char *hint);
 
+/* spawn.c: a command's environment ("K=V" strings for execve, the base one with the request's over it),
+   its folder (files.ts resolve), and bash started in a session of its own. */
+typedef struct {
+  char **items;
+  size_t count;
+} env_t;
+void env_set(env_t *env, const char *key, size_t key_len, const char *value, size_t value_len);
+void env_member(void *ctx, buf_t *key, buf_t *value);
+void env_free(env_t *env);
+char *resolve_path(const char *path, const char *workdir, const char *home);
+pid_t spawn_shell(const char *command, const char *cwd, char **envp, int fds[3], int *error);
+void prefer_oom_kill(pid_t pid);
+
 /* exec.c */
 void exec_start(const request_t *req, char **base_env_keys, char **base_env_values, size_t base_env_count,
                 const char *workdir, const char *home);
