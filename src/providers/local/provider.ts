@@ -402,11 +402,15 @@ export class LocalProvider implements SandboxProvider {
 }
 
 /**
- * A pooled sandbox runs one command before any session gets it: the agent's exec path is compiled and
- * bash's pages are in memory, so a session's first call costs what its later ones do (36 -> 21 ms here).
+ * A pooled sandbox runs one command and one file call before any session gets it: bash's pages are in
+ * memory and the Node.js agent behind the native front has started (about 100 ms), so a session's first
+ * call of either kind costs what its later ones do. Pooled sandboxes are few: their Node.js is worth it.
  */
 async function warmedUp(sandbox: LocalSandbox): Promise<LocalSandbox> {
-  await sandbox.exec('true', { timeoutMs: 10_000 }).catch(() => undefined);
+  await Promise.all([
+    sandbox.exec('true', { timeoutMs: 10_000 }).catch(() => undefined),
+    sandbox.files.stat('.').catch(() => undefined),
+  ]);
   return sandbox;
 }
 
