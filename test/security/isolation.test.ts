@@ -26,7 +26,7 @@ function cmdline(pid: number): string {
 
 /**
  * The server's descendants but spare launchers and what they run (a disk copy), and the server's own
- * forks caught before they exec a program (the same command line): all sandbox processes.
+ * forks caught before they exec a program (the same command line, or none): all sandbox processes.
  */
 function descendants(pid: number): number[] {
   const server = cmdline(pid);
@@ -44,7 +44,8 @@ function descendants(pid: number): number[] {
     } catch {
       /* exited */
     }
-    kids = kids.filter((kid) => !isSpareLauncher(kid) && cmdline(kid) !== server);
+    // An empty command line: a zombie, or a process between fork and exec (the server's own code).
+    kids = kids.filter((kid) => !isSpareLauncher(kid) && cmdline(kid) !== server && cmdline(kid) !== '');
     out.push(...kids);
     queue.push(...kids);
   }
@@ -150,8 +151,12 @@ for (const isolation of ['bwrap', 'unshare'] as const) {
         await sh(client, 'true');
         const mine = new Set(hostUids(descendants(serverPid)));
         const theirs = new Set(hostUids(descendants(other.pid)));
-        expect(mine.size).toBe(1);
-        expect(theirs.size).toBe(1);
+        const show = (pid: number) =>
+          descendants(pid).map(
+            (p) => `${p} ${hostUids([p]).join(',')} ${cmdline(p).replaceAll('\0', ' ').slice(0, 120)}`,
+          );
+        expect(mine.size, show(serverPid).join('\n')).toBe(1);
+        expect(theirs.size, show(other.pid).join('\n')).toBe(1);
         expect([...mine][0]).not.toBe([...theirs][0]);
       } finally {
         await other.client.close();
