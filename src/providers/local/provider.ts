@@ -157,6 +157,10 @@ export class LocalProvider implements SandboxProvider {
     if (this.isolation === 'none') warnings.push('no isolation: commands run directly on the host');
     if (!this.cgroups)
       warnings.push('memory, CPU and process limits are not enforced (no writable cgroup); file size is');
+    if (c.agentFront === 'auto' && !this.front)
+      warnings.push(
+        "the agent's native front is not built (no C compiler at build time): sandboxes start Node.js first, about 100 ms slower and 6 MiB heavier; install gcc and run npm run build",
+      );
     if (this.config.diskMb > 0 && !this.diskCapped())
       warnings.push(
         `the ${c.diskMb} MiB disk cap is not enforced: ${this.hostUids ? 'mkfs.ext4 is missing (apt-get install e2fsprogs)' : 'it needs a server started as root (loop-mounted images)'}`,
