@@ -18,7 +18,8 @@
 
 typedef struct exec {
   struct exec *next;
-  char *id;
+  /* The request's id as it came (raw JSON), echoed in every event and the answer. */
+  span_t id;
   double id_value;
   pid_t pid;
   int out_fd, err_fd, in_fd;
@@ -57,8 +58,7 @@ static void close_fd(int *fd) {
   *fd = -1;
 }
 
-void exec_start(const request_t *req, char **base_keys, char **base_values, size_t base_count, const char *workdir,
-                const char *home) {
+void exec_start(const request_t *req, const env_t *base_env, const char *workdir, const char *home) {
   buf_t command = {0}, cwd_arg = {0};
   char *cwd = NULL;
   env_t env = {0};
@@ -94,14 +94,13 @@ void exec_start(const request_t *req, char **base_keys, char **base_values, size
     goto done;
   }
   buf_put(&command, "", 1);
-  for (size_t i = 0; i < base_count; i++)
-    env_set(&env, base_keys[i], strlen(base_keys[i]), base_values[i], strlen(base_values[i]));
+  env_copy(&env, base_env);
   if (req->env.p && !json_is_null(req->env)) json_object_strings(req->env, env_member, &env);
   if (!env.items && !(env.items = calloc(1, sizeof *env.items))) _exit(1);
 
   exec_t *e = calloc(1, sizeof *e);
   if (!e) _exit(1);
-  e->id = strndup(req->id.p ? req->id.p : "null", req->id.p ? req->id.n : 4);
+  e->id = req->id.p ? (span_t){strndup(req->id.p, req->id.n), req->id.n} : (span_t){strdup("null"), 4};
   if (!json_number(req->id, &e->id_value)) e->id_value = NAN;
   double max_output = 0, timeout = NAN;
   json_number(req->max_output, &max_output);
@@ -121,7 +120,7 @@ void exec_start(const request_t *req, char **base_keys, char **base_values, size
     buf_free(&message);
     capture_free(&e->out);
     capture_free(&e->err);
-    free(e->id);
+    free((char *)e->id.p);
     free(e);
     goto done;
   }
@@ -153,8 +152,7 @@ void exec_cancel(const request_t *req) {
         kill_group(e->pid);
       }
   buf_t msg = {0};
-  buf_puts(&msg, "{\"id\":");
-  buf_put(&msg, req->id.p ? req->id.p : "null", req->id.p ? req->id.n : 4);
+  put_reply_id(&msg, req->id);
   buf_puts(&msg, ",\"ok\":true,\"result\":{}}\n");
   emit(&msg);
   buf_free(&msg);
@@ -184,8 +182,7 @@ static void on_output(exec_t *e, int *fd, capture_t *capture, const char *stream
     capture_push(capture, chunk, (size_t)got);
     if (e->stream) {
       buf_t event = {0};
-      buf_puts(&event, "{\"id\":");
-      buf_puts(&event, e->id);
+      put_reply_id(&event, e->id);
       buf_printf(&event, ",\"event\":\"output\",\"stream\":\"%s\",\"data\":\"", stream);
       json_put_text(&event, chunk, (size_t)got);
       buf_puts(&event, "\"}\n");
@@ -224,8 +221,7 @@ bool exec_on_exit(pid_t pid, int status) {
 static void finish(exec_t *e, double now) {
   e->replied = true;
   buf_t msg = {0};
-  buf_puts(&msg, "{\"id\":");
-  buf_puts(&msg, e->id);
+  put_reply_id(&msg, e->id);
   buf_puts(&msg, ",\"ok\":true,\"result\":{\"exitCode\":");
   const char *sig = WIFSIGNALED(e->status) ? signal_name(WTERMSIG(e->status)) : NULL;
   if (WIFEXITED(e->status)) buf_printf(&msg, "%d,\"signal\":null", WEXITSTATUS(e->status));
@@ -257,7 +253,7 @@ void exec_tick(double now, double *next_deadline) {
     if (e->exited && !e->replied && ((e->out_fd < 0 && e->err_fd < 0) || now >= e->drain_until)) finish(e, now);
     if (e->replied && e->out_fd < 0 && e->err_fd < 0) {
       *link = e->next;
-      free(e->id);
+      free((char *)e->id.p);
       free(e);
       continue;
     }

@@ -69,6 +69,8 @@ void capture_free(capture_t *c);
 /* Everything the front sends the server goes through here (main.c). */
 void emit(buf_t *message);
 double now_ms(void);
+/* `{"id":<id>`: how every answer and event starts (null when the request had none). */
+void put_reply_id(buf_t *msg, span_t id);
 void reply_error(span_t id, const char *code, const char *message, const char *hint);
 
 /* spawn.c: a command's environment ("K=V" strings for execve, the base one with the request's over it),
@@ -79,14 +81,14 @@ typedef struct {
 } env_t;
 void env_set(env_t *env, const char *key, size_t key_len, const char *value, size_t value_len);
 void env_member(void *ctx, buf_t *key, buf_t *value);
+void env_copy(env_t *dst, const env_t *src);
 void env_free(env_t *env);
 char *resolve_path(const char *path, const char *workdir, const char *home);
 pid_t spawn_shell(const char *command, const char *cwd, char **envp, int fds[3], int *error);
 void prefer_oom_kill(pid_t pid);
 
 /* exec.c */
-void exec_start(const request_t *req, char **base_env_keys, char **base_env_values, size_t base_env_count,
-                const char *workdir, const char *home);
+void exec_start(const request_t *req, const env_t *base_env, const char *workdir, const char *home);
 void exec_cancel(const request_t *req);
 int exec_poll_fds(struct pollfd *fds, int max, void **owners);
 void exec_on_ready(void *owner, int fd, short revents);

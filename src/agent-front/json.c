@@ -63,6 +63,10 @@ void buf_free(buf_t *b) {
   b->len = b->cap = b->off = 0;
 }
 
+/* JSON's two-character escapes: the letter after the backslash, and the character it stands for. */
+static const char ESCAPES[][2] = {{'"', '"'}, {'\\', '\\'}, {'n', '\n'}, {'r', '\r'}, {'t', '\t'}, {'b', '\b'}, {'f', '\f'}};
+#define ESCAPE_COUNT (sizeof ESCAPES / sizeof ESCAPES[0])
+
 static const char *skip_ws(const char *p, const char *end) {
   while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
   return p;
@@ -149,29 +153,24 @@ int json_string(span_t v, buf_t *out) {
     if (q + 1 >= end) return -1;
     char e = q[1];
     p = q + 2;
-    switch (e) {
-      case 'n': buf_puts(out, "\n"); break;
-      case 't': buf_puts(out, "\t"); break;
-      case 'r': buf_puts(out, "\r"); break;
-      case 'b': buf_puts(out, "\b"); break;
-      case 'f': buf_puts(out, "\f"); break;
-      case 'u': {
-        unsigned cp;
-        if (hex4(p, end, &cp)) return -1;
-        p += 4;
-        if (cp >= 0xD800 && cp < 0xDC00) {
-          unsigned low;
-          if (end - p >= 6 && p[0] == '\\' && p[1] == 'u' && !hex4(p + 2, end, &low) && low >= 0xDC00 &&
-              low < 0xE000) {
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-            p += 6;
-          } else cp = 0xFFFD;
-        } else if (cp >= 0xDC00 && cp < 0xE000) cp = 0xFFFD;
-        put_utf8(out, cp);
-        break;
-      }
-      default: buf_put(out, &e, 1);
+    if (e != 'u') {
+      char c = e; /* \/ and anything unknown stand for themselves */
+      for (size_t k = 0; k < ESCAPE_COUNT; k++)
+        if (ESCAPES[k][0] == e) c = ESCAPES[k][1];
+      buf_put(out, &c, 1);
+      continue;
     }
+    unsigned cp;
+    if (hex4(p, end, &cp)) return -1;
+    p += 4;
+    if (cp >= 0xD800 && cp < 0xDC00) {
+      unsigned low;
+      if (end - p >= 6 && p[0] == '\\' && p[1] == 'u' && !hex4(p + 2, end, &low) && low >= 0xDC00 && low < 0xE000) {
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+        p += 6;
+      } else cp = 0xFFFD;
+    } else if (cp >= 0xDC00 && cp < 0xE000) cp = 0xFFFD;
+    put_utf8(out, cp);
   }
   return 0;
 }
@@ -277,19 +276,11 @@ static void put_escaped(buf_t *out, const char *p, size_t n) {
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     buf_put(out, p + run, i - run);
     run = i + 1;
-    switch (c) {
-      case '"': buf_puts(out, "\\\""); break;
-      case '\\': buf_puts(out, "\\\\"); break;
-      case '\n': buf_puts(out, "\\n"); break;
-      case '\r': buf_puts(out, "\\r"); break;
-      case '\t': buf_puts(out, "\\t"); break;
-      case '\b': buf_puts(out, "\\b"); break;
-      case '\f': buf_puts(out, "\\f"); break;
-      default: {
-        char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-        buf_put(out, u, 6);
-      }
-    }
+    char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+    size_t len = 6;
+    for (size_t k = 0; k < ESCAPE_COUNT; k++)
+      if ((unsigned char)ESCAPES[k][1] == c) u[1] = ESCAPES[k][0], len = 2;
+    buf_put(out, u, len);
   }
   buf_put(out, p + run, n - run);
 }

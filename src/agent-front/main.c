@@ -29,8 +29,8 @@ static buf_t out, deferred, in;
 static bool frame_open, ready_sent, stdin_done;
 static uint64_t forward_left;
 static const char *workdir, *home;
-static char **env_keys, **env_values;
-static size_t env_count;
+/* SANDBOX_BASE_ENV: every command's environment before its request's variables. */
+static env_t base_env;
 
 double now_ms(void) {
   struct timespec t;
@@ -62,10 +62,14 @@ void on_node_ready(void) {
   if (!ready_sent) send_ready();
 }
 
+void put_reply_id(buf_t *msg, span_t id) {
+  buf_puts(msg, "{\"id\":");
+  buf_put(msg, id.p ? id.p : "null", id.p ? id.n : 4);
+}
+
 void reply_error(span_t id, const char *code, const char *message, const char *hint) {
   buf_t msg = {0};
-  buf_puts(&msg, "{\"id\":");
-  buf_put(&msg, id.p ? id.p : "null", id.p ? id.n : 4);
+  put_reply_id(&msg, id);
   buf_puts(&msg, ",\"ok\":false,\"error\":{\"code\":");
   json_put_string(&msg, code);
   buf_puts(&msg, ",\"message\":");
@@ -104,14 +108,13 @@ static bool op_is(span_t op, const char *name) {
 static void on_request(const char *line, size_t n) {
   request_t req;
   if (json_parse_request(line, n, &req)) stop("a line that is not a JSON object");
-  if (!req.len.p && op_is(req.op, "exec")) return exec_start(&req, env_keys, env_values, env_count, workdir, home);
+  if (!req.len.p && op_is(req.op, "exec")) return exec_start(&req, &base_env, workdir, home);
   if (!req.len.p && op_is(req.op, "cancel")) return exec_cancel(&req);
   /* Once the Node.js agent runs, it answers pings: the server's liveness check (agent-client.ts) then
      covers the process that serves files too, not only the front. */
   if (!req.len.p && op_is(req.op, "ping") && !node_started()) {
     buf_t msg = {0};
-    buf_puts(&msg, "{\"id\":");
-    buf_put(&msg, req.id.p ? req.id.p : "null", req.id.p ? req.id.n : 4);
+    put_reply_id(&msg, req.id);
     buf_printf(&msg, ",\"ok\":true,\"result\":{\"pid\":%d}}\n", (int)getpid());
     emit(&msg);
     return buf_free(&msg);
@@ -159,16 +162,6 @@ static void read_stdin(void) {
   on_input();
 }
 
-static void base_env_member(void *ctx, buf_t *key, buf_t *value) {
-  (void)ctx;
-  env_keys = realloc(env_keys, (env_count + 1) * sizeof *env_keys);
-  env_values = realloc(env_values, (env_count + 1) * sizeof *env_values);
-  if (!env_keys || !env_values) _exit(1);
-  env_keys[env_count] = strndup(key->p ? key->p : "", key->len);
-  env_values[env_count] = strndup(value->p ? value->p : "", value->len);
-  env_count++;
-}
-
 static void reap(int sigfd) {
   struct signalfd_siginfo info;
   while (read(sigfd, &info, sizeof info) == sizeof info) {
@@ -206,7 +199,7 @@ int main(int argc, char **argv) {
   workdir = getenv("SANDBOX_WORKDIR") ? getenv("SANDBOX_WORKDIR") : "/workspace";
   home = getenv("HOME");
   const char *base = getenv("SANDBOX_BASE_ENV");
-  if (base && *base && json_object_strings((span_t){base, strlen(base)}, base_env_member, NULL))
+  if (base && *base && json_object_strings((span_t){base, strlen(base)}, env_member, &base_env))
     fputs("agent front: SANDBOX_BASE_ENV is not a JSON object\n", stderr);
   fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
   fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_NONBLOCK);

@@ -34,6 +34,14 @@ void env_member(void *ctx, buf_t *key, buf_t *value) {
   env_set(ctx, key->p ? key->p : "", key->len, value->p ? value->p : "", value->len);
 }
 
+/* `dst`, empty, gets src's variables (its own copies). */
+void env_copy(env_t *dst, const env_t *src) {
+  for (size_t i = 0; i < src->count; i++) {
+    const char *eq = strchr(src->items[i], '=');
+    env_set(dst, src->items[i], (size_t)(eq - src->items[i]), eq + 1, strlen(eq + 1));
+  }
+}
+
 void env_free(env_t *env) {
   for (size_t i = 0; i < env->count; i++) free(env->items[i]);
   free(env->items);

@@ -31,6 +31,9 @@ import { WarmPool, type WarmPoolStatus } from './warm-pool.js';
 
 const READY_TIMEOUT_MS = 20_000;
 
+const FRONT_NOT_BUILT =
+  "the agent's native front is not built (no C compiler at build time): sandboxes start Node.js first, about 100 ms slower and 6 MiB heavier; install gcc and run npm run build";
+
 export class LocalProvider implements SandboxProvider {
   readonly name = 'local' as const;
   private readonly live = new Map<string, LocalSandbox>();
@@ -116,10 +119,7 @@ export class LocalProvider implements SandboxProvider {
     if (config.network === 'egress' && !isolated)
       log.warn('SANDBOX_NETWORK=egress has no effect with SANDBOX_ISOLATION=none: commands use the host network');
     const egress = config.network === 'egress' && isolated ? await EgressService.start(config, log) : undefined;
-    if (config.agentFront === 'auto' && !AGENT_FRONT_BUILT)
-      log.warn(
-        "the agent's native front was not built (no C compiler when the server was built): sandboxes start Node.js first, slower and heavier; install gcc and rebuild",
-      );
+    if (config.agentFront === 'auto' && !AGENT_FRONT_BUILT) log.warn(FRONT_NOT_BUILT);
     const p = new LocalProvider(
       config,
       log,
@@ -157,10 +157,7 @@ export class LocalProvider implements SandboxProvider {
     if (this.isolation === 'none') warnings.push('no isolation: commands run directly on the host');
     if (!this.cgroups)
       warnings.push('memory, CPU and process limits are not enforced (no writable cgroup); file size is');
-    if (c.agentFront === 'auto' && !this.front)
-      warnings.push(
-        "the agent's native front is not built (no C compiler at build time): sandboxes start Node.js first, about 100 ms slower and 6 MiB heavier; install gcc and run npm run build",
-      );
+    if (c.agentFront === 'auto' && !this.front) warnings.push(FRONT_NOT_BUILT);
     if (this.config.diskMb > 0 && !this.diskCapped())
       warnings.push(
         `the ${c.diskMb} MiB disk cap is not enforced: ${this.hostUids ? 'mkfs.ext4 is missing (apt-get install e2fsprogs)' : 'it needs a server started as root (loop-mounted images)'}`,
