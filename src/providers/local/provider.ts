@@ -246,21 +246,17 @@ export class LocalProvider implements SandboxProvider {
     // A spare's image a named workspace does not use: removed once the launcher is past copying it.
     const unusedImage = launcher?.spareImage && root?.disk?.image !== launcher.spareImage ? launcher.spareImage : '';
     const ownImage = root?.disk && root.disk.image === launcher?.spareImage ? root.disk.image : '';
-    let prepared;
+    let prepared, child;
     try {
       prepared = await this.setup.prepare(id, paths, hostUid, envs, root, workspace);
+      const { agentEnv, cgroup, cgroupProcs } = prepared;
+      child = await this.setup.startLauncher(launcher, paths, agentEnv, { cgroupProcs, memoryView: !!cgroup }, root);
     } catch (error) {
-      launcher?.child.kill('SIGKILL');
+      // Its stdin closed, a launcher removes the image it copied ahead and leaves; its uid is given back.
+      if (launcher) this.launchers?.abandon(launcher);
       throw error;
     }
-    const { bridge, egress, workdir, agentEnv, cgroup, cgroupProcs } = prepared;
-    const child = await this.setup.startLauncher(
-      launcher,
-      paths,
-      agentEnv,
-      { cgroupProcs, memoryView: !!cgroup },
-      root,
-    );
+    const { bridge, egress, workdir, cgroup, cgroupProcs } = prepared;
     const recorded = this.recordLaunch(id, child.pid ?? -1, labels);
     const log = this.log.child({ sandboxId: id });
     let sandbox: LocalSandbox | undefined;

@@ -174,12 +174,7 @@ export class SandboxSetup {
       unshareSetup: this.scripts.unshareSetup,
       root,
     });
-    try {
-      SpareLauncher.begin(launcher, path.join(paths.root, 'launch.params'), env, command);
-    } catch (error) {
-      launcher.child.kill('SIGKILL');
-      throw error;
-    }
+    SpareLauncher.begin(launcher, path.join(paths.root, 'launch.params'), env, command);
     return launcher.child;
   }
 

@@ -76,7 +76,9 @@ export class SpareLauncher {
 
   /** Gives back what a taken launcher was made ahead for and its sandbox does not use (a named workspace's). */
   unused(launcher: Launcher, uid: number | undefined): void {
-    if (launcher.hostUid !== undefined && launcher.hostUid !== uid) this.opts.uids?.release(launcher.hostUid);
+    if (launcher.hostUid === undefined || launcher.hostUid === uid) return;
+    this.opts.uids?.release(launcher.hostUid);
+    launcher.hostUid = undefined; // given back once: an abandon() later must not free it again
   }
 
   close(): void {
@@ -84,6 +86,11 @@ export class SpareLauncher {
     clearTimeout(this.timer);
     if (this.spare) this.discard(this.spare);
     this.spare = undefined;
+  }
+
+  /** A taken launcher whose sandbox could not be prepared: ended as an unused spare is. */
+  abandon(launcher: Launcher): void {
+    this.discard(launcher);
   }
 
   /** Ends a spare: its stdin closed, it removes the image it copied (params.sh) and leaves. */
