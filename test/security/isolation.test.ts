@@ -253,11 +253,29 @@ for (const isolation of ['bwrap', 'unshare'] as const) {
         expect(info.mode & 0o777).toBe(0o700);
         const found = await sh(
           client,
-          "find / \\( -path /proc -o -path /sys \\) -prune -o \\( -name 'disk-spare' -o -name 'next.img*' \\) -print 2>/dev/null; true",
+          "find / \\( -path /proc -o -path /sys \\) -prune -o \\( -name 'disk-spare' -o -name '*.img' \\) -print 2>/dev/null; true",
         );
         expect(found.stdout.trim()).toBe('');
       },
     );
+
+    it('never shows a sandbox its launch parameters (its environment), which are gone once it runs', async () => {
+      await sh(client, 'true');
+      const params: string[] = [];
+      const walk = (dir: string) => {
+        for (const entry of readdirSync(dir, { withFileTypes: true })) {
+          if (entry.isDirectory() && !entry.isSymbolicLink()) walk(path.join(dir, entry.name));
+          else if (entry.name === 'launch.params') params.push(path.join(dir, entry.name));
+        }
+      };
+      walk(path.join(state.dir, 'sandboxes'));
+      expect(params).toEqual([]);
+      const found = await sh(
+        client,
+        "find / \\( -path /proc -o -path /sys \\) -prune -o -name 'launch.params' -print 2>/dev/null; true",
+      );
+      expect(found.stdout.trim()).toBe('');
+    });
 
     it.skipIf(!asRoot)(
       'hits its disk cap with ENOSPC, costs the host at most the cap, and works again once space is freed',
