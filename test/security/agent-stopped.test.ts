@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -66,4 +67,31 @@ describe.skipIf(skip)('a sandbox that stops its own agent', () => {
     expect(fresh).not.toContain('old.txt');
     expect(text(await call(other, 'shell_exec', { command: 'cat mine.txt' }))).toContain('kept');
   }, 120_000);
+
+  // With the native front, commands are the front's and files and processes the Node.js agent's: a
+  // sandbox stopping only the latter must be replaced too, not left failing every such call.
+  it.skipIf(!existsSync(new URL('../../dist/agent/front', import.meta.url)))(
+    'cannot hang its file and process calls by stopping only its Node.js agent',
+    async () => {
+      await sh(hostile, 'echo before > old.txt');
+      const started = await call(hostile, 'shell_start', { command: 'sleep 600' });
+      const processId = started.structuredContent!.processId as string;
+      await sh(hostile, "pkill -STOP -f '^/.sandbox-mcp/node '; echo stopped");
+      const begun = performance.now();
+      const read = await call(hostile, 'shell_read', { processId, wait_s: 1 });
+      expect(read.isError, text(read)).toBe(true);
+      expect(performance.now() - begun).toBeLessThan(30_000);
+      const fresh = await waitFor(
+        async () => {
+          const r = await call(hostile, 'file_list', { path: '.' });
+          return r.isError ? undefined : text(r);
+        },
+        40_000,
+        500,
+      );
+      expect(fresh).not.toContain('old.txt');
+      expect(text(await call(other, 'shell_exec', { command: 'cat mine.txt' }))).toContain('kept');
+    },
+    120_000,
+  );
 });
